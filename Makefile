@@ -1,0 +1,87 @@
+# Balansia customer register. `make run` to try it, `make test` to test it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+
+# Settings come from the environment; a local .env (see .env.example) is read too.
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
+
+.PHONY: help run serve test lint format migrate admin messages check-deploy chromium clean
+
+help:
+	@echo "make run        install, migrate, create the first register manager, serve on :8000"
+	@echo "make test       install test tools (and Debian chromium as root), run all tests"
+	@echo "make lint       ruff check and ruff format --check"
+	@echo "make format     ruff format and safe fixes"
+	@echo "make migrate    apply migrations and create the cache table"
+	@echo "make admin      create the first register manager if there is no account"
+	@echo "make messages   update and compile the Finnish translations"
+	@echo "make check-deploy   Django's deployment checks with production-like settings"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed; $(PYTHON) is $$($(PYTHON) --version 2>&1)." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+# `make run` is for a laptop: DEBUG on unless .env says otherwise.
+run: export DEBUG ?= true
+run: $(VENV)/.installed
+	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
+	$(MANAGE) ensure_register_manager
+	$(MANAGE) runserver 127.0.0.1:8000
+
+migrate: $(VENV)/.installed
+	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
+
+admin: $(VENV)/.installed
+	$(MANAGE) ensure_register_manager
+
+# Browser tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Debian chromium is missing and this is not root: browser tests will be skipped" \
+	         "(sudo apt-get install chromium). Under CI=true they fail instead."; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed-dev chromium
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+messages: $(VENV)/.installed-dev
+	DEBUG=true $(MANAGE) makemessages --locale fi --no-obsolete --ignore '.venv/*' --ignore 'var/*'
+	DEBUG=true $(MANAGE) compilemessages --locale fi --ignore '.venv/*'
+
+check-deploy: $(VENV)/.installed
+	DEBUG=false SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  ALLOWED_HOSTS=rekisteri.example.fi CSRF_TRUSTED_ORIGINS=https://rekisteri.example.fi \
+	  $(MANAGE) check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var/static

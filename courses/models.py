@@ -1,0 +1,1 @@
+# Course and Enrollment arrive with the courses issue.

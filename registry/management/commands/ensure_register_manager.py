@@ -1,0 +1,55 @@
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from registry.models import AuditEvent
+from registry.roles import REGISTER_MANAGER
+from registry.services import account_require_password_change, audit_event_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the first register manager if the register has no user yet, and print "
+        "its one-time password. Does nothing when any account exists."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--username",
+            default=settings.INITIAL_ADMIN_USERNAME,
+            help="User name of the new account (default: BALANSIA_ADMIN_USERNAME or admin).",
+        )
+
+    def handle(self, *args, username, **options):
+        User = get_user_model()
+        if User.objects.exists():
+            self.stdout.write("The register already has accounts; no account was created.")
+            return
+        password = secrets.token_urlsafe(15)
+        with transaction.atomic():
+            user = User(username=username, is_staff=True)
+            validate_password(password, user)
+            user.set_password(password)
+            user.save()
+            user.groups.add(Group.objects.get(name=REGISTER_MANAGER))
+            account_require_password_change(user=user)
+            audit_event_create(
+                action=AuditEvent.Action.ACCOUNT_CREATED,
+                target=user,
+                detail={"by": "ensure_register_manager", "role": REGISTER_MANAGER},
+            )
+        # Printed once and stored nowhere: the user must change it at first login.
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nCreated the first register manager.\n"
+                f"  user name: {username}\n"
+                f"  one-time password: {password}\n"
+                "Log in at http://127.0.0.1:8000/ and choose a new password. "
+                "This password is not shown again.\n"
+            )
+        )

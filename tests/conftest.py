@@ -1,0 +1,77 @@
+"""Personas and shared fixtures.
+
+The personas, as in the journeys of ../shared/JOURNEYS.md:
+- `register_manager`: the person responsible for the register (admin, audit);
+- `staff_member`: office staff;
+- `instructor`: teaches courses;
+- `no_role_user`: has an account but no role yet;
+- `inactive_user`: a former summer worker whose account was deactivated.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
+
+from .factories import PASSWORD, UserFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def register_manager(db):
+    return UserFactory(username="vastaava", roles=[REGISTER_MANAGER], is_staff=True)
+
+
+@pytest.fixture
+def staff_member(db):
+    return UserFactory(username="toimisto", roles=[STAFF])
+
+
+@pytest.fixture
+def instructor(db):
+    return UserFactory(username="ohjaaja", roles=[INSTRUCTOR])
+
+
+@pytest.fixture
+def no_role_user(db):
+    return UserFactory(username="vieras")
+
+
+@pytest.fixture
+def inactive_user(db):
+    return UserFactory(username="kesatyontekija", roles=[STAFF], is_active=False)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Drive Debian's chromium; never a downloaded browser."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Browser tests must run under CI, but /usr/bin/chromium is missing.")
+        pytest.skip("Debian chromium is not installed (make test installs it as root).")
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    # Finnish is the default language, as for a user in Joensuu.
+    return {**browser_context_args, "locale": "fi-FI"}

@@ -1,0 +1,131 @@
+"""Logging in and out, the one-time password, and login throttling."""
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from registry.models import AuditEvent
+
+
+def log_in(client, username, password, **extra):
+    return client.post(reverse("login"), {"username": username, "password": password}, **extra)
+
+
+@pytest.mark.django_db
+def test_front_page_shows_the_notice_and_a_login_form_to_anonymous_visitors(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Tietosuojaseloste" in body
+    assert "Rekisterinpitäjä" in body
+    assert 'name="username"' in body and 'name="password"' in body
+
+
+@pytest.mark.django_db
+def test_notice_is_available_in_english(client):
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    response = client.get("/")
+    assert "Privacy notice" in response.content.decode()
+
+
+def test_login_shows_dashboard_and_is_audited(client, staff_member, password):
+    response = log_in(client, "toimisto", password, follow=True)
+    assert response.status_code == 200
+    assert "Etusivu" in response.content.decode()
+    assert response.context["user"] == staff_member
+    event = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN)
+    assert event.actor == staff_member
+    assert event.ip_address == "127.0.0.1"
+
+
+def test_wrong_password_is_refused_and_audited_without_the_password(client, staff_member):
+    response = log_in(client, "toimisto", "väärä-salasana-123")
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    event = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN_FAILED)
+    assert event.actor is None
+    assert event.target_id == str(staff_member.pk)
+    assert event.detail == {"username": "toimisto"}
+
+
+def test_inactive_account_cannot_log_in(client, inactive_user, password):
+    response = log_in(client, "kesatyontekija", password)
+    assert response.status_code == 200
+    assert not response.context["user"].is_authenticated
+
+
+def test_logout_is_post_only_and_audited(client, staff_member):
+    client.force_login(staff_member)
+    assert client.get(reverse("logout")).status_code == 405
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.LOGOUT, actor=staff_member).exists()
+    assert client.get(reverse("password_change")).status_code == 302
+
+
+def test_lockout_after_five_failures_answers_429_until_cool_off(client, staff_member, password):
+    for _ in range(4):
+        assert log_in(client, "toimisto", "väärä-salasana-123").status_code == 200
+    fifth = log_in(client, "toimisto", "väärä-salasana-123")
+    assert fifth.status_code == 429
+    sixth = log_in(client, "toimisto", "väärä-salasana-123")
+    assert sixth.status_code == 429
+    assert "Kirjautuminen on tilapäisesti lukittu" in sixth.content.decode()
+    assert sixth["Retry-After"] == "900"
+    # The right password does not open a locked account before the cool-off.
+    right = log_in(client, "toimisto", password)
+    assert right.status_code == 429
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN).exists()
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.LOCKOUT).count() >= 1
+
+
+def test_lockout_ends_after_cool_off(client, staff_member, password, settings):
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt
+
+    for _ in range(5):
+        log_in(client, "toimisto", "väärä-salasana-123")
+    # Age the attempts past the cool-off instead of waiting 15 minutes.
+    attempt = AccessAttempt.objects.get()
+    AccessAttempt.objects.filter(pk=attempt.pk).update(
+        attempt_time=attempt.attempt_time - timedelta(minutes=16)
+    )
+    assert log_in(client, "toimisto", password).status_code == 302
+
+
+@pytest.mark.django_db
+def test_first_register_manager_gets_a_one_time_password_once(client, capsys):
+    call_command("ensure_register_manager")
+    out = capsys.readouterr().out
+    password = out.split("one-time password: ")[1].split()[0]
+    call_command("ensure_register_manager")
+    assert "one-time password" not in capsys.readouterr().out
+
+    response = log_in(client, "admin", password)
+    assert response.status_code == 302
+    # Anything but the password change is refused until the password is changed.
+    assert client.get("/").url == reverse("password_change")
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": password,
+            "new_password1": "oma-uusi-salasana-2026",
+            "new_password2": "oma-uusi-salasana-2026",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    assert client.get(reverse("admin:index")).status_code == 200
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"account_created", "login", "password_changed"} <= actions
+
+
+@pytest.mark.django_db
+def test_first_register_manager_is_staff_in_the_register_manager_group(client, capsys):
+    call_command("ensure_register_manager", username="hallinto")
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(username="hallinto")
+    assert user.is_staff and not user.is_superuser
+    assert list(user.groups.values_list("name", flat=True)) == ["Rekisterivastaava"]

@@ -1,0 +1,61 @@
+"""Settings come from the environment and are safe when nothing is set."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_settings(**env):
+    """Import the settings in a fresh interpreter with only the given variables."""
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    clean.update(env)
+    code = (
+        "import balansia.settings as s;"
+        "print(s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.TIME_ZONE,"
+        " s.DATABASES['default']['ENGINE'])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_missing_secret_key_without_debug_is_a_clear_error():
+    result = load_settings(SECURE_SSL_REDIRECT="", SESSION_COOKIE_SECURE="")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_is_off_and_production_safe_by_default():
+    result = load_settings(SECRET_KEY="x" * 50, SECURE_SSL_REDIRECT="", SESSION_COOKIE_SECURE="")
+    assert result.returncode == 0, result.stderr
+    debug, ssl_redirect, secure_cookie, tz, _engine = result.stdout.split()
+    assert (debug, ssl_redirect, secure_cookie, tz) == ("False", "True", "True", "Europe/Helsinki")
+
+
+def test_database_defaults_to_sqlite_and_follows_database_url():
+    no_url = load_settings(SECRET_KEY="x" * 50, DATABASE_URL="")
+    with_url = load_settings(SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@127.0.0.1:5432/b")
+    assert no_url.stdout.split()[-1] == "django.db.backends.sqlite3"
+    assert with_url.stdout.split()[-1] == "django.db.backends.postgresql"
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_a_malformed_boolean_is_refused(value):
+    result = load_settings(SECRET_KEY="x" * 50, DEBUG=value)
+    assert result.returncode != 0
+    assert "DEBUG must be true or false" in result.stderr
+
+
+def test_argon2_hashes_passwords_and_short_ones_are_refused(settings):
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    assert make_password("kurssi-kevät-2027").startswith("argon2$")
+    with pytest.raises(ValidationError):
+        validate_password("Lyhyt-123")
