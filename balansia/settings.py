@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
+    "phonenumber_field",
+    "django_countries",
     "crispy_bootstrap5",
     "axes",
     "csp",
@@ -257,6 +259,11 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = STATIC_FROM_SOURCE
 WHITENOISE_AUTOREFRESH = STATIC_FROM_SOURCE
+
+# Phone numbers are stored as E.164; numbers typed without a country code are Finnish.
+PHONENUMBER_DEFAULT_REGION = "FI"
+PHONENUMBER_DB_FORMAT = "E164"
+COUNTRIES_FIRST = ["FI", "SE", "NO", "EE"]
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 
 from . import views
@@ -17,4 +17,5 @@ urlpatterns = [
     # One login page for everybody, throttled and audited: admin uses ours.
     path("admin/login/", views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
+    path("", include("registry.urls")),
 ]

@@ -1,10 +1,29 @@
-"""Writes of the register that must be audited (see STYLE.md: services)."""
+"""Writes of the register that must be audited (see STYLE.md: services).
+
+Keyword-only, atomic, with the acting user passed in as `by`, so that every
+change and its audit event are committed together or not at all.
+"""
 
 from django.db import transaction
+from django.utils import timezone
 
 from balansia.security import client_ip
 
-from .models import AccountSecurity, AuditEvent
+from .merge import handlers_for
+from .models import AccountSecurity, AuditEvent, Customer
+
+#: The fields of a customer that staff edit, in form order.
+CUSTOMER_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "street_address",
+    "postal_code",
+    "city",
+    "country",
+    "source",
+)
 
 
 def audit_event_create(*, action, by=None, target=None, request=None, detail=None):
@@ -39,4 +58,112 @@ def account_password_changed(*, user, request):
     AccountSecurity.objects.filter(user=user).update(password_change_required=False)
     audit_event_create(
         action=AuditEvent.Action.PASSWORD_CHANGED, by=user, target=user, request=request
+    )
+
+
+def plain_value(value):
+    """A field value as the audit trail stores it (phone numbers and countries as text)."""
+    if value is None:
+        return ""
+    return getattr(value, "code", None) or str(value)
+
+
+@transaction.atomic
+def customer_create(*, data, by, request=None):
+    """Add a customer. The audit event names the fields given, not their values."""
+    customer = Customer(**{field: data[field] for field in CUSTOMER_FIELDS if field in data})
+    customer.save()
+    audit_event_create(
+        action=AuditEvent.Action.CUSTOMER_CREATED,
+        by=by,
+        target=customer,
+        request=request,
+        detail={"fields": [f for f in CUSTOMER_FIELDS if plain_value(getattr(customer, f))]},
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer, data, by, request=None):
+    """Change a customer's fields; audit which changed, with old and new values.
+
+    The old values are read from the locked row, not from the instance the
+    caller holds (a ModelForm has already written the new values into it).
+    Returns the saved customer and the changes as {field: [old, new]}.
+    """
+    current = Customer.objects.select_for_update().get(pk=customer.pk)
+    changes = {}
+    for field in CUSTOMER_FIELDS:
+        if field in data and plain_value(getattr(current, field)) != plain_value(data[field]):
+            changes[field] = [plain_value(getattr(current, field)), plain_value(data[field])]
+            setattr(current, field, data[field])
+    if changes:
+        current.last_activity_at = timezone.now()
+        current.save()
+        audit_event_create(
+            action=AuditEvent.Action.CUSTOMER_CHANGED,
+            by=by,
+            target=current,
+            request=request,
+            detail={"changes": changes},
+        )
+    return current, changes
+
+
+@transaction.atomic
+def customer_merge(*, keep, remove, values, by, request=None):
+    """Merge two records of one person into `keep`; `remove` is deleted.
+
+    `values` holds the field values chosen for the kept record. Everything
+    attached to `remove` moves to `keep` through the registered merge handlers.
+    Old audit events are not rewritten: the merge event names the removed id,
+    and AuditEvent.objects.for_customer() follows it.
+    """
+    if keep.pk == remove.pk:
+        raise ValueError("A customer cannot be merged with itself.")
+    locked = Customer.objects.select_for_update().filter(pk__in=[keep.pk, remove.pk])
+    rows = {customer.pk: customer for customer in locked.order_by("pk")}
+    keep, remove = rows[keep.pk], rows[remove.pk]
+    handlers = handlers_for(Customer)
+
+    changes = {}
+    for field in CUSTOMER_FIELDS:
+        if field in values and plain_value(getattr(keep, field)) != plain_value(values[field]):
+            changes[field] = [plain_value(getattr(keep, field)), plain_value(values[field])]
+            setattr(keep, field, values[field])
+    # The relationship began when the earlier record began.
+    keep.created_at = min(keep.created_at, remove.created_at)
+    keep.last_activity_at = timezone.now()
+    for handler in handlers:
+        handler(keep=keep, remove=remove)
+    keep.save()
+    removed_id = remove.pk
+    remove.delete()
+    audit_event_create(
+        action=AuditEvent.Action.CUSTOMER_MERGED,
+        by=by,
+        target=keep,
+        request=request,
+        detail={"removed_id": removed_id, "changes": changes},
+    )
+    return keep
+
+
+def customer_viewed(*, customer, by, request, via=None):
+    """Record that a user saw a customer's record (call inside the read's transaction)."""
+    audit_event_create(
+        action=AuditEvent.Action.CUSTOMER_VIEWED,
+        by=by,
+        target=customer,
+        request=request,
+        detail={"via": via} if via else None,
+    )
+
+
+def customer_searched(*, query, result_count, by, request):
+    audit_event_create(
+        action=AuditEvent.Action.CUSTOMER_SEARCHED,
+        by=by,
+        request=request,
+        detail={"query": query[:200], "results": result_count},
     )

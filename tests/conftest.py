@@ -20,6 +20,35 @@ from .factories import PASSWORD, UserFactory
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+def restore_role_grants():
+    """Re-create the role groups and grants that the data migrations made.
+
+    A transactional test (the browser tests) leaves a flushed database, and
+    Django's serialized rollback does not survive Playwright's greenlets, so the
+    grants are re-applied from the GRANTS of every migration that declares one.
+    """
+    import importlib
+    import pkgutil
+
+    from django.apps import apps
+
+    from registry.permission_grants import grant
+
+    for app_label in ("registry", "courses"):
+        package = importlib.import_module(f"{app_label}.migrations")
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+            module = importlib.import_module(f"{app_label}.migrations.{info.name}")
+            if hasattr(module, "GRANTS"):
+                grant(apps, module.GRANTS)
+
+
+@pytest.fixture(autouse=True)
+def _role_groups(request):
+    if request.node.get_closest_marker("browser"):
+        request.getfixturevalue("transactional_db")
+        restore_role_grants()
+
+
 @pytest.fixture
 def password():
     return PASSWORD
@@ -75,3 +104,18 @@ def browser_type_launch_args(browser_type_launch_args):
 def browser_context_args(browser_context_args):
     # Finnish is the default language, as for a user in Joensuu.
     return {**browser_context_args, "locale": "fi-FI"}
+
+
+@pytest.fixture
+def log_in(live_server, password):
+    """Log a persona in through the login page of a Playwright page."""
+
+    def log_in(page, user):
+        page.context.clear_cookies()
+        page.goto(live_server.url + "/accounts/login/")
+        page.get_by_label("Käyttäjätunnus").fill(user.get_username())
+        page.get_by_label("Salasana").fill(password)
+        page.get_by_role("button", name="Kirjaudu sisään").click()
+        page.wait_for_url(live_server.url + "/")
+
+    return log_in

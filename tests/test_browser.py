@@ -5,7 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def test_notice_login_dashboard_logout(page, live_server, staff_member, password):
@@ -33,3 +36,43 @@ def test_wrong_password_shows_an_error_and_keeps_the_user_name(page, live_server
         "syötä kelvollinen käyttäjätunnus ja salasana"
     )
     expect(page.get_by_label("Käyttäjätunnus")).to_have_value("toimisto")
+
+
+def test_staff_finds_and_corrects_a_customer_and_the_manager_sees_the_trail(
+    page, live_server, log_in, staff_member, register_manager
+):
+    from .factories import CustomerFactory
+
+    CustomerFactory(first_name="Elina", last_name="Mäki-Petäjä", phone="+358401112233")
+    CustomerFactory.create_batch(3)
+
+    log_in(page, staff_member)
+    page.get_by_role("link", name="Asiakkaat").click()
+    page.get_by_label("Hae", exact=True).fill("040 111 2233")
+    page.get_by_role("button", name="Hae", exact=True).click()
+    expect(page.get_by_text("1 asiakas")).to_be_visible()
+    page.get_by_role("link", name="Mäki-Petäjä, Elina").click()
+    expect(page.get_by_role("heading", name="Elina Mäki-Petäjä")).to_be_visible()
+
+    page.get_by_role("link", name="Muokkaa", exact=True).click()
+    phone = page.get_by_label("Puhelin")
+    expect(phone).to_have_value("040 1112233")
+    phone.fill("040 11")
+    page.get_by_role("button", name="Tallenna").click()
+    expect(page.get_by_text("Anna kelvollinen puhelinnumero")).to_be_visible()
+    expect(page.get_by_label("Puhelin")).to_have_value("040 11")
+    expect(page.get_by_label("Puhelin")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_label("Puhelin").fill("050 123 4567")
+    page.get_by_role("button", name="Tallenna").click()
+    expect(page.get_by_text("Muutokset tallennettu.")).to_be_visible()
+    expect(page.get_by_role("link", name="050 1234567")).to_be_visible()
+    customer_url = page.url
+
+    log_in(page, register_manager)
+    page.goto(customer_url)
+    history = page.get_by_role("region", name="Tietueen tapahtumaloki")
+    expect(history.get_by_role("row").filter(has_text="Muutti asiakkaan tietoja")).to_contain_text(
+        "+358401112233 → +358501234567"
+    )
+    expect(history.get_by_role("row").filter(has_text="toimisto").first).to_be_visible()

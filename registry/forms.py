@@ -1,0 +1,201 @@
+import re
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Field, Layout, Row
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.formfields import PhoneNumberField
+
+from .models import Customer
+from .phones import format_phone
+from .services import CUSTOMER_FIELDS, plain_value
+
+# Letters of any alphabet, joined by single spaces, hyphens, apostrophes or
+# periods: Äijälä, Mäki-Petäjä, O'Neill, J. R.
+NAME_PATTERN = re.compile(r"^[^\W\d_]+\.?(?:[ '\u2019-]+[^\W\d_]+\.?)*$")
+
+
+class PhoneInput(forms.TextInput):
+    """A tel input that shows a stored number as people write it (`040 1234567`)
+    and gives back exactly what was typed when the input was invalid."""
+
+    input_type = "tel"
+
+    def format_value(self, value):
+        if value and not isinstance(value, str):
+            return format_phone(value)
+        return super().format_value(value)
+
+
+def clean_name(value):
+    value = " ".join(value.split())
+    if not NAME_PATTERN.match(value):
+        raise forms.ValidationError(
+            _("Use letters, spaces, hyphens and apostrophes only."), code="invalid_name"
+        )
+    return value
+
+
+class CustomerForm(forms.ModelForm):
+    """Add or edit a customer. On a new record, possible duplicates must be
+    confirmed before saving; `self.duplicates` lists them for the template."""
+
+    phone = PhoneNumberField(
+        label=_("Phone"),
+        required=False,
+        widget=PhoneInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+        error_messages={
+            "invalid": _("Enter a valid phone number, e.g. 040 123 4567 or +358 40 123 4567.")
+        },
+    )
+    confirm_duplicate = forms.BooleanField(
+        label=_("This is a different person: save anyway"), required=False
+    )
+
+    class Meta:
+        model = Customer
+        fields = CUSTOMER_FIELDS
+        widgets = {"source": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.duplicates = []
+        self.fields["email"].widget.attrs["autocomplete"] = "off"
+        self.fields["postal_code"].widget.attrs["inputmode"] = "numeric"
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(
+                Column("first_name", css_class="col-md-6"),
+                Column("last_name", css_class="col-md-6"),
+            ),
+            Row(Column("email", css_class="col-md-6"), Column("phone", css_class="col-md-6")),
+            "street_address",
+            Row(
+                Column("postal_code", css_class="col-md-3"),
+                Column("city", css_class="col-md-5"),
+                Column("country", css_class="col-md-4"),
+            ),
+            "source",
+            Field("confirm_duplicate"),
+        )
+
+    def clean_first_name(self):
+        return clean_name(self.cleaned_data["first_name"])
+
+    def clean_last_name(self):
+        return clean_name(self.cleaned_data["last_name"])
+
+    def clean_postal_code(self):
+        return self.cleaned_data["postal_code"].strip().upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        country = cleaned.get("country")
+        postal_code = cleaned.get("postal_code")
+        if postal_code and str(country) == "FI" and not re.fullmatch(r"\d{5}", postal_code):
+            self.add_error("postal_code", _("A Finnish postal code has five digits, e.g. 80100."))
+        if self._identity_changed():
+            self.duplicates = self._find_duplicates(cleaned)
+            if self.duplicates and not cleaned.get("confirm_duplicate"):
+                self.add_error(
+                    "confirm_duplicate",
+                    _(
+                        "The register may already hold this person (see above). Open that "
+                        "record instead, or tick this box if this is a different person."
+                    ),
+                )
+        return cleaned
+
+    def _identity_changed(self):
+        if self.instance.pk is None:
+            return True
+        return bool(
+            {"first_name", "last_name", "email", "phone", "postal_code"} & set(self.changed_data)
+        )
+
+    def _find_duplicates(self, cleaned):
+        candidates = Customer.objects.possible_duplicates(
+            first_name=cleaned.get("first_name", ""),
+            last_name=cleaned.get("last_name", ""),
+            email=cleaned.get("email", ""),
+            phone=cleaned.get("phone") or "",
+            postal_code=cleaned.get("postal_code", ""),
+        )
+        if self.instance.pk:
+            candidates = candidates.exclude(pk=self.instance.pk)
+        return list(candidates.order_by("last_name", "first_name")[:10])
+
+
+class CustomerFilterForm(forms.Form):
+    """The search box and filters of the customer list (GET)."""
+
+    SORTS = [("name", _("Name")), ("added", _("Newest first"))]
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    city = forms.CharField(label=_("City"), required=False, max_length=100)
+    source = forms.ChoiceField(
+        label=_("How the relationship began"),
+        required=False,
+        choices=[("", _("All")), *Customer.Source.choices],
+    )
+    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORTS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["q"].widget.attrs.update(
+            {"placeholder": _("Name, email or phone"), "type": "search", "autofocus": True}
+        )
+
+    def filter(self, queryset):
+        if not self.is_valid():
+            return queryset.ordered("name")
+        data = self.cleaned_data
+        queryset = queryset.search(data["q"])
+        if data["city"]:
+            queryset = queryset.filter(city__iexact=data["city"].strip())
+        if data["source"]:
+            queryset = queryset.filter(source=data["source"])
+        return queryset.ordered(data["sort"])
+
+
+class CustomerMergeForm(forms.Form):
+    """For each field where the two records differ: which value to keep."""
+
+    def __init__(self, *args, keep, other, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.keep, self.other = keep, other
+        self.differing = []
+        for name in CUSTOMER_FIELDS:
+            mine, theirs = getattr(keep, name), getattr(other, name)
+            if plain_value(mine) == plain_value(theirs):
+                continue
+            model_field = Customer._meta.get_field(name)
+            self.differing.append(name)
+            self.fields[name] = forms.ChoiceField(
+                label=model_field.verbose_name.capitalize(),
+                choices=[("keep", self._shown(keep, name)), ("other", self._shown(other, name))],
+                initial="keep",
+                widget=forms.RadioSelect,
+            )
+
+    @staticmethod
+    def _shown(customer, name):
+        display = getattr(customer, f"get_{name}_display", None)
+        value = display() if display else getattr(customer, name)
+        if name == "country":
+            value = value.name
+        return str(value) if plain_value(value) else _("(empty)")
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {
+            name: getattr(self.other if cleaned.get(name) == "other" else self.keep, name)
+            for name in self.differing
+        }
+        merged = Customer(**{name: getattr(self.keep, name) for name in CUSTOMER_FIELDS})
+        for name, value in values.items():
+            setattr(merged, name, value)
+        merged.validate_constraints()
+        cleaned["values"] = values
+        return cleaned

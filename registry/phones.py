@@ -1,0 +1,34 @@
+"""Phone numbers as the register stores and shows them."""
+
+import phonenumbers
+from django.conf import settings
+
+
+def parse_phone(text):
+    """The E.164 form of a phone number typed in any common way, or None."""
+    try:
+        number = phonenumbers.parse(text, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_digits(e164):
+    """`+358401234567` -> `0401234567`: the digits people type for a Finnish number."""
+    if not e164:
+        return ""
+    number = phonenumbers.parse(str(e164))
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(ch for ch in national if ch.isdigit())
+
+
+def format_phone(e164):
+    """Finnish numbers as `040 1234567`, others in international form."""
+    if not e164:
+        return ""
+    number = phonenumbers.parse(str(e164))
+    if phonenumbers.region_code_for_number(number) == settings.PHONENUMBER_DEFAULT_REGION:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

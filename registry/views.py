@@ -1,0 +1,174 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.generic import CreateView, DetailView, ListView, UpdateView
+
+from .forms import CustomerFilterForm, CustomerForm, CustomerMergeForm
+from .models import AuditEvent, Customer
+from .services import (
+    customer_create,
+    customer_merge,
+    customer_searched,
+    customer_update,
+    customer_viewed,
+)
+
+
+class CustomerListView(PermissionRequiredMixin, ListView):
+    """Find customers: staff and the register manager. Searches are audited."""
+
+    permission_required = "registry.view_customer"
+    raise_exception = True
+    paginate_by = 50
+    template_name = "registry/customer_list.html"
+    context_object_name = "customers"
+
+    def get_queryset(self):
+        self.filters = CustomerFilterForm(self.request.GET or None)
+        return self.filters.filter(Customer.objects.all())
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["filters"] = self.filters
+        context["page_range"] = context["paginator"].get_elided_page_range(
+            context["page_obj"].number, on_each_side=2, on_ends=1
+        )
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context["query_string"] = query.urlencode()
+        return context
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        search = self.filters.cleaned_data.get("q") if self.filters.is_bound else ""
+        if search and self.filters.is_valid():
+            customer_searched(
+                query=search,
+                result_count=response.context_data["paginator"].count,
+                by=request.user,
+                request=request,
+            )
+        return response
+
+
+class CustomerDetailView(PermissionRequiredMixin, DetailView):
+    """One customer's record: staff and the register manager. Every view is audited;
+    the register manager also sees the record's audit history."""
+
+    permission_required = "registry.view_customer"
+    raise_exception = True
+    model = Customer
+    template_name = "registry/customer_detail.html"
+    context_object_name = "customer"
+
+    @transaction.atomic
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        customer_viewed(customer=self.object, by=request.user, request=request)
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.request.user.has_perm("registry.view_auditevent"):
+            context["audit_events"] = AuditEvent.objects.for_customer(self.object).select_related(
+                "actor"
+            )[:100]
+        return context
+
+
+class CustomerCreateView(PermissionRequiredMixin, CreateView):
+    """Add a customer: staff and the register manager."""
+
+    permission_required = "registry.add_customer"
+    raise_exception = True
+    model = Customer
+    form_class = CustomerForm
+    template_name = "registry/customer_form.html"
+
+    def form_valid(self, form):
+        self.object = customer_create(
+            data=form.cleaned_data, by=self.request.user, request=self.request
+        )
+        messages.success(self.request, _("Customer added."))
+        return redirect(self.object)
+
+
+class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
+    """Edit a customer (rectification): staff and the register manager."""
+
+    permission_required = "registry.change_customer"
+    raise_exception = True
+    model = Customer
+    form_class = CustomerForm
+    template_name = "registry/customer_form.html"
+    context_object_name = "customer"
+
+    def form_valid(self, form):
+        self.object, changes = customer_update(
+            customer=self.object,
+            data=form.cleaned_data,
+            by=self.request.user,
+            request=self.request,
+        )
+        if changes:
+            messages.success(self.request, _("Changes saved."))
+        else:
+            messages.info(self.request, _("Nothing was changed."))
+        return redirect(self.object)
+
+
+@permission_required(["registry.view_customer", "registry.merge_customer"], raise_exception=True)
+def customer_merge_pick(request, pk):
+    """Choose the other record of the same person: users with the merge permission."""
+    customer = get_object_or_404(Customer, pk=pk)
+    filters = CustomerFilterForm(request.GET or None)
+    if filters.is_bound and filters.is_valid() and filters.cleaned_data["q"]:
+        candidates = filters.filter(Customer.objects.exclude(pk=pk))[:20]
+    else:
+        candidates = (
+            Customer.objects.possible_duplicates(
+                first_name=customer.first_name,
+                last_name=customer.last_name,
+                email=customer.email,
+                phone=customer.phone,
+                postal_code=customer.postal_code,
+            )
+            .exclude(pk=pk)
+            .ordered("name")[:20]
+        )
+    return render(
+        request,
+        "registry/customer_merge_pick.html",
+        {"customer": customer, "candidates": candidates, "filters": filters},
+    )
+
+
+@permission_required(["registry.view_customer", "registry.merge_customer"], raise_exception=True)
+@transaction.atomic
+def customer_merge_confirm(request, pk, other_pk):
+    """Pick the values to keep and merge `other` into `customer`: users with the
+    merge permission. Showing both records is audited as a view of each."""
+    customer = get_object_or_404(Customer, pk=pk)
+    other = get_object_or_404(Customer.objects.exclude(pk=pk), pk=other_pk)
+    form = CustomerMergeForm(request.POST or None, keep=customer, other=other)
+    if request.method == "POST" and form.is_valid():
+        customer_merge(
+            keep=customer,
+            remove=other,
+            values=form.cleaned_data["values"],
+            by=request.user,
+            request=request,
+        )
+        messages.success(request, _("The records were merged."))
+        return redirect(customer)
+    if request.method == "GET":
+        for shown in (customer, other):
+            customer_viewed(customer=shown, by=request.user, request=request, via="merge")
+    return render(
+        request,
+        "registry/customer_merge_confirm.html",
+        {"customer": customer, "other": other, "form": form},
+    )

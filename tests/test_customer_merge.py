@@ -1,0 +1,133 @@
+"""Merging two records of the same person."""
+
+import pytest
+from django.urls import reverse
+
+from registry.models import AuditEvent, Customer
+from registry.services import customer_merge, customer_viewed
+
+from .factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+#: One way to attach a row of each model that points at Customer. A new model
+#: with a relation to Customer must be added here (the first test says so), and
+#: the merge test then checks that its rows move to the kept record.
+RELATED_ROW_FACTORIES = {}
+
+
+@pytest.fixture
+def pair():
+    keep = CustomerFactory(
+        first_name="Aino",
+        last_name="Esimerkki",
+        email="vanha@example.invalid",
+        city="Joensuu",
+        postal_code="80100",
+    )
+    remove = CustomerFactory(
+        first_name="Aino",
+        last_name="Esimerkki",
+        email="uusi@example.invalid",
+        city="Kontiolahti",
+        postal_code="80100",
+    )
+    return keep, remove
+
+
+def test_every_relation_of_customer_has_a_row_factory_here():
+    relations = {rel.related_model._meta.label_lower for rel in Customer._meta.related_objects}
+    assert relations == set(RELATED_ROW_FACTORIES)
+
+
+def test_merge_keeps_the_chosen_values_and_removes_the_other(pair, register_manager):
+    keep, remove = pair
+    customer_merge(keep=keep, remove=remove, values={"email": remove.email}, by=register_manager)
+    keep.refresh_from_db()
+    assert keep.email == "uusi@example.invalid"
+    assert keep.city == "Joensuu"
+    assert not Customer.objects.filter(pk=remove.pk).exists()
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_MERGED)
+    assert event.detail == {
+        "removed_id": remove.pk,
+        "changes": {"email": ["vanha@example.invalid", "uusi@example.invalid"]},
+    }
+
+
+def test_everything_attached_to_the_removed_record_moves(pair, register_manager):
+    keep, remove = pair
+    rows = [make(remove) for make in RELATED_ROW_FACTORIES.values()]
+    customer_merge(keep=keep, remove=remove, values={}, by=register_manager)
+    for row in rows:
+        row.refresh_from_db()
+        assert row.customer_id == keep.pk, row
+
+
+def test_the_kept_records_history_includes_the_removed_records_events(pair, staff_member):
+    keep, remove = pair
+    customer_viewed(customer=remove, by=staff_member, request=None)
+    customer_merge(keep=keep, remove=remove, values={}, by=staff_member)
+    actions = list(AuditEvent.objects.for_customer(keep).values_list("action", flat=True))
+    assert actions == ["customer_merged", "customer_viewed"]
+
+
+def test_merging_needs_the_merge_permission(client, pair, staff_member, register_manager):
+    keep, remove = pair
+    pick = reverse("registry:customer-merge-pick", args=[keep.pk])
+    confirm = reverse("registry:customer-merge-confirm", args=[keep.pk, remove.pk])
+    client.force_login(staff_member)
+    assert client.get(pick).status_code == 403
+    assert client.post(confirm).status_code == 403
+    client.force_login(register_manager)
+    response = client.get(pick)
+    assert response.status_code == 200
+    assert list(response.context["candidates"]) == [remove]
+
+
+def test_merge_in_the_browser_flow(client, pair, register_manager):
+    keep, remove = pair
+    client.force_login(register_manager)
+    confirm = reverse("registry:customer-merge-confirm", args=[keep.pk, remove.pk])
+    page = client.get(confirm)
+    assert set(page.context["form"].fields) == {
+        "email",
+        "phone",
+        "street_address",
+        "city",
+    }
+    response = client.post(
+        confirm,
+        {
+            "email": "other",
+            "phone": "keep",
+            "street_address": "keep",
+            "city": "other",
+        },
+    )
+    assert response.url == keep.get_absolute_url()
+    keep.refresh_from_db()
+    assert (keep.email, keep.city) == ("uusi@example.invalid", "Kontiolahti")
+
+
+def test_a_merge_that_would_leave_no_way_to_reach_is_refused(client, register_manager):
+    keep = CustomerFactory(
+        email="", phone="+358401111111", street_address="", postal_code="", city=""
+    )
+    remove = CustomerFactory(
+        email="a@example.invalid", phone="", street_address="", postal_code="", city=""
+    )
+    client.force_login(register_manager)
+    confirm = reverse("registry:customer-merge-confirm", args=[keep.pk, remove.pk])
+    response = client.post(confirm, {"email": "keep", "phone": "other"})
+    assert response.status_code == 200
+    assert "vähintään yksi tapa tavoittaa" in response.content.decode()
+    assert Customer.objects.count() == 2
+
+
+def test_a_record_cannot_be_merged_with_itself(client, pair, register_manager):
+    keep, _ = pair
+    client.force_login(register_manager)
+    url = reverse("registry:customer-merge-confirm", args=[keep.pk, keep.pk])
+    assert client.get(url).status_code == 404
+    with pytest.raises(ValueError):
+        customer_merge(keep=keep, remove=keep, values={}, by=register_manager)

@@ -1,0 +1,91 @@
+"""Customer.objects.search and the list's filters."""
+
+import pytest
+
+from registry.models import Customer
+
+from .factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people():
+    return {
+        "maki": CustomerFactory(
+            first_name="Elina",
+            last_name="Mäki-Petäjä",
+            email="elina.maki@example.invalid",
+            phone="+358401112233",
+            city="Joensuu",
+        ),
+        "aijala": CustomerFactory(
+            first_name="Öljy",
+            last_name="ÄIJÄLÄ",
+            email="OLJY@EXAMPLE.INVALID",
+            phone="+358501234567",
+            city="Kuopio",
+            source="web_registration",
+        ),
+        "other": CustomerFactory(
+            first_name="Pekka",
+            last_name="Virtanen",
+            email="pekka@example.invalid",
+            phone="+35891234567",
+            city="Joensuu",
+        ),
+    }
+
+
+def found(query):
+    return set(Customer.objects.search(query).values_list("last_name", flat=True))
+
+
+@pytest.mark.parametrize("query", ["mäki", "MÄKI", "Mäki-Petäjä", "elina", "ELINA.MAKI@"])
+def test_search_by_name_or_email_ignores_case_including_finnish_letters(people, query):
+    assert found(query) == {"Mäki-Petäjä"}
+
+
+def test_search_folds_case_of_non_ascii_capitals(people):
+    assert found("äijälä") == {"ÄIJÄLÄ"}
+    assert found("öljy") == {"ÄIJÄLÄ"}
+    assert found("oljy@example") == {"ÄIJÄLÄ"}
+
+
+@pytest.mark.parametrize(
+    "query", ["040 111 2233", "0401112233", "+358 40 111 2233", "+358401112233", "040-1112233"]
+)
+def test_a_phone_typed_in_any_format_finds_the_normalised_number(people, query):
+    assert found(query) == {"Mäki-Petäjä"}
+
+
+def test_part_of_a_phone_number_finds_it_too(people):
+    assert found("0401112") == {"Mäki-Petäjä"}
+
+
+def test_every_word_must_match(people):
+    assert found("elina mäki") == {"Mäki-Petäjä"}
+    assert found("elina virtanen") == set()
+
+
+def test_an_empty_search_finds_everybody(people):
+    assert Customer.objects.search("  ").count() == 3
+
+
+def test_the_search_follows_an_edit(people):
+    from registry.services import customer_update
+
+    customer_update(customer=people["other"], data={"last_name": "Väisänen"}, by=None)
+    assert found("väisänen") == {"Väisänen"}
+    assert found("virtanen") == set()
+
+
+def test_list_filters_by_city_and_source_and_sorts(client, staff_member, people):
+    client.force_login(staff_member)
+    response = client.get("/customers/", {"city": "joensuu", "sort": "name"})
+    names = [c.last_name for c in response.context["customers"]]
+    assert names == ["Mäki-Petäjä", "Virtanen"]
+    response = client.get("/customers/", {"source": "web_registration"})
+    assert [c.last_name for c in response.context["customers"]] == ["ÄIJÄLÄ"]
+    response = client.get("/customers/", {"sort": "added"})
+    assert response.context["customers"][0] == people["other"]

@@ -1,0 +1,188 @@
+"""Customer pages: who may use them, what they show, what they audit."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry.models import AuditEvent, Customer
+
+from .factories import CustomerFactory
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory(first_name="Aino", last_name="Esimerkki", phone="+358401234567")
+
+
+def customer_urls(customer):
+    return [
+        reverse("registry:customer-list"),
+        reverse("registry:customer-create"),
+        reverse("registry:customer-detail", args=[customer.pk]),
+        reverse("registry:customer-update", args=[customer.pk]),
+    ]
+
+
+def test_anonymous_visitors_are_sent_to_login(client, customer):
+    for url in customer_urls(customer):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("login"))
+
+
+def test_users_without_permission_get_403(client, customer, instructor, no_role_user):
+    for user in (instructor, no_role_user):
+        client.force_login(user)
+        for url in customer_urls(customer):
+            assert client.get(url).status_code == 403, (user, url)
+
+
+def test_staff_and_register_manager_may_use_them(client, customer, staff_member, register_manager):
+    for user in (staff_member, register_manager):
+        client.force_login(user)
+        for url in customer_urls(customer):
+            response = client.get(url)
+            assert response.status_code == 200, (user, url)
+            assert "no-store" in response["Cache-Control"]
+
+
+def test_a_customer_that_does_not_exist_is_404(client, staff_member):
+    client.force_login(staff_member)
+    assert client.get(reverse("registry:customer-detail", args=[999999])).status_code == 404
+
+
+def test_viewing_a_customer_is_audited(client, staff_member, customer):
+    client.force_login(staff_member)
+    response = client.get(customer.get_absolute_url())
+    assert "040 1234567" in response.content.decode()
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_VIEWED)
+    assert (event.actor, event.target_id) == (staff_member, str(customer.pk))
+
+
+def test_a_search_is_audited_with_its_result_count(client, staff_member, customer):
+    client.force_login(staff_member)
+    client.get(reverse("registry:customer-list"), {"q": "esimerkki"})
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
+    assert event.detail == {"query": "esimerkki", "results": 1}
+    client.get(reverse("registry:customer-list"))
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_SEARCHED).count() == 1
+
+
+def test_creating_a_customer_is_audited_without_personal_values(client, staff_member):
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("registry:customer-create"),
+        {
+            "first_name": "Väinö",
+            "last_name": "Äijälä",
+            "phone": "050 765 4321",
+            "country": "FI",
+            "source": "enrolment_or_purchase",
+        },
+    )
+    customer = Customer.objects.get()
+    assert response.url == customer.get_absolute_url()
+    assert str(customer.phone) == "+358507654321"
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_CREATED)
+    assert event.target_id == str(customer.pk)
+    assert event.detail == {"fields": ["first_name", "last_name", "phone", "country", "source"]}
+
+
+def test_an_edit_is_audited_with_old_and_new_values(client, staff_member, customer):
+    client.force_login(staff_member)
+    url = reverse("registry:customer-update", args=[customer.pk])
+    data = {
+        "first_name": "Aino",
+        "last_name": "Esimerkki-Mäki",
+        "email": customer.email,
+        "phone": "040 123 4567",
+        "street_address": customer.street_address,
+        "postal_code": customer.postal_code,
+        "city": customer.city,
+        "country": "FI",
+        "source": customer.source,
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_CHANGED)
+    assert event.detail == {"changes": {"last_name": ["Esimerkki", "Esimerkki-Mäki"]}}
+    # Saving again without changes records nothing.
+    data["last_name"] = "Esimerkki-Mäki"
+    client.post(url, data)
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_CHANGED).count() == 1
+
+
+def test_bad_input_keeps_what_was_typed_and_saves_nothing(client, staff_member, customer):
+    client.force_login(staff_member)
+    url = reverse("registry:customer-update", args=[customer.pk])
+    response = client.post(
+        url,
+        {
+            "first_name": "Aino",
+            "last_name": "Uusi-Sukunimi",
+            "phone": "040 12",
+            "country": "FI",
+            "source": customer.source,
+        },
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'value="040 12"' in body and 'value="Uusi-Sukunimi"' in body
+    assert 'aria-invalid="true"' in body or "is-invalid" in body
+    customer.refresh_from_db()
+    assert customer.last_name == "Esimerkki"
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_CHANGED).exists()
+
+
+def test_creating_a_duplicate_shows_it_and_needs_confirmation(client, staff_member, customer):
+    client.force_login(staff_member)
+    data = {
+        "first_name": "Aino",
+        "last_name": "Uusi",
+        "phone": "040 123 4567",
+        "country": "FI",
+        "source": "information_request",
+    }
+    response = client.post(reverse("registry:customer-create"), data)
+    assert response.status_code == 200
+    assert customer.get_absolute_url() in response.content.decode()
+    assert Customer.objects.count() == 1
+    response = client.post(
+        reverse("registry:customer-create"), {**data, "confirm_duplicate": "on"}
+    )
+    assert response.status_code == 302
+    assert Customer.objects.count() == 2
+
+
+def test_only_the_register_manager_sees_the_records_audit_history(
+    client, staff_member, register_manager, customer
+):
+    client.force_login(staff_member)
+    assert "audit_events" not in client.get(customer.get_absolute_url()).context
+    client.force_login(register_manager)
+    response = client.get(customer.get_absolute_url())
+    events = list(response.context["audit_events"])
+    assert [e.actor for e in events] == [register_manager, staff_member]
+
+
+def test_list_query_count_is_the_same_for_5_and_50_customers(client, staff_member):
+    client.force_login(staff_member)
+    counts = []
+    for rows in (5, 45):
+        CustomerFactory.create_batch(rows)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("registry:customer-list"))
+        assert len(response.context["customers"]) == min(50, Customer.objects.count())
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_the_list_pages_by_fifty_and_keeps_the_search_in_page_links(client, staff_member):
+    CustomerFactory.create_batch(55, city="Joensuu")
+    client.force_login(staff_member)
+    response = client.get(reverse("registry:customer-list"), {"city": "Joensuu"})
+    assert len(response.context["customers"]) == 50
+    assert "?city=Joensuu&amp;page=2" in response.content.decode()
+    second = client.get(reverse("registry:customer-list"), {"city": "Joensuu", "page": 2})
+    assert len(second.context["customers"]) == 5
