@@ -60,6 +60,8 @@ class CustomerForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.duplicates = []
+        # Radio buttons need no "---------" choice: one of the three must be picked.
+        self.fields["source"].choices = Customer.Source.choices
         self.fields["email"].widget.attrs["autocomplete"] = "off"
         self.fields["postal_code"].widget.attrs["inputmode"] = "numeric"
         self.helper = FormHelper()
@@ -144,7 +146,12 @@ class CustomerFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["q"].widget.attrs.update(
-            {"placeholder": _("Name, email or phone"), "type": "search", "autofocus": True}
+            {
+                "placeholder": _("Name, email or phone"),
+                "type": "search",
+                "autofocus": True,
+                "class": "form-control",
+            }
         )
 
     def filter(self, queryset):

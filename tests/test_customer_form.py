@@ -126,3 +126,11 @@ def test_a_different_person_is_not_a_duplicate():
     form = CustomerForm(data=form_data())
     assert form.is_valid(), form.errors
     assert form.duplicates == []
+
+
+def test_how_the_relationship_began_offers_exactly_the_three_sources_of_the_notice():
+    assert [value for value, _ in CustomerForm().fields["source"].choices] == [
+        "information_request",
+        "web_registration",
+        "enrolment_or_purchase",
+    ]
