@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import AccountSecurity, AuditEvent
+from .models import AccountSecurity, AuditEvent, Consent, ConsentText
 from .services import account_require_password_change
 
 admin.site.site_header = _("Customer register: administration")
@@ -74,6 +74,53 @@ class RegisterUserAdmin(UserAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             account_require_password_change(user=obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConsentText)
+class ConsentTextAdmin(admin.ModelAdmin):
+    """Consent wordings: the register manager adds new versions; a version once
+    saved is never edited or deleted, since the ledger refers to it."""
+
+    list_display = ("channel", "version", "wording", "created_at", "created_by")
+    list_filter = ("channel",)
+    fields = ("channel", "wording")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("channel", "version", "wording", "created_at", "created_by") if obj else ()
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj) if obj else self.fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        latest = ConsentText.objects.filter(channel=obj.channel).order_by("-version").first()
+        obj.version = latest.version + 1 if latest else 1
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    """The consent ledger, read-only. Events are recorded on the customer's page."""
+
+    list_display = ("occurred_at", "customer_id", "channel", "event", "method", "recorded_by")
+    list_filter = ("channel", "event", "method")
+    list_select_related = ("recorded_by",)
+    readonly_fields = [f.name for f in Consent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

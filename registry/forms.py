@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from .models import Customer
+from .models import Consent, ConsentText, Customer, MarketingChannel
 from .phones import format_phone
 from .services import CUSTOMER_FIELDS, plain_value
 
@@ -141,6 +141,11 @@ class CustomerFilterForm(forms.Form):
         required=False,
         choices=[("", _("All")), *Customer.Source.choices],
     )
+    contactable = forms.ChoiceField(
+        label=_("May be contacted by"),
+        required=False,
+        choices=[("", _("Any")), *MarketingChannel.choices],
+    )
     sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORTS)
 
     def __init__(self, *args, **kwargs):
@@ -163,6 +168,8 @@ class CustomerFilterForm(forms.Form):
             queryset = queryset.filter(city__iexact=data["city"].strip())
         if data["source"]:
             queryset = queryset.filter(source=data["source"])
+        if data["contactable"]:
+            queryset = queryset.contactable_by(data["contactable"])
         return queryset.ordered(data["sort"])
 
 
@@ -206,3 +213,109 @@ class CustomerMergeForm(forms.Form):
         merged.validate_constraints()
         cleaned["values"] = values
         return cleaned
+
+
+#: The ledger events staff record, as one choice each: channel and event.
+CONSENT_CHANGES = [
+    (
+        f"{Consent.Channel.EMAIL}:{Consent.Event.CONSENT_GIVEN}",
+        _("Email marketing: consent given"),
+    ),
+    (
+        f"{Consent.Channel.EMAIL}:{Consent.Event.CONSENT_WITHDRAWN}",
+        _("Email marketing: consent withdrawn"),
+    ),
+    (f"{Consent.Channel.SMS}:{Consent.Event.CONSENT_GIVEN}", _("SMS marketing: consent given")),
+    (
+        f"{Consent.Channel.SMS}:{Consent.Event.CONSENT_WITHDRAWN}",
+        _("SMS marketing: consent withdrawn"),
+    ),
+    (
+        f"{Consent.Channel.DIRECT_MARKETING}:{Consent.Event.OBJECTION}",
+        _("Objection to all direct marketing"),
+    ),
+    (
+        f"{Consent.Channel.DIRECT_MARKETING}:{Consent.Event.OBJECTION_LIFTED}",
+        _("Objection to direct marketing lifted"),
+    ),
+]
+
+
+class ConsentTextChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        wording = obj.wording if len(obj.wording) <= 90 else obj.wording[:87] + "…"
+        return f"{obj}: “{wording}”"
+
+
+class ConsentForm(forms.Form):
+    """Record one event in a customer's consent ledger."""
+
+    change = forms.ChoiceField(
+        label=_("What happened"), choices=CONSENT_CHANGES, widget=forms.RadioSelect
+    )
+    method = forms.ChoiceField(
+        label=_("How it was obtained"), choices=Consent.Method.choices, widget=forms.RadioSelect
+    )
+    text = ConsentTextChoiceField(
+        label=_("Wording shown to the customer"),
+        queryset=ConsentText.objects.all(),
+        required=False,
+        help_text=_("Required when consent is given: the version of the text the customer saw."),
+    )
+    occurred_at = forms.DateTimeField(
+        label=_("When it happened"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.utils import timezone
+
+        self.fields["occurred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+
+    def clean_occurred_at(self):
+        from django.utils import timezone
+
+        occurred_at = self.cleaned_data["occurred_at"]
+        if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
+            raise forms.ValidationError(_("The time cannot be in the future."))
+        return occurred_at
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("change"):
+            cleaned["channel"], cleaned["event"] = cleaned["change"].split(":")
+            text = cleaned.get("text")
+            if cleaned["event"] == Consent.Event.CONSENT_GIVEN:
+                if text is None:
+                    self.add_error("text", _("Choose the wording the customer agreed to."))
+                elif text.channel != cleaned["channel"]:
+                    self.add_error(
+                        "text",
+                        _("This wording is for another channel: choose one for %(channel)s.")
+                        % {"channel": Consent.Channel(cleaned["channel"]).label.lower()},
+                    )
+        return cleaned
+
+
+class MarketingListForm(forms.Form):
+    """Which customers may be contacted, and (to export) why the list is needed."""
+
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=MarketingChannel.choices, widget=forms.RadioSelect
+    )
+    city = forms.CharField(label=_("City (optional)"), required=False, max_length=100)
+    purpose = forms.CharField(
+        label=_("Purpose of the export"),
+        required=False,
+        max_length=200,
+        help_text=_(
+            "For example the campaign: “spring newsletter 2027”. Recorded in the audit trail."
+        ),
+    )
+
+    def clean_city(self):
+        return self.cleaned_data["city"].strip()
+
+    def clean_purpose(self):
+        return " ".join(self.cleaned_data["purpose"].split())

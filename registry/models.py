@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Coalesce, Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -18,13 +18,32 @@ class AppendOnlyError(Exception):
     """Raised on any attempt to change or delete a row of an append-only ledger."""
 
 
-class AuditEventQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
+    """Refuses bulk updates and deletes; rows of a ledger are only ever added."""
+
     def update(self, **kwargs):
-        raise AppendOnlyError("The audit trail is append-only.")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only.")
 
     def delete(self):
-        raise AppendOnlyError("The audit trail is append-only.")
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only.")
 
+
+class AppendOnlyModel(models.Model):
+    """A row that is written once and never changed or deleted by ordinary means."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
+
+
+class AuditEventQuerySet(AppendOnlyQuerySet):
     def for_target(self, obj):
         return self.filter(target_type=obj._meta.label_lower, target_id=str(obj.pk))
 
@@ -47,7 +66,7 @@ class AuditEventQuerySet(models.QuerySet):
         return self.filter(target_type="registry.customer", target_id__in=ids)
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """One thing that happened in the register: who, when, what, to which object.
 
     Append-only: nothing edits or deletes a row (the queryset, the model and
@@ -67,6 +86,8 @@ class AuditEvent(models.Model):
         CUSTOMER_CREATED = "customer_created", _("Added a customer")
         CUSTOMER_CHANGED = "customer_changed", _("Changed a customer")
         CUSTOMER_MERGED = "customer_merged", _("Merged two customers")
+        CONSENT_RECORDED = "consent_recorded", _("Recorded a consent or objection")
+        MARKETING_LIST_EXPORTED = "marketing_list_exported", _("Exported a marketing list")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -100,14 +121,6 @@ class AuditEvent(models.Model):
         who = self.actor.get_username() if self.actor_id else "-"
         return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.get_action_display()}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError("The audit trail is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("The audit trail is append-only.")
-
 
 class AccountSecurity(models.Model):
     """Security state of a user account that Django's User does not hold."""
@@ -133,6 +146,15 @@ class AccountSecurity(models.Model):
 
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]*\d[\d\s().-]*$")
+
+
+class MarketingChannel(models.TextChoices):
+    """The ways own direct marketing may reach a customer."""
+
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("Text message (SMS)")
+    POST = "post", _("Post")
+    PHONE = "phone", _("Phone")
 
 
 def search_text_of(*, first_name, last_name, email, phone):
@@ -185,6 +207,63 @@ class CustomerQuerySet(models.QuerySet):
                 postal_code=postal_code,
             )
         return self.filter(condition)
+
+    def with_marketing_state(self):
+        """Annotate the latest ledger event per channel (latest by time, then by id).
+
+        email_consent / sms_consent: "given", "withdrawn" or None;
+        marketing_objection: "objection", "objection_lifted" or None.
+        One subquery per channel, so a list costs the same for 10 or 10,000 rows.
+        """
+
+        def latest(channel):
+            return models.Subquery(
+                Consent.objects.filter(customer=models.OuterRef("pk"), channel=channel)
+                .order_by("-occurred_at", "-id")
+                .values("event")[:1]
+            )
+
+        return self.annotate(
+            email_consent=latest(Consent.Channel.EMAIL),
+            sms_consent=latest(Consent.Channel.SMS),
+            marketing_objection=latest(Consent.Channel.DIRECT_MARKETING),
+        )
+
+    def with_contact_permissions(self):
+        """Annotate may_email, may_sms, may_post and may_phone: whether own direct
+        marketing may reach the customer that way. The rules, in one place:
+
+        - post, phone: allowed unless the customer objected to direct marketing
+          (opt-out), and only with a full postal address / a phone number;
+        - email, SMS: only with a consent for that channel that was not
+          withdrawn (opt-in), and an email address / a phone number;
+        - an objection to direct marketing overrides every consent until lifted.
+        """
+        not_objected = Q(marketing_objection__isnull=True) | Q(
+            marketing_objection=Consent.Event.OBJECTION_LIFTED
+        )
+        rules = {
+            MarketingChannel.POST: ~Q(street_address="") & ~Q(postal_code="") & ~Q(city=""),
+            MarketingChannel.PHONE: ~Q(phone=""),
+            MarketingChannel.EMAIL: Q(email_consent=Consent.Event.CONSENT_GIVEN) & ~Q(email=""),
+            MarketingChannel.SMS: Q(sms_consent=Consent.Event.CONSENT_GIVEN) & ~Q(phone=""),
+        }
+        return self.with_marketing_state().annotate(
+            **{
+                # SQL compares NULL to NULL: without a ledger row the answer is no.
+                f"may_{channel}": Coalesce(
+                    models.ExpressionWrapper(
+                        not_objected & rule, output_field=models.BooleanField()
+                    ),
+                    models.Value(False),
+                )
+                for channel, rule in rules.items()
+            }
+        )
+
+    def contactable_by(self, channel):
+        """Customers that own direct marketing may reach through `channel`."""
+        return self.with_contact_permissions().filter(**{f"may_{channel}": True})
 
     def ordered(self, sort):
         if sort == "added":
@@ -272,3 +351,134 @@ class Customer(models.Model):
         if self.country and self.country.code != "FI":
             lines.append(str(self.country.name))
         return [line for line in lines if line]
+
+
+class ConsentText(models.Model):
+    """A version of the wording shown to customers when asking for consent.
+
+    Versions are never edited or deleted: the ledger must be able to show,
+    years later, the exact words a customer agreed to.
+    """
+
+    channel = models.CharField(
+        _("channel"),
+        max_length=20,
+        choices=[
+            (MarketingChannel.EMAIL, MarketingChannel.EMAIL.label),
+            (MarketingChannel.SMS, MarketingChannel.SMS.label),
+        ],
+    )
+    version = models.PositiveIntegerField(_("version"))
+    wording = models.TextField(_("wording shown to the customer"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("consent wording")
+        verbose_name_plural = _("consent wordings")
+        ordering = ["channel", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "version"], name="consent_text_version")
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} v{self.version}"
+
+
+class ConsentQuerySet(AppendOnlyQuerySet):
+    def move_to(self, customer):
+        """Re-attach these rows to another customer (merging two records of one
+        person). The events themselves stay as they were."""
+        return models.QuerySet.update(self, customer=customer)
+
+
+class Consent(AppendOnlyModel):
+    """One event of a customer's marketing consent ledger. Append-only.
+
+    The current state of each channel is the latest event (by time, then by
+    id); nothing is overwritten, so the ledger proves what happened and when.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email marketing")
+        SMS = "sms", _("SMS marketing")
+        DIRECT_MARKETING = "direct_marketing", _("Direct marketing as a whole")
+
+    class Event(models.TextChoices):
+        CONSENT_GIVEN = "given", _("Consent given")
+        CONSENT_WITHDRAWN = "withdrawn", _("Consent withdrawn")
+        OBJECTION = "objection", _("Objection to direct marketing")
+        OBJECTION_LIFTED = "objection_lifted", _("Objection lifted")
+
+    class Method(models.TextChoices):
+        WEB_FORM = "web_form", _("Web form")
+        IN_PERSON = "in_person", _("In person")
+        PHONE = "phone", _("Phone")
+        EMAIL = "email", _("Email")
+        LETTER = "letter", _("Letter")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        # The ledger is only ever removed on purpose, by the erasure of the data
+        # subject; never as a side effect of deleting something else.
+        on_delete=models.PROTECT,
+        related_name="consents",
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    event = models.CharField(_("event"), max_length=20, choices=Event.choices)
+    occurred_at = models.DateTimeField(_("when it happened"), default=timezone.now)
+    method = models.CharField(_("how it was obtained"), max_length=20, choices=Method.choices)
+    text = models.ForeignKey(
+        ConsentText,
+        verbose_name=_("wording shown"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consents",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now, editable=False)
+
+    objects = ConsentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent ledger")
+        ordering = ["-occurred_at", "-id"]
+        permissions = [
+            ("use_marketing_lists", _("Can count and export marketing lists")),
+        ]
+        indexes = [
+            models.Index(
+                fields=["customer", "channel", "-occurred_at", "-id"], name="consent_latest_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="consent_event_fits_channel",
+                condition=(
+                    Q(channel__in=["email", "sms"], event__in=["given", "withdrawn"])
+                    | Q(channel="direct_marketing", event__in=["objection", "objection_lifted"])
+                ),
+            ),
+            models.CheckConstraint(
+                name="consent_given_has_wording",
+                condition=~Q(event="given") | Q(text__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} {self.channel} {self.event} {self.occurred_at:%Y-%m-%d}"

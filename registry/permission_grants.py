@@ -18,9 +18,14 @@ def _permissions(apps, names):
 
 def grant(apps, grants):
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
+        # create_permissions skips an app without models_module, which is how
+        # historical app configs look; put the original value back afterwards.
+        original = getattr(app_config, "models_module", None)
+        app_config.models_module = original or True
+        try:
+            create_permissions(app_config, verbosity=0)
+        finally:
+            app_config.models_module = original
     Group = apps.get_model("auth", "Group")
     for group_name, names in grants.items():
         group, _ = Group.objects.get_or_create(name=group_name)

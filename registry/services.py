@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from balansia.security import client_ip
 
-from .merge import handlers_for
-from .models import AccountSecurity, AuditEvent, Customer
+from .merge import handlers_for, merge_handler
+from .models import AccountSecurity, AuditEvent, Consent, Customer, MarketingChannel
+from .phones import format_phone
 
 #: The fields of a customer that staff edit, in form order.
 CUSTOMER_FIELDS = (
@@ -167,3 +168,102 @@ def customer_searched(*, query, result_count, by, request):
         request=request,
         detail={"query": query[:200], "results": result_count},
     )
+
+
+@merge_handler("registry.consent")
+def _merge_consents(*, keep, remove):
+    # The two ledgers become one; the current state is again the latest event
+    # by time, so a prohibition later than the other record's events wins.
+    Consent.objects.filter(customer=remove).move_to(keep)
+
+
+@transaction.atomic
+def consent_record(
+    *, customer, channel, event, method, text=None, occurred_at=None, by, request=None
+):
+    """Append an event to a customer's consent ledger and audit it."""
+    consent = Consent(
+        customer=customer,
+        channel=channel,
+        event=event,
+        method=method,
+        text=text,
+        occurred_at=occurred_at or timezone.now(),
+        recorded_by=by,
+    )
+    consent.full_clean()
+    consent.save()
+    Customer.objects.filter(pk=customer.pk).update(last_activity_at=timezone.now())
+    audit_event_create(
+        action=AuditEvent.Action.CONSENT_RECORDED,
+        by=by,
+        target=customer,
+        request=request,
+        detail={
+            "channel": channel,
+            "event": event,
+            "method": method,
+            "text": f"{text.channel} v{text.version}" if text else "",
+            "occurred_at": consent.occurred_at.isoformat(),
+        },
+    )
+    return consent
+
+
+#: What a marketing list of each channel needs, and nothing more.
+MARKETING_COLUMNS = {
+    MarketingChannel.EMAIL: ("first_name", "last_name", "email"),
+    MarketingChannel.SMS: ("first_name", "last_name", "phone"),
+    MarketingChannel.PHONE: ("first_name", "last_name", "phone"),
+    MarketingChannel.POST: (
+        "first_name",
+        "last_name",
+        "street_address",
+        "postal_code",
+        "city",
+        "country",
+    ),
+}
+
+
+def marketing_list(*, channel, city=""):
+    customers = Customer.objects.contactable_by(channel)
+    if city:
+        customers = customers.filter(city__iexact=city)
+    return customers
+
+
+@transaction.atomic
+def marketing_list_export(*, channel, city="", purpose, by, request=None):
+    """Audit the export of a marketing list and return (columns, row count, rows).
+
+    The rows are an iterator over the database (not a list in memory), to be
+    streamed. The audit event records channel, filter, columns, count and the
+    purpose the user stated.
+    """
+    columns = MARKETING_COLUMNS[channel]
+    customers = marketing_list(channel=channel, city=city).order_by(
+        "last_name", "first_name", "id"
+    )
+    count = customers.count()
+    audit_event_create(
+        action=AuditEvent.Action.MARKETING_LIST_EXPORTED,
+        by=by,
+        request=request,
+        detail={
+            "channel": channel,
+            "filters": {"city": city} if city else {},
+            "columns": list(columns),
+            "rows": count,
+            "purpose": purpose,
+        },
+    )
+
+    def rows():
+        for values in customers.values_list(*columns).iterator(chunk_size=2000):
+            yield [
+                format_phone(value) if name == "phone" else value
+                for name, value in zip(columns, values, strict=True)
+            ]
+
+    return columns, count, rows()

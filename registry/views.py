@@ -3,17 +3,28 @@ from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
-from .forms import CustomerFilterForm, CustomerForm, CustomerMergeForm
-from .models import AuditEvent, Customer
+from .exports import csv_response
+from .forms import (
+    ConsentForm,
+    CustomerFilterForm,
+    CustomerForm,
+    CustomerMergeForm,
+    MarketingListForm,
+)
+from .models import AuditEvent, Consent, Customer, MarketingChannel
 from .services import (
+    consent_record,
     customer_create,
     customer_merge,
     customer_searched,
     customer_update,
     customer_viewed,
+    marketing_list,
+    marketing_list_export,
 )
 
 
@@ -72,6 +83,21 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        customer = self.object
+        if self.request.user.has_perm("registry.view_consent"):
+            history = list(customer.consents.select_related("text", "recorded_by"))
+            latest = {}
+            for consent in history:  # newest first: the first of each channel is current
+                latest.setdefault(consent.channel, consent)
+            permissions = Customer.objects.with_contact_permissions().get(pk=customer.pk)
+            context["consent_history"] = history
+            context["consent_latest"] = [
+                (channel, latest.get(channel)) for channel, _label in Consent.Channel.choices
+            ]
+            context["contact_permissions"] = [
+                (label, getattr(permissions, f"may_{channel}"))
+                for channel, label in MarketingChannel.choices
+            ]
         if self.request.user.has_perm("registry.view_auditevent"):
             context["audit_events"] = AuditEvent.objects.for_customer(self.object).select_related(
                 "actor"
@@ -172,3 +198,59 @@ def customer_merge_confirm(request, pk, other_pk):
         "registry/customer_merge_confirm.html",
         {"customer": customer, "other": other, "form": form},
     )
+
+
+@permission_required(["registry.view_customer", "registry.add_consent"], raise_exception=True)
+def consent_create(request, pk):
+    """Record a consent, a withdrawal or an objection: staff and the register manager."""
+    customer = get_object_or_404(Customer, pk=pk)
+    form = ConsentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        consent_record(
+            customer=customer,
+            channel=data["channel"],
+            event=data["event"],
+            method=data["method"],
+            text=data["text"],
+            occurred_at=data["occurred_at"],
+            by=request.user,
+            request=request,
+        )
+        messages.success(request, _("Recorded in the consent ledger."))
+        return redirect(customer.get_absolute_url() + "#consents")
+    return render(request, "registry/consent_form.html", {"customer": customer, "form": form})
+
+
+@permission_required("registry.use_marketing_lists", raise_exception=True)
+def marketing_list_view(request):
+    """Count who may be contacted on a channel, and export the list with a stated
+    purpose: the register manager and staff given the permission. Exports are
+    audited with channel, filter, columns, row count and purpose."""
+    form = MarketingListForm(request.POST if request.method == "POST" else request.GET or None)
+    count = None
+    if form.is_bound:
+        form.is_valid()
+        data = form.cleaned_data
+        if "channel" in data and "city" in data:
+            if (
+                request.method == "POST"
+                and not data.get("purpose")
+                and "purpose" not in form.errors
+            ):
+                form.add_error("purpose", _("State why the list is exported."))
+            if request.method == "POST" and not form.errors:
+                columns, _count, rows = marketing_list_export(
+                    channel=data["channel"],
+                    city=data["city"],
+                    purpose=data["purpose"],
+                    by=request.user,
+                    request=request,
+                )
+                header = [str(Customer._meta.get_field(name).verbose_name) for name in columns]
+                filename = (
+                    f"markkinointilista-{data['channel']}-{timezone.localdate():%Y-%m-%d}.csv"
+                )
+                return csv_response(filename, header, rows)
+            count = marketing_list(channel=data["channel"], city=data["city"]).count()
+    return render(request, "registry/marketing_list.html", {"form": form, "count": count})

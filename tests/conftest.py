@@ -20,33 +20,32 @@ from .factories import PASSWORD, UserFactory
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def restore_role_grants():
-    """Re-create the role groups and grants that the data migrations made.
+def rerun_data_migrations():
+    """Re-create what the project's data migrations made (role groups and their
+    permissions, the first consent wordings).
 
     A transactional test (the browser tests) leaves a flushed database, and
-    Django's serialized rollback does not survive Playwright's greenlets, so the
-    grants are re-applied from the GRANTS of every migration that declares one.
+    Django's serialized rollback does not survive Playwright's greenlets. Our
+    data migrations are idempotent, so they are simply run again.
     """
-    import importlib
-    import pkgutil
-
     from django.apps import apps
+    from django.db import migrations
+    from django.db.migrations.loader import MigrationLoader
 
-    from registry.permission_grants import grant
-
-    for app_label in ("registry", "courses"):
-        package = importlib.import_module(f"{app_label}.migrations")
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-            module = importlib.import_module(f"{app_label}.migrations.{info.name}")
-            if hasattr(module, "GRANTS"):
-                grant(apps, module.GRANTS)
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for key in sorted(loader.disk_migrations):
+        if key[0] not in {"registry", "courses"}:
+            continue
+        for operation in loader.disk_migrations[key].operations:
+            if isinstance(operation, migrations.RunPython):
+                operation.code(apps, None)
 
 
 @pytest.fixture(autouse=True)
-def _role_groups(request):
+def _data_migrations(request):
     if request.node.get_closest_marker("browser"):
         request.getfixturevalue("transactional_db")
-        restore_role_grants()
+        rerun_data_migrations()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from registry.models import ConsentText
+
 #: Every persona's password; long enough for the validators.
 PASSWORD = "kurssi-kevät-2027-salasana"
 
@@ -45,3 +47,19 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     city = factory.Faker("city", locale="fi_FI")
     country = "FI"
     source = "information_request"
+
+
+class ConsentFactory(factory.django.DjangoModelFactory):
+    """An email consent given in person, with the first email wording."""
+
+    class Meta:
+        model = "registry.Consent"
+
+    customer = factory.SubFactory(CustomerFactory)
+    channel = "email"
+    event = "given"
+    method = "in_person"
+    text = factory.LazyFunction(
+        lambda: ConsentText.objects.filter(channel="email").order_by("version").first()
+    )
+    recorded_by = factory.SubFactory(UserFactory)

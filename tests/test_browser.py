@@ -76,3 +76,48 @@ def test_staff_finds_and_corrects_a_customer_and_the_manager_sees_the_trail(
         "+358401112233 → +358501234567"
     )
     expect(history.get_by_role("row").filter(has_text="toimisto").first).to_be_visible()
+
+
+def test_consent_given_then_withdrawn_changes_the_marketing_list(
+    page, live_server, log_in, staff_member, register_manager
+):
+    from .factories import CustomerFactory
+
+    customer = CustomerFactory(first_name="Aino", last_name="Esimerkki")
+    manager_page = page.context.browser.new_context(locale="fi-FI").new_page()
+    log_in(manager_page, register_manager)
+
+    def email_list_count():
+        manager_page.goto(live_server.url + "/marketing/")
+        manager_page.get_by_label("Sähköposti", exact=True).check()
+        manager_page.get_by_role("button", name="Laske").click()
+        return manager_page.get_by_role("heading", name="saa markkinoida").inner_text()
+
+    assert email_list_count().startswith("0 ")
+
+    log_in(page, staff_member)
+    page.goto(live_server.url + customer.get_absolute_url())
+    page.get_by_role("link", name="Kirjaa suostumus tai kielto").click()
+    page.get_by_label("Sähköpostimarkkinointi: suostumus annettu").check()
+    page.get_by_label("Henkilökohtaisesti").check()
+    wording = page.get_by_label("Asiakkaalle näytetty sanamuoto")
+    wording.select_option(label=wording.locator("option", has_text="Sähköposti v1").inner_text())
+    page.get_by_role("button", name="Kirjaa", exact=True).click()
+    expect(page.get_by_text("Kirjattu suostumuslokiin.")).to_be_visible()
+    expect(page.get_by_text("Sähköposti: kyllä")).to_be_visible()
+
+    assert email_list_count().startswith("1 ")
+
+    page.get_by_role("link", name="Kirjaa suostumus tai kielto").click()
+    page.get_by_label("Sähköpostimarkkinointi: suostumus peruttu").check()
+    page.get_by_label("Puhelin").check()
+    page.get_by_role("button", name="Kirjaa", exact=True).click()
+    expect(page.get_by_text("Sähköposti: ei")).to_be_visible()
+    page.get_by_text("Loki: 2 tapahtumaa").click()
+    ledger = page.get_by_role("region", name="Markkinointisuostumukset")
+    expect(ledger.get_by_role("row").filter(has_text="Suostumus peruttu")).to_be_visible()
+    expect(ledger.get_by_role("row").filter(has_text="Suostumus annettu")).to_contain_text(
+        "Haluan saada uutiskirjeen"
+    )
+
+    assert email_list_count().startswith("0 ")

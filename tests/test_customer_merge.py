@@ -6,14 +6,16 @@ from django.urls import reverse
 from registry.models import AuditEvent, Customer
 from registry.services import customer_merge, customer_viewed
 
-from .factories import CustomerFactory
+from .factories import ConsentFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
 #: One way to attach a row of each model that points at Customer. A new model
 #: with a relation to Customer must be added here (the first test says so), and
 #: the merge test then checks that its rows move to the kept record.
-RELATED_ROW_FACTORIES = {}
+RELATED_ROW_FACTORIES = {
+    "registry.consent": lambda customer: ConsentFactory(customer=customer),
+}
 
 
 @pytest.fixture
