@@ -18,4 +18,5 @@ urlpatterns = [
     path("admin/login/", views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
+    path("", include("courses.urls")),
 ]

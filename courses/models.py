@@ -1,1 +1,157 @@
-# Course and Enrollment arrive with the courses issue.
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from registry.models import Customer
+from registry.roles import INSTRUCTOR
+
+
+class CourseQuerySet(models.QuerySet):
+    def upcoming(self):
+        """Courses not yet over, soonest first."""
+        return self.filter(ends_at__gte=timezone.now()).order_by("starts_at", "id")
+
+    def past(self):
+        """The archive: courses that are over, latest first."""
+        return self.filter(ends_at__lt=timezone.now()).order_by("-starts_at", "-id")
+
+    def visible_to(self, user):
+        """Staff see every course; an instructor only the courses they teach."""
+        if user.has_perm("courses.view_all_courses"):
+            return self
+        return self.filter(instructor=user)
+
+    def with_counts(self):
+        return self.annotate(
+            enrolled_count=Count(
+                "enrollments",
+                filter=Q(enrollments__status__in=Enrollment.TAKING_A_PLACE),
+            ),
+            waitlisted_count=Count(
+                "enrollments", filter=Q(enrollments__status=Enrollment.Status.WAITLISTED)
+            ),
+        )
+
+
+class Course(models.Model):
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    instructor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("instructor"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="courses_taught",
+        limit_choices_to={"groups__name": INSTRUCTOR, "is_active": True},
+    )
+    capacity = models.PositiveIntegerField(_("capacity"))
+    is_cancelled = models.BooleanField(_("cancelled"), default=False)
+    created_at = models.DateTimeField(_("added"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = CourseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
+        ordering = ["starts_at", "id"]
+        permissions = [
+            ("view_all_courses", _("Can see every course, not only those they teach")),
+            ("view_participant_contacts", _("Can see participants' email and phone")),
+            ("mark_attendance", _("Can mark attendance")),
+            ("export_participant_list", _("Can export participant lists")),
+        ]
+        indexes = [
+            models.Index(fields=["starts_at"], name="course_starts_idx"),
+            models.Index(fields=["ends_at"], name="course_ends_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="course_ends_after_start",
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                violation_error_message=_("The course must end after it starts."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} {timezone.localtime(self.starts_at):%d.%m.%Y}"
+
+    def get_absolute_url(self):
+        return reverse("courses:course-detail", args=[self.pk])
+
+    @property
+    def has_started(self):
+        return self.starts_at <= timezone.now()
+
+    @property
+    def is_past(self):
+        """A course that is over: its participant list is the archive."""
+        return self.ends_at < timezone.now()
+
+
+class EnrollmentQuerySet(models.QuerySet):
+    def waitlist(self):
+        """The queue: first on the list first."""
+        return self.filter(status=Enrollment.Status.WAITLISTED).order_by("status_changed_at", "id")
+
+    def taking_a_place(self):
+        return self.filter(status__in=Enrollment.TAKING_A_PLACE)
+
+
+class Enrollment(models.Model):
+    class Status(models.TextChoices):
+        ENROLLED = "enrolled", _("Enrolled")
+        WAITLISTED = "waitlisted", _("On the waiting list")
+        CANCELLED = "cancelled", _("Cancelled")
+        ATTENDED = "attended", _("Attended")
+
+    class Source(models.TextChoices):
+        OFFICE = "office", _("At the office")
+        PHONE = "phone", _("By phone")
+        EMAIL = "email", _("By email")
+        WEB = "web", _("On the web")
+
+    TAKING_A_PLACE = (Status.ENROLLED, Status.ATTENDED)
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        # Erasing a customer leaves the row without the person, so that course
+        # statistics stay true.
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="enrollments",
+    )
+    course = models.ForeignKey(
+        Course, verbose_name=_("course"), on_delete=models.PROTECT, related_name="enrollments"
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    enrolled_at = models.DateTimeField(_("enrolled"), default=timezone.now)
+    status_changed_at = models.DateTimeField(_("status changed"), default=timezone.now)
+
+    objects = EnrollmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("enrolment")
+        verbose_name_plural = _("enrolments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "course"], name="one_enrollment_per_course"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["course", "status", "status_changed_at"], name="enrollment_queue_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} @ {self.course_id}: {self.status}"

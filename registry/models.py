@@ -88,6 +88,14 @@ class AuditEvent(AppendOnlyModel):
         CUSTOMER_MERGED = "customer_merged", _("Merged two customers")
         CONSENT_RECORDED = "consent_recorded", _("Recorded a consent or objection")
         MARKETING_LIST_EXPORTED = "marketing_list_exported", _("Exported a marketing list")
+        COURSE_CREATED = "course_created", _("Added a course")
+        COURSE_CHANGED = "course_changed", _("Changed a course")
+        ENROLLED = "enrolled", _("Enrolled a customer")
+        ENROLLMENT_CANCELLED = "enrollment_cancelled", _("Cancelled an enrolment")
+        WAITLIST_PROMOTED = "waitlist_promoted", _("Promoted from the waiting list")
+        ATTENDANCE_MARKED = "attendance_marked", _("Marked attendance")
+        PARTICIPANT_LIST_VIEWED = "participant_list_viewed", _("Viewed a participant list")
+        PARTICIPANT_LIST_EXPORTED = "participant_list_exported", _("Exported a participant list")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

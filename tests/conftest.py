@@ -43,7 +43,8 @@ def rerun_data_migrations():
 
 @pytest.fixture(autouse=True)
 def _data_migrations(request):
-    if request.node.get_closest_marker("browser"):
+    marker = request.node.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("transaction"):
         request.getfixturevalue("transactional_db")
         rerun_data_migrations()
 

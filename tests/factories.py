@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from registry.models import ConsentText
 
@@ -63,3 +66,28 @@ class ConsentFactory(factory.django.DjangoModelFactory):
         lambda: ConsentText.objects.filter(channel="email").order_by("version").first()
     )
     recorded_by = factory.SubFactory(UserFactory)
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    """A course next week, two hours long."""
+
+    class Meta:
+        model = "courses.Course"
+
+    title = factory.Sequence(lambda n: f"Joogakurssi {n}")
+    starts_at = factory.LazyFunction(
+        lambda: timezone.now().replace(microsecond=0) + timedelta(days=7)
+    )
+    ends_at = factory.LazyAttribute(lambda course: course.starts_at + timedelta(hours=2))
+    location = "Sali 1"
+    capacity = 12
+
+
+class EnrollmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "courses.Enrollment"
+
+    customer = factory.SubFactory(CustomerFactory)
+    course = factory.SubFactory(CourseFactory)
+    status = "enrolled"
+    source = "office"

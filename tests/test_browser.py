@@ -1,6 +1,7 @@
 """Journeys in a real browser (Debian chromium through Playwright)."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -121,3 +122,79 @@ def test_consent_given_then_withdrawn_changes_the_marketing_list(
     )
 
     assert email_list_count().startswith("0 ")
+
+
+def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in, staff_member):
+    from .factories import CustomerFactory
+
+    for first, last in (("Aino", "Aho"), ("Bertta", "Berg"), ("Cecilia", "Carlsson")):
+        CustomerFactory(first_name=first, last_name=last)
+    log_in(page, staff_member)
+    page.goto(live_server.url + "/courses/new/")
+    page.get_by_label("Nimi").fill("Lauantain jooga")
+    page.get_by_label("Alkaa").fill("2031-06-07T10:00")
+    page.get_by_label("Päättyy").fill("2031-06-07T11:30")
+    page.get_by_label("Paikkoja").fill("2")
+    page.get_by_role("button", name="Tallenna").click()
+    expect(page.get_by_role("heading", name="Osallistujat 0/2")).to_be_visible()
+
+    for first, last in (("Aino", "Aho"), ("Bertta", "Berg"), ("Cecilia", "Carlsson")):
+        page.get_by_label("Hae asiakkaita").fill(last)
+        page.get_by_role("button", name="Hae", exact=True).click()
+        page.get_by_role("button", name=f"Ilmoita {first}").click()
+    expect(
+        page.get_by_text("Kurssi on täynnä: Cecilia Carlsson on numero 1 jonossa.")
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Osallistujat 2/2")).to_be_visible()
+    expect(page.get_by_role("heading", name="Jono (1)")).to_be_visible()
+
+    page.get_by_role("row", name=re.compile("Aino Aho")).get_by_role(
+        "button", name="Peru ilmoittautuminen"
+    ).click()
+    expect(page.get_by_text("Cecilia Carlsson sai paikan jonosta.")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Cecilia Carlsson"))).to_contain_text(
+        "Ilmoittautunut"
+    )
+    expect(page.get_by_role("heading", name="Jono (0)")).to_be_visible()
+
+    page.get_by_role("link", name="Vie tiedostoon").click()
+    page.get_by_label("Viennin käyttötarkoitus").fill("lista ohjaajalle")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Vie tiedostoon").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("osallistujat-lauantain-jooga-2031-06-07")
+    content = Path(download.path()).read_text(encoding="utf-8-sig")
+    assert "Bertta;Berg;Ilmoittautunut" in content and "Aho" not in content
+
+
+def test_instructor_ticks_attendance_on_a_phone(page, live_server, log_in, instructor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
+
+    start = timezone.now() - timedelta(minutes=10)
+    course = CourseFactory(
+        title="Aamujooga",
+        instructor=instructor,
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+    )
+    came = CustomerFactory(first_name="Aino", last_name="Aho", phone="+358401112233")
+    EnrollmentFactory(course=course, customer=came)
+    EnrollmentFactory(
+        course=course, customer=CustomerFactory(first_name="Bertta", last_name="Berg")
+    )
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, instructor)
+    page.get_by_role("button", name="Valikko").click()
+    page.get_by_role("link", name="Omat kurssit").click()
+    page.get_by_role("link", name=re.compile("Aamujooga")).click()
+    expect(page.get_by_text("040 1112233")).to_have_count(0)  # no phone numbers by default
+    page.get_by_label("Aino Aho osallistui").check()
+    page.get_by_role("button", name="Tallenna osallistuminen").click()
+    expect(page.get_by_text("Osallistuminen tallennettu (1 muutosta).")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Aino Aho"))).to_contain_text("Osallistui")
+    expect(page.get_by_label("Bertta Berg osallistui")).not_to_be_checked()

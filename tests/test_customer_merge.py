@@ -6,7 +6,7 @@ from django.urls import reverse
 from registry.models import AuditEvent, Customer
 from registry.services import customer_merge, customer_viewed
 
-from .factories import ConsentFactory, CustomerFactory
+from .factories import ConsentFactory, CustomerFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
 #: the merge test then checks that its rows move to the kept record.
 RELATED_ROW_FACTORIES = {
     "registry.consent": lambda customer: ConsentFactory(customer=customer),
+    "courses.enrollment": lambda customer: EnrollmentFactory(customer=customer),
 }
 
 

@@ -1,0 +1,69 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Course, Enrollment
+from .services import DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class CourseForm(forms.ModelForm):
+    class Meta:
+        model = Course
+        fields = (
+            "title",
+            "description",
+            "starts_at",
+            "ends_at",
+            "location",
+            "instructor",
+            "capacity",
+            "is_cancelled",
+        )
+        widgets = {
+            "starts_at": DATETIME_WIDGET,
+            "ends_at": DATETIME_WIDGET,
+            "description": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_title(self):
+        return " ".join(self.cleaned_data["title"].split())
+
+
+class EnrollForm(forms.Form):
+    customer = forms.IntegerField(widget=forms.HiddenInput)
+    source = forms.ChoiceField(
+        label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
+    )
+
+
+class ParticipantExportForm(forms.Form):
+    columns = forms.MultipleChoiceField(
+        label=_("Columns"), widget=forms.CheckboxSelectMultiple, choices=()
+    )
+    file_format = forms.ChoiceField(
+        label=_("File format"),
+        choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")],
+        initial="csv",
+        widget=forms.RadioSelect,
+    )
+    purpose = forms.CharField(
+        label=_("Purpose of the export"),
+        max_length=200,
+        help_text=_("For example “list for the instructor”. Recorded in the audit trail."),
+    )
+
+    def __init__(self, *args, allowed_columns, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["columns"].choices = [
+            (name, PARTICIPANT_COLUMNS[name][0].capitalize()) for name in allowed_columns
+        ]
+        self.fields["columns"].initial = [
+            name for name in DEFAULT_PARTICIPANT_COLUMNS if name in allowed_columns
+        ]
+
+    def clean_purpose(self):
+        purpose = " ".join(self.cleaned_data["purpose"].split())
+        if not purpose:
+            raise forms.ValidationError(_("State why the list is exported."))
+        return purpose

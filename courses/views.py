@@ -1,0 +1,265 @@
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django.views.generic import CreateView, ListView, UpdateView
+
+from registry.exports import csv_response, neutralise
+from registry.models import AuditEvent, Customer
+from registry.services import audit_event_create
+
+from .forms import CourseForm, EnrollForm, ParticipantExportForm
+from .models import Course, Enrollment
+from .services import (
+    PARTICIPANT_COLUMNS,
+    attendance_mark,
+    course_create,
+    course_update,
+    enrollment_cancel,
+    enrollment_create,
+    participant_columns_for,
+    participant_list_export,
+    participants,
+    waitlist_position,
+)
+
+
+def visible_course(request, pk):
+    """The course if the user may see it; 404 otherwise (not 403: an instructor
+    learns nothing about courses that are not theirs)."""
+    return get_object_or_404(Course.objects.visible_to(request.user), pk=pk)
+
+
+class CourseListView(PermissionRequiredMixin, ListView):
+    """Upcoming courses, or the archive of past ones: staff see all courses,
+    instructors the courses they teach ("My courses")."""
+
+    permission_required = "courses.view_course"
+    raise_exception = True
+    paginate_by = 50
+    template_name = "courses/course_list.html"
+    context_object_name = "courses"
+
+    def get_queryset(self):
+        courses = Course.objects.visible_to(self.request.user).with_counts()
+        courses = courses.select_related("instructor")
+        return courses.past() if self.archive else courses.upcoming()
+
+    @property
+    def archive(self):
+        return self.request.GET.get("archive") == "1"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(archive=self.archive, **kwargs)
+
+
+@permission_required("courses.view_course", raise_exception=True)
+@transaction.atomic
+def course_detail(request, pk):
+    """The participant list: enrolled and waiting list with positions, and the
+    actions the user may take. Staff and the course's instructor; viewing is
+    audited."""
+    course = visible_course(request, pk)
+    rows = list(participants(course))
+    enrolled = [e for e in rows if e.status in Enrollment.TAKING_A_PLACE]
+    waitlist = [e for e in rows if e.status == Enrollment.Status.WAITLISTED]
+    query = request.GET.get("q", "").strip()
+    candidates = []
+    if query and request.user.has_perm("courses.add_enrollment") and not course.is_past:
+        already = {e.customer_id for e in rows}
+        candidates = [
+            c for c in Customer.objects.search(query).ordered("name")[:10] if c.pk not in already
+        ]
+    audit_event_create(
+        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+        by=request.user,
+        target=course,
+        request=request,
+    )
+    return render(
+        request,
+        "courses/course_detail.html",
+        {
+            "course": course,
+            "enrolled": enrolled,
+            "waitlist": waitlist,
+            "show_contacts": request.user.has_perm("courses.view_participant_contacts"),
+            "query": query,
+            "candidates": candidates,
+            "enroll_form": EnrollForm(),
+        },
+    )
+
+
+@require_POST
+@permission_required("courses.add_enrollment", raise_exception=True)
+def enroll(request, pk):
+    """Enrol a customer (staff): a place if free, else the waiting list."""
+    course = visible_course(request, pk)
+    form = EnrollForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a customer to enrol."))
+        return redirect(course)
+    customer = get_object_or_404(Customer, pk=form.cleaned_data["customer"])
+    try:
+        enrollment = enrollment_create(
+            customer=customer,
+            course=course,
+            source=form.cleaned_data["source"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(course)
+    if enrollment.status == Enrollment.Status.WAITLISTED:
+        messages.warning(
+            request,
+            _("The course is full: %(name)s is number %(position)s on the waiting list.")
+            % {"name": customer.full_name, "position": waitlist_position(enrollment)},
+        )
+    else:
+        messages.success(request, _("%(name)s enrolled.") % {"name": customer.full_name})
+    return redirect(course)
+
+
+@require_POST
+@permission_required("courses.change_enrollment", raise_exception=True)
+def cancel(request, pk, enrollment_pk):
+    """Cancel an enrolment (staff); the first on the waiting list gets the place."""
+    course = visible_course(request, pk)
+    enrollment = get_object_or_404(course.enrollments, pk=enrollment_pk)
+    try:
+        _cancelled, promoted = enrollment_cancel(
+            enrollment=enrollment, by=request.user, request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(course)
+    messages.success(request, _("Enrolment cancelled."))
+    for moved in promoted:
+        messages.info(
+            request,
+            _("%(name)s got the place from the waiting list.")
+            % {"name": moved.customer.full_name if moved.customer else _("(erased)")},
+        )
+    return redirect(course)
+
+
+@require_POST
+@permission_required("courses.mark_attendance", raise_exception=True)
+def attendance(request, pk):
+    """Tick who came (staff, or the course's instructor), once the course has started."""
+    course = visible_course(request, pk)
+    attended = {int(value) for value in request.POST.getlist("attended") if value.isdigit()}
+    try:
+        changed = attendance_mark(
+            course=course, attended_ids=attended, by=request.user, request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(course)
+    messages.success(request, _("Attendance saved (%(count)s changed).") % {"count": len(changed)})
+    return redirect(course)
+
+
+class CourseCreateView(PermissionRequiredMixin, CreateView):
+    """Add a course: staff and the register manager."""
+
+    permission_required = "courses.add_course"
+    raise_exception = True
+    model = Course
+    form_class = CourseForm
+    template_name = "courses/course_form.html"
+
+    def form_valid(self, form):
+        course = course_create(data=form.cleaned_data, by=self.request.user, request=self.request)
+        messages.success(self.request, _("Course added."))
+        return redirect(course)
+
+
+class CourseUpdateView(PermissionRequiredMixin, UpdateView):
+    """Edit a course (staff). Participants are kept; capacity rules apply."""
+
+    permission_required = "courses.change_course"
+    raise_exception = True
+    form_class = CourseForm
+    template_name = "courses/course_form.html"
+    context_object_name = "course"
+
+    def get_queryset(self):
+        return Course.objects.visible_to(self.request.user)
+
+    def form_valid(self, form):
+        try:
+            course, changes = course_update(
+                course=self.object,
+                data=form.cleaned_data,
+                by=self.request.user,
+                request=self.request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)  # a {field: message} error lands beside its field
+            return self.form_invalid(form)
+        messages.success(
+            self.request, _("Changes saved.") if changes else _("Nothing was changed.")
+        )
+        return redirect(course)
+
+
+@permission_required("courses.export_participant_list", raise_exception=True)
+def export(request, pk):
+    """Export a participant list as CSV or XLSX with chosen columns and a stated
+    purpose (staff and the register manager). Audited."""
+    course = visible_course(request, pk)
+    form = ParticipantExportForm(
+        request.POST or None, allowed_columns=participant_columns_for(request.user)
+    )
+    if request.method == "POST" and form.is_valid():
+        columns = form.cleaned_data["columns"]
+        file_format = form.cleaned_data["file_format"]
+        rows, _count = participant_list_export(
+            course=course,
+            columns=columns,
+            purpose=form.cleaned_data["purpose"],
+            file_format=file_format,
+            by=request.user,
+            request=request,
+        )
+        header = [str(PARTICIPANT_COLUMNS[name][0]) for name in columns]
+        filename = (
+            f"osallistujat-{slugify(course.title)}-{timezone.localtime(course.starts_at):%Y-%m-%d}"
+        )
+        if file_format == "xlsx":
+            return xlsx_response(f"{filename}.xlsx", header, rows)
+        return csv_response(f"{filename}.csv", header, rows)
+    return render(request, "courses/participant_export.html", {"course": course, "form": form})
+
+
+def xlsx_response(filename, header, rows):
+    """A workbook written in openpyxl's write-only mode, every cell neutralised
+    (a string starting with = would otherwise become a formula)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append([neutralise(cell) for cell in header])
+    for row in rows:
+        sheet.append([neutralise(cell) for cell in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

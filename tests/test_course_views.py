@@ -1,0 +1,232 @@
+"""Course pages: who may see what, participant lists and their exports."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from courses.models import Enrollment
+from registry.models import AuditEvent
+
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def own_course(instructor):
+    return CourseFactory(title="Aamujooga", instructor=instructor, capacity=12)
+
+
+@pytest.fixture
+def other_course():
+    other = UserFactory(username="toinen-ohjaaja", roles=["Ohjaaja"])
+    return CourseFactory(title="Iltajooga", instructor=other)
+
+
+def urls(course):
+    return {
+        "list": reverse("courses:course-list"),
+        "detail": reverse("courses:course-detail", args=[course.pk]),
+        "create": reverse("courses:course-create"),
+        "update": reverse("courses:course-update", args=[course.pk]),
+        "export": reverse("courses:export", args=[course.pk]),
+    }
+
+
+def test_anonymous_visitors_are_sent_to_login(client, own_course):
+    for url in urls(own_course).values():
+        assert client.get(url).url.startswith(reverse("login"))
+
+
+def test_users_without_a_role_get_403(client, own_course, no_role_user):
+    client.force_login(no_role_user)
+    for url in urls(own_course).values():
+        assert client.get(url).status_code == 403, url
+
+
+def test_staff_may_use_every_course_page(client, own_course, staff_member):
+    client.force_login(staff_member)
+    for url in urls(own_course).values():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"]
+
+
+def test_an_instructor_sees_only_their_own_courses(client, own_course, other_course, instructor):
+    client.force_login(instructor)
+    response = client.get(reverse("courses:course-list"))
+    assert list(response.context["courses"]) == [own_course]
+    assert client.get(urls(own_course)["detail"]).status_code == 200
+    assert client.get(urls(other_course)["detail"]).status_code == 404
+    post_urls = [
+        reverse("courses:attendance", args=[other_course.pk]),
+        reverse("courses:enroll", args=[other_course.pk]),
+    ]
+    assert client.post(post_urls[0], {}).status_code == 404
+    # Instructors do not edit courses, enrol people or export lists.
+    for name in ("create", "update", "export"):
+        assert client.get(urls(own_course)[name]).status_code == 403, name
+    assert client.post(post_urls[1], {}).status_code == 403
+
+
+def test_instructors_see_names_and_status_but_contacts_only_when_granted(
+    client, own_course, instructor
+):
+    EnrollmentFactory(course=own_course, customer=CustomerFactory(email="nakyva@example.invalid"))
+    client.force_login(instructor)
+    response = client.get(urls(own_course)["detail"])
+    assert not response.context["show_contacts"]
+    assert "nakyva@example.invalid" not in response.content.decode()
+    instructor.user_permissions.add(Permission.objects.get(codename="view_participant_contacts"))
+    client.force_login(instructor)
+    assert "nakyva@example.invalid" in client.get(urls(own_course)["detail"]).content.decode()
+
+
+def test_viewing_a_participant_list_is_audited(client, own_course, instructor):
+    client.force_login(instructor)
+    client.get(urls(own_course)["detail"])
+    event = AuditEvent.objects.get(action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED)
+    assert (event.actor, event.target_id) == (instructor, str(own_course.pk))
+
+
+def test_enrol_from_the_participant_list_tells_the_waiting_list_position(client, staff_member):
+    course = CourseFactory(capacity=1)
+    EnrollmentFactory(course=course)
+    caller = CustomerFactory(first_name="Aino", last_name="Soittaja", phone="+358401234567")
+    client.force_login(staff_member)
+    found = client.get(reverse("courses:course-detail", args=[course.pk]), {"q": "040 123 4567"})
+    assert found.context["candidates"] == [caller]
+    response = client.post(
+        reverse("courses:enroll", args=[course.pk]),
+        {"customer": caller.pk, "source": "phone"},
+        follow=True,
+    )
+    assert "numero 1 jonossa" in response.content.decode()
+    assert Enrollment.objects.get(customer=caller).status == "waitlisted"
+
+
+def test_cancel_in_the_list_promotes_and_says_so(client, staff_member):
+    course = CourseFactory(capacity=1)
+    taken = EnrollmentFactory(course=course)
+    waiting = EnrollmentFactory(course=course, status="waitlisted")
+    client.force_login(staff_member)
+    response = client.post(reverse("courses:cancel", args=[course.pk, taken.pk]), follow=True)
+    waiting.refresh_from_db()
+    assert waiting.status == "enrolled"
+    assert waiting.customer.full_name in response.content.decode()
+
+
+def test_lowering_the_capacity_below_enrolled_shows_the_error_beside_the_field(
+    client, staff_member
+):
+    course = CourseFactory(capacity=3)
+    EnrollmentFactory.create_batch(2, course=course)
+    client.force_login(staff_member)
+    data = {
+        "title": course.title,
+        "starts_at": course.starts_at.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": course.ends_at.strftime("%Y-%m-%dT%H:%M"),
+        "location": course.location,
+        "capacity": 1,
+    }
+    response = client.post(reverse("courses:course-update", args=[course.pk]), data)
+    assert response.status_code == 200
+    assert "capacity" in response.context["form"].errors
+    course.refresh_from_db()
+    assert course.capacity == 3
+
+
+def test_participant_list_queries_are_the_same_for_3_and_30(client, staff_member):
+    client.force_login(staff_member)
+    counts = []
+    for rows in (3, 30):
+        course = CourseFactory(capacity=40)
+        EnrollmentFactory.create_batch(rows, course=course)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(reverse("courses:course-detail", args=[course.pk]))
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def export(client, course, **data):
+    return client.post(reverse("courses:export", args=[course.pk]), data)
+
+
+def test_csv_export_has_the_chosen_columns_is_safe_and_audited(client, staff_member):
+    course = CourseFactory(title="Kevätjooga")
+    EnrollmentFactory(course=course, customer=CustomerFactory(first_name="=1+1", last_name="Aho"))
+    client.force_login(staff_member)
+    response = export(
+        client,
+        course,
+        columns=["first_name", "last_name", "status"],
+        file_format="csv",
+        purpose="lista ohjaajalle",
+    )
+    assert response["Content-Disposition"].startswith(
+        'attachment; filename="osallistujat-kevatjooga-'
+    )
+    content = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))
+    assert rows == [["etunimi", "sukunimi", "tila"], ["'=1+1", "Aho", "Ilmoittautunut"]]
+    event = AuditEvent.objects.get(action=AuditEvent.Action.PARTICIPANT_LIST_EXPORTED)
+    assert event.detail == {
+        "columns": ["first_name", "last_name", "status"],
+        "rows": 1,
+        "purpose": "lista ohjaajalle",
+        "format": "csv",
+    }
+
+
+def test_xlsx_export_writes_formulas_as_text(client, staff_member):
+    from openpyxl import load_workbook
+
+    course = CourseFactory()
+    EnrollmentFactory(
+        course=course, customer=CustomerFactory(first_name="=1+1", phone="+358401234567")
+    )
+    client.force_login(staff_member)
+    response = export(
+        client, course, columns=["first_name", "phone"], file_format="xlsx", purpose="ohjaaja"
+    )
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values == [["etunimi", "puhelin"], ["'=1+1", "040 1234567"]]
+    assert sheet["A2"].data_type == "s"
+
+
+def test_export_needs_a_purpose_and_allowed_columns(client, staff_member, instructor, own_course):
+    client.force_login(staff_member)
+    response = export(client, own_course, columns=["first_name"], file_format="csv", purpose=" ")
+    assert "purpose" in response.context["form"].errors
+    # Someone allowed to export without contact rights cannot ask for the phone column.
+    exporter = UserFactory(username="viejä")
+    exporter.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["export_participant_list", "view_course", "view_all_courses"]
+        )
+    )
+    client.force_login(exporter)
+    response = export(client, own_course, columns=["phone"], file_format="csv", purpose="x")
+    assert "columns" in response.context["form"].errors
+    assert not AuditEvent.objects.filter(action="participant_list_exported").exists()
+
+
+def test_the_customer_page_lists_the_courses(client, staff_member):
+    enrollment = EnrollmentFactory(course=CourseFactory(title="Pilates"), status="attended")
+    client.force_login(staff_member)
+    body = client.get(enrollment.customer.get_absolute_url()).content.decode()
+    assert "Pilates" in body and "Osallistui" in body
+
+
+def test_the_dashboard_shows_upcoming_courses_with_places_taken(client, staff_member):
+    course = CourseFactory(title="Lauantaijooga", capacity=12)
+    EnrollmentFactory.create_batch(11, course=course)
+    client.force_login(staff_member)
+    body = client.get("/").content.decode()
+    assert "Lauantaijooga" in body and "11/12" in body
