@@ -7,4 +7,5 @@ def register(request):
         "controller": settings.REGISTER_CONTROLLER,
         "register_contact": settings.REGISTER_CONTACT_PERSON,
         "notice_updated": settings.PRIVACY_NOTICE_UPDATED,
+        "retention_months": settings.RETENTION_MONTHS,
     }

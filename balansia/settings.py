@@ -291,6 +291,14 @@ REGISTER_CONTACT_PERSON = {
 }
 PRIVACY_NOTICE_UPDATED = env("PRIVACY_NOTICE_UPDATED", "2026-11-25")
 
+# --- Data subject rights ---------------------------------------------------
+# Customers with no activity (no change, consent event or enrolment) for this
+# many months are listed for review and erasure (manage.py retention).
+RETENTION_MONTHS = envint("RETENTION_MONTHS", 36)
+# Erased customer ids are also appended here, outside the database, so that a
+# restore of an older backup can erase them again. Keep it beside the backups.
+ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journal.jsonl"))
+
 # The first register manager that `make run` creates when there is no user.
 INITIAL_ADMIN_USERNAME = env("BALANSIA_ADMIN_USERNAME", "admin")
 

@@ -319,3 +319,92 @@ class MarketingListForm(forms.Form):
 
     def clean_purpose(self):
         return " ".join(self.cleaned_data["purpose"].split())
+
+
+class DataSubjectRequestForm(forms.ModelForm):
+    class Meta:
+        from .models import DataSubjectRequest
+
+        model = DataSubjectRequest
+        fields = ("kind", "received_on", "identity_verification")
+        widgets = {
+            "kind": forms.RadioSelect,
+            "received_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+
+    def clean_received_on(self):
+        from django.utils import timezone
+
+        received = self.cleaned_data["received_on"]
+        if received > timezone.localdate():
+            raise forms.ValidationError(_("The date cannot be in the future."))
+        return received
+
+
+class DataSubjectRequestUpdateForm(forms.ModelForm):
+    """Close a case, or extend its deadline with a reason (GDPR art. 12(3):
+    by at most two further months)."""
+
+    class Meta:
+        from .models import DataSubjectRequest
+
+        model = DataSubjectRequest
+        fields = ("status", "outcome", "deadline", "extension_reason")
+        widgets = {"deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def clean(self):
+        from .models import add_months
+
+        cleaned = super().clean()
+        deadline = cleaned.get("deadline")
+        if deadline and deadline != self.initial.get("deadline"):
+            latest = add_months(self.instance.received_on, 3)
+            if deadline > latest:
+                self.add_error(
+                    "deadline",
+                    _(
+                        "A deadline can be extended to three months from receipt "
+                        "at most (%(date)s)."
+                    )
+                    % {"date": latest.strftime("%d.%m.%Y")},
+                )
+            if not cleaned.get("extension_reason"):
+                self.add_error(
+                    "extension_reason",
+                    _("Give the reason for the extension; the customer must be told it."),
+                )
+        return cleaned
+
+
+#: The word a register manager types to confirm an erasure.
+ERASE_CONFIRMATION = _("ERASE")
+
+
+class ReauthenticateForm(forms.Form):
+    """Password again and a typed confirmation, for irreversible actions."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirmation = forms.CharField(label=_("Type the word to confirm"), max_length=20)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["confirmation"].help_text = _("Type %(word)s in capital letters.") % {
+            "word": ERASE_CONFIRMATION
+        }
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("The password is not correct."))
+        return password
+
+    def clean_confirmation(self):
+        if self.cleaned_data["confirmation"].strip() != str(ERASE_CONFIRMATION):
+            raise forms.ValidationError(
+                _("Type %(word)s to confirm.") % {"word": ERASE_CONFIRMATION}
+            )
+        return self.cleaned_data["confirmation"]

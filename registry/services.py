@@ -85,7 +85,7 @@ def customer_create(*, data, by, request=None):
 
 
 @transaction.atomic
-def customer_update(*, customer, data, by, request=None):
+def customer_update(*, customer, data, by, request=None, case_id=None):
     """Change a customer's fields; audit which changed, with old and new values.
 
     The old values are read from the locked row, not from the instance the
@@ -106,7 +106,7 @@ def customer_update(*, customer, data, by, request=None):
             by=by,
             target=current,
             request=request,
-            detail={"changes": changes},
+            detail={"changes": changes, **({"request_id": case_id} if case_id else {})},
         )
     return current, changes
 
@@ -267,3 +267,11 @@ def marketing_list_export(*, channel, city="", purpose, by, request=None):
             ]
 
     return columns, count, rows()
+
+
+@merge_handler("registry.datasubjectrequest")
+def _merge_requests(*, keep, remove):
+    # A request made through either record is a request of the same person.
+    from .models import DataSubjectRequest
+
+    DataSubjectRequest.objects.filter(customer=remove).update(customer=keep)

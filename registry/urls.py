@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import rights_views, views
 
 app_name = "registry"
 
@@ -12,6 +12,16 @@ urlpatterns = [
     path("customers/<int:pk>/merge/", views.customer_merge_pick, name="customer-merge-pick"),
     path("customers/<int:pk>/consents/new/", views.consent_create, name="consent-create"),
     path("marketing/", views.marketing_list_view, name="marketing-list"),
+    path("requests/", rights_views.request_list, name="request-list"),
+    path("requests/<int:pk>/", rights_views.request_detail, name="request-detail"),
+    path("customers/<int:pk>/requests/new/", rights_views.request_create, name="request-create"),
+    path(
+        "customers/<int:pk>/access-report/",
+        rights_views.customer_access_report,
+        name="access-report",
+    ),
+    path("customers/<int:pk>/erase/", rights_views.customer_erase_view, name="customer-erase"),
+    path("retention/", rights_views.retention, name="retention"),
     path(
         "customers/<int:pk>/merge/<int:other_pk>/",
         views.customer_merge_confirm,

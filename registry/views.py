@@ -132,12 +132,21 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
     template_name = "registry/customer_form.html"
     context_object_name = "customer"
 
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(case_id=self._case_id(), **kwargs)
+
+    def _case_id(self):
+        """The rectification request this edit answers, if it came from one."""
+        value = self.request.POST.get("request") or self.request.GET.get("request") or ""
+        return int(value) if value.isdigit() else None
+
     def form_valid(self, form):
         self.object, changes = customer_update(
             customer=self.object,
             data=form.cleaned_data,
             by=self.request.user,
             request=self.request,
+            case_id=self._case_id(),
         )
         if changes:
             messages.success(self.request, _("Changes saved."))

@@ -49,6 +49,12 @@ def _data_migrations(request):
         rerun_data_migrations()
 
 
+@pytest.fixture(autouse=True)
+def _erasure_journal(settings, tmp_path):
+    """Each test writes its erasure journal into its own temporary folder."""
+    settings.ERASURE_JOURNAL_PATH = tmp_path / "erasure-journal.jsonl"
+
+
 @pytest.fixture
 def password():
     return PASSWORD

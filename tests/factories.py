@@ -91,3 +91,16 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     course = factory.SubFactory(CourseFactory)
     status = "enrolled"
     source = "office"
+
+
+class DataSubjectRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "registry.DataSubjectRequest"
+
+    reference = factory.Sequence(lambda n: f"DSR-TEST{n:04d}")
+    customer = factory.SubFactory(CustomerFactory)
+    kind = "access"
+    received_on = factory.LazyFunction(timezone.localdate)
+    identity_verification = "Henkilökortti tarkistettu toimistolla"
+    deadline = factory.LazyAttribute(lambda case: case.received_on + timedelta(days=30))
+    handled_by = factory.SubFactory(UserFactory)

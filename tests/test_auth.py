@@ -129,3 +129,25 @@ def test_first_register_manager_is_staff_in_the_register_manager_group(client, c
     user = get_user_model().objects.get(username="hallinto")
     assert user.is_staff and not user.is_superuser
     assert list(user.groups.values_list("name", flat=True)) == ["Rekisterivastaava"]
+
+
+@pytest.mark.django_db
+def test_the_notice_is_complete_for_todays_law(client, settings):
+    settings.RETENTION_MONTHS = 24
+    settings.REGISTER_CONTACT_PERSON = {
+        "name": "Testi Vastaava",
+        "phone": "+358 40 000 0001",
+        "email": "t@example.invalid",
+    }
+    body = client.get(reverse("privacy-notice")).content.decode()
+    for expected in (
+        "Testi Vastaava",  # the person responsible, from settings
+        "Käsittelyn oikeusperuste",
+        "24 kuukauteen",  # the retention period, from the setting
+        "Euroopan talousalueen ulkopuolelle",
+        "Tarkastusoikeus",
+        "Oikeus tietojesi poistamiseen",
+        "tietosuojavaltuutetulle",
+        "Päivitetty viimeksi",
+    ):
+        assert expected in body, expected

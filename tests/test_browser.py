@@ -198,3 +198,55 @@ def test_instructor_ticks_attendance_on_a_phone(page, live_server, log_in, instr
     expect(page.get_by_text("Osallistuminen tallennettu (1 muutosta).")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("Aino Aho"))).to_contain_text("Osallistui")
     expect(page.get_by_label("Bertta Berg osallistui")).not_to_be_checked()
+
+
+def test_register_manager_answers_an_access_request_and_an_erasure(
+    page, live_server, log_in, register_manager, password
+):
+    import json
+
+    from .factories import CustomerFactory
+
+    customer = CustomerFactory(
+        first_name="Hilma", last_name="Kysyjä", email="hilma@example.invalid"
+    )
+    log_in(page, register_manager)
+    page.goto(live_server.url + customer.get_absolute_url())
+    page.get_by_role("link", name="Kirjaa rekisteröidyn pyyntö").click()
+    page.get_by_label("Tarkastuspyyntö (mitä tietoja minusta on?)").check()
+    page.get_by_label("Miten henkilöllisyys tarkistettiin").fill(
+        "Vastaus rekisterissä olevasta sähköpostista"
+    )
+    page.get_by_role("button", name="Kirjaa pyyntö").click()
+    expect(page.get_by_text("päivää jäljellä").first).to_be_visible()
+
+    page.get_by_role("link", name="Tarkastusraportti").click()
+    expect(page.get_by_text("hilma@example.invalid")).to_be_visible()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Lataa JSON").click()
+    report = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
+    assert report["customer"]["email"] == "hilma@example.invalid"
+
+    page.goto(live_server.url + "/requests/")
+    page.get_by_role("link", name=re.compile("^DSR-")).click()
+    page.get_by_label("Tila").select_option(label="Valmis")
+    page.get_by_label("Lopputulos").fill("Raportti lähetetty sähköpostilla")
+    page.get_by_role("button", name="Tallenna").click()
+    expect(page.get_by_text("Pyyntö päivitetty.")).to_be_visible()
+    expect(page.get_by_role("definition").filter(has_text="Raportti lähetetty")).to_be_visible()
+
+    # "Delete me."
+    page.goto(live_server.url + customer.get_absolute_url())
+    page.get_by_role("link", name="Kirjaa rekisteröidyn pyyntö").click()
+    page.get_by_label("Tietojen poistaminen").check()
+    page.get_by_label("Miten henkilöllisyys tarkistettiin").fill("Henkilökortti nähty toimistolla")
+    page.get_by_role("button", name="Kirjaa pyyntö").click()
+    page.get_by_role("link", name="Poista asiakkaan tiedot").click()
+    page.get_by_label("Salasanasi").fill(password)
+    page.get_by_label("Kirjoita vahvistussana").fill("POISTA")
+    page.get_by_role("button", name="Poista pysyvästi").click()
+    expect(page.get_by_text("Asiakkaan tiedot poistettiin. Viite:")).to_be_visible()
+    expect(page.get_by_text("(poistettu)").first).to_be_visible()
+
+    page.goto(live_server.url + "/customers/?q=Kysyjä")
+    expect(page.get_by_text("Haulla ei löytynyt asiakkaita.")).to_be_visible()

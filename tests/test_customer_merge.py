@@ -6,7 +6,12 @@ from django.urls import reverse
 from registry.models import AuditEvent, Customer
 from registry.services import customer_merge, customer_viewed
 
-from .factories import ConsentFactory, CustomerFactory, EnrollmentFactory
+from .factories import (
+    ConsentFactory,
+    CustomerFactory,
+    DataSubjectRequestFactory,
+    EnrollmentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -16,6 +21,7 @@ pytestmark = pytest.mark.django_db
 RELATED_ROW_FACTORIES = {
     "registry.consent": lambda customer: ConsentFactory(customer=customer),
     "courses.enrollment": lambda customer: EnrollmentFactory(customer=customer),
+    "registry.datasubjectrequest": lambda customer: DataSubjectRequestFactory(customer=customer),
 }
 
 

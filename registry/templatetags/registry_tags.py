@@ -16,3 +16,12 @@ def page_url(query_string, page_number):
     """A page link that keeps the search and filters."""
     prefix = f"{query_string}&" if query_string else ""
     return f"?{prefix}page={page_number}"
+
+
+@register.simple_tag
+def open_requests():
+    """Open data subject requests by deadline, for the register manager's dashboard."""
+    from registry.models import DataSubjectRequest
+
+    cases = list(DataSubjectRequest.objects.open().order_by("deadline", "id")[:10])
+    return {"open": cases, "due_soon": any(case.days_left <= 7 for case in cases)}

@@ -1,0 +1,33 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from registry.rights import customers_erase, retention_candidates, retention_cutoff
+
+
+class Command(BaseCommand):
+    help = (
+        "Erase customers inactive for RETENTION_MONTHS (no change, consent event or "
+        "enrolment), except those with an open request or a coming course. "
+        "Use --dry-run to list them first."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="List, erase nothing.")
+
+    def handle(self, *args, dry_run, **options):
+        candidates = list(retention_candidates())
+        cutoff = retention_cutoff()
+        self.stdout.write(
+            f"Retention {settings.RETENTION_MONTHS} months: inactive since before "
+            f"{cutoff:%Y-%m-%d}: {len(candidates)} customers."
+        )
+        for customer in candidates:
+            self.stdout.write(
+                f"  #{customer.pk} {customer.full_name}: last activity "
+                f"{customer.last_activity_at:%Y-%m-%d}"
+            )
+        if dry_run:
+            self.stdout.write("Dry run: nothing was erased.")
+            return
+        references = customers_erase(customers=candidates, by=None, reason="retention")
+        self.stdout.write(self.style.SUCCESS(f"Erased {len(references)} customers."))

@@ -1,0 +1,152 @@
+"""Views of the data subject's rights: the register manager only."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .forms import DataSubjectRequestForm, DataSubjectRequestUpdateForm, ReauthenticateForm
+from .models import AuditEvent, Customer, DataSubjectRequest
+from .rights import (
+    access_report,
+    access_report_produced,
+    customer_erase,
+    customers_erase,
+    request_log,
+    request_update,
+    retention_candidates,
+    retention_cutoff,
+)
+
+MANAGER = "registry.handle_data_subject_requests"
+
+
+@permission_required(MANAGER, raise_exception=True)
+def request_list(request):
+    """Open requests by deadline, then the closed ones."""
+    cases = DataSubjectRequest.objects.select_related("customer", "handled_by")
+    return render(
+        request,
+        "registry/request_list.html",
+        {
+            "open_cases": cases.open().order_by("deadline", "id"),
+            "closed_cases": cases.exclude(pk__in=cases.open().values("pk")).order_by(
+                "-completed_on", "-id"
+            )[:100],
+        },
+    )
+
+
+@permission_required([MANAGER, "registry.view_customer"], raise_exception=True)
+def request_create(request, pk):
+    """Log a request of the customer `pk`."""
+    customer = get_object_or_404(Customer, pk=pk)
+    form = DataSubjectRequestForm(
+        request.POST or None, initial={"received_on": timezone.localdate()}
+    )
+    if request.method == "POST" and form.is_valid():
+        case = request_log(
+            customer=customer, by=request.user, request=request, **form.cleaned_data
+        )
+        messages.success(
+            request,
+            _("Request %(reference)s logged; deadline %(date)s.")
+            % {"reference": case.reference, "date": case.deadline.strftime("%d.%m.%Y")},
+        )
+        return redirect(case)
+    return render(request, "registry/request_form.html", {"customer": customer, "form": form})
+
+
+@permission_required(MANAGER, raise_exception=True)
+def request_detail(request, pk):
+    """A case: what was asked, its deadline, what was done (from the audit trail)."""
+    case = get_object_or_404(DataSubjectRequest.objects.select_related("customer"), pk=pk)
+    form = DataSubjectRequestUpdateForm(request.POST or None, instance=case)
+    if request.method == "POST" and form.is_valid():
+        request_update(case=case, data=form.cleaned_data, by=request.user, request=request)
+        messages.success(request, _("Request updated."))
+        return redirect(case)
+    trail = AuditEvent.objects.for_target(case) | AuditEvent.objects.filter(
+        detail__request_id=case.pk
+    )
+    return render(
+        request,
+        "registry/request_detail.html",
+        {"case": case, "form": form, "trail": trail.select_related("actor").order_by("at", "id")},
+    )
+
+
+@permission_required([MANAGER, "registry.view_customer"], raise_exception=True)
+@transaction.atomic
+def customer_access_report(request, pk):
+    """Everything held about one customer, as a page or (?format=json) a file."""
+    customer = get_object_or_404(Customer, pk=pk)
+    report = access_report(customer)
+    download = request.GET.get("format") == "json"
+    access_report_produced(customer=customer, download=download, by=request.user, request=request)
+    if download:
+        response = HttpResponse(
+            json.dumps(report, ensure_ascii=False, indent=2),
+            content_type="application/json; charset=utf-8",
+        )
+        filename = f"tarkastuspyynto-{customer.pk}-{timezone.localdate():%Y-%m-%d}.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    return render(request, "registry/access_report.html", {"customer": customer, "report": report})
+
+
+@permission_required([MANAGER, "registry.erase_customer"], raise_exception=True)
+def customer_erase_view(request, pk):
+    """Erase a customer: password again and a typed confirmation."""
+    customer = get_object_or_404(Customer, pk=pk)
+    case = DataSubjectRequest.objects.open().filter(customer=customer, kind="erasure").first()
+    form = ReauthenticateForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        reference = customer_erase(customer=customer, by=request.user, request=request, case=case)
+        if case is not None:
+            request_update(
+                case=case,
+                data={"status": DataSubjectRequest.Status.DONE, "outcome": _("Erased.")},
+                by=request.user,
+                request=request,
+            )
+        messages.success(
+            request,
+            _("The customer was erased. Reference: %(reference)s.") % {"reference": reference},
+        )
+        return redirect(case) if case is not None else redirect("registry:customer-list")
+    return render(
+        request, "registry/customer_erase.html", {"customer": customer, "form": form, "case": case}
+    )
+
+
+@permission_required([MANAGER, "registry.erase_customer"], raise_exception=True)
+def retention(request):
+    """Customers inactive longer than the retention period, for review; the
+    register manager may erase them all after review."""
+    candidates = retention_candidates()
+    form = ReauthenticateForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        chosen = candidates.filter(
+            pk__in=[int(v) for v in request.POST.getlist("customer") if v.isdigit()]
+        )
+        references = customers_erase(
+            customers=list(chosen), by=request.user, request=request, reason="retention"
+        )
+        messages.success(request, _("%(count)s customers erased.") % {"count": len(references)})
+        return redirect("registry:retention")
+    return render(
+        request,
+        "registry/retention.html",
+        {
+            "candidates": candidates[:500],
+            "count": candidates.count(),
+            "cutoff": retention_cutoff(),
+            "form": form,
+        },
+    )

@@ -1,0 +1,362 @@
+"""The data subject's rights: requests, access, rectification, erasure, retention."""
+
+import datetime
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from courses.models import Enrollment
+from registry.models import AuditEvent, Consent, Customer, DataSubjectRequest, one_month_after
+from registry.rights import customer_erase, read_journal, request_log
+from registry.services import customer_merge, customer_searched, customer_update, customer_viewed
+
+from .factories import (
+    ConsentFactory,
+    CourseFactory,
+    CustomerFactory,
+    DataSubjectRequestFactory,
+    EnrollmentFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("received", "deadline"),
+    [
+        (datetime.date(2027, 1, 15), datetime.date(2027, 2, 15)),
+        (datetime.date(2027, 1, 31), datetime.date(2027, 2, 28)),
+        (datetime.date(2028, 1, 31), datetime.date(2028, 2, 29)),
+        (datetime.date(2027, 12, 10), datetime.date(2028, 1, 10)),
+    ],
+)
+def test_the_deadline_is_one_month_from_receipt(received, deadline):
+    assert one_month_after(received) == deadline
+
+
+def test_request_pages_are_for_the_register_manager_only(client, staff_member, register_manager):
+    case = DataSubjectRequestFactory()
+    urls = [
+        reverse("registry:request-list"),
+        reverse("registry:request-detail", args=[case.pk]),
+        reverse("registry:request-create", args=[case.customer.pk]),
+        reverse("registry:access-report", args=[case.customer.pk]),
+        reverse("registry:customer-erase", args=[case.customer.pk]),
+        reverse("registry:retention"),
+    ]
+    for url in urls:
+        assert client.get(url).url.startswith(reverse("login"))
+    client.force_login(staff_member)
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+    client.force_login(register_manager)
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+
+
+def test_logging_a_request_sets_the_deadline_and_is_audited(client, register_manager):
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    response = client.post(
+        reverse("registry:request-create", args=[customer.pk]),
+        {
+            "kind": "access",
+            "received_on": "2026-11-20",
+            "identity_verification": "Vastaus rekisteröidystä sähköpostista",
+        },
+    )
+    case = DataSubjectRequest.objects.get()
+    assert response.url == case.get_absolute_url()
+    assert case.deadline == datetime.date(2026, 12, 20)
+    assert case.reference.startswith("DSR-")
+    assert AuditEvent.objects.filter(action="request_logged", target_id=str(case.pk)).exists()
+
+
+def test_extending_a_deadline_needs_a_reason_and_stays_within_three_months(
+    client, register_manager
+):
+    case = DataSubjectRequestFactory(
+        received_on=datetime.date(2026, 11, 20), deadline=datetime.date(2026, 12, 20)
+    )
+    client.force_login(register_manager)
+    url = reverse("registry:request-detail", args=[case.pk])
+    response = client.post(
+        url, {"status": "open", "deadline": "2027-01-20", "outcome": "", "extension_reason": ""}
+    )
+    assert "extension_reason" in response.context["form"].errors
+    response = client.post(
+        url,
+        {"status": "open", "deadline": "2027-03-01", "outcome": "", "extension_reason": "laaja"},
+    )
+    assert "deadline" in response.context["form"].errors
+    client.post(
+        url,
+        {
+            "status": "open",
+            "deadline": "2027-01-20",
+            "outcome": "",
+            "extension_reason": "Monta pyyntöä yhtä aikaa",
+        },
+    )
+    case.refresh_from_db()
+    assert case.deadline == datetime.date(2027, 1, 20)
+
+
+def test_closing_a_request_records_the_completion_date(client, register_manager):
+    case = DataSubjectRequestFactory()
+    client.force_login(register_manager)
+    client.post(
+        reverse("registry:request-detail", args=[case.pk]),
+        {
+            "status": "done",
+            "outcome": "Raportti lähetetty",
+            "deadline": case.deadline.isoformat(),
+            "extension_reason": "",
+        },
+    )
+    case.refresh_from_db()
+    assert case.completed_on == timezone.localdate()
+    assert not DataSubjectRequest.objects.open().exists()
+
+
+def test_the_access_report_holds_everything_and_is_audited(client, register_manager, staff_member):
+    customer = CustomerFactory(first_name="Aino", last_name="Esimerkki")
+    ConsentFactory(customer=customer, recorded_by=staff_member)
+    EnrollmentFactory(customer=customer, course=CourseFactory(title="Pilates"), status="attended")
+    customer_viewed(customer=customer, by=staff_member, request=None)
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:access-report", args=[customer.pk]))
+    assert "Pilates" in page.content.decode()
+    download = client.get(
+        reverse("registry:access-report", args=[customer.pk]), {"format": "json"}
+    )
+    report = json.loads(download.content)
+    assert set(report) == {
+        "generated_at",
+        "controller",
+        "customer",
+        "consents",
+        "enrollments",
+        "processing",
+    }
+    assert report["customer"]["last_name"] == "Esimerkki"
+    assert report["consents"][0]["wording"].startswith("Haluan saada uutiskirjeen")
+    assert report["enrollments"][0] == {
+        "course": "Pilates",
+        "starts_at": report["enrollments"][0]["starts_at"],
+        "status": "attended",
+        "source": "office",
+        "enrolled_at": report["enrollments"][0]["enrolled_at"],
+    }
+    assert {"user": "toimisto", "action": "customer_viewed"}.items() <= report["processing"][
+        0
+    ].items()
+    actions = list(
+        AuditEvent.objects.filter(target_id=str(customer.pk)).values_list("action", flat=True)
+    )
+    assert "access_report_viewed" in actions and "access_report_exported" in actions
+
+
+def test_rectification_is_linked_to_its_request(client, register_manager):
+    case = DataSubjectRequestFactory(kind="rectification")
+    customer = case.customer
+    client.force_login(register_manager)
+    url = reverse("registry:customer-update", args=[customer.pk]) + f"?request={case.pk}"
+    form = client.get(url)
+    assert f'name="request" value="{case.pk}"' in form.content.decode()
+    data = {
+        f: getattr(customer, f)
+        for f in ("first_name", "email", "street_address", "postal_code", "city", "source")
+    }
+    data.update(
+        {
+            "last_name": "Korjattu",
+            "phone": str(customer.phone),
+            "country": "FI",
+            "request": case.pk,
+        }
+    )
+    client.post(reverse("registry:customer-update", args=[customer.pk]), data)
+    page = client.get(case.get_absolute_url())
+    assert [e.action for e in page.context["trail"]] == ["customer_changed"]
+
+
+def test_erasure_needs_the_password_and_the_typed_word(client, register_manager, password):
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    url = reverse("registry:customer-erase", args=[customer.pk])
+    wrong = client.post(url, {"password": "väärä-salasana", "confirmation": "POISTA"})
+    assert "password" in wrong.context["form"].errors
+    untyped = client.post(url, {"password": password, "confirmation": "poista"})
+    assert "confirmation" in untyped.context["form"].errors
+    assert Customer.objects.filter(pk=customer.pk).exists()
+    response = client.post(url, {"password": password, "confirmation": "POISTA"})
+    assert response.status_code == 302
+    assert not Customer.objects.filter(pk=customer.pk).exists()
+
+
+def personal_forms(value):
+    """A value as it may be stored: as typed, and escaped inside JSON text."""
+    return {value, json.dumps(value)[1:-1], value.casefold()}
+
+
+def every_text_in_the_database():
+    """Every value of every row of every table, as text."""
+    texts = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            for row in cursor.fetchall():
+                texts.extend(str(value) for value in row if value is not None)
+    return "\n".join(texts)
+
+
+def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member):
+    customer = CustomerFactory(
+        first_name="Ilmari",
+        last_name="Poistettava-Äijälä",
+        email="ilmari.poistettava@example.invalid",
+        phone="+358409876543",
+        street_address="Katoamistie 7",
+    )
+    twin = CustomerFactory(
+        first_name="Ilmari",
+        last_name="Poistettava-Äijälä",
+        email="vanha.ilmari@example.invalid",
+        phone="",
+    )
+    # Every kind of data the register can hold about a person:
+    ConsentFactory(customer=twin, recorded_by=staff_member)
+    customer_merge(keep=customer, remove=twin, values={"email": customer.email}, by=staff_member)
+    ConsentFactory(
+        customer=customer,
+        channel="direct_marketing",
+        event="objection",
+        text=None,
+        recorded_by=staff_member,
+    )
+    course = CourseFactory(capacity=5)
+    EnrollmentFactory(customer=customer, course=course, status="enrolled")
+    customer_viewed(customer=customer, by=staff_member, request=None)
+    customer_searched(query="Poistettava-Äijälä", result_count=1, by=staff_member, request=None)
+    customer_searched(query="040 987 6543", result_count=1, by=staff_member, request=None)
+    customer_update(
+        customer=customer, data={"street_address": "Uusi Katoamistie 8"}, by=staff_member
+    )
+    case = request_log(
+        customer=customer,
+        kind="erasure",
+        received_on=timezone.localdate(),
+        identity_verification="Ilmari Poistettava-Äijälä näytti ajokortin",
+        by=register_manager,
+    )
+    client.post(
+        reverse("login"), {"username": "ilmari.poistettava@example.invalid", "password": "x" * 12}
+    )
+    client.force_login(register_manager)
+    client.post(
+        reverse("registry:marketing-list"),
+        {"channel": "post", "purpose": "kirje Ilmari Poistettava-Äijälä"},
+    )
+    client.get(reverse("registry:access-report", args=[customer.pk]), {"format": "json"})
+    old_id = customer.pk
+
+    reference = customer_erase(customer=customer, by=register_manager, case=case)
+
+    text = every_text_in_the_database()
+    for value in (
+        "Poistettava",
+        "Äijälä",
+        "ilmari.poistettava",
+        "vanha.ilmari",
+        "409876543",
+        "040 9876543",
+        "0409876543",
+        "Katoamistie",
+    ):
+        for form in personal_forms(value):
+            assert form not in text, f"{form!r} is still in the database"
+    # What remains: the anonymous place on the course, the case, and the fact.
+    assert Enrollment.objects.filter(course=course, customer=None).count() == 1
+    assert not Consent.objects.exists()
+    case.refresh_from_db()
+    assert case.customer is None and case.reference == reference
+    erased = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_ERASED)
+    assert erased.actor == register_manager
+    assert erased.detail == {"customer_id": old_id, "reference": reference, "reason": "request"}
+    assert [entry["customer_id"] for entry in read_journal()] == [old_id]
+
+
+def test_the_erasure_journal_is_written_owner_only(register_manager, settings):
+    customer_erase(customer=CustomerFactory(), by=register_manager)
+    assert oct(settings.ERASURE_JOURNAL_PATH.stat().st_mode & 0o777) == "0o600"
+
+
+def test_other_customers_are_untouched_by_an_erasure(register_manager, staff_member):
+    keep = CustomerFactory(last_name="Pysyvä")
+    customer_update(customer=keep, data={"city": "Kuopio"}, by=staff_member)
+    customer_erase(customer=CustomerFactory(last_name="Lähtevä"), by=register_manager)
+    keep.refresh_from_db()
+    assert keep.last_name == "Pysyvä"
+    event = AuditEvent.objects.get(action="customer_changed")
+    assert event.detail["changes"]["city"][1] == "Kuopio"
+
+
+class TestRetention:
+    @pytest.fixture
+    def old(self):
+        def make(**kwargs):
+            customer = CustomerFactory(**kwargs)
+            Customer.objects.filter(pk=customer.pk).update(
+                last_activity_at=timezone.now() - timedelta(days=4 * 365)
+            )
+            return customer
+
+        return make
+
+    def test_candidates_exclude_open_requests_and_coming_courses(self, old):
+        inactive = old(last_name="Unohtunut")
+        with_request = old(last_name="Pyytänyt")
+        DataSubjectRequestFactory(customer=with_request)
+        coming = old(last_name="Tulossa")
+        EnrollmentFactory(customer=coming)
+        CustomerFactory(last_name="Aktiivinen")
+        from registry.rights import retention_candidates
+
+        assert list(retention_candidates()) == [inactive]
+
+    def test_the_command_lists_on_dry_run_and_erases_otherwise(self, old, capsys):
+        inactive = old(last_name="Unohtunut")
+        call_command("retention", "--dry-run")
+        out = capsys.readouterr().out
+        assert f"#{inactive.pk}" in out and "Dry run" in out
+        assert Customer.objects.filter(pk=inactive.pk).exists()
+        call_command("retention")
+        assert "Erased 1 customers" in capsys.readouterr().out
+        assert not Customer.objects.filter(pk=inactive.pk).exists()
+        assert AuditEvent.objects.get(action="customer_erased").detail["reason"] == "retention"
+
+    def test_the_register_manager_erases_after_review(
+        self, old, client, register_manager, password
+    ):
+        reviewed, kept = old(last_name="Unohtunut"), old(last_name="Säilytettävä")
+        client.force_login(register_manager)
+        page = client.get(reverse("registry:retention"))
+        assert page.context["count"] == 2
+        client.post(
+            reverse("registry:retention"),
+            {"customer": [reviewed.pk], "password": password, "confirmation": "POISTA"},
+        )
+        assert list(Customer.objects.all()) == [kept]
+
+
+def test_the_dashboard_warns_of_requests_near_their_deadline(client, register_manager):
+    DataSubjectRequestFactory(deadline=timezone.localdate() + timedelta(days=2))
+    client.force_login(register_manager)
+    body = client.get("/").content.decode()
+    assert "border-warning" in body and "2 päivää jäljellä" in body
