@@ -299,6 +299,11 @@ RETENTION_MONTHS = envint("RETENTION_MONTHS", 36)
 # restore of an older backup can erase them again. Keep it beside the backups.
 ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journal.jsonl"))
 
+# --- Monitoring ------------------------------------------------------------
+# The register manager's dashboard warns when one user views or exports more
+# customer records than this within an hour.
+UNUSUAL_ACTIVITY_PER_HOUR = envint("UNUSUAL_ACTIVITY_PER_HOUR", 200)
+
 # The first register manager that `make run` creates when there is no user.
 INITIAL_ADMIN_USERNAME = env("BALANSIA_ADMIN_USERNAME", "admin")
 

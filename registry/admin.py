@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from .models import AccountSecurity, AuditEvent, Consent, ConsentText
-from .services import account_require_password_change
+from .services import access_changed, account_require_password_change
 
 admin.site.site_header = _("Customer register: administration")
 admin.site.site_title = _("Customer register")
@@ -40,11 +41,35 @@ class AccountSecurityInline(admin.StackedInline):
     fields = ("password_change_required",)
 
 
+class AuditedAccessMixin:
+    """Every change of accounts, groups and permissions made here goes into the
+    audit trail (as well as into Django's own admin log)."""
+
+    def log_addition(self, request, obj, message):
+        access_changed(obj=obj, message=message or "added", by=request.user, request=request)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        access_changed(obj=obj, message=message, by=request.user, request=request)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            access_changed(obj=obj, message="deleted", by=request.user, request=request)
+        return super().log_deletions(request, queryset)
+
+
 admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RegisterGroupAdmin(AuditedAccessMixin, GroupAdmin):
+    pass
 
 
 @admin.register(User)
-class RegisterUserAdmin(UserAdmin):
+class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
     """User admin for the register manager.
 
     Superuser status bypasses every permission check of the register, so only an

@@ -408,3 +408,55 @@ class ReauthenticateForm(forms.Form):
                 _("Type %(word)s to confirm.") % {"word": ERASE_CONFIRMATION}
             )
         return self.cleaned_data["confirmation"]
+
+
+class AuditFilterForm(forms.Form):
+    """Filters of the audit trail (GET)."""
+
+    user = forms.ModelChoiceField(
+        label=_("User"), required=False, queryset=None, empty_label=_("Everybody")
+    )
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    since = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    customer = forms.IntegerField(label=_("Customer number"), required=False, min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        from django.contrib.auth import get_user_model
+
+        from .models import AuditEvent
+
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = get_user_model().objects.order_by("username")
+        self.fields["action"].choices = [("", _("All")), *AuditEvent.Action.choices]
+
+    def filters(self):
+        """Keyword arguments for registry.monitoring.audit_events."""
+        import datetime
+
+        from django.utils import timezone
+
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+
+        def start_of(day):
+            return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+        return {
+            "user": data["user"],
+            "action": data["action"],
+            "since": start_of(data["since"]) if data["since"] else None,
+            "until": start_of(data["until"] + datetime.timedelta(days=1))
+            if data["until"]
+            else None,
+            "customer_id": data["customer"],
+        }

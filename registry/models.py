@@ -106,6 +106,9 @@ class AuditEvent(AppendOnlyModel):
         ACCESS_REPORT_VIEWED = "access_report_viewed", _("Viewed an access report")
         ACCESS_REPORT_EXPORTED = "access_report_exported", _("Downloaded an access report")
         CUSTOMER_ERASED = "customer_erased", _("Erased a customer")
+        ACCESS_CHANGED = "access_changed", _("Changed access rights")
+        ACCOUNT_DEACTIVATED = "account_deactivated", _("Deactivated an account")
+        AUDIT_TRAIL_EXPORTED = "audit_trail_exported", _("Exported the audit trail")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

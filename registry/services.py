@@ -275,3 +275,33 @@ def _merge_requests(*, keep, remove):
     from .models import DataSubjectRequest
 
     DataSubjectRequest.objects.filter(customer=remove).update(customer=keep)
+
+
+@transaction.atomic
+def account_deactivate(*, user, by, request=None, reason=""):
+    """Deactivate an account (never delete it: its history must stay attributable)."""
+    if not user.is_active:
+        return False
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    audit_event_create(
+        action=AuditEvent.Action.ACCOUNT_DEACTIVATED,
+        by=by,
+        target=user,
+        request=request,
+        detail={"reason": reason} if reason else None,
+    )
+    return True
+
+
+def access_changed(*, obj, message, by, request=None):
+    """Record a change of accounts, groups or permissions made in Django admin."""
+    audit_event_create(
+        action=AuditEvent.Action.ACCESS_CHANGED,
+        by=by,
+        target=obj,
+        request=request,
+        detail={
+            "object": str(obj)[:150],
+            "change": message if isinstance(message, (str, list)) else str(message),
+        },
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import rights_views, views
+from . import monitoring_views, rights_views, views
 
 app_name = "registry"
 
@@ -22,6 +22,15 @@ urlpatterns = [
     ),
     path("customers/<int:pk>/erase/", rights_views.customer_erase_view, name="customer-erase"),
     path("retention/", rights_views.retention, name="retention"),
+    path("audit/", monitoring_views.audit_trail, name="audit-trail"),
+    path("audit/user/<int:user_pk>/", monitoring_views.audit_trail, name="audit-user"),
+    path("audit/export/", monitoring_views.audit_trail_export, name="audit-export"),
+    path("access-review/", monitoring_views.access_review_view, name="access-review"),
+    path(
+        "access-review/<int:pk>/deactivate/",
+        monitoring_views.account_deactivate_view,
+        name="account-deactivate",
+    ),
     path(
         "customers/<int:pk>/merge/<int:other_pk>/",
         views.customer_merge_confirm,

@@ -1,3 +1,4 @@
+import functools
 from datetime import timedelta
 
 import factory
@@ -11,6 +12,13 @@ from registry.models import ConsentText
 PASSWORD = "kurssi-kevät-2027-salasana"
 
 
+@functools.cache
+def _password_hash():
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(PASSWORD)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
@@ -21,7 +29,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     first_name = factory.Faker("first_name", locale="fi_FI")
     last_name = factory.Faker("last_name", locale="fi_FI")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.invalid")
-    password = factory.django.Password(PASSWORD)
+    # Argon2 is slow on purpose; hash the shared password once, not per user.
+    password = factory.LazyFunction(lambda: _password_hash())
     is_active = True
 
     @factory.post_generation

@@ -25,3 +25,11 @@ def open_requests():
 
     cases = list(DataSubjectRequest.objects.open().order_by("deadline", "id")[:10])
     return {"open": cases, "due_soon": any(case.days_left <= 7 for case in cases)}
+
+
+@register.simple_tag
+def unusual_activity():
+    """Alerts for the register manager's dashboard (registry.monitoring)."""
+    from registry.monitoring import unusual_activity as alerts
+
+    return alerts()

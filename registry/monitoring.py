@@ -1,0 +1,101 @@
+"""Reads for the register manager's monitoring: the audit trail, the access
+review and unusual activity."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Count, IntegerField, Q, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, TruncHour
+from django.utils import timezone
+
+from .models import AuditEvent
+
+#: Audit actions that read or export customer records.
+VIEWS = [AuditEvent.Action.CUSTOMER_VIEWED]
+EXPORTS = [
+    AuditEvent.Action.MARKETING_LIST_EXPORTED,
+    AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
+    AuditEvent.Action.ACCESS_REPORT_EXPORTED,
+]
+
+
+def audit_events(*, user=None, action="", since=None, until=None, customer_id=None):
+    """The audit trail, newest first, filtered; the actor comes in the same query."""
+    events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
+    if user is not None:
+        events = events.filter(actor=user)
+    if action:
+        events = events.filter(action=action)
+    if since:
+        events = events.filter(at__gte=since)
+    if until:
+        events = events.filter(at__lt=until)
+    if customer_id:
+        events = events.filter(target_type="registry.customer", target_id=str(customer_id))
+    return events
+
+
+def access_review():
+    """Every account with its roles and its reads and exports of the last 30 days."""
+    since = timezone.now() - timedelta(days=30)
+    recent = Q(audit_events__at__gte=since)
+    return (
+        get_user_model()
+        .objects.prefetch_related("groups")
+        .annotate(
+            customers_viewed=Count(
+                "audit_events", filter=recent & Q(audit_events__action__in=VIEWS)
+            ),
+            exports=Count("audit_events", filter=recent & Q(audit_events__action__in=EXPORTS)),
+        )
+        .order_by("-is_active", "username")
+    )
+
+
+def dormant_accounts(days):
+    """Active accounts with no login for `days` days (or never, if older than that)."""
+    limit = timezone.now() - timedelta(days=days)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(last_login__lt=limit) | Q(last_login__isnull=True, date_joined__lt=limit))
+        .order_by("last_login", "username")
+    )
+
+
+def unusual_activity(hours=24):
+    """Users who, within some hour of the last `hours`, viewed or exported more
+    customer records than UNUSUAL_ACTIVITY_PER_HOUR (views count one each,
+    exports count their rows)."""
+    threshold = settings.UNUSUAL_ACTIVITY_PER_HOUR
+    since = timezone.now() - timedelta(hours=hours)
+    events = AuditEvent.objects.filter(at__gte=since, actor__isnull=False)
+    views = (
+        events.filter(action__in=VIEWS)
+        .annotate(hour=TruncHour("at"))
+        .values("actor", "actor__username", "hour")
+        .annotate(records=Count("id"))
+    )
+    exports = (
+        events.filter(action__in=EXPORTS)
+        .annotate(
+            hour=TruncHour("at"), rows=Cast(KeyTextTransform("rows", "detail"), IntegerField())
+        )
+        .values("actor", "actor__username", "hour")
+        .annotate(records=Sum("rows"))
+    )
+    totals = {}
+    for row in [*views, *exports]:
+        key = (row["actor"], row["actor__username"], row["hour"])
+        totals[key] = totals.get(key, 0) + (row["records"] or 0)
+    return sorted(
+        (
+            {"user_id": actor, "username": username, "hour": hour, "records": records}
+            for (actor, username, hour), records in totals.items()
+            if records > threshold
+        ),
+        key=lambda alert: alert["hour"],
+        reverse=True,
+    )

@@ -1,0 +1,96 @@
+"""The register manager's monitoring pages."""
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from .exports import csv_response
+from .forms import AuditFilterForm
+from .models import AuditEvent
+from .monitoring import access_review, audit_events
+from .services import account_deactivate, audit_event_create
+
+
+@permission_required("registry.view_auditevent", raise_exception=True)
+def audit_trail(request, user_pk=None):
+    """All audit events with filters, newest first, 50 a page (register manager).
+    /audit/user/<id>/ is one person's activity, this month by default."""
+    person = get_object_or_404(get_user_model(), pk=user_pk) if user_pk else None
+    data = request.GET.copy()
+    if person is not None:
+        data["user"] = str(person.pk)
+        data.setdefault("since", timezone.localdate().replace(day=1).isoformat())
+    form = AuditFilterForm(data or None)
+    events = audit_events(**form.filters())
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "registry/audit_trail.html",
+        {
+            "form": form,
+            "page_obj": page,
+            "events": page.object_list,
+            "person": person,
+            "query_string": query.urlencode(),
+            "page_range": page.paginator.get_elided_page_range(
+                page.number, on_each_side=2, on_ends=1
+            ),
+        },
+    )
+
+
+@permission_required("registry.view_auditevent", raise_exception=True)
+@transaction.atomic
+def audit_trail_export(request):
+    """The filtered audit trail as CSV; the export is itself audited."""
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters()
+    events = audit_events(**filters)
+    audit_event_create(
+        action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED,
+        by=request.user,
+        request=request,
+        detail={"filters": {k: str(v) for k, v in filters.items() if v}, "rows": events.count()},
+    )
+    rows = (
+        [
+            timezone.localtime(e.at).isoformat(timespec="seconds"),
+            e.actor.get_username() if e.actor else "",
+            e.action,
+            e.target_type,
+            e.target_id,
+            e.ip_address or "",
+            e.detail,
+        ]
+        for e in events.iterator(chunk_size=2000)
+    )
+    header = ["time", "user", "action", "target_type", "target_id", "ip_address", "detail"]
+    return csv_response(f"tapahtumaloki-{datetime.date.today():%Y-%m-%d}.csv", header, rows)
+
+
+@permission_required("auth.change_user", raise_exception=True)
+def access_review_view(request):
+    """Every account: roles, active, last login, customer records viewed and
+    exported in the last 30 days (register manager)."""
+    return render(request, "registry/access_review.html", {"accounts": access_review()})
+
+
+@require_POST
+@permission_required("auth.change_user", raise_exception=True)
+def account_deactivate_view(request, pk):
+    user = get_object_or_404(get_user_model(), pk=pk)
+    if user == request.user:
+        messages.error(request, _("You cannot deactivate your own account."))
+    elif account_deactivate(user=user, by=request.user, request=request, reason="access review"):
+        messages.success(request, _("%(user)s deactivated.") % {"user": user.get_username()})
+    return redirect("registry:access-review")

@@ -1,0 +1,199 @@
+"""The register manager's monitoring: audit trail, access review, alerts."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from registry.models import AuditEvent
+from registry.services import audit_event_create, customer_viewed
+
+from .factories import CustomerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_monitoring_pages_are_for_the_register_manager(
+    client, staff_member, instructor, register_manager
+):
+    urls = [
+        reverse("registry:audit-trail"),
+        reverse("registry:audit-user", args=[staff_member.pk]),
+        reverse("registry:audit-export"),
+        reverse("registry:access-review"),
+    ]
+    for url in urls:
+        assert client.get(url).url.startswith(reverse("login"))
+    for user in (staff_member, instructor):
+        client.force_login(user)
+        for url in urls:
+            assert client.get(url).status_code == 403
+    client.force_login(register_manager)
+    for url in urls:
+        assert client.get(url).status_code == 200
+
+
+def test_who_viewed_a_customer_and_when(client, register_manager, staff_member, instructor):
+    customer, other = CustomerFactory(), CustomerFactory()
+    customer_viewed(customer=customer, by=staff_member, request=None)
+    customer_viewed(customer=other, by=instructor, request=None)
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:audit-trail"), {"customer": customer.pk})
+    assert [(e.actor, e.action) for e in response.context["events"]] == [
+        (staff_member, "customer_viewed")
+    ]
+    by_action = client.get(
+        reverse("registry:audit-trail"), {"action": "customer_viewed", "user": instructor.pk}
+    )
+    assert [e.target_id for e in by_action.context["events"]] == [str(other.pk)]
+
+
+def test_date_range_filter(client, register_manager, staff_member):
+    from django.db.models import QuerySet
+
+    old = audit_event_create(action="login", by=staff_member)
+    # Age the event (the append-only queryset refuses updates, so go around it).
+    QuerySet.update(AuditEvent.objects.filter(pk=old.pk), at=timezone.now() - timedelta(days=40))
+    audit_event_create(action="logout", by=staff_member)
+    client.force_login(register_manager)
+    since = (timezone.localdate() - timedelta(days=1)).isoformat()
+    response = client.get(
+        reverse("registry:audit-trail"), {"since": since, "user": staff_member.pk}
+    )
+    assert [e.action for e in response.context["events"]] == ["logout"]
+
+
+def test_a_persons_activity_this_month(client, register_manager, staff_member):
+    customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:audit-user", args=[staff_member.pk]))
+    assert response.context["person"] == staff_member
+    assert {e.actor for e in response.context["events"]} == {staff_member}
+
+
+def test_audit_trail_query_count_does_not_grow(client, register_manager):
+    client.force_login(register_manager)
+    counts = []
+    for batch in (5, 60):
+        for _ in range(batch):
+            audit_event_create(action="login", by=UserFactory())
+        with CaptureQueriesContext(connection) as queries:
+            client.get(reverse("registry:audit-trail"))
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_the_export_of_the_audit_trail_is_itself_audited(client, register_manager, staff_member):
+    customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:audit-export"), {"user": staff_member.pk})
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff")),
+            delimiter=";",
+        )
+    )
+    assert rows[0][:3] == ["time", "user", "action"]
+    assert [row[2] for row in rows[1:]] == ["customer_viewed"]
+    event = AuditEvent.objects.get(action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED)
+    assert event.actor == register_manager and event.detail["rows"] == 1
+
+
+def test_access_changes_in_admin_are_audited(client, register_manager, staff_member):
+    client.force_login(register_manager)
+    url = reverse("admin:auth_user_change", args=[staff_member.pk])
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {
+        k: v
+        for k, v in form.initial.items()
+        if v is not None
+        and k not in {"password", "user_permissions", "groups", "last_login", "date_joined"}
+    }
+    data.update(
+        {
+            "groups": [Group.objects.get(name="Rekisterivastaava").pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "10:00:00",
+            "security-TOTAL_FORMS": "0",
+            "security-INITIAL_FORMS": "0",
+        }
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors if response.context else ""
+    )
+    event = AuditEvent.objects.get(action=AuditEvent.Action.ACCESS_CHANGED)
+    assert event.actor == register_manager and event.target_id == str(staff_member.pk)
+    assert (
+        "groups" in str(event.detail["change"]).lower()
+        or "ryhm" in str(event.detail["change"]).lower()
+    )
+
+
+def test_access_review_counts_views_and_exports(client, register_manager, staff_member):
+    for _ in range(3):
+        customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
+    audit_event_create(action="marketing_list_exported", by=staff_member, detail={"rows": 10})
+    client.force_login(register_manager)
+    accounts = {
+        a.username: a for a in client.get(reverse("registry:access-review")).context["accounts"]
+    }
+    assert (accounts["toimisto"].customers_viewed, accounts["toimisto"].exports) == (3, 1)
+
+
+def test_one_click_deactivates_an_account_and_audits_it(client, register_manager, staff_member):
+    client.force_login(register_manager)
+    client.post(reverse("registry:account-deactivate", args=[staff_member.pk]))
+    staff_member.refresh_from_db()
+    assert not staff_member.is_active
+    assert AuditEvent.objects.filter(
+        action="account_deactivated", target_id=str(staff_member.pk)
+    ).exists()
+    client.post(reverse("registry:account-deactivate", args=[register_manager.pk]))
+    register_manager.refresh_from_db()
+    assert register_manager.is_active
+
+
+def test_dormant_accounts_command(capsys):
+    summer = UserFactory(username="kesa", last_login=timezone.now() - timedelta(days=120))
+    recent = UserFactory(username="ahkera", last_login=timezone.now() - timedelta(days=5))
+    call_command("deactivate_dormant_users", "--days", "90", "--dry-run")
+    assert "kesa" in capsys.readouterr().out
+    summer.refresh_from_db()
+    assert summer.is_active
+    call_command("deactivate_dormant_users", "--days", "90")
+    summer.refresh_from_db()
+    recent.refresh_from_db()
+    assert not summer.is_active and recent.is_active
+    assert AuditEvent.objects.get(action="account_deactivated").detail == {
+        "reason": "no login for 90 days"
+    }
+
+
+def test_the_dashboard_alerts_of_a_user_copying_the_register(
+    client, register_manager, staff_member, settings
+):
+    settings.UNUSUAL_ACTIVITY_PER_HOUR = 5
+    audit_event_create(
+        action="marketing_list_exported", by=staff_member, detail={"rows": 900, "purpose": "kevät"}
+    )
+    client.force_login(register_manager)
+    body = client.get("/").content.decode()
+    assert "border-danger" in body and "900" in body
+    assert reverse("registry:audit-user", args=[staff_member.pk]) in body
+
+
+def test_no_alert_below_the_threshold(client, register_manager, staff_member, settings):
+    settings.UNUSUAL_ACTIVITY_PER_HOUR = 5
+    for _ in range(5):
+        customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
+    client.force_login(register_manager)
+    assert "border-danger" not in client.get("/").content.decode()
