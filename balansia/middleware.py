@@ -44,3 +44,46 @@ class PasswordChangeRequiredMiddleware:
             if request.path not in allowed:
                 return redirect("password_change")
         return self.get_response(request)
+
+
+class TwoFactorMiddleware:
+    """Require the second factor.
+
+    A user with a confirmed device must give a code after the password before
+    anything else; a user who must use two-factor (register managers, staff
+    users of admin, or everybody with OTP_REQUIRED_FOR_ALL) but has no device
+    is sent to set one up first. Admin is therefore reached only with it.
+    """
+
+    allowed_url_names = (
+        "two-factor-verify",
+        "two-factor-setup",
+        "logout",
+        "set_language",
+        "password_change",
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if user.is_authenticated and not user.is_verified():
+            from registry.two_factor import has_device, requires_two_factor
+
+            allowed = {reverse(name) for name in self.allowed_url_names}
+            if request.path not in allowed:
+                if has_device(user):
+                    return redirect_with_next("two-factor-verify", request)
+                if requires_two_factor(user):
+                    return redirect_with_next("two-factor-setup", request)
+        return self.get_response(request)
+
+
+def redirect_with_next(name, request):
+    from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+    target = request.get_full_path()
+    if request.method == "GET" and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return redirect(f"{reverse(name)}?{urlencode({'next': target})}")
+    return redirect(name)

@@ -80,6 +80,9 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "registry",
     "courses",
 ]
@@ -93,11 +96,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "balansia.middleware.NoStoreForUsersMiddleware",
     "balansia.middleware.PasswordChangeRequiredMiddleware",
+    "balansia.middleware.TwoFactorMiddleware",
     # Axes wants to be last so that it sees the outcome of the login view.
     "axes.middleware.AxesMiddleware",
 ]
@@ -183,6 +188,18 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# --- Two-factor authentication (django-otp, TOTP) ---------------------------
+# Register managers must use it; with this on, every user must.
+OTP_REQUIRED_FOR_ALL = envbool("OTP_REQUIRED_FOR_ALL", False)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Balansia asiakasrekisteri")
+# Each wrong code doubles the wait before the next attempt (1, 2, 4, 8 s ...).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+
+# Erasure, bulk exports and access changes ask for the password again when
+# the last authentication is older than this.
+REAUTH_MINUTES = envint("REAUTH_MINUTES", 10)
 
 # --- Login throttling (django-axes) ---------------------------------------
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)

@@ -43,7 +43,19 @@ class AccountSecurityInline(admin.StackedInline):
 
 class AuditedAccessMixin:
     """Every change of accounts, groups and permissions made here goes into the
-    audit trail (as well as into Django's own admin log)."""
+    audit trail (as well as into Django's own admin log), and needs a recent
+    password confirmation."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        from balansia.reauth import is_recent
+
+        if not is_recent(request):
+            from django.shortcuts import redirect
+            from django.urls import reverse
+            from django.utils.http import urlencode
+
+            return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': request.path})}")
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def log_addition(self, request, obj, message):
         access_changed(obj=obj, message=message or "added", by=request.user, request=request)

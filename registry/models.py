@@ -109,6 +109,8 @@ class AuditEvent(AppendOnlyModel):
         ACCESS_CHANGED = "access_changed", _("Changed access rights")
         ACCOUNT_DEACTIVATED = "account_deactivated", _("Deactivated an account")
         AUDIT_TRAIL_EXPORTED = "audit_trail_exported", _("Exported the audit trail")
+        TWO_FACTOR_ENABLED = "two_factor_enabled", _("Set up two-factor authentication")
+        TWO_FACTOR_FAILED = "two_factor_failed", _("Gave a wrong second-factor code")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -5,10 +5,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, Q, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncHour
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import AuditEvent
 
@@ -49,6 +50,7 @@ def access_review():
                 "audit_events", filter=recent & Q(audit_events__action__in=VIEWS)
             ),
             exports=Count("audit_events", filter=recent & Q(audit_events__action__in=EXPORTS)),
+            has_two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
         )
         .order_by("-is_active", "username")
     )

@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from balansia.reauth import recent_authentication_required
+
 from .exports import csv_response
 from .forms import AuditFilterForm
 from .models import AuditEvent
@@ -50,6 +52,7 @@ def audit_trail(request, user_pk=None):
 
 
 @permission_required("registry.view_auditevent", raise_exception=True)
+@recent_authentication_required
 @transaction.atomic
 def audit_trail_export(request):
     """The filtered audit trail as CSV; the export is itself audited."""
@@ -87,6 +90,7 @@ def access_review_view(request):
 
 @require_POST
 @permission_required("auth.change_user", raise_exception=True)
+@recent_authentication_required
 def account_deactivate_view(request, pk):
     user = get_object_or_404(get_user_model(), pk=pk)
     if user == request.user:

@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from balansia.reauth import recent_authentication_required
+
 from .forms import DataSubjectRequestForm, DataSubjectRequestUpdateForm, ReauthenticateForm
 from .models import AuditEvent, Customer, DataSubjectRequest
 from .rights import (
@@ -101,6 +103,7 @@ def customer_access_report(request, pk):
 
 
 @permission_required([MANAGER, "registry.erase_customer"], raise_exception=True)
+@recent_authentication_required
 def customer_erase_view(request, pk):
     """Erase a customer: password again and a typed confirmation."""
     customer = get_object_or_404(Customer, pk=pk)
@@ -126,6 +129,7 @@ def customer_erase_view(request, pk):
 
 
 @permission_required([MANAGER, "registry.erase_customer"], raise_exception=True)
+@recent_authentication_required
 def retention(request):
     """Customers inactive longer than the retention period, for review; the
     register manager may erase them all after review."""

@@ -10,6 +10,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from balansia.middleware import PASSWORD_CHANGE_REQUIRED
+from balansia.reauth import mark_authenticated
 
 from .models import AuditEvent
 from .services import account_password_must_change, audit_event_create
@@ -27,6 +28,7 @@ def audit_login(sender, request, user, **kwargs):
     audit_event_create(action=AuditEvent.Action.LOGIN, by=user, target=user, request=request)
     if request is not None and hasattr(request, "session"):
         request.session[PASSWORD_CHANGE_REQUIRED] = account_password_must_change(user)
+        mark_authenticated(request)
 
 
 @receiver(user_logged_out, dispatch_uid="audit_logout")

@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
+from balansia.reauth import recent_authentication_required
+
 from .exports import csv_response
 from .forms import (
     ConsentForm,
@@ -232,6 +234,7 @@ def consent_create(request, pk):
 
 
 @permission_required("registry.use_marketing_lists", raise_exception=True)
+@recent_authentication_required
 def marketing_list_view(request):
     """Count who may be contacted on a channel, and export the list with a stated
     purpose: the register manager and staff given the permission. Exports are

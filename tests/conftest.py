@@ -62,7 +62,43 @@ def password():
 
 @pytest.fixture
 def register_manager(db):
-    return UserFactory(username="vastaava", roles=[REGISTER_MANAGER], is_staff=True)
+    """Register managers must use two-factor authentication: this one has it."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = UserFactory(username="vastaava", roles=[REGISTER_MANAGER], is_staff=True)
+    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    return user
+
+
+def totp_code(user):
+    """The current code of the user's authenticator (reuse of a code is allowed
+    again, as a test may log the same person in twice within 30 seconds)."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch):
+    """`client.force_login` logs in as if the second factor was given too, for a
+    user who has a device; the second factor itself is tested through its views."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        device = next(iter(devices_for_user(user, confirmed=True)), None)
+        if device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture
@@ -122,6 +158,9 @@ def log_in(live_server, password):
         page.get_by_label("Käyttäjätunnus").fill(user.get_username())
         page.get_by_label("Salasana").fill(password)
         page.get_by_role("button", name="Kirjaudu sisään").click()
+        if "/accounts/two-factor/" in page.url:
+            page.get_by_label("Koodi").fill(totp_code(user))
+            page.get_by_role("button", name="Jatka").click()
         page.wait_for_url(live_server.url + "/")
 
     return log_in

@@ -115,10 +115,25 @@ def test_first_register_manager_gets_a_one_time_password_once(client, capsys):
         },
     )
     assert response.status_code == 302
+    # A register manager must set up two-factor authentication next.
+    assert client.get("/").url.startswith(reverse("two-factor-setup"))
+    from django.contrib.auth import get_user_model
+
+    from .conftest import totp_code
+
+    client.get(reverse("two-factor-setup"))
+    admin_user = get_user_model().objects.get(username="admin")
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=admin_user).update(confirmed=True)
+    code = totp_code(admin_user)
+    TOTPDevice.objects.filter(user=admin_user).update(confirmed=False)
+    done = client.post(reverse("two-factor-setup"), {"token": code})
+    assert len(done.context["codes"]) == 10
     assert client.get("/").status_code == 200
     assert client.get(reverse("admin:index")).status_code == 200
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"account_created", "login", "password_changed"} <= actions
+    assert {"account_created", "login", "password_changed", "two_factor_enabled"} <= actions
 
 
 @pytest.mark.django_db

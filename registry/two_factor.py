@@ -1,0 +1,82 @@
+"""Two-factor authentication (TOTP with django-otp, static backup codes)."""
+
+import django_otp
+from django.conf import settings
+from django.db import transaction
+from django_otp import devices_for_user, user_has_device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .models import AuditEvent
+from .roles import REGISTER_MANAGER
+from .services import audit_event_create
+
+BACKUP_CODES = 10
+
+
+def requires_two_factor(user):
+    if settings.OTP_REQUIRED_FOR_ALL or user.is_staff or user.is_superuser:
+        return True
+    return user.groups.filter(name=REGISTER_MANAGER).exists()
+
+
+def has_device(user):
+    return user_has_device(user, confirmed=True)
+
+
+def pending_totp_device(user):
+    """The device being set up (not confirmed yet); made on first visit."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+def qr_svg(device):
+    """The otpauth:// URL as an inline SVG (no script, no style attribute: CSP-safe)."""
+    import segno
+
+    return segno.make(device.config_url, error="m").svg_inline(scale=5, dark="#000", light="#fff")
+
+
+@transaction.atomic
+def two_factor_confirm(*, user, device, token, request):
+    """Confirm a new TOTP device with its first code; returns the backup codes,
+    or None if the code was wrong."""
+    allowed, _info = device.verify_is_allowed()
+    if not allowed or not device.verify_token(token):
+        audit_event_create(
+            action=AuditEvent.Action.TWO_FACTOR_FAILED,
+            by=user,
+            target=user,
+            request=request,
+            detail={"during": "setup"},
+        )
+        return None
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    StaticDevice.objects.filter(user=user).delete()
+    backup = StaticDevice.objects.create(user=user, name="backup codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=backup, token=code) for code in codes)
+    django_otp.login(request, device)
+    audit_event_create(
+        action=AuditEvent.Action.TWO_FACTOR_ENABLED, by=user, target=user, request=request
+    )
+    return codes
+
+
+def two_factor_verify(*, user, token, request):
+    """Check a code against the user's devices (authenticator, then backup
+    codes; a throttled device is skipped). Every failure is audited."""
+    for device in devices_for_user(user, confirmed=True):
+        allowed, _info = device.verify_is_allowed()
+        if allowed and device.verify_token(token):
+            django_otp.login(request, device)
+            return True
+    audit_event_create(
+        action=AuditEvent.Action.TWO_FACTOR_FAILED,
+        by=user,
+        target=user,
+        request=request,
+        detail={"during": "login"},
+    )
+    return False

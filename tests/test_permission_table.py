@@ -1,0 +1,175 @@
+"""Every URL, every persona, the expected answer (GET).
+
+A view added to the project without a row here fails
+`test_every_view_has_a_rule`. Codes: L = sent to the login page.
+"""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from .factories import (
+    CourseFactory,
+    CustomerFactory,
+    DataSubjectRequestFactory,
+    EnrollmentFactory,
+)
+from .urlwalk import walk
+
+L = "login"
+PERSONAS = (
+    "anonymous",
+    "register_manager",
+    "staff_member",
+    "instructor",
+    "no_role_user",
+    "inactive_user",
+)
+
+# name: (kwargs from the world, {persona: expected}); personas not named get `other`.
+MANAGER_ONLY = {"register_manager": 200, "anonymous": L, "inactive_user": L, "other": 403}
+OFFICE = {
+    "register_manager": 200,
+    "staff_member": 200,
+    "anonymous": L,
+    "inactive_user": L,
+    "other": 403,
+}
+ANY_USER = {"anonymous": L, "inactive_user": L, "other": 200}
+POST_ONLY = {"anonymous": L, "inactive_user": L, "other": 405}
+PUBLIC = {"other": 200}
+
+RULES = {
+    "home": (None, PUBLIC),
+    "privacy-notice": (None, PUBLIC),
+    "login": (None, {"anonymous": 200, "inactive_user": 200, "other": 302}),
+    "logout": (None, POST_ONLY),
+    "password_change": (None, ANY_USER),
+    "reauthenticate": (None, ANY_USER),
+    "two-factor-setup": (None, ANY_USER),
+    # Verified or without a device, there is nothing to verify: back to the front page.
+    "two-factor-verify": (None, {"anonymous": L, "inactive_user": L, "other": 302}),
+    "set_language": (None, {"other": 302}),  # a GET changes nothing and goes back
+    "admin-login": (None, {"anonymous": L, "inactive_user": L, "other": 403}),
+    "registry:customer-list": (None, OFFICE),
+    "registry:customer-create": (None, OFFICE),
+    "registry:customer-detail": (lambda w: {"pk": w["customer"].pk}, OFFICE),
+    "registry:customer-update": (lambda w: {"pk": w["customer"].pk}, OFFICE),
+    "registry:consent-create": (lambda w: {"pk": w["customer"].pk}, OFFICE),
+    "registry:customer-merge-pick": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
+    "registry:customer-merge-confirm": (
+        lambda w: {"pk": w["customer"].pk, "other_pk": w["other_customer"].pk},
+        MANAGER_ONLY,
+    ),
+    "registry:marketing-list": (None, MANAGER_ONLY),
+    "registry:request-list": (None, MANAGER_ONLY),
+    "registry:request-detail": (lambda w: {"pk": w["case"].pk}, MANAGER_ONLY),
+    "registry:request-create": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
+    "registry:access-report": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
+    "registry:customer-erase": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
+    "registry:retention": (None, MANAGER_ONLY),
+    "registry:audit-trail": (None, MANAGER_ONLY),
+    "registry:audit-user": (lambda w: {"user_pk": w["instructor"].pk}, MANAGER_ONLY),
+    "registry:audit-export": (None, MANAGER_ONLY),
+    "registry:access-review": (None, MANAGER_ONLY),
+    "registry:account-deactivate": (lambda w: {"pk": w["instructor"].pk}, POST_ONLY),
+    "courses:course-list": (None, {**OFFICE, "instructor": 200}),
+    "courses:course-create": (None, OFFICE),
+    "courses:course-detail": (lambda w: {"pk": w["own_course"].pk}, {**OFFICE, "instructor": 200}),
+    "courses:course-update": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
+    "courses:export": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
+    "courses:enroll": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+    "courses:cancel": (
+        lambda w: {"pk": w["own_course"].pk, "enrollment_pk": w["enrollment"].pk},
+        POST_ONLY,
+    ),
+    "courses:attendance": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+}
+
+#: Objects outside the instructor's scope answer 404, not 403.
+SCOPED = [
+    (
+        "courses:course-detail",
+        lambda w: {"pk": w["other_course"].pk},
+        {**OFFICE, "instructor": 404},
+    ),
+]
+
+
+def project_views():
+    return {name for name, _url in walk() if not name.startswith("admin:")}
+
+
+def test_every_view_has_a_rule():
+    assert project_views() == set(RULES)
+
+
+@pytest.fixture
+def world(db, instructor):
+    customer = CustomerFactory()
+    own_course = CourseFactory(instructor=instructor)
+    return {
+        "instructor": instructor,
+        "customer": customer,
+        "other_customer": CustomerFactory(),
+        "case": DataSubjectRequestFactory(customer=customer),
+        "own_course": own_course,
+        "other_course": CourseFactory(),
+        "enrollment": EnrollmentFactory(course=own_course),
+    }
+
+
+def answer(request, persona, url):
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(request.getfixturevalue(persona))
+    response = client.get(url)
+    if response.status_code == 302 and response.url.startswith(reverse("login")):
+        return L
+    return response.status_code
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_the_answer_of_every_view_to_every_persona(request, world, persona, name):
+    kwargs, expected = RULES[name]
+    url = reverse(name, kwargs=kwargs(world) if kwargs else None)
+    assert answer(request, persona, url) == expected.get(persona, expected["other"])
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(("name", "kwargs", "expected"), SCOPED)
+def test_objects_outside_a_users_scope_answer_404(request, world, persona, name, kwargs, expected):
+    url = reverse(name, kwargs=kwargs(world))
+    assert answer(request, persona, url) == expected.get(persona, expected["other"])
+
+
+@pytest.mark.parametrize("persona", ["staff_member", "instructor", "no_role_user"])
+def test_no_admin_page_opens_for_anyone_but_the_register_manager(request, db, persona):
+    client = Client()
+    client.force_login(request.getfixturevalue(persona))
+    for name, url in walk():
+        if name.startswith("admin:") and name != "admin:jsi18n":
+            assert client.get(url, follow=True).status_code == 403, url
+
+
+def test_urls_carry_no_personal_data():
+    """Objects are identified by numbers only: no name, email or phone can be
+    put into an address (search words are typed by the user, in the query)."""
+    import re
+
+    from django.urls import URLResolver, get_resolver
+
+    def routes(patterns, prefix=""):
+        for entry in patterns:
+            route = prefix + str(entry.pattern)
+            if isinstance(entry, URLResolver):
+                if not route.startswith("admin/"):
+                    yield from routes(entry.url_patterns, route)
+            else:
+                yield route
+
+    parameters = [
+        p for route in routes(get_resolver().url_patterns) for p in re.findall(r"<([^>]+)>", route)
+    ]
+    assert parameters and all(p.startswith("int:") for p in parameters), parameters

@@ -1,0 +1,72 @@
+"""Sensitive actions ask for the password again after REAUTH_MINUTES."""
+
+import pytest
+from django.urls import reverse
+
+from balansia.reauth import SESSION_KEY
+from registry.models import AuditEvent
+
+from .factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def make_stale(client):
+    session = client.session
+    session[SESSION_KEY] = 0  # authenticated long ago
+    session.save()
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "registry:marketing-list",
+        "registry:retention",
+        "registry:audit-export",
+        "admin:auth_user_add",
+    ],
+)
+def test_a_stale_login_is_asked_to_confirm_the_password(client, register_manager, url_name):
+    client.force_login(register_manager)
+    make_stale(client)
+    response = client.get(reverse(url_name))
+    assert response.url.startswith(reverse("reauthenticate"))
+
+
+def test_erasure_and_deactivation_with_a_stale_login_do_nothing(
+    client, register_manager, staff_member, password
+):
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    make_stale(client)
+    client.post(
+        reverse("registry:customer-erase", args=[customer.pk]),
+        {"password": password, "confirmation": "POISTA"},
+    )
+    client.post(reverse("registry:account-deactivate", args=[staff_member.pk]))
+    customer.refresh_from_db()
+    staff_member.refresh_from_db()
+    assert staff_member.is_active
+
+
+def test_confirming_the_password_returns_to_the_action(client, register_manager, password):
+    client.force_login(register_manager)
+    make_stale(client)
+    wrong = client.post(
+        reverse("reauthenticate"), {"password": "väärä-salasana", "next": "/marketing/"}
+    )
+    assert "password" in wrong.context["form"].errors
+    assert AuditEvent.objects.filter(
+        action="login_failed", detail__during="reauthentication"
+    ).exists()
+    right = client.post(reverse("reauthenticate"), {"password": password, "next": "/marketing/"})
+    assert right.url == "/marketing/"
+    assert client.get("/marketing/").status_code == 200
+
+
+def test_the_next_address_must_be_our_own(client, register_manager, password):
+    client.force_login(register_manager)
+    response = client.post(
+        reverse("reauthenticate"), {"password": password, "next": "https://example.invalid/"}
+    )
+    assert response.url == reverse("home")
