@@ -316,6 +316,14 @@ RETENTION_MONTHS = envint("RETENTION_MONTHS", 36)
 # restore of an older backup can erase them again. Keep it beside the backups.
 ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journal.jsonl"))
 
+# --- Backups ---------------------------------------------------------------
+BACKUP_DIR = Path(env("BACKUP_DIR", VAR_DIR / "backups"))
+# A Fernet key (generate: manage.py backup --generate-key). Without it no
+# backup is written: never in clear.
+BACKUP_ENCRYPTION_KEY = env("BACKUP_ENCRYPTION_KEY", "")
+BACKUP_KEEP_DAILY = envint("BACKUP_KEEP_DAILY", 7)
+BACKUP_KEEP_MONTHLY = envint("BACKUP_KEEP_MONTHLY", 12)
+
 # --- Monitoring ------------------------------------------------------------
 # The register manager's dashboard warns when one user views or exports more
 # customer records than this within an hour.

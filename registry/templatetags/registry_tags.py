@@ -33,3 +33,16 @@ def unusual_activity():
     from registry.monitoring import unusual_activity as alerts
 
     return alerts()
+
+
+@register.simple_tag
+def last_backup():
+    """When the newest backup was made, and whether that is over a day ago."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from registry.backups import last_backup_at
+
+    at = last_backup_at()
+    return {"at": at, "stale": at is None or timezone.now() - at > timedelta(days=1)}

@@ -1,0 +1,341 @@
+"""Encrypted, compressed, consistent backups of the whole database.
+
+A backup file is Fernet(gzip(tar(manifest.json, database))), written with
+owner-only permissions:
+- SQLite: a copy made with sqlite3's online backup API (consistent while the
+  app runs; never a plain file copy);
+- PostgreSQL: `pg_dump --format=custom` (a consistent snapshot).
+The manifest records the engine, the time and the rows of every table, so a
+restore can be verified. Fernet (from the `cryptography` package) is
+authenticated encryption: a wrong key or a changed byte is refused before
+anything is restored.
+"""
+
+import gzip
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.db import connection, connections
+from django.utils import timezone
+
+SUFFIX = ".balansia-backup"
+
+
+class BackupError(Exception):
+    """A backup or restore that cannot be done; the message says why."""
+
+
+def _fernet():
+    key = settings.BACKUP_ENCRYPTION_KEY
+    if not key:
+        raise BackupError(
+            "BACKUP_ENCRYPTION_KEY is not set: backups are never written in clear. "
+            "Generate a key with `manage.py backup --generate-key` and keep it apart "
+            "from the backups (see README)."
+        )
+    try:
+        return Fernet(key.encode())
+    except ValueError:
+        raise BackupError(
+            "BACKUP_ENCRYPTION_KEY is not a valid key (32 url-safe base64 bytes)."
+        ) from None
+
+
+def generate_key():
+    return Fernet.generate_key().decode()
+
+
+def table_counts(alias="default"):
+    conn = connections[alias]
+    with conn.cursor() as cursor:
+        counts = {}
+        for table in sorted(conn.introspection.table_names(cursor)):
+            cursor.execute(f"SELECT COUNT(*) FROM {conn.ops.quote_name(table)}")  # noqa: S608
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+def _tool(name):
+    path = shutil.which(name)
+    if path is None:
+        raise BackupError(f"{name} is not installed (Debian: apt-get install postgresql-client).")
+    return path
+
+
+def _pg_env(settings_dict):
+    env = os.environ.copy()
+    if settings_dict.get("PASSWORD"):
+        env["PGPASSWORD"] = settings_dict["PASSWORD"]
+    return env
+
+
+def _pg_args(settings_dict, name=None):
+    args = ["--dbname", name or settings_dict["NAME"]]
+    if settings_dict.get("HOST"):
+        args += ["--host", settings_dict["HOST"]]
+    if settings_dict.get("PORT"):
+        args += ["--port", str(settings_dict["PORT"])]
+    if settings_dict.get("USER"):
+        args += ["--username", settings_dict["USER"]]
+    return args
+
+
+def _dump(directory):
+    """Write a consistent copy of the database into `directory`; return its name."""
+    if connection.vendor == "sqlite":
+        target = directory / "database.sqlite3"
+        connection.ensure_connection()
+        destination = sqlite3.connect(target)
+        with destination:
+            connection.connection.backup(destination)
+        destination.close()
+        return target.name
+    if connection.vendor == "postgresql":
+        target = directory / "database.pgdump"
+        subprocess.run(  # noqa: S603
+            [
+                _tool("pg_dump"),
+                "--format=custom",
+                "--no-owner",
+                "--file",
+                str(target),
+                *_pg_args(connection.settings_dict),
+            ],
+            check=True,
+            env=_pg_env(connection.settings_dict),
+            capture_output=True,
+        )
+        return target.name
+    raise BackupError(f"Backups of {connection.vendor} are not supported.")
+
+
+def create_backup(directory=None):
+    """Make a backup file; return its path and manifest."""
+    fernet = _fernet()
+    directory = Path(directory or settings.BACKUP_DIR)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        manifest = {
+            "format": 1,
+            "engine": connection.vendor,
+            "created_at": timezone.now().isoformat(timespec="seconds"),
+            "tables": table_counts(),
+        }
+        manifest["database"] = _dump(scratch)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            data = json.dumps(manifest, indent=1).encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            tar.add(scratch / manifest["database"], arcname=manifest["database"])
+        token = fernet.encrypt(gzip.compress(buffer.getvalue(), compresslevel=6))
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    path = directory / f"balansia-{stamp}-{manifest['engine']}{SUFFIX}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(token)
+        out.flush()
+        os.fsync(out.fileno())
+    return path, manifest
+
+
+def _open(path, scratch):
+    """Decrypt and unpack a backup into `scratch`; return the manifest."""
+    fernet = _fernet()
+    try:
+        data = gzip.decompress(fernet.decrypt(Path(path).read_bytes()))
+    except InvalidToken:
+        raise BackupError(
+            f"{path} cannot be decrypted: the key is wrong or the file is damaged. "
+            "Nothing was restored."
+        ) from None
+    except OSError as error:
+        raise BackupError(f"{path} cannot be read: {error}") from None
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(scratch, filter="data")
+    manifest = json.loads((Path(scratch) / "manifest.json").read_text())
+    if manifest.get("engine") != connection.vendor:
+        raise BackupError(
+            f"The backup is of {manifest.get('engine')}, this database is {connection.vendor}."
+        )
+    return manifest
+
+
+def database_is_empty():
+    from registry.models import Customer
+
+    return not Customer.objects.exists()
+
+
+def _load(manifest, scratch, alias="default", name=None):
+    conn = connections[alias]
+    source = Path(scratch) / manifest["database"]
+    if conn.vendor == "sqlite":
+        conn.ensure_connection()
+        backup = sqlite3.connect(source)
+        with backup:
+            backup.backup(conn.connection)
+        backup.close()
+        return
+    conn.close()
+    subprocess.run(  # noqa: S603
+        [
+            _tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            *_pg_args(conn.settings_dict, name),
+            str(source),
+        ],
+        check=True,
+        env=_pg_env(conn.settings_dict),
+        capture_output=True,
+    )
+
+
+def restore_backup(path, *, force=False):
+    """Restore a backup into this database, then re-apply the erasure journal.
+
+    Returns (manifest, re-erased customer ids).
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        manifest = _open(path, scratch)
+        if not force and not database_is_empty():
+            raise BackupError(
+                "The database is not empty: restore refused (use --force to overwrite it)."
+            )
+        _load(manifest, scratch)
+    return manifest, reapply_erasures()
+
+
+def reapply_erasures():
+    """Erase again everybody the journal says was erased (after a restore of a
+    backup older than their erasure)."""
+    from registry.models import Customer
+    from registry.rights import customers_erase, read_journal
+
+    ids = {entry["customer_id"] for entry in read_journal()}
+    back = list(Customer.objects.filter(pk__in=ids))
+    if back:
+        customers_erase(
+            customers=back, by=None, reason="erasure journal after restore", journal=False
+        )
+    return sorted(c.pk for c in back)
+
+
+def verify_backup(path):
+    """Restore into a scratch database and compare every table's rows with the
+    manifest. Returns a list of differences (empty when the backup is good)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        manifest = _open(path, scratch)
+        source = Path(scratch) / manifest["database"]
+        if connection.vendor == "sqlite":
+            check = sqlite3.connect(source)
+            counts = {
+                table: check.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+                for (table,) in check.execute(
+                    "SELECT name FROM sqlite_master "
+                    "WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                )
+            }
+            check.close()
+        else:
+            counts = _verify_postgresql(source)
+    expected = manifest["tables"]
+    return [
+        f"{table}: {expected.get(table)} in the manifest, {counts.get(table)} restored"
+        for table in sorted(set(expected) | set(counts))
+        if expected.get(table) != counts.get(table)
+    ]
+
+
+def _verify_postgresql(source):
+    import psycopg2
+
+    settings_dict = connection.settings_dict
+    name = f"balansia_verify_{os.getpid()}"
+    base = {
+        k: v
+        for k, v in {
+            "host": settings_dict.get("HOST"),
+            "port": settings_dict.get("PORT"),
+            "user": settings_dict.get("USER"),
+            "password": settings_dict.get("PASSWORD"),
+        }.items()
+        if v
+    }
+    admin = psycopg2.connect(dbname="postgres", **base)
+    admin.autocommit = True
+    try:
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        subprocess.run(  # noqa: S603
+            [_tool("pg_restore"), "--no-owner", *_pg_args(settings_dict, name), str(source)],
+            check=True,
+            env=_pg_env(settings_dict),
+            capture_output=True,
+        )
+        check = psycopg2.connect(dbname=name, **base)
+        cursor = check.cursor()
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        counts = {}
+        for (table,) in cursor.fetchall():
+            cursor.execute(f'SELECT COUNT(*) FROM "{table}"')  # noqa: S608
+            counts[table] = cursor.fetchone()[0]
+        check.close()
+        return counts
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+def backups(directory=None):
+    directory = Path(directory or settings.BACKUP_DIR)
+    return sorted(directory.glob(f"*{SUFFIX}")) if directory.exists() else []
+
+
+def _taken_at(path):
+    stamp = path.name.split("-")[1:3]
+    return datetime.strptime("-".join(stamp), "%Y%m%d-%H%M%S")
+
+
+def prune(directory=None, *, keep_daily=None, keep_monthly=None):
+    """Keep the newest backup of each of the last N days and of the last M
+    months; delete the rest. Returns the deleted paths."""
+    keep_daily = settings.BACKUP_KEEP_DAILY if keep_daily is None else keep_daily
+    keep_monthly = settings.BACKUP_KEEP_MONTHLY if keep_monthly is None else keep_monthly
+    newest_first = sorted(backups(directory), key=_taken_at, reverse=True)
+    keep, days, months = set(), [], []
+    for path in newest_first:
+        taken = _taken_at(path)
+        if taken.date() not in days and len(days) < keep_daily:
+            days.append(taken.date())
+            keep.add(path)
+        month = (taken.year, taken.month)
+        if month not in months and len(months) < keep_monthly:
+            months.append(month)
+            keep.add(path)
+    deleted = [path for path in newest_first if path not in keep]
+    for path in deleted:
+        path.unlink()
+    return deleted
+
+
+def last_backup_at(directory=None):
+    """When the newest backup file was made, or None."""
+    files = backups(directory)
+    if not files:
+        return None
+    return timezone.make_aware(_taken_at(max(files, key=_taken_at)))

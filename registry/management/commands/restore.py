@@ -1,0 +1,30 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from registry.backups import BackupError, restore_backup
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore a backup into an empty database (--force to overwrite a non-empty one), "
+        "then erase again everybody in the erasure journal."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument(
+            "--force", action="store_true", help="Overwrite a database that holds data."
+        )
+
+    def handle(self, *args, file, force, **options):
+        try:
+            manifest, erased_again = restore_backup(file, force=force)
+        except BackupError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(self.style.SUCCESS(f"Restored the backup of {manifest['created_at']}."))
+        if erased_again:
+            self.stdout.write(
+                f"Re-applied the erasure journal: {len(erased_again)} customers erased again "
+                f"(ids {', '.join(map(str, erased_again))})."
+            )
+        else:
+            self.stdout.write("Erasure journal: nobody to erase again.")

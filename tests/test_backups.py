@@ -1,0 +1,148 @@
+"""Backups: encrypted, restorable, verified, and erasures stay erased."""
+
+import os
+from datetime import datetime, timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from registry import backups
+from registry.models import Customer
+from registry.rights import customer_erase
+
+from .factories import (
+    ConsentFactory,
+    CourseFactory,
+    CustomerFactory,
+    DataSubjectRequestFactory,
+    EnrollmentFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def backup_settings(settings, tmp_path):
+    settings.BACKUP_DIR = tmp_path / "backups"
+    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    return settings
+
+
+def every_row():
+    """Every row of every table, to compare before and after."""
+    rows = {}
+    with connection.cursor() as cursor:
+        for table in sorted(connection.introspection.table_names(cursor)):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            rows[table] = sorted(map(repr, cursor.fetchall()))
+    return rows
+
+
+@pytest.fixture
+def data():
+    staff = UserFactory(username="varmistaja", roles=["Toimisto"])
+    customer = CustomerFactory(first_name="Varma", last_name="Kopioitava")
+    ConsentFactory(customer=customer, recorded_by=staff)
+    EnrollmentFactory(customer=customer, course=CourseFactory())
+    DataSubjectRequestFactory(customer=customer, handled_by=staff)
+    CustomerFactory.create_batch(3)
+    return {"staff": staff, "customer": customer}
+
+
+def test_round_trip_restores_every_row(data):
+    before = every_row()
+    path, manifest = backups.create_backup()
+    assert manifest["tables"]["registry_customer"] == 4
+    call_command("flush", interactive=False, verbosity=0)
+    assert not Customer.objects.exists()
+    call_command("restore", str(path))
+    assert every_row() == before
+
+
+def test_restoring_an_older_backup_erases_again_who_was_erased_since(data):
+    path, _ = backups.create_backup()
+    customer_erase(customer=data["customer"], by=data["staff"])
+    after_erasure = every_row()
+    call_command("restore", str(path), "--force")
+    assert not Customer.objects.filter(last_name="Kopioitava").exists()
+    assert Customer.objects.count() == 3
+    # Nothing else changed: the same rows as right after the erasure, except
+    # the audit event of the re-applied erasure.
+    restored = every_row()
+    for table, rows in after_erasure.items():
+        if table not in {"registry_auditevent"}:
+            assert restored[table] == rows, table
+
+
+def test_a_wrong_key_or_a_damaged_file_is_refused_and_nothing_changes(data, backup_settings):
+    path, _ = backups.create_backup()
+    before = every_row()
+    damaged = path.with_name("damaged" + backups.SUFFIX)
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    damaged.write_bytes(bytes(content))
+    with pytest.raises(CommandError, match="cannot be decrypted"):
+        call_command("restore", str(damaged), "--force")
+    backup_settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    with pytest.raises(CommandError, match="cannot be decrypted"):
+        call_command("restore", str(path), "--force")
+    assert every_row() == before
+
+
+def test_without_a_key_nothing_is_written(data, backup_settings):
+    backup_settings.BACKUP_ENCRYPTION_KEY = ""
+    with pytest.raises(CommandError, match="never written in clear"):
+        call_command("backup")
+    assert backups.backups() == []
+
+
+def test_a_backup_is_not_readable_and_only_the_owner_may_open_it(data):
+    path, _ = backups.create_backup()
+    content = path.read_bytes()
+    for plain in (b"SQLite format 3", b"PGDMP", b"Kopioitava", b"registry_customer"):
+        assert plain not in content
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+
+
+def test_restore_refuses_a_database_that_holds_data(data):
+    path, _ = backups.create_backup()
+    with pytest.raises(CommandError, match="not empty"):
+        call_command("restore", str(path))
+
+
+def test_verify_restores_into_a_scratch_database_and_compares(data, capsys):
+    path, _ = backups.create_backup()
+    CustomerFactory()  # the live database moves on; the backup is still good
+    call_command("backup", "--verify", str(path))
+    assert "every table has the rows" in capsys.readouterr().out
+    assert Customer.objects.count() == 5
+
+
+def test_prune_keeps_the_daily_and_monthly_backups(backup_settings):
+    directory = backup_settings.BACKUP_DIR
+    directory.mkdir(parents=True)
+    start = datetime(2026, 11, 25, 2, 0)
+    for days_ago in range(0, 120):
+        taken = start - timedelta(days=days_ago)
+        (directory / f"balansia-{taken:%Y%m%d-%H%M%S}-sqlite{backups.SUFFIX}").write_bytes(b"x")
+    deleted = backups.prune(keep_daily=7, keep_monthly=3)
+    kept = sorted(p.name[9:17] for p in backups.backups())
+    assert len(deleted) == 120 - len(kept)
+    # The newest of each of the last 7 days, and of each of the last 3 months.
+    assert kept == sorted({*(f"202611{d:02d}" for d in range(19, 26)), "20261031", "20260930"})
+
+
+def test_the_dashboard_warns_when_the_last_backup_is_old(
+    client, register_manager, backup_settings
+):
+    client.force_login(register_manager)
+    assert "Varmuuskopiota ei ole tehty" in client.get("/").content.decode()
+    backups.create_backup()
+    body = client.get("/").content.decode()
+    assert (
+        "Viimeisin varmuuskopio" in body
+        and "border-warning" not in body.split("backup-card")[1][:200]
+    )
