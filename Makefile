@@ -11,7 +11,7 @@ include .env
 export
 endif
 
-.PHONY: help run serve test lint format migrate admin messages check-deploy chromium clean
+.PHONY: help run serve bench test lint format migrate admin messages check-deploy chromium clean
 
 help:
 	@echo "make run        install, migrate, create the first register manager, serve on :8000"
@@ -22,6 +22,8 @@ help:
 	@echo "make admin      create the first register manager if there is no account"
 	@echo "make messages   update and compile the Finnish translations"
 	@echo "make check-deploy   Django's deployment checks with production-like settings"
+	@echo "make serve      run like production (DEBUG off, gunicorn, collected static) on :8001"
+	@echo "make bench      time the pages against a stock Django admin (seed_demo first)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -43,6 +45,24 @@ run: $(VENV)/.installed
 	$(MANAGE) createcachetable
 	$(MANAGE) ensure_register_manager
 	$(MANAGE) runserver 127.0.0.1:8000
+
+# Like production, on this machine: DEBUG off, collected static files, gunicorn.
+# Plain HTTP on 127.0.0.1, so the HTTPS-only settings are relaxed here only.
+serve: export DEBUG = false
+serve: export STATIC_FROM_SOURCE = false
+serve: export SECURE_SSL_REDIRECT ?= false
+serve: export SESSION_COOKIE_SECURE ?= false
+serve: export SECURE_HSTS_SECONDS ?= 0
+serve: export SECRET_KEY ?= $(shell test -f var/serve-secret || (mkdir -p var && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > var/serve-secret); cat var/serve-secret)
+serve: $(VENV)/.installed
+	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
+	$(MANAGE) collectstatic --noinput -v0
+	$(MANAGE) ensure_register_manager
+	$(BIN)/gunicorn -c gunicorn.conf.py balansia.wsgi
+
+bench: $(VENV)/.installed-dev
+	$(MANAGE) bench $(BENCH_ARGS)
 
 migrate: $(VENV)/.installed
 	$(MANAGE) migrate --noinput

@@ -332,7 +332,7 @@ class Customer(models.Model):
             models.Index(fields=["-created_at", "-id"], name="customer_added_idx"),
             models.Index(Upper("email"), name="customer_email_upper_idx"),
             models.Index(fields=["phone"], name="customer_phone_idx"),
-            models.Index(fields=["city"], name="customer_city_idx"),
+            models.Index(Upper("city"), name="customer_city_upper_idx"),
         ]
         constraints = [
             models.CheckConstraint(

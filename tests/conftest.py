@@ -32,13 +32,16 @@ def rerun_data_migrations():
     from django.db import migrations
     from django.db.migrations.loader import MigrationLoader
 
+    from django.db import connection
+
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    for key in sorted(loader.disk_migrations):
-        if key[0] not in {"registry", "courses"}:
-            continue
-        for operation in loader.disk_migrations[key].operations:
-            if isinstance(operation, migrations.RunPython):
-                operation.code(apps, None)
+    with connection.schema_editor(atomic=False) as editor:
+        for key in sorted(loader.disk_migrations):
+            if key[0] not in {"registry", "courses"}:
+                continue
+            for operation in loader.disk_migrations[key].operations:
+                if isinstance(operation, migrations.RunPython):
+                    operation.code(apps, editor)
 
 
 @pytest.fixture(autouse=True)

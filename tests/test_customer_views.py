@@ -186,3 +186,15 @@ def test_the_list_pages_by_fifty_and_keeps_the_search_in_page_links(client, staf
     assert "?city=Joensuu&amp;page=2" in response.content.decode()
     second = client.get(reverse("registry:customer-list"), {"city": "Joensuu", "page": 2})
     assert len(second.context["customers"]) == 5
+
+
+def test_a_long_list_is_counted_only_up_to_the_cap(client, staff_member, monkeypatch):
+    from registry.views import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "CAP", 3)
+    CustomerFactory.create_batch(5)
+    client.force_login(staff_member)
+    response = client.get(reverse("registry:customer-list"))
+    assert response.context["paginator"].capped
+    assert "Yli 3 asiakasta" in response.content.decode()
+    assert len(response.context["customers"]) == 4  # the capped count bounds the pages

@@ -1,0 +1,109 @@
+"""Time the register's pages against a stock Django admin on the same data."""
+
+import statistics
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+
+from courses.models import Course
+from registry.models import Customer
+
+
+class Command(BaseCommand):
+    help = "Benchmark (see README, docs/benchmarks.md). Needs data from seed_demo."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--runs", type=int, default=15)
+
+    def handle(self, *args, runs, **options):
+        if Customer.objects.count() < 1000:
+            raise CommandError(
+                "Seed the database first: manage.py seed_demo --customers 200000 ..."
+            )
+        with override_settings(ROOT_URLCONF="registry.bench", ALLOWED_HOSTS=["testserver"]):
+            client = self._client()
+            some = Customer.objects.order_by("id")[Customer.objects.count() // 2]
+            course = (
+                Course.objects.filter(enrollments__isnull=False)
+                .order_by("-capacity", "id")
+                .first()
+            )
+            national = "0" + str(some.phone)[4:]
+            cases = [
+                ("customer list, first page", "/customers/", "/stock-admin/registry/customer/"),
+                ("search 'nen'", "/customers/?q=nen", "/stock-admin/registry/customer/?q=nen"),
+                (
+                    "one exact email",
+                    f"/customers/?q={some.email}",
+                    f"/stock-admin/registry/customer/?q={some.email}",
+                ),
+                (
+                    "phone typed as 040 …",
+                    f"/customers/?q={national}",
+                    f"/stock-admin/registry/customer/?q={national}",
+                ),
+                (
+                    "deep page (200)",
+                    "/customers/?page=200",
+                    "/stock-admin/registry/customer/?p=200",
+                ),
+                (
+                    "customer detail",
+                    f"/customers/{some.pk}/",
+                    f"/stock-admin/registry/customer/{some.pk}/change/",
+                ),
+                (
+                    "participant list",
+                    f"/courses/{course.pk}/",
+                    f"/stock-admin/courses/enrollment/?course__id__exact={course.pk}",
+                ),
+                ("marketing list, email", "/marketing/?channel=email", None),
+            ]
+            head = f"{'operation':<28} {'ours ms':>9} {'p95':>7} {'q':>3}"
+            self.stdout.write(f"{head}   {'admin ms':>9} {'p95':>7} {'q':>3}   {'p95 ratio':>9}")
+            for label, ours, stock in cases:
+                mine = self._time(client, ours, runs)
+                theirs = self._time(client, stock, runs) if stock else None
+                ratio = f"{theirs[1] / mine[1]:.1f}x" if theirs else "-"
+                stock_text = (
+                    f"{theirs[0]:9.1f} {theirs[1]:7.1f} {theirs[2]:3d}"
+                    if theirs
+                    else f"{'-':>9} {'-':>7} {'-':>3}"
+                )
+                ours_text = f"{mine[0]:9.1f} {mine[1]:7.1f} {mine[2]:3d}"
+                self.stdout.write(f"{label:<28} {ours_text}   {stock_text}   {ratio:>9}")
+
+    def _client(self):
+        from django.contrib.auth import get_user_model
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        user, _ = get_user_model().objects.get_or_create(
+            username="bench", defaults={"is_staff": True, "is_superuser": True}
+        )
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user, name="bench", defaults={"confirmed": True}
+        )
+        client = Client()
+        client.force_login(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return client
+
+    def _time(self, client, url, runs):
+        timings = []
+        for _ in range(runs + 2):
+            connection.queries_log.clear()  # a bounded deque: keep each count exact
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                response = client.get(url, secure=True)
+                timings.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise CommandError(f"{url} answered {response.status_code}")
+        timings = sorted(timings[2:])  # the first two warm caches
+        p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
+        return statistics.median(timings), p95, len(queries.captured_queries)

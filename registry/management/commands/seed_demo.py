@@ -1,0 +1,253 @@
+"""Fill the register with realistic, fictional Finnish data for demos and benchmarks."""
+
+import io
+import random
+import sys
+import time
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from courses.models import Course, Enrollment
+from registry.models import Consent, ConsentText, Customer, search_text_of
+
+#: Email addresses are ASCII (the form's validator would refuse ä and ö).
+ASCII = str.maketrans("äöåé", "aoae")
+
+
+class Command(BaseCommand):
+    help = (
+        "Add fictional customers (Faker fi_FI), courses, enrolments and consents. "
+        "Refuses a database that already holds customers unless --append."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=1000)
+        parser.add_argument("--courses", type=int, default=40)
+        parser.add_argument("--enrollments", type=int, default=5000)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--append", action="store_true", help="Add to existing customers.")
+
+    def handle(self, *args, customers, courses, enrollments, seed, append, **options):
+        if Customer.objects.exists() and not append:
+            raise CommandError("The database already holds customers; use --append to add more.")
+        if enrollments > customers * courses:
+            raise CommandError("More enrolments than customer-course pairs.")
+        self.rng = random.Random(seed)  # noqa: S311 - demo data, reproducible by --seed
+        self.pools = self._pools(seed)
+        started = time.monotonic()
+        with transaction.atomic():
+            customer_ids = self._customers(customers)
+            course_ids = self._courses(courses)
+            self._enrollments(enrollments, customer_ids, course_ids)
+            self._consents(customer_ids)
+        self.stdout.write(self.style.SUCCESS(f"Done in {time.monotonic() - started:.1f} s."))
+
+    def _progress(self, label, done, total):
+        if total and (done == total or done % max(total // 10, 1) == 0):
+            self.stdout.write(f"  {label}: {done}/{total}")
+            sys.stdout.flush()
+
+    def _pools(self, seed):
+        from faker import Faker
+
+        fake = Faker("fi_FI")
+        fake.seed_instance(seed)
+        return {
+            "first": [fake.first_name() for _ in range(400)],
+            "last": [fake.last_name() for _ in range(800)],
+            "street": [fake.street_name() for _ in range(300)],
+            "place": [(fake.postcode(), fake.city()) for _ in range(300)],
+        }
+
+    def _customer_rows(self, count, start):
+        now = timezone.now()
+        rng, pools = self.rng, self.pools
+        sources = [value for value, _label in Customer.Source.choices]
+        for index in range(count):
+            number = start + index
+            first, last = rng.choice(pools["first"]), rng.choice(pools["last"])
+            email = f"{first}.{last}.{number}@example.invalid".lower().translate(ASCII)
+            phone = f"+35840{number % 10_000_000:07d}"
+            postal_code, city = rng.choice(pools["place"])
+            created = now - timedelta(days=rng.randint(0, 6 * 365))
+            yield (
+                first,
+                last,
+                email,
+                phone,
+                f"{rng.choice(pools['street'])} {rng.randint(1, 80)}",
+                postal_code,
+                city,
+                "FI",
+                rng.choice(sources),
+                created,
+                created,
+                created + timedelta(days=rng.randint(0, 300)),
+                search_text_of(first_name=first, last_name=last, email=email, phone=phone),
+            )
+
+    COLUMNS = (
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "street_address",
+        "postal_code",
+        "city",
+        "country",
+        "source",
+        "created_at",
+        "updated_at",
+        "last_activity_at",
+        "search_text",
+    )
+
+    def _customers(self, count):
+        start = Customer.objects.count() + 1  # only numbers the fictional addresses
+        self._copy(Customer, self.COLUMNS, self._customer_rows(count, start), count, "customers")
+        newest = Customer.objects.order_by("-id").values_list("id", flat=True)[:count]
+        return list(reversed(newest))
+
+    def _courses(self, count):
+        titles = [
+            "Aamujooga",
+            "Pilates",
+            "Kehonhuolto",
+            "Mindfulness",
+            "Hathajooga",
+            "Venyttely",
+            "Meditaatio",
+        ]
+        places = ["Sali 1", "Sali 2", "Joensuun toimitila", "Rantasauna"]
+        now = timezone.now().replace(minute=0, second=0, microsecond=0)
+        courses = []
+        for index in range(count):
+            start = now + timedelta(
+                days=self.rng.randint(-700, 120), hours=self.rng.randint(0, 10)
+            )
+            courses.append(
+                Course(
+                    title=f"{self.rng.choice(titles)} {index + 1}",
+                    starts_at=start,
+                    ends_at=start + timedelta(minutes=90),
+                    location=self.rng.choice(places),
+                    capacity=self.rng.choice([12, 20, 600]),
+                )
+            )
+        made = Course.objects.bulk_create(courses, batch_size=2000)
+        self.stdout.write(f"  courses: {count}/{count}")
+        return [course.pk for course in made]
+
+    def _enrollments(self, count, customer_ids, course_ids):
+        courses = len(course_ids)
+        per_course = [count // courses + (1 if i < count % courses else 0) for i in range(courses)]
+        now = timezone.now()
+
+        def rows():
+            for course_id, size in zip(course_ids, per_course, strict=True):
+                for customer_id in self.rng.sample(customer_ids, size):
+                    when = now - timedelta(days=self.rng.randint(0, 700))
+                    status = self.rng.choice(["enrolled", "attended", "attended", "cancelled"])
+                    yield (customer_id, course_id, status, "office", when, when)
+
+        columns = (
+            "customer_id",
+            "course_id",
+            "status",
+            "source",
+            "enrolled_at",
+            "status_changed_at",
+        )
+        self._copy(Enrollment, columns, rows(), count, "enrolments")
+
+    def _consents(self, customer_ids):
+        from django.contrib.auth import get_user_model
+
+        recorder = get_user_model().objects.filter(is_active=True).order_by("id").first()
+        if recorder is None:
+            # An inactive, fictional account records the demo consents.
+            recorder, _ = get_user_model().objects.get_or_create(
+                username="demo-kirjaaja", defaults={"is_active": False}
+            )
+        text = ConsentText.objects.filter(channel="email").order_by("version").first()
+        now = timezone.now()
+
+        def rows():
+            for customer_id in customer_ids:
+                roll = self.rng.random()
+                if roll < 0.35:
+                    yield (
+                        customer_id,
+                        "email",
+                        "given",
+                        "web_form",
+                        text.pk,
+                        recorder.pk,
+                        now,
+                        now,
+                    )
+                elif roll < 0.40:
+                    yield (
+                        customer_id,
+                        "direct_marketing",
+                        "objection",
+                        "letter",
+                        None,
+                        recorder.pk,
+                        now,
+                        now,
+                    )
+
+        columns = (
+            "customer_id",
+            "channel",
+            "event",
+            "method",
+            "text_id",
+            "recorded_by_id",
+            "occurred_at",
+            "recorded_at",
+        )
+        self._copy(Consent, columns, rows(), None, "consents")
+
+    def _copy(self, model, columns, rows, total, label):
+        """COPY on PostgreSQL (fast), batched INSERTs elsewhere."""
+        table = model._meta.db_table
+        batch, done = [], 0
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 20_000:
+                self._write(table, columns, batch)
+                done += len(batch)
+                batch = []
+                self._progress(label, done, total)
+        if batch:
+            self._write(table, columns, batch)
+            done += len(batch)
+        self.stdout.write(f"  {label}: {done}")
+
+    def _write(self, table, columns, batch):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                buffer = io.StringIO()
+                for row in batch:
+                    buffer.write(
+                        "\t".join(r"\N" if v is None else str(v).replace("\t", " ") for v in row)
+                        + "\n"
+                    )
+                buffer.seek(0)
+                cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+            else:
+                from datetime import datetime
+
+                adapt = connection.ops.adapt_datetimefield_value
+                batch = [
+                    [adapt(v) if isinstance(v, datetime) else v for v in row] for row in batch
+                ]
+                placeholders = ", ".join(["%s"] * len(columns))
+                # Table and column names are this module's constants, not input.
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+                cursor.executemany(sql, batch)
