@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import Course, Enrollment
-from .services import DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
+from .services import COURSE_FIELDS, DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -10,16 +10,7 @@ DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="
 class CourseForm(forms.ModelForm):
     class Meta:
         model = Course
-        fields = (
-            "title",
-            "description",
-            "starts_at",
-            "ends_at",
-            "location",
-            "instructor",
-            "capacity",
-            "is_cancelled",
-        )
+        fields = COURSE_FIELDS
         widgets = {
             "starts_at": DATETIME_WIDGET,
             "ends_at": DATETIME_WIDGET,

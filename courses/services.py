@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from registry.merge import merge_handler
 from registry.models import AuditEvent, Customer
-from registry.services import audit_event_create, plain_value
+from registry.services import audit_event_create, changes_apply
 
 from .models import Course, Enrollment
 
@@ -102,11 +102,7 @@ def course_update(*, course, data, by, request=None):
                 % {"taken": taken}
             }
         )
-    changes = {}
-    for field in COURSE_FIELDS:
-        if field in data and plain_value(getattr(current, field)) != plain_value(data[field]):
-            changes[field] = [plain_value(getattr(current, field)), plain_value(data[field])]
-            setattr(current, field, data[field])
+    changes = changes_apply(current, data, COURSE_FIELDS)
     if changes:
         current.full_clean()
         current.save()

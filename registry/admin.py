@@ -14,16 +14,11 @@ admin.site.index_title = _("Access rights and audit")
 User = get_user_model()
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """The audit trail, read-only: nobody adds, edits or deletes events here."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """An append-only ledger in admin: shown, never added, changed or deleted here."""
 
-    list_display = ("at", "actor", "action", "target_type", "target_id", "ip_address")
-    list_filter = ("action", "at")
-    list_select_related = ("actor",)
-    search_fields = ("actor__username", "target_id")
-    date_hierarchy = "at"
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
 
     def has_add_permission(self, request):
         return False
@@ -33,6 +28,17 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """The audit trail, read-only: nobody adds, edits or deletes events here."""
+
+    list_display = ("at", "actor", "action", "target_type", "target_id", "ip_address")
+    list_filter = ("action", "at")
+    list_select_related = ("actor",)
+    search_fields = ("actor__username", "target_id")
+    date_hierarchy = "at"
 
 
 class AccountSecurityInline(admin.StackedInline):
@@ -145,19 +151,9 @@ class ConsentTextAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(ReadOnlyAdmin):
     """The consent ledger, read-only. Events are recorded on the customer's page."""
 
     list_display = ("occurred_at", "customer_id", "channel", "event", "method", "recorded_by")
     list_filter = ("channel", "event", "method")
     list_select_related = ("recorded_by",)
-    readonly_fields = [f.name for f in Consent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -20,7 +20,7 @@ from .models import (
     one_month_after,
 )
 from .phones import format_phone, national_digits
-from .services import CUSTOMER_FIELDS, audit_event_create, plain_value
+from .services import CUSTOMER_FIELDS, audit_event_create, changes_apply, plain_value
 
 ERASED = "[poistettu]"
 
@@ -82,11 +82,7 @@ def request_log(*, customer, kind, received_on, identity_verification, by, reque
 def request_update(*, case, data, by, request=None):
     """Change a case: extend the deadline (with a reason), close it, note the outcome."""
     case = DataSubjectRequest.objects.select_for_update().get(pk=case.pk)
-    changes = {}
-    for field in REQUEST_FIELDS:
-        if field in data and plain_value(getattr(case, field)) != plain_value(data[field]):
-            changes[field] = [plain_value(getattr(case, field)), plain_value(data[field])]
-            setattr(case, field, data[field])
+    changes = changes_apply(case, data, REQUEST_FIELDS)
     if case.status in DataSubjectRequest.CLOSED and case.completed_on is None:
         case.completed_on = timezone.localdate()
         changes["completed_on"] = ["", case.completed_on.isoformat()]

@@ -62,6 +62,16 @@ def account_password_changed(*, user, request):
     )
 
 
+def changes_apply(instance, data, fields):
+    """Set the given fields that differ and return {field: [old, new]} as text."""
+    changes = {}
+    for field in fields:
+        if field in data and plain_value(getattr(instance, field)) != plain_value(data[field]):
+            changes[field] = [plain_value(getattr(instance, field)), plain_value(data[field])]
+            setattr(instance, field, data[field])
+    return changes
+
+
 def plain_value(value):
     """A field value as the audit trail stores it (phone numbers and countries as text)."""
     if value is None:
@@ -93,11 +103,7 @@ def customer_update(*, customer, data, by, request=None, case_id=None):
     Returns the saved customer and the changes as {field: [old, new]}.
     """
     current = Customer.objects.select_for_update().get(pk=customer.pk)
-    changes = {}
-    for field in CUSTOMER_FIELDS:
-        if field in data and plain_value(getattr(current, field)) != plain_value(data[field]):
-            changes[field] = [plain_value(getattr(current, field)), plain_value(data[field])]
-            setattr(current, field, data[field])
+    changes = changes_apply(current, data, CUSTOMER_FIELDS)
     if changes:
         current.last_activity_at = timezone.now()
         current.save()
@@ -127,11 +133,7 @@ def customer_merge(*, keep, remove, values, by, request=None):
     keep, remove = rows[keep.pk], rows[remove.pk]
     handlers = handlers_for(Customer)
 
-    changes = {}
-    for field in CUSTOMER_FIELDS:
-        if field in values and plain_value(getattr(keep, field)) != plain_value(values[field]):
-            changes[field] = [plain_value(getattr(keep, field)), plain_value(values[field])]
-            setattr(keep, field, values[field])
+    changes = changes_apply(keep, values, CUSTOMER_FIELDS)
     # The relationship began when the earlier record began.
     keep.created_at = min(keep.created_at, remove.created_at)
     keep.last_activity_at = timezone.now()

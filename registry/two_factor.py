@@ -37,19 +37,23 @@ def qr_svg(device):
     return segno.make(device.config_url, error="m").svg_inline(scale=5, dark="#000", light="#fff")
 
 
+def _failed(*, user, request, during):
+    audit_event_create(
+        action=AuditEvent.Action.TWO_FACTOR_FAILED,
+        by=user,
+        target=user,
+        request=request,
+        detail={"during": during},
+    )
+
+
 @transaction.atomic
 def two_factor_confirm(*, user, device, token, request):
     """Confirm a new TOTP device with its first code; returns the backup codes,
     or None if the code was wrong."""
     allowed, _info = device.verify_is_allowed()
     if not allowed or not device.verify_token(token):
-        audit_event_create(
-            action=AuditEvent.Action.TWO_FACTOR_FAILED,
-            by=user,
-            target=user,
-            request=request,
-            detail={"during": "setup"},
-        )
+        _failed(user=user, request=request, during="setup")
         return None
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -72,11 +76,5 @@ def two_factor_verify(*, user, token, request):
         if allowed and device.verify_token(token):
             django_otp.login(request, device)
             return True
-    audit_event_create(
-        action=AuditEvent.Action.TWO_FACTOR_FAILED,
-        by=user,
-        target=user,
-        request=request,
-        detail={"during": "login"},
-    )
+    _failed(user=user, request=request, during="login")
     return False

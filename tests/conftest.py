@@ -29,10 +29,8 @@ def rerun_data_migrations():
     data migrations are idempotent, so they are simply run again.
     """
     from django.apps import apps
-    from django.db import migrations
+    from django.db import connection, migrations
     from django.db.migrations.loader import MigrationLoader
-
-    from django.db import connection
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
     with connection.schema_editor(atomic=False) as editor:

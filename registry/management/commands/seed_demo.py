@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from courses.models import Course, Enrollment
 from registry.models import Consent, ConsentText, Customer, search_text_of
+from registry.services import CUSTOMER_FIELDS
 
 #: Email addresses are ASCII (the form's validator would refuse ä and ö).
 ASCII = str.maketrans("äöåé", "aoae")
@@ -89,21 +90,7 @@ class Command(BaseCommand):
                 search_text_of(first_name=first, last_name=last, email=email, phone=phone),
             )
 
-    COLUMNS = (
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "street_address",
-        "postal_code",
-        "city",
-        "country",
-        "source",
-        "created_at",
-        "updated_at",
-        "last_activity_at",
-        "search_text",
-    )
+    COLUMNS = (*CUSTOMER_FIELDS, "created_at", "updated_at", "last_activity_at", "search_text")
 
     def _customers(self, count):
         start = Customer.objects.count() + 1  # only numbers the fictional addresses
