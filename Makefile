@@ -63,6 +63,7 @@ serve: $(VENV)/.installed
 
 bench: $(VENV)/.installed-dev
 	$(MANAGE) bench $(BENCH_ARGS)
+	$(MANAGE) bench_serve
 
 migrate: $(VENV)/.installed
 	$(MANAGE) migrate --noinput

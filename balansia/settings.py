@@ -107,7 +107,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "balansia.urls"
+# Only the benchmark changes this (to mount a stock admin beside ours).
+ROOT_URLCONF = env("ROOT_URLCONF", "balansia.urls")
 WSGI_APPLICATION = "balansia.wsgi.application"
 
 TEMPLATES = [
