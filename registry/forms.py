@@ -305,6 +305,8 @@ class MarketingListForm(forms.Form):
         label=_("Channel"), choices=MarketingChannel.choices, widget=forms.RadioSelect
     )
     city = forms.CharField(label=_("City (optional)"), required=False, max_length=100)
+    # Set from a course's page: customers who are or were on that course.
+    course = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     purpose = forms.CharField(
         label=_("Purpose of the export"),
         required=False,

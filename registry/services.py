@@ -228,15 +228,21 @@ MARKETING_COLUMNS = {
 }
 
 
-def marketing_list(*, channel, city=""):
+def marketing_list(*, channel, city="", course=None):
     customers = Customer.objects.contactable_by(channel)
     if city:
         customers = customers.filter(city__iexact=city)
+    if course:
+        # Through the reverse relation: registry does not import courses.
+        on_course = Customer.objects.filter(
+            enrollments__course_id=course, enrollments__status__in=["enrolled", "attended"]
+        )
+        customers = customers.filter(pk__in=on_course.values("pk"))
     return customers
 
 
 @transaction.atomic
-def marketing_list_export(*, channel, city="", purpose, by, request=None):
+def marketing_list_export(*, channel, city="", course=None, purpose, by, request=None):
     """Audit the export of a marketing list and return (columns, row count, rows).
 
     The rows are an iterator over the database (not a list in memory), to be
@@ -244,7 +250,7 @@ def marketing_list_export(*, channel, city="", purpose, by, request=None):
     purpose the user stated.
     """
     columns = MARKETING_COLUMNS[channel]
-    customers = marketing_list(channel=channel, city=city).order_by(
+    customers = marketing_list(channel=channel, city=city, course=course).order_by(
         "last_name", "first_name", "id"
     )
     count = customers.count()
@@ -254,7 +260,9 @@ def marketing_list_export(*, channel, city="", purpose, by, request=None):
         request=request,
         detail={
             "channel": channel,
-            "filters": {"city": city} if city else {},
+            "filters": {
+                key: value for key, value in (("city", city), ("course", course)) if value
+            },
             "columns": list(columns),
             "rows": count,
             "purpose": purpose,

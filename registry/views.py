@@ -273,6 +273,7 @@ def marketing_list_view(request):
                 columns, _count, rows = marketing_list_export(
                     channel=data["channel"],
                     city=data["city"],
+                    course=data.get("course"),
                     purpose=data["purpose"],
                     by=request.user,
                     request=request,
@@ -282,5 +283,7 @@ def marketing_list_view(request):
                     f"markkinointilista-{data['channel']}-{timezone.localdate():%Y-%m-%d}.csv"
                 )
                 return csv_response(filename, header, rows)
-            count = marketing_list(channel=data["channel"], city=data["city"]).count()
+            count = marketing_list(
+                channel=data["channel"], city=data["city"], course=data.get("course")
+            ).count()
     return render(request, "registry/marketing_list.html", {"form": form, "count": count})

@@ -183,3 +183,23 @@ def test_export_without_a_purpose_is_refused(client, register_manager, staff_mem
     assert "purpose" in response.context["form"].errors
     assert response.context["count"] == 1
     assert not AuditEvent.objects.filter(action="marketing_list_exported").exists()
+
+
+def test_a_marketing_list_of_one_courses_customers(client, register_manager, staff_member):
+    from .factories import CourseFactory, EnrollmentFactory
+
+    course = CourseFactory()
+    on_course = CustomerFactory()
+    EnrollmentFactory(customer=on_course, course=course, status="attended")
+    EnrollmentFactory(course=course, status="cancelled")
+    CustomerFactory()
+    client.force_login(register_manager)
+    url = reverse("registry:marketing-list")
+    assert client.get(url, {"channel": "post"}).context["count"] == 3
+    assert client.get(url, {"channel": "post", "course": course.pk}).context["count"] == 1
+    response = client.post(url, {"channel": "post", "course": course.pk, "purpose": "jatkokurssi"})
+    assert len(read_csv(response)) == 2
+    event = AuditEvent.objects.get(action=AuditEvent.Action.MARKETING_LIST_EXPORTED)
+    assert event.detail["filters"] == {"course": course.pk}
+    course_page = client.get(course.get_absolute_url()).content.decode()
+    assert f"/marketing/?course={course.pk}" in course_page
