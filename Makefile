@@ -63,6 +63,8 @@ serve: $(VENV)/.installed
 
 bench: $(VENV)/.installed-dev
 	$(MANAGE) bench $(BENCH_ARGS)
+	$(MANAGE) bench_export --format csv
+	$(MANAGE) bench_export --format xlsx
 	$(MANAGE) bench_serve
 
 migrate: $(VENV)/.installed

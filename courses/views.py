@@ -1,11 +1,8 @@
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
@@ -13,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, ListView, UpdateView
 
-from registry.exports import csv_response, neutralise
+from registry.exports import csv_response, xlsx_file_response
 from registry.models import AuditEvent, Customer
 from registry.services import audit_event_create
 
@@ -240,26 +237,6 @@ def export(request, pk):
             f"osallistujat-{slugify(course.title)}-{timezone.localtime(course.starts_at):%Y-%m-%d}"
         )
         if file_format == "xlsx":
-            return xlsx_response(f"{filename}.xlsx", header, rows)
+            return xlsx_file_response(f"{filename}.xlsx", header, rows)
         return csv_response(f"{filename}.csv", header, rows)
     return render(request, "courses/participant_export.html", {"course": course, "form": form})
-
-
-def xlsx_response(filename, header, rows):
-    """A workbook written in openpyxl's write-only mode, every cell neutralised
-    (a string starting with = would otherwise become a formula)."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet()
-    sheet.append([neutralise(cell) for cell in header])
-    for row in rows:
-        sheet.append([neutralise(cell) for cell in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response

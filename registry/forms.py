@@ -462,3 +462,23 @@ class AuditFilterForm(forms.Form):
             else None,
             "customer_id": data["customer"],
         }
+
+
+class RegisterExportForm(forms.Form):
+    file_format = forms.ChoiceField(
+        label=_("File format"),
+        choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")],
+        initial="csv",
+        widget=forms.RadioSelect,
+    )
+    purpose = forms.CharField(
+        label=_("Purpose of the export"),
+        max_length=200,
+        help_text=_("Why the whole register leaves the system. Recorded in the audit trail."),
+    )
+
+    def clean_purpose(self):
+        purpose = " ".join(self.cleaned_data["purpose"].split())
+        if not purpose:
+            raise forms.ValidationError(_("State why the list is exported."))
+        return purpose

@@ -115,6 +115,7 @@ class AuditEvent(AppendOnlyModel):
         ACCESS_CHANGED = "access_changed", _("Changed access rights")
         ACCOUNT_DEACTIVATED = "account_deactivated", _("Deactivated an account")
         AUDIT_TRAIL_EXPORTED = "audit_trail_exported", _("Exported the audit trail")
+        REGISTER_EXPORTED = "register_exported", _("Exported the whole customer register")
         TWO_FACTOR_ENABLED = "two_factor_enabled", _("Set up two-factor authentication")
         TWO_FACTOR_FAILED = "two_factor_failed", _("Gave a wrong second-factor code")
 
@@ -332,7 +333,10 @@ class Customer(models.Model):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
-        permissions = [("merge_customer", _("Can merge two records of the same person"))]
+        permissions = [
+            ("merge_customer", _("Can merge two records of the same person")),
+            ("export_customers", _("Can export the whole customer register")),
+        ]
         indexes = [
             models.Index(fields=["last_name", "first_name", "id"], name="customer_name_idx"),
             models.Index(fields=["-created_at", "-id"], name="customer_added_idx"),

@@ -4,7 +4,8 @@ Keyword-only, atomic, with the acting user passed in as `by`, so that every
 change and its audit event are committed together or not at all.
 """
 
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from balansia.security import client_ip
@@ -315,3 +316,33 @@ def access_changed(*, obj, message, by, request=None):
             "change": message if isinstance(message, (str, list)) else str(message),
         },
     )
+
+
+#: Columns of the whole-register export.
+REGISTER_COLUMNS = (*CUSTOMER_FIELDS, "created_at", "last_activity_at")
+
+
+@transaction.atomic
+def register_export(*, file_format, purpose, by, request=None):
+    """Audit an export of the whole register; return (columns, rows) with rows
+    an iterator over the database, to be streamed."""
+    customers = Customer.objects.order_by("id")
+    audit_event_create(
+        action=AuditEvent.Action.REGISTER_EXPORTED,
+        by=by,
+        request=request,
+        detail={"rows": customers.count(), "format": file_format, "purpose": purpose},
+    )
+
+    # The stored text of the phone, without building a PhoneNumber per row.
+    raw = customers.annotate(phone_text=Cast("phone", models.CharField()))
+    fields = [("phone_text" if name == "phone" else name) for name in REGISTER_COLUMNS]
+
+    def rows():
+        for values in raw.values_list(*fields).iterator(chunk_size=5000):
+            yield [
+                format_phone(value) if name == "phone" else plain_value(value)
+                for name, value in zip(REGISTER_COLUMNS, values, strict=True)
+            ]
+
+    return REGISTER_COLUMNS, rows()

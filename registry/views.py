@@ -11,13 +11,14 @@ from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
 from balansia.reauth import recent_authentication_required
 
-from .exports import csv_response
+from .exports import csv_response, xlsx_file_response
 from .forms import (
     ConsentForm,
     CustomerFilterForm,
     CustomerForm,
     CustomerMergeForm,
     MarketingListForm,
+    RegisterExportForm,
 )
 from .models import AuditEvent, Consent, Customer, MarketingChannel
 from .services import (
@@ -29,6 +30,7 @@ from .services import (
     customer_viewed,
     marketing_list,
     marketing_list_export,
+    register_export,
 )
 
 
@@ -287,3 +289,25 @@ def marketing_list_view(request):
                 channel=data["channel"], city=data["city"], course=data.get("course")
             ).count()
     return render(request, "registry/marketing_list.html", {"form": form, "count": count})
+
+
+@permission_required("registry.export_customers", raise_exception=True)
+@recent_authentication_required
+def register_export_view(request):
+    """Export the whole customer register (register manager), with a stated
+    purpose; streamed, audited, formula-safe."""
+    form = RegisterExportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        file_format = form.cleaned_data["file_format"]
+        columns, rows = register_export(
+            file_format=file_format,
+            purpose=form.cleaned_data["purpose"],
+            by=request.user,
+            request=request,
+        )
+        header = [str(Customer._meta.get_field(name).verbose_name) for name in columns]
+        filename = f"asiakasrekisteri-{timezone.localdate():%Y-%m-%d}.{file_format}"
+        if file_format == "xlsx":
+            return xlsx_file_response(filename, header, rows)
+        return csv_response(filename, header, rows)
+    return render(request, "registry/register_export.html", {"form": form})

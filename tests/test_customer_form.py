@@ -134,3 +134,24 @@ def test_how_the_relationship_began_offers_exactly_the_three_sources_of_the_noti
         "web_registration",
         "enrolment_or_purchase",
     ]
+
+
+def test_the_fast_format_of_finnish_mobiles_equals_the_librarys():
+    import random
+
+    import phonenumbers
+
+    from registry.phones import format_phone
+
+    rng = random.Random(7)
+    for prefix in ("40", "41", "44", "45", "46", "50"):
+        for length in (6, 7, 8):
+            for _ in range(20):
+                e164 = f"+358{prefix}{rng.randrange(10 ** (length - 1), 10**length)}"
+                number = phonenumbers.parse(e164)
+                if not phonenumbers.is_valid_number(number):
+                    continue
+                expected = phonenumbers.format_number(
+                    number, phonenumbers.PhoneNumberFormat.NATIONAL
+                )
+                assert format_phone(e164) == expected, e164

@@ -53,6 +53,7 @@ RULES = {
     "admin-login": (None, {"anonymous": L, "inactive_user": L, "other": 403}),
     "registry:customer-list": (None, OFFICE),
     "registry:customer-create": (None, OFFICE),
+    "registry:register-export": (None, MANAGER_ONLY),
     "registry:customer-detail": (lambda w: {"pk": w["customer"].pk}, OFFICE),
     "registry:customer-update": (lambda w: {"pk": w["customer"].pk}, OFFICE),
     "registry:consent-create": (lambda w: {"pk": w["customer"].pk}, OFFICE),
