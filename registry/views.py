@@ -121,9 +121,9 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
                 for channel, label in MarketingChannel.choices
             ]
         if self.request.user.has_perm("registry.view_auditevent"):
-            context["audit_events"] = AuditEvent.objects.for_customer(self.object).select_related(
-                "actor"
-            )[:100]
+            # The latest events; the audit trail has the rest (linked).
+            events = AuditEvent.objects.for_customer(self.object).select_related("actor")
+            context["audit_events"] = events[:20]
         return context
 
 

@@ -89,3 +89,11 @@ def test_list_filters_by_city_and_source_and_sorts(client, staff_member, people)
     assert [c.last_name for c in response.context["customers"]] == ["ÄIJÄLÄ"]
     response = client.get("/customers/", {"sort": "added"})
     assert response.context["customers"][0] == people["other"]
+
+
+def test_a_whole_address_finds_exactly_that_address(people):
+    from .factories import CustomerFactory
+
+    CustomerFactory(last_name="Pidempi", email="toinen.elina.maki@example.invalid")
+    assert found("ELINA.MAKI@EXAMPLE.INVALID") == {"Mäki-Petäjä"}
+    assert found("elina.maki@example") == {"Mäki-Petäjä", "Pidempi"}  # a part is still a part

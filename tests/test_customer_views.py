@@ -198,3 +198,16 @@ def test_a_long_list_is_counted_only_up_to_the_cap(client, staff_member, monkeyp
     assert response.context["paginator"].capped
     assert "Yli 3 asiakasta" in response.content.decode()
     assert len(response.context["customers"]) == 4  # the capped count bounds the pages
+
+
+def test_the_record_shows_its_latest_events_and_links_to_the_rest(
+    client, register_manager, customer
+):
+    from registry.services import customer_viewed
+
+    for _ in range(25):
+        customer_viewed(customer=customer, by=register_manager, request=None)
+    client.force_login(register_manager)
+    response = client.get(customer.get_absolute_url())
+    assert len(response.context["audit_events"]) == 20
+    assert f"/audit/?customer={customer.pk}" in response.content.decode()

@@ -44,6 +44,11 @@ class Command(BaseCommand):
             course_ids = self._courses(courses)
             self._enrollments(enrollments, customer_ids, course_ids)
             self._consents(customer_ids)
+        # Fresh statistics after a bulk load, or the planner guesses (it took
+        # 65 ms instead of 0.04 ms to find one email address without them).
+        with connection.cursor() as cursor:
+            for model in (Customer, Course, Enrollment, Consent):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
         self.stdout.write(self.style.SUCCESS(f"Done in {time.monotonic() - started:.1f} s."))
 
     def _progress(self, label, done, total):
