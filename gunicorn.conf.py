@@ -7,17 +7,23 @@ no state in the process, so more hosts may run this against one PostgreSQL.
 import multiprocessing
 import os
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8001")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+
+def env(name, default):
+    # An empty value (as in a copied .env.example) counts as unset.
+    return os.environ.get(name) or default
+
+
+bind = env("GUNICORN_BIND", "127.0.0.1:8001")
+workers = int(env("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+timeout = int(env("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5
 # Recycle workers now and then, so that a slow leak never grows unbounded.
 max_requests = 1000
 max_requests_jitter = 100
 # Only the TLS proxy on this host may tell gunicorn the original scheme.
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = env("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
 # No query strings in the access log: search words may be names.

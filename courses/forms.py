@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from registry.forms import ExportForm
+
 from .models import Course, Enrollment
 from .services import COURSE_FIELDS, DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
 
@@ -28,33 +30,22 @@ class EnrollForm(forms.Form):
     )
 
 
-class ParticipantExportForm(forms.Form):
+class ParticipantExportForm(ExportForm):
+    """Export a participant list with the columns the user may see."""
+
     columns = forms.MultipleChoiceField(
         label=_("Columns"), widget=forms.CheckboxSelectMultiple, choices=()
     )
-    file_format = forms.ChoiceField(
-        label=_("File format"),
-        choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")],
-        initial="csv",
-        widget=forms.RadioSelect,
-    )
-    purpose = forms.CharField(
-        label=_("Purpose of the export"),
-        max_length=200,
-        help_text=_("For example “list for the instructor”. Recorded in the audit trail."),
-    )
+    field_order = ["columns", "file_format", "purpose"]
 
     def __init__(self, *args, allowed_columns, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["purpose"].help_text = _(
+            "For example “list for the instructor”. Recorded in the audit trail."
+        )
         self.fields["columns"].choices = [
             (name, PARTICIPANT_COLUMNS[name][0].capitalize()) for name in allowed_columns
         ]
         self.fields["columns"].initial = [
             name for name in DEFAULT_PARTICIPANT_COLUMNS if name in allowed_columns
         ]
-
-    def clean_purpose(self):
-        purpose = " ".join(self.cleaned_data["purpose"].split())
-        if not purpose:
-            raise forms.ValidationError(_("State why the list is exported."))
-        return purpose

@@ -33,6 +33,12 @@ class EnrollmentError(ValidationError):
     """A change to the participant list that the rules do not allow."""
 
 
+def _set_status(enrollment, status):
+    enrollment.status = status
+    enrollment.status_changed_at = timezone.now()
+    enrollment.save(update_fields=["status", "status_changed_at"])
+
+
 def _locked(course):
     return Course.objects.select_for_update().get(pk=course.pk)
 
@@ -42,9 +48,7 @@ def _promote_from_waitlist(*, course, by, request):
     free = course.capacity - course.enrollments.taking_a_place().count()
     promoted = []
     for enrollment in course.enrollments.waitlist()[: max(free, 0)]:
-        enrollment.status = Enrollment.Status.ENROLLED
-        enrollment.status_changed_at = timezone.now()
-        enrollment.save(update_fields=["status", "status_changed_at"])
+        _set_status(enrollment, Enrollment.Status.ENROLLED)
         audit_event_create(
             action=AuditEvent.Action.WAITLIST_PROMOTED,
             by=by,
@@ -159,9 +163,7 @@ def enrollment_cancel(*, enrollment, by, request=None):
     enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
     if enrollment.status == Enrollment.Status.CANCELLED:
         return enrollment, []
-    enrollment.status = Enrollment.Status.CANCELLED
-    enrollment.status_changed_at = timezone.now()
-    enrollment.save(update_fields=["status", "status_changed_at"])
+    _set_status(enrollment, Enrollment.Status.CANCELLED)
     audit_event_create(
         action=AuditEvent.Action.ENROLLMENT_CANCELLED,
         by=by,
@@ -189,9 +191,7 @@ def attendance_mark(*, course, attended_ids, by, request=None):
         attended = enrollment.pk in attended_ids
         status = Enrollment.Status.ATTENDED if attended else Enrollment.Status.ENROLLED
         if enrollment.status != status:
-            enrollment.status = status
-            enrollment.status_changed_at = timezone.now()
-            enrollment.save(update_fields=["status", "status_changed_at"])
+            _set_status(enrollment, status)
             changed.append(enrollment)
     if changed:
         audit_event_create(

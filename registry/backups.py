@@ -72,6 +72,16 @@ def _tool(name):
     return path
 
 
+def _run_pg(tool, *options, settings_dict, name=None):
+    """Run pg_dump or pg_restore against the database (or `name`)."""
+    subprocess.run(  # noqa: S603
+        [_tool(tool), *options, *_pg_args(settings_dict, name)],
+        check=True,
+        env=_pg_env(settings_dict),
+        capture_output=True,
+    )
+
+
 def _pg_env(settings_dict):
     env = os.environ.copy()
     if settings_dict.get("PASSWORD"):
@@ -102,18 +112,13 @@ def _dump(directory):
         return target.name
     if connection.vendor == "postgresql":
         target = directory / "database.pgdump"
-        subprocess.run(  # noqa: S603
-            [
-                _tool("pg_dump"),
-                "--format=custom",
-                "--no-owner",
-                "--file",
-                str(target),
-                *_pg_args(connection.settings_dict),
-            ],
-            check=True,
-            env=_pg_env(connection.settings_dict),
-            capture_output=True,
+        _run_pg(
+            "pg_dump",
+            "--format=custom",
+            "--no-owner",
+            "--file",
+            str(target),
+            settings_dict=connection.settings_dict,
         )
         return target.name
     raise BackupError(f"Backups of {connection.vendor} are not supported.")
@@ -190,19 +195,15 @@ def _load(manifest, scratch, alias="default", name=None):
         backup.close()
         return
     conn.close()
-    subprocess.run(  # noqa: S603
-        [
-            _tool("pg_restore"),
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            *_pg_args(conn.settings_dict, name),
-            str(source),
-        ],
-        check=True,
-        env=_pg_env(conn.settings_dict),
-        capture_output=True,
+    _run_pg(
+        "pg_restore",
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--single-transaction",
+        str(source),
+        settings_dict=conn.settings_dict,
+        name=name,
     )
 
 
@@ -281,12 +282,7 @@ def _verify_postgresql(source):
     admin.autocommit = True
     try:
         admin.cursor().execute(f'CREATE DATABASE "{name}"')
-        subprocess.run(  # noqa: S603
-            [_tool("pg_restore"), "--no-owner", *_pg_args(settings_dict, name), str(source)],
-            check=True,
-            env=_pg_env(settings_dict),
-            capture_output=True,
-        )
+        _run_pg("pg_restore", "--no-owner", str(source), settings_dict=settings_dict, name=name)
         check = psycopg2.connect(dbname=name, **base)
         cursor = check.cursor()
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")

@@ -464,21 +464,28 @@ class AuditFilterForm(forms.Form):
         }
 
 
-class RegisterExportForm(forms.Form):
+class ExportForm(forms.Form):
+    """A file export: its format and the purpose the user states (audited).
+    Subclasses give the purpose a help text that fits what is exported."""
+
     file_format = forms.ChoiceField(
         label=_("File format"),
         choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")],
         initial="csv",
         widget=forms.RadioSelect,
     )
-    purpose = forms.CharField(
-        label=_("Purpose of the export"),
-        max_length=200,
-        help_text=_("Why the whole register leaves the system. Recorded in the audit trail."),
-    )
+    purpose = forms.CharField(label=_("Purpose of the export"), max_length=200)
 
     def clean_purpose(self):
         purpose = " ".join(self.cleaned_data["purpose"].split())
         if not purpose:
             raise forms.ValidationError(_("State why the list is exported."))
         return purpose
+
+
+class RegisterExportForm(ExportForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["purpose"].help_text = _(
+            "Why the whole register leaves the system. Recorded in the audit trail."
+        )
