@@ -317,6 +317,16 @@ RETENTION_MONTHS = envint("RETENTION_MONTHS", 36)
 # restore of an older backup can erase them again. Keep it beside the backups.
 ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journal.jsonl"))
 
+# --- Import of customers from files ----------------------------------------
+# Largest file accepted, in bytes, and most data rows in one import.
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", 100_000)
+# An import can be undone for this many days, if its customers are unchanged.
+# The rejected rows stay downloadable for as long; then they are discarded.
+IMPORT_UNDO_DAYS = envint("IMPORT_UNDO_DAYS", 14)
+# An uploaded file that is neither imported nor cancelled is discarded after this.
+IMPORT_PENDING_HOURS = envint("IMPORT_PENDING_HOURS", 24)
+
 # --- Backups ---------------------------------------------------------------
 BACKUP_DIR = Path(env("BACKUP_DIR", VAR_DIR / "backups"))
 # A Fernet key (generate: manage.py backup --generate-key). Without it no

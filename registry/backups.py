@@ -225,10 +225,15 @@ def restore_backup(path, *, force=False):
 def reapply_erasures():
     """Erase again everybody the journal says was erased (after a restore of a
     backup older than their erasure)."""
+    from registry.imports import imports_discard_files
     from registry.models import Customer
     from registry.rights import customers_erase, read_journal
 
     ids = {entry["customer_id"] for entry in read_journal()}
+    if ids:
+        # A kept import file of the backup may hold someone erased since,
+        # even when that person was never added to the register.
+        imports_discard_files()
     back = list(Customer.objects.filter(pk__in=ids))
     if back:
         customers_erase(

@@ -36,9 +36,9 @@ def clean_name(value):
     return value
 
 
-class CustomerForm(forms.ModelForm):
-    """Add or edit a customer. On a new record, possible duplicates must be
-    confirmed before saving; `self.duplicates` lists them for the template."""
+class CustomerFieldsForm(forms.ModelForm):
+    """The validation and normalisation of a customer's fields: the customer
+    form and every row of an import go through it."""
 
     phone = PhoneNumberField(
         label=_("Phone"),
@@ -48,14 +48,80 @@ class CustomerForm(forms.ModelForm):
             "invalid": _("Enter a valid phone number, e.g. 040 123 4567 or +358 40 123 4567.")
         },
     )
-    confirm_duplicate = forms.BooleanField(
-        label=_("This is a different person: save anyway"), required=False
-    )
 
     class Meta:
         model = Customer
         fields = CUSTOMER_FIELDS
         widgets = {"source": forms.RadioSelect}
+
+    def clean_first_name(self):
+        return clean_name(self.cleaned_data["first_name"])
+
+    def clean_last_name(self):
+        return clean_name(self.cleaned_data["last_name"])
+
+    def clean_postal_code(self):
+        return self.cleaned_data["postal_code"].strip().upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        postal_code = cleaned.get("postal_code")
+        if (
+            postal_code
+            and str(self.country_of(cleaned)) == "FI"
+            and not re.fullmatch(r"\d{5}", postal_code)
+        ):
+            self.add_error("postal_code", _("A Finnish postal code has five digits, e.g. 80100."))
+        return cleaned
+
+    def country_of(self, cleaned):
+        return cleaned.get("country")
+
+
+class CustomerRowForm(CustomerFieldsForm):
+    """One row of an import: the customer form's fields and rules, except
+    country and source, which the import decides (see CustomerRowValidator)."""
+
+    class Meta(CustomerFieldsForm.Meta):
+        fields = [name for name in CUSTOMER_FIELDS if name not in ("country", "source")]
+
+    def country_of(self, cleaned):
+        return self.instance.country
+
+
+class CustomerRowValidator:
+    """The customer form's validation for many rows (an import of 50,000).
+
+    Building a form copies all its fields, which costs more than validating
+    it; so one form is built and bound to each row in turn. A test holds the
+    results equal to those of a new CustomerFieldsForm per row.
+    """
+
+    def __init__(self):
+        self.form = CustomerRowForm(data={})
+
+    def validate(self, data, *, country, source):
+        """(cleaned data, None) or (None, {field label: [messages]})."""
+        form = self.form
+        form.data = data
+        form.instance = Customer(country=country, source=source)
+        form._errors = None  # BaseForm.errors validates again when this is None
+        if form.is_valid():
+            return {**form.cleaned_data, "country": country, "source": source}, None
+        errors = {}
+        for name, messages in form.errors.items():
+            label = str(form.fields[name].label) if name in form.fields else ""
+            errors[label] = list(messages)
+        return None, errors
+
+
+class CustomerForm(CustomerFieldsForm):
+    """Add or edit a customer. On a new record, possible duplicates must be
+    confirmed before saving; `self.duplicates` lists them for the template."""
+
+    confirm_duplicate = forms.BooleanField(
+        label=_("This is a different person: save anyway"), required=False
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,21 +148,8 @@ class CustomerForm(forms.ModelForm):
             Field("confirm_duplicate"),
         )
 
-    def clean_first_name(self):
-        return clean_name(self.cleaned_data["first_name"])
-
-    def clean_last_name(self):
-        return clean_name(self.cleaned_data["last_name"])
-
-    def clean_postal_code(self):
-        return self.cleaned_data["postal_code"].strip().upper()
-
     def clean(self):
         cleaned = super().clean()
-        country = cleaned.get("country")
-        postal_code = cleaned.get("postal_code")
-        if postal_code and str(country) == "FI" and not re.fullmatch(r"\d{5}", postal_code):
-            self.add_error("postal_code", _("A Finnish postal code has five digits, e.g. 80100."))
         if self._identity_changed():
             self.duplicates = self._find_duplicates(cleaned)
             if self.duplicates and not cleaned.get("confirm_duplicate"):
@@ -147,6 +200,8 @@ class CustomerFilterForm(forms.Form):
         choices=[("", _("Any")), *MarketingChannel.choices],
     )
     sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORTS)
+    # From an import's page: the customers that import added.
+    imported = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -170,6 +225,8 @@ class CustomerFilterForm(forms.Form):
             queryset = queryset.filter(source=data["source"])
         if data["contactable"]:
             queryset = queryset.contactable_by(data["contactable"])
+        if data["imported"]:
+            queryset = queryset.filter(imported_in=data["imported"])
         return queryset.ordered(data["sort"])
 
 
@@ -489,3 +546,123 @@ class RegisterExportForm(ExportForm):
         self.fields["purpose"].help_text = _(
             "Why the whole register leaves the system. Recorded in the audit trail."
         )
+
+
+class ImportUploadForm(forms.Form):
+    """The file to import."""
+
+    file = forms.FileField(
+        label=_("File"),
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": ".csv,.txt,.xlsx,text/csv,"
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from django.conf import settings
+
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "CSV (comma, semicolon or tab; UTF-8 or Windows-1252) or Excel (.xlsx), at most "
+            "%(size)s MB and %(rows)s rows. The first row names the columns."
+        ) % {
+            "size": settings.IMPORT_MAX_BYTES // (1024 * 1024),
+            "rows": f"{settings.IMPORT_MAX_ROWS:,}".replace(",", " "),
+        }
+
+    def clean_file(self):
+        from django.conf import settings
+
+        from .imports import too_large_message
+
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.IMPORT_MAX_BYTES:
+            raise forms.ValidationError(too_large_message())
+        return upload
+
+
+class ImportMappingForm(forms.Form):
+    """Which customer field each column of the file is, and what the user states
+    for the whole file: how the relationships began and, for consent columns,
+    the wording, date and way the consents were given."""
+
+    source = forms.ChoiceField(
+        label=_("How the customer relationships began"),
+        choices=Customer.Source.choices,
+        widget=forms.RadioSelect,
+    )
+    consent_date = forms.DateField(
+        label=_("Date the consents or objections were given"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Needed when a consent or objection column is imported."),
+    )
+    consent_method = forms.ChoiceField(
+        label=_("How they were given"), choices=Consent.Method.choices, required=False
+    )
+    email_text = ConsentTextChoiceField(
+        label=_("Email consent wording the customers agreed to"),
+        queryset=ConsentText.objects.filter(channel=MarketingChannel.EMAIL),
+        required=False,
+    )
+    sms_text = ConsentTextChoiceField(
+        label=_("SMS consent wording the customers agreed to"),
+        queryset=ConsentText.objects.filter(channel=MarketingChannel.SMS),
+        required=False,
+    )
+
+    def __init__(self, *args, headers, samples, **kwargs):
+        from .imports import TARGETS
+
+        super().__init__(*args, **kwargs)
+        self.column_names = []
+        columns = {}
+        for index, header in enumerate(headers):
+            name = f"column_{index}"
+            self.column_names.append(name)
+            example = ", ".join(value for value in samples[index] if value)
+            columns[name] = forms.ChoiceField(
+                label=header,
+                required=False,
+                choices=[("", _("(not imported)")), *TARGETS],
+                help_text=_("For example: %(values)s") % {"values": example} if example else "",
+            )
+        # The columns first, in the order of the file.
+        self.fields = {**columns, **self.fields}
+
+    def column_fields(self):
+        return [self[name] for name in self.column_names]
+
+    def option_fields(self):
+        return [self[name] for name in self.fields if name not in self.column_names]
+
+    def clean_consent_date(self):
+        from django.utils import timezone
+
+        day = self.cleaned_data["consent_date"]
+        if day and day > timezone.localdate():
+            raise forms.ValidationError(_("The date cannot be in the future."))
+        return day
+
+    def clean(self):
+        from .imports import ImportOptions, mapping_problems, options_problems
+
+        cleaned = super().clean()
+        mapping = [cleaned.get(name, "") for name in self.column_names]
+        for problem in mapping_problems(mapping):
+            self.add_error(None, problem)
+        options = ImportOptions(
+            source=cleaned.get("source") or Customer.Source.INFORMATION_REQUEST,
+            consent_date=cleaned.get("consent_date"),
+            consent_method=cleaned.get("consent_method") or Consent.Method.WEB_FORM,
+            email_text=cleaned.get("email_text"),
+            sms_text=cleaned.get("sms_text"),
+        )
+        for name, problem in options_problems(mapping, options).items():
+            if name not in self.errors:
+                self.add_error(name, problem)
+        cleaned["mapping"], cleaned["options"] = mapping, options
+        return cleaned

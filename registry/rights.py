@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from .imports import imports_discard_files
 from .models import (
     AuditEvent,
     Consent,
@@ -297,6 +298,8 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
             outcome=_scrub(case_row.outcome, needles),
         )
     _scrub_login_throttling(values.values())
+    # Kept import files and rejected rows may hold the person too.
+    imports_discard_files()
     Consent.objects.filter(customer__in=customers).erase()
     now = timezone.now()
     entries, references = [], []

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import monitoring_views, rights_views, views
+from . import import_views, monitoring_views, rights_views, views
 
 app_name = "registry"
 
@@ -12,6 +12,15 @@ urlpatterns = [
     path("customers/<int:pk>/edit/", views.CustomerUpdateView.as_view(), name="customer-update"),
     path("customers/<int:pk>/merge/", views.customer_merge_pick, name="customer-merge-pick"),
     path("customers/<int:pk>/consents/new/", views.consent_create, name="consent-create"),
+    path("imports/", import_views.import_list, name="import-list"),
+    path("imports/new/", import_views.import_upload_view, name="import-upload"),
+    path("imports/<int:pk>/", import_views.import_detail, name="import-detail"),
+    path(
+        "imports/<int:pk>/rejected/",
+        import_views.import_rejected_download,
+        name="import-rejected",
+    ),
+    path("imports/<int:pk>/undo/", import_views.import_undo_view, name="import-undo"),
     path("marketing/", views.marketing_list_view, name="marketing-list"),
     path("requests/", rights_views.request_list, name="request-list"),
     path("requests/<int:pk>/", rights_views.request_detail, name="request-detail"),

@@ -93,7 +93,7 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
 
     permission_required = "registry.view_customer"
     raise_exception = True
-    model = Customer
+    queryset = Customer.objects.select_related("imported_in")
     template_name = "registry/customer_detail.html"
     context_object_name = "customer"
 

@@ -113,3 +113,29 @@ class DataSubjectRequestFactory(factory.django.DjangoModelFactory):
     identity_verification = "Henkilökortti tarkistettu toimistolla"
     deadline = factory.LazyAttribute(lambda case: case.received_on + timedelta(days=30))
     handled_by = factory.SubFactory(UserFactory)
+
+
+class CustomerImportFactory(factory.django.DjangoModelFactory):
+    """An applied import whose one rejected row is kept for download."""
+
+    class Meta:
+        model = "registry.CustomerImport"
+
+    created_by = factory.SubFactory(UserFactory)
+    file_name = "asiakkaat.csv"
+    file_format = "csv"
+    headers = ["Etunimi", "Sukunimi", "Sähköposti"]
+    mapping = ["first_name", "last_name", "email"]
+    status = "applied"
+    applied_at = factory.LazyFunction(timezone.now)
+    row_count = 1
+    rejected_count = 1
+    rejected_rows = factory.LazyFunction(
+        lambda: [
+            {
+                "row": 2,
+                "cells": ["Testi", "Henkilö", "ei-osoite"],
+                "reasons": ["Sähköposti: Anna kelvollinen sähköpostiosoite."],
+            }
+        ]
+    )

@@ -11,6 +11,7 @@ from django.urls import reverse
 from .factories import (
     CourseFactory,
     CustomerFactory,
+    CustomerImportFactory,
     DataSubjectRequestFactory,
     EnrollmentFactory,
 )
@@ -62,6 +63,11 @@ RULES = {
         lambda w: {"pk": w["customer"].pk, "other_pk": w["other_customer"].pk},
         MANAGER_ONLY,
     ),
+    "registry:import-list": (None, OFFICE),
+    "registry:import-upload": (None, OFFICE),
+    "registry:import-detail": (lambda w: {"pk": w["customer_import"].pk}, OFFICE),
+    "registry:import-rejected": (lambda w: {"pk": w["customer_import"].pk}, OFFICE),
+    "registry:import-undo": (lambda w: {"pk": w["customer_import"].pk}, OFFICE),
     "registry:marketing-list": (None, MANAGER_ONLY),
     "registry:request-list": (None, MANAGER_ONLY),
     "registry:request-detail": (lambda w: {"pk": w["case"].pk}, MANAGER_ONLY),
@@ -117,6 +123,7 @@ def world(db, instructor):
         "own_course": own_course,
         "other_course": CourseFactory(),
         "enrollment": EnrollmentFactory(course=own_course),
+        "customer_import": CustomerImportFactory(),
     }
 
 

@@ -1,0 +1,232 @@
+"""Pages of the import (tuonti): upload, map and preview, confirm, undo."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .exports import csv_response
+from .forms import ImportMappingForm, ImportUploadForm
+from .imports import (
+    ImportFileError,
+    ImportOptions,
+    ImportStateError,
+    Outcome,
+    UndoReason,
+    import_apply,
+    import_cancel,
+    import_preview,
+    import_table,
+    import_undo,
+    import_upload,
+    imports_expire,
+    rejected_rows_table,
+)
+from .models import AuditEvent, Customer, CustomerImport
+from .services import audit_event_create
+
+PERMISSION = "registry.import_customers"
+PREVIEW_ROWS = 100
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def import_list(request):
+    """Imports so far, newest first, with what each did."""
+    imports_expire()
+    page = Paginator(CustomerImport.objects.select_related("created_by"), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "registry/import_list.html",
+        {"page_obj": page, "imports": page.object_list, "query_string": ""},
+    )
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def import_upload_view(request):
+    """Upload a file; it is read at once and nothing is imported yet."""
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            customer_import = import_upload(
+                file_name=upload.name, content=upload.read(), by=request.user, request=request
+            )
+        except ImportFileError as error:
+            form.add_error("file", str(error))
+        else:
+            return redirect(customer_import)
+    return render(request, "registry/import_upload.html", {"form": form})
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def import_detail(request, pk):
+    """A waiting import: column mapping and preview, then confirm or cancel.
+    A handled import: what it did, its rejected rows, and undo."""
+    customer_import = get_object_or_404(
+        CustomerImport.objects.select_related("created_by", "undone_by"), pk=pk
+    )
+    if customer_import.status == CustomerImport.Status.PENDING:
+        return _preview(request, customer_import)
+    kept = customer_import.undo_report.get("kept", {})
+    kept_customers = Customer.objects.in_bulk([int(pk) for pk in kept])
+    return render(
+        request,
+        "registry/import_detail.html",
+        {
+            "customer_import": customer_import,
+            "rejected_rows": customer_import.rejected_rows[:500],
+            "kept": [
+                (kept_customers.get(int(pk)), UndoReason(reason).label)
+                for pk, reason in kept.items()
+            ],
+        },
+    )
+
+
+def _preview(request, customer_import):
+    table = import_table(customer_import)
+    samples = [[row[1][index] for row in table.rows[:3]] for index in range(len(table.headers))]
+    options = ImportOptions.from_json(customer_import.options)
+    initial = {
+        **{f"column_{index}": target for index, target in enumerate(customer_import.mapping)},
+        "source": options.source,
+        "consent_date": options.consent_date,
+        "consent_method": options.consent_method,
+        "email_text": options.email_text,
+        "sms_text": options.sms_text,
+    }
+    form = ImportMappingForm(
+        request.POST or None, initial=initial, headers=table.headers, samples=samples
+    )
+    if request.method == "POST":
+        if "cancel" in request.POST:
+            import_cancel(customer_import=customer_import)
+            messages.info(request, _("The import was cancelled; nothing was imported."))
+            return redirect("registry:import-list")
+        if form.is_valid():
+            mapping = form.cleaned_data["mapping"]
+            options_json = form.cleaned_data["options"].as_json()
+            # Only the mapping changes what the preview showed.
+            changed = mapping != customer_import.mapping
+            CustomerImport.objects.filter(pk=customer_import.pk).update(
+                mapping=mapping, options=options_json
+            )
+            if "confirm" in request.POST and not changed:
+                return _apply(request, customer_import)
+            if "confirm" in request.POST:
+                messages.warning(
+                    request,
+                    _("The choices changed since the preview: check it and confirm again."),
+                )
+            return redirect(customer_import)
+    # A bound form here has errors: they are shown without a preview.
+    analysis = None if form.is_bound else _analysis_if_usable(customer_import)
+    show = request.GET.get("show", "")
+    rows = []
+    if analysis is not None:
+        rows = analysis.of(show) if show in Outcome.values else analysis.rows
+    page = Paginator(rows, PREVIEW_ROWS).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "registry/import_preview.html",
+        {
+            "customer_import": customer_import,
+            "form": form,
+            "analysis": analysis,
+            "show": show,
+            "outcomes": Outcome,
+            "tabs": [
+                (outcome.value, outcome.label, analysis.counts[outcome.value])
+                for outcome in Outcome
+            ]
+            if analysis
+            else [],
+            "page_obj": page,
+            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+            "query_string": f"show={show}" if show else "",
+            "mapped": [
+                (index, target) for index, target in enumerate(customer_import.mapping) if target
+            ],
+        },
+    )
+
+
+def _analysis_if_usable(customer_import):
+    """The preview of the saved choices; none while they are not complete."""
+    from .imports import mapping_problems, options_problems
+
+    options = ImportOptions.from_json(customer_import.options)
+    if mapping_problems(customer_import.mapping) or options_problems(
+        customer_import.mapping, options
+    ):
+        return None
+    return import_preview(customer_import)
+
+
+def _apply(request, customer_import):
+    try:
+        done = import_apply(customer_import=customer_import, by=request.user, request=request)
+    except ImportStateError as error:
+        messages.error(request, str(error))
+        return redirect(customer_import)
+    messages.success(
+        request,
+        ngettext(
+            "Imported: %(count)s customer added.",
+            "Imported: %(count)s customers added.",
+            done.created_count,
+        )
+        % {"count": done.created_count},
+    )
+    return redirect(done)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+@transaction.atomic
+def import_rejected_download(request, pk):
+    """The rejected rows as CSV, with the reason on each row: fix and import again."""
+    customer_import = get_object_or_404(CustomerImport, pk=pk)
+    if not customer_import.rejected_rows:
+        raise Http404
+    audit_event_create(
+        action=AuditEvent.Action.IMPORT_REJECTS_DOWNLOADED,
+        by=request.user,
+        target=customer_import,
+        request=request,
+        detail={"file": customer_import.file_name, "rows": len(customer_import.rejected_rows)},
+    )
+    header, rows = rejected_rows_table(customer_import)
+    stem = customer_import.file_name.rsplit(".", 1)[0][:80] or "tuonti"
+    return csv_response(f"{stem}-hylatyt.csv", header, rows)
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def import_undo_view(request, pk):
+    """Undo an import: confirm on a page, then remove what nobody changed."""
+    customer_import = get_object_or_404(CustomerImport, pk=pk)
+    if request.method == "POST":
+        try:
+            report = import_undo(customer_import=customer_import, by=request.user, request=request)
+        except ImportStateError as error:
+            messages.error(request, str(error))
+            return redirect(customer_import)
+        message = ngettext(
+            "Undone: %(count)s customer removed.",
+            "Undone: %(count)s customers removed.",
+            report["removed"],
+        ) % {"count": report["removed"]}
+        if report["kept"]:
+            message += " " + ngettext(
+                "%(count)s customer was changed since and stays (listed below).",
+                "%(count)s customers were changed since and stay (listed below).",
+                len(report["kept"]),
+            ) % {"count": len(report["kept"])}
+        messages.success(request, message)
+        return redirect(customer_import)
+    return render(request, "registry/import_undo.html", {"customer_import": customer_import})

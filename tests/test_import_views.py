@@ -1,0 +1,185 @@
+"""The import pages: upload, mapping and preview, confirm, rejected rows, undo."""
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from registry.models import AuditEvent, Customer, CustomerImport
+
+from .test_imports import HEADER, csv_bytes, person, xlsx_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def post_file(client, content, name="asiakkaat.csv"):
+    return client.post(
+        reverse("registry:import-upload"), {"file": SimpleUploadedFile(name, content)}
+    )
+
+
+def mapping_data(customer_import, **changes):
+    data = {f"column_{i}": target for i, target in enumerate(customer_import.mapping)}
+    data.update(source="web_registration", consent_method="web_form")
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def uploaded(client, staff_member):
+    client.force_login(staff_member)
+    rows = [HEADER, person(), person(first="Virhe", email="virhe@", phone=""), person()]
+    response = post_file(client, csv_bytes(rows))
+    return CustomerImport.objects.get(pk=response.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def test_upload_reads_the_file_and_shows_the_preview(client, uploaded, staff_member):
+    assert uploaded.status == "pending" and uploaded.created_by == staff_member
+    assert uploaded.mapping[:3] == ["first_name", "last_name", "email"]
+    assert AuditEvent.objects.filter(action="import_uploaded", actor=staff_member).exists()
+
+    response = client.get(uploaded.get_absolute_url())
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    analysis = response.context["analysis"]
+    assert analysis.counts == {"create": 1, "match": 0, "reject": 2}
+    assert "Äijälä" in response.content.decode()
+    assert not Customer.objects.exists()  # nothing is written before confirming
+
+    rejected = client.get(uploaded.get_absolute_url() + "?show=reject")
+    assert [row.number for row in rejected.context["page_obj"]] == [3, 4]
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        (b"", "tyhja.csv"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "kuva.png"),
+        (b'Etunimi;Sukunimi\n"Aino;Virtanen\n', "lainaus.csv"),
+        (b"PK\x03\x04rikki", "rikki.xlsx"),
+    ],
+)
+def test_a_bad_file_is_explained_next_to_the_field(client, staff_member, content, name):
+    client.force_login(staff_member)
+    response = post_file(client, content, name)
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"]
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert not CustomerImport.objects.exists()
+
+
+def test_a_too_large_file_is_refused_before_reading(client, staff_member, settings):
+    settings.IMPORT_MAX_BYTES = 50
+    client.force_login(staff_member)
+    response = post_file(client, csv_bytes([HEADER, person(), person()]))
+    assert response.context["form"].errors["file"]
+    assert not CustomerImport.objects.exists()
+
+
+def test_an_incomplete_mapping_is_explained_and_nothing_is_previewed(client, uploaded):
+    data = mapping_data(uploaded, column_0="", column_1="", column_2="email", column_3="email")
+    response = client.post(uploaded.get_absolute_url(), {**data, "preview": ""})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert len(form.non_field_errors()) == 2  # email twice; no name columns
+    assert response.context["analysis"] is None
+    assert 'role="alert"' in response.content.decode()
+
+
+def test_consent_columns_ask_for_wording_and_date(client, uploaded):
+    data = mapping_data(uploaded, column_6="email_consent")
+    response = client.post(uploaded.get_absolute_url(), {**data, "preview": ""})
+    errors = response.context["form"].errors
+    assert set(errors) == {"email_text", "consent_date"}
+
+
+def test_confirm_imports_only_what_was_previewed(client, uploaded, staff_member):
+    changed = mapping_data(uploaded, column_6="")  # city no longer imported
+    response = client.post(uploaded.get_absolute_url(), {**changed, "confirm": ""})
+    assert response.status_code == 302
+    assert not Customer.objects.exists()  # changed since the preview: shown again first
+    uploaded.refresh_from_db()
+    assert uploaded.status == "pending" and uploaded.mapping[6] == ""
+
+    response = client.post(uploaded.get_absolute_url(), {**changed, "confirm": ""})
+    assert response.status_code == 302
+    uploaded.refresh_from_db()
+    assert uploaded.status == "applied" and uploaded.created_count == 1
+    customer = Customer.objects.get()
+    assert customer.city == "" and customer.source == "web_registration"
+
+    page = client.get(uploaded.get_absolute_url())
+    assert page.context["rejected_rows"][0]["row"] == 3
+    listed = client.get(reverse("registry:customer-list") + f"?imported={uploaded.pk}")
+    assert list(listed.context["customers"]) == [customer]
+    detail = client.get(customer.get_absolute_url())
+    assert "asiakkaat.csv" in detail.content.decode()
+
+
+def test_cancel_drops_the_file(client, uploaded):
+    response = client.post(uploaded.get_absolute_url(), {"cancel": ""})
+    assert response.url == reverse("registry:import-list")
+    uploaded.refresh_from_db()
+    assert uploaded.status == "cancelled" and uploaded.content is None
+    assert client.get(uploaded.get_absolute_url()).status_code == 200
+
+
+def test_rejected_rows_download_to_be_fixed_and_imported_again(client, uploaded, staff_member):
+    client.post(uploaded.get_absolute_url(), {**mapping_data(uploaded), "confirm": ""})
+    response = client.get(reverse("registry:import-rejected", args=[uploaded.pk]))
+    assert response["Content-Disposition"] == 'attachment; filename="asiakkaat-hylatyt.csv"'
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][:7] == HEADER and len(rows[0]) == 8
+    assert rows[1][:3] == ["Virhe", "Äijälä", "virhe@"] and rows[1][7]
+    assert rows[2][0] == "Aino" and "2" in rows[2][7]  # the same as row 2
+    event = AuditEvent.objects.get(action="import_rejects_downloaded")
+    assert event.actor == staff_member and event.detail["rows"] == 2
+
+    fixed = [rows[0][:7], ["Virhe", "Äijälä", "virhe@example.invalid", "", "", "", ""]]
+    again = post_file(client, csv_bytes(fixed), "korjatut.csv")
+    second = CustomerImport.objects.get(pk=again.url.rstrip("/").rsplit("/", 1)[1])
+    assert client.get(second.get_absolute_url()).context["analysis"].counts["create"] == 1
+
+
+def test_no_rejected_rows_no_download(client, staff_member):
+    client.force_login(staff_member)
+    response = post_file(client, csv_bytes([HEADER, person()]))
+    customer_import = CustomerImport.objects.get()
+    client.post(response.url, {**mapping_data(customer_import), "confirm": ""})
+    assert (
+        client.get(reverse("registry:import-rejected", args=[customer_import.pk])).status_code
+        == 404
+    )
+
+
+def test_undo_from_the_page(client, staff_member):
+    client.force_login(staff_member)
+    content = xlsx_bytes(
+        [HEADER, person(), person(first="Eino", email="e@example.invalid", phone="")]
+    )
+    response = post_file(client, content, "asiakkaat.xlsx")
+    customer_import = CustomerImport.objects.get()
+    assert customer_import.file_format == "xlsx"
+    client.post(response.url, {**mapping_data(customer_import), "confirm": ""})
+    assert Customer.objects.count() == 2
+
+    undo_url = reverse("registry:import-undo", args=[customer_import.pk])
+    assert client.get(undo_url).status_code == 200
+    response = client.post(undo_url)
+    assert response.status_code == 302
+    assert not Customer.objects.exists()
+    customer_import.refresh_from_db()
+    assert customer_import.status == "undone"
+    again = client.post(undo_url, follow=True)
+    assert again.status_code == 200 and not Customer.objects.exists()
+
+
+def test_the_list_shows_imports_newest_first(client, staff_member):
+    client.force_login(staff_member)
+    post_file(client, csv_bytes([HEADER, person()]), "eka.csv")
+    post_file(client, csv_bytes([HEADER, person()]), "toka.csv")
+    response = client.get(reverse("registry:import-list"))
+    assert [item.file_name for item in response.context["imports"]] == ["toka.csv", "eka.csv"]
