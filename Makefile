@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-dev
 	$(MANAGE) bench $(BENCH_ARGS)
 	$(MANAGE) bench_export --format csv
 	$(MANAGE) bench_export --format xlsx
+	$(MANAGE) bench_import --rows 50000
 	$(MANAGE) bench_serve
 
 migrate: $(VENV)/.installed

@@ -1,10 +1,12 @@
 import re
 
+import phonenumbers
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
+from phonenumber_field.phonenumber import PhoneNumber
 
 from .models import Consent, ConsentText, Customer, MarketingChannel
 from .phones import format_phone
@@ -27,6 +29,32 @@ class PhoneInput(forms.TextInput):
         return super().format_value(value)
 
 
+class RememberingPhoneNumber(PhoneNumber):
+    """A phone number that checks its validity once. Django's validation turns
+    a number into text about a dozen times, and each time the library checks
+    the number again: a third of the time of an import of 50,000 rows."""
+
+    _valid = None
+
+    def is_valid(self):
+        if self._valid is None:
+            self._valid = super().is_valid()
+        return self._valid
+
+
+class CustomerPhoneField(PhoneNumberField):
+    """django-phonenumber-field's form field, giving a RememberingPhoneNumber."""
+
+    def to_python(self, value):
+        value = forms.CharField.to_python(self, value)
+        if value in self.empty_values:
+            return self.empty_value
+        try:
+            return RememberingPhoneNumber.from_string(value, region=self.region)
+        except phonenumbers.NumberParseException:
+            return RememberingPhoneNumber(raw_input=value)
+
+
 def clean_name(value):
     value = " ".join(value.split())
     if not NAME_PATTERN.match(value):
@@ -40,7 +68,7 @@ class CustomerFieldsForm(forms.ModelForm):
     """The validation and normalisation of a customer's fields: the customer
     form and every row of an import go through it."""
 
-    phone = PhoneNumberField(
+    phone = CustomerPhoneField(
         label=_("Phone"),
         required=False,
         widget=PhoneInput(attrs={"inputmode": "tel", "autocomplete": "off"}),

@@ -452,6 +452,7 @@ class RowResult:
     data: dict = field(default_factory=dict)
     consents: list = field(default_factory=list)
     reasons: list = field(default_factory=list)
+    phone_text: str = ""  # E.164, once valid
     match_id: int | None = None
     match_reason: str = ""
 
@@ -461,7 +462,7 @@ class RowResult:
 
     @property
     def phone_shown(self):
-        return format_phone(self.data.get("phone"))
+        return format_phone(self.phone_text)
 
     @property
     def consent_labels(self):
@@ -578,10 +579,8 @@ def _check_row(number, cells, mapping, options, validator):
         country = ""
     cleaned, errors = validator.validate(data, country=country, source=options.source)
     if cleaned:
-        # The number as its E.164 text from here on: a PhoneNumber object
-        # validates itself again each time it is turned into text.
-        cleaned["phone"] = str(cleaned["phone"] or "")
         result.data = cleaned
+        result.phone_text = str(cleaned["phone"] or "")
     for label, messages in (errors or {}).items():
         result.reasons.extend(f"{label}: {message}" if label else message for message in messages)
     for target, value in consents.items():
@@ -598,7 +597,7 @@ def _check_row(number, cells, mapping, options, validator):
     if result.data:
         if "email_consent" in result.consents and not result.data["email"]:
             result.reasons.append(_("Email marketing consent, but no email address."))
-        if "sms_consent" in result.consents and not result.data["phone"]:
+        if "sms_consent" in result.consents and not result.phone_text:
             result.reasons.append(_("SMS marketing consent, but no phone number."))
     if result.reasons:
         result.outcome = Outcome.REJECT
@@ -613,7 +612,7 @@ def _reject_duplicates_within_file(results):
         if row.outcome == Outcome.REJECT:
             continue
         email = row.data["email"].casefold()
-        phone = str(row.data["phone"] or "")
+        phone = row.phone_text
         if email and email in seen_email:
             row.outcome = Outcome.REJECT
             row.reasons.append(
@@ -641,7 +640,7 @@ def _match_existing(results, chunk=1000):
     for start in range(0, len(candidates), chunk):
         part = candidates[start : start + chunk]
         emails = {row.data["email"].upper() for row in part if row.data["email"]}
-        phones = {str(row.data["phone"]) for row in part if row.data["phone"]}
+        phones = {row.phone_text for row in part if row.phone_text}
         if emails:
             found = (
                 Customer.objects.annotate(email_upper=Upper("email"))
@@ -661,7 +660,7 @@ def _match_existing(results, chunk=1000):
             for phone, pk in found.order_by("pk"):
                 by_phone.setdefault(phone, pk)
     for row in candidates:
-        email, phone = row.data["email"].upper(), str(row.data["phone"] or "")
+        email, phone = row.data["email"].upper(), row.phone_text
         if email and email in by_email:
             row.outcome, row.match_id = Outcome.MATCH, by_email[email]
             row.match_reason = _("same email address")
@@ -742,7 +741,7 @@ def import_apply(*, customer_import, by, request=None, batch_size=1000):
             first_name=customer.first_name,
             last_name=customer.last_name,
             email=customer.email,
-            phone=customer.phone,
+            phone=row.phone_text,
         )
         customers.append(customer)
     Customer.objects.bulk_create(customers, batch_size=batch_size)

@@ -19,7 +19,12 @@ def national_digits(e164):
     """`+358401234567` -> `0401234567`: the digits people type for a Finnish number."""
     if not e164:
         return ""
-    number = phonenumbers.parse(str(e164))
+    text = str(e164)
+    if text.startswith("+358"):
+        # Without parsing (an import derives this for 50,000 numbers): a
+        # Finnish number is written with a trunk 0; a test checks the library.
+        return "0" + text[4:]
+    number = phonenumbers.parse(text)
     national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     return "".join(ch for ch in national if ch.isdigit())
 

@@ -250,3 +250,61 @@ def test_register_manager_answers_an_access_request_and_an_erasure(
 
     page.goto(live_server.url + "/customers/?q=Kysyjä")
     expect(page.get_by_text("Haulla ei löytynyt asiakkaita.")).to_be_visible()
+
+
+def test_staff_imports_a_spreadsheet_checks_it_and_undoes_it(
+    page, live_server, log_in, staff_member, tmp_path
+):
+    from registry.models import Customer
+
+    from .test_imports import csv_bytes
+
+    spreadsheet = tmp_path / "vanha-rekisteri.csv"
+    spreadsheet.write_bytes(
+        csv_bytes(
+            [
+                ["Etunimi", "Sukunimi", "Sähköposti", "Puhelin", "Postitoimipaikka", "Huom"],
+                ["Aino", "Äijälä", "aino.tuonti@example.invalid", "040 111 2233", "Joensuu", "x"],
+                ["Eino", "Mäki-Petäjä", "eino.tuonti@example.invalid", "", "Liperi", ""],
+                ["Ilmari", "Virheellinen", "ilmari@", "", "Outokumpu", ""],
+            ],
+            encoding="cp1252",
+        )
+    )
+
+    log_in(page, staff_member)
+    page.get_by_role("link", name="Asiakkaat").click()
+    page.get_by_role("link", name="Tuo tiedostosta").click()
+    page.get_by_label("Tiedosto").set_input_files(spreadsheet)
+    page.get_by_role("button", name="Lataa ja esikatsele").click()
+
+    expect(page.get_by_role("heading", name="Tarkista tuonti")).to_be_visible()
+    expect(page.get_by_label("Postitoimipaikka")).to_have_value("city")
+    expect(page.get_by_label("Huom")).to_have_value("")
+    preview = page.locator("#preview-table")
+    expect(preview.get_by_role("row").filter(has_text="Äijälä")).to_contain_text("Lisätään")
+    rejected = preview.get_by_role("row").filter(has_text="Virheellinen")
+    expect(rejected).to_contain_text("Hylätään")
+    expect(rejected).to_contain_text("Sähköposti: Syötä kelvollinen sähköpostiosoite.")
+    assert not Customer.objects.exists()
+
+    # The city is not wanted after all: the preview follows the new choice.
+    page.get_by_label("Postitoimipaikka").select_option("")
+    page.get_by_role("button", name="Päivitä esikatselu").click()
+    expect(preview.get_by_role("row").filter(has_text="Äijälä")).not_to_contain_text("Joensuu")
+
+    page.get_by_role("button", name="Tuo 2 asiakasta").click()
+    expect(page.get_by_text("Tuotu: 2 asiakasta lisätty.")).to_be_visible()
+    expect(page.get_by_role("cell", name="Sähköposti: Syötä kelvollinen")).to_be_visible()
+
+    page.get_by_role("link", name="näytä asiakkaat").click()
+    expect(page.get_by_text("2 asiakasta")).to_be_visible()
+    page.get_by_role("link", name="Äijälä, Aino").click()
+    expect(page.get_by_text("tuotu tiedostosta vanha-rekisteri.csv")).to_be_visible()
+    page.get_by_role("link", name="vanha-rekisteri.csv").click()
+
+    page.get_by_role("link", name="Peru tämä tuonti").click()
+    page.get_by_role("button", name="Peru tuonti").click()
+    expect(page.get_by_text("Tuonti peruttu: 2 asiakasta poistettu.")).to_be_visible()
+    expect(page.locator("#import-status")).to_have_text("Peruttu")
+    assert not Customer.objects.exists()

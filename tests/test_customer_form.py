@@ -155,3 +155,26 @@ def test_the_fast_format_of_finnish_mobiles_equals_the_librarys():
                     number, phonenumbers.PhoneNumberFormat.NATIONAL
                 )
                 assert format_phone(e164) == expected, e164
+
+
+@pytest.mark.parametrize(
+    "e164",
+    [
+        "+358401234567",
+        "+358501234567",
+        "+358131234567",
+        "+35891234567",
+        "+358181234567",
+        "+358800123456",
+        "+358291234567",
+        "+358457123456",
+    ],
+)
+def test_the_fast_national_digits_of_finnish_numbers_equal_the_librarys(e164):
+    import phonenumbers
+
+    from registry.phones import national_digits
+
+    number = phonenumbers.parse(e164)
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    assert national_digits(e164) == "".join(ch for ch in national if ch.isdigit())
