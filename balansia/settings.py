@@ -320,7 +320,7 @@ ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journ
 # --- Import of customers from files ----------------------------------------
 # Largest file accepted, in bytes, and most data rows in one import.
 IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
-IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", 100_000)
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", 50_000)
 # An import can be undone for this many days, if its customers are unchanged.
 # The rejected rows stay downloadable for as long; then they are discarded.
 IMPORT_UNDO_DAYS = envint("IMPORT_UNDO_DAYS", 14)

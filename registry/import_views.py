@@ -1,5 +1,7 @@
 """Pages of the import (tuonti): upload, map and preview, confirm, undo."""
 
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -115,7 +117,11 @@ def _preview(request, customer_import):
             # Only the mapping changes what the preview showed.
             changed = mapping != customer_import.mapping
             CustomerImport.objects.filter(pk=customer_import.pk).update(
-                mapping=mapping, options=options_json
+                mapping=mapping,
+                options=options_json,
+                # "Update the preview" checks the rows again, also against
+                # customers added meanwhile.
+                **({"preview": {}} if "preview" in request.POST else {}),
             )
             if "confirm" in request.POST and not changed:
                 return _apply(request, customer_import)
@@ -126,11 +132,13 @@ def _preview(request, customer_import):
                 )
             return redirect(customer_import)
     # A bound form here has errors: they are shown without a preview.
-    analysis = None if form.is_bound else _analysis_if_usable(customer_import)
+    preview = None if form.is_bound else _preview_if_usable(customer_import)
     show = request.GET.get("show", "")
     rows = []
-    if analysis is not None:
-        rows = analysis.of(show) if show in Outcome.values else analysis.rows
+    if preview is not None:
+        rows = preview["rows"]
+        if show in Outcome.values:
+            rows = [row for row in rows if row["outcome"] == show]
     page = Paginator(rows, PREVIEW_ROWS).get_page(request.GET.get("page"))
     return render(
         request,
@@ -138,14 +146,15 @@ def _preview(request, customer_import):
         {
             "customer_import": customer_import,
             "form": form,
-            "analysis": analysis,
+            "preview": preview,
+            "checked_at": datetime.datetime.fromisoformat(preview["at"]) if preview else None,
             "show": show,
             "outcomes": Outcome,
             "tabs": [
-                (outcome.value, outcome.label, analysis.counts[outcome.value])
+                (outcome.value, outcome.label, preview["counts"][outcome.value])
                 for outcome in Outcome
             ]
-            if analysis
+            if preview
             else [],
             "page_obj": page,
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
@@ -157,7 +166,7 @@ def _preview(request, customer_import):
     )
 
 
-def _analysis_if_usable(customer_import):
+def _preview_if_usable(customer_import):
     """The preview of the saved choices; none while they are not complete."""
     from .imports import mapping_problems, options_problems
 

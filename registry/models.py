@@ -717,6 +717,8 @@ class CustomerImport(models.Model):
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=list)
     options = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    # What the preview showed for the current mapping (kept with the file).
+    preview = models.JSONField(default=dict)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
     )

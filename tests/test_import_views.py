@@ -43,13 +43,13 @@ def test_upload_reads_the_file_and_shows_the_preview(client, uploaded, staff_mem
     response = client.get(uploaded.get_absolute_url())
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
-    analysis = response.context["analysis"]
-    assert analysis.counts == {"create": 1, "match": 0, "reject": 2}
+    preview = response.context["preview"]
+    assert preview["counts"] == {"create": 1, "match": 0, "reject": 2}
     assert "Äijälä" in response.content.decode()
     assert not Customer.objects.exists()  # nothing is written before confirming
 
     rejected = client.get(uploaded.get_absolute_url() + "?show=reject")
-    assert [row.number for row in rejected.context["page_obj"]] == [3, 4]
+    assert [row["number"] for row in rejected.context["page_obj"]] == [3, 4]
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_an_incomplete_mapping_is_explained_and_nothing_is_previewed(client, upl
     assert response.status_code == 200
     form = response.context["form"]
     assert len(form.non_field_errors()) == 2  # email twice; no name columns
-    assert response.context["analysis"] is None
+    assert response.context["preview"] is None
     assert 'role="alert"' in response.content.decode()
 
 
@@ -141,7 +141,7 @@ def test_rejected_rows_download_to_be_fixed_and_imported_again(client, uploaded,
     fixed = [rows[0][:7], ["Virhe", "Äijälä", "virhe@example.invalid", "", "", "", ""]]
     again = post_file(client, csv_bytes(fixed), "korjatut.csv")
     second = CustomerImport.objects.get(pk=again.url.rstrip("/").rsplit("/", 1)[1])
-    assert client.get(second.get_absolute_url()).context["analysis"].counts["create"] == 1
+    assert client.get(second.get_absolute_url()).context["preview"]["counts"]["create"] == 1
 
 
 def test_no_rejected_rows_no_download(client, staff_member):
@@ -183,3 +183,24 @@ def test_the_list_shows_imports_newest_first(client, staff_member):
     post_file(client, csv_bytes([HEADER, person()]), "toka.csv")
     response = client.get(reverse("registry:import-list"))
     assert [item.file_name for item in response.context["imports"]] == ["toka.csv", "eka.csv"]
+
+
+def test_rows_are_checked_once_per_mapping_and_paging_reuses_them(client, uploaded, monkeypatch):
+    import registry.imports
+
+    calls = []
+    original = registry.imports.analyse
+    monkeypatch.setattr(
+        registry.imports, "analyse", lambda *args: calls.append(1) or original(*args)
+    )
+    client.get(uploaded.get_absolute_url())
+    client.get(uploaded.get_absolute_url() + "?show=reject")
+    assert len(calls) == 1
+    # "Update the preview" checks again, against customers added meanwhile.
+    client.post(uploaded.get_absolute_url(), {**mapping_data(uploaded), "preview": ""})
+    client.get(uploaded.get_absolute_url())
+    assert len(calls) == 2
+    client.post(uploaded.get_absolute_url(), {**mapping_data(uploaded), "confirm": ""})
+    uploaded.refresh_from_db()
+    assert uploaded.status == "applied"
+    assert uploaded.preview == {} and uploaded.content is None
