@@ -120,6 +120,12 @@ def access_report(customer):
             "created_at": customer.created_at.isoformat(timespec="seconds"),
             "updated_at": customer.updated_at.isoformat(timespec="seconds"),
             "last_activity_at": customer.last_activity_at.isoformat(timespec="seconds"),
+            # Where the data came from (GDPR art. 15(1)(g)), when it was a file.
+            "imported_from": (
+                f"{customer.imported_in.file_name} ({customer.imported_in.created_at:%Y-%m-%d})"
+                if customer.imported_in
+                else ""
+            ),
         },
         "consents": [
             {

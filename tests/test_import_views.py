@@ -204,3 +204,12 @@ def test_rows_are_checked_once_per_mapping_and_paging_reuses_them(client, upload
     uploaded.refresh_from_db()
     assert uploaded.status == "applied"
     assert uploaded.preview == {} and uploaded.content is None
+
+
+def test_the_audit_trail_shows_what_an_import_did(client, uploaded, register_manager):
+    client.post(uploaded.get_absolute_url(), {**mapping_data(uploaded), "confirm": ""})
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:audit-trail"), {"action": "customers_imported"})
+    text = page.content.decode()
+    assert reverse("registry:import-detail", args=[uploaded.pk]) in text
+    assert "asiakkaat.csv · 3 riviä: 1 lisätty, 0 jo rekisterissä, 2 hylätty" in text

@@ -704,3 +704,31 @@ def test_command_explains_a_bad_file(tmp_path):
     path.write_bytes(b"")
     with override("en"), pytest.raises(CommandError, match="empty"):
         call_command("import_customers", str(path), "--dry-run")
+
+
+@pytest.mark.django_db
+def test_the_access_report_names_the_file_a_customer_came_from(staff_member):
+    from registry.rights import access_report
+
+    done = import_apply(customer_import=upload([person()], staff_member), by=staff_member)
+    customer = Customer.objects.get()
+    imported_from = access_report(customer)["customer"]["imported_from"]
+    assert imported_from == f"asiakkaat.csv ({done.created_at:%Y-%m-%d})"
+    assert access_report(CustomerFactory())["customer"]["imported_from"] == ""
+
+
+@pytest.mark.django_db
+def test_a_formula_in_a_free_text_cell_is_stored_as_text_and_exported_inert(staff_member):
+    from registry.exports import neutralise
+
+    content = xlsx_bytes(
+        [
+            HEADER,
+            ["Aino", "Äijälä", "aino@example.invalid", "", '=HYPERLINK("http://x","y")', "", ""],
+        ]
+    )
+    customer_import = import_upload(file_name="paha.xlsx", content=content, by=staff_member)
+    import_apply(customer_import=customer_import, by=staff_member)
+    customer = Customer.objects.get()
+    assert customer.street_address == '=HYPERLINK("http://x","y")'
+    assert neutralise(customer.street_address).startswith("'=")
