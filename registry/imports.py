@@ -285,19 +285,12 @@ def _read_csv(content, max_rows):
     text, encoding = _decode(content)
     delimiter = _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows, headers = [], None
     try:
         # Numbered by record, as a spreadsheet numbers its rows (a quoted cell
         # may span lines).
-        for number, record in enumerate(reader, start=1):
-            cells = [_cell_text(cell) for cell in record]
-            if headers is None:
-                if any(cells):
-                    headers = cells
-                continue
-            if len(rows) >= max_rows:
-                raise _too_many_rows(max_rows)
-            rows.append((number, cells))
+        headers, rows = _header_and_rows(
+            ([_cell_text(cell) for cell in record] for record in reader), max_rows
+        )
     except csv.Error as error:
         raise ImportFileError(
             _(
@@ -306,7 +299,22 @@ def _read_csv(content, max_rows):
             )
             % {"row": reader.line_num, "error": error}
         ) from error
-    return _table(headers or [], rows, "csv", encoding, delimiter)
+    return _table(headers, rows, "csv", encoding, delimiter)
+
+
+def _header_and_rows(lines, max_rows):
+    """The first non-empty line is the header; the rest are numbered rows.
+    Stops reading at one row over the limit."""
+    headers, rows = None, []
+    for number, cells in enumerate(lines, start=1):
+        if headers is None:
+            if any(cells):
+                headers = cells
+            continue
+        if len(rows) >= max_rows:
+            raise _too_many_rows(max_rows)
+        rows.append((number, cells))
+    return headers or [], rows
 
 
 def _sniff_delimiter(text):
@@ -333,16 +341,13 @@ def _read_xlsx(content, max_rows):
         ) from error
     try:
         sheet = workbook.worksheets[0]
-        rows, headers = [], None
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_xlsx_cell(value) for value in values[: MAX_COLUMNS + 1]]
-            if headers is None:
-                if any(cells):
-                    headers = cells
-                continue
-            if len(rows) >= max_rows:
-                raise _too_many_rows(max_rows)
-            rows.append((number, cells))
+        headers, rows = _header_and_rows(
+            (
+                [_xlsx_cell(value) for value in values[: MAX_COLUMNS + 1]]
+                for values in sheet.iter_rows(values_only=True)
+            ),
+            max_rows,
+        )
     except ImportFileError:
         raise
     except Exception as error:  # a damaged workbook fails in many ways inside openpyxl
@@ -351,7 +356,7 @@ def _read_xlsx(content, max_rows):
         ) from error
     finally:
         workbook.close()
-    return _table(headers or [], rows, "xlsx")
+    return _table(headers, rows, "xlsx")
 
 
 def _xlsx_cell(value):

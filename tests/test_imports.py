@@ -28,7 +28,7 @@ from registry.imports import (
 )
 from registry.models import AuditEvent, Consent, ConsentText, Customer, CustomerImport
 from registry.rights import customer_erase
-from registry.services import consent_record, customer_update
+from registry.services import CUSTOMER_FIELDS, consent_record, customer_update
 
 from .factories import (
     CourseFactory,
@@ -122,16 +122,7 @@ def test_rows_are_numbered_as_a_spreadsheet_shows_them():
                 "Town",
                 "Country",
             ],
-            [
-                "first_name",
-                "last_name",
-                "email",
-                "phone",
-                "street_address",
-                "postal_code",
-                "city",
-                "country",
-            ],
+            list(CUSTOMER_FIELDS[:8]),
         ),
         (
             [
@@ -383,18 +374,7 @@ def test_consent_columns_need_a_clear_answer_and_a_way_to_reach():
     ],
 )
 def test_one_form_rebound_per_row_validates_like_a_new_form(data):
-    full = {
-        name: data.get(name, "")
-        for name in (
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "street_address",
-            "postal_code",
-            "city",
-        )
-    }
+    full = {name: data.get(name, "") for name in CUSTOMER_FIELDS[:7]}
     form = CustomerFieldsForm(data={**full, "country": "FI", "source": "web_registration"})
     validator = CustomerRowValidator()
     validator.validate(
