@@ -5,7 +5,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Coalesce, Upper
+from django.db.models.functions import Coalesce, FirstValue, Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -205,6 +205,15 @@ class MarketingChannel(models.TextChoices):
     PHONE = "phone", _("Phone")
 
 
+#: What each channel needs of the customer's own data.
+REACHABLE_BY = {
+    MarketingChannel.POST: ~Q(street_address="") & ~Q(postal_code="") & ~Q(city=""),
+    MarketingChannel.PHONE: ~Q(phone=""),
+    MarketingChannel.EMAIL: ~Q(email=""),
+    MarketingChannel.SMS: ~Q(phone=""),
+}
+
+
 def search_text_of(*, first_name, last_name, email, phone):
     """The casefolded text that the customer search matches against.
 
@@ -295,10 +304,12 @@ class CustomerQuerySet(models.QuerySet):
             marketing_objection=Consent.Event.OBJECTION_LIFTED
         )
         rules = {
-            MarketingChannel.POST: ~Q(street_address="") & ~Q(postal_code="") & ~Q(city=""),
-            MarketingChannel.PHONE: ~Q(phone=""),
-            MarketingChannel.EMAIL: Q(email_consent=Consent.Event.CONSENT_GIVEN) & ~Q(email=""),
-            MarketingChannel.SMS: Q(sms_consent=Consent.Event.CONSENT_GIVEN) & ~Q(phone=""),
+            MarketingChannel.POST: REACHABLE_BY[MarketingChannel.POST],
+            MarketingChannel.PHONE: REACHABLE_BY[MarketingChannel.PHONE],
+            MarketingChannel.EMAIL: Q(email_consent=Consent.Event.CONSENT_GIVEN)
+            & REACHABLE_BY[MarketingChannel.EMAIL],
+            MarketingChannel.SMS: Q(sms_consent=Consent.Event.CONSENT_GIVEN)
+            & REACHABLE_BY[MarketingChannel.SMS],
         }
         return self.with_marketing_state().annotate(
             **{
@@ -314,8 +325,22 @@ class CustomerQuerySet(models.QuerySet):
         )
 
     def contactable_by(self, channel):
-        """Customers that own direct marketing may reach through `channel`."""
-        return self.with_contact_permissions().filter(**{f"may_{channel}": True})
+        """Customers that own direct marketing may reach through `channel`: the
+        rules of with_contact_permissions, as a set-based query (the latest
+        ledger events found in one pass over the ledger, not looked up customer
+        by customer: 130 ms instead of 480 ms for the email list of 200,000
+        customers, docs/benchmarks.md). The consent-rule tests hold both to the
+        same oracle."""
+        customers = self.filter(REACHABLE_BY[channel]).exclude(
+            pk__in=Consent.objects.customers_whose_latest(
+                Consent.Channel.DIRECT_MARKETING, Consent.Event.OBJECTION
+            )
+        )
+        if channel in (MarketingChannel.EMAIL, MarketingChannel.SMS):
+            customers = customers.filter(
+                pk__in=Consent.objects.customers_whose_latest(channel, Consent.Event.CONSENT_GIVEN)
+            )
+        return customers
 
     def ordered(self, sort):
         if sort == "added":
@@ -485,6 +510,21 @@ class ConsentText(models.Model):
 
 
 class ConsentQuerySet(AppendOnlyQuerySet):
+    def customers_whose_latest(self, channel, event):
+        """Ids of customers whose latest event on `channel` (by time, then by id)
+        is `event`, for `pk__in`: one pass over the ledger with a window."""
+        latest = models.Window(
+            FirstValue("event"),
+            partition_by=[models.F("customer_id")],
+            order_by=[models.F("occurred_at").desc(), models.F("id").desc()],
+        )
+        return (
+            self.filter(channel=channel)
+            .annotate(latest_event=latest)
+            .filter(latest_event=event)
+            .values("customer_id")
+        )
+
     def erase(self):
         """Remove these rows: only the erasure of the data subject does this."""
         return models.QuerySet.delete(self)

@@ -48,6 +48,21 @@ class CappedPaginator(Paginator):
     def capped(self):
         return self.count > self.CAP
 
+    #: From this row on, a page is found by its ids first.
+    DEEP = 1000
+
+    def page(self, number):
+        """A deep page in two steps: the ids of its rows first, which the
+        database finds in the name index alone, without reading the thousands
+        of rows before them; then those rows. One query more, far less read."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        if bottom < self.DEEP:
+            return super().page(number)
+        top = min(bottom + self.per_page, self.count)
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        return self._get_page(list(self.object_list.filter(pk__in=ids)), number, self)
+
 
 class CustomerListView(PermissionRequiredMixin, ListView):
     """Find customers: staff and the register manager. Searches are audited."""

@@ -211,3 +211,18 @@ def test_the_record_shows_its_latest_events_and_links_to_the_rest(
     response = client.get(customer.get_absolute_url())
     assert len(response.context["audit_events"]) == 20
     assert f"/audit/?customer={customer.pk}" in response.content.decode()
+
+
+@pytest.mark.parametrize("sort", ["name", "added"])
+def test_deep_pages_found_by_ids_first_hold_the_same_rows(client, staff_member, monkeypatch, sort):
+    from registry.views import CappedPaginator
+
+    CustomerFactory.create_batch(60, city="Joensuu")
+    client.force_login(staff_member)
+    params = {"city": "Joensuu", "sort": sort, "page": 2}
+    plain = client.get(reverse("registry:customer-list"), params).context["customers"]
+    monkeypatch.setattr(CappedPaginator, "DEEP", 1)
+    with CaptureQueriesContext(connection) as queries:
+        deep = client.get(reverse("registry:customer-list"), params).context["customers"]
+    assert [c.pk for c in deep] == [c.pk for c in plain] and len(deep) == 10
+    assert any("IN (" in query["sql"] for query in queries.captured_queries)
