@@ -1,37 +1,57 @@
 """Files that leave the register: streamed, and safe to open in a spreadsheet."""
 
 import csv
+import io
 import tempfile
 
 from django.http import FileResponse, StreamingHttpResponse
 
 #: A cell starting with one of these is a formula to Excel and LibreOffice.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 
 def neutralise(value):
     """Make a cell inert: a leading apostrophe turns a would-be formula into text."""
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS):
+    if text[:1] in _FORMULA_FIRST:
         return "'" + text
     return text
 
 
-class _Echo:
-    def write(self, value):
-        return value
+def inert_row(row):
+    """neutralise() for a whole row, without a call per text cell (a
+    whole-register export has two million cells)."""
+    return [
+        ("'" + cell if cell[:1] in _FORMULA_FIRST else cell)
+        if cell.__class__ is str
+        else neutralise(cell)
+        for cell in row
+    ]
 
 
-def csv_response(filename, header, rows):
+def csv_response(filename, header, rows, *, rows_per_chunk=500):
     """Stream rows as CSV that Excel opens correctly (UTF-8 with BOM, `;`
     as in Finnish Excel), every cell neutralised. Memory stays flat however
-    many rows there are."""
-    writer = csv.writer(_Echo(), delimiter=";")
+    many rows there are; rows go out a few hundred at a time (one chunk per
+    row cost a third of a whole-register export)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+
+    def take():
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
 
     def lines():
-        yield "\ufeff" + writer.writerow([neutralise(cell) for cell in header])
-        for row in rows:
-            yield writer.writerow([neutralise(cell) for cell in row])
+        buffer.write("\ufeff")
+        writer.writerow(inert_row(header))
+        for count, row in enumerate(rows, start=1):
+            writer.writerow(inert_row(row))
+            if count % rows_per_chunk == 0:
+                yield take()
+        yield take()
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -45,9 +65,9 @@ def xlsx_file_response(filename, header, rows):
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append([neutralise(cell) for cell in header])
+    sheet.append(inert_row(header))
     for row in rows:
-        sheet.append([neutralise(cell) for cell in row])
+        sheet.append(inert_row(row))
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
     workbook.save(spool)
     spool.seek(0)

@@ -5,7 +5,7 @@ change and its audit event are committed together or not at all.
 """
 
 from django.db import models, transaction
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from balansia.security import client_ip
@@ -334,15 +334,23 @@ def register_export(*, file_format, purpose, by, request=None):
         detail={"rows": customers.count(), "format": file_format, "purpose": purpose},
     )
 
-    # The stored text of the phone, without building a PhoneNumber per row.
-    raw = customers.annotate(phone_text=Cast("phone", models.CharField()))
-    fields = [("phone_text" if name == "phone" else name) for name in REGISTER_COLUMNS]
+    # Every value as text from the database: the stored text of the phone
+    # (no PhoneNumber per row) and the days, in local time, of the times.
+    as_text = {
+        "phone": Cast("phone", models.CharField()),
+        **{
+            name: Cast(TruncDate(name), models.CharField())
+            for name in ("created_at", "last_activity_at")
+        },
+    }
+    raw = customers.annotate(**{f"{name}_text": value for name, value in as_text.items()})
+    fields = [f"{name}_text" if name in as_text else name for name in REGISTER_COLUMNS]
+    phone = REGISTER_COLUMNS.index("phone")
 
     def rows():
         for values in raw.values_list(*fields).iterator(chunk_size=5000):
-            yield [
-                format_phone(value) if name == "phone" else plain_value(value)
-                for name, value in zip(REGISTER_COLUMNS, values, strict=True)
-            ]
+            row = list(values)
+            row[phone] = format_phone(row[phone])
+            yield row
 
     return REGISTER_COLUMNS, rows()

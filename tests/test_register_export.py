@@ -50,3 +50,25 @@ def test_no_purpose_no_export(client, register_manager):
     )
     assert "purpose" in response.context["form"].errors
     assert not AuditEvent.objects.filter(action="register_exported").exists()
+
+
+def test_the_export_gives_days_in_local_time_and_phones_as_people_write_them(
+    client, register_manager
+):
+    import datetime
+
+    from django.utils import timezone
+
+    # 23:30 UTC on 31 May is already 1 June in Finland.
+    added = datetime.datetime(2026, 5, 31, 23, 30, tzinfo=datetime.UTC)
+    CustomerFactory(phone="+46701234567", created_at=added, last_activity_at=added)
+    client.force_login(register_manager)
+    response = client.post(
+        reverse("registry:register-export"), {"file_format": "csv", "purpose": "tarkistus"}
+    )
+    text = b"".join(response.streaming_content).decode()
+    header, row = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    values = dict(zip(header, row, strict=True))
+    assert timezone.get_current_timezone_name() == "Europe/Helsinki"
+    assert values["lisätty"] == "2026-06-01" and values["viimeisin toiminta"] == "2026-06-01"
+    assert values["puhelin"] == "'+46 70 123 45 67"
