@@ -328,9 +328,25 @@ def _sniff_delimiter(text):
         return best if counts[best] else ","
 
 
+#: A workbook is a zip file; openpyxl holds some of its parts in memory
+#: whole, so a small file that unpacks to gigabytes (a "zip bomb") is refused
+#: from its table of contents, before anything is unpacked.
+MAX_UNPACKED_BYTES = 300 * 1024 * 1024
+
+
 def _read_xlsx(content, max_rows):
     from openpyxl import load_workbook
 
+    try:
+        unpacked = sum(item.file_size for item in zipfile.ZipFile(io.BytesIO(content)).infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ImportFileError(
+            _("The file could not be read as an Excel workbook (.xlsx).")
+        ) from error
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ImportFileError(
+            _("The workbook is too large when unpacked. Save it as CSV, or split it.")
+        )
     try:
         # data_only=False: a formula comes as its text ("=HYPERLINK(…)") and is
         # imported as plain text, never evaluated.

@@ -712,3 +712,15 @@ def test_a_formula_in_a_free_text_cell_is_stored_as_text_and_exported_inert(staf
     customer = Customer.objects.get()
     assert customer.street_address == '=HYPERLINK("http://x","y")'
     assert neutralise(customer.street_address).startswith("'=")
+
+
+def test_a_workbook_that_unpacks_too_large_is_refused_before_unpacking(monkeypatch):
+    import registry.imports
+
+    content = xlsx_bytes([HEADER, person()])
+    monkeypatch.setattr(registry.imports, "MAX_UNPACKED_BYTES", 1000)
+    monkeypatch.setattr(
+        "openpyxl.load_workbook", lambda *a, **k: pytest.fail("the workbook was opened")
+    )
+    with override("en"), pytest.raises(ImportFileError, match="too large when unpacked"):
+        read_table(content)
