@@ -283,7 +283,12 @@ def _looks_binary(text):
 
 def _read_csv(content, max_rows):
     text, encoding = _decode(content)
-    delimiter = _sniff_delimiter(text)
+    first, _newline, rest = text.lstrip("\ufeff").partition("\n")
+    if re.fullmatch(r"sep=.", first.strip(), flags=re.IGNORECASE):
+        # Excel's own hint line ("sep=;"), which Excel does not show as a row.
+        delimiter, text = first.strip()[4], rest
+    else:
+        delimiter = _sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         # Numbered by record, as a spreadsheet numbers its rows (a quoted cell

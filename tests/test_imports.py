@@ -724,3 +724,9 @@ def test_a_workbook_that_unpacks_too_large_is_refused_before_unpacking(monkeypat
     )
     with override("en"), pytest.raises(ImportFileError, match="too large when unpacked"):
         read_table(content)
+
+
+def test_excels_separator_hint_line_is_followed_and_not_a_row():
+    table = read_table(b"sep=,\r\n" + csv_bytes([HEADER, person()], delimiter=","))
+    assert table.delimiter == "," and table.headers == HEADER
+    assert table.rows == [(2, person())]
