@@ -1,6 +1,7 @@
 """The import pages: upload, mapping and preview, confirm, rejected rows, undo."""
 
 import csv
+import datetime
 import io
 
 import pytest
@@ -243,3 +244,13 @@ def test_a_register_export_imports_again(client, register_manager):
     # read back as they were.
     assert preview["counts"] == {"create": 0, "match": 2, "reject": 0}
     assert {row["phone"] for row in preview["rows"]} == {"+46 70 123 45 67", ""}
+
+
+def test_the_dashboard_lists_uploads_waiting_for_confirmation(client, uploaded, settings):
+    page = client.get(reverse("home")).content.decode()
+    assert 'id="waiting-imports"' in page and uploaded.get_absolute_url() in page
+    CustomerImport.objects.filter(pk=uploaded.pk).update(
+        created_at=uploaded.created_at
+        - datetime.timedelta(hours=settings.IMPORT_PENDING_HOURS + 1)
+    )
+    assert 'id="waiting-imports"' not in client.get(reverse("home")).content.decode()

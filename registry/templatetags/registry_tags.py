@@ -46,3 +46,19 @@ def last_backup():
 
     at = last_backup_at()
     return {"at": at, "stale": at is None or timezone.now() - at > timedelta(days=1)}
+
+
+@register.simple_tag
+def waiting_imports():
+    """Uploaded files still waiting for confirmation, for the dashboard."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from registry.models import CustomerImport
+
+    since = timezone.now() - timezone.timedelta(hours=settings.IMPORT_PENDING_HOURS)
+    return list(
+        CustomerImport.objects.filter(
+            status=CustomerImport.Status.PENDING, created_at__gte=since
+        ).order_by("-created_at")[:5]
+    )
