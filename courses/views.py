@@ -72,10 +72,11 @@ def course_detail(request, pk):
     query = request.GET.get("q", "").strip()
     candidates = []
     if query and request.user.has_perm("courses.add_enrollment") and not course.is_past:
-        already = {e.customer_id for e in rows}
-        candidates = [
-            c for c in Customer.objects.search(query).ordered("name")[:10] if c.pk not in already
-        ]
+        already = {e.customer_id for e in rows if e.customer_id}
+        # Excluded in the query, so that up to ten others still show.
+        candidates = list(
+            Customer.objects.search(query).exclude(pk__in=already).ordered("name")[:10]
+        )
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
         by=request.user,

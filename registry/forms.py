@@ -401,11 +401,19 @@ class MarketingListForm(forms.Form):
         ),
     )
 
+    def __init__(self, *args, exporting=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Counting needs no purpose; exporting does (it goes to the audit trail).
+        self.exporting = exporting
+
     def clean_city(self):
         return self.cleaned_data["city"].strip()
 
     def clean_purpose(self):
-        return " ".join(self.cleaned_data["purpose"].split())
+        purpose = " ".join(self.cleaned_data["purpose"].split())
+        if self.exporting and not purpose:
+            raise forms.ValidationError(_("State why the list is exported."))
+        return purpose
 
 
 class DataSubjectRequestForm(forms.ModelForm):

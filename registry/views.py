@@ -274,19 +274,16 @@ def marketing_list_view(request):
     """Count who may be contacted on a channel, and export the list with a stated
     purpose: the register manager and staff given the permission. Exports are
     audited with channel, filter, columns, row count and purpose."""
-    form = MarketingListForm(request.POST if request.method == "POST" else request.GET or None)
+    exporting = request.method == "POST"
+    form = MarketingListForm(
+        request.POST if exporting else request.GET or None, exporting=exporting
+    )
     count = None
     if form.is_bound:
         form.is_valid()
         data = form.cleaned_data
         if "channel" in data and "city" in data:
-            if (
-                request.method == "POST"
-                and not data.get("purpose")
-                and "purpose" not in form.errors
-            ):
-                form.add_error("purpose", _("State why the list is exported."))
-            if request.method == "POST" and not form.errors:
+            if exporting and not form.errors:
                 columns, _count, rows = marketing_list_export(
                     channel=data["channel"],
                     city=data["city"],

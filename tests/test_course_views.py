@@ -230,3 +230,15 @@ def test_the_dashboard_shows_upcoming_courses_with_places_taken(client, staff_me
     client.force_login(staff_member)
     body = client.get("/").content.decode()
     assert "Lauantaijooga" in body and "11/12" in body
+
+
+def test_the_search_on_a_course_shows_ten_who_are_not_on_it_yet(client, staff_member):
+    course = CourseFactory(capacity=20)
+    on_course = CustomerFactory.create_batch(5, last_name="Aaltonen")
+    for customer in on_course:
+        EnrollmentFactory(course=course, customer=customer)
+    others = CustomerFactory.create_batch(12, last_name="Aaltonen")
+    client.force_login(staff_member)
+    found = client.get(reverse("courses:course-detail", args=[course.pk]), {"q": "aaltonen"})
+    candidates = found.context["candidates"]
+    assert len(candidates) == 10 and set(candidates) <= set(others)
