@@ -92,7 +92,8 @@ def import_detail(request, pk):
 
 
 def _preview(request, customer_import):
-    table = import_table(customer_import)
+    # Three rows are enough for the examples beside each column.
+    table = import_table(customer_import, first=3)
     samples = [[row[1][index] for row in table.rows[:3]] for index in range(len(table.headers))]
     options = ImportOptions.from_json(customer_import.options)
     initial = {

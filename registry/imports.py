@@ -211,16 +211,17 @@ MAX_COLUMNS = 60
 MAX_CELL = 1000
 
 
-def read_table(content, *, max_rows=None):
+def read_table(content, *, max_rows=None, first=None):
     """Read an uploaded CSV or XLSX file. Raises ImportFileError with a plain
-    explanation when the file cannot be imported as it is."""
-    max_rows = settings.IMPORT_MAX_ROWS if max_rows is None else max_rows
+    explanation when the file cannot be imported as it is. With `first`, only
+    that many rows are read (examples for the mapping page)."""
+    limits = Limits(settings.IMPORT_MAX_ROWS if max_rows is None else max_rows, first)
     if not content or not content.strip():
         raise ImportFileError(_("The file is empty."))
     if len(content) > settings.IMPORT_MAX_BYTES:
         raise ImportFileError(too_large_message())
     if content.startswith(XLSX_MAGIC):
-        table = _read_xlsx(content, max_rows)
+        table = _read_xlsx(content, limits)
     elif content.startswith(OLD_EXCEL_MAGIC):
         raise ImportFileError(
             _(
@@ -229,7 +230,7 @@ def read_table(content, *, max_rows=None):
             )
         )
     else:
-        table = _read_csv(content, max_rows)
+        table = _read_csv(content, limits)
     if not table.headers or not any(table.headers):
         raise ImportFileError(_("The first row of the file must name the columns."))
     if not table.rows:
@@ -281,7 +282,7 @@ def _looks_binary(text):
     return controls > len(sample) // 100 + 1
 
 
-def _read_csv(content, max_rows):
+def _read_csv(content, limits):
     text, encoding = _decode(content)
     first, _newline, rest = text.lstrip("\ufeff").partition("\n")
     if re.fullmatch(r"sep=.", first.strip(), flags=re.IGNORECASE):
@@ -294,7 +295,7 @@ def _read_csv(content, max_rows):
         # Numbered by record, as a spreadsheet numbers its rows (a quoted cell
         # may span lines).
         headers, rows = _header_and_rows(
-            ([_cell_text(cell) for cell in record] for record in reader), max_rows
+            ([_cell_text(cell) for cell in record] for record in reader), limits
         )
     except csv.Error as error:
         raise ImportFileError(
@@ -307,7 +308,13 @@ def _read_csv(content, max_rows):
     return _table(headers, rows, "csv", encoding, delimiter)
 
 
-def _header_and_rows(lines, max_rows):
+@dataclass(frozen=True)
+class Limits:
+    max_rows: int
+    first: int | None = None  # read only this many rows, without complaint
+
+
+def _header_and_rows(lines, limits):
     """The first non-empty line is the header; the rest are numbered rows.
     Stops reading at one row over the limit."""
     headers, rows = None, []
@@ -316,8 +323,11 @@ def _header_and_rows(lines, max_rows):
             if any(cells):
                 headers = cells
             continue
-        if len(rows) >= max_rows:
-            raise _too_many_rows(max_rows)
+        if limits.first is not None:
+            if len(rows) >= limits.first:
+                break
+        elif len(rows) >= limits.max_rows:
+            raise _too_many_rows(limits.max_rows)
         rows.append((number, cells))
     return headers or [], rows
 
@@ -339,7 +349,7 @@ def _sniff_delimiter(text):
 MAX_UNPACKED_BYTES = 300 * 1024 * 1024
 
 
-def _read_xlsx(content, max_rows):
+def _read_xlsx(content, limits):
     from openpyxl import load_workbook
 
     try:
@@ -367,7 +377,7 @@ def _read_xlsx(content, max_rows):
                 [_xlsx_cell(value) for value in values[: MAX_COLUMNS + 1]]
                 for values in sheet.iter_rows(values_only=True)
             ),
-            max_rows,
+            limits,
         )
     except ImportFileError:
         raise
@@ -725,8 +735,8 @@ def import_upload(*, file_name, content, by, request=None):
     return customer_import
 
 
-def import_table(customer_import):
-    return read_table(bytes(customer_import.content))
+def import_table(customer_import, *, first=None):
+    return read_table(bytes(customer_import.content), first=first)
 
 
 def import_preview(customer_import, *, fresh=False):

@@ -730,3 +730,15 @@ def test_excels_separator_hint_line_is_followed_and_not_a_row():
     table = read_table(b"sep=,\r\n" + csv_bytes([HEADER, person()], delimiter=","))
     assert table.delimiter == "," and table.headers == HEADER
     assert table.rows == [(2, person())]
+
+
+def test_the_first_rows_can_be_read_alone_for_the_examples(settings):
+    settings.IMPORT_MAX_ROWS = 2
+    content = csv_bytes([HEADER] + [person(first=f"Nimi{i}") for i in "abcde"])
+    assert [cells[0] for _n, cells in read_table(content, first=3).rows] == [
+        "Nimia",
+        "Nimib",
+        "Nimic",
+    ]
+    with pytest.raises(ImportFileError):
+        read_table(content)
