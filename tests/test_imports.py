@@ -742,3 +742,16 @@ def test_the_first_rows_can_be_read_alone_for_the_examples(settings):
     ]
     with pytest.raises(ImportFileError):
         read_table(content)
+
+
+@pytest.mark.django_db
+def test_the_daily_command_discards_what_is_due(staff_member, settings):
+    waiting = upload([person()], staff_member)
+    CustomerImport.objects.filter(pk=waiting.pk).update(
+        created_at=timezone.now() - datetime.timedelta(hours=settings.IMPORT_PENDING_HOURS + 1)
+    )
+    out = io.StringIO()
+    call_command("expire_imports", stdout=out)
+    waiting.refresh_from_db()
+    assert waiting.status == "cancelled" and waiting.content is None
+    assert out.getvalue().startswith("Discarded 1 uploaded files")

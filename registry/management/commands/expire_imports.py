@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from registry.imports import imports_expire
+
+
+class Command(BaseCommand):
+    help = (
+        "Discard what imports keep longer than needed: uploaded files not confirmed "
+        "within IMPORT_PENDING_HOURS, rejected rows once IMPORT_UNDO_DAYS have passed. "
+        "Run daily; the import list also does it whenever it is opened."
+    )
+
+    def handle(self, *args, **options):
+        cancelled, cleared = imports_expire()
+        self.stdout.write(
+            f"Discarded {cancelled} uploaded files older than {settings.IMPORT_PENDING_HOURS} h "
+            f"and the rejected rows of {cleared} imports older than "
+            f"{settings.IMPORT_UNDO_DAYS} days."
+        )
