@@ -56,6 +56,13 @@ TARGETS = [
     ("objection", gettext_lazy("Objection to direct marketing (yes/no)")),
 ]
 TARGET_LABELS = dict(TARGETS)
+
+
+def short_label(target):
+    """A target's label without its parenthesis: "Email marketing consent"."""
+    return str(TARGET_LABELS[target]).split(" (")[0]
+
+
 CONSENT_TARGETS = {
     "email_consent": (Consent.Channel.EMAIL, Consent.Event.CONSENT_GIVEN),
     "sms_consent": (Consent.Channel.SMS, Consent.Event.CONSENT_GIVEN),
@@ -502,7 +509,7 @@ class RowResult:
 
     @property
     def consent_labels(self):
-        return [str(TARGET_LABELS[target]).split(" (")[0] for target in self.consents]
+        return [short_label(target) for target in self.consents]
 
 
 @dataclass
@@ -626,7 +633,7 @@ def _check_row(number, cells, mapping, options, validator):
         if answer not in YES:
             result.reasons.append(
                 _("%(column)s: “%(value)s” is not yes or no.")
-                % {"column": str(TARGET_LABELS[target]).split(" (")[0], "value": value}
+                % {"column": short_label(target), "value": value}
             )
             continue
         result.consents.append(target)
