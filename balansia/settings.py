@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "registry",
     "courses",
+    # Benchmarks and demo data (management commands only; no models, no URLs).
+    "balansia.devtools",
 ]
 
 MIDDLEWARE = [
@@ -107,7 +109,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# Only the benchmark changes this (to mount a stock admin beside ours).
+# Only the benchmark changes this (balansia.devtools.stock_admin mounts a stock
+# admin beside ours).
 ROOT_URLCONF = env("ROOT_URLCONF", "balansia.urls")
 WSGI_APPLICATION = "balansia.wsgi.application"
 

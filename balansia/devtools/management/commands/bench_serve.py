@@ -127,7 +127,7 @@ class Command(BaseCommand):
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "GUNICORN_WORKERS": "2",
             # The stock admin to compare with lives in the benchmark's URLconf.
-            "ROOT_URLCONF": "registry.bench",
+            "ROOT_URLCONF": "balansia.devtools.stock_admin",
         }
         env.setdefault("SECRET_KEY", "bench-serve-only-" + "x" * 40)
         root = Path(settings.BASE_DIR)

@@ -10,8 +10,7 @@ from django.urls import path
 
 from balansia.urls import urlpatterns as project_urlpatterns
 from courses.models import Enrollment
-
-from .models import Customer
+from registry.models import Customer
 
 site = admin.AdminSite(name="stockadmin")
 

@@ -23,7 +23,9 @@ class Command(BaseCommand):
             raise CommandError(
                 "Seed the database first: manage.py seed_demo --customers 200000 ..."
             )
-        with override_settings(ROOT_URLCONF="registry.bench", ALLOWED_HOSTS=["testserver"]):
+        with override_settings(
+            ROOT_URLCONF="balansia.devtools.stock_admin", ALLOWED_HOSTS=["testserver"]
+        ):
             client = self._client()
             some = Customer.objects.order_by("id")[Customer.objects.count() // 2]
             course = (
