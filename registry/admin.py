@@ -1,9 +1,12 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
+from .access_rights import grantable_groups, grantable_permissions, manageable
 from .models import AccountSecurity, AuditEvent, Consent, ConsentText
 from .services import access_changed, account_require_password_change
 
@@ -77,13 +80,59 @@ class AuditedAccessMixin:
         return super().log_deletions(request, queryset)
 
 
+class WithinOwnRightsFormMixin:
+    """Many-to-many fields (`limited_fields`) that offer only what the acting
+    user may grant; the admin narrows their querysets. What the object already
+    has beyond that (given by a superuser) is neither shown nor taken away, and
+    a posted id outside the offer is refused as an invalid choice."""
+
+    limited_fields = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.out_of_reach = {}
+        for name in self.limited_fields:
+            if name not in self.fields or self.instance.pk is None:
+                continue
+            current = list(getattr(self.instance, name).all())
+            offered = set(
+                self.fields[name]
+                .queryset.filter(pk__in=[obj.pk for obj in current])
+                .values_list("pk", flat=True)
+            )
+            self.out_of_reach[name] = [obj for obj in current if obj.pk not in offered]
+            self.initial[name] = [obj for obj in current if obj.pk in offered]
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, kept in self.out_of_reach.items():
+            if name in cleaned:
+                cleaned[name] = [*cleaned[name], *kept]
+        return cleaned
+
+
+class AccountChangeForm(WithinOwnRightsFormMixin, UserChangeForm):
+    limited_fields = ("groups", "user_permissions")
+
+
+class GroupChangeForm(WithinOwnRightsFormMixin, forms.ModelForm):
+    limited_fields = ("permissions",)
+
+
 admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
 @admin.register(Group)
 class RegisterGroupAdmin(AuditedAccessMixin, GroupAdmin):
-    pass
+    """Groups: nobody adds to a group a permission they do not hold themselves."""
+
+    form = GroupChangeForm
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "permissions":
+            kwargs["queryset"] = grantable_permissions(request.user)
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
 
 
 @admin.register(User)
@@ -91,10 +140,14 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
     """User admin for the register manager.
 
     Superuser status bypasses every permission check of the register, so only an
-    existing superuser may see or grant it. Accounts are deactivated, not
+    existing superuser may see or grant it, or see, change, deactivate or set
+    the password of a superuser (the change, password and history pages all
+    find the account through get_queryset). Groups and permissions are offered
+    only as far as the acting user holds them. Accounts are deactivated, not
     deleted: their audit history must stay attributable.
     """
 
+    form = AccountChangeForm
     inlines = (AccountSecurityInline,)
     list_display = ("username", "first_name", "last_name", "is_active", "is_staff", "last_login")
     list_filter = ("is_active", "is_staff", "groups")
@@ -107,6 +160,26 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
             (name, {**options, "fields": [f for f in options["fields"] if f != "is_superuser"]})
             for name, options in fieldsets
         ]
+
+    def get_queryset(self, request):
+        return manageable(super().get_queryset(request), by=request.user)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = grantable_groups(request.user)
+        elif db_field.name == "user_permissions":
+            kwargs["queryset"] = grantable_permissions(request.user).select_related("content_type")
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
 
     def get_inlines(self, request, obj):
         # The add form has no inline: a new account always starts with a
