@@ -7,14 +7,17 @@ from datetime import timedelta
 
 import pytest
 from django import forms
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from courses.models import Course
 from registry.concurrency import EditConflict
 from registry.models import AuditEvent, Customer, DataSubjectRequest
+from registry.roles import INSTRUCTOR, REGISTER_MANAGER
 from registry.services import customer_update
 
 from .factories import (
@@ -24,6 +27,7 @@ from .factories import (
     EnrollmentFactory,
     UserFactory,
 )
+from .test_roles import account_form_data
 
 
 def submitted(form, **typed):
@@ -293,3 +297,36 @@ def test_every_edit_page_carries_the_version_of_its_record(client, register_mana
         body = client.get(url).content.decode()
         for name in names:
             assert f'type="hidden" name="{name}" value="1"' in body, (url, name)
+
+
+# --- Accounts in admin ------------------------------------------------------
+
+
+def test_two_register_managers_editing_one_account(client, register_manager, staff_member):
+    deputy = UserFactory(username="varavastaava", roles=[REGISTER_MANAGER], is_staff=True)
+    TOTPDevice.objects.create(user=deputy, name="authenticator", confirmed=True)
+    second = Client()
+    second.force_login(deputy)
+    client.force_login(register_manager)
+    url = reverse("admin:auth_user_change", args=[staff_member.pk])
+    first_data = account_form_data(client, staff_member)
+    second_data = account_form_data(second, staff_member)
+    instructors = Group.objects.get(name=INSTRUCTOR)
+    first_data["groups"] = [*first_data["groups"], instructors.pk]
+    assert client.post(url, first_data).status_code == 302
+
+    refused = second.post(url, {**second_data, "first_name": "Uusi"})
+    assert refused.status_code == 200
+    form = refused.context["adminform"].form
+    assert form.has_error("__all__", "changed_meanwhile")
+    staff_member.refresh_from_db()
+    assert staff_member.groups.filter(pk=instructors.pk).exists()
+    assert staff_member.first_name != "Uusi"
+
+    again = dict(form.data.lists())
+    assert str(instructors.pk) in again["groups"]  # their change is in the form
+    assert again["first_name"] == ["Uusi"]  # and so is this user's
+    assert second.post(url, again).status_code == 302
+    staff_member.refresh_from_db()
+    assert staff_member.first_name == "Uusi"
+    assert staff_member.groups.filter(pk=instructors.pk).exists()

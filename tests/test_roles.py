@@ -233,10 +233,15 @@ def test_a_group_gets_only_permissions_its_editor_holds(client, register_manager
     view_customer = Permission.objects.get(codename="view_customer")
     client.force_login(register_manager)
     url = reverse("admin:auth_group_change", args=[group.pk])
-    response = client.post(url, {"name": group.name, "permissions": [delete_user.pk]})
+    seen = client.get(url).context["adminform"].form.initial["seen"]
+    response = client.post(
+        url, {"name": group.name, "permissions": [delete_user.pk], "seen": seen}
+    )
     assert response.status_code == 200
     assert "permissions" in response.context["adminform"].form.errors
-    response = client.post(url, {"name": group.name, "permissions": [view_customer.pk]})
+    response = client.post(
+        url, {"name": group.name, "permissions": [view_customer.pk], "seen": seen}
+    )
     assert response.status_code == 302
     assert list(group.permissions.all()) == [view_customer]
 
