@@ -181,6 +181,11 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # What a guesser tries next: repeats, runs, our own names, the user name.
+    {"NAME": "registry.password_validation.RepeatedCharactersValidator"},
+    {"NAME": "registry.password_validation.SequenceValidator"},
+    {"NAME": "registry.password_validation.ForbiddenWordsValidator"},
+    {"NAME": "registry.password_validation.UserNameInPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

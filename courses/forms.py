@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from registry.forms import ExportForm
+from registry.forms import ExportForm, VersionedFormMixin
 
 from .models import Course, Enrollment
 from .services import COURSE_FIELDS, DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
@@ -9,7 +9,7 @@ from .services import COURSE_FIELDS, DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_CO
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
-class CourseForm(forms.ModelForm):
+class CourseForm(VersionedFormMixin, forms.ModelForm):
     class Meta:
         model = Course
         fields = COURSE_FIELDS

@@ -55,6 +55,9 @@ class Course(models.Model):
     is_cancelled = models.BooleanField(_("cancelled"), default=False)
     created_at = models.DateTimeField(_("added"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Raised by every edit: an edit form opened on an older version is refused
+    # (registry.concurrency).
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
 
     objects = CourseQuerySet.as_manager()
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.concurrency import check_version
 from registry.merge import merge_handler
 from registry.models import AuditEvent, Customer
 from registry.services import audit_event_create, changes_apply
@@ -91,10 +92,13 @@ def course_create(*, data, by, request=None):
 
 
 @transaction.atomic
-def course_update(*, course, data, by, request=None):
+def course_update(*, course, data, by, request=None, version=None):
     """Change a course. Raising the capacity promotes from the waiting list;
-    lowering it below the number enrolled is refused."""
+    lowering it below the number enrolled is refused. `version` is the version
+    the edit form was opened on: if the course has changed since,
+    EditConflict is raised and nothing is saved."""
     current = _locked(course)
+    check_version((current, version), actions=[AuditEvent.Action.COURSE_CHANGED])
     taken = current.enrollments.taking_a_place().count()
     if "capacity" in data and data["capacity"] < taken:
         raise ValidationError(
@@ -108,6 +112,7 @@ def course_update(*, course, data, by, request=None):
         )
     changes = changes_apply(current, data, COURSE_FIELDS)
     if changes:
+        current.version += 1
         current.full_clean()
         current.save()
         audit_event_create(
@@ -115,7 +120,7 @@ def course_update(*, course, data, by, request=None):
             by=by,
             target=current,
             request=request,
-            detail={"changes": changes},
+            detail={"changes": changes, "version": current.version},
         )
         if not current.is_past and not current.is_cancelled:
             _promote_from_waitlist(course=current, by=by, request=request)
@@ -180,9 +185,14 @@ def enrollment_cancel(*, enrollment, by, request=None):
 
 
 @transaction.atomic
-def attendance_mark(*, course, attended_ids, by, request=None):
+def attendance_mark(*, course, attended_ids, by, request=None, shown=None):
     """Set who attended: the enrolled ones whose ids are given attended, the
-    other enrolled ones did not. Only after the course has started."""
+    other enrolled ones did not. Only after the course has started.
+
+    `shown` is {enrolment id: status} as the user's list showed them. With it,
+    only the rows the user changed are written: the instructor and the office
+    may tick the same list at once, and a mark someone else saved meanwhile
+    on another row stays (a row that was not on the list is left alone)."""
     course = _locked(course)
     if not course.has_started:
         raise EnrollmentError(_("Attendance can be marked once the course has started."))
@@ -190,6 +200,8 @@ def attendance_mark(*, course, attended_ids, by, request=None):
     for enrollment in course.enrollments.taking_a_place().select_related("customer"):
         attended = enrollment.pk in attended_ids
         status = Enrollment.Status.ATTENDED if attended else Enrollment.Status.ENROLLED
+        if shown is not None and shown.get(enrollment.pk) in (None, status):
+            continue  # not on the user's list, or left as it was shown
         if enrollment.status != status:
             _set_status(enrollment, status)
             changed.append(enrollment)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, ListView, UpdateView
 
+from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import AuditEvent, Customer
 from registry.services import audit_event_create
@@ -159,9 +160,16 @@ def attendance(request, pk):
     """Tick who came (staff, or the course's instructor), once the course has started."""
     course = visible_course(request, pk)
     attended = {int(value) for value in request.POST.getlist("attended") if value.isdigit()}
+    # Each row of the list as it was shown ("id:status"): only what the user
+    # changed is saved, so a mark someone else made meanwhile is not undone.
+    shown = {}
+    for value in request.POST.getlist("shown"):
+        pk_text, _sep, status = value.partition(":")
+        if pk_text.isdigit():
+            shown[int(pk_text)] = status
     try:
         changed = attendance_mark(
-            course=course, attended_ids=attended, by=request.user, request=request
+            course=course, attended_ids=attended, shown=shown, by=request.user, request=request
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -204,6 +212,13 @@ class CourseUpdateView(PermissionRequiredMixin, UpdateView):
                 data=form.cleaned_data,
                 by=self.request.user,
                 request=self.request,
+                version=form.cleaned_data["version"],
+            )
+        except EditConflict as conflict:
+            # Someone saved first: show what they changed, keep what this user typed.
+            self.object = conflict.record
+            return self.render_to_response(
+                self.get_context_data(form=form.after_conflict(conflict))
             )
         except ValidationError as error:
             form.add_error(None, error)  # a {field: message} error lands beside its field

@@ -4,6 +4,7 @@ import phonenumbers
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
@@ -143,7 +144,75 @@ class CustomerRowValidator:
         return None, errors
 
 
-class CustomerForm(CustomerFieldsForm):
+class VersionedFormMixin:
+    """An edit form (ModelForm) that carries the version of its record in a
+    hidden field, and can be shown again after a refused save (see
+    registry.concurrency). A form for a new record has no version."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conflict = None
+        if self.instance.pk is not None:
+            self.fields["version"] = forms.IntegerField(
+                widget=forms.HiddenInput, required=False, min_value=1
+            )
+            self.initial.setdefault("version", self.instance.version)
+
+    @property
+    def stale(self):
+        """Posted from a page of an older version: what looks changed against
+        the record as it is now may be someone else's change. Rules about
+        changes wait until the save is refused and the form shown again."""
+        return (
+            self.is_bound
+            and "version" in self.fields
+            and self.data.get(self.add_prefix("version")) != str(self.instance.version)
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if "version" in self.fields and cleaned.get("version") is None:
+            # Only a page older than the check, or a hand-made request.
+            raise forms.ValidationError(
+                _("This form is out of date: open the page again."), code="no_version"
+            )
+        return cleaned
+
+    def after_conflict(self, conflict):
+        """The form again after `conflict`: the record as it is now with what
+        this user changed on top, and the current version. A field that
+        someone else changed and this user left as it was shows the new value;
+        a field both changed shows this user's (the message shows theirs)."""
+        initial = {}
+        for name, value in self.cleaned_data.items():
+            before = conflict.raw_changes.get(name)
+            if name == "version" or (before is not None and self._left_as_shown(name, before[0])):
+                continue
+            initial[name] = value
+        form = type(self)(instance=conflict.record, initial=initial)
+        form.conflict = conflict
+        return form
+
+    def _left_as_shown(self, name, before):
+        """Whether the user posted field `name` as the form showed `before`
+        (the audit trail's text of the value when the form was opened)."""
+        if plain_value(self.cleaned_data[name]) == before:
+            return True
+        # The form may show a value at another precision or in another format
+        # (a time without seconds, a phone number as dialled): compare as shown.
+        try:
+            model_field = self.instance._meta.get_field(name)
+            value = None if model_field.is_relation else model_field.to_python(before)
+        except (FieldDoesNotExist, ValidationError):
+            value = None
+        if value is None:
+            return False
+        field = self.fields[name]
+        shown = field.widget.format_value(field.prepare_value(value))
+        return shown == self.data.get(self.add_prefix(name))
+
+
+class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
     """Add or edit a customer. On a new record, possible duplicates must be
     confirmed before saving; `self.duplicates` lists them for the template."""
 
@@ -160,6 +229,7 @@ class CustomerForm(CustomerFieldsForm):
         self.fields["postal_code"].widget.attrs["inputmode"] = "numeric"
         self.helper = FormHelper()
         self.helper.form_tag = False
+        self.helper.render_hidden_fields = True  # the version
         self.helper.layout = Layout(
             Row(
                 Column("first_name", css_class="col-md-6"),
@@ -193,6 +263,8 @@ class CustomerForm(CustomerFieldsForm):
     def _identity_changed(self):
         if self.instance.pk is None:
             return True
+        if self.stale:
+            return False  # checked when the form is saved again on the current version
         return bool(
             {"first_name", "last_name", "email", "phone", "postal_code"} & set(self.changed_data)
         )
@@ -264,6 +336,17 @@ class CustomerMergeForm(forms.Form):
     def __init__(self, *args, keep, other, **kwargs):
         super().__init__(*args, **kwargs)
         self.keep, self.other = keep, other
+        # The versions of the two records the user chose from: if either has
+        # changed since, the choices were made on other values (the merge
+        # service refuses; the page shows the records again).
+        for name, record in (("keep_version", keep), ("other_version", other)):
+            self.fields[name] = forms.IntegerField(
+                widget=forms.HiddenInput, required=False, initial=record.version
+            )
+        self.stale = self.is_bound and (
+            self.data.get("keep_version"),
+            self.data.get("other_version"),
+        ) != (str(keep.version), str(other.version))
         self.differing = []
         for name in CUSTOMER_FIELDS:
             mine, theirs = getattr(keep, name), getattr(other, name)
@@ -276,6 +359,8 @@ class CustomerMergeForm(forms.Form):
                 choices=[("keep", self._shown(keep, name)), ("other", self._shown(other, name))],
                 initial="keep",
                 widget=forms.RadioSelect,
+                # A field that differs only since the choices were made has none.
+                required=not self.stale,
             )
 
     @staticmethod
@@ -288,6 +373,13 @@ class CustomerMergeForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if self.stale:
+            if cleaned.get("keep_version") is None or cleaned.get("other_version") is None:
+                raise forms.ValidationError(
+                    _("This form is out of date: open the page again."), code="no_version"
+                )
+            cleaned["values"] = {}
+            return cleaned
         values = {
             name: getattr(self.other if cleaned.get(name) == "other" else self.keep, name)
             for name in self.differing
@@ -436,7 +528,7 @@ class DataSubjectRequestForm(forms.ModelForm):
         return received
 
 
-class DataSubjectRequestUpdateForm(forms.ModelForm):
+class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
     """Close a case, or extend its deadline with a reason (GDPR art. 12(3):
     by at most two further months)."""
 
@@ -452,7 +544,7 @@ class DataSubjectRequestUpdateForm(forms.ModelForm):
 
         cleaned = super().clean()
         deadline = cleaned.get("deadline")
-        if deadline and deadline != self.initial.get("deadline"):
+        if deadline and deadline != self.initial.get("deadline") and not self.stale:
             latest = add_months(self.instance.received_on, 3)
             if deadline > latest:
                 self.add_error(

@@ -373,6 +373,9 @@ class Customer(models.Model):
     last_activity_at = models.DateTimeField(
         _("last activity"), default=timezone.now, editable=False
     )
+    # Raised by every edit and merge: an edit form opened on an older version
+    # is refused, not saved over the newer one (registry.concurrency).
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
     search_text = models.TextField(editable=False, default="")
     imported_in = models.ForeignKey(
         "CustomerImport",
@@ -696,6 +699,8 @@ class DataSubjectRequest(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("logged"), default=timezone.now, editable=False)
+    # Raised by every update of the case (registry.concurrency).
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
 
     objects = DataSubjectRequestQuerySet.as_manager()
 

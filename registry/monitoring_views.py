@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from balansia.reauth import recent_authentication_required
 
+from .access_rights import manageable_users
 from .exports import csv_response
 from .forms import AuditFilterForm
 from .models import AuditEvent
@@ -92,7 +93,9 @@ def access_review_view(request):
 @permission_required("auth.change_user", raise_exception=True)
 @recent_authentication_required
 def account_deactivate_view(request, pk):
-    user = get_object_or_404(get_user_model(), pk=pk)
+    """Deactivate an account from the access review (register manager). A
+    superuser's account answers 404 to anybody but a superuser."""
+    user = get_object_or_404(manageable_users(request.user), pk=pk)
     if user == request.user:
         messages.error(request, _("You cannot deactivate your own account."))
     elif account_deactivate(user=user, by=request.user, request=request, reason="access review"):

@@ -8,9 +8,10 @@ import secrets
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from .concurrency import check_version
 from .imports import imports_discard_files
 from .models import (
     AuditEvent,
@@ -80,21 +81,26 @@ def request_log(*, customer, kind, received_on, identity_verification, by, reque
 
 
 @transaction.atomic
-def request_update(*, case, data, by, request=None):
-    """Change a case: extend the deadline (with a reason), close it, note the outcome."""
+def request_update(*, case, data, by, request=None, version=None):
+    """Change a case: extend the deadline (with a reason), close it, note the outcome.
+
+    `version` is the version the form was opened on: if the case has changed
+    since, EditConflict is raised and nothing is saved."""
     case = DataSubjectRequest.objects.select_for_update().get(pk=case.pk)
+    check_version((case, version), actions=[AuditEvent.Action.REQUEST_UPDATED])
     changes = changes_apply(case, data, REQUEST_FIELDS)
     if case.status in DataSubjectRequest.CLOSED and case.completed_on is None:
         case.completed_on = timezone.localdate()
         changes["completed_on"] = ["", case.completed_on.isoformat()]
     if changes:
+        case.version += 1
         case.save()
         audit_event_create(
             action=AuditEvent.Action.REQUEST_UPDATED,
             by=by,
             target=case,
             request=request,
-            detail={"changes": changes},
+            detail={"changes": changes, "version": case.version},
         )
     return case
 
@@ -302,6 +308,8 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
         DataSubjectRequest.objects.filter(pk=case_row.pk).update(
             identity_verification=_scrub(case_row.identity_verification, needles),
             outcome=_scrub(case_row.outcome, needles),
+            # A form opened before the erasure must not write the values back.
+            version=F("version") + 1,
         )
     _scrub_login_throttling(values.values())
     # Kept import files and rejected rows may hold the person too.

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from balansia.reauth import recent_authentication_required
 
+from .concurrency import EditConflict
 from .forms import DataSubjectRequestForm, DataSubjectRequestUpdateForm, ReauthenticateForm
 from .models import AuditEvent, Customer, DataSubjectRequest
 from .rights import (
@@ -70,9 +71,20 @@ def request_detail(request, pk):
     case = get_object_or_404(DataSubjectRequest.objects.select_related("customer"), pk=pk)
     form = DataSubjectRequestUpdateForm(request.POST or None, instance=case)
     if request.method == "POST" and form.is_valid():
-        request_update(case=case, data=form.cleaned_data, by=request.user, request=request)
-        messages.success(request, _("Request updated."))
-        return redirect(case)
+        try:
+            request_update(
+                case=case,
+                data=form.cleaned_data,
+                by=request.user,
+                request=request,
+                version=form.cleaned_data["version"],
+            )
+        except EditConflict as conflict:
+            # Someone saved first: show what they changed, keep what this user typed.
+            case, form = conflict.record, form.after_conflict(conflict)
+        else:
+            messages.success(request, _("Request updated."))
+            return redirect(case)
     trail = AuditEvent.objects.for_target(case) | AuditEvent.objects.filter(
         detail__request_id=case.pk
     )

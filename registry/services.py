@@ -4,12 +4,15 @@ Keyword-only, atomic, with the acting user passed in as `by`, so that every
 change and its audit event are committed together or not at all.
 """
 
+import datetime
+
 from django.db import models, transaction
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from balansia.security import client_ip
 
+from .concurrency import check_version
 from .merge import handlers_for, merge_handler
 from .models import AccountSecurity, AuditEvent, Consent, Customer, MarketingChannel
 from .phones import format_phone
@@ -77,6 +80,9 @@ def plain_value(value):
     """A field value as the audit trail stores it (phone numbers and countries as text)."""
     if value is None:
         return ""
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        # One moment, one text: the database gives UTC, a form the local time.
+        value = value.astimezone(datetime.UTC)
     return getattr(value, "code", None) or str(value)
 
 
@@ -95,49 +101,67 @@ def customer_create(*, data, by, request=None):
     return customer
 
 
+#: The audit events that raise a customer's version, with its new value.
+CUSTOMER_EDITS = (AuditEvent.Action.CUSTOMER_CHANGED, AuditEvent.Action.CUSTOMER_MERGED)
+
+
 @transaction.atomic
-def customer_update(*, customer, data, by, request=None, case_id=None):
+def customer_update(*, customer, data, by, request=None, case_id=None, version=None):
     """Change a customer's fields; audit which changed, with old and new values.
 
     The old values are read from the locked row, not from the instance the
     caller holds (a ModelForm has already written the new values into it).
+    `version` is the version the edit form was opened on: if the customer has
+    changed since, EditConflict is raised and nothing is saved.
     Returns the saved customer and the changes as {field: [old, new]}.
     """
     current = Customer.objects.select_for_update().get(pk=customer.pk)
+    check_version((current, version), actions=CUSTOMER_EDITS)
     changes = changes_apply(current, data, CUSTOMER_FIELDS)
     if changes:
         current.last_activity_at = timezone.now()
+        current.version += 1
         current.save()
         audit_event_create(
             action=AuditEvent.Action.CUSTOMER_CHANGED,
             by=by,
             target=current,
             request=request,
-            detail={"changes": changes, **({"request_id": case_id} if case_id else {})},
+            detail={
+                "changes": changes,
+                "version": current.version,
+                **({"request_id": case_id} if case_id else {}),
+            },
         )
     return current, changes
 
 
 @transaction.atomic
-def customer_merge(*, keep, remove, values, by, request=None):
+def customer_merge(
+    *, keep, remove, values, by, request=None, keep_version=None, remove_version=None
+):
     """Merge two records of one person into `keep`; `remove` is deleted.
 
     `values` holds the field values chosen for the kept record. Everything
     attached to `remove` moves to `keep` through the registered merge handlers.
     Old audit events are not rewritten: the merge event names the removed id,
-    and AuditEvent.objects.for_customer() follows it.
+    and AuditEvent.objects.for_customer() follows it. The versions are those
+    of the two records as the user saw them when choosing the values: if
+    either has changed since, EditConflict is raised and nothing is merged.
     """
     if keep.pk == remove.pk:
         raise ValueError("A customer cannot be merged with itself.")
     locked = Customer.objects.select_for_update().filter(pk__in=[keep.pk, remove.pk])
     rows = {customer.pk: customer for customer in locked.order_by("pk")}
     keep, remove = rows[keep.pk], rows[remove.pk]
+    check_version((keep, keep_version), (remove, remove_version), actions=CUSTOMER_EDITS)
     handlers = handlers_for(Customer)
 
     changes = changes_apply(keep, values, CUSTOMER_FIELDS)
     # The relationship began when the earlier record began.
     keep.created_at = min(keep.created_at, remove.created_at)
     keep.last_activity_at = timezone.now()
+    keep.version += 1
     for handler in handlers:
         handler(keep=keep, remove=remove)
     keep.save()
@@ -148,7 +172,7 @@ def customer_merge(*, keep, remove, values, by, request=None):
         by=by,
         target=keep,
         request=request,
-        detail={"removed_id": removed_id, "changes": changes},
+        detail={"removed_id": removed_id, "changes": changes, "version": keep.version},
     )
     return keep
 

@@ -11,6 +11,7 @@ from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
 from balansia.reauth import recent_authentication_required
 
+from .concurrency import EditConflict
 from .exports import csv_response, xlsx_file_response
 from .forms import (
     ConsentForm,
@@ -178,13 +179,21 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
         return int(value) if value.isdigit() else None
 
     def form_valid(self, form):
-        self.object, changes = customer_update(
-            customer=self.object,
-            data=form.cleaned_data,
-            by=self.request.user,
-            request=self.request,
-            case_id=self._case_id(),
-        )
+        try:
+            self.object, changes = customer_update(
+                customer=self.object,
+                data=form.cleaned_data,
+                by=self.request.user,
+                request=self.request,
+                case_id=self._case_id(),
+                version=form.cleaned_data["version"],
+            )
+        except EditConflict as conflict:
+            # Someone saved first: show what they changed, keep what this user typed.
+            self.object = conflict.record
+            return self.render_to_response(
+                self.get_context_data(form=form.after_conflict(conflict))
+            )
         if changes:
             messages.success(self.request, _("Changes saved."))
         else:
@@ -226,23 +235,35 @@ def customer_merge_confirm(request, pk, other_pk):
     customer = get_object_or_404(Customer, pk=pk)
     other = get_object_or_404(Customer.objects.exclude(pk=pk), pk=other_pk)
     form = CustomerMergeForm(request.POST or None, keep=customer, other=other)
+    conflict = None
     if request.method == "POST" and form.is_valid():
-        customer_merge(
-            keep=customer,
-            remove=other,
-            values=form.cleaned_data["values"],
-            by=request.user,
-            request=request,
-        )
-        messages.success(request, _("The records were merged."))
-        return redirect(customer)
-    if request.method == "GET":
+        try:
+            customer_merge(
+                keep=customer,
+                remove=other,
+                values=form.cleaned_data["values"],
+                by=request.user,
+                request=request,
+                keep_version=form.cleaned_data["keep_version"],
+                remove_version=form.cleaned_data["other_version"],
+            )
+        except EditConflict as error:
+            # A record changed while the values were chosen: choose again from
+            # the records as they are now (shown, so audited as a view).
+            conflict = error
+            customer, other = conflict.current
+            picks = {name: value for name, value in request.POST.items() if value == "other"}
+            form = CustomerMergeForm(initial=picks, keep=customer, other=other)
+        else:
+            messages.success(request, _("The records were merged."))
+            return redirect(customer)
+    if request.method == "GET" or conflict is not None:
         for shown in (customer, other):
             customer_viewed(customer=shown, by=request.user, request=request, via="merge")
     return render(
         request,
         "registry/customer_merge_confirm.html",
-        {"customer": customer, "other": other, "form": form},
+        {"customer": customer, "other": other, "form": form, "conflict": conflict},
     )
 
 

@@ -133,6 +133,7 @@ def test_lowering_the_capacity_below_enrolled_shows_the_error_beside_the_field(
         "ends_at": course.ends_at.strftime("%Y-%m-%dT%H:%M"),
         "location": course.location,
         "capacity": 1,
+        "version": course.version,
     }
     response = client.post(reverse("courses:course-update", args=[course.pk]), data)
     assert response.status_code == 200

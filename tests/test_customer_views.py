@@ -102,13 +102,17 @@ def test_an_edit_is_audited_with_old_and_new_values(client, staff_member, custom
         "city": customer.city,
         "country": "FI",
         "source": customer.source,
+        "version": customer.version,
     }
     response = client.post(url, data)
     assert response.status_code == 302
     event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_CHANGED)
-    assert event.detail == {"changes": {"last_name": ["Esimerkki", "Esimerkki-Mäki"]}}
+    assert event.detail == {
+        "changes": {"last_name": ["Esimerkki", "Esimerkki-Mäki"]},
+        "version": 2,
+    }
     # Saving again without changes records nothing.
-    data["last_name"] = "Esimerkki-Mäki"
+    data.update(last_name="Esimerkki-Mäki", version=2)
     client.post(url, data)
     assert AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_CHANGED).count() == 1
 

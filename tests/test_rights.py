@@ -87,21 +87,18 @@ def test_extending_a_deadline_needs_a_reason_and_stays_within_three_months(
     )
     client.force_login(register_manager)
     url = reverse("registry:request-detail", args=[case.pk])
-    response = client.post(
-        url, {"status": "open", "deadline": "2027-01-20", "outcome": "", "extension_reason": ""}
-    )
+    unchanged = {"status": "open", "outcome": "", "version": case.version}
+    response = client.post(url, {**unchanged, "deadline": "2027-01-20", "extension_reason": ""})
     assert "extension_reason" in response.context["form"].errors
     response = client.post(
-        url,
-        {"status": "open", "deadline": "2027-03-01", "outcome": "", "extension_reason": "laaja"},
+        url, {**unchanged, "deadline": "2027-03-01", "extension_reason": "laaja"}
     )
     assert "deadline" in response.context["form"].errors
     client.post(
         url,
         {
-            "status": "open",
+            **unchanged,
             "deadline": "2027-01-20",
-            "outcome": "",
             "extension_reason": "Monta pyyntöä yhtä aikaa",
         },
     )
@@ -119,6 +116,7 @@ def test_closing_a_request_records_the_completion_date(client, register_manager)
             "outcome": "Raportti lähetetty",
             "deadline": case.deadline.isoformat(),
             "extension_reason": "",
+            "version": case.version,
         },
     )
     case.refresh_from_db()
@@ -181,6 +179,7 @@ def test_rectification_is_linked_to_its_request(client, register_manager):
             "phone": str(customer.phone),
             "country": "FI",
             "request": case.pk,
+            "version": customer.version,
         }
     )
     client.post(reverse("registry:customer-update", args=[customer.pk]), data)

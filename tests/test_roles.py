@@ -1,10 +1,13 @@
 """Roles are groups from a data migration; only register managers reach admin."""
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
+
+from .factories import UserFactory
 
 
 @pytest.mark.django_db
@@ -81,3 +84,174 @@ def test_navigation_shows_admin_only_to_the_register_manager(
     assert reverse("admin:index") not in client.get("/").content.decode()
     client.force_login(register_manager)
     assert reverse("admin:index") in client.get("/").content.decode()
+
+
+# --- A register manager and the superusers --------------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    """The emergency account made with `manage.py createsuperuser`."""
+    user = UserFactory(username="hatatunnus", is_superuser=True, is_staff=True)
+    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    return user
+
+
+def account_form_data(client, user, **changes):
+    """What the admin's change form of `user` posts when saved unchanged, with
+    `changes` on top."""
+    page = client.get(reverse("admin:auth_user_change", args=[user.pk]))
+    form = page.context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None
+        and name not in {"password", "user_permissions", "groups", "last_login", "date_joined"}
+    }
+    data.update(
+        {
+            "groups": [group.pk for group in form.initial.get("groups", [])],
+            "user_permissions": [perm.pk for perm in form.initial.get("user_permissions", [])],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "10:00:00",
+            "security-TOTAL_FORMS": "0",
+            "security-INITIAL_FORMS": "0",
+        }
+    )
+    data.update(changes)
+    return data
+
+
+def test_a_register_manager_cannot_see_change_or_set_the_password_of_a_superuser(
+    client, register_manager, superuser, password
+):
+    client.force_login(register_manager)
+    listing = client.get(reverse("admin:auth_user_changelist"))
+    assert listing.status_code == 200
+    assert superuser.username not in listing.content.decode()
+    # Admin answers as for an account that does not exist: back to its index.
+    nobody = superuser.pk + 1000
+    for name in ("admin:auth_user_change", "admin:auth_user_history"):
+        response = client.get(reverse(name, args=[superuser.pk]))
+        missing = client.get(reverse(name, args=[nobody]))
+        assert (response.status_code, response.url) == (302, reverse("admin:index")), name
+        assert (missing.status_code, missing.url) == (302, reverse("admin:index"))
+    password_url = reverse("admin:auth_user_password_change", args=[superuser.pk])
+    assert client.get(password_url).status_code == 404
+    taken_over = "vallattu-tunnus-Kuusi-6"
+    response = client.post(
+        password_url,
+        {"usable_password": "true", "password1": taken_over, "password2": taken_over},
+    )
+    assert response.status_code == 404
+    crafted = client.post(
+        reverse("admin:auth_user_change", args=[superuser.pk]),
+        {"username": superuser.username, "is_active": "", "is_superuser": ""},
+    )
+    assert crafted.url == reverse("admin:index")
+    superuser.refresh_from_db()
+    assert superuser.check_password(password)
+    assert superuser.is_active and superuser.is_superuser
+
+
+def test_a_superuser_still_manages_superusers(client, superuser):
+    other = UserFactory(username="toinen-hata", is_superuser=True, is_staff=True)
+    client.force_login(superuser)
+    assert client.get(reverse("admin:auth_user_change", args=[other.pk])).status_code == 200
+    password_url = reverse("admin:auth_user_password_change", args=[other.pk])
+    assert client.get(password_url).status_code == 200
+
+
+def test_a_crafted_post_cannot_make_anyone_a_superuser(client, register_manager, staff_member):
+    client.force_login(register_manager)
+    url = reverse("admin:auth_user_change", args=[staff_member.pk])
+    response = client.post(url, account_form_data(client, staff_member, is_superuser="on"))
+    assert response.status_code == 302
+    staff_member.refresh_from_db()
+    assert not staff_member.is_superuser
+
+
+def test_a_register_manager_grants_only_permissions_they_hold(
+    client, register_manager, staff_member
+):
+    delete_user = Permission.objects.get(codename="delete_user")
+    assert not register_manager.has_perm("auth.delete_user")
+    client.force_login(register_manager)
+    url = reverse("admin:auth_user_change", args=[staff_member.pk])
+    page = client.get(url)
+    offered = page.context["adminform"].form.fields["user_permissions"].queryset
+    assert delete_user not in offered
+    assert offered.filter(codename="view_customer").exists()
+
+    response = client.post(
+        url, account_form_data(client, staff_member, user_permissions=[delete_user.pk])
+    )
+    assert response.status_code == 200
+    assert "user_permissions" in response.context["adminform"].form.errors
+    assert not staff_member.user_permissions.exists()
+
+
+def test_a_register_manager_cannot_put_anyone_into_a_more_powerful_group(
+    client, register_manager, staff_member
+):
+    mighty = Group.objects.create(name="Kaikkivaltiaat")
+    mighty.permissions.add(Permission.objects.get(codename="delete_user"))
+    client.force_login(register_manager)
+    url = reverse("admin:auth_user_change", args=[staff_member.pk])
+    offered = client.get(url).context["adminform"].form.fields["groups"].queryset
+    # The roles of the register are all within the register manager's rights.
+    assert set(offered.values_list("name", flat=True)) == {REGISTER_MANAGER, STAFF, INSTRUCTOR}
+    response = client.post(url, account_form_data(client, staff_member, groups=[mighty.pk]))
+    assert response.status_code == 200
+    assert "groups" in response.context["adminform"].form.errors
+    assert not staff_member.groups.filter(pk=mighty.pk).exists()
+
+
+def test_what_a_superuser_granted_stays_when_a_register_manager_edits_the_account(
+    client, register_manager, staff_member
+):
+    delete_user = Permission.objects.get(codename="delete_user")
+    staff_member.user_permissions.add(delete_user)
+    client.force_login(register_manager)
+    url = reverse("admin:auth_user_change", args=[staff_member.pk])
+    instructors = Group.objects.get(name=INSTRUCTOR)
+    data = account_form_data(client, staff_member, first_name="Uusi")
+    data["groups"] = [*data["groups"], instructors.pk]
+    response = client.post(url, data)
+    assert response.status_code == 302
+    staff_member.refresh_from_db()
+    assert staff_member.first_name == "Uusi"
+    assert staff_member.groups.filter(pk=instructors.pk).exists()
+    assert staff_member.user_permissions.filter(pk=delete_user.pk).exists()
+
+
+def test_a_group_gets_only_permissions_its_editor_holds(client, register_manager):
+    for codename in ("view_group", "change_group"):
+        register_manager.user_permissions.add(Permission.objects.get(codename=codename))
+    group = Group.objects.create(name="Kesätyöntekijät")
+    delete_user = Permission.objects.get(codename="delete_user")
+    view_customer = Permission.objects.get(codename="view_customer")
+    client.force_login(register_manager)
+    url = reverse("admin:auth_group_change", args=[group.pk])
+    seen = client.get(url).context["adminform"].form.initial["seen"]
+    response = client.post(
+        url, {"name": group.name, "permissions": [delete_user.pk], "seen": seen}
+    )
+    assert response.status_code == 200
+    assert "permissions" in response.context["adminform"].form.errors
+    response = client.post(
+        url, {"name": group.name, "permissions": [view_customer.pk], "seen": seen}
+    )
+    assert response.status_code == 302
+    assert list(group.permissions.all()) == [view_customer]
+
+
+def test_the_access_review_cannot_deactivate_a_superuser(client, register_manager, superuser):
+    client.force_login(register_manager)
+    review = client.get(reverse("registry:access-review")).content.decode()
+    assert reverse("registry:account-deactivate", args=[superuser.pk]) not in review
+    assert reverse("admin:auth_user_change", args=[superuser.pk]) not in review
+    url = reverse("registry:account-deactivate", args=[superuser.pk])
+    assert client.post(url).status_code == 404
+    superuser.refresh_from_db()
+    assert superuser.is_active

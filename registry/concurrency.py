@@ -1,0 +1,123 @@
+"""Optimistic concurrency for records that several people edit.
+
+Two people open the same customer; the first saves a new street, the second
+a new city from the older form. Without a check the second save would put the
+old street back. So every edit form carries the `version` of the record it was
+opened on, and the service, with the row locked, compares it with the row's:
+when someone saved in between, the save is refused with EditConflict. It
+names who changed what and when (from the audit trail, whose events of a
+change carry the version they made), and the view shows the form again: the
+record as it is now, with the user's own changes on top, and the current
+version, so that saving again after a look succeeds and both changes stand.
+The form's side is registry.forms.VersionedFormMixin.
+"""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+from .models import AuditEvent
+from .phones import format_phone, parse_phone
+
+
+@dataclass
+class Edit:
+    """One save someone else made while the form was open."""
+
+    record: str
+    who: str
+    at: object
+    #: (field label, old value, new value), as a person reads them.
+    changes: list = field(default_factory=list)
+
+
+class EditConflict(Exception):
+    """A save refused because the record changed since the form was opened."""
+
+    def __init__(self, *, current, edits, raw_changes):
+        super().__init__("The record changed since the form was opened.")
+        #: The rows as they are now (the first is the record edited).
+        self.current = current
+        #: What others did meanwhile, oldest first.
+        self.edits = edits
+        #: {field: [value when the form was opened, value now]} as stored text.
+        self.raw_changes = raw_changes
+
+    @property
+    def record(self):
+        return self.current[0]
+
+
+def check_version(*rows_and_versions, actions):
+    """Refuse the save when a locked row is no longer at the version the form
+    was opened on. Each argument is (row, version); a version of None means
+    the caller edits without a form (a service of the system) and is not
+    checked."""
+    stale = [
+        (row, version)
+        for row, version in rows_and_versions
+        if version is not None and row.version != version
+    ]
+    if not stale:
+        return
+    edited = rows_and_versions[0][0]
+    edits, raw_changes = [], {}
+    for row, version in stale:
+        events = (
+            AuditEvent.objects.for_target(row)
+            .filter(action__in=actions, detail__version__gt=version)
+            .select_related("actor")
+            .order_by("at", "id")
+        )
+        for event in events:
+            changes = event.detail.get("changes") or {}
+            edits.append(
+                Edit(
+                    record=str(row),
+                    who=event.actor.get_username() if event.actor else _("the system"),
+                    at=event.at,
+                    changes=[
+                        (label_of(row, name), shown(row, name, old), shown(row, name, new))
+                        for name, (old, new) in changes.items()
+                    ],
+                )
+            )
+            if row is edited:
+                for name, (old, new) in changes.items():
+                    raw_changes[name] = [raw_changes.get(name, [old])[0], new]
+    raise EditConflict(
+        current=[row for row, _version in rows_and_versions], edits=edits, raw_changes=raw_changes
+    )
+
+
+def label_of(row, name):
+    try:
+        return str(row._meta.get_field(name).verbose_name).capitalize()
+    except FieldDoesNotExist:  # a field since removed: its name is the best label
+        return name
+
+
+def shown(row, name, text):
+    """A value of the audit trail (stored text) as the form shows it."""
+    if not text:
+        return ""
+    try:
+        model_field = row._meta.get_field(name)
+    except FieldDoesNotExist:
+        return text
+    if isinstance(model_field, PhoneNumberField):
+        return format_phone(text) if parse_phone(text) else text
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(text, text))
+    if isinstance(model_field, models.DateTimeField) and (moment := parse_datetime(text)):
+        return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+    if isinstance(model_field, models.DateField) and (day := parse_date(text)):
+        return formats.date_format(day, "SHORT_DATE_FORMAT")
+    if isinstance(model_field, models.BooleanField):
+        return str(_("yes") if text == "True" else _("no"))
+    return text
