@@ -101,8 +101,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "balansia.middleware.NoStoreForUsersMiddleware",
-    "balansia.middleware.PasswordChangeRequiredMiddleware",
+    # The second factor before anything else, the forced password change included.
     "balansia.middleware.TwoFactorMiddleware",
+    "balansia.middleware.PasswordChangeRequiredMiddleware",
     # Axes wants to be last so that it sees the outcome of the login view.
     "axes.middleware.AxesMiddleware",
 ]
@@ -162,7 +163,8 @@ CACHES = {
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses a locked-out login before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend that also refuses an account whose logins are locked.
+    "registry.account_lock.AccountLockBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -197,9 +199,11 @@ OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Balansia asiakasrekisteri")
 # Each wrong code doubles the wait before the next attempt (1, 2, 4, 8 s ...).
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
+# Admin never shows the key (or QR code) of an authenticator or the backup codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
-# Erasure, bulk exports and access changes ask for the password again when
-# the last authentication is older than this.
+# Erasure, bulk exports, access changes and a new authenticator ask for the
+# password again when the last authentication is older than this.
 REAUTH_MINUTES = envint("REAUTH_MINUTES", 10)
 
 # --- Login throttling (django-axes) ---------------------------------------
@@ -212,6 +216,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "balansia.security.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "balansia.security.client_ip"
+# Against guessing from many addresses: this many failed password checks of one
+# account within the window, from anywhere, lock the account's password logins
+# until a register manager lifts the lock in admin (registry.account_lock).
+ACCOUNT_LOCK_FAILURES = envint("ACCOUNT_LOCK_FAILURES", 20)
+ACCOUNT_LOCK_WINDOW_MINUTES = envint("ACCOUNT_LOCK_WINDOW_MINUTES", 60)
 # Behind a TLS proxy, the request.META key that holds the client's address as
 # the proxy saw it, e.g. HTTP_X_REAL_IP or HTTP_X_FORWARDED_FOR. Empty: REMOTE_ADDR.
 CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", "")
