@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import FileSystemStorage
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -276,18 +277,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", VAR_DIR / "static"))
+# The manifest of hashed names is written here, outside STATIC_ROOT, so that
+# WhiteNoise does not serve a list of every static file.
+STATIC_MANIFEST_DIR = Path(env("STATIC_MANIFEST_DIR", VAR_DIR / "static-manifest"))
 # Production serves hashed, compressed copies made by `collectstatic`. The
 # tests and `make run` serve straight from static/ (STATIC_FROM_SOURCE=true).
 STATIC_FROM_SOURCE = envbool("STATIC_FROM_SOURCE", DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if STATIC_FROM_SOURCE
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    "staticfiles": (
+        {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        if STATIC_FROM_SOURCE
+        else {
+            "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+            "OPTIONS": {"manifest_storage": FileSystemStorage(location=STATIC_MANIFEST_DIR)},
+        }
+    ),
 }
 WHITENOISE_USE_FINDERS = STATIC_FROM_SOURCE
 WHITENOISE_AUTOREFRESH = STATIC_FROM_SOURCE
