@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db.models import QuerySet
 from django.test import Client
 from django.urls import reverse
@@ -137,3 +138,14 @@ def test_a_locked_user_confirming_their_password_is_told_why(
 def test_the_limit_is_twenty_failures_an_hour_unless_set():
     assert balansia.settings.ACCOUNT_LOCK_FAILURES == 20
     assert balansia.settings.ACCOUNT_LOCK_WINDOW_MINUTES == 60
+
+
+def test_a_lock_can_be_lifted_from_the_command_line(staff_member, password, settings, capsys):
+    guess("toimisto", settings.ACCOUNT_LOCK_FAILURES)
+    call_command("unlock_account")
+    assert capsys.readouterr().out.startswith("toimisto: locked since")
+    call_command("unlock_account", "toimisto")
+    assert "Lifted" in capsys.readouterr().out
+    lifted = AuditEvent.objects.get(action="account_unlocked")
+    assert lifted.actor is None and lifted.target_id == str(staff_member.pk)
+    assert attempt("toimisto", password, 999).status_code == 302
