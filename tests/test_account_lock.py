@@ -96,7 +96,9 @@ def test_the_register_manager_lifts_the_lock_in_admin(
     guess("toimisto", settings.ACCOUNT_LOCK_FAILURES)
     client.force_login(register_manager)
     url = reverse("admin:auth_user_change", args=[staff_member.pk])
-    form = client.get(url).context["adminform"].form
+    page = client.get(url)
+    assert 'name="security-0-lift_lock"' in page.content.decode()
+    form = page.context["adminform"].form
     security = AccountSecurity.objects.get(user=staff_member)
     data = {
         **{name: value for name, value in form.initial.items() if value is not None},
