@@ -57,7 +57,7 @@ serve: export SECRET_KEY ?= $(shell test -f var/serve-secret || (mkdir -p var &&
 serve: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
-	$(MANAGE) collectstatic --noinput -v0
+	$(MANAGE) collectstatic --noinput --clear -v0
 	$(MANAGE) ensure_register_manager
 	$(BIN)/gunicorn -c gunicorn.conf.py balansia.wsgi
 

@@ -7,6 +7,8 @@ no state in the process, so more hosts may run this against one PostgreSQL.
 import multiprocessing
 import os
 
+from gunicorn.http import wsgi
+
 
 def env(name, default):
     # An empty value (as in a copied .env.example) counts as unset.
@@ -30,3 +32,16 @@ accesslog = "-"
 errorlog = "-"
 # No query strings in the access log: search words may be names.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+
+
+# gunicorn names itself and its version in a Server header of every response,
+# and has no setting to leave it out; this file is loaded in the master before
+# the workers fork, so dropping the line here drops it everywhere.
+_default_headers = wsgi.Response.default_headers
+
+
+def _default_headers_without_server(response):
+    return [line for line in _default_headers(response) if not line.startswith("Server:")]
+
+
+wsgi.Response.default_headers = _default_headers_without_server

@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import FileSystemStorage
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -103,8 +104,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "balansia.middleware.NoStoreForUsersMiddleware",
-    "balansia.middleware.PasswordChangeRequiredMiddleware",
+    # The second factor before anything else, the forced password change included.
     "balansia.middleware.TwoFactorMiddleware",
+    "balansia.middleware.PasswordChangeRequiredMiddleware",
     # Axes wants to be last so that it sees the outcome of the login view.
     "axes.middleware.AxesMiddleware",
 ]
@@ -165,7 +167,8 @@ CACHES = {
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses a locked-out login before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend that also refuses an account whose logins are locked.
+    "registry.account_lock.AccountLockBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -205,9 +208,11 @@ OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Balansia asiakasrekisteri")
 # Each wrong code doubles the wait before the next attempt (1, 2, 4, 8 s ...).
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
+# Admin never shows the key (or QR code) of an authenticator or the backup codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
-# Erasure, bulk exports and access changes ask for the password again when
-# the last authentication is older than this.
+# Erasure, bulk exports, access changes and a new authenticator ask for the
+# password again when the last authentication is older than this.
 REAUTH_MINUTES = envint("REAUTH_MINUTES", 10)
 
 # --- Login throttling (django-axes) ---------------------------------------
@@ -220,6 +225,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "balansia.security.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "balansia.security.client_ip"
+# Against guessing from many addresses: this many failed password checks of one
+# account within the window, from anywhere, lock the account's password logins
+# until a register manager lifts the lock in admin (registry.account_lock).
+ACCOUNT_LOCK_FAILURES = envint("ACCOUNT_LOCK_FAILURES", 20)
+ACCOUNT_LOCK_WINDOW_MINUTES = envint("ACCOUNT_LOCK_WINDOW_MINUTES", 60)
 # Behind a TLS proxy, the request.META key that holds the client's address as
 # the proxy saw it, e.g. HTTP_X_REAL_IP or HTTP_X_FORWARDED_FOR. Empty: REMOTE_ADDR.
 CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", "")
@@ -275,18 +285,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", VAR_DIR / "static"))
+# The manifest of hashed names is written here, outside STATIC_ROOT, so that
+# WhiteNoise does not serve a list of every static file.
+STATIC_MANIFEST_DIR = Path(env("STATIC_MANIFEST_DIR", VAR_DIR / "static-manifest"))
 # Production serves hashed, compressed copies made by `collectstatic`. The
 # tests and `make run` serve straight from static/ (STATIC_FROM_SOURCE=true).
 STATIC_FROM_SOURCE = envbool("STATIC_FROM_SOURCE", DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if STATIC_FROM_SOURCE
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    "staticfiles": (
+        {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        if STATIC_FROM_SOURCE
+        else {
+            "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+            "OPTIONS": {"manifest_storage": FileSystemStorage(location=STATIC_MANIFEST_DIR)},
+        }
+    ),
 }
 WHITENOISE_USE_FINDERS = STATIC_FROM_SOURCE
 WHITENOISE_AUTOREFRESH = STATIC_FROM_SOURCE

@@ -1,8 +1,10 @@
+from base64 import b32encode
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect, render
@@ -12,8 +14,21 @@ from django.utils.translation import gettext_lazy as _
 
 from registry.roles import role_labels
 from registry.services import account_password_changed
+from registry.two_factor import (
+    has_device,
+    pending_totp_device,
+    qr_svg,
+    two_factor_confirm,
+    two_factor_verify,
+)
 
-from .middleware import PASSWORD_CHANGE_REQUIRED
+from .middleware import PASSWORD_CHANGE_REQUIRED, redirect_with_next
+from .reauth import (
+    lockout_after_wrong_password,
+    mark_authenticated,
+    password_confirm,
+    recent_authentication_required,
+)
 
 
 @login_not_required
@@ -22,7 +37,7 @@ def home(request):
     visitors, as the business's original page was; the dashboard for users."""
     if request.user.is_authenticated:
         return render(request, "home/dashboard.html", {"roles": role_labels(request.user)})
-    return render(request, "home/notice.html", {"form": AuthenticationForm(request)})
+    return render(request, "home/notice.html", {"form": LoginForm(request)})
 
 
 @login_not_required
@@ -31,16 +46,56 @@ def privacy_notice(request):
     return render(request, "home/notice.html", {"form": None})
 
 
-class LoginView(auth_views.LoginView):
-    """The login page; public. django-axes throttles it."""
+class LoginForm(AuthenticationForm):
+    # One answer for a wrong password, an unknown user name and a locked
+    # account, so that the answer tells nobody which accounts exist.
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "The user name or the password is not correct, or the account is locked "
+            "after many failed attempts. Both fields are case-sensitive. If you cannot "
+            "log in, ask the register manager."
+        ),
+    }
 
+
+class LoginView(auth_views.LoginView):
+    """The login page; public. django-axes throttles it, registry.account_lock
+    locks an account guessed at from many addresses."""
+
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
-    """Any logged-in user changes their own password."""
+class OwnPasswordChangeForm(PasswordChangeForm):
+    """Django's form, with the old password checked as a login would be."""
 
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(request.user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self):
+        password = self.cleaned_data["old_password"]
+        password_confirm(self.request, password)
+        return password
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Any logged-in user changes their own password: after the second factor
+    if they have a device (TwoFactorMiddleware)."""
+
+    form_class = OwnPasswordChangeForm
     success_url = reverse_lazy("home")
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        del kwargs["user"]
+        return {**kwargs, "request": self.request}
+
+    def form_invalid(self, form):
+        if (locked_out := lockout_after_wrong_password(self.request)) is not None:
+            return locked_out
+        return super().form_invalid(form)
 
     @transaction.atomic
     def form_valid(self, form):
@@ -83,7 +138,8 @@ class TwoFactorCodeForm(forms.Form):
     )
 
     def clean_token(self):
-        return "".join(self.cleaned_data["token"].split())
+        # Backup codes are stored in lower case; people copy them as they like.
+        return "".join(self.cleaned_data["token"].split()).lower()
 
 
 def _next_url(request):
@@ -95,8 +151,6 @@ def _next_url(request):
 
 def two_factor_verify_view(request):
     """The second step of logging in: any user with a device."""
-    from registry.two_factor import has_device, two_factor_verify
-
     if request.user.is_verified() or not has_device(request.user):
         return redirect(_next_url(request))
     form = TwoFactorCodeForm(request.POST or None)
@@ -116,9 +170,17 @@ def two_factor_verify_view(request):
 
 
 def two_factor_setup_view(request):
-    """Set up an authenticator app: every user may; register managers must."""
-    from registry.two_factor import pending_totp_device, qr_svg, two_factor_confirm
+    """Set up an authenticator app (any user; register managers must), or
+    replace it: a user who has a device must have given its code in this
+    session, and everybody confirms the password if the login is not fresh."""
+    if has_device(request.user) and not request.user.is_verified():
+        return redirect_with_next("two-factor-verify", request)
+    return _two_factor_setup(request)
 
+
+@recent_authentication_required
+def _two_factor_setup(request):
+    replacing = has_device(request.user)
     device = pending_totp_device(request.user)
     form = TwoFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -135,13 +197,12 @@ def two_factor_setup_view(request):
             "token",
             _("The code is not correct. Check the time of your phone and try the next code."),
         )
-    from base64 import b32encode
-
     return render(
         request,
         "registration/two_factor_setup.html",
         {
             "form": form,
+            "replacing": replacing,
             "qr": qr_svg(device),
             "secret": b32encode(device.bin_key).decode(),
             "next": _next_url(request),
@@ -149,41 +210,35 @@ def two_factor_setup_view(request):
     )
 
 
-class ReauthenticateForm(forms.Form):
+class PasswordConfirmForm(forms.Form):
     password = forms.CharField(
         label=_("Password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, request, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = user
+        self.request = request
 
     def clean_password(self):
-        if not self.user.check_password(self.cleaned_data["password"]):
-            raise forms.ValidationError(_("The password is not correct."))
-        return self.cleaned_data["password"]
+        password = self.cleaned_data["password"]
+        password_confirm(self.request, password)
+        return password
 
 
 def reauthenticate(request):
-    """Confirm the password before a sensitive action (any logged-in user)."""
-    from registry.models import AuditEvent
-    from registry.services import audit_event_create
+    """Confirm the password before a sensitive action (any logged-in user).
 
-    from .reauth import mark_authenticated
-
-    form = ReauthenticateForm(request.POST or None, user=request.user)
+    A wrong password is a failed login (audited, counted by django-axes and by
+    the account's lock); at the limit the session ends as a login is locked.
+    """
+    form = PasswordConfirmForm(request.POST or None, request=request)
     if request.method == "POST":
         if form.is_valid():
             mark_authenticated(request)
             return redirect(_next_url(request))
-        audit_event_create(
-            action=AuditEvent.Action.LOGIN_FAILED,
-            by=request.user,
-            target=request.user,
-            request=request,
-            detail={"during": "reauthentication"},
-        )
+        if (locked_out := lockout_after_wrong_password(request)) is not None:
+            return locked_out
     return render(
         request, "registration/reauthenticate.html", {"form": form, "next": _next_url(request)}
     )

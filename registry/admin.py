@@ -7,11 +7,22 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group
 from django.db import models
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from balansia.reauth import is_recent
 
 from .access_rights import grantable_groups, grantable_permissions, manageable
+from .account_lock import account_login_unlock
 from .models import AccountSecurity, AuditEvent, Consent, ConsentText
 from .services import access_changed, account_require_password_change, plain_value
+from .two_factor import device_changed_in_admin
 
 admin.site.site_header = _("Customer register: administration")
 admin.site.site_title = _("Customer register")
@@ -47,10 +58,36 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
+class AccountSecurityForm(forms.ModelForm):
+    lift_lock = forms.BooleanField(
+        label=_("Lift the lock"),
+        required=False,
+        help_text=_(
+            "Password logins of this account were locked after many failed attempts "
+            "from anywhere. Lift the lock when you know who made them."
+        ),
+    )
+
+    class Meta:
+        model = AccountSecurity
+        fields = ("password_change_required",)
+
+
 class AccountSecurityInline(admin.StackedInline):
     model = AccountSecurity
+    form = AccountSecurityForm
     can_delete = False
-    fields = ("password_change_required",)
+    readonly_fields = ("login_locked_at",)
+
+    def get_fields(self, request, obj=None):
+        security = getattr(obj, "security", None) if obj is not None else None
+        if security is not None and security.login_locked_at is not None:
+            return ("password_change_required", "login_locked_at", "lift_lock")
+        return ("password_change_required",)
+
+
+def reauthenticate_first(request):
+    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': request.path})}")
 
 
 class AuditedAccessMixin:
@@ -59,14 +96,8 @@ class AuditedAccessMixin:
     password confirmation."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        from balansia.reauth import is_recent
-
         if not is_recent(request):
-            from django.shortcuts import redirect
-            from django.urls import reverse
-            from django.utils.http import urlencode
-
-            return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': request.path})}")
+            return reauthenticate_first(request)
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def log_addition(self, request, obj, message):
@@ -290,8 +321,68 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
         if not change:
             account_require_password_change(user=obj)
 
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is AccountSecurity and any(
+            inline.cleaned_data.get("lift_lock") for inline in formset.forms
+        ):
+            account_login_unlock(user=form.instance, by=request.user, request=request)
+
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class AuditedDeviceMixin:
+    """Two-factor devices in admin (superusers only: no role grants them).
+
+    A superuser removes the device of someone who lost their phone and their
+    backup codes; every addition, change and removal is audited against the
+    device's owner, and needs a recent password confirmation.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if not is_recent(request):
+            return reauthenticate_first(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if not is_recent(request):
+            return reauthenticate_first(request)
+        return super().delete_view(request, object_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        # Actions (bulk removal) are posted to the list.
+        if request.method == "POST" and not is_recent(request):
+            return reauthenticate_first(request)
+        return super().changelist_view(request, extra_context)
+
+    def log_addition(self, request, obj, message):
+        device_changed_in_admin(device=obj, change="added", by=request.user, request=request)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        change = message if isinstance(message, (str, list)) else str(message)
+        device_changed_in_admin(device=obj, change=change, by=request.user, request=request)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            device_changed_in_admin(device=obj, change="deleted", by=request.user, request=request)
+        return super().log_deletions(request, queryset)
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
+
+
+@admin.register(TOTPDevice)
+class AuditedTOTPDeviceAdmin(AuditedDeviceMixin, TOTPDeviceAdmin):
+    pass
+
+
+@admin.register(StaticDevice)
+class AuditedStaticDeviceAdmin(AuditedDeviceMixin, StaticDeviceAdmin):
+    pass
 
 
 @admin.register(ConsentText)

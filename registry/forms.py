@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
 
+from balansia.reauth import password_confirm
+
 from .models import Consent, ConsentText, Customer, MarketingChannel
 from .phones import format_phone
 from .services import CUSTOMER_FIELDS, plain_value
@@ -576,17 +578,17 @@ class ReauthenticateForm(forms.Form):
     )
     confirmation = forms.CharField(label=_("Type the word to confirm"), max_length=20)
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, request, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = user
+        self.request = request
         self.fields["confirmation"].help_text = _("Type %(word)s in capital letters.") % {
             "word": ERASE_CONFIRMATION
         }
 
     def clean_password(self):
+        # Checked as a login is, so that guessing it is throttled and audited.
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
-            raise forms.ValidationError(_("The password is not correct."))
+        password_confirm(self.request, password)
         return password
 
     def clean_confirmation(self):

@@ -126,6 +126,11 @@ class AuditEvent(AppendOnlyModel):
             "import_rejects_downloaded",
             _("Downloaded the rejected rows of an import"),
         )
+        TWO_FACTOR_REPLACED = "two_factor_replaced", _("Replaced the two-factor authenticator")
+        TWO_FACTOR_REMOVED = "two_factor_removed", _("Removed a two-factor device")
+        TWO_FACTOR_CHANGED = "two_factor_changed", _("Changed a two-factor device")
+        ACCOUNT_LOCKED = "account_locked", _("Account locked after repeated failed logins")
+        ACCOUNT_UNLOCKED = "account_unlocked", _("Lifted the lock of an account")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -173,6 +178,18 @@ class AccountSecurity(models.Model):
         _("must change password at next login"),
         default=False,
         help_text=_("Set when someone else chose the password, e.g. a new account."),
+    )
+    login_locked_at = models.DateTimeField(
+        _("password logins locked since"),
+        null=True,
+        blank=True,
+        help_text=_("Set after many failed logins from anywhere; a register manager lifts it."),
+    )
+    lock_lifted_at = models.DateTimeField(
+        _("lock last lifted"),
+        null=True,
+        blank=True,
+        help_text=_("Failed logins before this no longer count towards a lock."),
     )
 
     class Meta:

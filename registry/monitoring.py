@@ -5,7 +5,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Sum
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncHour
 from django.utils import timezone
@@ -19,6 +28,13 @@ EXPORTS = [
     AuditEvent.Action.MARKETING_LIST_EXPORTED,
     AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
     AuditEvent.Action.ACCESS_REPORT_EXPORTED,
+]
+#: Audit actions that add, replace or remove a two-factor device of the target user.
+DEVICE_CHANGES = [
+    AuditEvent.Action.TWO_FACTOR_ENABLED,
+    AuditEvent.Action.TWO_FACTOR_REPLACED,
+    AuditEvent.Action.TWO_FACTOR_REMOVED,
+    AuditEvent.Action.TWO_FACTOR_CHANGED,
 ]
 
 
@@ -39,9 +55,15 @@ def audit_events(*, user=None, action="", since=None, until=None, customer_id=No
 
 
 def access_review():
-    """Every account with its roles and its reads and exports of the last 30 days."""
+    """Every account with its roles, its reads and exports of the last 30 days,
+    and the last change of its two-factor devices (when and what)."""
     since = timezone.now() - timedelta(days=30)
     recent = Q(audit_events__at__gte=since)
+    device_changes = AuditEvent.objects.filter(
+        action__in=DEVICE_CHANGES,
+        target_type=get_user_model()._meta.label_lower,
+        target_id=Cast(OuterRef("pk"), CharField()),
+    ).order_by("-at", "-id")
     return (
         get_user_model()
         .objects.prefetch_related("groups")
@@ -51,6 +73,8 @@ def access_review():
             ),
             exports=Count("audit_events", filter=recent & Q(audit_events__action__in=EXPORTS)),
             has_two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            device_changed_at=Subquery(device_changes.values("at")[:1]),
+            device_change=Subquery(device_changes.values("action")[:1]),
         )
         .order_by("-is_active", "username")
     )

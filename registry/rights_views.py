@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from balansia.reauth import recent_authentication_required
+from balansia.reauth import lockout_after_wrong_password, recent_authentication_required
 
 from .concurrency import EditConflict
 from .forms import DataSubjectRequestForm, DataSubjectRequestUpdateForm, ReauthenticateForm
@@ -120,7 +120,7 @@ def customer_erase_view(request, pk):
     """Erase a customer: password again and a typed confirmation."""
     customer = get_object_or_404(Customer, pk=pk)
     case = DataSubjectRequest.objects.open().filter(customer=customer, kind="erasure").first()
-    form = ReauthenticateForm(request.POST or None, user=request.user)
+    form = ReauthenticateForm(request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
         reference = customer_erase(customer=customer, by=request.user, request=request, case=case)
         if case is not None:
@@ -135,6 +135,8 @@ def customer_erase_view(request, pk):
             _("The customer was erased. Reference: %(reference)s.") % {"reference": reference},
         )
         return redirect(case) if case is not None else redirect("registry:customer-list")
+    if (locked_out := lockout_after_wrong_password(request)) is not None:
+        return locked_out
     return render(
         request, "registry/customer_erase.html", {"customer": customer, "form": form, "case": case}
     )
@@ -146,7 +148,7 @@ def retention(request):
     """Customers inactive longer than the retention period, for review; the
     register manager may erase them all after review."""
     candidates = retention_candidates()
-    form = ReauthenticateForm(request.POST or None, user=request.user)
+    form = ReauthenticateForm(request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
         chosen = candidates.filter(
             pk__in=[int(v) for v in request.POST.getlist("customer") if v.isdigit()]
@@ -156,6 +158,8 @@ def retention(request):
         )
         messages.success(request, _("%(count)s customers erased.") % {"count": len(references)})
         return redirect("registry:retention")
+    if (locked_out := lockout_after_wrong_password(request)) is not None:
+        return locked_out
     return render(
         request,
         "registry/retention.html",

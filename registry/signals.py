@@ -12,6 +12,7 @@ from django.dispatch import receiver
 from balansia.middleware import PASSWORD_CHANGE_REQUIRED
 from balansia.reauth import mark_authenticated
 
+from .account_lock import account_login_failed
 from .models import AuditEvent
 from .services import account_password_must_change, audit_event_create
 
@@ -39,13 +40,24 @@ def audit_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs):
+    """Audit a wrong password, at the login page or when a logged-in user
+    confirms theirs, and count it towards the lock of the account."""
     username = credentials.get("username", "")
+    account = _account_named(username)
+    user = getattr(request, "user", None)
+    confirming = user is not None and user.is_authenticated
+    detail = {"username": username[:150]}
+    if confirming:
+        detail["during"] = "reauthentication"
     audit_event_create(
         action=AuditEvent.Action.LOGIN_FAILED,
-        target=_account_named(username),
+        by=user if confirming else None,
+        target=account,
         request=request,
-        detail={"username": username[:150]},
+        detail=detail,
     )
+    if account is not None:
+        account_login_failed(user=account, request=request)
 
 
 @receiver(user_locked_out, dispatch_uid="audit_lockout")

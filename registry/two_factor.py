@@ -1,7 +1,9 @@
 """Two-factor authentication (TOTP with django-otp, static backup codes)."""
 
 import django_otp
+import segno
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django_otp import devices_for_user, user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -32,8 +34,6 @@ def pending_totp_device(user):
 
 def qr_svg(device):
     """The otpauth:// URL as an inline SVG (no script, no style attribute: CSP-safe)."""
-    import segno
-
     return segno.make(device.config_url, error="m").svg_inline(scale=5, dark="#000", light="#fff")
 
 
@@ -50,20 +50,35 @@ def _failed(*, user, request, during):
 @transaction.atomic
 def two_factor_confirm(*, user, device, token, request):
     """Confirm a new TOTP device with its first code; returns the backup codes,
-    or None if the code was wrong."""
+    or None if the code was wrong.
+
+    Until this moment the user's old authenticator and backup codes work as
+    before; now they are replaced: one authenticator, ten new backup codes.
+    """
+    replacing = has_device(user)
+    if replacing and not request.user.is_verified():
+        raise PermissionDenied("Replacing a device needs the second factor in this session.")
     allowed, _info = device.verify_is_allowed()
     if not allowed or not device.verify_token(token):
         _failed(user=user, request=request, during="setup")
         return None
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     StaticDevice.objects.filter(user=user).delete()
     backup = StaticDevice.objects.create(user=user, name="backup codes", confirmed=True)
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODES)]
     StaticToken.objects.bulk_create(StaticToken(device=backup, token=code) for code in codes)
-    django_otp.login(request, device)
+    _second_factor_given(request, device)
     audit_event_create(
-        action=AuditEvent.Action.TWO_FACTOR_ENABLED, by=user, target=user, request=request
+        action=(
+            AuditEvent.Action.TWO_FACTOR_REPLACED
+            if replacing
+            else AuditEvent.Action.TWO_FACTOR_ENABLED
+        ),
+        by=user,
+        target=user,
+        request=request,
     )
     return codes
 
@@ -74,7 +89,33 @@ def two_factor_verify(*, user, token, request):
     for device in devices_for_user(user, confirmed=True):
         allowed, _info = device.verify_is_allowed()
         if allowed and device.verify_token(token):
-            django_otp.login(request, device)
+            _second_factor_given(request, device)
             return True
     _failed(user=user, request=request, during="login")
     return False
+
+
+def _second_factor_given(request, device):
+    django_otp.login(request, device)
+    # A new session key for the session that now has both factors, as the
+    # password login gets one: a key seen before this step opens nothing.
+    request.session.cycle_key()
+
+
+def device_changed_in_admin(*, device, change, by, request):
+    """Audit a change of a two-factor device made in Django admin (superusers)."""
+    audit_event_create(
+        action=(
+            AuditEvent.Action.TWO_FACTOR_REMOVED
+            if change == "deleted"
+            else AuditEvent.Action.TWO_FACTOR_CHANGED
+        ),
+        by=by,
+        target=device.user,
+        request=request,
+        detail={
+            "device": device._meta.label_lower,
+            "name": device.name[:64],
+            **({} if change == "deleted" else {"change": change}),
+        },
+    )

@@ -166,3 +166,60 @@ def test_the_notice_is_complete_for_todays_law(client, settings):
         "Päivitetty viimeksi",
     ):
         assert expected in body, expected
+
+
+NEW_PASSWORD = {
+    "new_password1": "oma-uusi-salasana-2026",
+    "new_password2": "oma-uusi-salasana-2026",
+}
+
+
+def test_a_password_alone_cannot_change_the_password_of_a_user_with_a_device(
+    client, register_manager, password
+):
+    """A stolen password must not lock the owner out before the second factor."""
+    log_in(client, "vastaava", password)
+    client.post(reverse("password_change"), {"old_password": password, **NEW_PASSWORD})
+    register_manager.refresh_from_db()
+    assert register_manager.check_password(password)
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.PASSWORD_CHANGED).exists()
+    page = client.get(reverse("password_change"))
+    assert page.status_code == 302 and page.url.startswith(reverse("two-factor-verify"))
+
+
+def test_a_forced_password_change_of_a_user_with_a_device_comes_after_the_code(
+    client, register_manager, password
+):
+    from registry.services import account_require_password_change
+
+    from .conftest import totp_code
+
+    account_require_password_change(user=register_manager)
+    log_in(client, "vastaava", password)
+    assert client.get("/").url.startswith(reverse("two-factor-verify"))
+    assert client.get(reverse("password_change")).url.startswith(reverse("two-factor-verify"))
+    client.post(reverse("two-factor-verify"), {"token": totp_code(register_manager)})
+    assert client.get("/").url == reverse("password_change")
+    response = client.post(reverse("password_change"), {"old_password": password, **NEW_PASSWORD})
+    assert response.url == reverse("home")
+    assert client.get("/").status_code == 200
+
+
+def test_a_wrong_old_password_counts_as_a_failed_login(client, staff_member, password):
+    client.force_login(staff_member)
+    for _ in range(4):
+        wrong = client.post(
+            reverse("password_change"), {"old_password": "väärä-salasana-123", **NEW_PASSWORD}
+        )
+        assert wrong.status_code == 200 and "old_password" in wrong.context["form"].errors
+    locked = client.post(
+        reverse("password_change"), {"old_password": "väärä-salasana-123", **NEW_PASSWORD}
+    )
+    assert locked.status_code == 429
+    # The session ended; the right password opens nothing now.
+    assert client.post(
+        reverse("password_change"), {"old_password": password, **NEW_PASSWORD}
+    ).url.startswith(reverse("login"))
+    assert log_in(client, "toimisto", password).status_code == 429
+    staff_member.refresh_from_db()
+    assert staff_member.check_password(password)

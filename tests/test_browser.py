@@ -34,7 +34,7 @@ def test_wrong_password_shows_an_error_and_keeps_the_user_name(page, live_server
     page.get_by_label("Salasana").fill("väärä-salasana-123")
     page.get_by_role("button", name="Kirjaudu sisään").click()
     expect(page.get_by_role("alert").first).to_contain_text(
-        "syötä kelvollinen käyttäjätunnus ja salasana"
+        "Käyttäjätunnus tai salasana ei ole oikein"
     )
     expect(page.get_by_label("Käyttäjätunnus")).to_have_value("toimisto")
 

@@ -1,12 +1,14 @@
 """Every URL, every persona, the expected answer (GET).
 
 A view added to the project without a row here fails
-`test_every_view_has_a_rule`. Codes: L = sent to the login page.
+`test_every_view_has_a_rule`. Codes: L = sent to the login page, V = sent to
+give the second factor.
 """
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from .factories import (
     CourseFactory,
@@ -18,6 +20,7 @@ from .factories import (
 from .urlwalk import walk
 
 L = "login"
+V = "two-factor-verify"
 PERSONAS = (
     "anonymous",
     "register_manager",
@@ -25,7 +28,13 @@ PERSONAS = (
     "instructor",
     "no_role_user",
     "inactive_user",
+    # The register manager's password, without the code of the authenticator.
+    "password_only",
 )
+
+#: Before the second factor a user with a device reaches only these; every
+#: other view sends them to give it (V).
+BEFORE_SECOND_FACTOR = {"two-factor-verify": 200, "logout": 405, "set_language": 302}
 
 # name: (kwargs from the world, {persona: expected}); personas not named get `other`.
 MANAGER_ONLY = {"register_manager": 200, "anonymous": L, "inactive_user": L, "other": 403}
@@ -129,12 +138,25 @@ def world(db, instructor):
 
 def answer(request, persona, url):
     client = Client()
-    if persona != "anonymous":
+    if persona == "password_only":
+        client.force_login(request.getfixturevalue("register_manager"))
+        session = client.session
+        del session[DEVICE_ID_SESSION_KEY]
+        session.save()
+    elif persona != "anonymous":
         client.force_login(request.getfixturevalue(persona))
     response = client.get(url)
     if response.status_code == 302 and response.url.startswith(reverse("login")):
         return L
+    if response.status_code == 302 and response.url.startswith(reverse(V)):
+        return V
     return response.status_code
+
+
+def expected_answer(name, expected, persona):
+    if persona == "password_only":
+        return BEFORE_SECOND_FACTOR.get(name, V)
+    return expected.get(persona, expected["other"])
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -142,14 +164,25 @@ def answer(request, persona, url):
 def test_the_answer_of_every_view_to_every_persona(request, world, persona, name):
     kwargs, expected = RULES[name]
     url = reverse(name, kwargs=kwargs(world) if kwargs else None)
-    assert answer(request, persona, url) == expected.get(persona, expected["other"])
+    assert answer(request, persona, url) == expected_answer(name, expected, persona)
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize(("name", "kwargs", "expected"), SCOPED)
 def test_objects_outside_a_users_scope_answer_404(request, world, persona, name, kwargs, expected):
     url = reverse(name, kwargs=kwargs(world))
-    assert answer(request, persona, url) == expected.get(persona, expected["other"])
+    assert answer(request, persona, url) == expected_answer(name, expected, persona)
+
+
+def test_before_the_second_factor_no_admin_page_opens(request, db):
+    client = Client()
+    client.force_login(request.getfixturevalue("register_manager"))
+    session = client.session
+    del session[DEVICE_ID_SESSION_KEY]
+    session.save()
+    for name, url in walk():
+        if name.startswith("admin:"):
+            assert client.get(url).url.startswith(reverse(V)), url
 
 
 @pytest.mark.parametrize("persona", ["staff_member", "instructor", "no_role_user"])

@@ -70,3 +70,41 @@ def test_the_next_address_must_be_our_own(client, register_manager, password):
         reverse("reauthenticate"), {"password": password, "next": "https://example.invalid/"}
     )
     assert response.url == reverse("home")
+
+
+def test_guessing_the_password_at_the_confirmation_ends_the_session(
+    client, register_manager, password, settings
+):
+    """Wrong passwords here count as failed logins: at AXES_FAILURE_LIMIT the
+    session ends, and even the right password is refused like a locked login."""
+    client.force_login(register_manager)
+    make_stale(client)
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        wrong = client.post(reverse("reauthenticate"), {"password": "väärä-salasana"})
+        assert wrong.status_code == 200 and "password" in wrong.context["form"].errors
+    locked = client.post(reverse("reauthenticate"), {"password": "väärä-salasana"})
+    assert locked.status_code == 429
+    assert "Kirjautuminen on tilapäisesti lukittu" in locked.content.decode()
+
+    right = client.post(reverse("reauthenticate"), {"password": password, "next": "/marketing/"})
+    assert right.url.startswith(reverse("login"))
+    assert client.get("/marketing/").url.startswith(reverse("login"))
+    assert (
+        client.post(reverse("login"), {"username": "vastaava", "password": password}).status_code
+        == 429
+    )
+    failures = AuditEvent.objects.filter(
+        action="login_failed", actor=register_manager, detail__during="reauthentication"
+    )
+    assert failures.count() == settings.AXES_FAILURE_LIMIT
+    assert AuditEvent.objects.filter(action="lockout", target_id=str(register_manager.pk)).exists()
+
+
+def test_the_erasure_password_counts_as_a_failed_login_too(client, register_manager, settings):
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    url = reverse("registry:customer-erase", args=[customer.pk])
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post(url, {"password": "väärä-salasana", "confirmation": "POISTA"})
+    assert response.status_code == 429
+    assert client.get(url).url.startswith(reverse("login"))

@@ -1,7 +1,19 @@
-"""Response headers that keep personal data out of caches, frames and scripts."""
+"""Response headers that keep personal data out of caches, frames and scripts,
+and what the production server tells about itself."""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_logged_in_pages_are_not_stored(client, staff_member):
@@ -73,3 +85,79 @@ def test_templates_have_no_inline_script():
         or re.search(r"\sstyle=\"", path.read_text())
     ]
     assert offenders == []
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def production_server(tmp_path):
+    """gunicorn with gunicorn.conf.py, serving files collected by the
+    production storage, on a free port of the loopback."""
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "STATIC_FROM_SOURCE": "false",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "STATIC_MANIFEST_DIR": str(tmp_path / "manifest"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECURE_SSL_REDIRECT": "false",
+        "GUNICORN_WORKERS": "1",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
+            *("--bind", f"127.0.0.1:{port}", "balansia.wsgi"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def get(path):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response
+
+    try:
+        for _ in range(100):
+            try:
+                get("/static/favicon.svg")
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield tmp_path, get
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_gunicorn_does_not_name_itself(production_server):
+    _tmp, get = production_server
+    for path in ("/static/favicon.svg", "/privacy/", "/ei-tallaista-sivua/"):
+        response = get(path)
+        assert response.getheader("Server") is None, path
+        assert "gunicorn" not in str(response.headers).lower(), path
+
+
+def test_the_list_of_static_files_is_not_served(production_server):
+    tmp, get = production_server
+    assert not (tmp / "static" / "staticfiles.json").exists()
+    manifest = json.loads((tmp / "manifest" / "staticfiles.json").read_text())
+    assert get("/static/staticfiles.json").status == 404
+    # The hashed names still come from it.
+    assert get(f"/static/{manifest['paths']['favicon.svg']}").status == 200

@@ -3,9 +3,11 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from balansia.reauth import SESSION_KEY as AUTHENTICATED_AT
 from registry.models import AuditEvent
 
 from .conftest import totp_code
@@ -91,8 +93,6 @@ def test_setup_shows_a_qr_code_and_the_key_and_gives_backup_codes(staff_member, 
 
 
 def test_a_backup_code_works_once(register_manager, password):
-    from django_otp.plugins.otp_static.models import StaticDevice
-
     backup = StaticDevice.objects.create(user=register_manager, name="backup codes")
     StaticToken.objects.create(device=backup, token="varakoodi1")
     first = password_login("vastaava", password)
@@ -107,3 +107,160 @@ def test_the_access_review_shows_who_uses_two_factor(client, register_manager, s
         a.username: a for a in client.get(reverse("registry:access-review")).context["accounts"]
     }
     assert accounts["vastaava"].has_two_factor and not accounts["toimisto"].has_two_factor
+
+
+def code_of(device):
+    """The current code of any device, the one being set up included."""
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+def owner_backup_codes(user):
+    backup = StaticDevice.objects.create(user=user, name="backup codes", confirmed=True)
+    StaticToken.objects.create(device=backup, token="omakoodi01")
+    return backup
+
+
+def verified_login(user, password):
+    """Password and the authenticator's code, through the two login pages."""
+    client = password_login(user.get_username(), password)
+    client.post(reverse("two-factor-verify"), {"token": totp_code(user)})
+    return client
+
+
+def sent_to_verify(response):
+    return response.status_code == 302 and response.url.startswith(reverse("two-factor-verify"))
+
+
+def test_a_password_alone_cannot_set_up_a_new_authenticator(register_manager, password):
+    """The probe's attack: password only, then a new authenticator of one's own."""
+    owner_device = TOTPDevice.objects.get(user=register_manager)
+    owner_backup_codes(register_manager)
+    client = password_login("vastaava", password)
+    setup = client.get(reverse("two-factor-setup"))
+    # Had a secret been issued, its code goes in now.
+    pending = TOTPDevice.objects.filter(user=register_manager, confirmed=False).first()
+    client.post(reverse("two-factor-setup"), {"token": code_of(pending) if pending else "123456"})
+    for url in (
+        reverse("admin:index"),
+        reverse("registry:register-export"),
+        reverse("registry:audit-trail"),
+    ):
+        assert sent_to_verify(client.get(url)), url
+    assert sent_to_verify(setup)
+    assert list(TOTPDevice.objects.filter(user=register_manager)) == [owner_device]
+    assert StaticToken.objects.filter(device__user=register_manager, token="omakoodi01").exists()
+    assert (
+        not AuditEvent.objects.filter(action__startswith="two_factor_")
+        .exclude(action="two_factor_failed")
+        .exists()
+    )
+
+
+def test_before_the_code_only_the_code_and_logging_out_are_open(register_manager, password):
+    client = password_login("vastaava", password)
+    for name in ("home", "password_change", "two-factor-setup", "reauthenticate", "login"):
+        assert sent_to_verify(client.get(reverse(name))), name
+    assert client.get(reverse("two-factor-verify")).status_code == 200
+    assert client.post(reverse("logout")).status_code == 302
+
+
+def test_replacing_the_authenticator_needs_the_code_and_a_fresh_password(
+    register_manager, password
+):
+    old_device = TOTPDevice.objects.get(user=register_manager)
+    owner_backup_codes(register_manager)
+    client = verified_login(register_manager, password)
+    session = client.session
+    session[AUTHENTICATED_AT] = 0  # the password was given long ago
+    session.save()
+    stale = client.get(reverse("two-factor-setup"))
+    assert stale.status_code == 302 and stale.url.startswith(reverse("reauthenticate"))
+    client.post(reverse("reauthenticate"), {"password": password})
+
+    page = client.get(reverse("two-factor-setup"))
+    assert page.status_code == 200 and page.context["replacing"]
+    new_device = TOTPDevice.objects.get(user=register_manager, confirmed=False)
+    # Until the new one is confirmed, the old authenticator and codes stay.
+    client.post(reverse("two-factor-setup"), {"token": "000000"})
+    assert TOTPDevice.objects.filter(pk=old_device.pk, confirmed=True).exists()
+    assert StaticToken.objects.filter(token="omakoodi01").exists()
+
+    TOTPDevice.objects.filter(pk=new_device.pk).update(
+        throttling_failure_count=0, throttling_failure_timestamp=None
+    )
+    new_device.refresh_from_db()
+    done = client.post(reverse("two-factor-setup"), {"token": code_of(new_device)})
+    assert len(done.context["codes"]) == 10
+    assert list(TOTPDevice.objects.filter(user=register_manager)) == [new_device]
+    new_device.refresh_from_db()
+    assert new_device.confirmed
+    assert not StaticToken.objects.filter(token="omakoodi01").exists()
+    assert set(
+        StaticToken.objects.filter(device__user=register_manager).values_list("token", flat=True)
+    ) == set(done.context["codes"])
+    assert AuditEvent.objects.filter(
+        action="two_factor_replaced", actor=register_manager, target_id=str(register_manager.pk)
+    ).exists()
+    # The session stays verified, with the new device.
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_the_first_setup_right_after_login_needs_no_second_password(staff_member, password):
+    client = password_login("toimisto", password)
+    assert client.get(reverse("two-factor-setup")).status_code == 200
+
+
+def test_the_session_key_changes_when_the_code_is_given(register_manager, password):
+    client = password_login("vastaava", password)
+    before = client.cookies["sessionid"].value
+    client.post(reverse("two-factor-verify"), {"token": totp_code(register_manager)})
+    assert client.cookies["sessionid"].value != before
+    assert client.get(reverse("registry:customer-list")).status_code == 200
+
+
+def test_a_backup_code_is_accepted_in_capitals_and_with_spaces(register_manager, password):
+    owner_backup_codes(register_manager)
+    client = password_login("vastaava", password)
+    response = client.post(reverse("two-factor-verify"), {"token": "OMAKOO DI01"})
+    assert response.status_code == 302
+    assert client.get(reverse("registry:customer-list")).status_code == 200
+
+
+def test_the_access_review_shows_the_last_change_of_devices(
+    client, register_manager, staff_member, password
+):
+    other = password_login("toimisto", password)
+    other.get(reverse("two-factor-setup"))
+    device = TOTPDevice.objects.get(user=staff_member)
+    other.post(reverse("two-factor-setup"), {"token": code_of(device)})
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:access-review"))
+    accounts = {a.username: a for a in response.context["accounts"]}
+    assert accounts["toimisto"].device_change == "two_factor_enabled"
+    assert accounts["toimisto"].device_changed_at is not None
+    assert accounts["vastaava"].device_changed_at is None
+    assert "Ota käyttöön kaksivaiheinen tunnistautuminen" in response.content.decode()
+
+
+def test_a_superuser_removing_a_device_in_admin_is_audited(client, register_manager):
+    root = UserFactory(username="paakayttaja", is_staff=True, is_superuser=True)
+    TOTPDevice.objects.create(user=root, name="authenticator", confirmed=True)
+    device = TOTPDevice.objects.get(user=register_manager)
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+    event = AuditEvent.objects.get(action="two_factor_removed")
+    assert event.actor == root and event.target_id == str(register_manager.pk)
+
+
+def test_admin_never_shows_the_key_of_an_authenticator(client, register_manager):
+    root = UserFactory(username="paakayttaja", is_staff=True, is_superuser=True)
+    TOTPDevice.objects.create(user=root, name="authenticator", confirmed=True)
+    device = TOTPDevice.objects.get(user=register_manager)
+    client.force_login(root)
+    page = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert page.status_code == 200
+    assert device.key not in page.content.decode()

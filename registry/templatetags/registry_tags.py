@@ -1,5 +1,7 @@
 from django import template
 
+from registry import account_lock
+from registry.models import AuditEvent
 from registry.phones import format_phone
 
 register = template.Library()
@@ -62,3 +64,15 @@ def waiting_imports():
             status=CustomerImport.Status.PENDING, created_at__gte=since
         ).order_by("-created_at")[:5]
     )
+
+
+@register.filter
+def audit_action(value):
+    """The words of an audit action given as its stored value."""
+    return AuditEvent.Action(value).label if value else ""
+
+
+@register.simple_tag
+def locked_accounts():
+    """Accounts whose password logins are locked, for the register manager's dashboard."""
+    return list(account_lock.locked_accounts())
