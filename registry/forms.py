@@ -4,6 +4,7 @@ import phonenumbers
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
@@ -664,7 +665,12 @@ class ImportMappingForm(forms.Form):
                 label=header,
                 required=False,
                 choices=[("", _("(not imported)")), *TARGETS],
-                help_text=_("For example: %(values)s") % {"values": example} if example else "",
+                # A help text is rendered as HTML (crispy forms and Django's
+                # own templates mark it safe); these are cells of the
+                # uploaded file, so the whole text is escaped here.
+                help_text=escape(_("For example: %(values)s") % {"values": example})
+                if example
+                else "",
             )
         # The columns first, in the order of the file.
         self.fields = {**columns, **self.fields}
