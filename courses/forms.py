@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from registry.forms import ExportForm
+from registry.forms import ExportForm, ObjectIdField, ObjectIdsField, QueryForm
 
 from .models import Course, Enrollment
 from .services import COURSE_FIELDS, DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
@@ -24,10 +24,28 @@ class CourseForm(forms.ModelForm):
 
 
 class EnrollForm(forms.Form):
-    customer = forms.IntegerField(widget=forms.HiddenInput)
+    customer = ObjectIdField(widget=forms.HiddenInput)
     source = forms.ChoiceField(
         label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
     )
+
+
+class AttendanceForm(forms.Form):
+    """The enrolments ticked as attended."""
+
+    attended = ObjectIdsField(required=False)
+
+
+class CourseListForm(QueryForm):
+    """`?archive=1`: the courses that are over."""
+
+    archive = forms.ChoiceField(required=False, choices=[("", ""), ("1", _("Archive"))])
+
+
+class EnrolmentSearchForm(QueryForm):
+    """`?q=`: the customers to enrol, found by name, email or phone."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
 
 
 class ParticipantExportForm(ExportForm):

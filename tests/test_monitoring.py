@@ -197,3 +197,19 @@ def test_no_alert_below_the_threshold(client, register_manager, staff_member, se
         customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
     client.force_login(register_manager)
     assert "border-danger" not in client.get("/").content.decode()
+
+
+def test_an_invalid_filter_is_ignored_and_shown_the_others_still_apply(
+    client, register_manager, staff_member
+):
+    """A date no calendar has (or one beyond year 9998) is an error beside its
+    field; the person's page still shows only that person."""
+    audit_event_create(action="login", by=staff_member)
+    audit_event_create(action="login", by=register_manager)
+    client.force_login(register_manager)
+    url = reverse("registry:audit-user", args=[staff_member.pk])
+    for since in ("2026-13-45", "0001-01-01", "9999-12-31"):
+        response = client.get(url, {"since": since, "until": "9999-12-31"})
+        assert response.status_code == 200
+        assert {e.actor for e in response.context["events"]} == {staff_member}
+        assert response.context["form"].errors["until"]

@@ -372,6 +372,16 @@ class TestRetention:
         client.force_login(register_manager)
         page = client.get(reverse("registry:retention"))
         assert page.context["count"] == 2
+        for hostile in ("²", "abc", "9" * 30):
+            refused = client.post(
+                reverse("registry:retention"),
+                {
+                    "customer": [reviewed.pk, hostile],
+                    "password": password,
+                    "confirmation": "POISTA",
+                },
+            )
+            assert refused.status_code == 200 and Customer.objects.count() == 2
         client.post(
             reverse("registry:retention"),
             {"customer": [reviewed.pk], "password": password, "confirmation": "POISTA"},
