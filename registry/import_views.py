@@ -28,6 +28,7 @@ from .imports import (
     import_undo,
     import_upload,
     imports_expire,
+    plain_file_name,
     rejected_rows_table,
 )
 from .models import AuditEvent, Customer, CustomerImport
@@ -220,7 +221,7 @@ def import_rejected_download(request, pk):
         detail={"file": customer_import.file_name, "rows": len(customer_import.rejected_rows)},
     )
     header, rows = rejected_rows_table(customer_import)
-    stem = customer_import.file_name.rsplit(".", 1)[0][:80] or "tuonti"
+    stem = plain_file_name(customer_import.file_name).rsplit(".", 1)[0][:80] or "tuonti"
     return csv_response(f"{stem}-hylatyt.csv", header, rows)
 
 

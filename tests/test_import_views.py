@@ -7,10 +7,12 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.translation import override
 
 from registry.models import AuditEvent, Customer, CustomerImport
 
-from .test_imports import HEADER, csv_bytes, person, xlsx_bytes
+from .factories import CustomerImportFactory
+from .test_imports import HEADER, HOSTILE_WORKBOOKS, csv_bytes, person, workbook_with, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +71,20 @@ def test_a_bad_file_is_explained_next_to_the_field(client, staff_member, content
     assert response.context["form"].errors["file"]
     assert 'aria-invalid="true"' in response.content.decode()
     assert not CustomerImport.objects.exists()
+
+
+@pytest.mark.parametrize("part, change", HOSTILE_WORKBOOKS.values(), ids=HOSTILE_WORKBOOKS)
+def test_a_damaged_or_hostile_workbook_is_a_damaged_file_beside_the_field(
+    client, staff_member, part, change
+):
+    client.force_login(staff_member)
+    with override("en"):
+        response = post_file(client, workbook_with(part, change), "asiakkaat.xlsx")
+    assert response.status_code == 200
+    assert "damaged" in " ".join(response.context["form"].errors["file"])
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert not CustomerImport.objects.exists()
+    assert not AuditEvent.objects.filter(action="import_uploaded").exists()
 
 
 def test_a_too_large_file_is_refused_before_reading(client, staff_member, settings):
@@ -258,3 +274,21 @@ def test_the_dashboard_lists_uploads_waiting_for_confirmation(client, uploaded, 
         - datetime.timedelta(hours=settings.IMPORT_PENDING_HOURS + 1)
     )
     assert 'id="waiting-imports"' not in client.get(reverse("home")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("file_name", "disposition"),
+    [
+        ('lista "A".csv', 'attachment; filename="lista \\"A\\"-hylatyt.csv"'),
+        ("lista\n2.csv", 'attachment; filename="lista 2-hylatyt.csv"'),
+        ("Äijälä.csv", "attachment; filename*=utf-8''%C3%84ij%C3%A4l%C3%A4-hylatyt.csv"),
+    ],
+)
+def test_the_rejected_rows_keep_any_file_name(client, staff_member, file_name, disposition):
+    """A file name is the user's text: quoted in the download's header, and a
+    control character in it (a name given on the command line) is no failure."""
+    customer_import = CustomerImportFactory(file_name=file_name)
+    client.force_login(staff_member)
+    response = client.get(reverse("registry:import-rejected", args=[customer_import.pk]))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == disposition
