@@ -11,8 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+import courses.views
 from courses.models import Enrollment
 from registry.models import AuditEvent
+from registry.services import customer_merge
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory
 
@@ -273,3 +275,22 @@ def test_attendance_takes_only_numbers_of_enrolments(client, staff_member):
     client.post(url, {"attended": [str(enrollment.pk)]})
     enrollment.refresh_from_db()
     assert enrollment.status == "attended"
+
+
+def test_enrolling_a_customer_merged_away_meanwhile_says_so(client, staff_member, monkeypatch):
+    """Between the page and the click, the record was merged into another."""
+    course, shown, kept = CourseFactory(), CustomerFactory(), CustomerFactory()
+    service = courses.views.enrollment_create
+
+    def merged_first(**kwargs):
+        customer_merge(keep=kept, remove=shown, values={}, by=staff_member)
+        return service(**kwargs)
+
+    monkeypatch.setattr(courses.views, "enrollment_create", merged_first)
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:enroll", args=[course.pk]), {"customer": shown.pk, "source": "office"}
+    )
+    assert response.status_code == 302
+    assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
+    assert not Enrollment.objects.exists()
