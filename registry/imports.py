@@ -997,6 +997,16 @@ def imports_discard_files():
     CustomerImport.objects.exclude(rejected_rows=[]).update(rejected_rows=[])
 
 
+def imports_scrub(scrub):
+    """Erasure: `scrub` (text or list -> the same without the person) over
+    what an import keeps that a user named: its file name and column headers.
+    Every import's, since a file name cannot be tied to the rows it held."""
+    for row in CustomerImport.objects.only("pk", "file_name", "headers").iterator():
+        file_name, headers = scrub(row.file_name), scrub(row.headers)
+        if file_name != row.file_name or headers != row.headers:
+            CustomerImport.objects.filter(pk=row.pk).update(file_name=file_name, headers=headers)
+
+
 def imports_expire(now=None):
     """Discard what is kept longer than needed: files not confirmed within
     IMPORT_PENDING_HOURS, and rejected rows once the undo period is over."""
