@@ -1,5 +1,6 @@
 import datetime
 import re
+from urllib.parse import urlencode
 
 import phonenumbers
 from crispy_forms.helper import FormHelper
@@ -245,7 +246,8 @@ class QueryForm(forms.Form):
 
     A value that is not valid is left out, as if it had not been given (the
     page may show the error beside its field): an address typed or crafted by
-    hand never makes a page fail. Views read `values()`, never request.GET.
+    hand never makes a page fail. Views read `values()`, and links that keep
+    the filters are made with `query_string()`, not from request.GET.
     """
 
     def values(self):
@@ -258,6 +260,16 @@ class QueryForm(forms.Form):
             name: cleaned[name] if name in cleaned else field.to_python("")
             for name, field in self.fields.items()
         }
+
+    def query_string(self):
+        """The valid values that are not empty, as a query string (page links)."""
+        return urlencode(
+            {
+                name: str(self.fields[name].prepare_value(value))
+                for name, value in self.values().items()
+                if value not in self.fields[name].empty_values
+            }
+        )
 
 
 class CustomerFilterForm(QueryForm):

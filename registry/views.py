@@ -86,9 +86,7 @@ class CustomerListView(PermissionRequiredMixin, ListView):
         context["page_range"] = context["paginator"].get_elided_page_range(
             context["page_obj"].number, on_each_side=2, on_ends=1
         )
-        query = self.request.GET.copy()
-        query.pop("page", None)
-        context["query_string"] = query.urlencode()
+        context["query_string"] = self.filters.query_string()
         return context
 
     def get(self, request, *args, **kwargs):
