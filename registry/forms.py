@@ -235,8 +235,8 @@ class ObjectIdsField(forms.Field):
     def to_python(self, value):
         if not value:
             return []
-        if not isinstance(value, (list, tuple)):
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if isinstance(value, str):
+            value = [value]
         number = ObjectIdField()
         return sorted({number.clean(item) for item in value})
 
