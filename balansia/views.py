@@ -144,7 +144,10 @@ class TwoFactorCodeForm(forms.Form):
 
 def _next_url(request):
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    # A path of this site only: redirect() would take "abc" for a URL's name.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
         return target
     return reverse("home")
 

@@ -1,7 +1,13 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from registry.forms import ExportForm, VersionedFormMixin
+from registry.forms import (
+    ExportForm,
+    ObjectIdField,
+    ObjectIdsField,
+    QueryForm,
+    VersionedFormMixin,
+)
 
 from .models import Course, Enrollment
 from .services import COURSE_FIELDS, DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
@@ -24,10 +30,49 @@ class CourseForm(VersionedFormMixin, forms.ModelForm):
 
 
 class EnrollForm(forms.Form):
-    customer = forms.IntegerField(widget=forms.HiddenInput)
+    customer = ObjectIdField(widget=forms.HiddenInput)
     source = forms.ChoiceField(
         label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
     )
+
+
+class ShownRowsField(forms.Field):
+    """Each row of the attendance list as it was shown, "id:status": only what
+    the user changed is saved, so a mark someone else made meanwhile is not
+    undone. Gives {enrolment id: status as shown}."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return {}
+        if isinstance(value, str):
+            value = [value]
+        number = ObjectIdField()
+        shown = {}
+        for item in value:
+            pk_text, _sep, status = str(item).partition(":")
+            shown[number.clean(pk_text)] = status[:20]
+        return shown
+
+
+class AttendanceForm(forms.Form):
+    """The enrolments ticked as attended, and the rows as they were shown."""
+
+    attended = ObjectIdsField(required=False)
+    shown = ShownRowsField(required=False)
+
+
+class CourseListForm(QueryForm):
+    """`?archive=1`: the courses that are over."""
+
+    archive = forms.ChoiceField(required=False, choices=[("", ""), ("1", _("Archive"))])
+
+
+class EnrolmentSearchForm(QueryForm):
+    """`?q=`: the customers to enrol, found by name, email or phone."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
 
 
 class ParticipantExportForm(ExportForm):

@@ -3,7 +3,8 @@
 Every write that depends on how many places are taken locks the course row
 first (SELECT ... FOR UPDATE on PostgreSQL; SQLite takes its write lock when
 the transaction begins), so two staff members enrolling the last place at
-the same moment never both succeed.
+the same moment never both succeed. An enrolment locks its customer's row
+before that, as a merge does.
 """
 
 from django.core.exceptions import ValidationError
@@ -130,6 +131,18 @@ def course_update(*, course, data, by, request=None, version=None):
 @transaction.atomic
 def enrollment_create(*, customer, course, source, by, request=None):
     """Enrol a customer: a place if there is one, else the end of the waiting list."""
+    # The customer's row first, then the course's: the order a merge takes
+    # them in (customer_merge locks both records, its enrolment handler the
+    # courses), so an enrolment and a merge of the same customer wait for each
+    # other. A customer merged away or erased meanwhile is gone by then.
+    customer = Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    if customer is None:
+        raise EnrollmentError(
+            _(
+                "This customer is no longer in the register: the record was merged into "
+                "another one or erased. Search for the customer again."
+            )
+        )
     course = _locked(course)
     _refuse_if_archived(course)
     if course.is_cancelled:

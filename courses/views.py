@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -15,7 +16,14 @@ from registry.exports import csv_response, xlsx_file_response
 from registry.models import AuditEvent, Customer
 from registry.services import audit_event_create
 
-from .forms import CourseForm, EnrollForm, ParticipantExportForm
+from .forms import (
+    AttendanceForm,
+    CourseForm,
+    CourseListForm,
+    EnrollForm,
+    EnrolmentSearchForm,
+    ParticipantExportForm,
+)
 from .models import Course, Enrollment
 from .services import (
     PARTICIPANT_COLUMNS,
@@ -52,9 +60,9 @@ class CourseListView(PermissionRequiredMixin, ListView):
         courses = courses.select_related("instructor")
         return courses.past() if self.archive else courses.upcoming()
 
-    @property
+    @cached_property
     def archive(self):
-        return self.request.GET.get("archive") == "1"
+        return CourseListForm(self.request.GET).values()["archive"] == "1"
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(archive=self.archive, **kwargs)
@@ -70,7 +78,7 @@ def course_detail(request, pk):
     rows = list(participants(course))
     enrolled = [e for e in rows if e.status in Enrollment.TAKING_A_PLACE]
     waitlist = [e for e in rows if e.status == Enrollment.Status.WAITLISTED]
-    query = request.GET.get("q", "").strip()
+    query = EnrolmentSearchForm(request.GET).values()["q"]
     candidates = []
     if query and request.user.has_perm("courses.add_enrollment") and not course.is_past:
         already = {e.customer_id for e in rows if e.customer_id}
@@ -159,17 +167,17 @@ def cancel(request, pk, enrollment_pk):
 def attendance(request, pk):
     """Tick who came (staff, or the course's instructor), once the course has started."""
     course = visible_course(request, pk)
-    attended = {int(value) for value in request.POST.getlist("attended") if value.isdigit()}
-    # Each row of the list as it was shown ("id:status"): only what the user
-    # changed is saved, so a mark someone else made meanwhile is not undone.
-    shown = {}
-    for value in request.POST.getlist("shown"):
-        pk_text, _sep, status = value.partition(":")
-        if pk_text.isdigit():
-            shown[int(pk_text)] = status
+    form = AttendanceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The attendance could not be read: nothing was saved."))
+        return redirect(course)
     try:
         changed = attendance_mark(
-            course=course, attended_ids=attended, shown=shown, by=request.user, request=request
+            course=course,
+            attended_ids=set(form.cleaned_data["attended"]),
+            shown=form.cleaned_data["shown"],
+            by=request.user,
+            request=request,
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))

@@ -5,6 +5,7 @@ import io
 import tempfile
 
 from django.http import FileResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 #: A cell starting with one of these is a formula to Excel and LibreOffice.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -54,7 +55,8 @@ def csv_response(filename, header, rows, *, rows_per_chunk=500):
         yield take()
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Quoted, and non-ASCII names (Äijälä) as RFC 6266's filename*.
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 

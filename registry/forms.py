@@ -1,17 +1,21 @@
+import datetime
 import re
+from urllib.parse import urlencode
 
 import phonenumbers
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
 
 from balansia.reauth import password_confirm
 
-from .models import Consent, ConsentText, Customer, MarketingChannel
+from .models import Consent, ConsentText, Customer, DataSubjectRequest, MarketingChannel
 from .phones import format_phone
 from .services import CUSTOMER_FIELDS, plain_value
 
@@ -284,7 +288,65 @@ class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
         return list(candidates.order_by("last_name", "first_name")[:10])
 
 
-class CustomerFilterForm(forms.Form):
+#: The largest number a record's id (BigAutoField) can be. A larger number in
+#: a query names no record; SQLite cannot even bind it to a query.
+MAX_ID = 2**63 - 1
+
+
+class ObjectIdField(forms.IntegerField):
+    """The number of a record, given in a query or a form: a positive integer
+    that the database can hold."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class ObjectIdsField(forms.Field):
+    """The numbers of the records whose boxes were ticked (the name repeated)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        number = ObjectIdField()
+        return sorted({number.clean(item) for item in value})
+
+
+class QueryForm(forms.Form):
+    """The parameters of a GET page, each with a type.
+
+    A value that is not valid is left out, as if it had not been given (the
+    page may show the error beside its field): an address typed or crafted by
+    hand never makes a page fail. Views read `values()`, and links that keep
+    the filters are made with `query_string()`, not from request.GET.
+    """
+
+    def values(self):
+        """Every field's cleaned value; an invalid or missing one is empty."""
+        cleaned = {}
+        if self.is_bound:
+            self.is_valid()  # cleaned_data then holds the fields that are valid
+            cleaned = self.cleaned_data
+        return {
+            name: cleaned[name] if name in cleaned else field.to_python("")
+            for name, field in self.fields.items()
+        }
+
+    def query_string(self):
+        """The valid values that are not empty, as a query string (page links)."""
+        return urlencode(
+            {
+                name: str(self.fields[name].prepare_value(value))
+                for name, value in self.values().items()
+                if value not in self.fields[name].empty_values
+            }
+        )
+
+
+class CustomerFilterForm(QueryForm):
     """The search box and filters of the customer list (GET)."""
 
     SORTS = [("name", _("Name")), ("added", _("Newest first"))]
@@ -303,7 +365,7 @@ class CustomerFilterForm(forms.Form):
     )
     sort = forms.ChoiceField(label=_("Sort"), required=False, choices=SORTS)
     # From an import's page: the customers that import added.
-    imported = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    imported = ObjectIdField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -317,9 +379,7 @@ class CustomerFilterForm(forms.Form):
         )
 
     def filter(self, queryset):
-        if not self.is_valid():
-            return queryset.ordered("name")
-        data = self.cleaned_data
+        data = self.values()
         queryset = queryset.search(data["q"])
         if data["city"]:
             queryset = queryset.filter(city__iexact=data["city"].strip())
@@ -330,6 +390,18 @@ class CustomerFilterForm(forms.Form):
         if data["imported"]:
             queryset = queryset.filter(imported_in=data["imported"])
         return queryset.ordered(data["sort"])
+
+
+class RectificationCaseForm(QueryForm):
+    """`?request=`: the rectification request of the customer that an edit answers."""
+
+    request = forms.ModelChoiceField(queryset=None, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["request"].queryset = DataSubjectRequest.objects.filter(
+            customer=customer, kind=DataSubjectRequest.Kind.RECTIFICATION
+        )
 
 
 class CustomerMergeForm(forms.Form):
@@ -485,7 +557,7 @@ class MarketingListForm(forms.Form):
     )
     city = forms.CharField(label=_("City (optional)"), required=False, max_length=100)
     # Set from a course's page: customers who are or were on that course.
-    course = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    course = ObjectIdField(required=False, widget=forms.HiddenInput)
     purpose = forms.CharField(
         label=_("Purpose of the export"),
         required=False,
@@ -599,24 +671,39 @@ class ReauthenticateForm(forms.Form):
         return self.cleaned_data["confirmation"]
 
 
-class AuditFilterForm(forms.Form):
+#: Days a date filter accepts: a day outside them is surely a typo, and one
+#: day more than 9999-12-31, or a midnight of year 1 in UTC, does not exist.
+FIRST_DAY = datetime.date(1900, 1, 1)
+LAST_DAY = datetime.date(9998, 12, 31)
+
+
+class DayField(forms.DateField):
+    """A date of a filter, within FIRST_DAY and LAST_DAY."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)], **kwargs
+        )
+
+
+class RetentionChoiceForm(forms.Form):
+    """The customers left ticked on the retention review, to be erased."""
+
+    customer = ObjectIdsField(required=False)
+
+
+class AuditFilterForm(QueryForm):
     """Filters of the audit trail (GET)."""
 
     user = forms.ModelChoiceField(
         label=_("User"), required=False, queryset=None, empty_label=_("Everybody")
     )
     action = forms.ChoiceField(label=_("Action"), required=False)
-    since = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-    until = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-    customer = forms.IntegerField(label=_("Customer number"), required=False, min_value=1)
+    since = DayField(label=_("From"), required=False)
+    until = DayField(label=_("To"), required=False)
+    customer = ObjectIdField(label=_("Customer number"), required=False)
 
     def __init__(self, *args, **kwargs):
         from django.contrib.auth import get_user_model
@@ -628,14 +715,11 @@ class AuditFilterForm(forms.Form):
         self.fields["action"].choices = [("", _("All")), *AuditEvent.Action.choices]
 
     def filters(self):
-        """Keyword arguments for registry.monitoring.audit_events."""
-        import datetime
-
+        """Keyword arguments for registry.monitoring.audit_events; a filter
+        whose value is not valid is left out (its error shows beside it)."""
         from django.utils import timezone
 
-        if not self.is_valid():
-            return {}
-        data = self.cleaned_data
+        data = self.values()
 
         def start_of(day):
             return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
@@ -649,6 +733,12 @@ class AuditFilterForm(forms.Form):
             else None,
             "customer_id": data["customer"],
         }
+
+
+class ReportFormatForm(QueryForm):
+    """`?format=json` downloads the access report instead of showing it."""
+
+    format = forms.ChoiceField(required=False, choices=[("", _("Page")), ("json", "JSON")])
 
 
 class ExportForm(forms.Form):
@@ -758,7 +848,12 @@ class ImportMappingForm(forms.Form):
                 label=header,
                 required=False,
                 choices=[("", _("(not imported)")), *TARGETS],
-                help_text=_("For example: %(values)s") % {"values": example} if example else "",
+                # A help text is rendered as HTML (crispy forms and Django's
+                # own templates mark it safe); these are cells of the
+                # uploaded file, so the whole text is escaped here.
+                help_text=escape(_("For example: %(values)s") % {"values": example})
+                if example
+                else "",
             )
         # The columns first, in the order of the file.
         self.fields = {**columns, **self.fields}

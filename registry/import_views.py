@@ -1,7 +1,9 @@
 """Pages of the import (tuonti): upload, map and preview, confirm, undo."""
 
 import datetime
+from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -12,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .exports import csv_response
-from .forms import ImportMappingForm, ImportUploadForm
+from .forms import ImportMappingForm, ImportUploadForm, QueryForm
 from .imports import (
     ImportFileError,
     ImportOptions,
@@ -26,6 +28,7 @@ from .imports import (
     import_undo,
     import_upload,
     imports_expire,
+    plain_file_name,
     rejected_rows_table,
 )
 from .models import AuditEvent, Customer, CustomerImport
@@ -33,6 +36,12 @@ from .services import audit_event_create
 
 PERMISSION = "registry.import_customers"
 PREVIEW_ROWS = 100
+
+
+class PreviewFilterForm(QueryForm):
+    """`?show=`: the preview's rows of one outcome only."""
+
+    show = forms.ChoiceField(required=False, choices=[("", ""), *Outcome.choices])
 
 
 @permission_required(PERMISSION, raise_exception=True)
@@ -134,11 +143,11 @@ def _preview(request, customer_import):
             return redirect(customer_import)
     # A bound form here has errors: they are shown without a preview.
     preview = None if form.is_bound else _preview_if_usable(customer_import)
-    show = request.GET.get("show", "")
+    show = PreviewFilterForm(request.GET).values()["show"]
     rows = []
     if preview is not None:
         rows = preview["rows"]
-        if show in Outcome.values:
+        if show:
             rows = [row for row in rows if row["outcome"] == show]
     page = Paginator(rows, PREVIEW_ROWS).get_page(request.GET.get("page"))
     return render(
@@ -159,7 +168,7 @@ def _preview(request, customer_import):
             else [],
             "page_obj": page,
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
-            "query_string": f"show={show}" if show else "",
+            "query_string": urlencode({"show": show}) if show else "",
             "mapped": [
                 (index, target) for index, target in enumerate(customer_import.mapping) if target
             ],
@@ -212,7 +221,7 @@ def import_rejected_download(request, pk):
         detail={"file": customer_import.file_name, "rows": len(customer_import.rejected_rows)},
     )
     header, rows = rejected_rows_table(customer_import)
-    stem = customer_import.file_name.rsplit(".", 1)[0][:80] or "tuonti"
+    stem = plain_file_name(customer_import.file_name).rsplit(".", 1)[0][:80] or "tuonti"
     return csv_response(f"{stem}-hylatyt.csv", header, rows)
 
 

@@ -17,6 +17,7 @@ import datetime
 import functools
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 
@@ -356,27 +357,39 @@ def _sniff_delimiter(text):
 MAX_UNPACKED_BYTES = 300 * 1024 * 1024
 
 
+def _damaged_workbook():
+    return ImportFileError(
+        _(
+            "The workbook is damaged and cannot be read. Open it in Excel and save it "
+            "again, or save it as “CSV UTF-8”."
+        )
+    )
+
+
 def _read_xlsx(content, limits):
     from openpyxl import load_workbook
 
     try:
         unpacked = sum(item.file_size for item in zipfile.ZipFile(io.BytesIO(content)).infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise ImportFileError(
-            _("The file could not be read as an Excel workbook (.xlsx).")
-        ) from error
+        raise _damaged_workbook() from error
     if unpacked > MAX_UNPACKED_BYTES:
         raise ImportFileError(
             _("The workbook is too large when unpacked. Save it as CSV, or split it.")
         )
+    # A damaged or hostile workbook fails in many ways inside openpyxl, when it
+    # is opened and row by row: a missing part (KeyError), XML that is not
+    # well-formed or expands entities beyond expat's limit (ElementTree's
+    # ParseError, a SyntaxError), entities at all (defusedxml, which openpyxl
+    # uses when it is installed: EntitiesForbidden, a ValueError), and
+    # TypeError, ValueError, IndexError... from the contents. Each is a damaged
+    # file to the user.
     try:
         # data_only=False: a formula comes as its text ("=HYPERLINK(…)") and is
         # imported as plain text, never evaluated.
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as error:
-        raise ImportFileError(
-            _("The file could not be read as an Excel workbook (.xlsx).")
-        ) from error
+    except Exception as error:
+        raise _damaged_workbook() from error
     try:
         sheet = workbook.worksheets[0]
         headers, rows = _header_and_rows(
@@ -388,10 +401,8 @@ def _read_xlsx(content, limits):
         )
     except ImportFileError:
         raise
-    except Exception as error:  # a damaged workbook fails in many ways inside openpyxl
-        raise ImportFileError(
-            _("The file could not be read as an Excel workbook (.xlsx).")
-        ) from error
+    except Exception as error:
+        raise _damaged_workbook() from error
     finally:
         workbook.close()
     return _table(headers, rows, "xlsx")
@@ -722,7 +733,7 @@ def import_upload(*, file_name, content, by, request=None):
     table = read_table(content)
     customer_import = CustomerImport.objects.create(
         created_by=by,
-        file_name=file_name[:255],
+        file_name=plain_file_name(file_name),
         file_format=table.file_format,
         encoding=table.encoding,
         delimiter=table.delimiter,
@@ -740,6 +751,14 @@ def import_upload(*, file_name, content, by, request=None):
         detail={"file": customer_import.file_name, "rows": len(table.rows)},
     )
     return customer_import
+
+
+def plain_file_name(name):
+    """A file name as it may be stored and shown: no control characters (a
+    name given on the command line may hold a newline; PostgreSQL refuses NUL),
+    at most 255 characters."""
+    name = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in name)
+    return " ".join(name.split())[:255]
 
 
 def import_table(customer_import, *, first=None):
@@ -976,6 +995,16 @@ def imports_discard_files():
         status=CustomerImport.Status.CANCELLED, content=None, preview={}
     )
     CustomerImport.objects.exclude(rejected_rows=[]).update(rejected_rows=[])
+
+
+def imports_scrub(scrub):
+    """Erasure: `scrub` (text or list -> the same without the person) over
+    what an import keeps that a user named: its file name and column headers.
+    Every import's, since a file name cannot be tied to the rows it held."""
+    for row in CustomerImport.objects.only("pk", "file_name", "headers").iterator():
+        file_name, headers = scrub(row.file_name), scrub(row.headers)
+        if file_name != row.file_name or headers != row.headers:
+            CustomerImport.objects.filter(pk=row.pk).update(file_name=file_name, headers=headers)
 
 
 def imports_expire(now=None):

@@ -34,8 +34,6 @@ def audit_trail(request, user_pk=None):
     form = AuditFilterForm(data or None)
     events = audit_events(**form.filters())
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "registry/audit_trail.html",
@@ -44,7 +42,7 @@ def audit_trail(request, user_pk=None):
             "page_obj": page,
             "events": page.object_list,
             "person": person,
-            "query_string": query.urlencode(),
+            "query_string": form.query_string(),
             "page_range": page.paginator.get_elided_page_range(
                 page.number, on_each_side=2, on_ends=1
             ),

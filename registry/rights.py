@@ -4,6 +4,7 @@ with `by=` the acting user."""
 
 import json
 import os
+import re
 import secrets
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from .concurrency import check_version
-from .imports import imports_discard_files
+from .imports import imports_discard_files, imports_scrub
 from .models import (
     AuditEvent,
     Consent,
@@ -26,7 +27,10 @@ from .services import CUSTOMER_FIELDS, audit_event_create, changes_apply, plain_
 
 ERASED = "[poistettu]"
 
-#: Audit actions whose detail may hold values a user typed or a field held.
+#: Audit actions whose detail may hold values a user typed or a field held:
+#: search words, old and new values, user names typed at the login, the
+#: purposes of exports, file names (people name files after people: "Erkki
+#: Virtanen yhteystiedot.xlsx") and reasons.
 ACTIONS_WITH_VALUES = {
     AuditEvent.Action.CUSTOMER_SEARCHED,
     AuditEvent.Action.CUSTOMER_CHANGED,
@@ -35,9 +39,18 @@ ACTIONS_WITH_VALUES = {
     AuditEvent.Action.LOCKOUT,
     AuditEvent.Action.MARKETING_LIST_EXPORTED,
     AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
+    AuditEvent.Action.REGISTER_EXPORTED,
     AuditEvent.Action.REQUEST_LOGGED,
     AuditEvent.Action.REQUEST_UPDATED,
+    AuditEvent.Action.ACCOUNT_DEACTIVATED,
+    AuditEvent.Action.IMPORT_UPLOADED,
+    AuditEvent.Action.CUSTOMERS_IMPORTED,
+    AuditEvent.Action.IMPORT_UNDONE,
+    AuditEvent.Action.IMPORT_REJECTS_DOWNLOADED,
 }
+
+#: The notes typed on a data subject request.
+REQUEST_NOTES = ("identity_verification", "extension_reason", "outcome")
 
 REQUEST_FIELDS = (
     "kind",
@@ -189,6 +202,10 @@ IDENTIFYING_FIELDS = ("first_name", "last_name", "email", "phone", "street_addre
 def _variants(field, value):
     if field == "phone" and value:
         return {value, national_digits(value), format_phone(value)}
+    if field in ("first_name", "last_name"):
+        # Each part of a double name too, which also finds the Finnish forms
+        # whose stem does not change (Mäki-Petäjälle, "lista Poistettavalle").
+        return {value, *re.split(r"[\s'\u2019-]+", value)}
     return {value}
 
 
@@ -231,10 +248,15 @@ def _scrub(value, needles):
     return value
 
 
+def _needles(customers_values):
+    """The personal values of all the customers erased, longest first."""
+    return sorted({v for values in customers_values for v in values}, key=len, reverse=True)
+
+
 def _scrub_audit_trail(customers_values, customer_ids):
     """Scrub personal values from the audit trail: every event about the
     customers, and every event of a kind that may hold typed values."""
-    needles = sorted({v for values in customers_values for v in values}, key=len, reverse=True)
+    needles = _needles(customers_values)
     ids = [str(i) for i in customer_ids]
     about = AuditEvent.objects.filter(target_type="registry.customer", target_id__in=ids)
     candidates = AuditEvent.objects.filter(action__in=ACTIONS_WITH_VALUES) | about
@@ -248,12 +270,25 @@ def _scrub_audit_trail(customers_values, customer_ids):
             AuditEvent.objects.scrub(event.pk, scrubbed)
 
 
+def _scrub_request_notes(customers_values):
+    """The notes of every request, not only the person's own: a note on
+    someone else's case may name them too ("asked by her son Erkki")."""
+    needles = _needles(customers_values)
+    for case in DataSubjectRequest.objects.only("pk", *REQUEST_NOTES).iterator():
+        scrubbed = {name: _scrub(getattr(case, name), needles) for name in REQUEST_NOTES}
+        if any(scrubbed[name] != getattr(case, name) for name in REQUEST_NOTES):
+            # A form opened before the erasure must not write the values back.
+            DataSubjectRequest.objects.filter(pk=case.pk).update(
+                **scrubbed, version=F("version") + 1
+            )
+
+
 def _scrub_login_throttling(customers_values):
     """django-axes keeps the user name typed in a failed login, and the raw
     form data; someone may have typed a customer's email there."""
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
-    needles = sorted({v for values in customers_values for v in values}, key=len, reverse=True)
+    needles = _needles(customers_values)
     for model in (AccessAttempt, AccessFailureLog, AccessLog):
         text_fields = [
             f.name for f in model._meta.fields if f.name in {"username", "get_data", "post_data"}
@@ -290,7 +325,9 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
 
     - consent ledger rows are deleted; enrolments stay without the person
       (course statistics stay true); requests stay without the person;
-    - personal values are scrubbed out of audit-event details;
+    - personal values are scrubbed out of audit-event details, the notes of
+      requests, login-throttling records, and the names and headers of
+      imported files; kept import files and rejected rows are discarded;
     - the customer row is deleted;
     - an audit event with the old id and a random reference records that an
       erasure happened, when and by whom; the id is appended to the erasure
@@ -303,17 +340,13 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
     values = {c.pk: _personal_values(c, history[c.pk]) for c in customers}
     merged_ids = {int(event.target_id) for events in history.values() for event in events}
     _scrub_audit_trail(values.values(), merged_ids)
-    for case_row in DataSubjectRequest.objects.filter(customer__in=customers):
-        needles = values[case_row.customer_id]
-        DataSubjectRequest.objects.filter(pk=case_row.pk).update(
-            identity_verification=_scrub(case_row.identity_verification, needles),
-            outcome=_scrub(case_row.outcome, needles),
-            # A form opened before the erasure must not write the values back.
-            version=F("version") + 1,
-        )
+    _scrub_request_notes(values.values())
     _scrub_login_throttling(values.values())
-    # Kept import files and rejected rows may hold the person too.
+    # Kept import files and rejected rows may hold the person too; so may the
+    # name of any file imported, and its column headers.
     imports_discard_files()
+    needles = _needles(values.values())
+    imports_scrub(lambda value: _scrub(value, needles))
     Consent.objects.filter(customer__in=customers).erase()
     now = timezone.now()
     entries, references = [], []

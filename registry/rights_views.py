@@ -13,7 +13,13 @@ from django.utils.translation import gettext as _
 from balansia.reauth import lockout_after_wrong_password, recent_authentication_required
 
 from .concurrency import EditConflict
-from .forms import DataSubjectRequestForm, DataSubjectRequestUpdateForm, ReauthenticateForm
+from .forms import (
+    DataSubjectRequestForm,
+    DataSubjectRequestUpdateForm,
+    ReauthenticateForm,
+    ReportFormatForm,
+    RetentionChoiceForm,
+)
 from .models import AuditEvent, Customer, DataSubjectRequest
 from .rights import (
     access_report,
@@ -101,7 +107,7 @@ def customer_access_report(request, pk):
     """Everything held about one customer, as a page or (?format=json) a file."""
     customer = get_object_or_404(Customer, pk=pk)
     report = access_report(customer)
-    download = request.GET.get("format") == "json"
+    download = ReportFormatForm(request.GET).values()["format"] == "json"
     access_report_produced(customer=customer, download=download, by=request.user, request=request)
     if download:
         response = HttpResponse(
@@ -149,10 +155,9 @@ def retention(request):
     register manager may erase them all after review."""
     candidates = retention_candidates()
     form = ReauthenticateForm(request.POST or None, request=request)
-    if request.method == "POST" and form.is_valid():
-        chosen = candidates.filter(
-            pk__in=[int(v) for v in request.POST.getlist("customer") if v.isdigit()]
-        )
+    ticked = RetentionChoiceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and ticked.is_valid():
+        chosen = candidates.filter(pk__in=ticked.cleaned_data["customer"])
         references = customers_erase(
             customers=list(chosen), by=request.user, request=request, reason="retention"
         )

@@ -19,6 +19,7 @@ from .forms import (
     CustomerForm,
     CustomerMergeForm,
     MarketingListForm,
+    RectificationCaseForm,
     RegisterExportForm,
 )
 from .models import AuditEvent, Consent, Customer, MarketingChannel
@@ -82,18 +83,16 @@ class CustomerListView(PermissionRequiredMixin, ListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["filters"] = self.filters
+        context["imported"] = self.filters.values()["imported"]
         context["page_range"] = context["paginator"].get_elided_page_range(
             context["page_obj"].number, on_each_side=2, on_ends=1
         )
-        query = self.request.GET.copy()
-        query.pop("page", None)
-        context["query_string"] = query.urlencode()
+        context["query_string"] = self.filters.query_string()
         return context
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
-        search = self.filters.cleaned_data.get("q") if self.filters.is_bound else ""
-        if search and self.filters.is_valid():
+        if search := self.filters.values()["q"]:
             customer_searched(
                 query=search,
                 result_count=response.context_data["paginator"].count,
@@ -174,9 +173,14 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
         return super().get_context_data(case_id=self._case_id(), **kwargs)
 
     def _case_id(self):
-        """The rectification request this edit answers, if it came from one."""
-        value = self.request.POST.get("request") or self.request.GET.get("request") or ""
-        return int(value) if value.isdigit() else None
+        """The rectification request of this customer that this edit answers,
+        if it came from one."""
+        form = RectificationCaseForm(
+            self.request.POST if self.request.method == "POST" else self.request.GET,
+            customer=self.object,
+        )
+        case = form.values()["request"]
+        return case.pk if case else None
 
     def form_valid(self, form):
         try:
@@ -206,7 +210,7 @@ def customer_merge_pick(request, pk):
     """Choose the other record of the same person: users with the merge permission."""
     customer = get_object_or_404(Customer, pk=pk)
     filters = CustomerFilterForm(request.GET or None)
-    if filters.is_bound and filters.is_valid() and filters.cleaned_data["q"]:
+    if filters.values()["q"]:
         candidates = filters.filter(Customer.objects.exclude(pk=pk))[:20]
     else:
         candidates = (
@@ -299,16 +303,19 @@ def marketing_list_view(request):
     form = MarketingListForm(
         request.POST if exporting else request.GET or None, exporting=exporting
     )
-    count = None
+    count = course = None
     if form.is_bound:
         form.is_valid()
         data = form.cleaned_data
-        if "channel" in data and "city" in data:
+        course = data.get("course")
+        # Counting needs every filter valid (a bad course number must not
+        # count everybody); exporting needs the purpose too.
+        if not set(form.errors) - {"purpose"}:
             if exporting and not form.errors:
                 columns, _count, rows = marketing_list_export(
                     channel=data["channel"],
                     city=data["city"],
-                    course=data.get("course"),
+                    course=course,
                     purpose=data["purpose"],
                     by=request.user,
                     request=request,
@@ -319,9 +326,11 @@ def marketing_list_view(request):
                 )
                 return csv_response(filename, header, rows)
             count = marketing_list(
-                channel=data["channel"], city=data["city"], course=data.get("course")
+                channel=data["channel"], city=data["city"], course=course
             ).count()
-    return render(request, "registry/marketing_list.html", {"form": form, "count": count})
+    return render(
+        request, "registry/marketing_list.html", {"form": form, "count": count, "course": course}
+    )
 
 
 @permission_required("registry.export_customers", raise_exception=True)

@@ -5,12 +5,16 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+import courses.views
 from courses.models import Enrollment
 from registry.models import AuditEvent
+from registry.services import customer_merge
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory
 
@@ -243,3 +247,51 @@ def test_the_search_on_a_course_shows_ten_who_are_not_on_it_yet(client, staff_me
     found = client.get(reverse("courses:course-detail", args=[course.pk]), {"q": "aaltonen"})
     candidates = found.context["candidates"]
     assert len(candidates) == 10 and set(candidates) <= set(others)
+
+
+def test_the_enrolment_search_takes_any_text(client, staff_member):
+    """A NUL character or a novel in the search box is no search, not a failure
+    (PostgreSQL refuses NUL in a query)."""
+    course = CourseFactory()
+    CustomerFactory(last_name="Hakuinen")
+    client.force_login(staff_member)
+    for query in ("\x00", "Haku\x00inen", "a" * 10_000):
+        response = client.get(course.get_absolute_url(), {"q": query})
+        assert response.status_code == 200 and response.context["candidates"] == []
+    found = client.get(course.get_absolute_url(), {"q": " Hakuinen "})
+    assert [c.last_name for c in found.context["candidates"]] == ["Hakuinen"]
+
+
+def test_attendance_takes_only_numbers_of_enrolments(client, staff_member):
+    course = CourseFactory(starts_at=timezone.now() - timezone.timedelta(hours=1))
+    enrollment = EnrollmentFactory(course=course)
+    client.force_login(staff_member)
+    url = reverse("courses:attendance", args=[course.pk])
+    for hostile in ("²", "abc", "9" * 30, "-1"):
+        response = client.post(url, {"attended": [str(enrollment.pk), hostile]})
+        assert response.status_code == 302
+        assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
+    enrollment.refresh_from_db()
+    assert enrollment.status == "enrolled"
+    client.post(url, {"attended": [str(enrollment.pk)]})
+    enrollment.refresh_from_db()
+    assert enrollment.status == "attended"
+
+
+def test_enrolling_a_customer_merged_away_meanwhile_says_so(client, staff_member, monkeypatch):
+    """Between the page and the click, the record was merged into another."""
+    course, shown, kept = CourseFactory(), CustomerFactory(), CustomerFactory()
+    service = courses.views.enrollment_create
+
+    def merged_first(**kwargs):
+        customer_merge(keep=kept, remove=shown, values={}, by=staff_member)
+        return service(**kwargs)
+
+    monkeypatch.setattr(courses.views, "enrollment_create", merged_first)
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:enroll", args=[course.pk]), {"customer": shown.pk, "source": "office"}
+    )
+    assert response.status_code == 302
+    assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
+    assert not Enrollment.objects.exists()

@@ -1,22 +1,26 @@
 """Courses, enrolments, the waiting list and attendance (courses.services)."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
+from django.utils.translation import override
 
 from courses.models import Enrollment
 from courses.services import (
+    EnrollmentError,
     attendance_mark,
     course_update,
     enrollment_cancel,
     enrollment_create,
     waitlist_position,
 )
-from registry.models import AuditEvent
+from registry.models import AuditEvent, Customer
+from registry.services import customer_merge
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
 
@@ -165,3 +169,51 @@ def test_concurrent_enrolments_never_exceed_the_capacity():
     assert errors == []
     assert course.enrollments.taking_a_place().count() == 3
     assert course.enrollments.filter(status=Enrollment.Status.WAITLISTED).count() == 7
+
+
+def test_a_customer_merged_away_meanwhile_is_not_enrolled(staff_member):
+    """The page showed the customer; before the click, the record was merged
+    into another one. The enrolment says so (it was an IntegrityError)."""
+    course = CourseFactory()
+    shown = CustomerFactory()
+    kept = CustomerFactory()
+    stale = Customer.objects.get(pk=shown.pk)
+    customer_merge(keep=kept, remove=shown, values={}, by=staff_member)
+    with pytest.raises(EnrollmentError, match="no longer in the register"), override("en"):
+        enrol(course, stale, staff_member)
+    assert not Enrollment.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.ENROLLED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_enrolment_waits_for_a_merge_of_the_same_customer():
+    """A merge holds the customer's row; the enrolment waits for it and then
+    finds the customer gone, instead of failing on the foreign key at commit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("Row locks are proven on PostgreSQL (CI runs this file on it).")
+    from .factories import UserFactory
+
+    staff = UserFactory()
+    course = CourseFactory()
+    removed, kept = CustomerFactory(), CustomerFactory()
+    locked, merged = threading.Event(), []
+
+    def merge():
+        try:
+            with transaction.atomic():
+                Customer.objects.select_for_update().get(pk=removed.pk)
+                locked.set()
+                time.sleep(0.5)  # the enrolment below is waiting by now
+                merged.append(customer_merge(keep=kept, remove=removed, values={}, by=staff))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=merge)
+    thread.start()
+    locked.wait(5)
+    try:
+        with pytest.raises(EnrollmentError), override("en"):
+            enrol(course, removed, staff)
+    finally:
+        thread.join()
+    assert merged and not Enrollment.objects.exists()

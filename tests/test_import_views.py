@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from registry.models import AuditEvent, Customer, CustomerImport
 
-from .test_imports import HEADER, csv_bytes, person, xlsx_bytes
+from .factories import CustomerImportFactory
+from .test_imports import HEADER, HOSTILE_WORKBOOKS, csv_bytes, person, workbook_with, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +72,20 @@ def test_a_bad_file_is_explained_next_to_the_field(client, staff_member, content
     assert not CustomerImport.objects.exists()
 
 
+@pytest.mark.parametrize("part, change", HOSTILE_WORKBOOKS.values(), ids=HOSTILE_WORKBOOKS)
+def test_a_damaged_or_hostile_workbook_is_a_damaged_file_beside_the_field(
+    client, staff_member, settings, part, change
+):
+    client.force_login(staff_member)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = post_file(client, workbook_with(part, change), "asiakkaat.xlsx")
+    assert response.status_code == 200
+    assert "damaged" in " ".join(response.context["form"].errors["file"])
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert not CustomerImport.objects.exists()
+    assert not AuditEvent.objects.filter(action="import_uploaded").exists()
+
+
 def test_a_too_large_file_is_refused_before_reading(client, staff_member, settings):
     settings.IMPORT_MAX_BYTES = 50
     client.force_login(staff_member)
@@ -115,6 +130,10 @@ def test_confirm_imports_only_what_was_previewed(client, uploaded, staff_member)
     assert page.context["rejected_rows"][0]["row"] == 3
     listed = client.get(reverse("registry:customer-list") + f"?imported={uploaded.pk}")
     assert list(listed.context["customers"]) == [customer]
+    assert uploaded.get_absolute_url() in listed.content.decode()  # "back to the import"
+    for hostile in ("abc", "-1", "0", "9" * 30):
+        ignored = client.get(reverse("registry:customer-list"), {"imported": hostile})
+        assert ignored.status_code == 200 and ignored.context["imported"] is None
     detail = client.get(customer.get_absolute_url())
     assert "asiakkaat.csv" in detail.content.decode()
 
@@ -254,3 +273,21 @@ def test_the_dashboard_lists_uploads_waiting_for_confirmation(client, uploaded, 
         - datetime.timedelta(hours=settings.IMPORT_PENDING_HOURS + 1)
     )
     assert 'id="waiting-imports"' not in client.get(reverse("home")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("file_name", "disposition"),
+    [
+        ('lista "A".csv', 'attachment; filename="lista \\"A\\"-hylatyt.csv"'),
+        ("lista\n2.csv", 'attachment; filename="lista 2-hylatyt.csv"'),
+        ("Äijälä.csv", "attachment; filename*=utf-8''%C3%84ij%C3%A4l%C3%A4-hylatyt.csv"),
+    ],
+)
+def test_the_rejected_rows_keep_any_file_name(client, staff_member, file_name, disposition):
+    """A file name is the user's text: quoted in the download's header, and a
+    control character in it (a name given on the command line) is no failure."""
+    customer_import = CustomerImportFactory(file_name=file_name)
+    client.force_login(staff_member)
+    response = client.get(reverse("registry:import-rejected", args=[customer_import.pk]))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == disposition

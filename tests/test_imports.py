@@ -3,8 +3,12 @@
 import csv
 import datetime
 import io
+import re
+import zipfile
 
+import openpyxl
 import pytest
+from defusedxml import EntitiesForbidden
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -152,13 +156,82 @@ def test_headers_are_recognised_in_finnish_and_english(headers, expected):
         (b'Etunimi;Sukunimi\n"Aino"x;Virtanen\n', "quotation marks"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01", "not a CSV or XLSX"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "Excel 97-2003"),
-        (b"PK\x03\x04 not really a workbook", "Excel workbook"),
+        (b"PK\x03\x04 not really a workbook", "damaged"),
         (b"%PDF-1.7\n\x00\x01\x02\x03\x04\x05\x06\x07\x08", "not a CSV or XLSX"),
     ],
 )
 def test_bad_files_are_explained(content, message):
     with override("en"), pytest.raises(ImportFileError, match=message):
         read_table(content)
+
+
+def workbook_with(part, change):
+    """A valid workbook (HEADER and one person) whose `part` is changed by
+    `change(xml text)`: a damaged or hostile file as an attacker would make it."""
+    source = zipfile.ZipFile(io.BytesIO(xlsx_bytes([HEADER, person()])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == part:
+                data = change(data.decode("utf-8")).encode("utf-8")
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+#: "Billion laughs": ten entities of ten of the previous one, 10^9 "lol"s.
+LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    + "]>"
+)
+
+
+def with_laughs(xml, old, new):
+    """The DTD before the root element, and `old` replaced by `new` (which
+    refers to the last entity)."""
+    root = re.search(r"<[^?!]", xml).start()
+    return xml[:root] + LAUGHS + xml[root:].replace(old, new, 1)
+
+
+HOSTILE_WORKBOOKS = {
+    # Parsed when the workbook is opened.
+    "laughs in the workbook": (
+        "xl/workbook.xml",
+        lambda xml: with_laughs(xml, 'name="Sheet"', 'name="&lol9;"'),
+    ),
+    "laughs in the properties": (
+        "docProps/core.xml",
+        lambda xml: with_laughs(xml, ">openpyxl<", ">&lol9;<"),
+    ),
+    # Parsed row by row.
+    "laughs in the sheet": (
+        "xl/worksheets/sheet1.xml",
+        lambda xml: with_laughs(xml, ">Etunimi<", ">&lol9;<"),
+    ),
+    "broken workbook part": ("xl/workbook.xml", lambda xml: xml.replace("</workbook>", "")),
+    "broken sheet": ("xl/worksheets/sheet1.xml", lambda xml: xml.replace("</sheetData>", "")),
+}
+
+
+@pytest.mark.parametrize("part, change", HOSTILE_WORKBOOKS.values(), ids=HOSTILE_WORKBOOKS)
+def test_a_damaged_or_hostile_workbook_is_a_damaged_file(part, change):
+    content = workbook_with(part, change)
+    with override("en"), pytest.raises(ImportFileError, match="damaged"):
+        read_table(content)
+
+
+def test_workbooks_are_read_without_xml_entities():
+    """openpyxl parses with defusedxml when it is installed: no entity is
+    expanded at all, whatever the version of the system's expat."""
+    assert openpyxl.DEFUSEDXML
+    with pytest.raises(ImportFileError) as refused:
+        read_table(workbook_with(*HOSTILE_WORKBOOKS["laughs in the workbook"]))
+    causes, error = [], refused.value
+    while error is not None:
+        causes.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(cause, EntitiesForbidden) for cause in causes)
 
 
 def test_too_many_rows_are_refused_early(settings):
@@ -755,3 +828,14 @@ def test_the_daily_command_discards_what_is_due(staff_member, settings):
     waiting.refresh_from_db()
     assert waiting.status == "cancelled" and waiting.content is None
     assert out.getvalue().startswith("Discarded 1 uploaded files")
+
+
+@pytest.mark.django_db
+def test_a_file_name_is_kept_without_control_characters(staff_member):
+    """PostgreSQL refuses a NUL; a newline would break the download's header."""
+    customer_import = import_upload(
+        file_name="Asiakkaat\x00\n2027.csv" + "x" * 300,
+        content=csv_bytes([HEADER, person()]),
+        by=staff_member,
+    )
+    assert customer_import.file_name == "Asiakkaat 2027.csv" + "x" * 237

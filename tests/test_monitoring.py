@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connection
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -197,3 +198,34 @@ def test_no_alert_below_the_threshold(client, register_manager, staff_member, se
         customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
     client.force_login(register_manager)
     assert "border-danger" not in client.get("/").content.decode()
+
+
+def test_an_invalid_filter_is_ignored_and_shown_the_others_still_apply(
+    client, register_manager, staff_member
+):
+    """A date no calendar has (or one beyond year 9998) is an error beside its
+    field; the person's page still shows only that person."""
+    audit_event_create(action="login", by=staff_member)
+    audit_event_create(action="login", by=register_manager)
+    client.force_login(register_manager)
+    url = reverse("registry:audit-user", args=[staff_member.pk])
+    for since in ("2026-13-45", "0001-01-01", "9999-12-31"):
+        response = client.get(url, {"since": since, "until": "9999-12-31"})
+        assert response.status_code == 200
+        assert {e.actor for e in response.context["events"]} == {staff_member}
+        assert response.context["form"].errors["until"]
+
+
+def test_page_links_and_the_csv_keep_the_valid_filters(client, register_manager, staff_member):
+    """On a person's page, the CSV link exports that person's events."""
+    client.force_login(register_manager)
+    response = client.get(
+        reverse("registry:audit-user", args=[staff_member.pk]),
+        {"action": "login", "customer": "abc", "until": "2026-13-45"},
+    )
+    kept = QueryDict(response.context["query_string"])
+    assert kept["user"] == str(staff_member.pk) and kept["action"] == "login"
+    assert "customer" not in kept and "until" not in kept
+    assert reverse("registry:audit-export") + "?" + response.context["query_string"] in (
+        response.content.decode().replace("&amp;", "&")
+    )

@@ -11,10 +11,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courses.models import Enrollment
-from registry.imports import import_apply, import_upload
+from courses.services import participant_list_export
+from registry.imports import import_apply, import_cancel, import_upload
 from registry.models import AuditEvent, Consent, Customer, DataSubjectRequest, one_month_after
-from registry.rights import customer_erase, read_journal, request_log
-from registry.services import customer_merge, customer_searched, customer_update, customer_viewed
+from registry.rights import customer_erase, read_journal, request_log, request_update
+from registry.services import (
+    account_deactivate,
+    customer_merge,
+    customer_searched,
+    customer_update,
+    customer_viewed,
+    register_export,
+)
 
 from .factories import (
     ConsentFactory,
@@ -22,6 +30,7 @@ from .factories import (
     CustomerFactory,
     DataSubjectRequestFactory,
     EnrollmentFactory,
+    UserFactory,
 )
 from .test_imports import csv_bytes
 
@@ -280,12 +289,56 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
             ["Ilmari", "Poistettava-Äijälä", "ilmari.poistettava@", "Katoamistie 7"],
         ]
     )
-    import_apply(
-        customer_import=import_upload(file_name="lista.csv", content=content, by=staff_member),
+    imported = import_upload(
+        file_name="Ilmari Poistettava-Äijälä yhteystiedot.csv", content=content, by=staff_member
+    )
+    import_apply(customer_import=imported, by=staff_member)
+    client.get(reverse("registry:import-rejected", args=[imported.pk]))
+    import_upload(file_name="lista.csv", content=content, by=staff_member)
+    # Texts users type, which may name the person: the purposes of exports,
+    # the notes of requests (also of someone else's), a column's header.
+    register_export(
+        file_format="csv", purpose="Ilmari Poistettava-Äijälä pyysi", by=register_manager
+    )
+    participant_list_export(
+        course=course,
+        columns=["first_name"],
+        purpose="lista Ilmari Poistettavalle",
+        file_format="csv",
         by=staff_member,
     )
-    import_upload(file_name="lista.csv", content=content, by=staff_member)
+    request_update(
+        case=case,
+        data={"extension_reason": "Ilmari Poistettava-Äijälä lähettää lisätietoja"},
+        by=register_manager,
+    )
+    other_case = request_log(
+        customer=CustomerFactory(),
+        kind="access",
+        received_on=timezone.localdate(),
+        identity_verification="Poistettava-Äijälä (poika) soitti",
+        by=register_manager,
+    )
+    headed = import_upload(
+        file_name="x.csv",
+        content=csv_bytes([["Etunimi", "Ilmari Poistettava-Äijälä"], ["Aino", "x"]]),
+        by=staff_member,
+    )
+    import_cancel(customer_import=headed)
+    account_deactivate(
+        user=UserFactory(), by=register_manager, reason="Ilmari Poistettava-Äijälä valitti"
+    )
     old_id = customer.pk
+    before = every_text_in_the_database()
+    for typed in (
+        "Ilmari Poistettava-Äijälä yhteystiedot.csv",
+        "Ilmari Poistettava-Äijälä pyysi",
+        "Ilmari Poistettavalle",
+        "Ilmari Poistettava-Äijälä lähettää",
+        "Poistettava-Äijälä (poika)",
+        "Ilmari Poistettava-Äijälä valitti",
+    ):
+        assert typed in before or json.dumps(typed)[1:-1] in before, typed
 
     reference = customer_erase(customer=customer, by=register_manager, case=case)
 
@@ -307,6 +360,10 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
     assert not Consent.objects.exists()
     case.refresh_from_db()
     assert case.customer is None and case.reference == reference
+    imported.refresh_from_db()
+    assert imported.file_name == "[poistettu] yhteystiedot.csv"
+    other_case.refresh_from_db()
+    assert other_case.identity_verification == "[poistettu] (poika) soitti"
     erased = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_ERASED)
     assert erased.actor == register_manager
     assert erased.detail == {"customer_id": old_id, "reference": reference, "reason": "request"}
@@ -371,6 +428,16 @@ class TestRetention:
         client.force_login(register_manager)
         page = client.get(reverse("registry:retention"))
         assert page.context["count"] == 2
+        for hostile in ("²", "abc", "9" * 30):
+            refused = client.post(
+                reverse("registry:retention"),
+                {
+                    "customer": [reviewed.pk, hostile],
+                    "password": password,
+                    "confirmation": "POISTA",
+                },
+            )
+            assert refused.status_code == 200 and Customer.objects.count() == 2
         client.post(
             reverse("registry:retention"),
             {"customer": [reviewed.pk], "password": password, "confirmation": "POISTA"},
