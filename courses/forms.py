@@ -39,13 +39,14 @@ class EnrollForm(forms.Form):
 class ShownRowsField(forms.Field):
     """Each row of the attendance list as it was shown, "id:status": only what
     the user changed is saved, so a mark someone else made meanwhile is not
-    undone. Gives {enrolment id: status as shown}."""
+    undone. Gives {enrolment id: status as shown}, or None when the post has
+    no rows (then the ticks apply to the whole list)."""
 
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value):
         if not value:
-            return {}
+            return None
         if isinstance(value, str):
             value = [value]
         number = ObjectIdField()

@@ -311,6 +311,12 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
             kwargs["queryset"] = grantable_permissions(request.user).select_related("content_type")
         return super().formfield_for_manytomany(db_field, request=request, **kwargs)
 
+    def user_change_password(self, request, id, form_url=""):
+        # Setting someone's password is a change of access like any other.
+        if not is_recent(request):
+            return reauthenticate_first(request)
+        return super().user_change_password(request, id, form_url)
+
     def get_inlines(self, request, obj):
         # The add form has no inline: a new account always starts with a
         # password only the register manager knows, so it must be changed.

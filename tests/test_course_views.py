@@ -271,6 +271,10 @@ def test_attendance_takes_only_numbers_of_enrolments(client, staff_member):
         response = client.post(url, {"attended": [str(enrollment.pk), hostile]})
         assert response.status_code == 302
         assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
+        shown = {"attended": [str(enrollment.pk)], "shown": [f"{hostile}:enrolled"]}
+        response = client.post(url, shown)
+        assert response.status_code == 302
+        assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
     enrollment.refresh_from_db()
     assert enrollment.status == "enrolled"
     client.post(url, {"attended": [str(enrollment.pk)]})

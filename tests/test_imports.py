@@ -519,6 +519,42 @@ def email_wording(db):
 
 
 @pytest.mark.django_db
+def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member, monkeypatch):
+    """A worker killed (or failing) after the first batch was written: one
+    transaction, so nothing of the import is left and it can be tried again."""
+    import registry.imports
+
+    customer_import = upload(
+        [
+            person(first=name, email=f"{name.lower()}@example.invalid", phone="")
+            for name in ("Aino", "Eino", "Ilmari")
+        ],
+        staff_member,
+    )
+    written = registry.imports._new_customer
+    calls = []
+
+    def dies_on_the_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SystemExit("worker killed")
+        return written(*args, **kwargs)
+
+    monkeypatch.setattr(registry.imports, "_new_customer", dies_on_the_second_batch)
+    with pytest.raises(SystemExit):
+        import_apply(customer_import=customer_import, by=staff_member, batch_size=1)
+    assert len(calls) == 2  # the first batch had been written
+    assert not Customer.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMERS_IMPORTED).exists()
+    customer_import.refresh_from_db()
+    assert customer_import.status == CustomerImport.Status.PENDING
+    assert customer_import.content is not None
+    monkeypatch.setattr(registry.imports, "_new_customer", written)
+    done = import_apply(customer_import=customer_import, by=staff_member)
+    assert done.created_count == Customer.objects.count() == 3
+
+
+@pytest.mark.django_db
 def test_an_import_adds_the_new_customers_in_one_go_and_audits_it(staff_member, email_wording):
     existing = CustomerFactory(email="olemassa@example.invalid")
     header = [*HEADER, "Uutiskirje"]

@@ -49,6 +49,22 @@ def test_erasure_and_deactivation_with_a_stale_login_do_nothing(
     assert staff_member.is_active
 
 
+def test_setting_someone_elses_password_needs_a_fresh_confirmation(
+    client, register_manager, staff_member, password
+):
+    client.force_login(register_manager)
+    make_stale(client)
+    url = reverse("admin:auth_user_password_change", args=[staff_member.pk])
+    assert client.get(url).url.startswith(reverse("reauthenticate"))
+    chosen = "Kuusi-hyppää-aidan-yli-7"
+    response = client.post(
+        url, {"usable_password": "true", "password1": chosen, "password2": chosen}
+    )
+    assert response.url.startswith(reverse("reauthenticate"))
+    staff_member.refresh_from_db()
+    assert staff_member.check_password(password)
+
+
 def test_confirming_the_password_returns_to_the_action(client, register_manager, password):
     client.force_login(register_manager)
     make_stale(client)
