@@ -105,8 +105,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "balansia.middleware.NoStoreForUsersMiddleware",
     # The second factor before anything else, the forced password change included.
-    "balansia.middleware.TwoFactorMiddleware",
-    "balansia.middleware.PasswordChangeRequiredMiddleware",
+    "registry.accounts.middleware.TwoFactorMiddleware",
+    "registry.accounts.middleware.PasswordChangeRequiredMiddleware",
     # Axes wants to be last so that it sees the outcome of the login view.
     "axes.middleware.AxesMiddleware",
 ]
@@ -168,7 +168,7 @@ AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses a locked-out login before any password is checked.
     "axes.backends.AxesStandaloneBackend",
     # Django's ModelBackend that also refuses an account whose logins are locked.
-    "registry.account_lock.AccountLockBackend",
+    "registry.accounts.lock.AccountLockBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -185,10 +185,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # What a guesser tries next: repeats, runs, our own names, the user name.
-    {"NAME": "registry.password_validation.RepeatedCharactersValidator"},
-    {"NAME": "registry.password_validation.SequenceValidator"},
-    {"NAME": "registry.password_validation.ForbiddenWordsValidator"},
-    {"NAME": "registry.password_validation.UserNameInPasswordValidator"},
+    {"NAME": "registry.accounts.password_validation.RepeatedCharactersValidator"},
+    {"NAME": "registry.accounts.password_validation.SequenceValidator"},
+    {"NAME": "registry.accounts.password_validation.ForbiddenWordsValidator"},
+    {"NAME": "registry.accounts.password_validation.UserNameInPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -223,11 +223,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "user_agent"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_LOCKOUT_CALLABLE = "balansia.security.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "balansia.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "registry.accounts.lock.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "registry.audit.services.client_ip"
 # Against guessing from many addresses: this many failed password checks of one
 # account within the window, from anywhere, lock the account's password logins
-# until a register manager lifts the lock in admin (registry.account_lock).
+# until a register manager lifts the lock in admin (registry.accounts.lock).
 ACCOUNT_LOCK_FAILURES = envint("ACCOUNT_LOCK_FAILURES", 20)
 ACCOUNT_LOCK_WINDOW_MINUTES = envint("ACCOUNT_LOCK_WINDOW_MINUTES", 60)
 # Behind a TLS proxy, the request.META key that holds the client's address as

@@ -1,13 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from registry.forms import (
-    ExportForm,
-    ObjectIdField,
-    ObjectIdsField,
-    QueryForm,
-    VersionedFormMixin,
-)
+from registry.forms import ExportForm, VersionedFormMixin
+from registry.query_forms import ObjectIdField, ObjectIdsField, QueryForm
 
 from .models import Course, Enrollment
 from .services import COURSE_FIELDS, DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS

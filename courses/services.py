@@ -12,10 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+from registry.changes import changes_apply
 from registry.concurrency import check_version
 from registry.merge import merge_handler
-from registry.models import AuditEvent, Customer
-from registry.services import audit_event_create, changes_apply
+from registry.models import Customer
 
 from .models import Course, Enrollment
 

@@ -11,10 +11,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, ListView, UpdateView
 
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
 from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
-from registry.models import AuditEvent, Customer
-from registry.services import audit_event_create
+from registry.models import Customer
 
 from .forms import (
     AttendanceForm,

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from phonenumber_field.modelfields import PhoneNumberField
 
-from .models import AuditEvent
+from .audit.models import AuditEvent
 from .phones import format_phone, parse_phone
 
 

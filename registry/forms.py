@@ -1,23 +1,21 @@
-import datetime
 import re
-from urllib.parse import urlencode
 
 import phonenumbers
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
 
-from balansia.reauth import password_confirm
-
+from .accounts.reauth import password_confirm
+from .changes import plain_value
 from .models import Consent, ConsentText, Customer, DataSubjectRequest, MarketingChannel
 from .phones import format_phone
-from .services import CUSTOMER_FIELDS, plain_value
+from .query_forms import ObjectIdField, ObjectIdsField, QueryForm
+from .services import CUSTOMER_FIELDS
 
 # Letters of any alphabet, joined by single spaces, hyphens, apostrophes or
 # periods: Äijälä, Mäki-Petäjä, O'Neill, J. R.
@@ -286,64 +284,6 @@ class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
         if self.instance.pk:
             candidates = candidates.exclude(pk=self.instance.pk)
         return list(candidates.order_by("last_name", "first_name")[:10])
-
-
-#: The largest number a record's id (BigAutoField) can be. A larger number in
-#: a query names no record; SQLite cannot even bind it to a query.
-MAX_ID = 2**63 - 1
-
-
-class ObjectIdField(forms.IntegerField):
-    """The number of a record, given in a query or a form: a positive integer
-    that the database can hold."""
-
-    def __init__(self, **kwargs):
-        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
-
-
-class ObjectIdsField(forms.Field):
-    """The numbers of the records whose boxes were ticked (the name repeated)."""
-
-    widget = forms.MultipleHiddenInput
-
-    def to_python(self, value):
-        if not value:
-            return []
-        if isinstance(value, str):
-            value = [value]
-        number = ObjectIdField()
-        return sorted({number.clean(item) for item in value})
-
-
-class QueryForm(forms.Form):
-    """The parameters of a GET page, each with a type.
-
-    A value that is not valid is left out, as if it had not been given (the
-    page may show the error beside its field): an address typed or crafted by
-    hand never makes a page fail. Views read `values()`, and links that keep
-    the filters are made with `query_string()`, not from request.GET.
-    """
-
-    def values(self):
-        """Every field's cleaned value; an invalid or missing one is empty."""
-        cleaned = {}
-        if self.is_bound:
-            self.is_valid()  # cleaned_data then holds the fields that are valid
-            cleaned = self.cleaned_data
-        return {
-            name: cleaned[name] if name in cleaned else field.to_python("")
-            for name, field in self.fields.items()
-        }
-
-    def query_string(self):
-        """The valid values that are not empty, as a query string (page links)."""
-        return urlencode(
-            {
-                name: str(self.fields[name].prepare_value(value))
-                for name, value in self.values().items()
-                if value not in self.fields[name].empty_values
-            }
-        )
 
 
 class CustomerFilterForm(QueryForm):
@@ -671,68 +611,10 @@ class ReauthenticateForm(forms.Form):
         return self.cleaned_data["confirmation"]
 
 
-#: Days a date filter accepts: a day outside them is surely a typo, and one
-#: day more than 9999-12-31, or a midnight of year 1 in UTC, does not exist.
-FIRST_DAY = datetime.date(1900, 1, 1)
-LAST_DAY = datetime.date(9998, 12, 31)
-
-
-class DayField(forms.DateField):
-    """A date of a filter, within FIRST_DAY and LAST_DAY."""
-
-    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-    def __init__(self, **kwargs):
-        super().__init__(
-            validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)], **kwargs
-        )
-
-
 class RetentionChoiceForm(forms.Form):
     """The customers left ticked on the retention review, to be erased."""
 
     customer = ObjectIdsField(required=False)
-
-
-class AuditFilterForm(QueryForm):
-    """Filters of the audit trail (GET)."""
-
-    user = forms.ModelChoiceField(
-        label=_("User"), required=False, queryset=None, empty_label=_("Everybody")
-    )
-    action = forms.ChoiceField(label=_("Action"), required=False)
-    since = DayField(label=_("From"), required=False)
-    until = DayField(label=_("To"), required=False)
-    customer = ObjectIdField(label=_("Customer number"), required=False)
-
-    def __init__(self, *args, **kwargs):
-        from django.contrib.auth import get_user_model
-
-        from .models import AuditEvent
-
-        super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = get_user_model().objects.order_by("username")
-        self.fields["action"].choices = [("", _("All")), *AuditEvent.Action.choices]
-
-    def filters(self):
-        """Keyword arguments for registry.monitoring.audit_events; a filter
-        whose value is not valid is left out (its error shows beside it)."""
-        from django.utils import timezone
-
-        data = self.values()
-
-        def start_of(day):
-            return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-        return {
-            "user": data["user"],
-            "action": data["action"],
-            "since": start_of(data["since"]) if data["since"] else None,
-            "until": start_of(data["until"] + datetime.timedelta(days=1))
-            if data["until"]
-            else None,
-            "customer_id": data["customer"],
-        }
 
 
 class ReportFormatForm(QueryForm):

@@ -13,8 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .audit.models import AuditEvent
+from .audit.services import audit_event_create
 from .exports import csv_response
-from .forms import ImportMappingForm, ImportUploadForm, QueryForm
+from .forms import ImportMappingForm, ImportUploadForm
 from .imports import (
     ImportFileError,
     ImportOptions,
@@ -31,8 +33,8 @@ from .imports import (
     plain_file_name,
     rejected_rows_table,
 )
-from .models import AuditEvent, Customer, CustomerImport
-from .services import audit_event_create
+from .models import Customer, CustomerImport
+from .query_forms import QueryForm
 
 PERMISSION = "registry.import_customers"
 PREVIEW_ROWS = 100

@@ -28,11 +28,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from .audit.models import AuditEvent
+from .audit.services import audit_event_create
+from .changes import plain_value
 from .exports import FORMULA_STARTS
 from .forms import CustomerRowValidator
-from .models import AuditEvent, Consent, ConsentText, Customer, CustomerImport, search_text_of
+from .models import Consent, ConsentText, Customer, CustomerImport, search_text_of
 from .phones import format_phone
-from .services import CUSTOMER_FIELDS, audit_event_create, plain_value
+from .services import CUSTOMER_FIELDS
 
 
 class ImportFileError(Exception):

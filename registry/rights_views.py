@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from balansia.reauth import lockout_after_wrong_password, recent_authentication_required
-
+from .accounts.reauth import lockout_after_wrong_password, recent_authentication_required
+from .audit.models import AuditEvent
 from .concurrency import EditConflict
 from .forms import (
     DataSubjectRequestForm,
@@ -20,7 +20,7 @@ from .forms import (
     ReportFormatForm,
     RetentionChoiceForm,
 )
-from .models import AuditEvent, Customer, DataSubjectRequest
+from .models import Customer, DataSubjectRequest
 from .rights import (
     access_report,
     access_report_produced,

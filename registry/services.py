@@ -4,17 +4,16 @@ Keyword-only, atomic, with the acting user passed in as `by`, so that every
 change and its audit event are committed together or not at all.
 """
 
-import datetime
-
 from django.db import models, transaction
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from balansia.security import client_ip
-
+from .audit.models import AuditEvent
+from .audit.services import audit_event_create
+from .changes import changes_apply, plain_value
 from .concurrency import check_version
 from .merge import handlers_for, merge_handler
-from .models import AccountSecurity, AuditEvent, Consent, Customer, MarketingChannel
+from .models import Consent, Customer, MarketingChannel
 from .phones import format_phone
 
 #: The fields of a customer that staff edit, in form order.
@@ -29,61 +28,6 @@ CUSTOMER_FIELDS = (
     "country",
     "source",
 )
-
-
-def audit_event_create(*, action, by=None, target=None, request=None, detail=None):
-    """Append one event to the audit trail.
-
-    Call it inside the transaction of the change it records, so that the change
-    and its trace are committed together or not at all.
-    """
-    return AuditEvent.objects.create(
-        actor=by if by is not None and by.is_authenticated else None,
-        action=action,
-        target_type=target._meta.label_lower if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
-        ip_address=client_ip(request) if request is not None else None,
-        detail=detail or {},
-    )
-
-
-def account_require_password_change(*, user, required=True):
-    AccountSecurity.objects.update_or_create(
-        user=user, defaults={"password_change_required": required}
-    )
-
-
-def account_password_must_change(user):
-    return AccountSecurity.objects.filter(user=user, password_change_required=True).exists()
-
-
-@transaction.atomic
-def account_password_changed(*, user, request):
-    """Record that a user chose a new password and lift any pending requirement."""
-    AccountSecurity.objects.filter(user=user).update(password_change_required=False)
-    audit_event_create(
-        action=AuditEvent.Action.PASSWORD_CHANGED, by=user, target=user, request=request
-    )
-
-
-def changes_apply(instance, data, fields):
-    """Set the given fields that differ and return {field: [old, new]} as text."""
-    changes = {}
-    for field in fields:
-        if field in data and plain_value(getattr(instance, field)) != plain_value(data[field]):
-            changes[field] = [plain_value(getattr(instance, field)), plain_value(data[field])]
-            setattr(instance, field, data[field])
-    return changes
-
-
-def plain_value(value):
-    """A field value as the audit trail stores it (phone numbers and countries as text)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
-        # One moment, one text: the database gives UTC, a form the local time.
-        value = value.astimezone(datetime.UTC)
-    return getattr(value, "code", None) or str(value)
 
 
 @transaction.atomic
@@ -175,26 +119,6 @@ def customer_merge(
         detail={"removed_id": removed_id, "changes": changes, "version": keep.version},
     )
     return keep
-
-
-def customer_viewed(*, customer, by, request, via=None):
-    """Record that a user saw a customer's record (call inside the read's transaction)."""
-    audit_event_create(
-        action=AuditEvent.Action.CUSTOMER_VIEWED,
-        by=by,
-        target=customer,
-        request=request,
-        detail={"via": via} if via else None,
-    )
-
-
-def customer_searched(*, query, result_count, by, request):
-    audit_event_create(
-        action=AuditEvent.Action.CUSTOMER_SEARCHED,
-        by=by,
-        request=request,
-        detail={"query": query[:200], "results": result_count},
-    )
 
 
 @merge_handler("registry.consent")
@@ -310,36 +234,6 @@ def _merge_requests(*, keep, remove):
     from .models import DataSubjectRequest
 
     DataSubjectRequest.objects.filter(customer=remove).update(customer=keep)
-
-
-@transaction.atomic
-def account_deactivate(*, user, by, request=None, reason=""):
-    """Deactivate an account (never delete it: its history must stay attributable)."""
-    if not user.is_active:
-        return False
-    type(user).objects.filter(pk=user.pk).update(is_active=False)
-    audit_event_create(
-        action=AuditEvent.Action.ACCOUNT_DEACTIVATED,
-        by=by,
-        target=user,
-        request=request,
-        detail={"reason": reason} if reason else None,
-    )
-    return True
-
-
-def access_changed(*, obj, message, by, request=None):
-    """Record a change of accounts, groups or permissions made in Django admin."""
-    audit_event_create(
-        action=AuditEvent.Action.ACCESS_CHANGED,
-        by=by,
-        target=obj,
-        request=request,
-        detail={
-            "object": str(obj)[:150],
-            "change": message if isinstance(message, (str, list)) else str(message),
-        },
-    )
 
 
 #: Columns of the whole-register export.

@@ -1,10 +1,14 @@
 from django.urls import path
 
-from . import import_views, monitoring_views, rights_views, views
+from . import import_views, rights_views, views
+from .accounts.urls import registry_urlpatterns as accounts_urlpatterns
+from .audit.urls import urlpatterns as audit_urlpatterns
 
 app_name = "registry"
 
 urlpatterns = [
+    *audit_urlpatterns,
+    *accounts_urlpatterns,
     path("customers/", views.CustomerListView.as_view(), name="customer-list"),
     path("customers/new/", views.CustomerCreateView.as_view(), name="customer-create"),
     path("customers/export/", views.register_export_view, name="register-export"),
@@ -32,15 +36,6 @@ urlpatterns = [
     ),
     path("customers/<int:pk>/erase/", rights_views.customer_erase_view, name="customer-erase"),
     path("retention/", rights_views.retention, name="retention"),
-    path("audit/", monitoring_views.audit_trail, name="audit-trail"),
-    path("audit/user/<int:user_pk>/", monitoring_views.audit_trail, name="audit-user"),
-    path("audit/export/", monitoring_views.audit_trail_export, name="audit-export"),
-    path("access-review/", monitoring_views.access_review_view, name="access-review"),
-    path(
-        "access-review/<int:pk>/deactivate/",
-        monitoring_views.account_deactivate_view,
-        name="account-deactivate",
-    ),
     path(
         "customers/<int:pk>/merge/<int:other_pk>/",
         views.customer_merge_confirm,

@@ -9,8 +9,9 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
-from balansia.reauth import recent_authentication_required
-
+from .accounts.reauth import recent_authentication_required
+from .audit.models import AuditEvent
+from .audit.services import customer_searched, customer_viewed
 from .concurrency import EditConflict
 from .exports import csv_response, xlsx_file_response
 from .forms import (
@@ -22,14 +23,12 @@ from .forms import (
     RectificationCaseForm,
     RegisterExportForm,
 )
-from .models import AuditEvent, Consent, Customer, MarketingChannel
+from .models import Consent, Customer, MarketingChannel
 from .services import (
     consent_record,
     customer_create,
     customer_merge,
-    customer_searched,
     customer_update,
-    customer_viewed,
     marketing_list,
     marketing_list_export,
     register_export,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
+from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
 from .factories import PASSWORD, UserFactory
 

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 import balansia.settings
-from registry.models import AccountSecurity, AuditEvent
+from registry.accounts.models import AccountSecurity
+from registry.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

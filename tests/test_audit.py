@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from registry.models import AppendOnlyError, AuditEvent
-from registry.services import audit_event_create
+from registry.audit.models import AppendOnlyError, AuditEvent
+from registry.audit.services import audit_event_create
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from registry.models import AuditEvent
+from registry.audit.models import AuditEvent
 
 
 def log_in(client, username, password, **extra):
@@ -190,7 +190,7 @@ def test_a_password_alone_cannot_change_the_password_of_a_user_with_a_device(
 def test_a_forced_password_change_of_a_user_with_a_device_comes_after_the_code(
     client, register_manager, password
 ):
-    from registry.services import account_require_password_change
+    from registry.accounts.services import account_require_password_change
 
     from .conftest import totp_code
 

@@ -13,7 +13,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from registry.models import AppendOnlyError, Consent, ConsentText, Customer
+from registry.audit.models import AppendOnlyError
+from registry.models import Consent, ConsentText, Customer
 from registry.services import consent_record, customer_merge
 
 from .factories import ConsentFactory, CustomerFactory

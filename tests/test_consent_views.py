@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from registry.models import AuditEvent, Consent, ConsentText
+from registry.audit.models import AuditEvent
+from registry.models import Consent, ConsentText
 
 from .factories import ConsentFactory, CustomerFactory
 

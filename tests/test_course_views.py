@@ -13,7 +13,7 @@ from django.utils import timezone
 
 import courses.views
 from courses.models import Enrollment
-from registry.models import AuditEvent
+from registry.audit.models import AuditEvent
 from registry.services import customer_merge
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory

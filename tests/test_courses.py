@@ -19,7 +19,8 @@ from courses.services import (
     enrollment_create,
     waitlist_position,
 )
-from registry.models import AuditEvent, Customer
+from registry.audit.models import AuditEvent
+from registry.models import Customer
 from registry.services import customer_merge
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory

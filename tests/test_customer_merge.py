@@ -3,8 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from registry.models import AuditEvent, Customer
-from registry.services import customer_merge, customer_viewed
+from registry.audit.models import AuditEvent
+from registry.audit.services import customer_viewed
+from registry.models import Customer
+from registry.services import customer_merge
 
 from .factories import (
     ConsentFactory,

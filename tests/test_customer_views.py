@@ -5,7 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from registry.models import AuditEvent, Customer
+from registry.audit.models import AuditEvent
+from registry.models import Customer
 
 from .factories import CustomerFactory
 
@@ -207,7 +208,7 @@ def test_a_long_list_is_counted_only_up_to_the_cap(client, staff_member, monkeyp
 def test_the_record_shows_its_latest_events_and_links_to_the_rest(
     client, register_manager, customer
 ):
-    from registry.services import customer_viewed
+    from registry.audit.services import customer_viewed
 
     for _ in range(25):
         customer_viewed(customer=customer, by=register_manager, request=None)

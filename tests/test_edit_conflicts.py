@@ -15,9 +15,10 @@ from django.utils import timezone, translation
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from courses.models import Course
+from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER
+from registry.audit.models import AuditEvent
 from registry.concurrency import EditConflict
-from registry.models import AuditEvent, Customer, DataSubjectRequest
-from registry.roles import INSTRUCTOR, REGISTER_MANAGER
+from registry.models import Customer, DataSubjectRequest
 from registry.services import customer_update
 
 from .factories import (

@@ -17,11 +17,13 @@ from django.utils.html import escape
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from courses.services import participant_list_export
+from registry.accounts.two_factor import qr_svg
+from registry.audit.models import AuditEvent
+from registry.audit.services import customer_searched
 from registry.imports import import_apply, import_upload
-from registry.models import AuditEvent, ConsentText, CustomerImport
+from registry.models import ConsentText, CustomerImport
 from registry.rights import request_log, request_update
-from registry.services import customer_searched, customer_update, marketing_list_export
-from registry.two_factor import qr_svg
+from registry.services import customer_update, marketing_list_export
 
 from .factories import (
     CourseFactory,

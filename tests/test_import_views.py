@@ -8,7 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from registry.models import AuditEvent, Customer, CustomerImport
+from registry.audit.models import AuditEvent
+from registry.models import Customer, CustomerImport
 
 from .factories import CustomerImportFactory
 from .test_imports import HEADER, HOSTILE_WORKBOOKS, csv_bytes, person, workbook_with, xlsx_bytes

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import override
 from openpyxl import Workbook
 
+from registry.audit.models import AuditEvent
 from registry.forms import CustomerFieldsForm, CustomerRowValidator
 from registry.imports import (
     ImportFileError,
@@ -30,7 +31,7 @@ from registry.imports import (
     read_table,
     split_full_name,
 )
-from registry.models import AuditEvent, Consent, ConsentText, Customer, CustomerImport
+from registry.models import Consent, ConsentText, Customer, CustomerImport
 from registry.rights import customer_erase
 from registry.services import CUSTOMER_FIELDS, consent_record, customer_update
 

@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from registry.models import AuditEvent
-from registry.services import audit_event_create, customer_viewed
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create, customer_viewed
 
 from .factories import CustomerFactory, UserFactory
 

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from registry.models import AuditEvent
+from registry.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_a_spoofed_forwarded_header_does_not_dodge_the_lockout(client, staff_mem
 def test_the_configured_proxy_header_takes_the_address_the_proxy_saw(rf, settings):
     """Behind the proxy, X-Forwarded-For's last entry is the one the proxy appended;
     what the client wrote before it is not believed."""
-    from balansia.security import client_ip
+    from registry.audit.services import client_ip
 
     settings.CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
     request = rf.get("/", HTTP_X_FORWARDED_FOR="10.0.0.1, 203.0.113.7", REMOTE_ADDR="127.0.0.1")

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from balansia.reauth import SESSION_KEY
-from registry.models import AuditEvent
+from registry.accounts.reauth import SESSION_KEY
+from registry.audit.models import AuditEvent
 
 from .factories import CustomerFactory
 

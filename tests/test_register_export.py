@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from registry.models import AuditEvent
+from registry.audit.models import AuditEvent
 
 from .factories import CustomerFactory
 

@@ -12,17 +12,13 @@ from django.utils import timezone
 
 from courses.models import Enrollment
 from courses.services import participant_list_export
+from registry.accounts.services import account_deactivate
+from registry.audit.models import AuditEvent
+from registry.audit.services import customer_searched, customer_viewed
 from registry.imports import import_apply, import_cancel, import_upload
-from registry.models import AuditEvent, Consent, Customer, DataSubjectRequest, one_month_after
+from registry.models import Consent, Customer, DataSubjectRequest, one_month_after
 from registry.rights import customer_erase, read_journal, request_log, request_update
-from registry.services import (
-    account_deactivate,
-    customer_merge,
-    customer_searched,
-    customer_update,
-    customer_viewed,
-    register_export,
-)
+from registry.services import customer_merge, customer_update, register_export
 
 from .factories import (
     ConsentFactory,

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
+from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
 from .factories import UserFactory
 
@@ -255,3 +255,20 @@ def test_the_access_review_cannot_deactivate_a_superuser(client, register_manage
     assert client.post(url).status_code == 404
     superuser.refresh_from_db()
     assert superuser.is_active
+
+
+@pytest.mark.django_db
+def test_the_groups_of_a_migrated_database_are_the_grants_table():
+    """Who may do what is one table (registry/accounts/roles.py); the
+    migrations make exactly those groups with exactly those permissions."""
+    from django.contrib.auth.models import Group
+
+    from registry.accounts.roles import GRANTS
+
+    in_database = {
+        group.name: sorted(
+            f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()
+        )
+        for group in Group.objects.prefetch_related("permissions__content_type")
+    }
+    assert in_database == {name: sorted(set(codes)) for name, codes in GRANTS.items()}

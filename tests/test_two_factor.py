@@ -7,8 +7,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from balansia.reauth import SESSION_KEY as AUTHENTICATED_AT
-from registry.models import AuditEvent
+from registry.accounts.reauth import SESSION_KEY as AUTHENTICATED_AT
+from registry.audit.models import AuditEvent
 
 from .conftest import totp_code
 from .factories import UserFactory

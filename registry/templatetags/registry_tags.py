@@ -1,7 +1,7 @@
 from django import template
 
-from registry import account_lock
-from registry.models import AuditEvent
+from registry.accounts import lock as account_lock
+from registry.audit.models import AuditEvent
 from registry.phones import format_phone
 
 register = template.Library()
@@ -31,8 +31,8 @@ def open_requests():
 
 @register.simple_tag
 def unusual_activity():
-    """Alerts for the register manager's dashboard (registry.monitoring)."""
-    from registry.monitoring import unusual_activity as alerts
+    """Alerts for the register manager's dashboard (registry.accounts.selectors)."""
+    from registry.accounts.selectors import unusual_activity as alerts
 
     return alerts()
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from registry.monitoring import dormant_accounts
-from registry.services import account_deactivate
+from registry.accounts.selectors import dormant_accounts
+from registry.accounts.services import account_deactivate
 
 
 class Command(BaseCommand):

@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from registry.models import AuditEvent
-from registry.roles import REGISTER_MANAGER
-from registry.services import account_require_password_change, audit_event_create
+from registry.accounts.roles import REGISTER_MANAGER
+from registry.accounts.services import account_require_password_change
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
 
 
 def one_time_password(user, attempts=100):

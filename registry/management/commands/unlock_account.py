@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.account_lock import account_login_unlock, locked_accounts
+from registry.accounts.lock import account_login_unlock, locked_accounts
 
 
 class Command(BaseCommand):

@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from registry.accounts.roles import STAFF
 from registry.imports import (
     ImportOptions,
     import_apply,
@@ -26,7 +27,6 @@ from registry.imports import (
     import_upload,
 )
 from registry.models import ConsentText, Customer
-from registry.roles import STAFF
 
 HEADER = [
     "Etunimi",

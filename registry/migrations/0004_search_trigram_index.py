@@ -24,6 +24,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0011_two_factor_actions")]
+    dependencies = [("registry", "0003_first_consent_wordings")]
 
     operations = [migrations.RunPython(forwards, backwards)]

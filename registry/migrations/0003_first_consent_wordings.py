@@ -1,23 +1,7 @@
-"""Grant the consent permissions to the roles and add the first consent wordings.
-
-The wordings are a starting point; the register manager adds the business's own
-versions in admin (Consent wordings), and old versions are kept.
-"""
+"""The first consent wordings, a starting point: the register manager adds the
+business's own versions in admin (Consent wordings), and old versions are kept."""
 
 from django.db import migrations
-
-from registry.permission_grants import grant, revoke
-
-GRANTS = {
-    "Toimisto": ["registry.view_consent", "registry.add_consent", "registry.view_consenttext"],
-    "Rekisterivastaava": [
-        "registry.view_consent",
-        "registry.add_consent",
-        "registry.view_consenttext",
-        "registry.add_consenttext",
-        "registry.use_marketing_lists",
-    ],
-}
 
 FIRST_WORDINGS = {
     "email": (
@@ -32,7 +16,6 @@ FIRST_WORDINGS = {
 
 
 def forwards(apps, schema_editor):
-    grant(apps, GRANTS)
     ConsentText = apps.get_model("registry", "ConsentText")
     for channel, wording in FIRST_WORDINGS.items():
         ConsentText.objects.get_or_create(
@@ -41,12 +24,11 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    revoke(apps, GRANTS)
     ConsentText = apps.get_model("registry", "ConsentText")
     ConsentText.objects.filter(version=1, consents__isnull=True).delete()
 
 
 class Migration(migrations.Migration):
-    dependencies = [("registry", "0005_consent_ledger")]
+    dependencies = [("registry", "0002_roles")]
 
     operations = [migrations.RunPython(forwards, backwards)]

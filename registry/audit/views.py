@@ -1,25 +1,21 @@
-"""The register manager's monitoring pages."""
+"""The audit trail's pages (the register manager)."""
 
 import datetime
 
-from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
-from balansia.reauth import recent_authentication_required
+from registry.accounts.reauth import recent_authentication_required
+from registry.exports import csv_response
 
-from .access_rights import manageable_users
-from .exports import csv_response
 from .forms import AuditFilterForm
 from .models import AuditEvent
-from .monitoring import access_review, audit_events
-from .services import account_deactivate, audit_event_create
+from .selectors import audit_events
+from .services import audit_event_create
 
 
 @permission_required("registry.view_auditevent", raise_exception=True)
@@ -78,24 +74,3 @@ def audit_trail_export(request):
     )
     header = ["time", "user", "action", "target_type", "target_id", "ip_address", "detail"]
     return csv_response(f"tapahtumaloki-{datetime.date.today():%Y-%m-%d}.csv", header, rows)
-
-
-@permission_required("auth.change_user", raise_exception=True)
-def access_review_view(request):
-    """Every account: roles, active, last login, customer records viewed and
-    exported in the last 30 days (register manager)."""
-    return render(request, "registry/access_review.html", {"accounts": access_review()})
-
-
-@require_POST
-@permission_required("auth.change_user", raise_exception=True)
-@recent_authentication_required
-def account_deactivate_view(request, pk):
-    """Deactivate an account from the access review (register manager). A
-    superuser's account answers 404 to anybody but a superuser."""
-    user = get_object_or_404(manageable_users(request.user), pk=pk)
-    if user == request.user:
-        messages.error(request, _("You cannot deactivate your own account."))
-    elif account_deactivate(user=user, by=request.user, request=request, reason="access review"):
-        messages.success(request, _("%(user)s deactivated.") % {"user": user.get_username()})
-    return redirect("registry:access-review")

@@ -18,9 +18,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from registry.account_lock import account_is_locked
-
-from .security import lockout_response
+from .lock import account_is_locked, lockout_response
 
 SESSION_KEY = "balansia.authenticated_at"
 

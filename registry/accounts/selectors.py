@@ -1,5 +1,4 @@
-"""Reads for the register manager's monitoring: the audit trail, the access
-review and unusual activity."""
+"""Reads for monitoring access: the access review, dormant accounts, unusual activity."""
 
 from datetime import timedelta
 
@@ -20,15 +19,19 @@ from django.db.models.functions import Cast, TruncHour
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import AuditEvent
+from registry.audit.models import AuditEvent
 
 #: Audit actions that read or export customer records.
 VIEWS = [AuditEvent.Action.CUSTOMER_VIEWED]
+
+
 EXPORTS = [
     AuditEvent.Action.MARKETING_LIST_EXPORTED,
     AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
     AuditEvent.Action.ACCESS_REPORT_EXPORTED,
 ]
+
+
 #: Audit actions that add, replace or remove a two-factor device of the target user.
 DEVICE_CHANGES = [
     AuditEvent.Action.TWO_FACTOR_ENABLED,
@@ -36,22 +39,6 @@ DEVICE_CHANGES = [
     AuditEvent.Action.TWO_FACTOR_REMOVED,
     AuditEvent.Action.TWO_FACTOR_CHANGED,
 ]
-
-
-def audit_events(*, user=None, action="", since=None, until=None, customer_id=None):
-    """The audit trail, newest first, filtered; the actor comes in the same query."""
-    events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
-    if user is not None:
-        events = events.filter(actor=user)
-    if action:
-        events = events.filter(action=action)
-    if since:
-        events = events.filter(at__gte=since)
-    if until:
-        events = events.filter(at__lt=until)
-    if customer_id:
-        events = events.filter(target_type="registry.customer", target_id=str(customer_id))
-    return events
 
 
 def access_review():

@@ -18,10 +18,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
+from django.shortcuts import render
 from django.utils import timezone
 
-from .models import AccountSecurity, AuditEvent
-from .services import audit_event_create
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+
+from .models import AccountSecurity
 
 
 def account_is_locked(user):
@@ -105,3 +108,17 @@ class AccountLockBackend(ModelBackend):
         if user is not None and account_is_locked(user):
             return None
         return user
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """The page a locked-out login gets: HTTP 429 with when to try again."""
+    cool_off = settings.AXES_COOLOFF_TIME
+    retry_at = timezone.localtime() + cool_off
+    response = render(
+        request,
+        "registration/locked_out.html",
+        {"retry_at": retry_at, "cool_off_minutes": int(cool_off.total_seconds() // 60)},
+        status=429,
+    )
+    response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response

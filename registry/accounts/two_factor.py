@@ -9,9 +9,10 @@ from django_otp import devices_for_user, user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import AuditEvent
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+
 from .roles import REGISTER_MANAGER
-from .services import audit_event_create
 
 BACKUP_CODES = 10
 

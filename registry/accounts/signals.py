@@ -9,12 +9,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from balansia.middleware import PASSWORD_CHANGE_REQUIRED
-from balansia.reauth import mark_authenticated
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
 
-from .account_lock import account_login_failed
-from .models import AuditEvent
-from .services import account_password_must_change, audit_event_create
+from .lock import account_login_failed
+from .middleware import PASSWORD_CHANGE_REQUIRED
+from .reauth import mark_authenticated
+from .services import account_password_must_change
 
 
 def _account_named(username):

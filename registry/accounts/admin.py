@@ -1,0 +1,364 @@
+"""Accounts, roles and two-factor devices in Django admin (the register manager;
+devices: superusers)."""
+
+import json
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
+from django.db import models
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from registry.changes import plain_value
+
+from .access_rights import grantable_groups, grantable_permissions, manageable
+from .lock import account_login_unlock
+from .models import AccountSecurity
+from .reauth import is_recent
+from .services import access_changed, account_require_password_change
+from .two_factor import device_changed_in_admin
+
+User = get_user_model()
+
+
+class AccountSecurityForm(forms.ModelForm):
+    lift_lock = forms.BooleanField(
+        label=_("Lift the lock"),
+        required=False,
+        help_text=_(
+            "Password logins of this account were locked after many failed attempts "
+            "from anywhere. Lift the lock when you know who made them."
+        ),
+    )
+
+    class Meta:
+        model = AccountSecurity
+        fields = ("password_change_required",)
+
+
+class AccountSecurityInline(admin.StackedInline):
+    model = AccountSecurity
+    form = AccountSecurityForm
+    can_delete = False
+    readonly_fields = ("login_locked_at",)
+
+    def get_fields(self, request, obj=None):
+        security = getattr(obj, "security", None) if obj is not None else None
+        if security is not None and security.login_locked_at is not None:
+            return ("password_change_required", "login_locked_at", "lift_lock")
+        return ("password_change_required",)
+
+
+def reauthenticate_first(request):
+    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': request.path})}")
+
+
+class AuditedAccessMixin:
+    """Every change of accounts, groups and permissions made here goes into the
+    audit trail (as well as into Django's own admin log), and needs a recent
+    password confirmation."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if not is_recent(request):
+            return reauthenticate_first(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def log_addition(self, request, obj, message):
+        access_changed(obj=obj, message=message or "added", by=request.user, request=request)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        access_changed(obj=obj, message=message, by=request.user, request=request)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            access_changed(obj=obj, message="deleted", by=request.user, request=request)
+        return super().log_deletions(request, queryset)
+
+
+class WithinOwnRightsFormMixin:
+    """Many-to-many fields (`limited_fields`) that offer only what the acting
+    user may grant; the admin narrows their querysets. What the object already
+    has beyond that (given by a superuser) is neither shown nor taken away, and
+    a posted id outside the offer is refused as an invalid choice."""
+
+    limited_fields = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.out_of_reach = {}
+        for name in self.limited_fields:
+            if name not in self.fields or self.instance.pk is None:
+                continue
+            current = list(getattr(self.instance, name).all())
+            offered = set(
+                self.fields[name]
+                .queryset.filter(pk__in=[obj.pk for obj in current])
+                .values_list("pk", flat=True)
+            )
+            self.out_of_reach[name] = [obj for obj in current if obj.pk not in offered]
+            self.initial[name] = [obj for obj in current if obj.pk in offered]
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, kept in self.out_of_reach.items():
+            if name in cleaned:
+                cleaned[name] = [*cleaned[name], *kept]
+        return cleaned
+
+
+class SeenValuesFormMixin:
+    """Two register managers editing one account (or group): an account has no
+    version (registry.concurrency), so the change form carries the values it
+    showed (`seen_fields`) in a hidden field. If the record no longer holds
+    them, the save is refused with the fields someone else changed; the form
+    shows their values where this user left a field as it was, keeps this
+    user's own changes, and the next save goes through."""
+
+    seen_fields = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["seen"] = forms.CharField(widget=forms.HiddenInput, required=False)
+            self.initial["seen"] = json.dumps(self._values_now())
+
+    def _watched(self):
+        return [name for name in self.seen_fields if name in self.fields]
+
+    def _values_now(self):
+        """The watched values of the record as the form shows them."""
+        values = {}
+        for name in self._watched():
+            model_field = self.instance._meta.get_field(name)
+            if model_field.many_to_many:
+                offered = self.fields[name].queryset
+                shown = offered.filter(pk__in=getattr(self.instance, name).values("pk"))
+                values[name] = sorted(str(pk) for pk in shown.values_list("pk", flat=True))
+            else:
+                values[name] = plain_value(model_field.value_from_object(self.instance))
+        return values
+
+    def _posted(self, name):
+        key = self.add_prefix(name)
+        model_field = self.instance._meta.get_field(name)
+        if model_field.many_to_many:
+            return sorted(self.data.getlist(key))
+        if isinstance(model_field, models.BooleanField):
+            return str(self.fields[name].widget.value_from_datadict(self.data, self.files, key))
+        return self.data.get(key, "")
+
+    def clean(self):
+        cleaned = super().clean()
+        if "seen" not in self.fields:
+            return cleaned
+        try:
+            seen = json.loads(self.data.get(self.add_prefix("seen")) or "")
+        except ValueError:
+            seen = {}
+        now = self._values_now()
+        changed = [
+            name for name in now if not isinstance(seen, dict) or seen.get(name) != now[name]
+        ]
+        if not changed:
+            return cleaned
+        data = self.data.copy()
+        for name in changed:
+            if isinstance(seen, dict) and self._posted(name) == seen.get(name):
+                self._show(data, name, now[name])
+        data[self.add_prefix("seen")] = json.dumps(now)
+        self.data = data
+        raise forms.ValidationError(
+            _(
+                "Someone else changed this while you were editing it: %(fields)s. The form "
+                "now shows their changes with yours on top; check it and save again."
+            )
+            % {"fields": ", ".join(str(self.fields[name].label) for name in changed)},
+            code="changed_meanwhile",
+        )
+
+    def _show(self, data, name, value):
+        key = self.add_prefix(name)
+        model_field = self.instance._meta.get_field(name)
+        if model_field.many_to_many:
+            data.setlist(key, value)
+        elif isinstance(model_field, models.BooleanField):
+            if value == "True":
+                data[key] = "on"
+            else:
+                data.pop(key, None)
+        else:
+            data[key] = value
+
+
+class AccountChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, UserChangeForm):
+    limited_fields = ("groups", "user_permissions")
+    seen_fields = (
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "user_permissions",
+    )
+
+
+class GroupChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, forms.ModelForm):
+    limited_fields = ("permissions",)
+    seen_fields = ("name", "permissions")
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RegisterGroupAdmin(AuditedAccessMixin, GroupAdmin):
+    """Groups: nobody adds to a group a permission they do not hold themselves."""
+
+    form = GroupChangeForm
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "permissions":
+            kwargs["queryset"] = grantable_permissions(request.user)
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+
+@admin.register(User)
+class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
+    """User admin for the register manager.
+
+    Superuser status bypasses every permission check of the register, so only an
+    existing superuser may see or grant it, or see, change, deactivate or set
+    the password of a superuser (the change, password and history pages all
+    find the account through get_queryset). Groups and permissions are offered
+    only as far as the acting user holds them. Accounts are deactivated, not
+    deleted: their audit history must stay attributable.
+    """
+
+    form = AccountChangeForm
+    inlines = (AccountSecurityInline,)
+    list_display = ("username", "first_name", "last_name", "is_active", "is_staff", "last_login")
+    list_filter = ("is_active", "is_staff", "groups")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "is_superuser"]})
+            for name, options in fieldsets
+        ]
+
+    def get_queryset(self, request):
+        return manageable(super().get_queryset(request), by=request.user)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = grantable_groups(request.user)
+        elif db_field.name == "user_permissions":
+            kwargs["queryset"] = grantable_permissions(request.user).select_related("content_type")
+        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Setting someone's password is a change of access like any other.
+        if not is_recent(request):
+            return reauthenticate_first(request)
+        return super().user_change_password(request, id, form_url)
+
+    def get_inlines(self, request, obj):
+        # The add form has no inline: a new account always starts with a
+        # password only the register manager knows, so it must be changed.
+        return self.inlines if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            account_require_password_change(user=obj)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is AccountSecurity and any(
+            inline.cleaned_data.get("lift_lock") for inline in formset.forms
+        ):
+            account_login_unlock(user=form.instance, by=request.user, request=request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AuditedDeviceMixin:
+    """Two-factor devices in admin (superusers only: no role grants them).
+
+    A superuser removes the device of someone who lost their phone and their
+    backup codes; every addition, change and removal is audited against the
+    device's owner, and needs a recent password confirmation.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if not is_recent(request):
+            return reauthenticate_first(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if not is_recent(request):
+            return reauthenticate_first(request)
+        return super().delete_view(request, object_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        # Actions (bulk removal) are posted to the list.
+        if request.method == "POST" and not is_recent(request):
+            return reauthenticate_first(request)
+        return super().changelist_view(request, extra_context)
+
+    def log_addition(self, request, obj, message):
+        device_changed_in_admin(device=obj, change="added", by=request.user, request=request)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        change = message if isinstance(message, (str, list)) else str(message)
+        device_changed_in_admin(device=obj, change=change, by=request.user, request=request)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            device_changed_in_admin(device=obj, change="deleted", by=request.user, request=request)
+        return super().log_deletions(request, queryset)
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
+
+
+@admin.register(TOTPDevice)
+class AuditedTOTPDeviceAdmin(AuditedDeviceMixin, TOTPDeviceAdmin):
+    pass
+
+
+@admin.register(StaticDevice)
+class AuditedStaticDeviceAdmin(AuditedDeviceMixin, StaticDeviceAdmin):
+    pass

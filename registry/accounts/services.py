@@ -1,0 +1,57 @@
+"""Writes about accounts, each audited in the same transaction."""
+
+from django.db import transaction
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+
+from .models import AccountSecurity
+
+
+def account_require_password_change(*, user, required=True):
+    AccountSecurity.objects.update_or_create(
+        user=user, defaults={"password_change_required": required}
+    )
+
+
+def account_password_must_change(user):
+    return AccountSecurity.objects.filter(user=user, password_change_required=True).exists()
+
+
+@transaction.atomic
+def account_password_changed(*, user, request):
+    """Record that a user chose a new password and lift any pending requirement."""
+    AccountSecurity.objects.filter(user=user).update(password_change_required=False)
+    audit_event_create(
+        action=AuditEvent.Action.PASSWORD_CHANGED, by=user, target=user, request=request
+    )
+
+
+@transaction.atomic
+def account_deactivate(*, user, by, request=None, reason=""):
+    """Deactivate an account (never delete it: its history must stay attributable)."""
+    if not user.is_active:
+        return False
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    audit_event_create(
+        action=AuditEvent.Action.ACCOUNT_DEACTIVATED,
+        by=by,
+        target=user,
+        request=request,
+        detail={"reason": reason} if reason else None,
+    )
+    return True
+
+
+def access_changed(*, obj, message, by, request=None):
+    """Record a change of accounts, groups or permissions made in Django admin."""
+    audit_event_create(
+        action=AuditEvent.Action.ACCESS_CHANGED,
+        by=by,
+        target=obj,
+        request=request,
+        detail={
+            "object": str(obj)[:150],
+            "change": message if isinstance(message, (str, list)) else str(message),
+        },
+    )

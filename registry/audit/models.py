@@ -1,0 +1,155 @@
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete a row of an append-only ledger."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Refuses bulk updates and deletes; rows of a ledger are only ever added."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+    def delete(self):
+        raise AppendOnlyError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+
+class AppendOnlyModel(models.Model):
+    """A row that is written once and never changed or deleted by ordinary means."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only.")
+
+
+class AuditEventQuerySet(AppendOnlyQuerySet):
+    def scrub(self, pk, detail):
+        """Replace the detail of one event with a scrubbed copy. Only the erasure
+        of a data subject calls this: it removes personal values, nothing else."""
+        return models.QuerySet.update(self.filter(pk=pk), detail=detail)
+
+    def for_target(self, obj):
+        return self.filter(target_type=obj._meta.label_lower, target_id=str(obj.pk))
+
+    def for_customer(self, customer):
+        """Events about a customer, including those of records merged into it.
+
+        Merging never rewrites old events (the trail is append-only); the merge
+        event names the removed record, and its history is followed from here.
+        """
+        ids = {str(customer.pk)}
+        frontier = set(ids)
+        while frontier:
+            merged = self.filter(
+                action=AuditEvent.Action.CUSTOMER_MERGED,
+                target_type="registry.customer",
+                target_id__in=frontier,
+            ).values_list("detail__removed_id", flat=True)
+            frontier = {str(pk) for pk in merged} - ids
+            ids |= frontier
+        return self.filter(target_type="registry.customer", target_id__in=ids)
+
+
+def audit_action_choices():
+    # A callable (Django 5): migrations refer to it instead of copying the list,
+    # so a new kind of event needs no migration.
+    return AuditEvent.Action.choices
+
+
+class AuditEvent(AppendOnlyModel):
+    """One thing that happened in the register: who, when, what, to which object.
+
+    Append-only: nothing edits or deletes a row (the queryset, the model and
+    the admin all refuse). Only the erasure of a data subject may scrub personal
+    values out of `detail`, and it does so through its own service.
+    """
+
+    class Action(models.TextChoices):
+        LOGIN = "login", _("Logged in")
+        LOGOUT = "logout", _("Logged out")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        LOCKOUT = "lockout", _("Locked out")
+        PASSWORD_CHANGED = "password_changed", _("Changed password")
+        ACCOUNT_CREATED = "account_created", _("Created an account")
+        CUSTOMER_SEARCHED = "customer_searched", _("Searched customers")
+        CUSTOMER_VIEWED = "customer_viewed", _("Viewed a customer")
+        CUSTOMER_CREATED = "customer_created", _("Added a customer")
+        CUSTOMER_CHANGED = "customer_changed", _("Changed a customer")
+        CUSTOMER_MERGED = "customer_merged", _("Merged two customers")
+        CONSENT_RECORDED = "consent_recorded", _("Recorded a consent or objection")
+        MARKETING_LIST_EXPORTED = "marketing_list_exported", _("Exported a marketing list")
+        COURSE_CREATED = "course_created", _("Added a course")
+        COURSE_CHANGED = "course_changed", _("Changed a course")
+        ENROLLED = "enrolled", _("Enrolled a customer")
+        ENROLLMENT_CANCELLED = "enrollment_cancelled", _("Cancelled an enrolment")
+        WAITLIST_PROMOTED = "waitlist_promoted", _("Promoted from the waiting list")
+        ATTENDANCE_MARKED = "attendance_marked", _("Marked attendance")
+        PARTICIPANT_LIST_VIEWED = "participant_list_viewed", _("Viewed a participant list")
+        PARTICIPANT_LIST_EXPORTED = "participant_list_exported", _("Exported a participant list")
+        REQUEST_LOGGED = "request_logged", _("Logged a data subject request")
+        REQUEST_UPDATED = "request_updated", _("Updated a data subject request")
+        ACCESS_REPORT_VIEWED = "access_report_viewed", _("Viewed an access report")
+        ACCESS_REPORT_EXPORTED = "access_report_exported", _("Downloaded an access report")
+        CUSTOMER_ERASED = "customer_erased", _("Erased a customer")
+        ACCESS_CHANGED = "access_changed", _("Changed access rights")
+        ACCOUNT_DEACTIVATED = "account_deactivated", _("Deactivated an account")
+        AUDIT_TRAIL_EXPORTED = "audit_trail_exported", _("Exported the audit trail")
+        REGISTER_EXPORTED = "register_exported", _("Exported the whole customer register")
+        TWO_FACTOR_ENABLED = "two_factor_enabled", _("Set up two-factor authentication")
+        TWO_FACTOR_FAILED = "two_factor_failed", _("Gave a wrong second-factor code")
+        IMPORT_UPLOADED = "import_uploaded", _("Uploaded a file to import")
+        CUSTOMERS_IMPORTED = "customers_imported", _("Imported customers from a file")
+        IMPORT_UNDONE = "import_undone", _("Undid an import")
+        IMPORT_REJECTS_DOWNLOADED = (
+            "import_rejects_downloaded",
+            _("Downloaded the rejected rows of an import"),
+        )
+        TWO_FACTOR_REPLACED = "two_factor_replaced", _("Replaced the two-factor authenticator")
+        TWO_FACTOR_REMOVED = "two_factor_removed", _("Removed a two-factor device")
+        TWO_FACTOR_CHANGED = "two_factor_changed", _("Changed a two-factor device")
+        ACCOUNT_LOCKED = "account_locked", _("Account locked after repeated failed logins")
+        ACCOUNT_UNLOCKED = "account_unlocked", _("Lifted the lock of an account")
+
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        # An account with a history is deactivated, never deleted: the trail
+        # must keep saying who did what.
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
+    action = models.CharField(_("action"), max_length=40, choices=audit_action_choices)
+    target_type = models.CharField(_("target type"), max_length=100, blank=True)
+    target_id = models.CharField(_("target id"), max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit trail")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
+            models.Index(fields=["actor", "at"], name="audit_actor_at_idx"),
+        ]
+
+    def __str__(self):
+        who = self.actor.get_username() if self.actor_id else "-"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.get_action_display()}"

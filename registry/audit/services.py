@@ -1,0 +1,58 @@
+"""Writing to the audit trail (see STYLE.md: services)."""
+
+from django.conf import settings
+
+from .models import AuditEvent
+
+
+def audit_event_create(*, action, by=None, target=None, request=None, detail=None):
+    """Append one event to the audit trail.
+
+    Call it inside the transaction of the change it records, so that the change
+    and its trace are committed together or not at all.
+    """
+    return AuditEvent.objects.create(
+        actor=by if by is not None and by.is_authenticated else None,
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        ip_address=client_ip(request) if request is not None else None,
+        detail=detail or {},
+    )
+
+
+def customer_viewed(*, customer, by, request, via=None):
+    """Record that a user saw a customer's record (call inside the read's transaction)."""
+    audit_event_create(
+        action=AuditEvent.Action.CUSTOMER_VIEWED,
+        by=by,
+        target=customer,
+        request=request,
+        detail={"via": via} if via else None,
+    )
+
+
+def customer_searched(*, query, result_count, by, request):
+    audit_event_create(
+        action=AuditEvent.Action.CUSTOMER_SEARCHED,
+        by=by,
+        request=request,
+        detail={"query": query[:200], "results": result_count},
+    )
+
+
+def client_ip(request):
+    """The client's address: from the header the TLS proxy sets, else REMOTE_ADDR.
+
+    Only trust a header that the proxy overwrites on every request; otherwise a
+    client could choose its own address and dodge the login throttling.
+    """
+    header = settings.CLIENT_IP_HEADER
+    if header:
+        # X-Forwarded-For may hold a chain that the client started; the proxy
+        # appends the address it saw last, so with one proxy that entry is true.
+        value = request.META.get(header, "")
+        candidates = [part.strip() for part in value.split(",") if part.strip()]
+        if candidates:
+            return candidates[-1]
+    return request.META.get("REMOTE_ADDR") or None
