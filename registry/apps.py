@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 #: The concerns of the register, one subpackage each. Their models belong to
 #: this app (label "registry"); their admin modules and signal receivers are
 #: loaded with it.
-CONCERNS = ("audit", "accounts")
+CONCERNS = ("audit", "accounts", "imports")
 
 
 class RegistryConfig(AppConfig):

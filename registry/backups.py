@@ -225,9 +225,10 @@ def restore_backup(path, *, force=False):
 def reapply_erasures():
     """Erase again everybody the journal says was erased (after a restore of a
     backup older than their erasure)."""
-    from registry.imports import imports_discard_files
     from registry.models import Customer
     from registry.rights import customers_erase, read_journal
+
+    from .imports.services import imports_discard_files
 
     ids = {entry["customer_id"] for entry in read_journal()}
     if ids:

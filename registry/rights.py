@@ -16,7 +16,7 @@ from .audit.models import AuditEvent
 from .audit.services import audit_event_create
 from .changes import changes_apply, plain_value
 from .concurrency import check_version
-from .imports import imports_discard_files, imports_scrub
+from .imports.services import imports_discard_files, imports_scrub
 from .models import Consent, Customer, DataSubjectRequest, add_months, one_month_after
 from .phones import format_phone, national_digits
 from .services import CUSTOMER_FIELDS

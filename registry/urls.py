@@ -1,14 +1,16 @@
 from django.urls import path
 
-from . import import_views, rights_views, views
+from . import rights_views, views
 from .accounts.urls import registry_urlpatterns as accounts_urlpatterns
 from .audit.urls import urlpatterns as audit_urlpatterns
+from .imports.urls import urlpatterns as imports_urlpatterns
 
 app_name = "registry"
 
 urlpatterns = [
     *audit_urlpatterns,
     *accounts_urlpatterns,
+    *imports_urlpatterns,
     path("customers/", views.CustomerListView.as_view(), name="customer-list"),
     path("customers/new/", views.CustomerCreateView.as_view(), name="customer-create"),
     path("customers/export/", views.register_export_view, name="register-export"),
@@ -16,15 +18,6 @@ urlpatterns = [
     path("customers/<int:pk>/edit/", views.CustomerUpdateView.as_view(), name="customer-update"),
     path("customers/<int:pk>/merge/", views.customer_merge_pick, name="customer-merge-pick"),
     path("customers/<int:pk>/consents/new/", views.consent_create, name="consent-create"),
-    path("imports/", import_views.import_list, name="import-list"),
-    path("imports/new/", import_views.import_upload_view, name="import-upload"),
-    path("imports/<int:pk>/", import_views.import_detail, name="import-detail"),
-    path(
-        "imports/<int:pk>/rejected/",
-        import_views.import_rejected_download,
-        name="import-rejected",
-    ),
-    path("imports/<int:pk>/undo/", import_views.import_undo_view, name="import-undo"),
     path("marketing/", views.marketing_list_view, name="marketing-list"),
     path("requests/", rights_views.request_list, name="request-list"),
     path("requests/<int:pk>/", rights_views.request_detail, name="request-detail"),

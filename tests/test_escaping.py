@@ -20,8 +20,9 @@ from courses.services import participant_list_export
 from registry.accounts.two_factor import qr_svg
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_searched
-from registry.imports import import_apply, import_upload
-from registry.models import ConsentText, CustomerImport
+from registry.imports.models import CustomerImport
+from registry.imports.services import import_apply, import_upload
+from registry.models import ConsentText
 from registry.rights import request_log, request_update
 from registry.services import customer_update, marketing_list_export
 

@@ -14,7 +14,7 @@ from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 
-from registry.imports import import_upload
+from registry.imports.services import import_upload
 
 from .test_imports import HEADER, csv_bytes, person
 from .test_permission_table import RULES, world  # noqa: F401 - world is a fixture

@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from registry.audit.models import AuditEvent
-from registry.models import Customer, CustomerImport
+from registry.imports.models import CustomerImport
+from registry.models import Customer
 
 from .factories import CustomerImportFactory
 from .test_imports import HEADER, HOSTILE_WORKBOOKS, csv_bytes, person, workbook_with, xlsx_bytes
@@ -139,6 +140,23 @@ def test_confirm_imports_only_what_was_previewed(client, uploaded, staff_member)
     assert "asiakkaat.csv" in detail.content.decode()
 
 
+def test_a_file_waiting_too_long_cannot_be_confirmed(client, uploaded, settings):
+    """Opening the list writes nothing (manage.py expire_imports discards the
+    file); until then a file older than IMPORT_PENDING_HOURS is refused."""
+    old = datetime.timedelta(hours=settings.IMPORT_PENDING_HOURS + 1)
+    CustomerImport.objects.filter(pk=uploaded.pk).update(created_at=uploaded.created_at - old)
+    listing = client.get(reverse("registry:import-list"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "Expired: upload it again" in listing.content.decode()
+    uploaded.refresh_from_db()
+    assert uploaded.status == "pending" and uploaded.content is not None
+    response = client.post(uploaded.get_absolute_url(), {**mapping_data(uploaded), "confirm": ""})
+    assert response.status_code == 302
+    uploaded.refresh_from_db()
+    assert uploaded.status == "pending" and not Customer.objects.exists()
+    page = client.get(uploaded.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en")
+    assert "waited too long" in page.content.decode()
+
+
 def test_cancel_drops_the_file(client, uploaded):
     response = client.post(uploaded.get_absolute_url(), {"cancel": ""})
     assert response.url == reverse("registry:import-list")
@@ -207,13 +225,11 @@ def test_the_list_shows_imports_newest_first(client, staff_member):
 
 
 def test_rows_are_checked_once_per_mapping_and_paging_reuses_them(client, uploaded, monkeypatch):
-    import registry.imports
+    from registry.imports import services
 
     calls = []
-    original = registry.imports.analyse
-    monkeypatch.setattr(
-        registry.imports, "analyse", lambda *args: calls.append(1) or original(*args)
-    )
+    original = services.analyse
+    monkeypatch.setattr(services, "analyse", lambda *args: calls.append(1) or original(*args))
     client.get(uploaded.get_absolute_url())
     client.get(uploaded.get_absolute_url() + "?show=reject")
     assert len(calls) == 1

@@ -16,22 +16,25 @@ from django.utils.translation import override
 from openpyxl import Workbook
 
 from registry.audit.models import AuditEvent
-from registry.forms import CustomerFieldsForm, CustomerRowValidator
-from registry.imports import (
-    ImportFileError,
+from registry.forms import CustomerFieldsForm
+from registry.imports.analysis import (
+    CustomerRowValidator,
     ImportOptions,
-    ImportStateError,
     Outcome,
     analyse,
     guess_mapping,
+    split_full_name,
+)
+from registry.imports.models import CustomerImport
+from registry.imports.reading import ImportFileError, read_table
+from registry.imports.services import (
+    ImportStateError,
     import_apply,
     import_undo,
     import_upload,
     imports_expire,
-    read_table,
-    split_full_name,
 )
-from registry.models import Consent, ConsentText, Customer, CustomerImport
+from registry.models import Consent, ConsentText, Customer
 from registry.rights import customer_erase
 from registry.services import CUSTOMER_FIELDS, consent_record, customer_update
 
@@ -523,7 +526,7 @@ def email_wording(db):
 def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member, monkeypatch):
     """A worker killed (or failing) after the first batch was written: one
     transaction, so nothing of the import is left and it can be tried again."""
-    import registry.imports
+    from registry.imports import services
 
     customer_import = upload(
         [
@@ -532,7 +535,7 @@ def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member
         ],
         staff_member,
     )
-    written = registry.imports._new_customer
+    written = services._new_customer
     calls = []
 
     def dies_on_the_second_batch(*args, **kwargs):
@@ -541,7 +544,7 @@ def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member
             raise SystemExit("worker killed")
         return written(*args, **kwargs)
 
-    monkeypatch.setattr(registry.imports, "_new_customer", dies_on_the_second_batch)
+    monkeypatch.setattr(services, "_new_customer", dies_on_the_second_batch)
     with pytest.raises(SystemExit):
         import_apply(customer_import=customer_import, by=staff_member, batch_size=1)
     assert len(calls) == 2  # the first batch had been written
@@ -550,7 +553,7 @@ def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member
     customer_import.refresh_from_db()
     assert customer_import.status == CustomerImport.Status.PENDING
     assert customer_import.content is not None
-    monkeypatch.setattr(registry.imports, "_new_customer", written)
+    monkeypatch.setattr(services, "_new_customer", written)
     done = import_apply(customer_import=customer_import, by=staff_member)
     assert done.created_count == Customer.objects.count() == 3
 
@@ -825,10 +828,10 @@ def test_a_formula_in_a_free_text_cell_is_stored_as_text_and_exported_inert(staf
 
 
 def test_a_workbook_that_unpacks_too_large_is_refused_before_unpacking(monkeypatch):
-    import registry.imports
+    from registry.imports import reading
 
     content = xlsx_bytes([HEADER, person()])
-    monkeypatch.setattr(registry.imports, "MAX_UNPACKED_BYTES", 1000)
+    monkeypatch.setattr(reading, "MAX_UNPACKED_BYTES", 1000)
     monkeypatch.setattr(
         "openpyxl.load_workbook", lambda *a, **k: pytest.fail("the workbook was opened")
     )

@@ -15,7 +15,7 @@ from courses.services import participant_list_export
 from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_searched, customer_viewed
-from registry.imports import import_apply, import_cancel, import_upload
+from registry.imports.services import import_apply, import_cancel, import_upload
 from registry.models import Consent, Customer, DataSubjectRequest, one_month_after
 from registry.rights import customer_erase, read_journal, request_log, request_update
 from registry.services import customer_merge, customer_update, register_export

@@ -56,7 +56,7 @@ def waiting_imports():
     from django.conf import settings
     from django.utils import timezone
 
-    from registry.models import CustomerImport
+    from registry.imports.models import CustomerImport
 
     since = timezone.now() - timezone.timedelta(hours=settings.IMPORT_PENDING_HOURS)
     return list(

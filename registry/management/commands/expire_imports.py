@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from registry.imports import imports_expire
+from registry.imports.services import imports_expire
 
 
 class Command(BaseCommand):

@@ -6,23 +6,25 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from registry.imports import (
+from registry.imports.analysis import (
     TARGET_LABELS,
-    ImportFileError,
     ImportOptions,
-    ImportStateError,
     Outcome,
     analyse,
     guess_mapping,
-    import_apply,
-    import_upload,
     mapping_problems,
     normalise_header,
     options_problems,
-    read_table,
+)
+from registry.imports.models import CustomerImport
+from registry.imports.reading import ImportFileError, read_table
+from registry.imports.services import (
+    ImportStateError,
+    import_apply,
+    import_upload,
     rejected_rows_table,
 )
-from registry.models import Consent, ConsentText, Customer, CustomerImport
+from registry.models import Consent, ConsentText, Customer
 
 
 class Command(BaseCommand):

@@ -19,13 +19,8 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from registry.accounts.roles import STAFF
-from registry.imports import (
-    ImportOptions,
-    import_apply,
-    import_preview,
-    import_undo,
-    import_upload,
-)
+from registry.imports.analysis import ImportOptions
+from registry.imports.services import import_apply, import_preview, import_undo, import_upload
 from registry.models import ConsentText, Customer
 
 HEADER = [

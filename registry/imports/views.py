@@ -7,34 +7,32 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .audit.models import AuditEvent
-from .audit.services import audit_event_create
-from .exports import csv_response
+from registry.exports import csv_response
+from registry.models import Customer
+from registry.query_forms import QueryForm
+
+from .analysis import ImportOptions, Outcome
 from .forms import ImportMappingForm, ImportUploadForm
-from .imports import (
-    ImportFileError,
-    ImportOptions,
+from .models import CustomerImport
+from .reading import ImportFileError
+from .services import (
     ImportStateError,
-    Outcome,
     UndoReason,
     import_apply,
     import_cancel,
-    import_preview,
+    import_choices_save,
+    import_preview_if_ready,
+    import_rejects_download,
     import_table,
     import_undo,
     import_upload,
-    imports_expire,
     plain_file_name,
-    rejected_rows_table,
 )
-from .models import Customer, CustomerImport
-from .query_forms import QueryForm
 
 PERMISSION = "registry.import_customers"
 PREVIEW_ROWS = 100
@@ -48,8 +46,8 @@ class PreviewFilterForm(QueryForm):
 
 @permission_required(PERMISSION, raise_exception=True)
 def import_list(request):
-    """Imports so far, newest first, with what each did."""
-    imports_expire()
+    """Imports so far, newest first, with what each did. What is kept longer
+    than needed is discarded by `manage.py expire_imports` (daily)."""
     page = Paginator(CustomerImport.objects.select_related("created_by"), 25).get_page(
         request.GET.get("page")
     )
@@ -124,16 +122,12 @@ def _preview(request, customer_import):
             messages.info(request, _("The import was cancelled; nothing was imported."))
             return redirect("registry:import-list")
         if form.is_valid():
-            mapping = form.cleaned_data["mapping"]
-            options_json = form.cleaned_data["options"].as_json()
             # Only the mapping changes what the preview showed.
-            changed = mapping != customer_import.mapping
-            CustomerImport.objects.filter(pk=customer_import.pk).update(
-                mapping=mapping,
-                options=options_json,
-                # "Update the preview" checks the rows again, also against
-                # customers added meanwhile.
-                **({"preview": {}} if "preview" in request.POST else {}),
+            changed = import_choices_save(
+                customer_import=customer_import,
+                mapping=form.cleaned_data["mapping"],
+                options=form.cleaned_data["options"],
+                refresh="preview" in request.POST,
             )
             if "confirm" in request.POST and not changed:
                 return _apply(request, customer_import)
@@ -144,7 +138,7 @@ def _preview(request, customer_import):
                 )
             return redirect(customer_import)
     # A bound form here has errors: they are shown without a preview.
-    preview = None if form.is_bound else _preview_if_usable(customer_import)
+    preview = None if form.is_bound else import_preview_if_ready(customer_import)
     show = PreviewFilterForm(request.GET).values()["show"]
     rows = []
     if preview is not None:
@@ -178,18 +172,6 @@ def _preview(request, customer_import):
     )
 
 
-def _preview_if_usable(customer_import):
-    """The preview of the saved choices; none while they are not complete."""
-    from .imports import mapping_problems, options_problems
-
-    options = ImportOptions.from_json(customer_import.options)
-    if mapping_problems(customer_import.mapping) or options_problems(
-        customer_import.mapping, options
-    ):
-        return None
-    return import_preview(customer_import)
-
-
 def _apply(request, customer_import):
     try:
         done = import_apply(customer_import=customer_import, by=request.user, request=request)
@@ -209,20 +191,14 @@ def _apply(request, customer_import):
 
 
 @permission_required(PERMISSION, raise_exception=True)
-@transaction.atomic
 def import_rejected_download(request, pk):
     """The rejected rows as CSV, with the reason on each row: fix and import again."""
     customer_import = get_object_or_404(CustomerImport, pk=pk)
     if not customer_import.rejected_rows:
         raise Http404
-    audit_event_create(
-        action=AuditEvent.Action.IMPORT_REJECTS_DOWNLOADED,
-        by=request.user,
-        target=customer_import,
-        request=request,
-        detail={"file": customer_import.file_name, "rows": len(customer_import.rejected_rows)},
+    header, rows = import_rejects_download(
+        customer_import=customer_import, by=request.user, request=request
     )
-    header, rows = rejected_rows_table(customer_import)
     stem = plain_file_name(customer_import.file_name).rsplit(".", 1)[0][:80] or "tuonti"
     return csv_response(f"{stem}-hylatyt.csv", header, rows)
 

@@ -1,0 +1,16 @@
+"""Bringing an existing register in: customers from a CSV or XLSX file.
+
+Three layers: `reading` (bytes -> a table of text), `analysis` (rows ->
+what would happen to each) and `services` (writing, undoing, expiring).
+
+The steps, each a function of this package so that the web pages and
+`manage.py import_customers` do the same thing:
+
+1. `read_table`: bytes of an uploaded file -> header and rows of text, or an
+   `ImportFileError` saying in plain words what is wrong with the file;
+2. `guess_mapping`: the file's headers -> customer fields (Finnish and English);
+3. `analyse`: every row -> added, already in the register, or rejected with
+   its reasons; the same validation and normalisation as the customer form;
+4. `import_apply`: writes the added rows in one transaction (audited);
+5. `import_undo`: removes an import's customers that nobody has touched since.
+"""

@@ -1,0 +1,490 @@
+"""Analysing rows: which customer field each column is, and what would happen
+to every row (added, already in the register, or rejected with its reasons),
+with the same validation and normalisation as the customer form."""
+
+import datetime
+import functools
+import re
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.db.models.functions import Cast, Upper
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+from django_countries import countries
+
+from registry.forms import CustomerFieldsForm
+from registry.models import Consent, ConsentText, Customer
+from registry.phones import format_phone
+from registry.services import CUSTOMER_FIELDS
+
+#: Columns a file may hold, in the order the mapping lists them.
+TARGETS = [
+    ("first_name", gettext_lazy("First name")),
+    ("last_name", gettext_lazy("Last name")),
+    ("full_name", gettext_lazy("Full name (first and last name in one column)")),
+    ("email", gettext_lazy("Email")),
+    ("phone", gettext_lazy("Phone")),
+    ("street_address", gettext_lazy("Street address")),
+    ("postal_code", gettext_lazy("Postal code")),
+    ("city", gettext_lazy("City")),
+    ("country", gettext_lazy("Country")),
+    ("email_consent", gettext_lazy("Email marketing consent (yes/no)")),
+    ("sms_consent", gettext_lazy("SMS marketing consent (yes/no)")),
+    ("objection", gettext_lazy("Objection to direct marketing (yes/no)")),
+]
+
+
+TARGET_LABELS = dict(TARGETS)
+
+
+def short_label(target):
+    """A target's label without its parenthesis: "Email marketing consent"."""
+    return str(TARGET_LABELS[target]).split(" (")[0]
+
+
+CONSENT_TARGETS = {
+    "email_consent": (Consent.Channel.EMAIL, Consent.Event.CONSENT_GIVEN),
+    "sms_consent": (Consent.Channel.SMS, Consent.Event.CONSENT_GIVEN),
+    "objection": (Consent.Channel.DIRECT_MARKETING, Consent.Event.OBJECTION),
+}
+
+
+#: Headers recognised for each target (compared after `normalise_header`).
+HEADER_NAMES = {
+    "first_name": ("etunimi", "etunimet", "first name", "firstname", "given name", "forename"),
+    "last_name": ("sukunimi", "last name", "lastname", "surname", "family name"),
+    "full_name": ("nimi", "koko nimi", "name", "full name", "fullname"),
+    "email": (
+        "sähköposti",
+        "sähköpostiosoite",
+        "sähköposti osoite",
+        "sahkoposti",
+        "s posti",
+        "sposti",
+        "email",
+        "e mail",
+        "email address",
+        "e mail address",
+        "mail",
+    ),
+    "phone": (
+        "puhelin",
+        "puhelinnumero",
+        "puh",
+        "puh nro",
+        "matkapuhelin",
+        "gsm",
+        "kännykkä",
+        "phone",
+        "phone number",
+        "telephone",
+        "tel",
+        "mobile",
+        "mobile phone",
+    ),
+    "street_address": (
+        "katuosoite",
+        "osoite",
+        "lähiosoite",
+        "jakeluosoite",
+        "street address",
+        "address",
+        "street",
+        "address line 1",
+        "address1",
+    ),
+    "postal_code": (
+        "postinumero",
+        "postinro",
+        "postal code",
+        "zip",
+        "zip code",
+        "zipcode",
+        "postcode",
+        "post code",
+    ),
+    "city": (
+        "postitoimipaikka",
+        "toimipaikka",
+        "kaupunki",
+        "paikkakunta",
+        "kotikunta",
+        "kunta",
+        "city",
+        "town",
+        "post office",
+    ),
+    "country": ("maa", "valtio", "country"),
+    "email_consent": (
+        "sähköpostimarkkinointi",
+        "sähköpostilupa",
+        "markkinointilupa",
+        "uutiskirje",
+        "newsletter",
+        "email consent",
+        "email marketing",
+        "marketing consent",
+        "subscribed",
+    ),
+    "sms_consent": (
+        "tekstiviestimarkkinointi",
+        "tekstiviestilupa",
+        "sms markkinointi",
+        "sms lupa",
+        "sms consent",
+        "sms marketing",
+    ),
+    "objection": (
+        "suoramarkkinointikielto",
+        "markkinointikielto",
+        "objection",
+        "direct marketing objection",
+        "do not contact",
+        "do not market",
+    ),
+}
+
+
+def normalise_header(text):
+    """`Sähköposti-osoite:` -> `sähköposti osoite`; `E_MAIL` -> `e mail`."""
+    text = re.sub(r"[\s_.\-/:*()]+", " ", str(text).casefold())
+    return " ".join(text.split())
+
+
+@functools.cache
+def _header_lookup():
+    lookup = {}
+    for target, names in HEADER_NAMES.items():
+        for name in names:
+            lookup[name] = target
+            lookup.setdefault(name.replace(" ", ""), target)
+    return lookup
+
+
+def guess_mapping(headers):
+    """A target for each header where it is recognisable, else "" (not imported).
+    Each target is given to the first column that claims it."""
+    lookup = _header_lookup()
+    taken, mapping = set(), []
+    for header in headers:
+        name = normalise_header(header)
+        target = lookup.get(name) or lookup.get(name.replace(" ", ""), "")
+        if target in taken:
+            target = ""
+        taken.add(target)
+        mapping.append(target)
+    return mapping
+
+
+YES = {"kyllä", "kylla", "k", "joo", "yes", "y", "x", "1", "true", "tosi", "on", "✓", "✔"}
+
+
+NO = {"", "ei", "e", "no", "n", "0", "false", "epätosi", "off", "-"}
+
+
+@dataclass
+class ImportOptions:
+    """What the user states for the whole file."""
+
+    source: str = Customer.Source.INFORMATION_REQUEST
+    consent_date: datetime.date | None = None
+    consent_method: str = Consent.Method.WEB_FORM
+    email_text: ConsentText | None = None
+    sms_text: ConsentText | None = None
+
+    def as_json(self):
+        return {
+            "source": self.source,
+            "consent_date": self.consent_date.isoformat() if self.consent_date else "",
+            "consent_method": self.consent_method,
+            "email_text": self.email_text.pk if self.email_text else None,
+            "sms_text": self.sms_text.pk if self.sms_text else None,
+        }
+
+    @classmethod
+    def from_json(cls, data):
+        texts = ConsentText.objects.in_bulk(
+            [pk for pk in (data.get("email_text"), data.get("sms_text")) if pk]
+        )
+        date = data.get("consent_date")
+        return cls(
+            source=data.get("source") or Customer.Source.INFORMATION_REQUEST,
+            consent_date=datetime.date.fromisoformat(date) if date else None,
+            consent_method=data.get("consent_method") or Consent.Method.WEB_FORM,
+            email_text=texts.get(data.get("email_text")),
+            sms_text=texts.get(data.get("sms_text")),
+        )
+
+    def consent_moment(self):
+        """Noon of the stated day, local time: the ledger needs a time, the
+        files usually give a day at most."""
+        day = self.consent_date or timezone.localdate()
+        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+
+
+class Outcome(models.TextChoices):
+    CREATE = "create", pgettext_lazy("import row", "Added")
+    MATCH = "match", pgettext_lazy("import row", "Already in the register")
+    REJECT = "reject", pgettext_lazy("import row", "Rejected")
+
+
+@dataclass(slots=True)
+class RowResult:
+    number: int
+    cells: list
+    outcome: str = Outcome.CREATE
+    data: dict = field(default_factory=dict)
+    consents: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)
+    phone_text: str = ""  # E.164, once valid
+    match_id: int | None = None
+    match_reason: str = ""
+
+    @property
+    def full_name(self):
+        return f"{self.data.get('first_name', '')} {self.data.get('last_name', '')}".strip()
+
+    @property
+    def phone_shown(self):
+        return format_phone(self.phone_text)
+
+    @property
+    def consent_labels(self):
+        return [short_label(target) for target in self.consents]
+
+
+@dataclass
+class Analysis:
+    rows: list
+
+    def count(self, outcome):
+        return sum(1 for row in self.rows if row.outcome == outcome)
+
+    @functools.cached_property
+    def counts(self):
+        return {outcome.value: self.count(outcome) for outcome in Outcome}
+
+    def of(self, outcome):
+        return [row for row in self.rows if row.outcome == outcome]
+
+
+def mapping_problems(mapping):
+    """What is wrong with a mapping as a whole, in plain words (empty when usable)."""
+    targets = [target for target in mapping if target]
+    problems = []
+    duplicated = sorted({t for t in targets if targets.count(t) > 1})
+    for target in duplicated:
+        problems.append(
+            _("“%(field)s” is chosen for more than one column.") % {"field": TARGET_LABELS[target]}
+        )
+    names = set(targets)
+    if "full_name" in names and names & {"first_name", "last_name"}:
+        problems.append(_("Choose either a full name column or first and last name columns."))
+    elif "full_name" not in names and not {"first_name", "last_name"} <= names:
+        problems.append(_("Choose the columns of the first and last name (or of the full name)."))
+    if not names & {"email", "phone", "street_address"}:
+        problems.append(_("Choose at least one column for reaching the customer."))
+    return problems
+
+
+def options_problems(mapping, options):
+    """What the user must still state for the consent columns: {option: message}."""
+    problems = {}
+    if "email_consent" in mapping and options.email_text is None:
+        problems["email_text"] = _("Choose the email consent wording the customers agreed to.")
+    if "sms_consent" in mapping and options.sms_text is None:
+        problems["sms_text"] = _("Choose the SMS consent wording the customers agreed to.")
+    if set(mapping) & set(CONSENT_TARGETS) and options.consent_date is None:
+        problems["consent_date"] = _("State when the consents or objections were given.")
+    return problems
+
+
+def analyse(table, mapping, options):
+    """Decide every row: added, already in the register, or rejected (why)."""
+    validator = CustomerRowValidator()
+    results = [
+        _check_row(number, cells, mapping, options, validator) for number, cells in table.rows
+    ]
+    _reject_duplicates_within_file(results)
+    _match_existing(results)
+    return Analysis(results)
+
+
+def _row_values(cells, mapping):
+    values = {}
+    for cell, target in zip(cells, mapping, strict=False):
+        if target:
+            values[target] = cell
+    if "full_name" in values:
+        values["first_name"], values["last_name"] = split_full_name(values.pop("full_name"))
+    return values
+
+
+def split_full_name(text):
+    """`Meikäläinen, Maija` or `Maija Meikäläinen` -> (first, last)."""
+    text = " ".join(text.split())
+    if "," in text:
+        last, _sep, first = text.partition(",")
+        return first.strip(), last.strip()
+    first, _sep, last = text.rpartition(" ")
+    return first, last
+
+
+@functools.cache
+def _country_code(text):
+    text = text.strip()
+    if not text:
+        return "FI"
+    if len(text) == 2 and text.upper() in countries:
+        return text.upper()
+    for language in ("fi", "en", "sv"):
+        code = countries.by_name(text, language=language)
+        if code:
+            return code
+    return None
+
+
+def _check_row(number, cells, mapping, options, validator):
+    values = _row_values(cells, mapping)
+    result = RowResult(number=number, cells=cells)
+    consents = {target: values.pop(target) for target in list(values) if target in CONSENT_TARGETS}
+    data = {name: values.get(name, "") for name in CUSTOMER_FIELDS if name != "source"}
+    country = _country_code(data.pop("country"))
+    postal_code = data["postal_code"].strip()
+    if country == "FI" and postal_code.isdigit() and 3 <= len(postal_code) < 5:
+        # A spreadsheet that took 00100 for a number made it 100.
+        data["postal_code"] = postal_code.zfill(5)
+    if country is None:
+        result.reasons.append(
+            _("Country: “%(value)s” is not a country.") % {"value": values.get("country")}
+        )
+        country = ""
+    cleaned, errors = validator.validate(data, country=country, source=options.source)
+    if cleaned:
+        result.data = cleaned
+        result.phone_text = str(cleaned["phone"] or "")
+    for label, messages in (errors or {}).items():
+        result.reasons.extend(f"{label}: {message}" if label else message for message in messages)
+    for target, value in consents.items():
+        answer = value.strip().casefold()
+        if answer in NO:
+            continue
+        if answer not in YES:
+            result.reasons.append(
+                _("%(column)s: “%(value)s” is not yes or no.")
+                % {"column": short_label(target), "value": value}
+            )
+            continue
+        result.consents.append(target)
+    if result.data:
+        if "email_consent" in result.consents and not result.data["email"]:
+            result.reasons.append(_("Email marketing consent, but no email address."))
+        if "sms_consent" in result.consents and not result.phone_text:
+            result.reasons.append(_("SMS marketing consent, but no phone number."))
+    if result.reasons:
+        result.outcome = Outcome.REJECT
+        # What the file said, for the preview of a rejected row.
+        result.data = {**data, "country": country}
+    return result
+
+
+def _reject_duplicates_within_file(results):
+    seen_email, seen_phone = {}, {}
+    for row in results:
+        if row.outcome == Outcome.REJECT:
+            continue
+        email = row.data["email"].casefold()
+        phone = row.phone_text
+        if email and email in seen_email:
+            row.outcome = Outcome.REJECT
+            row.reasons.append(
+                _("The same email address as row %(row)s of this file.")
+                % {"row": seen_email[email]}
+            )
+        elif phone and phone in seen_phone:
+            row.outcome = Outcome.REJECT
+            row.reasons.append(
+                _("The same phone number as row %(row)s of this file.")
+                % {"row": seen_phone[phone]}
+            )
+        else:
+            if email:
+                seen_email[email] = row.number
+            if phone:
+                seen_phone[phone] = row.number
+
+
+def _match_existing(results, chunk=1000):
+    """Rows whose email or phone is already in the register are matched to that
+    customer and left as they are. A few queries per thousand rows, by index."""
+    candidates = [row for row in results if row.outcome == Outcome.CREATE]
+    by_email, by_phone = {}, {}
+    for start in range(0, len(candidates), chunk):
+        part = candidates[start : start + chunk]
+        emails = {row.data["email"].upper() for row in part if row.data["email"]}
+        phones = {row.phone_text for row in part if row.phone_text}
+        if emails:
+            found = (
+                Customer.objects.annotate(email_upper=Upper("email"))
+                .filter(email_upper__in=emails)
+                .values_list("email_upper", "pk")
+            )
+            for email, pk in found.order_by("pk"):
+                by_email.setdefault(email, pk)
+        if phones:
+            # Compared as stored text: the field's own lookup would parse and
+            # validate every number again. PostgreSQL still uses the index.
+            found = (
+                Customer.objects.annotate(phone_text=Cast("phone", models.CharField()))
+                .filter(phone_text__in=phones)
+                .values_list("phone_text", "pk")
+            )
+            for phone, pk in found.order_by("pk"):
+                by_phone.setdefault(phone, pk)
+    for row in candidates:
+        email, phone = row.data["email"].upper(), row.phone_text
+        if email and email in by_email:
+            row.outcome, row.match_id = Outcome.MATCH, by_email[email]
+            row.match_reason = _("same email address")
+        elif phone and phone in by_phone:
+            row.outcome, row.match_id = Outcome.MATCH, by_phone[phone]
+            row.match_reason = _("same phone number")
+
+
+class CustomerRowForm(CustomerFieldsForm):
+    """One row of an import: the customer form's fields and rules, except
+    country and source, which the import decides (see CustomerRowValidator)."""
+
+    class Meta(CustomerFieldsForm.Meta):
+        fields = [name for name in CUSTOMER_FIELDS if name not in ("country", "source")]
+
+    def country_of(self, cleaned):
+        return self.instance.country
+
+
+class CustomerRowValidator:
+    """The customer form's validation for many rows (an import of 50,000).
+
+    Building a form copies all its fields, which costs more than validating
+    it; so one form is built and bound to each row in turn. A test holds the
+    results equal to those of a new CustomerFieldsForm per row.
+    """
+
+    def __init__(self):
+        self.form = CustomerRowForm(data={})
+
+    def validate(self, data, *, country, source):
+        """(cleaned data, None) or (None, {field label: [messages]})."""
+        form = self.form
+        form.data = data
+        form.instance = Customer(country=country, source=source)
+        form._errors = None  # BaseForm.errors validates again when this is None
+        if form.is_valid():
+            return {**form.cleaned_data, "country": country, "source": source}, None
+        errors = {}
+        for name, messages in form.errors.items():
+            label = str(form.fields[name].label) if name in form.fields else ""
+            errors[label] = list(messages)
+        return None, errors

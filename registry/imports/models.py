@@ -1,0 +1,92 @@
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class CustomerImport(models.Model):
+    """One file of customers brought into the register (tuonti).
+
+    Uploaded, previewed with a column mapping, then applied in one transaction
+    or cancelled. The uploaded file is kept only until then; after applying,
+    only the rejected rows are kept (to be fixed and imported again), until the
+    undo period ends. An erasure discards both, since they may hold the person.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        APPLIED = "applied", _("Imported")
+        UNDONE = "undone", _("Undone")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_format = models.CharField(_("format"), max_length=10)
+    encoding = models.CharField(_("character encoding"), max_length=30, blank=True)
+    delimiter = models.CharField(_("delimiter"), max_length=5, blank=True)
+    content = models.BinaryField(null=True, editable=False)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=list)
+    options = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    # What the preview showed for the current mapping (kept with the file).
+    preview = models.JSONField(default=dict)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    created_count = models.PositiveIntegerField(_("added"), default=0)
+    matched_count = models.PositiveIntegerField(_("already in the register"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
+    applied_at = models.DateTimeField(_("imported"), null=True, blank=True)
+    rejected_rows = models.JSONField(default=list)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("undone by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    undo_report = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("customer import")
+        verbose_name_plural = _("customer imports")
+        ordering = ["-created_at", "-id"]
+        permissions = [("import_customers", _("Can import customers from a file"))]
+
+    def __str__(self):
+        return f"#{self.pk} {self.file_name}"
+
+    def get_absolute_url(self):
+        return reverse("registry:import-detail", args=[self.pk])
+
+    @property
+    def is_expired(self):
+        """A waiting file older than IMPORT_PENDING_HOURS: it can no longer be
+        confirmed, and `manage.py expire_imports` discards it."""
+        limit = timezone.now() - timezone.timedelta(hours=settings.IMPORT_PENDING_HOURS)
+        return self.status == self.Status.PENDING and self.created_at < limit
+
+    @property
+    def undo_deadline(self):
+        if self.applied_at is None:
+            return None
+        return self.applied_at + timezone.timedelta(days=settings.IMPORT_UNDO_DAYS)
+
+    @property
+    def can_undo(self):
+        return (
+            self.status == self.Status.APPLIED
+            and self.created_count > 0
+            and timezone.now() < self.undo_deadline
+        )

@@ -1,0 +1,374 @@
+"""Writing imports: upload, preview, apply, cancel, undo and expiry, each
+audited in the same transaction as the change."""
+
+import unicodedata
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+from registry.changes import plain_value
+from registry.models import Consent, Customer, search_text_of
+from registry.services import CUSTOMER_FIELDS
+
+from .analysis import (
+    CONSENT_TARGETS,
+    ImportOptions,
+    Outcome,
+    analyse,
+    guess_mapping,
+    mapping_problems,
+    options_problems,
+)
+from .models import CustomerImport
+from .reading import read_table
+
+
+@transaction.atomic
+def import_upload(*, file_name, content, by, request=None):
+    """Read an uploaded file and keep it, waiting for the mapping and the
+    user's confirmation. Raises ImportFileError for a file that cannot be read."""
+    table = read_table(content)
+    customer_import = CustomerImport.objects.create(
+        created_by=by,
+        file_name=plain_file_name(file_name),
+        file_format=table.file_format,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        content=content,
+        headers=table.headers,
+        mapping=guess_mapping(table.headers),
+        options=ImportOptions().as_json(),
+        row_count=len(table.rows),
+    )
+    audit_event_create(
+        action=AuditEvent.Action.IMPORT_UPLOADED,
+        by=by,
+        target=customer_import,
+        request=request,
+        detail={"file": customer_import.file_name, "rows": len(table.rows)},
+    )
+    return customer_import
+
+
+def plain_file_name(name):
+    """A file name as it may be stored and shown: no control characters (a
+    name given on the command line may hold a newline; PostgreSQL refuses NUL),
+    at most 255 characters."""
+    name = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in name)
+    return " ".join(name.split())[:255]
+
+
+def import_table(customer_import, *, first=None):
+    return read_table(bytes(customer_import.content), first=first)
+
+
+def import_preview(customer_import, *, fresh=False):
+    """What would happen to each row of a waiting import, for the preview page.
+
+    Checked once per mapping and kept with the file (50,000 rows take about
+    ten seconds), so that paging through the preview is quick. Confirming
+    checks every row again against the register as it is then.
+    """
+    kept = customer_import.preview
+    if not fresh and kept.get("mapping") == customer_import.mapping:
+        return kept
+    options = ImportOptions.from_json(customer_import.options)
+    analysis = analyse(import_table(customer_import), customer_import.mapping, options)
+    preview = {
+        "mapping": customer_import.mapping,
+        "at": timezone.now().isoformat(),
+        "counts": analysis.counts,
+        "rows": [_preview_row(row) for row in analysis.rows],
+    }
+    CustomerImport.objects.filter(
+        pk=customer_import.pk, status=CustomerImport.Status.PENDING
+    ).update(preview=preview)
+    customer_import.preview = preview
+    return preview
+
+
+def import_preview_if_ready(customer_import):
+    """The preview of the saved choices; None while they are not complete."""
+    options = ImportOptions.from_json(customer_import.options)
+    if mapping_problems(customer_import.mapping) or options_problems(
+        customer_import.mapping, options
+    ):
+        return None
+    return import_preview(customer_import)
+
+
+def import_choices_save(*, customer_import, mapping, options, refresh=False):
+    """Keep the mapping and the stated options of a waiting import. Returns
+    whether the mapping changed (then the preview must be looked at again
+    before confirming). `refresh` checks the rows again on the next preview,
+    also against customers added meanwhile."""
+    changed = mapping != customer_import.mapping
+    CustomerImport.objects.filter(pk=customer_import.pk).update(
+        mapping=mapping, options=options.as_json(), **({"preview": {}} if refresh else {})
+    )
+    customer_import.mapping, customer_import.options = mapping, options.as_json()
+    return changed
+
+
+def _preview_row(row):
+    data = row.data
+    return {
+        "number": row.number,
+        "outcome": str(row.outcome),
+        "name": row.full_name,
+        "email": data.get("email", ""),
+        # Valid numbers as people write them; an invalid one as it was typed.
+        "phone": row.phone_shown if row.phone_text else str(data.get("phone") or ""),
+        "address": " ".join(
+            str(data.get(name) or "") for name in ("street_address", "postal_code", "city")
+        ).strip(),
+        "marketing": ", ".join(row.consent_labels),
+        "reasons": row.reasons,
+        "match_id": row.match_id,
+        "match_reason": str(row.match_reason),
+    }
+
+
+class ImportStateError(Exception):
+    """The import is not in a state that allows this (applied twice, expired...)."""
+
+
+@transaction.atomic
+def import_apply(*, customer_import, by, request=None, batch_size=1000):
+    """Add the rows that passed, in one transaction; matched rows are left as
+    they are, rejected rows are kept for download. Each added customer records
+    the import it came from, gets a `customer_created` event, and the consents
+    or objections the file gave, with the wording and date the user stated."""
+    customer_import = CustomerImport.objects.select_for_update().get(pk=customer_import.pk)
+    if customer_import.status != CustomerImport.Status.PENDING or customer_import.content is None:
+        raise ImportStateError(_("This import has already been handled."))
+    if customer_import.is_expired:
+        raise ImportStateError(
+            _("The file waited too long for confirmation and is discarded: upload it again.")
+        )
+    options = ImportOptions.from_json(customer_import.options)
+    problems = [
+        *mapping_problems(customer_import.mapping),
+        *options_problems(customer_import.mapping, options).values(),
+    ]
+    if problems:
+        raise ImportStateError(" ".join(problems))
+    analysis = analyse(import_table(customer_import), customer_import.mapping, options)
+    now = timezone.now()
+    added = analysis.of(Outcome.CREATE)
+    # The import's own event first: its address goes on every customer's event.
+    event = audit_event_create(
+        action=AuditEvent.Action.CUSTOMERS_IMPORTED,
+        by=by,
+        target=customer_import,
+        request=request,
+        detail={
+            "file": customer_import.file_name,
+            "rows": len(analysis.rows),
+            "added": len(added),
+            "matched": analysis.count(Outcome.MATCH),
+            "rejected": analysis.count(Outcome.REJECT),
+            "consents": sum(len(row.consents) for row in added),
+        },
+    )
+    # Written a batch at a time, so that memory holds one batch of model
+    # objects, not 50,000.
+    for start in range(0, len(added), batch_size):
+        rows = added[start : start + batch_size]
+        customers = Customer.objects.bulk_create(
+            [_new_customer(row, customer_import, now) for row in rows]
+        )
+        Consent.objects.bulk_create(_consents_for(rows, customers, options, by))
+        AuditEvent.objects.bulk_create(
+            [
+                AuditEvent(
+                    at=now,
+                    actor=by,
+                    action=AuditEvent.Action.CUSTOMER_CREATED,
+                    target_type="registry.customer",
+                    target_id=str(customer.pk),
+                    ip_address=event.ip_address,
+                    detail={
+                        "fields": [f for f in CUSTOMER_FIELDS if plain_value(row.data[f])],
+                        "import": customer_import.pk,
+                    },
+                )
+                for row, customer in zip(rows, customers, strict=True)
+            ]
+        )
+    customer_import.status = CustomerImport.Status.APPLIED
+    customer_import.applied_at = timezone.now()
+    customer_import.row_count = len(analysis.rows)
+    customer_import.created_count = len(added)
+    customer_import.matched_count = analysis.count(Outcome.MATCH)
+    customer_import.rejected_count = analysis.count(Outcome.REJECT)
+    customer_import.rejected_rows = [
+        {"row": row.number, "cells": row.cells, "reasons": row.reasons}
+        for row in analysis.of(Outcome.REJECT)
+    ]
+    customer_import.content = None  # the file is not kept once imported
+    customer_import.preview = {}
+    customer_import.save()
+    return customer_import
+
+
+def _new_customer(row, customer_import, now):
+    customer = Customer(
+        **row.data, imported_in=customer_import, created_at=now, last_activity_at=now
+    )
+    # What Customer.save() derives; bulk_create does not call save().
+    customer.search_text = search_text_of(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        email=customer.email,
+        phone=row.phone_text,
+    )
+    return customer
+
+
+def _consents_for(rows, customers, options, by):
+    texts = {"email_consent": options.email_text, "sms_consent": options.sms_text}
+    moment = options.consent_moment()
+    consents = []
+    for row, customer in zip(rows, customers, strict=True):
+        for target in row.consents:
+            channel, event = CONSENT_TARGETS[target]
+            consents.append(
+                Consent(
+                    customer=customer,
+                    channel=channel,
+                    event=event,
+                    method=options.consent_method,
+                    text=texts.get(target),
+                    occurred_at=moment,
+                    recorded_by=by,
+                )
+            )
+    return consents
+
+
+@transaction.atomic
+def import_cancel(*, customer_import):
+    """Drop a waiting import and its file; nothing was written."""
+    updated = CustomerImport.objects.filter(
+        pk=customer_import.pk, status=CustomerImport.Status.PENDING
+    ).update(status=CustomerImport.Status.CANCELLED, content=None, preview={})
+    return bool(updated)
+
+
+class UndoReason(models.TextChoices):
+    CHANGED = "changed", gettext_lazy("changed after the import")
+    CONSENT = "consent", gettext_lazy("a consent or objection was recorded after the import")
+    RELATED = "related", gettext_lazy("enrolled on a course or named in a request since")
+
+
+@transaction.atomic
+def import_undo(*, customer_import, by, request=None):
+    """Remove the customers an import added, except those changed since (the
+    UI lists them with the reason). Their consents from the import go with
+    them. Returns the report: {"removed": n, "gone": n, "kept": {id: reason}}."""
+    customer_import = CustomerImport.objects.select_for_update().get(pk=customer_import.pk)
+    if not customer_import.can_undo:
+        raise ImportStateError(_("This import can no longer be undone."))
+    applied_at = customer_import.applied_at
+    customers = Customer.objects.select_for_update().filter(imported_in=customer_import)
+    ids = set(customers.values_list("pk", flat=True))
+    kept = {}
+    for pk in customers.filter(updated_at__gt=applied_at).values_list("pk", flat=True):
+        kept[pk] = UndoReason.CHANGED
+    later_consents = Consent.objects.filter(customer__in=ids, recorded_at__gt=applied_at)
+    for pk in later_consents.values_list("customer_id", flat=True):
+        kept.setdefault(pk, UndoReason.CONSENT)
+    for relation in Customer._meta.related_objects:
+        if relation.related_model in (Consent, CustomerImport) or not relation.one_to_many:
+            continue
+        attached = relation.related_model._base_manager.filter(
+            **{f"{relation.field.name}__in": ids}
+        ).values_list(relation.field.attname, flat=True)
+        for pk in attached:
+            kept.setdefault(pk, UndoReason.RELATED)
+    removable = ids - set(kept)
+    Consent.objects.filter(customer__in=removable).erase()
+    Customer.objects.filter(pk__in=removable).delete()
+    report = {
+        "removed": len(removable),
+        # Erased or merged into another record since the import.
+        "gone": customer_import.created_count - len(ids),
+        "kept": {str(pk): str(reason.value) for pk, reason in sorted(kept.items())},
+    }
+    customer_import.status = CustomerImport.Status.UNDONE
+    customer_import.undone_at = timezone.now()
+    customer_import.undone_by = by
+    customer_import.undo_report = report
+    customer_import.rejected_rows = []
+    customer_import.save()
+    audit_event_create(
+        action=AuditEvent.Action.IMPORT_UNDONE,
+        by=by,
+        target=customer_import,
+        request=request,
+        detail={"file": customer_import.file_name, **report},
+    )
+    return report
+
+
+def imports_discard_files():
+    """Erasure: drop every kept import file and rejected rows, which may hold
+    the erased person. A waiting import is cancelled (upload it again)."""
+    CustomerImport.objects.filter(status=CustomerImport.Status.PENDING).update(
+        status=CustomerImport.Status.CANCELLED, content=None, preview={}
+    )
+    CustomerImport.objects.exclude(rejected_rows=[]).update(rejected_rows=[])
+
+
+def imports_scrub(scrub):
+    """Erasure: `scrub` (text or list -> the same without the person) over
+    what an import keeps that a user named: its file name and column headers.
+    Every import's, since a file name cannot be tied to the rows it held."""
+    for row in CustomerImport.objects.only("pk", "file_name", "headers").iterator():
+        file_name, headers = scrub(row.file_name), scrub(row.headers)
+        if file_name != row.file_name or headers != row.headers:
+            CustomerImport.objects.filter(pk=row.pk).update(file_name=file_name, headers=headers)
+
+
+def imports_expire(now=None):
+    """Discard what is kept longer than needed: files not confirmed within
+    IMPORT_PENDING_HOURS, and rejected rows once the undo period is over."""
+    now = now or timezone.now()
+    pending_limit = now - timezone.timedelta(hours=settings.IMPORT_PENDING_HOURS)
+    cancelled = CustomerImport.objects.filter(
+        status=CustomerImport.Status.PENDING, created_at__lt=pending_limit
+    ).update(status=CustomerImport.Status.CANCELLED, content=None, preview={})
+    undo_limit = now - timezone.timedelta(days=settings.IMPORT_UNDO_DAYS)
+    cleared = (
+        CustomerImport.objects.filter(applied_at__lt=undo_limit)
+        .exclude(rejected_rows=[])
+        .update(rejected_rows=[])
+    )
+    return cancelled, cleared
+
+
+@transaction.atomic
+def import_rejects_download(*, customer_import, by, request=None):
+    """Audit a download of an import's rejected rows and return their table."""
+    audit_event_create(
+        action=AuditEvent.Action.IMPORT_REJECTS_DOWNLOADED,
+        by=by,
+        target=customer_import,
+        request=request,
+        detail={"file": customer_import.file_name, "rows": len(customer_import.rejected_rows)},
+    )
+    return rejected_rows_table(customer_import)
+
+
+def rejected_rows_table(customer_import):
+    """Header and rows of the rejected rows, as in the file plus the reasons:
+    to be fixed in a spreadsheet and imported again."""
+    header = [*customer_import.headers, _("Reason for rejection")]
+    rows = ([*item["cells"], " ".join(item["reasons"])] for item in customer_import.rejected_rows)
+    return header, rows
