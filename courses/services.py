@@ -16,6 +16,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.changes import changes_apply
 from registry.concurrency import check_version
+from registry.erasure import erasure_handler
 from registry.merge import merge_handler
 from registry.models import Customer
 
@@ -304,6 +305,13 @@ _STATUS_RANK = {
     Enrollment.Status.WAITLISTED: 1,
     Enrollment.Status.CANCELLED: 0,
 }
+
+
+@erasure_handler("courses.enrollment")
+def _erase_enrollments(erasure):
+    """Nothing to remove: an enrolment holds no personal data of its own, and
+    when the customer row goes it stays without the person (SET_NULL), so the
+    course's numbers stay true."""
 
 
 @merge_handler("courses.enrollment")

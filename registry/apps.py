@@ -5,9 +5,19 @@ from django.utils.module_loading import module_has_submodule
 from django.utils.translation import gettext_lazy as _
 
 #: The concerns of the register, one subpackage each. Their models belong to
-#: this app (label "registry"); their admin modules and signal receivers are
-#: loaded with it.
-CONCERNS = ("audit", "accounts", "imports")
+#: this app (label "registry"); their admin modules are loaded with it.
+CONCERNS = ("audit", "accounts", "rights", "imports")
+
+#: Modules that register, when imported, how merges and erasures treat their
+#: data (registry.merge, registry.erasure), and the audit of logins.
+REGISTERING_MODULES = (
+    "services",
+    "audit.erasure",
+    "accounts.services",
+    "accounts.signals",
+    "rights.erasure",
+    "imports.services",
+)
 
 
 class RegistryConfig(AppConfig):
@@ -18,15 +28,15 @@ class RegistryConfig(AppConfig):
     def import_models(self):
         super().import_models()
         for concern in CONCERNS:
-            self._import_if_present(f"{concern}.models")
+            self._import_if_present(concern, "models")
 
     def ready(self):
         for concern in CONCERNS:
-            self._import_if_present(f"{concern}.admin")
-        # Connects the audit receivers of logins, logouts and lockouts.
-        import_module(f"{self.name}.accounts.signals")
+            self._import_if_present(concern, "admin")
+        for module in REGISTERING_MODULES:
+            import_module(f"{self.name}.{module}")
 
-    def _import_if_present(self, dotted):
-        package, _dot, module = f"{self.name}.{dotted}".rpartition(".")
-        if module_has_submodule(import_module(package), module):
-            import_module(f"{package}.{module}")
+    def _import_if_present(self, concern, module):
+        package = import_module(f"{self.name}.{concern}")
+        if module_has_submodule(package, module):
+            import_module(f"{package.__name__}.{module}")

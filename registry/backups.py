@@ -226,9 +226,9 @@ def reapply_erasures():
     """Erase again everybody the journal says was erased (after a restore of a
     backup older than their erasure)."""
     from registry.models import Customer
-    from registry.rights import customers_erase, read_journal
 
     from .imports.services import imports_discard_files
+    from .rights.erasure import customers_erase, read_journal
 
     ids = {entry["customer_id"] for entry in read_journal()}
     if ids:

@@ -12,6 +12,7 @@ from .audit.models import AuditEvent
 from .audit.services import audit_event_create
 from .changes import changes_apply, plain_value
 from .concurrency import check_version
+from .erasure import erasure_handler
 from .merge import handlers_for, merge_handler
 from .models import Consent, Customer, MarketingChannel
 from .phones import format_phone
@@ -128,6 +129,12 @@ def _merge_consents(*, keep, remove):
     Consent.objects.filter(customer=remove).move_to(keep)
 
 
+@erasure_handler("registry.consent")
+def _erase_consents(erasure):
+    # The ledger is removed only here, on purpose: the erasure of the person.
+    Consent.objects.filter(customer__in=erasure.customers).erase()
+
+
 @transaction.atomic
 def consent_record(
     *, customer, channel, event, method, text=None, occurred_at=None, by, request=None
@@ -231,7 +238,7 @@ def marketing_list_export(*, channel, city="", course=None, purpose, by, request
 @merge_handler("registry.datasubjectrequest")
 def _merge_requests(*, keep, remove):
     # A request made through either record is a request of the same person.
-    from .models import DataSubjectRequest
+    from .rights.models import DataSubjectRequest
 
     DataSubjectRequest.objects.filter(customer=remove).update(customer=keep)
 

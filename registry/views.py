@@ -20,10 +20,10 @@ from .forms import (
     CustomerForm,
     CustomerMergeForm,
     MarketingListForm,
-    RectificationCaseForm,
     RegisterExportForm,
 )
 from .models import Consent, Customer, MarketingChannel
+from .rights.forms import RectificationCaseForm
 from .services import (
     consent_record,
     customer_create,

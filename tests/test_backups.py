@@ -10,7 +10,7 @@ from django.db import connection
 
 from registry import backups
 from registry.models import Customer
-from registry.rights import customer_erase
+from registry.rights.erasure import customer_erase
 
 from .factories import (
     ConsentFactory,

@@ -18,7 +18,8 @@ from courses.models import Course
 from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER
 from registry.audit.models import AuditEvent
 from registry.concurrency import EditConflict
-from registry.models import Customer, DataSubjectRequest
+from registry.models import Customer
+from registry.rights.models import DataSubjectRequest
 from registry.services import customer_update
 
 from .factories import (

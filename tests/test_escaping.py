@@ -23,7 +23,7 @@ from registry.audit.services import customer_searched
 from registry.imports.models import CustomerImport
 from registry.imports.services import import_apply, import_upload
 from registry.models import ConsentText
-from registry.rights import request_log, request_update
+from registry.rights.services import request_log, request_update
 from registry.services import customer_update, marketing_list_export
 
 from .factories import (

@@ -35,7 +35,7 @@ from registry.imports.services import (
     imports_expire,
 )
 from registry.models import Consent, ConsentText, Customer
-from registry.rights import customer_erase
+from registry.rights.erasure import customer_erase
 from registry.services import CUSTOMER_FIELDS, consent_record, customer_update
 
 from .factories import (
@@ -801,7 +801,7 @@ def test_command_explains_a_bad_file(tmp_path):
 
 @pytest.mark.django_db
 def test_the_access_report_names_the_file_a_customer_came_from(staff_member):
-    from registry.rights import access_report
+    from registry.rights.selectors import access_report
 
     done = import_apply(customer_import=upload([person()], staff_member), by=staff_member)
     customer = Customer.objects.get()

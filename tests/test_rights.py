@@ -16,8 +16,10 @@ from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_searched, customer_viewed
 from registry.imports.services import import_apply, import_cancel, import_upload
-from registry.models import Consent, Customer, DataSubjectRequest, one_month_after
-from registry.rights import customer_erase, read_journal, request_log, request_update
+from registry.models import Consent, Customer
+from registry.rights.erasure import customer_erase, read_journal
+from registry.rights.models import DataSubjectRequest, one_month_after
+from registry.rights.services import request_log, request_update
 from registry.services import customer_merge, customer_update, register_export
 
 from .factories import (
@@ -402,7 +404,7 @@ class TestRetention:
         coming = old(last_name="Tulossa")
         EnrollmentFactory(customer=coming)
         CustomerFactory(last_name="Aktiivinen")
-        from registry.rights import retention_candidates
+        from registry.rights.selectors import retention_candidates
 
         assert list(retention_candidates()) == [inactive]
 
@@ -446,3 +448,24 @@ def test_the_dashboard_warns_of_requests_near_their_deadline(client, register_ma
     client.force_login(register_manager)
     body = client.get("/").content.decode()
     assert "border-warning" in body and "2 päivää jäljellä" in body
+
+
+def test_every_relation_of_customer_says_what_its_erasure_does(monkeypatch):
+    """Data owners register their erasure handlers (registry.erasure); a model
+    that points at Customer without one stops every erasure."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from registry import erasure
+
+    handlers = erasure.erasure_handlers(Customer)
+    relations = {rel.related_model._meta.label_lower for rel in Customer._meta.related_objects}
+    assert relations <= set(handlers)
+    # Those that hold typed text naming the person without pointing at them, too.
+    assert {"registry.auditevent", "registry.customerimport", "axes.accessattempt"} <= set(
+        handlers
+    )
+    monkeypatch.delitem(erasure._handlers, "courses.enrollment")
+    customer = CustomerFactory()
+    with pytest.raises(ImproperlyConfigured, match="courses.enrollment"):
+        customer_erase(customer=customer, by=None)
+    assert Customer.objects.filter(pk=customer.pk).exists()

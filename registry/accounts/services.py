@@ -1,9 +1,11 @@
 """Writes about accounts, each audited in the same transaction."""
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.db import transaction
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
+from registry.erasure import erasure_handler
 
 from .models import AccountSecurity
 
@@ -55,3 +57,17 @@ def access_changed(*, obj, message, by, request=None):
             "change": message if isinstance(message, (str, list)) else str(message),
         },
     )
+
+
+@erasure_handler("axes.accessattempt")
+def _erase_from_login_records(erasure):
+    """django-axes keeps the user name typed in a failed login and the raw
+    form data; someone may have typed a customer's email there."""
+    for model in (AccessAttempt, AccessFailureLog, AccessLog):
+        text_fields = [
+            f.name for f in model._meta.fields if f.name in {"username", "get_data", "post_data"}
+        ]
+        for row in model.objects.only("pk", *text_fields).iterator():
+            scrubbed = {name: erasure.scrub(getattr(row, name) or "") for name in text_fields}
+            if any(scrubbed[name] != (getattr(row, name) or "") for name in text_fields):
+                model.objects.filter(pk=row.pk).update(**scrubbed)

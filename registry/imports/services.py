@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.changes import plain_value
+from registry.erasure import erasure_handler
 from registry.models import Consent, Customer, search_text_of
 from registry.services import CUSTOMER_FIELDS
 
@@ -326,12 +327,15 @@ def imports_discard_files():
     CustomerImport.objects.exclude(rejected_rows=[]).update(rejected_rows=[])
 
 
-def imports_scrub(scrub):
-    """Erasure: `scrub` (text or list -> the same without the person) over
-    what an import keeps that a user named: its file name and column headers.
-    Every import's, since a file name cannot be tied to the rows it held."""
+@erasure_handler("registry.customerimport")
+def _erase_from_imports(erasure):
+    """Kept import files and rejected rows may hold the person: all are
+    discarded. So may what an import keeps that a user named, its file name
+    and column headers: every import's are scrubbed, since a file name cannot
+    be tied to the rows it held."""
+    imports_discard_files()
     for row in CustomerImport.objects.only("pk", "file_name", "headers").iterator():
-        file_name, headers = scrub(row.file_name), scrub(row.headers)
+        file_name, headers = erasure.scrub(row.file_name), erasure.scrub(row.headers)
         if file_name != row.file_name or headers != row.headers:
             CustomerImport.objects.filter(pk=row.pk).update(file_name=file_name, headers=headers)
 

@@ -23,7 +23,7 @@ def page_url(query_string, page_number):
 @register.simple_tag
 def open_requests():
     """Open data subject requests by deadline, for the register manager's dashboard."""
-    from registry.models import DataSubjectRequest
+    from registry.rights.models import DataSubjectRequest
 
     cases = list(DataSubjectRequest.objects.open().order_by("deadline", "id")[:10])
     return {"open": cases, "due_soon": any(case.days_left <= 7 for case in cases)}

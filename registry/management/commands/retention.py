@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from registry.rights import customers_erase, retention_candidates, retention_cutoff
+from registry.rights.erasure import customers_erase
+from registry.rights.selectors import retention_candidates, retention_cutoff
 
 
 class Command(BaseCommand):

@@ -10,27 +10,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .accounts.reauth import lockout_after_wrong_password, recent_authentication_required
-from .audit.models import AuditEvent
-from .concurrency import EditConflict
+from registry.accounts.reauth import lockout_after_wrong_password, recent_authentication_required
+from registry.audit.models import AuditEvent
+from registry.concurrency import EditConflict
+from registry.models import Customer
+
+from .erasure import customer_erase, customers_erase
 from .forms import (
     DataSubjectRequestForm,
     DataSubjectRequestUpdateForm,
-    ReauthenticateForm,
+    ErasureConfirmForm,
     ReportFormatForm,
     RetentionChoiceForm,
 )
-from .models import Customer, DataSubjectRequest
-from .rights import (
-    access_report,
-    access_report_produced,
-    customer_erase,
-    customers_erase,
-    request_log,
-    request_update,
-    retention_candidates,
-    retention_cutoff,
-)
+from .models import DataSubjectRequest
+from .selectors import access_report, retention_candidates, retention_cutoff
+from .services import access_report_produced, request_log, request_update
 
 MANAGER = "registry.handle_data_subject_requests"
 
@@ -126,16 +121,9 @@ def customer_erase_view(request, pk):
     """Erase a customer: password again and a typed confirmation."""
     customer = get_object_or_404(Customer, pk=pk)
     case = DataSubjectRequest.objects.open().filter(customer=customer, kind="erasure").first()
-    form = ReauthenticateForm(request.POST or None, request=request)
+    form = ErasureConfirmForm(request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
         reference = customer_erase(customer=customer, by=request.user, request=request, case=case)
-        if case is not None:
-            request_update(
-                case=case,
-                data={"status": DataSubjectRequest.Status.DONE, "outcome": _("Erased.")},
-                by=request.user,
-                request=request,
-            )
         messages.success(
             request,
             _("The customer was erased. Reference: %(reference)s.") % {"reference": reference},
@@ -154,7 +142,7 @@ def retention(request):
     """Customers inactive longer than the retention period, for review; the
     register manager may erase them all after review."""
     candidates = retention_candidates()
-    form = ReauthenticateForm(request.POST or None, request=request)
+    form = ErasureConfirmForm(request.POST or None, request=request)
     ticked = RetentionChoiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and ticked.is_valid():
         chosen = candidates.filter(pk__in=ticked.cleaned_data["customer"])

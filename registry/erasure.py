@@ -1,0 +1,59 @@
+"""What the erasure of a customer does to each kind of data that may hold them.
+
+Like merges (registry.merge), every data owner registers how its data is
+removed or scrubbed when a customer is erased (pretix calls them shredders):
+every model that points at Customer must have a handler, or the erasure
+refuses to run, so a new model holding personal data cannot be forgotten.
+Models with typed text that may name the person without pointing at them
+(the audit trail, imported file names, login records) register one too.
+
+The erasure itself (registry.rights.erasure) runs the handlers in one
+transaction, before the customer rows are deleted.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+
+#: What takes the place of a personal value that was scrubbed out.
+ERASED = "[poistettu]"
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What a handler gets: the customers being erased (locked, still in the
+    database), their ids with those of records merged into them, and `scrub`,
+    which returns a text, list or dict with every personal value of theirs
+    replaced by ERASED."""
+
+    customers: list
+    customer_ids: set
+    scrub: Callable
+
+
+_handlers = {}
+
+
+def erasure_handler(model_label):
+    """Register `handler(erasure)` for the model `app_label.model_name`."""
+
+    def register(handler):
+        _handlers[model_label] = handler
+        return handler
+
+    return register
+
+
+def erasure_handlers(customer_model):
+    """Every registered handler; refuses while a relation of Customer has none."""
+    relations = {
+        rel.related_model._meta.label_lower for rel in customer_model._meta.related_objects
+    }
+    missing = sorted(relations - set(_handlers))
+    if missing:
+        raise ImproperlyConfigured(
+            f"Customer erasure has no handler for {', '.join(missing)}; "
+            "register one with registry.erasure.erasure_handler."
+        )
+    return dict(_handlers)

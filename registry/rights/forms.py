@@ -1,0 +1,114 @@
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from registry.accounts.reauth import password_confirm
+from registry.forms import VersionedFormMixin
+from registry.query_forms import ObjectIdsField, QueryForm
+
+from .models import DataSubjectRequest, add_months
+
+
+class RectificationCaseForm(QueryForm):
+    """`?request=`: the rectification request of the customer that an edit answers."""
+
+    request = forms.ModelChoiceField(queryset=None, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["request"].queryset = DataSubjectRequest.objects.filter(
+            customer=customer, kind=DataSubjectRequest.Kind.RECTIFICATION
+        )
+
+
+class DataSubjectRequestForm(forms.ModelForm):
+    class Meta:
+        model = DataSubjectRequest
+        fields = ("kind", "received_on", "identity_verification")
+        widgets = {
+            "kind": forms.RadioSelect,
+            "received_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+
+    def clean_received_on(self):
+        received = self.cleaned_data["received_on"]
+        if received > timezone.localdate():
+            raise forms.ValidationError(_("The date cannot be in the future."))
+        return received
+
+
+class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
+    """Close a case, or extend its deadline with a reason (GDPR art. 12(3):
+    by at most two further months)."""
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = ("status", "outcome", "deadline", "extension_reason")
+        widgets = {"deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def clean(self):
+        cleaned = super().clean()
+        deadline = cleaned.get("deadline")
+        if deadline and deadline != self.initial.get("deadline") and not self.stale:
+            latest = add_months(self.instance.received_on, 3)
+            if deadline > latest:
+                self.add_error(
+                    "deadline",
+                    _(
+                        "A deadline can be extended to three months from receipt "
+                        "at most (%(date)s)."
+                    )
+                    % {"date": latest.strftime("%d.%m.%Y")},
+                )
+            if not cleaned.get("extension_reason"):
+                self.add_error(
+                    "extension_reason",
+                    _("Give the reason for the extension; the customer must be told it."),
+                )
+        return cleaned
+
+
+#: The word a register manager types to confirm an erasure.
+ERASE_CONFIRMATION = _("ERASE")
+
+
+class ErasureConfirmForm(forms.Form):
+    """Password again and a typed confirmation, before an erasure."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirmation = forms.CharField(label=_("Type the word to confirm"), max_length=20)
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.fields["confirmation"].help_text = _("Type %(word)s in capital letters.") % {
+            "word": ERASE_CONFIRMATION
+        }
+
+    def clean_password(self):
+        # Checked as a login is, so that guessing it is throttled and audited.
+        password = self.cleaned_data["password"]
+        password_confirm(self.request, password)
+        return password
+
+    def clean_confirmation(self):
+        if self.cleaned_data["confirmation"].strip() != str(ERASE_CONFIRMATION):
+            raise forms.ValidationError(
+                _("Type %(word)s to confirm.") % {"word": ERASE_CONFIRMATION}
+            )
+        return self.cleaned_data["confirmation"]
+
+
+class RetentionChoiceForm(forms.Form):
+    """The customers left ticked on the retention review, to be erased."""
+
+    customer = ObjectIdsField(required=False)
+
+
+class ReportFormatForm(QueryForm):
+    """`?format=json` downloads the access report instead of showing it."""
+
+    format = forms.ChoiceField(required=False, choices=[("", _("Page")), ("json", "JSON")])

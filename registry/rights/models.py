@@ -1,0 +1,114 @@
+import calendar
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def add_months(day, months):
+    """The same day `months` later (or earlier), or that month's last day when
+    the day does not exist: 31 Jan + 1 month = 28/29 Feb."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    month += 1
+    return day.replace(
+        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def one_month_after(day):
+    """The GDPR's one month for answering a request (art. 12(3))."""
+    return add_months(day, 1)
+
+
+class DataSubjectRequestQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(status__in=DataSubjectRequest.CLOSED)
+
+    def due_within(self, days):
+        limit = timezone.localdate() + timezone.timedelta(days=days)
+        return self.open().filter(deadline__lte=limit)
+
+
+class DataSubjectRequest(models.Model):
+    """A request of a data subject, handled as a case within its deadline."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", _("Access (what do you have about me?)")
+        RECTIFICATION = "rectification", _("Rectification")
+        ERASURE = "erasure", _("Erasure")
+        OBJECTION = "objection", _("Objection")
+        RESTRICTION = "restriction", _("Restriction of processing")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
+        REFUSED = "refused", _("Refused")
+
+    CLOSED = (Status.DONE, Status.REFUSED)
+
+    reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
+    customer = models.ForeignKey(
+        "registry.Customer",
+        verbose_name=_("customer"),
+        # After an erasure the case remains, without the person.
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="data_subject_requests",
+    )
+    kind = models.CharField(_("request"), max_length=20, choices=Kind.choices)
+    received_on = models.DateField(_("received"))
+    identity_verification = models.CharField(
+        _("how the identity was verified"),
+        max_length=300,
+        help_text=_("For example: ID card seen at the office; reply from the registered email."),
+    )
+    deadline = models.DateField(_("deadline"))
+    extension_reason = models.CharField(
+        _("reason for extending the deadline"), max_length=300, blank=True
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
+    )
+    completed_on = models.DateField(_("completed"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=300, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handled by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("logged"), default=timezone.now, editable=False)
+    # Raised by every update of the case (registry.concurrency).
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
+
+    objects = DataSubjectRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("data subject request")
+        verbose_name_plural = _("data subject requests")
+        ordering = ["deadline", "id"]
+        permissions = [
+            ("handle_data_subject_requests", _("Can handle data subject requests")),
+            ("erase_customer", _("Can erase a customer")),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    def get_absolute_url(self):
+        return reverse("registry:request-detail", args=[self.pk])
+
+    @property
+    def is_open(self):
+        return self.status not in self.CLOSED
+
+    @property
+    def days_left(self):
+        return (self.deadline - timezone.localdate()).days
+
+    @property
+    def days_late(self):
+        return max(0, -self.days_left)

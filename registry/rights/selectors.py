@@ -1,0 +1,94 @@
+"""Reads of the data subject's rights: the access report and retention."""
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from registry.audit.models import AuditEvent
+from registry.changes import plain_value
+from registry.models import Customer
+from registry.services import CUSTOMER_FIELDS
+
+from .models import DataSubjectRequest, add_months
+
+
+def access_report(customer):
+    """Everything the register holds about one customer, as plain data.
+
+    The structure is documented in the README (Access report). It is the same
+    for the readable page and the JSON download.
+    """
+    enrollments = customer.enrollments.select_related("course").order_by("course__starts_at")
+    events = AuditEvent.objects.for_customer(customer).select_related("actor").order_by("at", "id")
+    return {
+        "generated_at": timezone.now().isoformat(timespec="seconds"),
+        "controller": settings.REGISTER_CONTROLLER["name"],
+        "customer": {
+            "id": customer.pk,
+            **{field: plain_value(getattr(customer, field)) for field in CUSTOMER_FIELDS},
+            "source_label": str(customer.get_source_display()),
+            "created_at": customer.created_at.isoformat(timespec="seconds"),
+            "updated_at": customer.updated_at.isoformat(timespec="seconds"),
+            "last_activity_at": customer.last_activity_at.isoformat(timespec="seconds"),
+            # Where the data came from (GDPR art. 15(1)(g)), when it was a file.
+            "imported_from": (
+                f"{customer.imported_in.file_name} ({customer.imported_in.created_at:%Y-%m-%d})"
+                if customer.imported_in
+                else ""
+            ),
+        },
+        "consents": [
+            {
+                "occurred_at": consent.occurred_at.isoformat(timespec="seconds"),
+                "channel": consent.channel,
+                "event": consent.event,
+                "method": consent.method,
+                "wording_version": consent.text.version if consent.text else None,
+                "wording": consent.text.wording if consent.text else "",
+                "recorded_by": consent.recorded_by.get_username(),
+            }
+            for consent in customer.consents.select_related("text", "recorded_by").order_by(
+                "occurred_at", "id"
+            )
+        ],
+        "enrollments": [
+            {
+                "course": enrollment.course.title,
+                "starts_at": enrollment.course.starts_at.isoformat(timespec="minutes"),
+                "status": enrollment.status,
+                "source": enrollment.source,
+                "enrolled_at": enrollment.enrolled_at.isoformat(timespec="seconds"),
+            }
+            for enrollment in enrollments
+        ],
+        "processing": [
+            {
+                "at": event.at.isoformat(timespec="seconds"),
+                "user": event.actor.get_username() if event.actor else None,
+                "action": event.action,
+            }
+            for event in events
+        ],
+    }
+
+
+def retention_cutoff():
+    return add_months(timezone.now(), -settings.RETENTION_MONTHS)
+
+
+def retention_candidates():
+    """Customers inactive longer than RETENTION_MONTHS: no change, no consent
+    event, no enrolment since. Never those with an open request or a coming
+    course."""
+    open_requests = DataSubjectRequest.objects.open().filter(customer=OuterRef("pk"))
+    coming_course = Customer.objects.filter(
+        pk=OuterRef("pk"),
+        enrollments__course__ends_at__gte=timezone.now(),
+        enrollments__status__in=["enrolled", "waitlisted"],
+    )
+    return (
+        Customer.objects.filter(last_activity_at__lt=retention_cutoff())
+        .exclude(Exists(open_requests))
+        .exclude(Exists(coming_course))
+        .order_by("last_activity_at", "id")
+    )
