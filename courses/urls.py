@@ -9,8 +9,12 @@ urlpatterns = [
     path("courses/new/", views.CourseCreateView.as_view(), name="course-create"),
     path("courses/<int:pk>/", views.course_detail, name="course-detail"),
     path("courses/<int:pk>/edit/", views.CourseUpdateView.as_view(), name="course-update"),
-    path("courses/<int:pk>/enroll/", views.enroll, name="enroll"),
-    path("courses/<int:pk>/enrollments/<int:enrollment_pk>/cancel/", views.cancel, name="cancel"),
-    path("courses/<int:pk>/attendance/", views.attendance, name="attendance"),
-    path("courses/<int:pk>/export/", views.export, name="export"),
+    path("courses/<int:pk>/enroll/", views.enrollment_create_view, name="enrollment-create"),
+    path(
+        "courses/<int:pk>/enrollments/<int:enrollment_pk>/cancel/",
+        views.enrollment_cancel_view,
+        name="enrollment-cancel",
+    ),
+    path("courses/<int:pk>/attendance/", views.attendance_mark_view, name="attendance-mark"),
+    path("courses/<int:pk>/export/", views.participant_export_view, name="participant-export"),
 ]

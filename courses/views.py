@@ -110,7 +110,7 @@ def course_detail(request, pk):
 
 @require_POST
 @permission_required("courses.add_enrollment", raise_exception=True)
-def enroll(request, pk):
+def enrollment_create_view(request, pk):
     """Enrol a customer (staff): a place if free, else the waiting list."""
     course = visible_course(request, pk)
     form = EnrollForm(request.POST)
@@ -142,7 +142,7 @@ def enroll(request, pk):
 
 @require_POST
 @permission_required("courses.change_enrollment", raise_exception=True)
-def cancel(request, pk, enrollment_pk):
+def enrollment_cancel_view(request, pk, enrollment_pk):
     """Cancel an enrolment (staff); the first on the waiting list gets the place."""
     course = visible_course(request, pk)
     enrollment = get_object_or_404(course.enrollments, pk=enrollment_pk)
@@ -165,7 +165,7 @@ def cancel(request, pk, enrollment_pk):
 
 @require_POST
 @permission_required("courses.mark_attendance", raise_exception=True)
-def attendance(request, pk):
+def attendance_mark_view(request, pk):
     """Tick who came (staff, or the course's instructor), once the course has started."""
     course = visible_course(request, pk)
     form = AttendanceForm(request.POST)
@@ -239,7 +239,7 @@ class CourseUpdateView(PermissionRequiredMixin, UpdateView):
 
 
 @permission_required("courses.export_participant_list", raise_exception=True)
-def export(request, pk):
+def participant_export_view(request, pk):
     """Export a participant list as CSV or XLSX with chosen columns and a stated
     purpose (staff and the register manager). Audited."""
     course = visible_course(request, pk)

@@ -279,19 +279,6 @@ class CustomerFilterForm(QueryForm):
             }
         )
 
-    def filter(self, queryset):
-        data = self.values()
-        queryset = queryset.search(data["q"])
-        if data["city"]:
-            queryset = queryset.filter(city__iexact=data["city"].strip())
-        if data["source"]:
-            queryset = queryset.filter(source=data["source"])
-        if data["contactable"]:
-            queryset = queryset.contactable_by(data["contactable"])
-        if data["imported"]:
-            queryset = queryset.filter(imported_in=data["imported"])
-        return queryset.ordered(data["sort"])
-
 
 class CustomerMergeForm(forms.Form):
     """For each field where the two records differ: which value to keep."""
@@ -438,6 +425,21 @@ class ConsentForm(forms.Form):
         return cleaned
 
 
+class PurposeField(forms.CharField):
+    """Why a list leaves the register, as the user states it for the audit
+    trail: the one place that asks for it. Spaces are tidied, so a purpose of
+    spaces only is no purpose."""
+
+    default_error_messages = {"required": _("State why the list is exported.")}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Purpose of the export"))
+        super().__init__(max_length=200, **kwargs)
+
+    def to_python(self, value):
+        return " ".join(super().to_python(value).split())
+
+
 class MarketingListForm(forms.Form):
     """Which customers may be contacted, and (to export) why the list is needed."""
 
@@ -447,10 +449,7 @@ class MarketingListForm(forms.Form):
     city = forms.CharField(label=_("City (optional)"), required=False, max_length=100)
     # Set from a course's page: customers who are or were on that course.
     course = ObjectIdField(required=False, widget=forms.HiddenInput)
-    purpose = forms.CharField(
-        label=_("Purpose of the export"),
-        required=False,
-        max_length=200,
+    purpose = PurposeField(
         help_text=_(
             "For example the campaign: “spring newsletter 2027”. Recorded in the audit trail."
         ),
@@ -459,16 +458,10 @@ class MarketingListForm(forms.Form):
     def __init__(self, *args, exporting=False, **kwargs):
         super().__init__(*args, **kwargs)
         # Counting needs no purpose; exporting does (it goes to the audit trail).
-        self.exporting = exporting
+        self.fields["purpose"].required = exporting
 
     def clean_city(self):
         return self.cleaned_data["city"].strip()
-
-    def clean_purpose(self):
-        purpose = " ".join(self.cleaned_data["purpose"].split())
-        if self.exporting and not purpose:
-            raise forms.ValidationError(_("State why the list is exported."))
-        return purpose
 
 
 class ExportForm(forms.Form):
@@ -481,13 +474,7 @@ class ExportForm(forms.Form):
         initial="csv",
         widget=forms.RadioSelect,
     )
-    purpose = forms.CharField(label=_("Purpose of the export"), max_length=200)
-
-    def clean_purpose(self):
-        purpose = " ".join(self.cleaned_data["purpose"].split())
-        if not purpose:
-            raise forms.ValidationError(_("State why the list is exported."))
-        return purpose
+    purpose = PurposeField()
 
 
 class RegisterExportForm(ExportForm):

@@ -56,6 +56,11 @@ def search_text_of(*, first_name, last_name, email, phone):
     return " ".join(part for part in parts if part).casefold()
 
 
+#: Which event of a ledger is the latest: by when it happened, then by the
+#: order recorded. Every reading of the current state uses this order.
+LATEST_FIRST = (models.F("occurred_at").desc(), models.F("id").desc())
+
+
 class CustomerQuerySet(models.QuerySet):
     def search(self, query):
         """Customers matching every word of the query in name, email or phone.
@@ -112,7 +117,7 @@ class CustomerQuerySet(models.QuerySet):
         def latest(channel):
             return models.Subquery(
                 Consent.objects.filter(customer=models.OuterRef("pk"), channel=channel)
-                .order_by("-occurred_at", "-id")
+                .order_by(*LATEST_FIRST)
                 .values("event")[:1]
             )
 
@@ -173,6 +178,21 @@ class CustomerQuerySet(models.QuerySet):
                 pk__in=Consent.objects.customers_whose_latest(channel, Consent.Event.CONSENT_GIVEN)
             )
         return customers
+
+    def filtered(self, *, q="", city="", source="", contactable="", imported=None, sort=""):
+        """The customer list's search and filters, each optional: the words of
+        `q` (see search), a city (any letter case), how the relationship
+        began, a channel that may be used, the import that added them."""
+        customers = self.search(q)
+        if city:
+            customers = customers.filter(city__iexact=city.strip())
+        if source:
+            customers = customers.filter(source=source)
+        if contactable:
+            customers = customers.contactable_by(contactable)
+        if imported:
+            customers = customers.filter(imported_in=imported)
+        return customers.ordered(sort)
 
     def ordered(self, sort):
         if sort == "added":
@@ -345,13 +365,22 @@ class ConsentText(models.Model):
 
 
 class ConsentQuerySet(AppendOnlyQuerySet):
-    def customers_whose_latest(self, channel, event):
-        """Ids of customers whose latest event on `channel` (by time, then by id)
-        is `event`, for `pk__in`: one pass over the ledger with a window."""
+    def current(self):
+        """The latest event of each customer on each channel: the current state."""
         latest = models.Window(
-            FirstValue("event"),
-            partition_by=[models.F("customer_id")],
-            order_by=[models.F("occurred_at").desc(), models.F("id").desc()],
+            FirstValue("id"),
+            partition_by=[models.F("customer_id"), models.F("channel")],
+            order_by=LATEST_FIRST,
+        )
+        return self.annotate(latest_id=latest).filter(id=models.F("latest_id"))
+
+    def customers_whose_latest(self, channel, event):
+        """Ids of customers whose latest event on `channel` is `event`, for
+        `pk__in`: one pass over the ledger with a window."""
+        # The event is read from the window, not filtered before it: a filter
+        # on `event` would first drop the later events of other kinds.
+        latest = models.Window(
+            FirstValue("event"), partition_by=[models.F("customer_id")], order_by=LATEST_FIRST
         )
         return (
             self.filter(channel=channel)

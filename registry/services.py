@@ -75,7 +75,7 @@ def customer_update(*, customer, data, by, request=None, case_id=None, version=N
             detail={
                 "changes": changes,
                 "version": current.version,
-                **({"request_id": case_id} if case_id else {}),
+                **({"case_id": case_id} if case_id else {}),
             },
         )
     return current, changes
@@ -236,7 +236,7 @@ def marketing_list_export(*, channel, city="", course=None, purpose, by, request
 
 
 @merge_handler("registry.datasubjectrequest")
-def _merge_requests(*, keep, remove):
+def _merge_cases(*, keep, remove):
     # A request made through either record is a request of the same person.
     from .rights.models import DataSubjectRequest
 

@@ -77,7 +77,7 @@ class CustomerListView(PermissionRequiredMixin, ListView):
 
     def get_queryset(self):
         self.filters = CustomerFilterForm(self.request.GET or None)
-        return self.filters.filter(Customer.objects.all())
+        return Customer.objects.filtered(**self.filters.values())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -122,9 +122,7 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
         customer = self.object
         if self.request.user.has_perm("registry.view_consent"):
             history = list(customer.consents.select_related("text", "recorded_by"))
-            latest = {}
-            for consent in history:  # newest first: the first of each channel is current
-                latest.setdefault(consent.channel, consent)
+            latest = {c.channel: c for c in customer.consents.current().select_related("text")}
             permissions = Customer.objects.with_contact_permissions().get(pk=customer.pk)
             context["consent_history"] = history
             context["consent_latest"] = [
@@ -178,7 +176,7 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
             self.request.POST if self.request.method == "POST" else self.request.GET,
             customer=self.object,
         )
-        case = form.values()["request"]
+        case = form.values()["case"]
         return case.pk if case else None
 
     def form_valid(self, form):
@@ -210,7 +208,7 @@ def customer_merge_pick(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
     filters = CustomerFilterForm(request.GET or None)
     if filters.values()["q"]:
-        candidates = filters.filter(Customer.objects.exclude(pk=pk))[:20]
+        candidates = Customer.objects.exclude(pk=pk).filtered(**filters.values())[:20]
     else:
         candidates = (
             Customer.objects.possible_duplicates(

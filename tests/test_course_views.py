@@ -38,7 +38,7 @@ def urls(course):
         "detail": reverse("courses:course-detail", args=[course.pk]),
         "create": reverse("courses:course-create"),
         "update": reverse("courses:course-update", args=[course.pk]),
-        "export": reverse("courses:export", args=[course.pk]),
+        "export": reverse("courses:participant-export", args=[course.pk]),
     }
 
 
@@ -68,8 +68,8 @@ def test_an_instructor_sees_only_their_own_courses(client, own_course, other_cou
     assert client.get(urls(own_course)["detail"]).status_code == 200
     assert client.get(urls(other_course)["detail"]).status_code == 404
     post_urls = [
-        reverse("courses:attendance", args=[other_course.pk]),
-        reverse("courses:enroll", args=[other_course.pk]),
+        reverse("courses:attendance-mark", args=[other_course.pk]),
+        reverse("courses:enrollment-create", args=[other_course.pk]),
     ]
     assert client.post(post_urls[0], {}).status_code == 404
     # Instructors do not edit courses, enrol people or export lists.
@@ -106,7 +106,7 @@ def test_enrol_from_the_participant_list_tells_the_waiting_list_position(client,
     found = client.get(reverse("courses:course-detail", args=[course.pk]), {"q": "040 123 4567"})
     assert found.context["candidates"] == [caller]
     response = client.post(
-        reverse("courses:enroll", args=[course.pk]),
+        reverse("courses:enrollment-create", args=[course.pk]),
         {"customer": caller.pk, "source": "phone"},
         follow=True,
     )
@@ -119,7 +119,9 @@ def test_cancel_in_the_list_promotes_and_says_so(client, staff_member):
     taken = EnrollmentFactory(course=course)
     waiting = EnrollmentFactory(course=course, status="waitlisted")
     client.force_login(staff_member)
-    response = client.post(reverse("courses:cancel", args=[course.pk, taken.pk]), follow=True)
+    response = client.post(
+        reverse("courses:enrollment-cancel", args=[course.pk, taken.pk]), follow=True
+    )
     waiting.refresh_from_db()
     assert waiting.status == "enrolled"
     assert waiting.customer.full_name in response.content.decode()
@@ -159,7 +161,7 @@ def test_participant_list_queries_are_the_same_for_3_and_30(client, staff_member
 
 
 def export(client, course, **data):
-    return client.post(reverse("courses:export", args=[course.pk]), data)
+    return client.post(reverse("courses:participant-export", args=[course.pk]), data)
 
 
 def test_csv_export_has_the_chosen_columns_is_safe_and_audited(client, staff_member):
@@ -266,7 +268,7 @@ def test_attendance_takes_only_numbers_of_enrolments(client, staff_member):
     course = CourseFactory(starts_at=timezone.now() - timezone.timedelta(hours=1))
     enrollment = EnrollmentFactory(course=course)
     client.force_login(staff_member)
-    url = reverse("courses:attendance", args=[course.pk])
+    url = reverse("courses:attendance-mark", args=[course.pk])
     for hostile in ("²", "abc", "9" * 30, "-1"):
         response = client.post(url, {"attended": [str(enrollment.pk), hostile]})
         assert response.status_code == 302
@@ -294,7 +296,8 @@ def test_enrolling_a_customer_merged_away_meanwhile_says_so(client, staff_member
     monkeypatch.setattr(courses.views, "enrollment_create", merged_first)
     client.force_login(staff_member)
     response = client.post(
-        reverse("courses:enroll", args=[course.pk]), {"customer": shown.pk, "source": "office"}
+        reverse("courses:enrollment-create", args=[course.pk]),
+        {"customer": shown.pk, "source": "office"},
     )
     assert response.status_code == 302
     assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}

@@ -200,7 +200,7 @@ def test_attendance_marked_from_two_lists_keeps_both_marks(client, staff_member,
     )
     anna, ben = EnrollmentFactory.create_batch(2, course=course)
     shown = [f"{e.pk}:enrolled" for e in (anna, ben)]
-    url = reverse("courses:attendance", args=[course.pk])
+    url = reverse("courses:attendance-mark", args=[course.pk])
     client.force_login(staff_member)
     client.post(url, {"shown": shown, "attended": [anna.pk]})
     # The instructor's list was opened before: Anna unticked, as it was then.

@@ -23,7 +23,7 @@ from registry.audit.services import customer_searched
 from registry.imports.models import CustomerImport
 from registry.imports.services import import_apply, import_upload
 from registry.models import ConsentText
-from registry.rights.services import request_log, request_update
+from registry.rights.services import case_log, case_update
 from registry.services import customer_update, marketing_list_export
 
 from .factories import (
@@ -87,7 +87,7 @@ def customer_fields(payload, staff):
     other = CustomerFactory(last_name="Toinen", city="Kaupunki")
     course = CourseFactory()
     EnrollmentFactory(customer=customer, course=course)
-    case = request_log(
+    case = case_log(
         customer=customer,
         kind="access",
         received_on=timezone.localdate(),
@@ -132,7 +132,7 @@ def course_text(payload, staff):
         reverse("courses:course-list"),
         course.get_absolute_url(),
         reverse("courses:course-update", args=[course.pk]),
-        reverse("courses:export", args=[course.pk]),
+        reverse("courses:participant-export", args=[course.pk]),
         reverse("home"),
         customer.get_absolute_url(),
         reverse("registry:access-report", args=[customer.pk]),
@@ -155,14 +155,14 @@ def typed_in_the_audit_trail(payload, staff):
 
 
 def notes_of_a_request(payload, staff):
-    case = request_log(
+    case = case_log(
         customer=CustomerFactory(),
         kind="access",
         received_on=timezone.localdate(),
         identity_verification=payload,
         by=staff,
     )
-    request_update(
+    case_update(
         case=case,
         data={"extension_reason": payload, "outcome": payload},
         by=staff,

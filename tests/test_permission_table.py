@@ -93,13 +93,13 @@ RULES = {
     "courses:course-create": (None, OFFICE),
     "courses:course-detail": (lambda w: {"pk": w["own_course"].pk}, {**OFFICE, "instructor": 200}),
     "courses:course-update": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
-    "courses:export": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
-    "courses:enroll": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
-    "courses:cancel": (
+    "courses:participant-export": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
+    "courses:enrollment-create": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+    "courses:enrollment-cancel": (
         lambda w: {"pk": w["own_course"].pk, "enrollment_pk": w["enrollment"].pk},
         POST_ONLY,
     ),
-    "courses:attendance": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+    "courses:attendance-mark": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
 }
 
 #: Objects outside the instructor's scope answer 404, not 403.

@@ -19,7 +19,7 @@ from registry.imports.services import import_apply, import_cancel, import_upload
 from registry.models import Consent, Customer
 from registry.rights.erasure import customer_erase, read_journal
 from registry.rights.models import DataSubjectRequest, one_month_after
-from registry.rights.services import request_log, request_update
+from registry.rights.services import case_log, case_update
 from registry.services import customer_merge, customer_update, register_export
 
 from .factories import (
@@ -173,9 +173,9 @@ def test_rectification_is_linked_to_its_request(client, register_manager):
     case = DataSubjectRequestFactory(kind="rectification")
     customer = case.customer
     client.force_login(register_manager)
-    url = reverse("registry:customer-update", args=[customer.pk]) + f"?request={case.pk}"
+    url = reverse("registry:customer-update", args=[customer.pk]) + f"?case={case.pk}"
     form = client.get(url)
-    assert f'name="request" value="{case.pk}"' in form.content.decode()
+    assert f'name="case" value="{case.pk}"' in form.content.decode()
     data = {
         f: getattr(customer, f)
         for f in ("first_name", "email", "street_address", "postal_code", "city", "source")
@@ -185,7 +185,7 @@ def test_rectification_is_linked_to_its_request(client, register_manager):
             "last_name": "Korjattu",
             "phone": str(customer.phone),
             "country": "FI",
-            "request": case.pk,
+            "case": case.pk,
             "version": customer.version,
         }
     )
@@ -263,7 +263,7 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
     customer_update(
         customer=customer, data={"street_address": "Uusi Katoamistie 8"}, by=staff_member
     )
-    case = request_log(
+    case = case_log(
         customer=customer,
         kind="erasure",
         received_on=timezone.localdate(),
@@ -305,12 +305,12 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
         file_format="csv",
         by=staff_member,
     )
-    request_update(
+    case_update(
         case=case,
         data={"extension_reason": "Ilmari Poistettava-Äijälä lähettää lisätietoja"},
         by=register_manager,
     )
-    other_case = request_log(
+    other_case = case_log(
         customer=CustomerFactory(),
         kind="access",
         received_on=timezone.localdate(),
@@ -466,6 +466,6 @@ def test_every_relation_of_customer_says_what_its_erasure_does(monkeypatch):
     )
     monkeypatch.delitem(erasure._handlers, "courses.enrollment")
     customer = CustomerFactory()
-    with pytest.raises(ImproperlyConfigured, match="courses.enrollment"):
+    with pytest.raises(ImproperlyConfigured, match=r"courses\.enrollment"):
         customer_erase(customer=customer, by=None)
     assert Customer.objects.filter(pk=customer.pk).exists()

@@ -21,7 +21,7 @@ from registry.models import Customer
 from registry.phones import format_phone, national_digits
 
 from .models import DataSubjectRequest
-from .services import REQUEST_NOTES, new_reference, request_update
+from .services import CASE_NOTES, case_update, new_reference
 
 #: Fields whose values identify a person, also in the audit trail's history.
 IDENTIFYING_FIELDS = ("first_name", "last_name", "email", "phone", "street_address")
@@ -92,9 +92,9 @@ def _erase_from_request_notes(erasure):
     """A request stays without the person (its customer is set to none when
     the customer row goes). The notes of every request are scrubbed, not only
     the person's own: a note on someone else's case may name them too."""
-    for case in DataSubjectRequest.objects.only("pk", *REQUEST_NOTES).iterator():
-        scrubbed = {name: erasure.scrub(getattr(case, name)) for name in REQUEST_NOTES}
-        if any(scrubbed[name] != getattr(case, name) for name in REQUEST_NOTES):
+    for case in DataSubjectRequest.objects.only("pk", *CASE_NOTES).iterator():
+        scrubbed = {name: erasure.scrub(getattr(case, name)) for name in CASE_NOTES}
+        if any(scrubbed[name] != getattr(case, name) for name in CASE_NOTES):
             # A form opened before the erasure must not write the values back.
             DataSubjectRequest.objects.filter(pk=case.pk).update(
                 **scrubbed, version=F("version") + 1
@@ -175,7 +175,7 @@ def customer_erase(*, customer, by, request=None, case=None):
     transaction. Returns the reference."""
     reference = customers_erase(customers=[customer], by=by, request=request, case=case)[0]
     if case is not None:
-        request_update(
+        case_update(
             case=case,
             data={"status": DataSubjectRequest.Status.DONE, "outcome": _("Erased.")},
             by=by,

@@ -10,13 +10,13 @@ from .models import DataSubjectRequest, add_months
 
 
 class RectificationCaseForm(QueryForm):
-    """`?request=`: the rectification request of the customer that an edit answers."""
+    """`?case=`: the rectification request of the customer that an edit answers."""
 
-    request = forms.ModelChoiceField(queryset=None, required=False, widget=forms.HiddenInput)
+    case = forms.ModelChoiceField(queryset=None, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, customer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["request"].queryset = DataSubjectRequest.objects.filter(
+        self.fields["case"].queryset = DataSubjectRequest.objects.filter(
             customer=customer, kind=DataSubjectRequest.Kind.RECTIFICATION
         )
 

@@ -13,10 +13,10 @@ from registry.concurrency import check_version
 from .models import DataSubjectRequest, one_month_after
 
 #: The notes typed on a data subject request.
-REQUEST_NOTES = ("identity_verification", "extension_reason", "outcome")
+CASE_NOTES = ("identity_verification", "extension_reason", "outcome")
 
 
-REQUEST_FIELDS = (
+CASE_FIELDS = (
     "kind",
     "received_on",
     "identity_verification",
@@ -33,7 +33,7 @@ def new_reference():
 
 
 @transaction.atomic
-def request_log(*, customer, kind, received_on, identity_verification, by, request=None):
+def case_log(*, customer, kind, received_on, identity_verification, by, request=None):
     """Log a request; its deadline is one month from receipt (GDPR art. 12(3))."""
     case = DataSubjectRequest.objects.create(
         reference=new_reference(),
@@ -45,7 +45,7 @@ def request_log(*, customer, kind, received_on, identity_verification, by, reque
         handled_by=by,
     )
     audit_event_create(
-        action=AuditEvent.Action.REQUEST_LOGGED,
+        action=AuditEvent.Action.CASE_LOGGED,
         by=by,
         target=case,
         request=request,
@@ -55,14 +55,14 @@ def request_log(*, customer, kind, received_on, identity_verification, by, reque
 
 
 @transaction.atomic
-def request_update(*, case, data, by, request=None, version=None):
+def case_update(*, case, data, by, request=None, version=None):
     """Change a case: extend the deadline (with a reason), close it, note the outcome.
 
     `version` is the version the form was opened on: if the case has changed
     since, EditConflict is raised and nothing is saved."""
     case = DataSubjectRequest.objects.select_for_update().get(pk=case.pk)
-    check_version((case, version), actions=[AuditEvent.Action.REQUEST_UPDATED])
-    changes = changes_apply(case, data, REQUEST_FIELDS)
+    check_version((case, version), actions=[AuditEvent.Action.CASE_UPDATED])
+    changes = changes_apply(case, data, CASE_FIELDS)
     if case.status in DataSubjectRequest.CLOSED and case.completed_on is None:
         case.completed_on = timezone.localdate()
         changes["completed_on"] = ["", case.completed_on.isoformat()]
@@ -70,7 +70,7 @@ def request_update(*, case, data, by, request=None, version=None):
         case.version += 1
         case.save()
         audit_event_create(
-            action=AuditEvent.Action.REQUEST_UPDATED,
+            action=AuditEvent.Action.CASE_UPDATED,
             by=by,
             target=case,
             request=request,

@@ -5,9 +5,9 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("requests/", views.request_list, name="request-list"),
-    path("requests/<int:pk>/", views.request_detail, name="request-detail"),
-    path("customers/<int:pk>/requests/new/", views.request_create, name="request-create"),
+    path("requests/", views.case_list, name="request-list"),
+    path("requests/<int:pk>/", views.case_detail, name="request-detail"),
+    path("customers/<int:pk>/requests/new/", views.case_create, name="request-create"),
     path("customers/<int:pk>/access-report/", views.customer_access_report, name="access-report"),
     path("customers/<int:pk>/erase/", views.customer_erase_view, name="customer-erase"),
     path("retention/", views.retention, name="retention"),

@@ -25,13 +25,13 @@ from .forms import (
 )
 from .models import DataSubjectRequest
 from .selectors import access_report, retention_candidates, retention_cutoff
-from .services import access_report_produced, request_log, request_update
+from .services import access_report_produced, case_log, case_update
 
 MANAGER = "registry.handle_data_subject_requests"
 
 
 @permission_required(MANAGER, raise_exception=True)
-def request_list(request):
+def case_list(request):
     """Open requests by deadline, then the closed ones."""
     cases = DataSubjectRequest.objects.select_related("customer", "handled_by")
     return render(
@@ -47,16 +47,14 @@ def request_list(request):
 
 
 @permission_required([MANAGER, "registry.view_customer"], raise_exception=True)
-def request_create(request, pk):
+def case_create(request, pk):
     """Log a request of the customer `pk`."""
     customer = get_object_or_404(Customer, pk=pk)
     form = DataSubjectRequestForm(
         request.POST or None, initial={"received_on": timezone.localdate()}
     )
     if request.method == "POST" and form.is_valid():
-        case = request_log(
-            customer=customer, by=request.user, request=request, **form.cleaned_data
-        )
+        case = case_log(customer=customer, by=request.user, request=request, **form.cleaned_data)
         messages.success(
             request,
             _("Request %(reference)s logged; deadline %(date)s.")
@@ -67,13 +65,13 @@ def request_create(request, pk):
 
 
 @permission_required(MANAGER, raise_exception=True)
-def request_detail(request, pk):
+def case_detail(request, pk):
     """A case: what was asked, its deadline, what was done (from the audit trail)."""
     case = get_object_or_404(DataSubjectRequest.objects.select_related("customer"), pk=pk)
     form = DataSubjectRequestUpdateForm(request.POST or None, instance=case)
     if request.method == "POST" and form.is_valid():
         try:
-            request_update(
+            case_update(
                 case=case,
                 data=form.cleaned_data,
                 by=request.user,
@@ -87,7 +85,7 @@ def request_detail(request, pk):
             messages.success(request, _("Request updated."))
             return redirect(case)
     trail = AuditEvent.objects.for_target(case) | AuditEvent.objects.filter(
-        detail__request_id=case.pk
+        detail__case_id=case.pk
     )
     return render(
         request,
