@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -8,5 +10,5 @@ class CoursesConfig(AppConfig):
     verbose_name = _("Courses")
 
     def ready(self):
-        # Registers the enrolment merge handler with registry.merge.
-        from . import services  # noqa: F401
+        # Registers the enrolments' merge and erasure handlers with registry.
+        import_module(f"{self.name}.services")

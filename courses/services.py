@@ -19,6 +19,7 @@ from registry.concurrency import check_version
 from registry.erasure import erasure_handler
 from registry.merge import merge_handler
 from registry.models import Customer
+from registry.phones import format_phone
 
 from .models import Course, Enrollment
 
@@ -271,7 +272,6 @@ def participants(course):
 @transaction.atomic
 def participant_list_export(*, course, columns, purpose, file_format, by, request=None):
     """Audit the export of a participant list; return (rows, count)."""
-    from registry.phones import format_phone
 
     enrollments = list(participants(course).exclude(customer=None))
     audit_event_create(

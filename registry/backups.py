@@ -23,10 +23,16 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+import psycopg2
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
+
+from registry.models import Customer
+
+from .imports.services import imports_discard_files
+from .rights.erasure import customers_erase, read_journal
 
 SUFFIX = ".balansia-backup"
 
@@ -179,8 +185,6 @@ def _open(path, scratch):
 
 
 def database_is_empty():
-    from registry.models import Customer
-
     return not Customer.objects.exists()
 
 
@@ -225,10 +229,6 @@ def restore_backup(path, *, force=False):
 def reapply_erasures():
     """Erase again everybody the journal says was erased (after a restore of a
     backup older than their erasure)."""
-    from registry.models import Customer
-
-    from .imports.services import imports_discard_files
-    from .rights.erasure import customers_erase, read_journal
 
     ids = {entry["customer_id"] for entry in read_journal()}
     if ids:
@@ -270,8 +270,6 @@ def verify_backup(path):
 
 
 def _verify_postgresql(source):
-    import psycopg2
-
     settings_dict = connection.settings_dict
     name = f"balansia_verify_{os.getpid()}"
     base = {

@@ -6,6 +6,7 @@ import tempfile
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
+from openpyxl import Workbook
 
 #: A cell starting with one of these is a formula to Excel and LibreOffice.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -63,7 +64,6 @@ def csv_response(filename, header, rows, *, rows_per_chunk=500):
 def xlsx_file_response(filename, header, rows):
     """An XLSX built in openpyxl's write-only mode, which writes rows to a
     temporary file as they come; the file is then streamed. Memory stays flat."""
-    from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()

@@ -5,6 +5,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
@@ -396,13 +397,10 @@ class ConsentForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from django.utils import timezone
 
         self.fields["occurred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
 
     def clean_occurred_at(self):
-        from django.utils import timezone
-
         occurred_at = self.cleaned_data["occurred_at"]
         if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
             raise forms.ValidationError(_("The time cannot be in the future."))

@@ -2,6 +2,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import validate_email
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce, FirstValue, Upper
@@ -16,8 +17,6 @@ from .phones import national_digits, parse_phone
 
 
 def is_email(text):
-    from django.core.validators import validate_email
-
     try:
         validate_email(text)
     except ValidationError:

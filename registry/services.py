@@ -235,14 +235,6 @@ def marketing_list_export(*, channel, city="", course=None, purpose, by, request
     return columns, count, rows()
 
 
-@merge_handler("registry.datasubjectrequest")
-def _merge_cases(*, keep, remove):
-    # A request made through either record is a request of the same person.
-    from .rights.models import DataSubjectRequest
-
-    DataSubjectRequest.objects.filter(customer=remove).update(customer=keep)
-
-
 #: Columns of the whole-register export.
 REGISTER_COLUMNS = (*CUSTOMER_FIELDS, "created_at", "last_activity_at")
 

@@ -12,6 +12,13 @@ import os
 from pathlib import Path
 
 import pytest
+from django.apps import apps
+from django.db import connection, migrations
+from django.db.migrations.loader import MigrationLoader
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
@@ -28,9 +35,6 @@ def rerun_data_migrations():
     Django's serialized rollback does not survive Playwright's greenlets. Our
     data migrations are idempotent, so they are simply run again.
     """
-    from django.apps import apps
-    from django.db import connection, migrations
-    from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
     with connection.schema_editor(atomic=False) as editor:
@@ -64,7 +68,6 @@ def password():
 @pytest.fixture
 def register_manager(db):
     """Register managers must use two-factor authentication: this one has it."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     user = UserFactory(username="vastaava", roles=[REGISTER_MANAGER], is_staff=True)
     TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
@@ -74,8 +77,6 @@ def register_manager(db):
 def totp_code(user):
     """The current code of the user's authenticator (reuse of a code is allowed
     again, as a test may log the same person in twice within 30 seconds)."""
-    from django_otp.oath import totp
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     device = TOTPDevice.objects.get(user=user, confirmed=True)
     TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
@@ -86,8 +87,6 @@ def totp_code(user):
 def _force_login_passes_the_second_factor(monkeypatch):
     """`client.force_login` logs in as if the second factor was given too, for a
     user who has a device; the second factor itself is tested through its views."""
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 
     original = Client.force_login
 

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.utils import timezone
 from faker import Faker
@@ -15,8 +16,6 @@ PASSWORD = "kurssi-kevät-2027-salasana"
 
 @functools.cache
 def _password_hash():
-    from django.contrib.auth.hashers import make_password
-
     return make_password(PASSWORD)
 
 

@@ -1,6 +1,8 @@
 """The audit trail is append-only, everywhere."""
 
 import pytest
+from django.db.models import ProtectedError
+from django.test import Client
 from django.urls import reverse
 
 from registry.audit.models import AppendOnlyError, AuditEvent
@@ -36,8 +38,6 @@ def test_an_event_cannot_be_deleted(event):
 
 
 def test_an_account_with_history_cannot_be_deleted(event, staff_member):
-    from django.db.models import ProtectedError
-
     with pytest.raises(ProtectedError):
         staff_member.delete()
 
@@ -60,8 +60,6 @@ def test_register_manager_reads_the_trail_in_admin_but_cannot_change_it(
 
 
 def test_lockouts_are_visible_to_the_register_manager_in_admin(client, register_manager):
-    from django.test import Client
-
     other = Client()
     for _ in range(5):
         other.post(reverse("login"), {"username": "ei-ole", "password": "väärä-salasana"})

@@ -1,10 +1,18 @@
 """Logging in and out, the one-time password, and login throttling."""
 
+from datetime import timedelta
+
 import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from registry.accounts.services import account_require_password_change
 from registry.audit.models import AuditEvent
+
+from .conftest import totp_code
 
 
 def log_in(client, username, password, **extra):
@@ -80,10 +88,6 @@ def test_lockout_after_five_failures_answers_429_until_cool_off(client, staff_me
 
 
 def test_lockout_ends_after_cool_off(client, staff_member, password, settings):
-    from datetime import timedelta
-
-    from axes.models import AccessAttempt
-
     for _ in range(5):
         log_in(client, "toimisto", "väärä-salasana-123")
     # Age the attempts past the cool-off instead of waiting 15 minutes.
@@ -117,13 +121,9 @@ def test_first_register_manager_gets_a_one_time_password_once(client, capsys):
     assert response.status_code == 302
     # A register manager must set up two-factor authentication next.
     assert client.get("/").url.startswith(reverse("two-factor-setup"))
-    from django.contrib.auth import get_user_model
-
-    from .conftest import totp_code
 
     client.get(reverse("two-factor-setup"))
     admin_user = get_user_model().objects.get(username="admin")
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     TOTPDevice.objects.filter(user=admin_user).update(confirmed=True)
     code = totp_code(admin_user)
@@ -139,7 +139,6 @@ def test_first_register_manager_gets_a_one_time_password_once(client, capsys):
 @pytest.mark.django_db
 def test_first_register_manager_is_staff_in_the_register_manager_group(client, capsys):
     call_command("ensure_register_manager", username="hallinto")
-    from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.get(username="hallinto")
     assert user.is_staff and not user.is_superuser
@@ -190,9 +189,6 @@ def test_a_password_alone_cannot_change_the_password_of_a_user_with_a_device(
 def test_a_forced_password_change_of_a_user_with_a_device_comes_after_the_code(
     client, register_manager, password
 ):
-    from registry.accounts.services import account_require_password_change
-
-    from .conftest import totp_code
 
     account_require_password_change(user=register_manager)
     log_in(client, "vastaava", password)

@@ -1,10 +1,18 @@
 """Journeys in a real browser (Debian chromium through Playwright)."""
 
+import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
+
+from registry.models import Customer
+
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
+from .test_imports import csv_bytes
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,7 +50,6 @@ def test_wrong_password_shows_an_error_and_keeps_the_user_name(page, live_server
 def test_staff_finds_and_corrects_a_customer_and_the_manager_sees_the_trail(
     page, live_server, log_in, staff_member, register_manager
 ):
-    from .factories import CustomerFactory
 
     CustomerFactory(first_name="Elina", last_name="Mäki-Petäjä", phone="+358401112233")
     CustomerFactory.create_batch(3)
@@ -82,7 +89,6 @@ def test_staff_finds_and_corrects_a_customer_and_the_manager_sees_the_trail(
 def test_consent_given_then_withdrawn_changes_the_marketing_list(
     page, live_server, log_in, staff_member, register_manager
 ):
-    from .factories import CustomerFactory
 
     customer = CustomerFactory(first_name="Aino", last_name="Esimerkki")
     manager_page = page.context.browser.new_context(locale="fi-FI").new_page()
@@ -125,8 +131,6 @@ def test_consent_given_then_withdrawn_changes_the_marketing_list(
 
 
 def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in, staff_member):
-    from .factories import CustomerFactory
-
     for first, last in (("Aino", "Aho"), ("Bertta", "Berg"), ("Cecilia", "Carlsson")):
         CustomerFactory(first_name=first, last_name=last)
     log_in(page, staff_member)
@@ -168,12 +172,6 @@ def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in
 
 
 def test_instructor_ticks_attendance_on_a_phone(page, live_server, log_in, instructor):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
-
     start = timezone.now() - timedelta(minutes=10)
     course = CourseFactory(
         title="Aamujooga",
@@ -203,9 +201,6 @@ def test_instructor_ticks_attendance_on_a_phone(page, live_server, log_in, instr
 def test_register_manager_answers_an_access_request_and_an_erasure(
     page, live_server, log_in, register_manager, password
 ):
-    import json
-
-    from .factories import CustomerFactory
 
     customer = CustomerFactory(
         first_name="Hilma", last_name="Kysyjä", email="hilma@example.invalid"
@@ -255,9 +250,6 @@ def test_register_manager_answers_an_access_request_and_an_erasure(
 def test_staff_imports_a_spreadsheet_checks_it_and_undoes_it(
     page, live_server, log_in, staff_member, tmp_path
 ):
-    from registry.models import Customer
-
-    from .test_imports import csv_bytes
 
     spreadsheet = tmp_path / "vanha-rekisteri.csv"
     spreadsheet.write_bytes(

@@ -11,6 +11,8 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from registry.audit.models import AppendOnlyError
@@ -187,8 +189,6 @@ def test_the_ledger_is_append_only(staff_member):
 
 
 def test_a_customer_with_a_ledger_is_never_deleted_by_accident(staff_member):
-    from django.db.models import ProtectedError
-
     consent = ConsentFactory(recorded_by=staff_member)
     with pytest.raises(ProtectedError):
         consent.customer.delete()
@@ -199,8 +199,6 @@ def test_a_customer_with_a_ledger_is_never_deleted_by_accident(staff_member):
     [("email", "objection"), ("direct_marketing", "given"), ("sms", "objection_lifted")],
 )
 def test_events_must_fit_their_channel(channel, event, staff_member):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError):
         consent_record(
             customer=CustomerFactory(),
@@ -214,8 +212,6 @@ def test_events_must_fit_their_channel(channel, event, staff_member):
 
 
 def test_consent_needs_the_wording_shown(staff_member):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError):
         consent_record(
             customer=CustomerFactory(),

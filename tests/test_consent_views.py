@@ -10,7 +10,7 @@ from django.utils import timezone
 from registry.audit.models import AuditEvent
 from registry.models import Consent, ConsentText
 
-from .factories import ConsentFactory, CustomerFactory
+from .factories import ConsentFactory, CourseFactory, CustomerFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -188,8 +188,6 @@ def test_export_without_a_purpose_is_refused(client, register_manager, staff_mem
 
 
 def test_a_marketing_list_of_one_courses_customers(client, register_manager, staff_member):
-    from .factories import CourseFactory, EnrollmentFactory
-
     course = CourseFactory()
     on_course = CustomerFactory()
     EnrollmentFactory(customer=on_course, course=course, status="attended")

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from openpyxl import load_workbook
 
 import courses.views
 from courses.models import Enrollment
@@ -191,8 +192,6 @@ def test_csv_export_has_the_chosen_columns_is_safe_and_audited(client, staff_mem
 
 
 def test_xlsx_export_writes_formulas_as_text(client, staff_member):
-    from openpyxl import load_workbook
-
     course = CourseFactory()
     EnrollmentFactory(
         course=course, customer=CustomerFactory(first_name="=1+1", phone="+358401234567")

@@ -23,7 +23,7 @@ from registry.audit.models import AuditEvent
 from registry.models import Customer
 from registry.services import customer_merge
 
-from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory
 
 
 def enrol(course, customer, user):
@@ -145,7 +145,6 @@ def test_concurrent_enrolments_never_exceed_the_capacity():
     """Ten staff members enrol ten customers into three places at the same moment."""
     if connection.vendor != "postgresql":
         pytest.skip("Row locks are proven on PostgreSQL (CI runs this file on it).")
-    from .factories import UserFactory
 
     staff = UserFactory()
     course = CourseFactory(capacity=3)
@@ -192,7 +191,6 @@ def test_an_enrolment_waits_for_a_merge_of_the_same_customer():
     finds the customer gone, instead of failing on the foreign key at commit."""
     if connection.vendor != "postgresql":
         pytest.skip("Row locks are proven on PostgreSQL (CI runs this file on it).")
-    from .factories import UserFactory
 
     staff = UserFactory()
     course = CourseFactory()

@@ -1,8 +1,12 @@
 """Validation of the customer form: clear messages, normalised values."""
 
+import random
+
+import phonenumbers
 import pytest
 
 from registry.forms import CustomerForm
+from registry.phones import format_phone, national_digits
 
 from .factories import CustomerFactory
 
@@ -137,12 +141,6 @@ def test_how_the_relationship_began_offers_exactly_the_three_sources_of_the_noti
 
 
 def test_the_fast_format_of_finnish_mobiles_equals_the_librarys():
-    import random
-
-    import phonenumbers
-
-    from registry.phones import format_phone
-
     rng = random.Random(7)
     for prefix in ("40", "41", "44", "45", "46", "50"):
         for length in (6, 7, 8):
@@ -171,10 +169,6 @@ def test_the_fast_format_of_finnish_mobiles_equals_the_librarys():
     ],
 )
 def test_the_fast_national_digits_of_finnish_numbers_equal_the_librarys(e164):
-    import phonenumbers
-
-    from registry.phones import national_digits
-
     number = phonenumbers.parse(e164)
     national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     assert national_digits(e164) == "".join(ch for ch in national if ch.isdigit())

@@ -3,6 +3,7 @@
 import pytest
 
 from registry.models import Customer
+from registry.services import customer_update
 
 from .factories import CustomerFactory
 
@@ -73,8 +74,6 @@ def test_an_empty_search_finds_everybody(people):
 
 
 def test_the_search_follows_an_edit(people):
-    from registry.services import customer_update
-
     customer_update(customer=people["other"], data={"last_name": "Väisänen"}, by=None)
     assert found("väisänen") == {"Väisänen"}
     assert found("virtanen") == set()
@@ -92,8 +91,6 @@ def test_list_filters_by_city_and_source_and_sorts(client, staff_member, people)
 
 
 def test_a_whole_address_finds_exactly_that_address(people):
-    from .factories import CustomerFactory
-
     CustomerFactory(last_name="Pidempi", email="toinen.elina.maki@example.invalid")
     assert found("ELINA.MAKI@EXAMPLE.INVALID") == {"Mäki-Petäjä"}
     assert found("elina.maki@example") == {"Mäki-Petäjä", "Pidempi"}  # a part is still a part

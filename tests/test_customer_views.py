@@ -6,7 +6,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from registry.audit.models import AuditEvent
+from registry.audit.services import customer_viewed
 from registry.models import Customer
+from registry.views import CappedPaginator
 
 from .factories import CustomerFactory
 
@@ -194,8 +196,6 @@ def test_the_list_pages_by_fifty_and_keeps_the_search_in_page_links(client, staf
 
 
 def test_a_long_list_is_counted_only_up_to_the_cap(client, staff_member, monkeypatch):
-    from registry.views import CappedPaginator
-
     monkeypatch.setattr(CappedPaginator, "CAP", 3)
     CustomerFactory.create_batch(5)
     client.force_login(staff_member)
@@ -208,7 +208,6 @@ def test_a_long_list_is_counted_only_up_to_the_cap(client, staff_member, monkeyp
 def test_the_record_shows_its_latest_events_and_links_to_the_rest(
     client, register_manager, customer
 ):
-    from registry.audit.services import customer_viewed
 
     for _ in range(25):
         customer_viewed(customer=customer, by=register_manager, request=None)
@@ -220,8 +219,6 @@ def test_the_record_shows_its_latest_events_and_links_to_the_rest(
 
 @pytest.mark.parametrize("sort", ["name", "added"])
 def test_deep_pages_found_by_ids_first_hold_the_same_rows(client, staff_member, monkeypatch, sort):
-    from registry.views import CappedPaginator
-
     CustomerFactory.create_batch(60, city="Joensuu")
     client.force_login(staff_member)
     params = {"city": "Joensuu", "sort": sort, "page": 2}

@@ -9,10 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from registry.audit.models import AuditEvent
+from registry.imports import services
 from registry.imports.models import CustomerImport
 from registry.models import Customer
 
-from .factories import CustomerImportFactory
+from .factories import CustomerFactory, CustomerImportFactory
 from .test_imports import HEADER, HOSTILE_WORKBOOKS, csv_bytes, person, workbook_with, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
@@ -225,8 +226,6 @@ def test_the_list_shows_imports_newest_first(client, staff_member):
 
 
 def test_rows_are_checked_once_per_mapping_and_paging_reuses_them(client, uploaded, monkeypatch):
-    from registry.imports import services
-
     calls = []
     original = services.analyse
     monkeypatch.setattr(services, "analyse", lambda *args: calls.append(1) or original(*args))
@@ -253,8 +252,6 @@ def test_the_audit_trail_shows_what_an_import_did(client, uploaded, register_man
 
 
 def test_a_register_export_imports_again(client, register_manager):
-    from .factories import CustomerFactory
-
     CustomerFactory(phone="+46701234567", street_address="=Tie 1")
     CustomerFactory(phone="", email="ilman.puhelinta@example.invalid")
     client.force_login(register_manager)

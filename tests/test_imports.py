@@ -16,7 +16,9 @@ from django.utils.translation import override
 from openpyxl import Workbook
 
 from registry.audit.models import AuditEvent
+from registry.exports import neutralise
 from registry.forms import CustomerFieldsForm
+from registry.imports import reading, services
 from registry.imports.analysis import (
     CustomerRowValidator,
     ImportOptions,
@@ -36,6 +38,7 @@ from registry.imports.services import (
 )
 from registry.models import Consent, ConsentText, Customer
 from registry.rights.erasure import customer_erase
+from registry.rights.selectors import access_report
 from registry.services import CUSTOMER_FIELDS, consent_record, customer_update
 
 from .factories import (
@@ -526,7 +529,6 @@ def email_wording(db):
 def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member, monkeypatch):
     """A worker killed (or failing) after the first batch was written: one
     transaction, so nothing of the import is left and it can be tried again."""
-    from registry.imports import services
 
     customer_import = upload(
         [
@@ -801,8 +803,6 @@ def test_command_explains_a_bad_file(tmp_path):
 
 @pytest.mark.django_db
 def test_the_access_report_names_the_file_a_customer_came_from(staff_member):
-    from registry.rights.selectors import access_report
-
     done = import_apply(customer_import=upload([person()], staff_member), by=staff_member)
     customer = Customer.objects.get()
     imported_from = access_report(customer)["customer"]["imported_from"]
@@ -812,8 +812,6 @@ def test_the_access_report_names_the_file_a_customer_came_from(staff_member):
 
 @pytest.mark.django_db
 def test_a_formula_in_a_free_text_cell_is_stored_as_text_and_exported_inert(staff_member):
-    from registry.exports import neutralise
-
     content = xlsx_bytes(
         [
             HEADER,
@@ -828,8 +826,6 @@ def test_a_formula_in_a_free_text_cell_is_stored_as_text_and_exported_inert(staf
 
 
 def test_a_workbook_that_unpacks_too_large_is_refused_before_unpacking(monkeypatch):
-    from registry.imports import reading
-
     content = xlsx_bytes([HEADER, person()])
     monkeypatch.setattr(reading, "MAX_UNPACKED_BYTES", 1000)
     monkeypatch.setattr(

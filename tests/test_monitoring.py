@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -57,8 +58,6 @@ def test_who_viewed_a_customer_and_when(client, register_manager, staff_member, 
 
 
 def test_date_range_filter(client, register_manager, staff_member):
-    from django.db.models import QuerySet
-
     old = audit_event_create(action="login", by=staff_member)
     # Age the event (the append-only queryset refuses updates, so go around it).
     QuerySet.update(AuditEvent.objects.filter(pk=old.pk), at=timezone.now() - timedelta(days=40))

@@ -5,9 +5,11 @@ A view added to the project without a row here fails
 give the second factor.
 """
 
+import re
+
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from .factories import (
@@ -197,9 +199,6 @@ def test_no_admin_page_opens_for_anyone_but_the_register_manager(request, db, pe
 def test_urls_carry_no_personal_data():
     """Objects are identified by numbers only: no name, email or phone can be
     put into an address (search words are typed by the user, in the query)."""
-    import re
-
-    from django.urls import URLResolver, get_resolver
 
     def routes(patterns, prefix=""):
         for entry in patterns:

@@ -14,6 +14,10 @@ from django.test import Client
 from django.urls import reverse
 
 from registry.audit.models import AuditEvent
+from registry.audit.services import client_ip
+
+from .conftest import totp_code
+from .factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +47,6 @@ def test_a_spoofed_forwarded_header_does_not_dodge_the_lockout(client, staff_mem
 def test_the_configured_proxy_header_takes_the_address_the_proxy_saw(rf, settings):
     """Behind the proxy, X-Forwarded-For's last entry is the one the proxy appended;
     what the client wrote before it is not believed."""
-    from registry.audit.services import client_ip
 
     settings.CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
     request = rf.get("/", HTTP_X_FORWARDED_FOR="10.0.0.1, 203.0.113.7", REMOTE_ADDR="127.0.0.1")
@@ -123,7 +126,6 @@ def test_logout_needs_a_post(client, staff_member):
 def test_wrong_second_factor_codes_are_throttled(client, register_manager, password):
     """Each wrong code doubles the wait: right after a wrong code even the right
     code is refused, and every wrong code is in the audit trail."""
-    from .conftest import totp_code
 
     client.post(LOGIN, {"username": register_manager.username, "password": password})
     # Four wrong codes: the next try must wait 8 s, longer than this test takes.
@@ -139,8 +141,6 @@ def test_wrong_second_factor_codes_are_throttled(client, register_manager, passw
 
 
 def test_anonymous_visitors_get_no_personal_data(client, staff_member):
-    from .factories import CustomerFactory
-
     customer = CustomerFactory()
     for url in (
         reverse("registry:customer-list"),

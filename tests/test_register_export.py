@@ -1,10 +1,12 @@
 """The whole-register export (register manager)."""
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from registry.audit.models import AuditEvent
@@ -55,9 +57,6 @@ def test_no_purpose_no_export(client, register_manager):
 def test_the_export_gives_days_in_local_time_and_phones_as_people_write_them(
     client, register_manager
 ):
-    import datetime
-
-    from django.utils import timezone
 
     # 23:30 UTC on 31 May is already 1 June in Finland.
     added = datetime.datetime(2026, 5, 31, 23, 30, tzinfo=datetime.UTC)

@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from courses.models import Enrollment
 from courses.services import participant_list_export
+from registry import erasure
 from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_searched, customer_viewed
@@ -19,6 +21,7 @@ from registry.imports.services import import_apply, import_cancel, import_upload
 from registry.models import Consent, Customer
 from registry.rights.erasure import customer_erase, read_journal
 from registry.rights.models import DataSubjectRequest, one_month_after
+from registry.rights.selectors import retention_candidates
 from registry.rights.services import case_log, case_update
 from registry.services import customer_merge, customer_update, register_export
 
@@ -404,7 +407,6 @@ class TestRetention:
         coming = old(last_name="Tulossa")
         EnrollmentFactory(customer=coming)
         CustomerFactory(last_name="Aktiivinen")
-        from registry.rights.selectors import retention_candidates
 
         assert list(retention_candidates()) == [inactive]
 
@@ -453,9 +455,6 @@ def test_the_dashboard_warns_of_requests_near_their_deadline(client, register_ma
 def test_every_relation_of_customer_says_what_its_erasure_does(monkeypatch):
     """Data owners register their erasure handlers (registry.erasure); a model
     that points at Customer without one stops every erasure."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    from registry import erasure
 
     handlers = erasure.erasure_handlers(Customer)
     relations = {rel.related_model._meta.label_lower for rel in Customer._meta.related_objects}

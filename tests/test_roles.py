@@ -2,10 +2,11 @@
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
+from registry.accounts.roles import GRANTS, INSTRUCTOR, REGISTER_MANAGER, STAFF
 
 from .factories import UserFactory
 
@@ -54,7 +55,6 @@ def test_register_manager_creates_an_account_that_must_change_its_password(
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
-    from django.test import Client
 
     newcomer = Client()
     newcomer.post(
@@ -261,9 +261,6 @@ def test_the_access_review_cannot_deactivate_a_superuser(client, register_manage
 def test_the_groups_of_a_migrated_database_are_the_grants_table():
     """Who may do what is one table (registry/accounts/roles.py); the
     migrations make exactly those groups with exactly those permissions."""
-    from django.contrib.auth.models import Group
-
-    from registry.accounts.roles import GRANTS
 
     in_database = {
         group.name: sorted(

@@ -4,6 +4,7 @@ and what the production server tells about itself."""
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +48,6 @@ def test_error_pages_of_logged_in_users_are_not_stored_either(client, staff_memb
 
 @pytest.mark.django_db
 def test_http_is_redirected_to_https_in_production(settings):
-    from django.test import Client
-
     settings.SECURE_SSL_REDIRECT = True
     response = Client().get("/")
     assert response.status_code == 301
@@ -62,8 +62,6 @@ def test_session_ends_when_idle_and_with_the_browser(settings):
 
 
 def test_a_post_without_csrf_token_is_refused_with_a_translated_page(staff_member):
-    from django.test import Client
-
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff_member)
     response = client.post(reverse("logout"))
@@ -73,8 +71,6 @@ def test_a_post_without_csrf_token_is_refused_with_a_translated_page(staff_membe
 
 def test_templates_have_no_inline_script():
     """The CSP allows only our own files; an inline script would be blocked."""
-    import re
-    from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent / "templates"
     offenders = [

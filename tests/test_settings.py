@@ -6,6 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,10 +55,6 @@ def test_a_malformed_boolean_is_refused(value):
 
 
 def test_argon2_hashes_passwords_and_short_ones_are_refused(settings):
-    from django.contrib.auth.hashers import make_password
-    from django.contrib.auth.password_validation import validate_password
-    from django.core.exceptions import ValidationError
-
     assert make_password("kurssi-kevät-2027").startswith("argon2$")
     with pytest.raises(ValidationError):
         validate_password("Lyhyt-123")

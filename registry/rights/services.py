@@ -9,6 +9,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.changes import changes_apply
 from registry.concurrency import check_version
+from registry.merge import merge_handler
 
 from .models import DataSubjectRequest, one_month_after
 
@@ -88,3 +89,9 @@ def access_report_produced(*, customer, download, by, request=None):
         target=customer,
         request=request,
     )
+
+
+@merge_handler("registry.datasubjectrequest")
+def _merge_cases(*, keep, remove):
+    # A request made through either record is a request of the same person.
+    DataSubjectRequest.objects.filter(customer=remove).update(customer=keep)

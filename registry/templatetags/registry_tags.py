@@ -1,8 +1,16 @@
+from datetime import timedelta
+
 from django import template
+from django.conf import settings
+from django.utils import timezone
 
 from registry.accounts import lock as account_lock
+from registry.accounts.selectors import unusual_activity as alerts
 from registry.audit.models import AuditEvent
+from registry.backups import last_backup_at
+from registry.imports.models import CustomerImport
 from registry.phones import format_phone
+from registry.rights.models import DataSubjectRequest
 
 register = template.Library()
 
@@ -23,7 +31,6 @@ def page_url(query_string, page_number):
 @register.simple_tag
 def open_requests():
     """Open data subject requests by deadline, for the register manager's dashboard."""
-    from registry.rights.models import DataSubjectRequest
 
     cases = list(DataSubjectRequest.objects.open().order_by("deadline", "id")[:10])
     return {"open": cases, "due_soon": any(case.days_left <= 7 for case in cases)}
@@ -32,7 +39,6 @@ def open_requests():
 @register.simple_tag
 def unusual_activity():
     """Alerts for the register manager's dashboard (registry.accounts.selectors)."""
-    from registry.accounts.selectors import unusual_activity as alerts
 
     return alerts()
 
@@ -40,11 +46,6 @@ def unusual_activity():
 @register.simple_tag
 def last_backup():
     """When the newest backup was made, and whether that is over a day ago."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from registry.backups import last_backup_at
 
     at = last_backup_at()
     return {"at": at, "stale": at is None or timezone.now() - at > timedelta(days=1)}
@@ -53,10 +54,6 @@ def last_backup():
 @register.simple_tag
 def waiting_imports():
     """Uploaded files still waiting for confirmation, for the dashboard."""
-    from django.conf import settings
-    from django.utils import timezone
-
-    from registry.imports.models import CustomerImport
 
     since = timezone.now() - timezone.timedelta(hours=settings.IMPORT_PENDING_HOURS)
     return list(

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from registry.exports import neutralise
 from registry.imports.analysis import (
     TARGET_LABELS,
     ImportOptions,
@@ -161,8 +162,6 @@ class Command(BaseCommand):
         self._write_csv(path, [*headers, "Reason for rejection"], rows)
 
     def _write_csv(self, path, header, rows):
-        from registry.exports import neutralise
-
         with path.open("w", encoding="utf-8-sig", newline="") as target:
             writer = csv.writer(target, delimiter=";")
             writer.writerow([neutralise(cell) for cell in header])

@@ -3,10 +3,13 @@
 import statistics
 import time
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from courses.models import Course
 from registry.models import Customer
@@ -79,10 +82,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"{label:<28} {ours_text}   {stock_text}   {ratio:>9}")
 
     def _client(self):
-        from django.contrib.auth import get_user_model
-        from django_otp import DEVICE_ID_SESSION_KEY
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
         user, _ = get_user_model().objects.get_or_create(
             username="bench", defaults={"is_staff": True, "is_superuser": True}
         )

@@ -7,6 +7,7 @@ resident size says what the export itself costs.
 import resource
 import time
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.test import RequestFactory
 
@@ -22,8 +23,6 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
 
     def handle(self, *args, format, **options):
-        from django.contrib.auth import get_user_model
-
         user = get_user_model().objects.filter(is_superuser=True).first()
         count = Customer.objects.count()  # warm the connection before the baseline
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

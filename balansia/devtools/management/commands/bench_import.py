@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.utils import timezone
+from faker import Faker
 
 from registry.accounts.roles import STAFF
 from registry.imports.analysis import ImportOptions
@@ -94,8 +95,6 @@ class Command(BaseCommand):
         return user
 
     def _file(self, rows, seed):
-        from faker import Faker
-
         fake = Faker("fi_FI")
         fake.seed_instance(seed)
         pick = random.Random(seed)  # noqa: S311 - test data, not secrets

@@ -17,8 +17,13 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
+from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 PASSWORD = "penkki-kaksi-palvelinta-2026"  # noqa: S105 - fictional bench accounts only
 
@@ -80,10 +85,6 @@ class Command(BaseCommand):
                 server.wait(timeout=20)
 
     def _users(self):
-        from django.contrib.auth import get_user_model
-        from django.contrib.auth.models import Group
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
         User = get_user_model()
         staff, _ = User.objects.get_or_create(username="bench-toimisto")
         staff.set_password(PASSWORD)
@@ -98,15 +99,11 @@ class Command(BaseCommand):
         device, _ = TOTPDevice.objects.get_or_create(
             user=admin, name="bench", defaults={"confirmed": True}
         )
-        from axes.models import AccessAttempt
 
         AccessAttempt.objects.filter(username__startswith="bench-").delete()
         return {"staff": staff, "admin": admin, "device": device}
 
     def _code(self, device):
-        from django_otp.oath import totp
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
         def code():
             TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
             return (
@@ -170,7 +167,6 @@ class Command(BaseCommand):
         locked = victim.request(
             "POST", "/accounts/login/", {"username": "bench-toimisto", "password": PASSWORD}
         )[0]
-        from axes.models import AccessAttempt
 
         AccessAttempt.objects.filter(username="bench-toimisto").delete()
         session_text = "works" if session_ok else "FAILED"

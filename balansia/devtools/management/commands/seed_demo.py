@@ -4,11 +4,13 @@ import io
 import random
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
+from faker import Faker
 
 from courses.models import Course, Enrollment
 from registry.models import Consent, ConsentText, Customer, search_text_of
@@ -62,8 +64,6 @@ class Command(BaseCommand):
             sys.stdout.flush()
 
     def _pools(self, seed):
-        from faker import Faker
-
         fake = Faker("fi_FI")
         fake.seed_instance(seed)
         return {
@@ -161,8 +161,6 @@ class Command(BaseCommand):
         self._copy(Enrollment, columns, rows(), count, "enrolments")
 
     def _consents(self, customer_ids):
-        from django.contrib.auth import get_user_model
-
         recorder = get_user_model().objects.filter(is_active=True).order_by("id").first()
         if recorder is None:
             # An inactive, fictional account records the demo consents.
@@ -238,8 +236,6 @@ class Command(BaseCommand):
                 buffer.seek(0)
                 cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
             else:
-                from datetime import datetime
-
                 adapt = connection.ops.adapt_datetimefield_value
                 batch = [
                     [adapt(v) if isinstance(v, datetime) else v for v in row] for row in batch
