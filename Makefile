@@ -16,7 +16,7 @@ endif
 help:
 	@echo "make run        install, migrate, create the first register manager, serve on :8000"
 	@echo "make test       install test tools (and Debian chromium as root), run all tests"
-	@echo "make lint       ruff check and ruff format --check"
+	@echo "make lint       ruff, django-upgrade and djhtml checks (as the pre-commit hooks)"
 	@echo "make format     ruff format and safe fixes"
 	@echo "make migrate    apply migrations and create the cache table"
 	@echo "make admin      create the first register manager if there is no account"
@@ -90,13 +90,18 @@ chromium:
 test: $(VENV)/.installed-dev chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The same checks as .pre-commit-config.yaml, without changing any file.
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	git ls-files -z '*.py' ':!:*/migrations/*' | xargs -0 $(BIN)/django-upgrade --target-version 5.2 --check
+	$(BIN)/djhtml --check templates
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+	git ls-files -z '*.py' ':!:*/migrations/*' | xargs -0 $(BIN)/django-upgrade --target-version 5.2
+	$(BIN)/djhtml templates
 
 messages: $(VENV)/.installed-dev
 	DEBUG=true $(MANAGE) makemessages --locale fi --no-obsolete --ignore '.venv/*' --ignore 'var/*'

@@ -1,4 +1,4 @@
-"""Writes of the register that must be audited (see STYLE.md: services).
+"""Writes of the register that must be audited (services).
 
 Keyword-only, atomic, with the acting user passed in as `by`, so that every
 change and its audit event are committed together or not at all.

@@ -1,6 +1,6 @@
 """Personas and shared fixtures.
 
-The personas, as in the journeys of ../shared/JOURNEYS.md:
+The personas, as the people of a working week at the course company:
 - `register_manager`: the person responsible for the register (admin, audit);
 - `staff_member`: office staff;
 - `instructor`: teaches courses;

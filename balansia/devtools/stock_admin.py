@@ -15,6 +15,7 @@ from registry.models import Customer
 site = admin.AdminSite(name="stockadmin")
 
 
+@admin.register(Customer, site=site)
 class StockCustomerAdmin(admin.ModelAdmin):
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_filter = ["city"]
@@ -22,13 +23,11 @@ class StockCustomerAdmin(admin.ModelAdmin):
     list_per_page = 50
 
 
+@admin.register(Enrollment, site=site)
 class StockEnrollmentAdmin(admin.ModelAdmin):
     list_display = ["customer", "course", "status"]
     list_filter = ["course"]
     list_per_page = 500
 
-
-site.register(Customer, StockCustomerAdmin)
-site.register(Enrollment, StockEnrollmentAdmin)
 
 urlpatterns = [*project_urlpatterns, path("stock-admin/", site.urls)]

@@ -1,4 +1,4 @@
-"""Writing to the audit trail (see STYLE.md: services)."""
+"""Writing to the audit trail, always inside the transaction of the change."""
 
 from django.conf import settings
 

@@ -1,0 +1,168 @@
+"""The direction of the imports between the parts of the product.
+
+- `courses` imports `registry`, never the reverse;
+- `balansia`, the shell (settings, urls, front page), is imported by no app;
+- `balansia.devtools` (benchmarks, demo data) by nothing of the product;
+- the audit trail is the lowest layer: its models, services, selectors and
+  erasure handler import nothing of the register but building blocks;
+- no two modules of the register import each other at module level, however
+  long the way round.
+
+Read from the source with `ast`, imports inside functions included (there are
+none but manage.py's, and ruff's PLC0415 keeps it so).
+"""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ("registry", "courses", "balansia")
+
+#: Modules of the register that import none of its concerns: any layer may use them.
+BUILDING_BLOCKS = {
+    "registry.changes",
+    "registry.erasure",
+    "registry.exports",
+    "registry.merge",
+    "registry.phones",
+    "registry.query_forms",
+}
+
+
+def module_name(path):
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules():
+    for top in PRODUCT:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            yield module_name(path), path
+
+
+def imported_by(name, path, *, module_level_only=False):
+    """The product modules `name` imports (`from . import x` resolved)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    nodes = tree.body if module_level_only else ast.walk(tree)
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                source = ".".join([*base, node.module] if node.module else base)
+            else:
+                source = node.module
+            found.add(source)
+            # `from registry import backups` imports the module registry.backups.
+            found |= {f"{source}.{alias.name}" for alias in node.names}
+    known = dict(modules())
+    return {module for module in found if module in known}
+
+
+def edges(*, module_level_only=False):
+    return {
+        name: imported_by(name, path, module_level_only=module_level_only)
+        for name, path in modules()
+    }
+
+
+def within(name, package):
+    return name == package or name.startswith(package + ".")
+
+
+def test_registry_never_imports_courses():
+    wrong = {
+        (name, target)
+        for name, targets in edges().items()
+        if within(name, "registry")
+        for target in targets
+        if within(target, "courses")
+    }
+    assert wrong == set()
+
+
+def test_no_app_imports_the_shell():
+    wrong = {
+        (name, target)
+        for name, targets in edges().items()
+        if within(name, "registry") or within(name, "courses")
+        for target in targets
+        if within(target, "balansia")
+    }
+    assert wrong == set()
+
+
+def test_nothing_of_the_product_imports_the_devtools():
+    wrong = {
+        (name, target)
+        for name, targets in edges().items()
+        if not within(name, "balansia.devtools")
+        for target in targets
+        if within(target, "balansia.devtools")
+    }
+    assert wrong == set()
+
+
+def test_the_audit_trail_is_the_lowest_layer():
+    lowest = ("models", "services", "selectors", "erasure", "admin")
+    wrong = {
+        (name, target)
+        for name, targets in edges().items()
+        if name in {f"registry.audit.{part}" for part in lowest}
+        for target in targets
+        if within(target, "registry")
+        and not within(target, "registry.audit")
+        and target not in BUILDING_BLOCKS
+        and target != "registry"
+    }
+    assert wrong == set()
+
+
+def test_building_blocks_import_no_concern():
+    wrong = {
+        (name, target)
+        for name, targets in edges().items()
+        if name in BUILDING_BLOCKS
+        for target in targets
+        if within(target, "registry") and target not in BUILDING_BLOCKS | {"registry"}
+    }
+    assert wrong == set()
+
+
+def test_no_import_circle_inside_the_register():
+    graph = {
+        name: {t for t in targets if within(t, "registry") and t != name}
+        for name, targets in edges(module_level_only=True).items()
+        if within(name, "registry")
+    }
+    circles = []
+
+    def visit(node, trail):
+        for target in sorted(graph.get(node, ())):
+            if target in trail:
+                circles.append([*trail[trail.index(target) :], target])
+            elif target not in done:
+                visit(target, [*trail, target])
+        done.add(node)
+
+    done = set()
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start])
+    # A package's __init__ importing nothing, `registry` itself is no edge.
+    circles = [c for c in circles if "registry" not in c]
+    assert circles == []
+
+
+def test_the_walk_sees_the_imports():
+    """The checks above would pass on an empty graph: this one would not."""
+    graph = edges()
+    assert "registry.models" in graph["courses.models"]
+    assert "registry.audit.models" in graph["registry.models"]
+    assert "registry.accounts.reauth" in graph["registry.views"]
