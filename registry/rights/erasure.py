@@ -69,24 +69,6 @@ def _scrub(value, needles):
     return value
 
 
-def _scrub(value, needles):
-    """Replace each personal value inside `value` (any depth) by ERASED."""
-    if isinstance(value, str):
-        lowered = value.casefold()
-        for needle in needles:
-            start = lowered.find(needle.casefold())
-            while start >= 0:
-                value = value[:start] + ERASED + value[start + len(needle) :]
-                lowered = value.casefold()
-                start = lowered.find(needle.casefold())
-        return value
-    if isinstance(value, list):
-        return [_scrub(item, needles) for item in value]
-    if isinstance(value, dict):
-        return {key: _scrub(item, needles) for key, item in value.items()}
-    return value
-
-
 @erasure_handler("registry.datasubjectrequest")
 def _erase_from_request_notes(erasure):
     """A request stays without the person (its customer is set to none when
