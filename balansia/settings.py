@@ -361,6 +361,9 @@ BACKUP_KEEP_MONTHLY = envint("BACKUP_KEEP_MONTHLY", 12)
 # The register manager's dashboard warns when one user views or exports more
 # customer records than this within an hour.
 UNUSUAL_ACTIVITY_PER_HOUR = envint("UNUSUAL_ACTIVITY_PER_HOUR", 200)
+# Accounts with no login for this many days are shown as dormant in the access
+# review, and `manage.py deactivate_dormant_users` deactivates them.
+DORMANT_DAYS = envint("DORMANT_DAYS", 90)
 
 # The first register manager that `make run` creates when there is no user.
 INITIAL_ADMIN_USERNAME = env("BALANSIA_ADMIN_USERNAME", "admin")

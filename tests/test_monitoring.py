@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_viewed
+from registry.rights.erasure import customer_erase
+from registry.services import customer_update
 
-from .factories import CustomerFactory, UserFactory
+from .factories import CourseFactory, CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +86,8 @@ def test_audit_trail_query_count_does_not_grow(client, register_manager):
     for batch in (5, 60):
         for _ in range(batch):
             audit_event_create(action="login", by=UserFactory())
+        # The newest event names an account, as the first page of both does.
+        audit_event_create(action="login", by=register_manager, target=register_manager)
         with CaptureQueriesContext(connection) as queries:
             client.get(reverse("registry:audit-trail"))
         counts.append(len(queries.captured_queries))
@@ -149,9 +153,16 @@ def test_access_review_counts_views_and_exports(client, register_manager, staff_
     assert (accounts["toimisto"].customers_viewed, accounts["toimisto"].exports) == (3, 1)
 
 
-def test_one_click_deactivates_an_account_and_audits_it(client, register_manager, staff_member):
+def test_deactivating_asks_first_audits_and_can_be_undone(client, register_manager, staff_member):
     client.force_login(register_manager)
-    client.post(reverse("registry:account-deactivate", args=[staff_member.pk]))
+    url = reverse("registry:account-deactivate", args=[staff_member.pk])
+    review = client.get(reverse("registry:access-review")).content.decode()
+    assert f'href="{url}"' in review  # a link to a question, not a button that acts
+    asked = client.get(url)
+    assert asked.status_code == 200 and 'method="post"' in asked.content.decode()
+    staff_member.refresh_from_db()
+    assert staff_member.is_active  # asking changed nothing
+    client.post(url)
     staff_member.refresh_from_db()
     assert not staff_member.is_active
     assert AuditEvent.objects.filter(
@@ -160,6 +171,23 @@ def test_one_click_deactivates_an_account_and_audits_it(client, register_manager
     client.post(reverse("registry:account-deactivate", args=[register_manager.pk]))
     register_manager.refresh_from_db()
     assert register_manager.is_active
+
+    client.post(reverse("registry:account-reactivate", args=[staff_member.pk]))
+    staff_member.refresh_from_db()
+    assert staff_member.is_active
+    assert AuditEvent.objects.filter(
+        action="account_reactivated", actor=register_manager, target_id=str(staff_member.pk)
+    ).exists()
+
+
+def test_the_access_review_shows_dormant_accounts(client, register_manager, settings):
+    settings.DORMANT_DAYS = 90
+    long_gone = UserFactory(username="kesatyo", last_login=timezone.now() - timedelta(days=120))
+    UserFactory(username="ahkera", last_login=timezone.now() - timedelta(days=5))
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:access-review"))
+    assert [account.username for account in response.context["dormant"]] == ["kesatyo"]
+    assert reverse("registry:account-deactivate", args=[long_gone.pk]) in response.content.decode()
 
 
 def test_dormant_accounts_command(capsys):
@@ -228,3 +256,52 @@ def test_page_links_and_the_csv_keep_the_valid_filters(client, register_manager,
     assert reverse("registry:audit-export") + "?" + response.context["query_string"] in (
         response.content.decode().replace("&amp;", "&")
     )
+
+
+def test_the_trail_names_what_each_event_was_about(client, register_manager, staff_member):
+    """Names and links, not `registry.customer #41`; an erased customer is said
+    to be erased, with the reference of the erasure."""
+    kept = CustomerFactory(first_name="Aino", last_name="Näkyvä")
+    erased = CustomerFactory(first_name="Eero", last_name="Poistuva")
+    course = CourseFactory(title="Hathajooga syksy")
+    customer_viewed(customer=kept, by=staff_member, request=None)
+    customer_viewed(customer=erased, by=staff_member, request=None)
+    audit_event_create(action="course_changed", by=staff_member, target=course)
+    audit_event_create(action="account_deactivated", by=register_manager, target=staff_member)
+    reference = customer_erase(customer=erased, by=register_manager)
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:audit-trail"), HTTP_ACCEPT_LANGUAGE="en")
+    text = page.content.decode()
+    assert f'<a href="{kept.get_absolute_url()}">Aino Näkyvä</a>' in text
+    assert f"erased customer ({reference})" in text
+    assert "Poistuva" not in text
+    assert f'<a href="{course.get_absolute_url()}">Hathajooga syksy' in text
+    assert reverse("registry:audit-user", args=[staff_member.pk]) in text
+    assert "registry.customer #" not in text and "courses.course #" not in text
+
+
+def test_naming_the_targets_costs_the_same_for_many_events(client, register_manager):
+    client.force_login(register_manager)
+    counts = []
+    for batch in (3, 30):
+        for _ in range(batch):
+            audit_event_create(
+                action="customer_viewed", by=register_manager, target=CustomerFactory()
+            )
+            audit_event_create(
+                action="course_changed", by=register_manager, target=CourseFactory()
+            )
+        # The newest events name an account too, as the first page of both does.
+        audit_event_create(action="account_deactivated", by=register_manager, target=UserFactory())
+        with CaptureQueriesContext(connection) as queries:
+            client.get(reverse("registry:audit-trail"))
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_changed_fields_are_named_in_words(client, register_manager, staff_member):
+    customer = CustomerFactory(city="Kuopio")
+    customer_update(customer=customer, data={"city": "Lieksa"}, by=staff_member)
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:audit-trail"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "City: Kuopio → Lieksa" in page.content.decode()

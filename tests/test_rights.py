@@ -468,3 +468,13 @@ def test_every_relation_of_customer_says_what_its_erasure_does(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match=r"courses\.enrollment"):
         customer_erase(customer=customer, by=None)
     assert Customer.objects.filter(pk=customer.pk).exists()
+
+
+def test_a_case_shows_that_its_access_report_was_viewed_and_sent(client, register_manager):
+    customer = CustomerFactory()
+    case = DataSubjectRequestFactory(customer=customer, kind="access", handled_by=register_manager)
+    client.force_login(register_manager)
+    client.get(reverse("registry:access-report", args=[customer.pk]))
+    client.get(reverse("registry:access-report", args=[customer.pk]), {"format": "json"})
+    trail = client.get(case.get_absolute_url()).context["trail"]
+    assert {"access_report_viewed", "access_report_exported"} <= {e.action for e in trail}

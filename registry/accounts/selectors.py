@@ -5,9 +5,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import (
+    BooleanField,
     CharField,
     Count,
     Exists,
+    ExpressionWrapper,
     IntegerField,
     OuterRef,
     Q,
@@ -41,9 +43,18 @@ DEVICE_CHANGES = [
 ]
 
 
+def _dormant(days):
+    """Active, and no login for `days` days (or never, if older than that)."""
+    limit = timezone.now() - timedelta(days=days)
+    return Q(is_active=True) & (
+        Q(last_login__lt=limit) | Q(last_login__isnull=True, date_joined__lt=limit)
+    )
+
+
 def access_review():
     """Every account with its roles, its reads and exports of the last 30 days,
-    and the last change of its two-factor devices (when and what)."""
+    the last change of its two-factor devices (when and what), and whether it
+    is dormant (no login for DORMANT_DAYS)."""
     since = timezone.now() - timedelta(days=30)
     recent = Q(audit_events__at__gte=since)
     device_changes = AuditEvent.objects.filter(
@@ -62,6 +73,9 @@ def access_review():
             has_two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
             device_changed_at=Subquery(device_changes.values("at")[:1]),
             device_change=Subquery(device_changes.values("action")[:1]),
+            is_dormant=ExpressionWrapper(
+                _dormant(settings.DORMANT_DAYS), output_field=BooleanField()
+            ),
         )
         .order_by("-is_active", "username")
     )
@@ -69,13 +83,7 @@ def access_review():
 
 def dormant_accounts(days):
     """Active accounts with no login for `days` days (or never, if older than that)."""
-    limit = timezone.now() - timedelta(days=days)
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(last_login__lt=limit) | Q(last_login__isnull=True, date_joined__lt=limit))
-        .order_by("last_login", "username")
-    )
+    return get_user_model().objects.filter(_dormant(days)).order_by("last_login", "username")
 
 
 def unusual_activity(hours=24):

@@ -45,6 +45,18 @@ def account_deactivate(*, user, by, request=None, reason=""):
     return True
 
 
+@transaction.atomic
+def account_reactivate(*, user, by, request=None):
+    """Undo a deactivation: the person may log in again (audited)."""
+    if user.is_active:
+        return False
+    type(user).objects.filter(pk=user.pk).update(is_active=True)
+    audit_event_create(
+        action=AuditEvent.Action.ACCOUNT_REACTIVATED, by=by, target=user, request=request
+    )
+    return True
+
+
 def access_changed(*, obj, message, by, request=None):
     """Record a change of accounts, groups or permissions made in Django admin."""
     audit_event_create(

@@ -24,4 +24,9 @@ registry_urlpatterns = [
         views.account_deactivate_view,
         name="account-deactivate",
     ),
+    path(
+        "access-review/<int:pk>/reactivate/",
+        views.account_reactivate_view,
+        name="account-reactivate",
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from base64 import b32encode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required, permission_required
@@ -22,7 +23,7 @@ from .reauth import (
     recent_authentication_required,
 )
 from .selectors import access_review
-from .services import account_deactivate, account_password_changed
+from .services import account_deactivate, account_password_changed, account_reactivate
 from .two_factor import (
     has_device,
     pending_totp_device,
@@ -174,18 +175,45 @@ def reauthenticate(request):
 def access_review_view(request):
     """Every account: roles, active, last login, customer records viewed and
     exported in the last 30 days (register manager)."""
-    return render(request, "registry/access_review.html", {"accounts": access_review()})
+    accounts = list(access_review())
+    return render(
+        request,
+        "registry/access_review.html",
+        {
+            "accounts": accounts,
+            "dormant": [account for account in accounts if account.is_dormant],
+            "dormant_days": settings.DORMANT_DAYS,
+        },
+    )
+
+
+@permission_required("auth.change_user", raise_exception=True)
+@recent_authentication_required
+def account_deactivate_view(request, pk):
+    """Deactivate an account from the access review (register manager): asked
+    on a page of its own first, undone by reactivating. A superuser's account
+    answers 404 to anybody but a superuser."""
+    user = get_object_or_404(manageable_users(request.user), pk=pk)
+    if user == request.user:
+        messages.error(request, _("You cannot deactivate your own account."))
+        return redirect("registry:access-review")
+    if request.method == "POST":
+        if account_deactivate(user=user, by=request.user, request=request, reason="access review"):
+            messages.success(
+                request,
+                _("%(user)s deactivated. Reactivate the account from this page if needed.")
+                % {"user": user.get_username()},
+            )
+        return redirect("registry:access-review")
+    return render(request, "registry/account_deactivate.html", {"account": user})
 
 
 @require_POST
 @permission_required("auth.change_user", raise_exception=True)
 @recent_authentication_required
-def account_deactivate_view(request, pk):
-    """Deactivate an account from the access review (register manager). A
-    superuser's account answers 404 to anybody but a superuser."""
+def account_reactivate_view(request, pk):
+    """Let a deactivated account log in again (register manager; audited)."""
     user = get_object_or_404(manageable_users(request.user), pk=pk)
-    if user == request.user:
-        messages.error(request, _("You cannot deactivate your own account."))
-    elif account_deactivate(user=user, by=request.user, request=request, reason="access review"):
-        messages.success(request, _("%(user)s deactivated.") % {"user": user.get_username()})
+    if account_reactivate(user=user, by=request.user, request=request):
+        messages.success(request, _("%(user)s can log in again.") % {"user": user.get_username()})
     return redirect("registry:access-review")

@@ -121,6 +121,7 @@ class AuditEvent(AppendOnlyModel):
         TWO_FACTOR_CHANGED = "two_factor_changed", _("Changed a two-factor device")
         ACCOUNT_LOCKED = "account_locked", _("Account locked after repeated failed logins")
         ACCOUNT_UNLOCKED = "account_unlocked", _("Lifted the lock of an account")
+        ACCOUNT_REACTIVATED = "account_reactivated", _("Reactivated an account")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -14,7 +14,7 @@ from registry.exports import csv_response
 
 from .forms import AuditFilterForm
 from .models import AuditEvent
-from .selectors import audit_events
+from .selectors import audit_events, event_targets
 from .services import audit_event_create
 
 
@@ -37,6 +37,7 @@ def audit_trail(request, user_pk=None):
             "form": form,
             "page_obj": page,
             "events": page.object_list,
+            "rows": _with_targets(page.object_list, request.user),
             "person": person,
             "query_string": form.query_string(),
             "page_range": page.paginator.get_elided_page_range(
@@ -44,6 +45,11 @@ def audit_trail(request, user_pk=None):
             ),
         },
     )
+
+
+def _with_targets(events, user):
+    targets = event_targets(events, user=user)
+    return [(event, targets.get(event.pk)) for event in events]
 
 
 @permission_required("registry.view_auditevent", raise_exception=True)

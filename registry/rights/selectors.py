@@ -1,5 +1,7 @@
 """Reads of the data subject's rights: the access report and retention."""
 
+import datetime
+
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -92,3 +94,24 @@ def retention_candidates():
         .exclude(Exists(coming_course))
         .order_by("last_activity_at", "id")
     )
+
+
+def case_trail(case):
+    """What was done for a case, oldest first: its own events, changes made
+    for it (rectification), and the customer's access reports viewed or
+    downloaded since it was received."""
+    events = AuditEvent.objects.for_target(case) | AuditEvent.objects.filter(
+        detail__case_id=case.pk
+    )
+    if case.customer_id is not None:
+        received = timezone.make_aware(
+            datetime.datetime.combine(case.received_on, datetime.time())
+        )
+        events |= AuditEvent.objects.for_target(case.customer).filter(
+            action__in=[
+                AuditEvent.Action.ACCESS_REPORT_VIEWED,
+                AuditEvent.Action.ACCESS_REPORT_EXPORTED,
+            ],
+            at__gte=received,
+        )
+    return events.select_related("actor").order_by("at", "id")

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.accounts.reauth import lockout_after_wrong_password, recent_authentication_required
-from registry.audit.models import AuditEvent
 from registry.concurrency import EditConflict
 from registry.models import Customer
 
@@ -24,7 +23,7 @@ from .forms import (
     RetentionChoiceForm,
 )
 from .models import DataSubjectRequest
-from .selectors import access_report, retention_candidates, retention_cutoff
+from .selectors import access_report, case_trail, retention_candidates, retention_cutoff
 from .services import access_report_produced, case_log, case_update
 
 MANAGER = "registry.handle_data_subject_requests"
@@ -84,13 +83,10 @@ def case_detail(request, pk):
         else:
             messages.success(request, _("Request updated."))
             return redirect(case)
-    trail = AuditEvent.objects.for_target(case) | AuditEvent.objects.filter(
-        detail__case_id=case.pk
-    )
     return render(
         request,
         "registry/request_detail.html",
-        {"case": case, "form": form, "trail": trail.select_related("actor").order_by("at", "id")},
+        {"case": case, "form": form, "trail": case_trail(case)},
     )
 
 

@@ -1,8 +1,11 @@
 from datetime import timedelta
 
 from django import template
+from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from registry.accounts import lock as account_lock
 from registry.accounts.selectors import unusual_activity as alerts
@@ -73,3 +76,19 @@ def audit_action(value):
 def locked_accounts():
     """Accounts whose password logins are locked, for the register manager's dashboard."""
     return list(account_lock.locked_accounts())
+
+
+#: Models whose fields the audit trail's changes name.
+CHANGED_MODELS = ("registry.customer", "registry.datasubjectrequest", "courses.course")
+
+
+@register.filter
+def field_label(name):
+    """A changed field as a person reads it (`first_name` -> `First name`)."""
+    for label in CHANGED_MODELS:
+        try:
+            field = apps.get_model(label)._meta.get_field(name)
+        except (LookupError, FieldDoesNotExist):
+            continue
+        return capfirst(field.verbose_name)
+    return name

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from registry.accounts.selectors import dormant_accounts
@@ -8,7 +9,7 @@ class Command(BaseCommand):
     help = "Deactivate accounts with no login for --days days (audited). --dry-run lists them."
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=90)
+        parser.add_argument("--days", type=int, default=settings.DORMANT_DAYS)
         parser.add_argument("--dry-run", action="store_true", help="List, change nothing.")
 
     def handle(self, *args, days, dry_run, **options):
