@@ -6,7 +6,7 @@ With DEBUG off (the default) the settings are those of production.
 """
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -277,6 +277,8 @@ CONTENT_SECURITY_POLICY = {
 LANGUAGE_CODE = "fi"
 LANGUAGES = [("fi", _("Finnish")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date and time format per language (balansia/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["balansia.formats"]
 TIME_ZONE = env("TIME_ZONE", "Europe/Helsinki")
 USE_I18N = True
 USE_TZ = True
@@ -329,7 +331,10 @@ REGISTER_CONTACT_PERSON = {
     "phone": env("REGISTER_CONTACT_PHONE", "+358 40 000 0000"),
     "email": env("REGISTER_CONTACT_EMAIL", "tietosuoja@example.invalid"),
 }
-PRIVACY_NOTICE_UPDATED = env("PRIVACY_NOTICE_UPDATED", "2026-11-25")
+try:
+    PRIVACY_NOTICE_UPDATED = date.fromisoformat(env("PRIVACY_NOTICE_UPDATED", "2026-11-25"))
+except ValueError:
+    raise ImproperlyConfigured("PRIVACY_NOTICE_UPDATED must be a date: YYYY-MM-DD.") from None
 
 # --- Data subject rights ---------------------------------------------------
 # Customers with no activity (no change, consent event or enrolment) for this
