@@ -1,5 +1,13 @@
 from django.conf import settings
 
+from registry.accounts.middleware import menu_open
+
+
+def menu(request):
+    """Whether the menu leads anywhere: not before the second factor or a forced
+    password change, when every link would be refused."""
+    return {"menu_open": menu_open(request)}
+
 
 def register(request):
     """The controller's details, for the privacy notice and the page footer."""

@@ -128,6 +128,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "balansia.context_processors.register",
+                "balansia.context_processors.menu",
             ],
         },
     },

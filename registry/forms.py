@@ -275,7 +275,6 @@ class CustomerFilterForm(QueryForm):
             {
                 "placeholder": _("Name, email or phone"),
                 "type": "search",
-                "autofocus": True,
                 "class": "form-control",
             }
         )

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from registry.accounts.middleware import PASSWORD_CHANGE_REQUIRED
 from registry.accounts.services import account_require_password_change
 from registry.audit.models import AuditEvent
 
@@ -219,3 +220,18 @@ def test_a_wrong_old_password_counts_as_a_failed_login(client, staff_member, pas
     assert log_in(client, "toimisto", password).status_code == 429
     staff_member.refresh_from_db()
     assert staff_member.check_password(password)
+
+
+def test_the_menu_is_hidden_while_every_link_would_be_refused(client, staff_member):
+    """A forced password change (or the second factor) comes first: the page
+    offers only logging out, not a menu of links that all answer no."""
+    client.force_login(staff_member)
+    session = client.session
+    session[PASSWORD_CHANGE_REQUIRED] = True
+    session.save()
+    forced = client.get(reverse("password_change")).content.decode()
+    assert reverse("registry:customer-list") not in forced
+    assert reverse("logout") in forced
+    session[PASSWORD_CHANGE_REQUIRED] = False
+    session.save()
+    assert reverse("registry:customer-list") in client.get("/").content.decode()

@@ -32,6 +32,13 @@ def test_notice_login_dashboard_logout(page, live_server, staff_member, password
     expect(page.get_by_role("heading", name="Etusivu")).to_be_visible()
     expect(page.get_by_text("Roolisi: Toimisto")).to_be_visible()
 
+    # The menu fits on one line at a desktop width.
+    tops = page.locator("#mainnav .nav-link").evaluate_all(
+        "links => links.map(link => Math.round(link.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) == 1, tops
+
+    page.get_by_role("button", name="toimisto").click()
     page.get_by_role("button", name=re.compile("Kirjaudu ulos")).click()
     expect(page.get_by_role("heading", name="Tietosuojaseloste", exact=True)).to_be_visible()
 
@@ -300,3 +307,19 @@ def test_staff_imports_a_spreadsheet_checks_it_and_undoes_it(
     expect(page.get_by_text("Tuonti peruttu: 2 asiakasta poistettu.")).to_be_visible()
     expect(page.locator("#import-status")).to_have_text("Peruttu")
     assert not Customer.objects.exists()
+
+
+def test_the_register_managers_menu_fits_on_one_line_and_works_on_a_phone(
+    page, live_server, log_in, register_manager
+):
+    log_in(page, register_manager)
+    tops = page.locator("#mainnav .nav-link").evaluate_all(
+        "links => links.map(link => Math.round(link.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) == 1, tops  # 1280 px: no item wraps onto a second line
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="Valikko").click()
+    page.get_by_role("navigation").get_by_role("link", name="Tapahtumaloki").click()
+    expect(page.get_by_role("heading", name="Tapahtumaloki")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width

@@ -81,3 +81,14 @@ def redirect_with_next(name, request):
     if request.method == "GET" and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
         return redirect(f"{reverse(name)}?{urlencode({'next': target})}")
     return redirect(name)
+
+
+def menu_open(request):
+    """Whether the user may use the register now: logged in, past the second
+    factor if they must give one, and not held at a forced password change."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    if request.session.get(PASSWORD_CHANGE_REQUIRED):
+        return False
+    return user.is_verified() or not (has_device(user) or requires_two_factor(user))
