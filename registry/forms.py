@@ -189,8 +189,12 @@ class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.duplicates = []
-        # Radio buttons need no "---------" choice: one of the three must be picked.
+        # Radio buttons need no "---------" choice: one of the three must be
+        # picked. A new customer at a course company's desk most often comes
+        # through an enrolment or a purchase, so that is chosen to begin with.
         self.fields["source"].choices = Customer.Source.choices
+        if self.instance.pk is None:
+            self.initial.setdefault("source", Customer.Source.ENROLMENT_OR_PURCHASE)
         self.fields["email"].widget.attrs["autocomplete"] = "off"
         self.fields["postal_code"].widget.attrs["inputmode"] = "numeric"
         self.helper = FormHelper()
@@ -209,13 +213,15 @@ class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
                 Column("country", css_class="col-md-4"),
             ),
             "source",
-            Field("confirm_duplicate"),
         )
 
     def clean(self):
         cleaned = super().clean()
         if self._identity_changed():
             self.duplicates = self._find_duplicates(cleaned)
+            if self.duplicates:
+                # The box is shown only when there is something to confirm.
+                self.helper.layout.append(Field("confirm_duplicate"))
             if self.duplicates and not cleaned.get("confirm_duplicate"):
                 self.add_error(
                     "confirm_duplicate",
@@ -245,7 +251,29 @@ class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
         )
         if self.instance.pk:
             candidates = candidates.exclude(pk=self.instance.pk)
-        return list(candidates.order_by("last_name", "first_name")[:10])
+        found = list(candidates.order_by("last_name", "first_name")[:10])
+        for other in found:
+            other.matched = self._matched(other, cleaned)
+        return found
+
+    @staticmethod
+    def _matched(other, cleaned):
+        """What makes `other` look like the same person, in words."""
+        reasons = []
+        email, phone = cleaned.get("email", ""), cleaned.get("phone")
+        if email and other.email.casefold() == email.casefold():
+            reasons.append(_("same email %(email)s") % {"email": other.email})
+        if phone and other.phone == phone:
+            reasons.append(_("same phone %(phone)s") % {"phone": format_phone(other.phone)})
+        if (
+            other.first_name.casefold() == cleaned.get("first_name", "").casefold()
+            and other.last_name.casefold() == cleaned.get("last_name", "").casefold()
+            and other.postal_code == cleaned.get("postal_code")
+        ):
+            reasons.append(
+                _("same name and postal code %(code)s") % {"code": other.postal_code}
+            )
+        return reasons
 
 
 class CustomerFilterForm(QueryForm):

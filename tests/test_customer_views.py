@@ -151,9 +151,12 @@ def test_creating_a_duplicate_shows_it_and_needs_confirmation(client, staff_memb
         "country": "FI",
         "source": "information_request",
     }
-    response = client.post(reverse("registry:customer-create"), data)
+    response = client.post(reverse("registry:customer-create"), data, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
-    assert customer.get_absolute_url() in response.content.decode()
+    text = response.content.decode()
+    assert customer.get_absolute_url() in text
+    assert "same phone 040 1234567" in text  # which value matched
+    assert 'name="confirm_duplicate"' in text
     assert Customer.objects.count() == 1
     response = client.post(
         reverse("registry:customer-create"), {**data, "confirm_duplicate": "on"}
@@ -228,3 +231,26 @@ def test_deep_pages_found_by_ids_first_hold_the_same_rows(client, staff_member, 
         deep = client.get(reverse("registry:customer-list"), params).context["customers"]
     assert [c.pk for c in deep] == [c.pk for c in plain] and len(deep) == 10
     assert any("IN (" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_new_customers_first_save_succeeds(client, staff_member):
+    """How the relationship began is chosen to begin with, and the 'different
+    person' box shows only when there is a possible duplicate."""
+    client.force_login(staff_member)
+    page = client.get(reverse("registry:customer-create")).content.decode()
+    assert (
+        'value="enrolment_or_purchase"' in page
+        and "checked" in page.split('value="enrolment_or_purchase"')[1].split(">")[0]
+    )
+    assert 'name="confirm_duplicate"' not in page
+    response = client.post(
+        reverse("registry:customer-create"),
+        {
+            "first_name": "Uuno",
+            "last_name": "Ensikertalainen",
+            "phone": "040 765 4321",
+            "country": "FI",
+            "source": "enrolment_or_purchase",
+        },
+    )
+    assert response.status_code == 302
