@@ -79,7 +79,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "django_countries",
     "crispy_bootstrap5",
-    "axes",
+    "balansia.apps.AxesConfig",
     "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",

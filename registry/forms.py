@@ -270,9 +270,7 @@ class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
             and other.last_name.casefold() == cleaned.get("last_name", "").casefold()
             and other.postal_code == cleaned.get("postal_code")
         ):
-            reasons.append(
-                _("same name and postal code %(code)s") % {"code": other.postal_code}
-            )
+            reasons.append(_("same name and postal code %(code)s") % {"code": other.postal_code})
         return reasons
 
 

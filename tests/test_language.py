@@ -3,6 +3,8 @@
 import datetime
 
 import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.template import Context, Template
 from django.utils import timezone, translation
 
@@ -33,3 +35,21 @@ def test_the_notice_says_when_it_was_updated_in_the_languages_format(client, set
     assert "25.11.2026" in client.get("/privacy/").content.decode()
     english = client.get("/privacy/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "25 Nov 2026" in english and "2026-11-25" not in english
+
+
+def test_admin_speaks_finnish_where_django_does_not(client, register_manager, staff_member):
+    """Permission names, the group selector's texts, django-axes' section and
+    the password length rule: English in Django's own Finnish, ours here."""
+    client.force_login(register_manager)
+    page = client.get(f"/admin/auth/user/{staff_member.pk}/change/").content.decode()
+    assert "Voi katsella: asiakas" in page and "Can view customer" not in page
+    assert "Kirjautumisyritykset" in client.get("/admin/").content.decode()
+    script = client.get("/admin/jsi18n/").content.decode()
+    assert '"Choose all %s": "Valitse kaikki: %s"' in script
+
+
+def test_password_rules_speak_finnish():
+
+    with translation.override("fi"), pytest.raises(ValidationError) as error:
+        validate_password("lyhyt")
+    assert "Salasana on liian lyhyt" in " ".join(error.value.messages)

@@ -4,6 +4,7 @@ devices: superusers)."""
 import json
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -13,6 +14,7 @@ from django.db import models
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -57,6 +59,32 @@ class AccountSecurityInline(admin.StackedInline):
         if security is not None and security.login_locked_at is not None:
             return ("password_change_required", "login_locked_at", "lift_lock")
         return ("password_change_required",)
+
+
+#: Django's own permissions, named in the interface's language (Django stores
+#: their names in English: "Can add customer").
+DEFAULT_ACTIONS = {
+    "add": _("Can add %(model)s"),
+    "change": _("Can change %(model)s"),
+    "delete": _("Can delete %(model)s"),
+    "view": _("Can view %(model)s"),
+}
+
+
+def permission_label(permission):
+    """ "Customer register | customer | Can view customer", in the user's language."""
+    content_type = permission.content_type
+    model = content_type.model_class()
+    app = apps.get_app_config(content_type.app_label).verbose_name
+    if model is None:
+        return f"{app} | {content_type.model} | {permission.name}"
+    action, _sep, model_name = permission.codename.partition("_")
+    if action in DEFAULT_ACTIONS and model_name == model._meta.model_name:
+        name = DEFAULT_ACTIONS[action] % {"model": model._meta.verbose_name}
+    else:
+        # Our own permissions are written with gettext_lazy in Meta.permissions.
+        name = gettext(permission.name)
+    return f"{app} | {model._meta.verbose_name} | {name}"
 
 
 def reauthenticate_first(request):
@@ -234,8 +262,11 @@ class RegisterGroupAdmin(AuditedAccessMixin, GroupAdmin):
 
     def formfield_for_manytomany(self, db_field, request=None, **kwargs):
         if db_field.name == "permissions":
-            kwargs["queryset"] = grantable_permissions(request.user)
-        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+            kwargs["queryset"] = grantable_permissions(request.user).select_related("content_type")
+        field = super().formfield_for_manytomany(db_field, request=request, **kwargs)
+        if db_field.name == "permissions":
+            field.label_from_instance = permission_label
+        return field
 
 
 @admin.register(User)
@@ -282,7 +313,10 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
             kwargs["queryset"] = grantable_groups(request.user)
         elif db_field.name == "user_permissions":
             kwargs["queryset"] = grantable_permissions(request.user).select_related("content_type")
-        return super().formfield_for_manytomany(db_field, request=request, **kwargs)
+        field = super().formfield_for_manytomany(db_field, request=request, **kwargs)
+        if db_field.name == "user_permissions":
+            field.label_from_instance = permission_label
+        return field
 
     def user_change_password(self, request, id, form_url=""):
         # Setting someone's password is a change of access like any other.
