@@ -43,7 +43,7 @@ run: export DEBUG ?= true
 run: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
-	$(MANAGE) ensure_register_manager
+	$(MANAGE) ensure_register_manager --url http://127.0.0.1:8000/
 	$(MANAGE) runserver 127.0.0.1:8000
 
 # Like production, on this machine: DEBUG off, collected static files, gunicorn.
@@ -58,7 +58,7 @@ serve: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --noinput --clear -v0
-	$(MANAGE) ensure_register_manager
+	$(MANAGE) ensure_register_manager --url http://$${GUNICORN_BIND:-127.0.0.1:8001}/
 	$(BIN)/gunicorn -c gunicorn.conf.py balansia.wsgi
 
 bench: $(VENV)/.installed-dev

@@ -235,3 +235,16 @@ def test_the_menu_is_hidden_while_every_link_would_be_refused(client, staff_memb
     session[PASSWORD_CHANGE_REQUIRED] = False
     session.save()
     assert reverse("registry:customer-list") in client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_first_register_manager_is_told_the_real_address(capsys, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://rekisteri.example.fi"]
+    call_command("ensure_register_manager")
+    assert "Log in at https://rekisteri.example.fi/ " in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_the_served_address_can_be_named(capsys):
+    call_command("ensure_register_manager", "--url", "http://127.0.0.1:8001/")
+    assert "Log in at http://127.0.0.1:8001/ " in capsys.readouterr().out

@@ -269,3 +269,17 @@ def test_the_groups_of_a_migrated_database_are_the_grants_table():
         for group in Group.objects.prefetch_related("permissions__content_type")
     }
     assert in_database == {name: sorted(set(codes)) for name, codes in GRANTS.items()}
+
+
+@pytest.mark.django_db
+def test_saving_an_account_without_a_role_warns_that_it_can_do_nothing(
+    client, register_manager, no_role_user
+):
+    client.force_login(register_manager)
+    response = client.post(
+        reverse("admin:auth_user_change", args=[no_role_user.pk]),
+        account_form_data(client, no_role_user),
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert "has no role: the account can log in but do nothing" in response.content.decode()

@@ -5,7 +5,7 @@ import json
 
 from django import forms
 from django.apps import apps
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -333,6 +333,25 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             account_require_password_change(user=obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        user = form.instance
+        if (
+            change
+            and user.is_active
+            and not user.is_superuser
+            and not user.groups.exists()
+            and not user.user_permissions.exists()
+        ):
+            messages.warning(
+                request,
+                _(
+                    "%(user)s has no role: the account can log in but do nothing. "
+                    "Tick a role under Groups if the person needs access."
+                )
+                % {"user": user.get_username()},
+            )
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)

@@ -27,6 +27,11 @@ def one_time_password(user, attempts=100):
     raise ValidationError("No random password passed the password validators.")
 
 
+def default_url():
+    origins = settings.CSRF_TRUSTED_ORIGINS
+    return f"{origins[0].rstrip('/')}/" if origins else "http://127.0.0.1:8000/"
+
+
 class Command(BaseCommand):
     help = (
         "Create the first register manager if the register has no user yet, and print "
@@ -39,8 +44,14 @@ class Command(BaseCommand):
             default=settings.INITIAL_ADMIN_USERNAME,
             help="User name of the new account (default: BALANSIA_ADMIN_USERNAME or admin).",
         )
+        parser.add_argument(
+            "--url",
+            default="",
+            help="The address to log in at, for the message "
+            "(default: the first CSRF_TRUSTED_ORIGINS, else http://127.0.0.1:8000/).",
+        )
 
-    def handle(self, *args, username, **options):
+    def handle(self, *args, username, url, **options):
         User = get_user_model()
         if User.objects.exists():
             self.stdout.write("The register already has accounts; no account was created.")
@@ -63,7 +74,7 @@ class Command(BaseCommand):
                 "\nCreated the first register manager.\n"
                 f"  user name: {username}\n"
                 f"  one-time password: {password}\n"
-                "Log in at http://127.0.0.1:8000/ and choose a new password. "
+                f"Log in at {url or default_url()} and choose a new password. "
                 "This password is not shown again.\n"
             )
         )
