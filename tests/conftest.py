@@ -22,7 +22,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
-from .factories import PASSWORD, UserFactory
+from .factories import (
+    PASSWORD,
+    CourseFactory,
+    CustomerFactory,
+    CustomerImportFactory,
+    DataSubjectRequestFactory,
+    EnrollmentFactory,
+    UserFactory,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -164,3 +172,20 @@ def log_in(live_server, password):
         page.wait_for_url(live_server.url + "/")
 
     return log_in
+
+
+@pytest.fixture
+def world(db, instructor):
+    """One object of each kind a view may be about, for the tables of views."""
+    customer = CustomerFactory()
+    own_course = CourseFactory(instructor=instructor)
+    return {
+        "instructor": instructor,
+        "customer": customer,
+        "other_customer": CustomerFactory(),
+        "case": DataSubjectRequestFactory(customer=customer),
+        "own_course": own_course,
+        "other_course": CourseFactory(),
+        "enrollment": EnrollmentFactory(course=own_course),
+        "customer_import": CustomerImportFactory(),
+    }

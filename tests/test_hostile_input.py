@@ -17,7 +17,7 @@ from django.urls import reverse
 from registry.imports.services import import_upload
 
 from .test_imports import HEADER, csv_bytes, person
-from .test_permission_table import RULES, world  # noqa: F401 - world is a fixture
+from .test_permission_table import RULES
 from .urlwalk import walk
 
 HOSTILE = {
@@ -73,7 +73,7 @@ def pending_import(register_manager):
     )
 
 
-def urls_of(name, world, pending_import):  # noqa: F811
+def urls_of(name, world, pending_import):
     kwargs, _expected = RULES[name]
     urls = [reverse(name, kwargs=kwargs(world) if kwargs else None)]
     if name == "registry:import-detail":
@@ -105,7 +105,7 @@ def answers_all_at_once(client, url, parameters):
 
 
 @pytest.mark.parametrize("name", sorted(RULES))
-def test_hostile_query_values_never_answer_5xx(request, world, pending_import, recording, name):  # noqa: F811 - `world` is the imported fixture
+def test_hostile_query_values_never_answer_5xx(request, world, pending_import, recording, name):
     """The register manager, who sees most pages: every parameter, one by one.
     Instructors, whose course pages differ: all parameters at once."""
     answered = 0
@@ -136,7 +136,7 @@ def test_the_watch_finds_the_parameters(client, register_manager, recording):
 
 
 @pytest.mark.parametrize("name", sorted(name for name, (kwargs, _e) in RULES.items() if kwargs))
-def test_numbers_beyond_any_record_are_not_found(request, world, name):  # noqa: F811
+def test_numbers_beyond_any_record_are_not_found(request, world, name):
     """/customers/99999999999999999999/ names no customer: 404, not 500."""
     client = Client(raise_request_exception=False)
     client.force_login(request.getfixturevalue("register_manager"))

@@ -12,13 +12,6 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from .factories import (
-    CourseFactory,
-    CustomerFactory,
-    CustomerImportFactory,
-    DataSubjectRequestFactory,
-    EnrollmentFactory,
-)
 from .urlwalk import walk
 
 L = "login"
@@ -121,22 +114,6 @@ def project_views():
 
 def test_every_view_has_a_rule():
     assert project_views() == set(RULES)
-
-
-@pytest.fixture
-def world(db, instructor):
-    customer = CustomerFactory()
-    own_course = CourseFactory(instructor=instructor)
-    return {
-        "instructor": instructor,
-        "customer": customer,
-        "other_customer": CustomerFactory(),
-        "case": DataSubjectRequestFactory(customer=customer),
-        "own_course": own_course,
-        "other_course": CourseFactory(),
-        "enrollment": EnrollmentFactory(course=own_course),
-        "customer_import": CustomerImportFactory(),
-    }
 
 
 def answer(request, persona, url):

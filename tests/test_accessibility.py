@@ -1,0 +1,111 @@
+"""Accessibility in a real browser: axe-core on every page each persona can
+open, no page wider than a phone, and the keyboard reaches what the mouse does.
+
+The pages are those of tests/test_permission_table.py that answer a persona
+with 200, so a new view is checked as soon as it has its row there. axe-core
+comes with the axe-playwright-python package (no download).
+"""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.urls import reverse
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
+
+from .test_permission_table import RULES
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+PHONE = {"width": 390, "height": 844}
+#: axe-core's impact levels that fail the test.
+BLOCKING = {"serious", "critical"}
+#: Views that answer GET with a form's first step but whose URL needs a
+#: query to show a page (none yet), or that act on GET (none may).
+#: axe runs for the personas that see every kind of page between them (the
+#: register manager sees what staff see, and more); every persona's pages are
+#: measured at a phone's width.
+PERSONAS = {"anonymous": True, "register_manager": True, "instructor": True, "staff_member": False}
+AXE_OPTIONS = {
+    "resultTypes": ["violations"],
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+}
+
+
+def pages_for(persona, world):
+    """(name, url) of every view that answers `persona` with a page."""
+    for name, (kwargs_of, expected) in sorted(RULES.items()):
+        if expected.get(persona, expected["other"]) != 200:
+            continue
+        kwargs = kwargs_of(world) if kwargs_of else {}
+        yield name, reverse(name, kwargs=kwargs)
+
+
+def serious(results):
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} "
+        f"at {[node['target'] for node in violation['nodes']][:3]}"
+        for violation in results.response["violations"]
+        if violation["impact"] in BLOCKING
+    ]
+
+
+@pytest.mark.parametrize(("persona", "with_axe"), PERSONAS.items())
+def test_every_page_passes_axe_and_fits_a_phone(
+    page,
+    live_server,
+    log_in,
+    request,
+    world,
+    persona,
+    with_axe,
+):
+    if persona != "anonymous":
+        log_in(page, request.getfixturevalue(persona))
+    axe = Axe()
+    checked, problems = 0, {}
+    for name, url in pages_for(persona, world):
+        try:
+            page.goto(live_server.url + url)
+        except PlaywrightError as error:
+            if "Download is starting" in str(error):
+                continue  # a file (CSV, XLSX, JSON), not a page
+            raise
+        checked += 1
+        found = serious(axe.run(page, options=AXE_OPTIONS)) if with_axe else []
+        page.set_viewport_size(PHONE)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.set_viewport_size({"width": 1280, "height": 720})
+        if width > PHONE["width"]:
+            found.append(f"the page is {width} px wide at 390 px")
+        if found:
+            problems[name] = found
+    assert checked >= 3 if persona == "anonymous" else checked >= 2
+    assert problems == {}
+
+
+def test_the_skip_link_and_the_keyboard(page, live_server, log_in, staff_member):
+    """Tab first reaches the skip link, which moves the focus to the content;
+    focus is visible; the customer search is reached and used with keys only."""
+    log_in(page, staff_member)
+    page.goto(live_server.url + reverse("registry:customer-list"))
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Siirry sisältöön")
+    expect(skip).to_be_focused()
+    outline = skip.evaluate(
+        "link => getComputedStyle(link).outlineStyle + getComputedStyle(link).boxShadow"
+    )
+    assert outline.strip() not in ("none", "nonenone")
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    search = page.get_by_role("textbox", name="Hae")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if search.evaluate("input => input === document.activeElement"):
+            break
+    expect(search).to_be_focused()
+    page.keyboard.type("Virtanen")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/customers/?**q=Virtanen**")
