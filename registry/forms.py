@@ -13,7 +13,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 from .changes import plain_value
 from .models import Consent, ConsentText, Customer, MarketingChannel
 from .phones import format_phone
-from .query_forms import ObjectIdField, QueryForm
+from .query_forms import MomentField, ObjectIdField, QueryForm
 from .services import CUSTOMER_FIELDS
 
 # Letters of any alphabet, joined by single spaces, hyphens, apostrophes or
@@ -415,7 +415,7 @@ class ConsentForm(forms.Form):
         required=False,
         help_text=_("Required when consent is given: the version of the text the customer saw."),
     )
-    occurred_at = forms.DateTimeField(
+    occurred_at = MomentField(
         label=_("When it happened"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )

@@ -6,7 +6,9 @@ import datetime
 from urllib.parse import urlencode
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
 
 #: The largest number a record's id (BigAutoField) can be. A larger number in
 #: a query names no record; SQLite cannot even bind it to a query.
@@ -83,3 +85,22 @@ class DayField(forms.DateField):
         super().__init__(
             validators=[MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)], **kwargs
         )
+
+
+def plausible_moment(value):
+    """A date or time that the register can keep and show: between FIRST_DAY
+    and LAST_DAY. Year 1 would be stored by PostgreSQL as 1 BC in UTC, and
+    then no page could read it back."""
+    day = value.date() if isinstance(value, datetime.datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError(
+            _("Give a date between %(first)s and %(last)s.")
+            % {"first": FIRST_DAY.year, "last": LAST_DAY.year},
+            code="implausible",
+        )
+
+
+class MomentField(forms.DateTimeField):
+    """A date and time of a form, within FIRST_DAY and LAST_DAY."""
+
+    default_validators = [plausible_moment]

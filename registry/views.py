@@ -89,15 +89,18 @@ class CustomerListView(PermissionRequiredMixin, ListView):
         context["query_string"] = self.filters.query_string()
         return context
 
+    @transaction.atomic
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
-        if search := self.filters.values()["q"]:
-            customer_searched(
-                query=search,
-                result_count=response.context_data["paginator"].count,
-                by=request.user,
-                request=request,
-            )
+        values = self.filters.values()
+        customer_searched(
+            query=values.pop("q"),
+            result_count=response.context_data["paginator"].count,
+            shown=len(response.context_data["customers"]),
+            filters={**values, "page": response.context_data["page_obj"].number},
+            by=request.user,
+            request=request,
+        )
         return response
 
 
@@ -157,7 +160,8 @@ class CustomerCreateView(PermissionRequiredMixin, CreateView):
 
 
 class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
-    """Edit a customer (rectification): staff and the register manager."""
+    """Edit a customer (rectification): staff and the register manager. The
+    form shows the whole record, so opening it is audited as a view."""
 
     permission_required = "registry.change_customer"
     raise_exception = True
@@ -165,6 +169,12 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
     form_class = CustomerForm
     template_name = "registry/customer_form.html"
     context_object_name = "customer"
+
+    @transaction.atomic
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        customer_viewed(customer=self.object, by=request.user, request=request, via="edit")
+        return response
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(case_id=self._case_id(), **kwargs)
@@ -203,12 +213,21 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
 
 
 @permission_required(["registry.view_customer", "registry.merge_customer"], raise_exception=True)
+@transaction.atomic
 def customer_merge_pick(request, pk):
     """Choose the other record of the same person: users with the merge permission."""
     customer = get_object_or_404(Customer, pk=pk)
     filters = CustomerFilterForm(request.GET or None)
-    if filters.values()["q"]:
-        candidates = Customer.objects.exclude(pk=pk).filtered(**filters.values())[:20]
+    if query := filters.values()["q"]:
+        candidates = list(Customer.objects.exclude(pk=pk).filtered(**filters.values())[:20])
+        customer_searched(
+            query=query,
+            result_count=len(candidates),
+            shown=len(candidates),
+            via="merge",
+            by=request.user,
+            request=request,
+        )
     else:
         candidates = (
             Customer.objects.possible_duplicates(

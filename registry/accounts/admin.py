@@ -22,6 +22,7 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.changes import plain_value
+from registry.query_forms import plausible_moment
 
 from .access_rights import grantable_groups, grantable_permissions, manageable
 from .lock import account_login_unlock
@@ -159,7 +160,6 @@ class SeenValuesFormMixin:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
-            self.fields["seen"] = forms.CharField(widget=forms.HiddenInput, required=False)
             self.initial["seen"] = json.dumps(self._values_now())
 
     def _watched(self):
@@ -189,7 +189,7 @@ class SeenValuesFormMixin:
 
     def clean(self):
         cleaned = super().clean()
-        if "seen" not in self.fields:
+        if self.instance.pk is None or "seen" not in self.fields:
             return cleaned
         try:
             seen = json.loads(self.data.get(self.add_prefix("seen")) or "")
@@ -231,6 +231,9 @@ class SeenValuesFormMixin:
 
 
 class AccountChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, UserChangeForm):
+    # Declared, so that admin renders it (RegisterUserAdmin.get_fieldsets).
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
     limited_fields = ("groups", "user_permissions")
     seen_fields = (
         "username",
@@ -246,6 +249,9 @@ class AccountChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, UserChang
 
 
 class GroupChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, forms.ModelForm):
+    # Declared, so that admin's default fieldset renders it.
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
     limited_fields = ("permissions",)
     seen_fields = ("name", "permissions")
 
@@ -283,11 +289,19 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
 
     form = AccountChangeForm
     inlines = (AccountSecurityInline,)
+    # Dates a person could type that no page could show again (year 1).
+    formfield_overrides = {
+        models.DateTimeField: {"validators": [plausible_moment]},
+        models.DateField: {"validators": [plausible_moment]},
+    }
     list_display = ("username", "first_name", "last_name", "is_active", "is_staff", "last_login")
     list_filter = ("is_active", "is_staff", "groups")
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            # The values the form showed, for SeenValuesFormMixin.
+            fieldsets.append((None, {"fields": ["seen"]}))
         if request.user.is_superuser:
             return fieldsets
         return [

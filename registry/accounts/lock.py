@@ -27,6 +27,12 @@ from registry.audit.services import audit_event_create
 from .models import AccountSecurity
 
 
+def password_was_checked(request):
+    """Whether a failed login reached a password check (AccountLockBackend),
+    rather than being refused by django-axes' lockout without one."""
+    return bool(getattr(request, "password_checked", False))
+
+
 def account_is_locked(user):
     return AccountSecurity.objects.filter(user=user, login_locked_at__isnull=False).exists()
 
@@ -104,6 +110,10 @@ class AccountLockBackend(ModelBackend):
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is not None:
+            # django-axes refuses a locked-out client before this backend runs;
+            # only a password that was really checked counts as a failure.
+            request.password_checked = True
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None and account_is_locked(user):
             return None

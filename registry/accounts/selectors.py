@@ -25,9 +25,12 @@ from registry.audit.models import AuditEvent
 
 #: Audit actions that read or export customer records.
 VIEWS = [AuditEvent.Action.CUSTOMER_VIEWED]
+#: Lists of customers shown on a page: their rows are read as well.
+LISTS = [AuditEvent.Action.CUSTOMER_SEARCHED]
 
 
 EXPORTS = [
+    AuditEvent.Action.REGISTER_EXPORTED,
     AuditEvent.Action.MARKETING_LIST_EXPORTED,
     AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
     AuditEvent.Action.ACCESS_REPORT_EXPORTED,
@@ -89,7 +92,7 @@ def dormant_accounts(days):
 def unusual_activity(hours=24):
     """Users who, within some hour of the last `hours`, viewed or exported more
     customer records than UNUSUAL_ACTIVITY_PER_HOUR (views count one each,
-    exports count their rows)."""
+    exports and the pages of customer lists count their rows)."""
     threshold = settings.UNUSUAL_ACTIVITY_PER_HOUR
     since = timezone.now() - timedelta(hours=hours)
     events = AuditEvent.objects.filter(at__gte=since, actor__isnull=False)
@@ -100,7 +103,7 @@ def unusual_activity(hours=24):
         .annotate(records=Count("id"))
     )
     exports = (
-        events.filter(action__in=EXPORTS)
+        events.filter(action__in=[*EXPORTS, *LISTS])
         .annotate(
             hour=TruncHour("at"), rows=Cast(KeyTextTransform("rows", "detail"), IntegerField())
         )

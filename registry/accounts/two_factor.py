@@ -5,7 +5,7 @@ import segno
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django_otp import devices_for_user, user_has_device
+from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -84,10 +84,20 @@ def two_factor_confirm(*, user, device, token, request):
     return codes
 
 
+@transaction.atomic
 def two_factor_verify(*, user, token, request):
     """Check a code against the user's devices (authenticator, then backup
-    codes; a throttled device is skipped). Every failure is audited."""
-    for device in devices_for_user(user, confirmed=True):
+    codes; a throttled device is skipped). Every failure is audited.
+
+    The user's device rows are locked first, so that checks of one user run
+    one at a time: a backup code sent by several requests at once works once,
+    and every wrong code counts towards the throttle (django-otp reads and
+    writes its counters without a lock)."""
+    devices = [
+        *TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk"),
+        *StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk"),
+    ]
+    for device in devices:
         allowed, _info = device.verify_is_allowed()
         if allowed and device.verify_token(token):
             _second_factor_given(request, device)

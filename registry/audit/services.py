@@ -32,12 +32,17 @@ def customer_viewed(*, customer, by, request, via=None):
     )
 
 
-def customer_searched(*, query, result_count, by, request):
+def customer_searched(*, query, result_count, by, request, shown=0, via=None, filters=None):
+    """Record a list of customers shown to a user: the search words (if any),
+    the filters, how many matched and how many rows the page showed (a list
+    is a read of every row on it; the unusual-activity alert counts them)."""
+    detail = {"query": query[:200], "results": result_count, "rows": shown}
+    if filters:
+        detail["filters"] = {key: str(value)[:100] for key, value in filters.items() if value}
+    if via:
+        detail["via"] = via
     audit_event_create(
-        action=AuditEvent.Action.CUSTOMER_SEARCHED,
-        by=by,
-        request=request,
-        detail={"query": query[:200], "results": result_count},
+        action=AuditEvent.Action.CUSTOMER_SEARCHED, by=by, request=request, detail=detail
     )
 
 
