@@ -56,6 +56,8 @@ RULES = {
     "two-factor-verify": (None, {"anonymous": L, "inactive_user": L, "other": 302}),
     "set_language": (None, {"other": 302}),  # a GET changes nothing and goes back
     "admin-login": (None, {"anonymous": L, "inactive_user": L, "other": 403}),
+    # Texts only, no personal data; admin's pages that load it need a login anyway.
+    "admin-jsi18n": (None, ANY_USER),
     "registry:customer-list": (None, OFFICE),
     "registry:customer-create": (None, OFFICE),
     "registry:register-export": (None, MANAGER_ONLY),
