@@ -3,6 +3,7 @@
 import datetime
 import json
 from datetime import timedelta
+from unittest.mock import ANY
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -262,7 +263,9 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
     EnrollmentFactory(customer=customer, course=course, status="enrolled")
     customer_viewed(customer=customer, by=staff_member, request=None)
     customer_searched(query="Poistettava-Äijälä", result_count=1, by=staff_member, request=None)
-    customer_searched(query="040 987 6543", result_count=1, by=staff_member, request=None)
+    # A phone number however it was typed into the search box.
+    for typed in ("040 987 6543", "+358 40 987 6543", "040-987 65 43", "00358409876543"):
+        customer_searched(query=typed, result_count=1, by=staff_member, request=None)
     customer_update(
         customer=customer, data={"street_address": "Uusi Katoamistie 8"}, by=staff_member
     )
@@ -353,6 +356,9 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
         "040 9876543",
         "0409876543",
         "Katoamistie",
+        "987 6543",
+        "987 65 43",
+        "358409876543",
     ):
         for form in personal_forms(value):
             assert form not in text, f"{form!r} is still in the database"
@@ -367,7 +373,26 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
     assert other_case.identity_verification == "[poistettu] (poika) soitti"
     erased = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_ERASED)
     assert erased.actor == register_manager
-    assert erased.detail == {"customer_id": old_id, "reference": reference, "reason": "request"}
+    assert erased.detail == {
+        "customer_id": old_id,
+        "reference": reference,
+        "reason": "request",
+        # Rows that named the person without being about them (the search
+        # events, the import, the other case, the login records) are counted...
+        "rewritten": {
+            "registry.auditevent": ANY,
+            "registry.customerimport": 2,
+            "registry.datasubjectrequest": 2,
+            "axes.accessattempt": 1,
+            "axes.accessfailurelog": 1,
+        },
+    }
+    # ...and each rewritten event says so, with the moment of the erasure.
+    rewritten = AuditEvent.objects.filter(detail__has_key="scrubbed_at")
+    assert rewritten.count() == erased.detail["rewritten"]["registry.auditevent"] >= 10
+    for event in rewritten:
+        moment = datetime.datetime.fromisoformat(event.detail["scrubbed_at"])
+        assert abs(moment - erased.at) < timedelta(seconds=5)
     assert [entry["customer_id"] for entry in read_journal()] == [old_id]
 
 
@@ -478,3 +503,30 @@ def test_a_case_shows_that_its_access_report_was_viewed_and_sent(client, registe
     client.get(reverse("registry:access-report", args=[customer.pk]), {"format": "json"})
     trail = client.get(case.get_absolute_url()).context["trail"]
     assert {"access_report_viewed", "access_report_exported"} <= {e.action for e in trail}
+
+
+def test_an_erasure_blanks_names_where_words_start_only(register_manager, staff_member):
+    """Erasing Mäki blanks "Mäki" and "Mäelle"-less prefixes ("Mäkiä"), not the
+    "mäki" inside someone else's "Kotimäki"; the untouched event keeps no mark."""
+    customer = CustomerFactory(first_name="Testi", last_name="Mäki", phone="")
+    customer_searched(query="Mäkiä etsittiin", result_count=1, by=staff_member, request=None)
+    customer_searched(query="Kotimäki", result_count=1, by=staff_member, request=None)
+
+    customer_erase(customer=customer, by=register_manager)
+
+    searches = AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_SEARCHED).order_by("pk")
+    first, second = (event.detail for event in searches)
+    assert first["query"] == "[poistettu]ä etsittiin" and "scrubbed_at" in first
+    assert second["query"] == "Kotimäki" and "scrubbed_at" not in second
+
+
+def test_a_name_inside_the_erased_mark_is_blanked_once(register_manager, staff_member):
+    """A name that the mark itself contains ("Tettu" in "[poistettu]") is
+    replaced in one pass, not searched for again inside its own replacement."""
+    customer = CustomerFactory(first_name="Tettu", last_name="Ist", phone="")
+    customer_searched(query="Tettu Ist", result_count=1, by=staff_member, request=None)
+
+    customer_erase(customer=customer, by=register_manager)
+
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
+    assert event.detail["query"] == "[poistettu]"
