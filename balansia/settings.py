@@ -399,5 +399,7 @@ LOGGING = {
     "loggers": {
         # Axes logs user names and addresses at INFO; keep them in the audit trail only.
         "axes": {"level": "WARNING"},
+        # fpdf2's font subsetting lists every glyph of each access report at INFO.
+        "fontTools": {"level": "WARNING"},
     },
 }

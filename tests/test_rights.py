@@ -1,6 +1,7 @@
 """The data subject's rights: requests, access, rectification, erasure, retention."""
 
 import datetime
+import io
 import json
 from datetime import timedelta
 from unittest.mock import ANY
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from pypdf import PdfReader
 
 from courses.models import Enrollment
 from courses.services import participant_list_export
@@ -530,3 +532,67 @@ def test_a_name_inside_the_erased_mark_is_blanked_once(register_manager, staff_m
 
     event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
     assert event.detail["query"] == "[poistettu]"
+
+
+def access_report_pdf_text(content):
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+#: Codes and forms of the data that a person should never have to read.
+RAW = ("enrolment_or_purchase", "customer_viewed", "web_form", "first_name", "T00:", "+00:00")
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("fi", ["Sähköpostimarkkinointi", "Suostumus annettu", "Verkkolomake", "Kurssi"]),
+        ("en", ["Email marketing", "Consent given", "Web form", "Course"]),
+    ],
+)
+def test_the_access_report_is_a_document_in_the_customers_language(
+    client, register_manager, staff_member, language, words
+):
+    """Whatever the register manager's own language, the report is in the
+    customer's: labels and codes in words, times local, nothing raw."""
+    customer = CustomerFactory(
+        first_name="Åsa", last_name="Łęcka-Öhman", source="enrolment_or_purchase"
+    )
+    ConsentFactory(customer=customer, recorded_by=staff_member, method="web_form")
+    EnrollmentFactory(customer=customer, course=CourseFactory(title="Pilates"))
+    customer_viewed(customer=customer, by=staff_member, request=None)
+    client.force_login(register_manager)
+    url = reverse("registry:access-report", args=[customer.pk])
+
+    page = client.get(url, {"language": language}, headers={"accept-language": "fi"})
+    pdf = client.get(url, {"format": "pdf", "language": language})
+
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf["Content-Disposition"].endswith('.pdf"')
+    document = page.context["document"]
+    shown = " ".join(
+        str(value)
+        for section in document.sections
+        for row in [section.columns, *section.rows]
+        for value in row
+    )
+    text = access_report_pdf_text(pdf.content)
+    for content in (shown, text):
+        # Without white space: the PDF wraps words inside narrow columns.
+        content = "".join(content.split())
+        for word in ["Łęcka-Öhman", *words]:
+            assert "".join(word.split()) in content, word
+        for raw in RAW:
+            assert raw not in content, raw
+    exported = AuditEvent.objects.filter(
+        action=AuditEvent.Action.ACCESS_REPORT_EXPORTED, target_id=str(customer.pk)
+    )
+    assert exported.count() == 1
+
+
+def test_the_access_report_takes_no_unknown_format_or_language(client, register_manager):
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    url = reverse("registry:access-report", args=[customer.pk])
+    for query in ({"format": "docx"}, {"language": "xx"}, {"language": "a" * 5000}):
+        response = client.get(url, query)
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
