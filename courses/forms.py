@@ -256,7 +256,11 @@ class ParticipantExportForm(ExportForm):
     columns = forms.MultipleChoiceField(
         label=_("Columns"), widget=forms.CheckboxSelectMultiple, choices=()
     )
-    field_order = ["columns", "file_format", "purpose"]
+    attendance = forms.BooleanField(
+        label=_("Attendance: one column per session, and the times each came"),
+        required=False,
+    )
+    field_order = ["columns", "attendance", "file_format", "purpose"]
 
     def __init__(self, *args, allowed_columns, **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,7 +9,7 @@ before that, as a merge does.
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
@@ -489,13 +489,55 @@ def participants(course):
     return (
         course.enrollments.exclude(status=Enrollment.Status.CANCELLED)
         .select_related("customer")
-        .order_by("-status", "status_changed_at", "id")
+        .order_by(
+            models.Case(
+                models.When(status=Enrollment.Status.WAITLISTED, then=1),
+                default=0,
+            ),
+            "status_changed_at",
+            "id",
+        )
     )
 
 
+def attendance_export_header(course):
+    """The extra columns of an export with attendance: one per session (its
+    date, "cancelled" after a cancelled one) and the total."""
+    header = []
+    for session in course.sessions.order_by("starts_at", "id"):
+        label = formats.date_format(timezone.localtime(session.starts_at), "SHORT_DATE_FORMAT")
+        header.append(f"{label} ({_('cancelled')})" if session.is_cancelled else label)
+    return [*header, _("Came (times)")]
+
+
+def _attendance_cells(course, enrollments):
+    """{enrolment id: [status per session as words, "came/held"]}: three queries."""
+    sessions = list(course.sessions.order_by("starts_at", "id"))
+    now = timezone.now()
+    held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
+    table = _attendance_by_enrollment(course, sessions)
+    words = dict(Attendance.Status.choices)
+    cells = {}
+    for enrollment in enrollments:
+        marks = table.get(enrollment.pk, {})
+        row = [str(words.get(marks.get(s.pk), "")) for s in sessions]
+        if enrollment.status in Enrollment.TAKING_A_PLACE:
+            came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
+            row.append(f"{came}/{len(held)}")
+        else:
+            row.append("")
+        cells[enrollment.pk] = row
+    return cells
+
+
 @transaction.atomic
-def participant_list_export(*, course, columns, purpose, file_format, by, request=None):
-    """Audit the export of a participant list; return (rows, count)."""
+def participant_list_export(
+    *, course, columns, purpose, file_format, by, request=None, attendance=False
+):
+    """Audit the export of a participant list; return (rows, count). With
+    `attendance`, each row ends with one column per session (came, didn't
+    come, reported absence) and the times the participant came
+    (attendance_export_header gives their titles)."""
 
     enrollments = list(participants(course).exclude(customer=None))
     audit_event_create(
@@ -508,6 +550,7 @@ def participant_list_export(*, course, columns, purpose, file_format, by, reques
             "rows": len(enrollments),
             "purpose": purpose,
             "format": file_format,
+            "attendance": attendance,
         },
     )
 
@@ -520,6 +563,9 @@ def participant_list_export(*, course, columns, purpose, file_format, by, reques
         return format_phone(raw) if column == "phone" else raw
 
     rows = [[value(e, column) for column in columns] for e in enrollments]
+    if attendance:
+        cells = _attendance_cells(course, enrollments)
+        rows = [row + cells[e.pk] for row, e in zip(rows, enrollments, strict=True)]
     return rows, len(enrollments)
 
 

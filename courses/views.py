@@ -31,6 +31,7 @@ from .forms import (
 from .models import Attendance, Course, Enrollment
 from .services import (
     PARTICIPANT_COLUMNS,
+    attendance_export_header,
     attendance_grid,
     attendance_save,
     course_create,
@@ -393,8 +394,11 @@ def participant_export_view(request, pk):
             file_format=file_format,
             by=request.user,
             request=request,
+            attendance=form.cleaned_data["attendance"],
         )
         header = [str(PARTICIPANT_COLUMNS[name][0]) for name in columns]
+        if form.cleaned_data["attendance"]:
+            header += attendance_export_header(course)
         filename = (
             f"osallistujat-{slugify(course.title)}-{timezone.localtime(course.starts_at):%Y-%m-%d}"
         )

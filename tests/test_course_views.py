@@ -188,6 +188,7 @@ def test_csv_export_has_the_chosen_columns_is_safe_and_audited(client, staff_mem
         "rows": 1,
         "purpose": "lista ohjaajalle",
         "format": "csv",
+        "attendance": False,
     }
 
 

@@ -2,8 +2,10 @@
 session, the roll call, the grid, and the migration of single-session data
 (issue 18)."""
 
+import csv
 import datetime
 import importlib
+import io
 from datetime import timedelta
 
 import pytest
@@ -376,6 +378,42 @@ def test_the_grid_and_roll_call_take_a_constant_number_of_queries(
     assert len(rows) == 20 and len(totals) == 12
     assert rows[0][2:] == (sum(1 for m in rows[0][1] if m == "came"), 11)
     assert "/11" in grid.content.decode()
+
+
+def test_the_export_has_a_column_per_session_and_the_total(client, staff_member, instructor):
+    start = timezone.make_aware(datetime.datetime(2026, 10, 5, 18, 0))
+    course = CourseFactory(title="Syysjooga", sessions=weekly(start, 3))
+    aino = EnrollmentFactory(course=course, customer=CustomerFactory(first_name="Aino"))
+    EnrollmentFactory(
+        course=course, customer=CustomerFactory(first_name="Bertta"), status="waitlisted"
+    )
+    first, second, third = course.sessions.all()
+    attendance_save(session=first, marks={aino.pk: "came"}, by=instructor)
+    attendance_save(session=second, marks={aino.pk: "excused"}, by=instructor)
+    session_cancel(session=third, reason="Pyhä", by=staff_member)
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:participant-export", args=[course.pk]),
+        {
+            "columns": ["first_name"],
+            "attendance": "on",
+            "file_format": "csv",
+            "purpose": "kurssin tilastot",
+        },
+    )
+    content = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))
+    assert rows[0] == [
+        "etunimi",
+        "5.10.2026",
+        "12.10.2026",
+        "19.10.2026 (peruttu)",
+        "Läsnä (kertaa)",
+    ]
+    assert rows[1] == ["Aino", "Läsnä", "Ilmoitettu poissaolo", "", "1/2"]
+    assert rows[2] == ["Bertta", "", "", "", ""]
+    event = AuditEvent.objects.get(action="participant_list_exported")
+    assert event.detail["attendance"] is True
 
 
 # --- Erasure, merge, migration ---------------------------------------------------------
