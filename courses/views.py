@@ -9,7 +9,7 @@ from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django.views.generic import CreateView, ListView, UpdateView
+from django.views.generic import ListView, UpdateView
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
@@ -18,17 +18,22 @@ from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
 
 from .forms import (
-    AttendanceForm,
     CourseForm,
     CourseListForm,
     EnrollForm,
     EnrolmentSearchForm,
     ParticipantExportForm,
+    RollCallForm,
+    SeriesForm,
+    SessionCancelForm,
+    SessionForm,
 )
-from .models import Course, Enrollment
+from .models import Attendance, Course, Enrollment
 from .services import (
     PARTICIPANT_COLUMNS,
-    attendance_mark,
+    attendance_export_header,
+    attendance_grid,
+    attendance_save,
     course_create,
     course_update,
     enrollment_cancel,
@@ -36,6 +41,11 @@ from .services import (
     participant_columns_for,
     participant_list_export,
     participants,
+    roll_call,
+    session_cancel,
+    session_create,
+    session_to_mark,
+    session_update,
     waitlist_position,
 )
 
@@ -98,6 +108,8 @@ def course_detail(request, pk):
         "courses/course_detail.html",
         {
             "course": course,
+            "sessions": list(course.sessions.order_by("starts_at", "id")),
+            "session_to_mark": session_to_mark(course),
             "enrolled": enrolled,
             "waitlist": waitlist,
             "show_contacts": request.user.has_perm("courses.view_participant_contacts"),
@@ -163,43 +175,169 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
     return redirect(course)
 
 
-@require_POST
 @permission_required("courses.mark_attendance", raise_exception=True)
-def attendance_mark_view(request, pk):
-    """Tick who came (staff, or the course's instructor), once the course has started."""
+@transaction.atomic
+def roll_call_view(request, pk, session_pk):
+    """The roll call (nimenhuuto) of one session, made for a phone: everyone
+    with a place, always in the same order, each row came / didn't come /
+    reported absence, saved in one post. Staff, or the course's instructor;
+    only once the session has started; a past session can be corrected."""
     course = visible_course(request, pk)
-    form = AttendanceForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("The attendance could not be read: nothing was saved."))
-        return redirect(course)
-    try:
-        changed = attendance_mark(
-            course=course,
-            attended_ids=set(form.cleaned_data["attended"]),
-            shown=form.cleaned_data["shown"],
-            by=request.user,
-            request=request,
+    session = get_object_or_404(course.sessions, pk=session_pk)
+    form = RollCallForm(request.POST or None, rows=roll_call(session))
+    if request.method == "POST":
+        if not form.is_valid():
+            messages.error(request, _("The attendance could not be read: nothing was saved."))
+            return redirect("courses:roll-call", course.pk, session.pk)
+        try:
+            changes = attendance_save(
+                session=session,
+                marks=form.marks(),
+                shown=form.cleaned_data["shown"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("courses:roll-call", course.pk, session.pk)
+        messages.success(
+            request, _("Attendance saved (%(count)s changed).") % {"count": len(changes)}
         )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        return redirect("courses:roll-call", course.pk, session.pk)
+    audit_event_create(
+        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+        by=request.user,
+        target=course,
+        request=request,
+        detail={"session_id": session.pk},
+    )
+    sessions = list(course.sessions.order_by("starts_at", "id"))
+    index = next(i for i, s in enumerate(sessions) if s.pk == session.pk)
+    return render(
+        request,
+        "courses/roll_call.html",
+        {
+            "course": course,
+            "session": session,
+            "form": form,
+            "can_mark": session.has_started and not session.is_cancelled,
+            "previous": sessions[index - 1] if index > 0 else None,
+            "next": sessions[index + 1] if index + 1 < len(sessions) else None,
+            "statuses": Attendance.Status.choices,
+        },
+    )
+
+
+@permission_required("courses.view_enrollment", raise_exception=True)
+@transaction.atomic
+def attendance_grid_view(request, pk):
+    """Participants x sessions, with how many times each came ("7/10") and
+    how many came to each session. Viewing is audited."""
+    course = visible_course(request, pk)
+    sessions, rows, totals = attendance_grid(course)
+    audit_event_create(
+        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+        by=request.user,
+        target=course,
+        request=request,
+        detail={"view": "attendance_grid"},
+    )
+    return render(
+        request,
+        "courses/attendance_grid.html",
+        {
+            "course": course,
+            "columns": list(zip(sessions, totals, strict=True)),
+            "rows": rows,
+        },
+    )
+
+
+@permission_required("courses.add_course", raise_exception=True)
+def course_create_view(request):
+    """Add a course and its sessions (staff and the register manager): the
+    first post lists the dates with a tick each so that holidays can be
+    unticked, the second saves the ticked ones."""
+    form = SeriesForm(request.POST or None)
+    if request.method == "POST" and form.confirmed:
+        course = course_create(
+            data=form.cleaned_data, sessions=form.sessions(), by=request.user, request=request
+        )
+        messages.success(request, _("Course added."))
         return redirect(course)
-    messages.success(request, _("Attendance saved (%(count)s changed).") % {"count": len(changed)})
-    return redirect(course)
+    if request.method == "POST" and not form.data.get("confirm") and form.is_valid():
+        # The first post: show the dates, every one ticked.
+        data = form.data.copy()
+        data.setlist("dates", [value for value, _label in form.fields["dates"].choices])
+        data["confirm"] = "1"
+        form = SeriesForm(data)
+    return render(request, "courses/course_form.html", {"form": form})
 
 
-class CourseCreateView(PermissionRequiredMixin, CreateView):
-    """Add a course: staff and the register manager."""
+@permission_required("courses.change_course", raise_exception=True)
+def session_create_view(request, pk):
+    """Add one session to a course (staff). Enrolments are not touched."""
+    course = visible_course(request, pk)
+    form = SessionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            session_create(course=course, data=form.cleaned_data, by=request.user, request=request)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Session added."))
+            return redirect(course)
+    return render(request, "courses/session_form.html", {"course": course, "form": form})
 
-    permission_required = "courses.add_course"
-    raise_exception = True
-    model = Course
-    form_class = CourseForm
-    template_name = "courses/course_form.html"
 
-    def form_valid(self, form):
-        course = course_create(data=form.cleaned_data, by=self.request.user, request=self.request)
-        messages.success(self.request, _("Course added."))
+@permission_required("courses.change_course", raise_exception=True)
+def session_update_view(request, pk, session_pk):
+    """Move one session: its time or place (staff). Enrolments stay."""
+    course = visible_course(request, pk)
+    session = get_object_or_404(course.sessions, pk=session_pk)
+    form = SessionForm(request.POST or None, instance=session)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _session, changes = session_update(
+                session=session,
+                data=form.cleaned_data,
+                by=request.user,
+                request=request,
+                version=form.cleaned_data["version"],
+            )
+        except EditConflict as conflict:
+            session = conflict.record
+            form = form.after_conflict(conflict)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, _("Session moved.") if changes else _("Nothing was changed.")
+            )
+            return redirect(course)
+    return render(
+        request, "courses/session_form.html", {"course": course, "session": session, "form": form}
+    )
+
+
+@permission_required("courses.change_course", raise_exception=True)
+def session_cancel_view(request, pk, session_pk):
+    """Cancel one session with a reason (staff): a page of its own, so that
+    nothing is cancelled by one click. Enrolments stay."""
+    course = visible_course(request, pk)
+    session = get_object_or_404(course.sessions, pk=session_pk)
+    form = SessionCancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        session_cancel(
+            session=session, reason=form.cleaned_data["reason"], by=request.user, request=request
+        )
+        messages.success(request, _("Session cancelled."))
         return redirect(course)
+    return render(
+        request,
+        "courses/session_cancel.html",
+        {"course": course, "session": session, "form": form},
+    )
 
 
 class CourseUpdateView(PermissionRequiredMixin, UpdateView):
@@ -256,8 +394,11 @@ def participant_export_view(request, pk):
             file_format=file_format,
             by=request.user,
             request=request,
+            attendance=form.cleaned_data["attendance"],
         )
         header = [str(PARTICIPANT_COLUMNS[name][0]) for name in columns]
+        if form.cleaned_data["attendance"]:
+            header += attendance_export_header(course)
         filename = (
             f"osallistujat-{slugify(course.title)}-{timezone.localtime(course.starts_at):%Y-%m-%d}"
         )

@@ -185,6 +185,7 @@ def world(db, instructor):
         "other_customer": CustomerFactory(),
         "case": DataSubjectRequestFactory(customer=customer),
         "own_course": own_course,
+        "own_session": own_course.sessions.get(),
         "other_course": CourseFactory(),
         "enrollment": EnrollmentFactory(course=own_course),
         "customer_import": CustomerImportFactory(),

@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from faker import Faker
 
+from courses.models import Session
+from courses.services import course_dates_sync
 from registry.models import ConsentText
 
 #: Every persona's password; long enough for the validators.
@@ -95,6 +97,7 @@ class CourseFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "courses.Course"
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Joogakurssi {n}")
     starts_at = factory.LazyFunction(
@@ -103,6 +106,18 @@ class CourseFactory(factory.django.DjangoModelFactory):
     ends_at = factory.LazyAttribute(lambda course: course.starts_at + timedelta(hours=2))
     location = "Sali 1"
     capacity = 12
+
+    @factory.post_generation
+    def sessions(self, create, extracted, **kwargs):
+        """One session at the course's own time, unless `sessions=[(start, end), ...]`
+        are given (then the course's start and end become theirs)."""
+        if not create:
+            return
+        times = extracted if extracted is not None else [(self.starts_at, self.ends_at)]
+        Session.objects.bulk_create(
+            Session(course=self, starts_at=start, ends_at=end) for start, end in times
+        )
+        course_dates_sync(self)
 
 
 class EnrollmentFactory(factory.django.DjangoModelFactory):

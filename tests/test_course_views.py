@@ -13,7 +13,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 import courses.views
-from courses.models import Enrollment
+from courses.models import Attendance, Enrollment
 from registry.audit.models import AuditEvent
 from registry.services import customer_merge
 
@@ -69,7 +69,7 @@ def test_an_instructor_sees_only_their_own_courses(client, own_course, other_cou
     assert client.get(urls(own_course)["detail"]).status_code == 200
     assert client.get(urls(other_course)["detail"]).status_code == 404
     post_urls = [
-        reverse("courses:attendance-mark", args=[other_course.pk]),
+        reverse("courses:roll-call", args=[other_course.pk, other_course.sessions.get().pk]),
         reverse("courses:enrollment-create", args=[other_course.pk]),
     ]
     assert client.post(post_urls[0], {}).status_code == 404
@@ -188,6 +188,7 @@ def test_csv_export_has_the_chosen_columns_is_safe_and_audited(client, staff_mem
         "rows": 1,
         "purpose": "lista ohjaajalle",
         "format": "csv",
+        "attendance": False,
     }
 
 
@@ -223,11 +224,22 @@ def test_export_needs_a_purpose_and_allowed_columns(client, staff_member, instru
     assert not AuditEvent.objects.filter(action="participant_list_exported").exists()
 
 
-def test_the_customer_page_lists_the_courses(client, staff_member):
-    enrollment = EnrollmentFactory(course=CourseFactory(title="Pilates"), status="attended")
+def test_the_customer_page_lists_the_courses_with_attendance(client, staff_member):
+    start = timezone.now() - timezone.timedelta(days=21)
+    week = timezone.timedelta(days=7)
+    course = CourseFactory(
+        title="Pilates",
+        sessions=[
+            (start + n * week, start + n * week + timezone.timedelta(hours=1)) for n in range(3)
+        ],
+    )
+    enrollment = EnrollmentFactory(course=course)
+    first, second, _third = course.sessions.all()
+    Attendance.objects.create(session=first, enrollment=enrollment, status="came")
+    Attendance.objects.create(session=second, enrollment=enrollment, status="absent")
     client.force_login(staff_member)
     body = client.get(enrollment.customer.get_absolute_url()).content.decode()
-    assert "Pilates" in body and "Osallistui" in body
+    assert "Pilates" in body and "1/3 kertaa" in body
 
 
 def test_the_dashboard_shows_upcoming_courses_with_places_taken(client, staff_member):
@@ -265,24 +277,23 @@ def test_the_enrolment_search_takes_any_text(client, staff_member):
     assert [c.last_name for c in found.context["candidates"]] == ["Hakuinen"]
 
 
-def test_attendance_takes_only_numbers_of_enrolments(client, staff_member):
+def test_the_roll_call_takes_only_its_own_values(client, staff_member):
     course = CourseFactory(starts_at=timezone.now() - timezone.timedelta(hours=1))
     enrollment = EnrollmentFactory(course=course)
+    session = course.sessions.get()
     client.force_login(staff_member)
-    url = reverse("courses:attendance-mark", args=[course.pk])
-    for hostile in ("²", "abc", "9" * 30, "-1"):
-        response = client.post(url, {"attended": [str(enrollment.pk), hostile]})
+    url = reverse("courses:roll-call", args=[course.pk, session.pk])
+    mark = f"mark-{enrollment.pk}"
+    for hostile in ("²", "abc", "9" * 30, "-1", "attended"):
+        response = client.post(url, {mark: hostile})
         assert response.status_code == 302
         assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
-        shown = {"attended": [str(enrollment.pk)], "shown": [f"{hostile}:enrolled"]}
-        response = client.post(url, shown)
+        response = client.post(url, {mark: "came", "shown": [f"{hostile}:"]})
         assert response.status_code == 302
         assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
-    enrollment.refresh_from_db()
-    assert enrollment.status == "enrolled"
-    client.post(url, {"attended": [str(enrollment.pk)]})
-    enrollment.refresh_from_db()
-    assert enrollment.status == "attended"
+    assert not session.attendances.exists()
+    client.post(url, {mark: "came", "shown": [f"{enrollment.pk}:"]})
+    assert session.attendances.get().status == "came"
 
 
 def test_enrolling_a_customer_merged_away_meanwhile_says_so(client, staff_member, monkeypatch):

@@ -97,7 +97,23 @@ RULES = {
         lambda w: {"pk": w["own_course"].pk, "enrollment_pk": w["enrollment"].pk},
         POST_ONLY,
     ),
-    "courses:attendance-mark": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+    "courses:attendance-grid": (
+        lambda w: {"pk": w["own_course"].pk},
+        {**OFFICE, "instructor": 200},
+    ),
+    "courses:roll-call": (
+        lambda w: {"pk": w["own_course"].pk, "session_pk": w["own_session"].pk},
+        {**OFFICE, "instructor": 200},
+    ),
+    "courses:session-create": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
+    "courses:session-update": (
+        lambda w: {"pk": w["own_course"].pk, "session_pk": w["own_session"].pk},
+        OFFICE,
+    ),
+    "courses:session-cancel": (
+        lambda w: {"pk": w["own_course"].pk, "session_pk": w["own_session"].pk},
+        OFFICE,
+    ),
 }
 
 #: Objects outside the instructor's scope answer 404, not 403.
@@ -106,6 +122,22 @@ SCOPED = [
         "courses:course-detail",
         lambda w: {"pk": w["other_course"].pk},
         {**OFFICE, "instructor": 404},
+    ),
+    (
+        "courses:attendance-grid",
+        lambda w: {"pk": w["other_course"].pk},
+        {**OFFICE, "instructor": 404},
+    ),
+    (
+        "courses:roll-call",
+        lambda w: {"pk": w["other_course"].pk, "session_pk": w["other_course"].sessions.get().pk},
+        {**OFFICE, "instructor": 404},
+    ),
+    (
+        # A session of another course under the address of one's own: 404 for everyone.
+        "courses:roll-call",
+        lambda w: {"pk": w["own_course"].pk, "session_pk": w["other_course"].sessions.get().pk},
+        {**OFFICE, "register_manager": 404, "staff_member": 404, "instructor": 404},
     ),
 ]
 

@@ -140,7 +140,7 @@ def test_closing_a_request_records_the_completion_date(client, register_manager)
 def test_the_access_report_holds_everything_and_is_audited(client, register_manager, staff_member):
     customer = CustomerFactory(first_name="Aino", last_name="Esimerkki")
     ConsentFactory(customer=customer, recorded_by=staff_member)
-    EnrollmentFactory(customer=customer, course=CourseFactory(title="Pilates"), status="attended")
+    EnrollmentFactory(customer=customer, course=CourseFactory(title="Pilates"), status="enrolled")
     customer_viewed(customer=customer, by=staff_member, request=None)
     client.force_login(register_manager)
     page = client.get(reverse("registry:access-report", args=[customer.pk]))
@@ -162,7 +162,7 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
     assert report["enrollments"][0] == {
         "course": "Pilates",
         "starts_at": report["enrollments"][0]["starts_at"],
-        "status": "attended",
+        "status": "enrolled",
         "source": "office",
         "enrolled_at": report["enrollments"][0]["enrolled_at"],
     }
