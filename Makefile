@@ -15,6 +15,7 @@ endif
 
 help:
 	@echo "make run        install, migrate, create the first register manager, serve on :8000"
+	@echo "                (with the task worker beside it; Ctrl-C stops both)"
 	@echo "make test       install test tools (and Debian chromium as root), run all tests"
 	@echo "make lint       ruff, django-upgrade and djhtml checks (as the pre-commit hooks)"
 	@echo "make format     ruff format and safe fixes"
@@ -39,13 +40,23 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@touch $@ $(VENV)/.installed
 
+# Runs $(1) with the task worker (`manage.py db_worker`) beside it; Ctrl-C or
+# the end of $(1) stops both. (A background job of make's shell ignores
+# Ctrl-C, so the trap passes it on.)
+define with_worker
+$(MANAGE) db_worker --no-startup-delay & worker=$$!; \
+trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+trap 'exit 130' INT TERM; \
+$(1)
+endef
+
 # `make run` is for a laptop: DEBUG on unless .env says otherwise.
 run: export DEBUG ?= true
 run: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 	$(MANAGE) ensure_register_manager --url http://127.0.0.1:8000/
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(call with_worker,$(MANAGE) runserver 127.0.0.1:8000)
 
 # Like production, on this machine: DEBUG off, collected static files, gunicorn.
 # Plain HTTP on 127.0.0.1, so the HTTPS-only settings are relaxed here only.
@@ -60,7 +71,7 @@ serve: $(VENV)/.installed
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --noinput --clear -v0
 	$(MANAGE) ensure_register_manager --url http://$${GUNICORN_BIND:-127.0.0.1:8001}/
-	$(BIN)/gunicorn -c gunicorn.conf.py balansia.wsgi
+	$(call with_worker,$(BIN)/gunicorn -c gunicorn.conf.py balansia.wsgi)
 
 bench: $(VENV)/.installed-dev
 	$(MANAGE) bench $(BENCH_ARGS)
