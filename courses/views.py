@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import ListView, UpdateView
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create
+from registry.audit.services import audit_event_create, customer_searched
 from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
@@ -90,12 +90,26 @@ def course_detail(request, pk):
     enrolled = [e for e in rows if e.status in Enrollment.TAKING_A_PLACE]
     waitlist = [e for e in rows if e.status == Enrollment.Status.WAITLISTED]
     query = EnrolmentSearchForm(request.GET).values()["q"]
-    candidates = []
+    candidates, on_course = [], []
     if query and request.user.has_perm("courses.add_enrollment") and not course.is_past:
-        already = {e.customer_id for e in rows if e.customer_id}
-        # Excluded in the query, so that up to ten others still show.
-        candidates = list(
-            Customer.objects.search(query).exclude(pk__in=already).ordered("name")[:10]
+        places = {e.customer_id: e for e in rows if e.customer_id}
+        found = Customer.objects.search(query)
+        # Those already on the course are shown as such (not as "nobody found",
+        # which invites a duplicate record); up to ten others can be enrolled.
+        positions = {e.pk: number for number, e in enumerate(waitlist, start=1)}
+        on_course = [
+            (customer, places[customer.pk], positions.get(places[customer.pk].pk))
+            for customer in found.filter(pk__in=places).ordered("name")[:10]
+        ]
+        candidates = list(found.exclude(pk__in=places).ordered("name")[:10])
+        customer_searched(
+            query=query,
+            result_count=len(on_course) + len(candidates),
+            shown=len(on_course) + len(candidates),
+            via="course",
+            filters={"course": course.pk},
+            by=request.user,
+            request=request,
         )
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
@@ -115,6 +129,8 @@ def course_detail(request, pk):
             "show_contacts": request.user.has_perm("courses.view_participant_contacts"),
             "query": query,
             "candidates": candidates,
+            "on_course": on_course,
+            "is_full": len(enrolled) >= course.capacity,
             "enroll_form": EnrollForm(),
         },
     )

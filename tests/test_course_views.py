@@ -314,3 +314,49 @@ def test_enrolling_a_customer_merged_away_meanwhile_says_so(client, staff_member
     assert response.status_code == 302
     assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
     assert not Enrollment.objects.exists()
+
+
+def test_the_enrolment_search_shows_who_is_already_on_the_course(client, staff_member):
+    """Found on the course, a person is shown as enrolled or waiting (with the
+    position), not as "nobody found, add a customer", which invites a duplicate."""
+    course = CourseFactory(capacity=1)
+    enrolled = EnrollmentFactory(course=course, customer=CustomerFactory(last_name="Hakala"))
+    EnrollmentFactory(
+        course=course, status="waitlisted", customer=CustomerFactory(last_name="Hakala")
+    )
+    other = CustomerFactory(last_name="Hakala")
+    client.force_login(staff_member)
+
+    page = client.get(course.get_absolute_url(), {"q": "hakala"})
+
+    body = page.content.decode()
+    assert [c.pk for c in page.context["candidates"]] == [other.pk]
+    assert {e.customer_id for _c, e, _p in page.context["on_course"]} == {
+        enrolled.customer_id,
+        *Enrollment.objects.filter(course=course, status="waitlisted").values_list(
+            "customer_id", flat=True
+        ),
+    }
+    assert "Jo ilmoittautunut" in body and "Jonossa (numero 1)" in body
+    assert "Haulla ei löytynyt asiakkaita" not in body
+    # The course is full: the button says where the person goes.
+    assert f"Lisää {other.first_name} jonoon" in body
+
+
+def test_the_course_pages_search_is_audited(client, staff_member):
+    """Customers shown by the course page's search are a read of the register."""
+    course = CourseFactory()
+    CustomerFactory.create_batch(2, last_name="Hakulainen")
+    client.force_login(staff_member)
+
+    client.get(course.get_absolute_url(), {"q": "Hakulainen"})
+
+    search = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
+    assert search.actor == staff_member
+    assert search.detail == {
+        "query": "Hakulainen",
+        "results": 2,
+        "rows": 2,
+        "via": "course",
+        "filters": {"course": str(course.pk)},
+    }
