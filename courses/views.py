@@ -131,6 +131,12 @@ def course_detail(request, pk):
             "candidates": candidates,
             "on_course": on_course,
             "is_full": len(enrolled) >= course.capacity,
+            # Taken back with one click: enrolled again, or onto the waiting list.
+            "cancelled": list(
+                course.enrollments.filter(
+                    status=Enrollment.Status.CANCELLED, customer__isnull=False
+                ).select_related("customer")
+            ),
             "enroll_form": EnrollForm(),
         },
     )
@@ -168,12 +174,29 @@ def enrollment_create_view(request, pk):
     return redirect(course)
 
 
-@require_POST
 @permission_required("courses.change_enrollment", raise_exception=True)
 def enrollment_cancel_view(request, pk, enrollment_pk):
-    """Cancel an enrolment (staff); the first on the waiting list gets the place."""
+    """Cancel an enrolment (staff), after a page that asks first and says who
+    gets the place; the first on the waiting list gets it. A cancelled
+    enrolment can be taken back from the course page (enrolled again)."""
     course = visible_course(request, pk)
-    enrollment = get_object_or_404(course.enrollments, pk=enrollment_pk)
+    enrollment = get_object_or_404(
+        course.enrollments.select_related("customer").filter(
+            status__in=[*Enrollment.TAKING_A_PLACE, Enrollment.Status.WAITLISTED]
+        ),
+        pk=enrollment_pk,
+    )
+    if request.method != "POST":
+        next_in_line = (
+            course.enrollments.waitlist().select_related("customer").first()
+            if enrollment.status in Enrollment.TAKING_A_PLACE
+            else None
+        )
+        return render(
+            request,
+            "courses/enrollment_cancel.html",
+            {"course": course, "enrollment": enrollment, "next_in_line": next_in_line},
+        )
     try:
         _cancelled, promoted = enrollment_cancel(
             enrollment=enrollment, by=request.user, request=request

@@ -163,8 +163,13 @@ def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in
     expect(page.get_by_role("heading", name="Jono (1)")).to_be_visible()
 
     page.get_by_role("row", name=re.compile("Aino Aho")).get_by_role(
-        "button", name="Peru ilmoittautuminen"
+        "link", name="Peru ilmoittautuminen"
     ).click()
+    # A page of its own asks first and says who gets the place.
+    expect(
+        page.get_by_text("Paikka siirtyy jonon ensimmäiselle, Cecilia Carlsson.")
+    ).to_be_visible()
+    page.get_by_role("button", name="Peru ilmoittautuminen").click()
     expect(page.get_by_text("Cecilia Carlsson sai paikan jonosta.")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("Cecilia Carlsson"))).to_contain_text(
         "Ilmoittautunut"

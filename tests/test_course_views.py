@@ -360,3 +360,37 @@ def test_the_course_pages_search_is_audited(client, staff_member):
         "via": "course",
         "filters": {"course": str(course.pk)},
     }
+
+
+def test_cancelling_asks_first_and_can_be_taken_back(client, staff_member):
+    """The cancel button opens a page that says who gets the place; only its
+    post cancels. The cancelled person is listed and enrolled again in one
+    click (onto the waiting list, as the place went to the next in line)."""
+    course = CourseFactory(capacity=1)
+    taken = EnrollmentFactory(course=course)
+    waiting = EnrollmentFactory(course=course, status="waitlisted")
+    url = reverse("courses:enrollment-cancel", args=[course.pk, taken.pk])
+    client.force_login(staff_member)
+
+    asked = client.get(url)
+
+    taken.refresh_from_db()
+    assert taken.status == "enrolled"
+    assert waiting.customer.full_name in asked.content.decode()
+    client.post(url)
+    page = client.get(course.get_absolute_url())
+    assert [e.pk for e in page.context["cancelled"]] == [taken.pk]
+    client.post(
+        reverse("courses:enrollment-create", args=[course.pk]),
+        {"customer": taken.customer_id, "source": taken.source},
+    )
+    taken.refresh_from_db()
+    assert taken.status == "waitlisted"
+    assert client.get(url).status_code == 200  # now removable from the waiting list
+
+
+def test_a_cancelled_enrolment_has_no_cancel_page(client, staff_member):
+    enrollment = EnrollmentFactory(status="cancelled")
+    client.force_login(staff_member)
+    url = reverse("courses:enrollment-cancel", args=[enrollment.course_id, enrollment.pk])
+    assert client.get(url).status_code == 404

@@ -95,7 +95,7 @@ RULES = {
     "courses:enrollment-create": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
     "courses:enrollment-cancel": (
         lambda w: {"pk": w["own_course"].pk, "enrollment_pk": w["enrollment"].pk},
-        POST_ONLY,
+        OFFICE,
     ),
     "courses:attendance-grid": (
         lambda w: {"pk": w["own_course"].pk},
