@@ -8,6 +8,7 @@ from registry.forms import ExportForm, VersionedFormMixin
 from registry.query_forms import (
     FIRST_DAY,
     LAST_DAY,
+    DayField,
     MomentField,
     ObjectIdField,
     QueryForm,
@@ -21,6 +22,7 @@ from .services import (
     SESSION_FIELDS,
 )
 
+DAY_WIDGET = forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d")
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
@@ -239,9 +241,13 @@ class ShownRowsField(forms.Field):
 
 
 class CourseListForm(QueryForm):
-    """`?archive=1`: the courses that are over."""
+    """`?archive=1`: the courses that are over; `q`: words of the title or
+    place; `starts_from` and `starts_to`: the days the course starts between."""
 
     archive = forms.ChoiceField(required=False, choices=[("", ""), ("1", _("Archive"))])
+    q = forms.CharField(label=_("Course or place"), required=False, max_length=200)
+    starts_from = DayField(label=_("Starts from"), required=False, widget=DAY_WIDGET)
+    starts_to = DayField(label=_("Starts by"), required=False, widget=DAY_WIDGET)
 
 
 class EnrolmentSearchForm(QueryForm):

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -69,14 +70,31 @@ class CourseListView(PermissionRequiredMixin, ListView):
     def get_queryset(self):
         courses = Course.objects.visible_to(self.request.user).with_counts()
         courses = courses.select_related("instructor")
-        return courses.past() if self.archive else courses.upcoming()
+        courses = courses.past() if self.archive else courses.upcoming()
+        values = self.filters.values()
+        for word in values["q"].split():
+            courses = courses.filter(Q(title__icontains=word) | Q(location__icontains=word))
+        if values["starts_from"]:
+            courses = courses.filter(starts_at__date__gte=values["starts_from"])
+        if values["starts_to"]:
+            courses = courses.filter(starts_at__date__lte=values["starts_to"])
+        return courses
+
+    @cached_property
+    def filters(self):
+        return CourseListForm(self.request.GET or None)
 
     @cached_property
     def archive(self):
-        return CourseListForm(self.request.GET).values()["archive"] == "1"
+        return self.filters.values()["archive"] == "1"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(archive=self.archive, **kwargs)
+        return super().get_context_data(
+            archive=self.archive,
+            filters=self.filters,
+            query_string=self.filters.query_string(),
+            **kwargs,
+        )
 
 
 @permission_required("courses.view_course", raise_exception=True)

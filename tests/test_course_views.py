@@ -394,3 +394,29 @@ def test_a_cancelled_enrolment_has_no_cancel_page(client, staff_member):
     client.force_login(staff_member)
     url = reverse("courses:enrollment-cancel", args=[enrollment.course_id, enrollment.pk])
     assert client.get(url).status_code == 404
+
+
+def test_the_course_list_is_searched_by_words_and_days(client, staff_member):
+    day = timezone.localtime() + timezone.timedelta(days=30)
+    yoga = CourseFactory(title="Hatha-jooga", starts_at=day)
+    CourseFactory(title="Pilates", starts_at=day)
+    later = CourseFactory(title="Jooga syksy", starts_at=day + timezone.timedelta(days=60))
+    client.force_login(staff_member)
+    url = reverse("courses:course-list")
+
+    def titles(**query):
+        return {c.title for c in client.get(url, query).context["courses"]}
+
+    assert titles(q="jooga") == {yoga.title, later.title}
+    assert titles(q="jooga", starts_to=str(day.date())) == {yoga.title}
+    assert titles(starts_from=str(later.starts_at.date())) == {later.title}
+    # A day no calendar has, or a novel as the words, is no filter and no failure.
+    assert len(titles(starts_from="2026-02-31", q="x" * 5000)) == 3
+
+
+def test_the_instructors_dashboard_speaks_of_their_own_courses(client, instructor):
+    CourseFactory(instructor=instructor, title="Oma kurssi")
+    client.force_login(instructor)
+    body = client.get("/").content.decode()
+    assert "Omat kurssit" in body and "Kaikki kurssini" in body
+    assert "Kaikki kurssit" not in body
