@@ -266,7 +266,12 @@ class ParticipantExportForm(ExportForm):
         label=_("Attendance: one column per session, and the times each came"),
         required=False,
     )
-    field_order = ["columns", "attendance", "file_format", "purpose"]
+    waitlist = forms.BooleanField(
+        label=_("The waiting list too, after those with a place"),
+        required=False,
+        initial=True,
+    )
+    field_order = ["columns", "waitlist", "attendance", "file_format", "purpose"]
 
     def __init__(self, *args, allowed_columns, **kwargs):
         super().__init__(*args, **kwargs)

@@ -452,6 +452,7 @@ def participant_export_view(request, pk):
             by=request.user,
             request=request,
             attendance=form.cleaned_data["attendance"],
+            waitlist=form.cleaned_data["waitlist"],
         )
         header = [str(PARTICIPANT_COLUMNS[name][0]) for name in columns]
         if form.cleaned_data["attendance"]:

@@ -189,7 +189,26 @@ def test_csv_export_has_the_chosen_columns_is_safe_and_audited(client, staff_mem
         "purpose": "lista ohjaajalle",
         "format": "csv",
         "attendance": False,
+        "waitlist": False,
     }
+
+
+@pytest.mark.parametrize("with_waitlist", [True, False])
+def test_the_export_puts_the_waiting_list_last_or_leaves_it_out(
+    client, staff_member, with_waitlist
+):
+    course = CourseFactory(capacity=1)
+    EnrollmentFactory(
+        course=course, status="waitlisted", customer=CustomerFactory(last_name="Aalto")
+    )
+    EnrollmentFactory(course=course, customer=CustomerFactory(last_name="Öhman"))
+    client.force_login(staff_member)
+    data = {"columns": ["last_name", "status"], "file_format": "csv", "purpose": "lista"}
+    response = export(client, course, **data, **({"waitlist": "on"} if with_waitlist else {}))
+    content = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))[1:]
+    expected = [["Öhman", "Ilmoittautunut"]]
+    assert rows == (expected + [["Aalto", "Jonossa"]] if with_waitlist else expected)
 
 
 def test_xlsx_export_writes_formulas_as_text(client, staff_member):
