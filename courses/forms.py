@@ -219,6 +219,15 @@ class EnrollForm(forms.Form):
     )
 
 
+class CustomerEnrollForm(forms.Form):
+    """Enrol the customer whose page this is on one of the coming courses."""
+
+    course = ObjectIdField(label=_("Course"))
+    source = forms.ChoiceField(
+        label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
+    )
+
+
 class ShownRowsField(forms.Field):
     """Each row of the attendance list as it was shown, "id:status": only what
     the user changed is saved, so a mark someone else made meanwhile is not

@@ -21,6 +21,7 @@ from registry.models import Customer
 from .forms import (
     CourseForm,
     CourseListForm,
+    CustomerEnrollForm,
     EnrollForm,
     EnrolmentSearchForm,
     ParticipantExportForm,
@@ -190,6 +191,47 @@ def enrollment_create_view(request, pk):
     else:
         messages.success(request, _("%(name)s enrolled.") % {"name": customer.full_name})
     return redirect(course)
+
+
+@require_POST
+@permission_required("courses.add_enrollment", raise_exception=True)
+def customer_enrollment_create_view(request, pk):
+    """Enrol a customer from their own page (staff): the course chosen there;
+    a place if free, else the waiting list. Back to the customer's page."""
+    customer = get_object_or_404(Customer, pk=pk)
+    form = CustomerEnrollForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a course."))
+        return redirect(customer)
+    course = visible_course(request, form.cleaned_data["course"])
+    try:
+        enrollment = enrollment_create(
+            customer=customer,
+            course=course,
+            source=form.cleaned_data["source"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(customer)
+    if enrollment.status == Enrollment.Status.WAITLISTED:
+        messages.warning(
+            request,
+            _("%(course)s is full: %(name)s is number %(position)s on the waiting list.")
+            % {
+                "course": course.title,
+                "name": customer.full_name,
+                "position": waitlist_position(enrollment),
+            },
+        )
+    else:
+        messages.success(
+            request,
+            _("%(name)s enrolled on %(course)s.")
+            % {"name": customer.full_name, "course": course.title},
+        )
+    return redirect(customer)
 
 
 @permission_required("courses.change_enrollment", raise_exception=True)

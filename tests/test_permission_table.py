@@ -93,6 +93,7 @@ RULES = {
     "courses:course-update": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
     "courses:participant-export": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
     "courses:enrollment-create": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+    "courses:customer-enrollment-create": (lambda w: {"pk": w["customer"].pk}, POST_ONLY),
     "courses:enrollment-cancel": (
         lambda w: {"pk": w["own_course"].pk, "enrollment_pk": w["enrollment"].pk},
         OFFICE,
