@@ -17,6 +17,7 @@ REGISTERING_MODULES = (
     "accounts.signals",
     "rights.erasure",
     "imports.services",
+    "imports.unsubscribes",
 )
 
 

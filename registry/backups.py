@@ -32,6 +32,7 @@ from django.utils import timezone
 from registry.models import Customer
 
 from .imports.services import imports_discard_files
+from .imports.unsubscribes import unsubscribes_discard_files
 from .rights.erasure import customers_erase, read_journal
 
 SUFFIX = ".balansia-backup"
@@ -235,6 +236,7 @@ def reapply_erasures():
         # A kept import file of the backup may hold someone erased since,
         # even when that person was never added to the register.
         imports_discard_files()
+        unsubscribes_discard_files()
     back = list(Customer.objects.filter(pk__in=ids))
     if back:
         customers_erase(

@@ -422,6 +422,9 @@ class Consent(AppendOnlyModel):
         PHONE = "phone", _("Phone")
         EMAIL = "email", _("Email")
         LETTER = "letter", _("Letter")
+        # An unsubscribe, bounce or complaint brought back from the newsletter
+        # service (registry.imports.unsubscribes).
+        NEWSLETTER_SERVICE = "newsletter_service", _("Newsletter service")
 
     customer = models.ForeignKey(
         Customer,
@@ -450,6 +453,9 @@ class Consent(AppendOnlyModel):
         related_name="+",
     )
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now, editable=False)
+    # A withdrawal that came as a spam complaint to the newsletter service. It
+    # withdraws the email consent only: it is not an objection to post or phone.
+    complaint = models.BooleanField(_("spam complaint"), default=False, db_default=False)
 
     objects = ConsentQuerySet.as_manager()
 
@@ -472,6 +478,10 @@ class Consent(AppendOnlyModel):
                     Q(channel__in=["email", "sms"], event__in=["given", "withdrawn"])
                     | Q(channel="direct_marketing", event__in=["objection", "objection_lifted"])
                 ),
+            ),
+            models.CheckConstraint(
+                name="consent_complaint_is_withdrawal",
+                condition=Q(complaint=False) | Q(event="withdrawn"),
             ),
             models.CheckConstraint(
                 name="consent_given_has_wording",

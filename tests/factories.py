@@ -152,3 +152,15 @@ class CustomerImportFactory(factory.django.DjangoModelFactory):
             }
         ]
     )
+
+
+class UnsubscribeImportFactory(factory.django.DjangoModelFactory):
+    """A waiting file of unsubscribes from the newsletter service."""
+
+    class Meta:
+        model = "registry.UnsubscribeImport"
+
+    created_by = factory.SubFactory(UserFactory)
+    file_name = "unsubscribed_members_export.csv"
+    content = b"Email Address,UNSUB_TIME\nei.kukaan@example.invalid,2026-03-05 12:00:00\n"
+    row_count = 1
