@@ -491,3 +491,22 @@ class Consent(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.customer_id} {self.channel} {self.event} {self.occurred_at:%Y-%m-%d}"
+
+
+class SuppressedContact(models.Model):
+    """One line of the suppression list: the keyed hash (HMAC-SHA256 with
+    SUPPRESSION_KEY) of the normalised email address or phone number of an
+    erased customer whose latest marketing state was an objection or a
+    withdrawal, and when it was kept. Nothing else: not the address, not the
+    person (GDPR art. 21: the objection is respected after the erasure, with
+    minimal data). See registry.suppression."""
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    suppressed_at = models.DateTimeField(_("suppressed"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("suppressed address")
+        verbose_name_plural = _("suppression list")
+
+    def __str__(self):
+        return f"{self.digest[:12]}… {self.suppressed_at:%Y-%m-%d}"

@@ -16,6 +16,7 @@ from .erasure import erasure_handler
 from .merge import handlers_for, merge_handler
 from .models import Consent, Customer, MarketingChannel
 from .phones import format_phone
+from .suppression import suppress
 
 #: The fields of a customer that staff edit, in form order.
 CUSTOMER_FIELDS = (
@@ -132,6 +133,9 @@ def _merge_consents(*, keep, remove):
 @erasure_handler("registry.consent")
 def _erase_consents(erasure):
     # The ledger is removed only here, on purpose: the erasure of the person.
+    # An objection or withdrawal in it outlives them as a keyed hash of the
+    # address (registry.suppression), kept first.
+    suppress(erasure.customers)
     Consent.objects.filter(customer__in=erasure.customers).erase()
 
 
