@@ -14,7 +14,14 @@ from .changes import changes_apply, plain_value
 from .concurrency import check_version
 from .erasure import erasure_handler
 from .merge import handlers_for, merge_handler
-from .models import Consent, Customer, MarketingChannel
+from .models import (
+    LATEST_FIRST,
+    Consent,
+    Customer,
+    MarketingChannel,
+    MarketingExport,
+    MarketingExportRow,
+)
 from .phones import format_phone
 from .suppression import suppress
 
@@ -201,22 +208,64 @@ def marketing_list(*, channel, city="", course=None):
     return customers
 
 
-@transaction.atomic
-def marketing_list_export(*, channel, city="", course=None, purpose, by, request=None):
-    """Audit the export of a marketing list and return (columns, row count, rows).
+#: The ledger channel whose latest event allows each marketing channel.
+ALLOWED_BY = {
+    MarketingChannel.EMAIL: Consent.Channel.EMAIL,
+    MarketingChannel.SMS: Consent.Channel.SMS,
+    MarketingChannel.POST: Consent.Channel.DIRECT_MARKETING,
+    MarketingChannel.PHONE: Consent.Channel.DIRECT_MARKETING,
+}
 
-    The rows are an iterator over the database (not a list in memory), to be
-    streamed. The audit event records channel, filter, columns, count and the
-    purpose the user stated.
+
+def _allowed_by(channel):
+    """The id of the ledger event that allows `channel` for each customer: the
+    latest event of its ledger channel (a consent given for email and SMS; an
+    objection lifted, or none, for post and phone)."""
+    return models.Subquery(
+        Consent.objects.filter(customer=models.OuterRef("pk"), channel=ALLOWED_BY[channel])
+        .order_by(*LATEST_FIRST)
+        .values("id")[:1]
+    )
+
+
+@transaction.atomic
+def marketing_list_export(
+    *, channel, city="", course=None, purpose, by, request=None, batch_size=5000
+):
+    """Audit the export of a marketing list, keep who was on it and why, and
+    return (columns, row count, rows).
+
+    Each row of the list is kept as (export, customer, the ledger event that
+    allowed it) in MarketingExportRow: the access report lists the exports a
+    customer was on. The rows returned are an iterator over the database (not
+    a list in memory), to be streamed. The audit event records channel,
+    filter, columns, count and the purpose the user stated.
     """
     columns = MARKETING_COLUMNS[channel]
     customers = marketing_list(channel=channel, city=city, course=course).order_by(
         "last_name", "first_name", "id"
     )
-    count = customers.count()
+    export = MarketingExport.objects.create(exported_by=by, channel=channel, purpose=purpose)
+    recipients = customers.order_by().annotate(allowed_by=_allowed_by(channel))
+    count = 0
+    batch = []
+    for customer_id, consent_id in recipients.values_list("pk", "allowed_by").iterator(
+        chunk_size=batch_size
+    ):
+        batch.append(
+            MarketingExportRow(export=export, customer_id=customer_id, consent_id=consent_id)
+        )
+        if len(batch) >= batch_size:
+            MarketingExportRow.objects.bulk_create(batch)
+            count += len(batch)
+            batch = []
+    MarketingExportRow.objects.bulk_create(batch)
+    count += len(batch)
+    MarketingExport.objects.filter(pk=export.pk).update(row_count=count)
     audit_event_create(
         action=AuditEvent.Action.MARKETING_LIST_EXPORTED,
         by=by,
+        target=export,
         request=request,
         detail={
             "channel": channel,
@@ -230,13 +279,34 @@ def marketing_list_export(*, channel, city="", course=None, purpose, by, request
     )
 
     def rows():
-        for values in customers.values_list(*columns).iterator(chunk_size=2000):
+        # The customers kept as its rows, so that the file and the record agree.
+        listed = Customer.objects.filter(marketing_export_rows__export=export).order_by(
+            "last_name", "first_name", "id"
+        )
+        for values in listed.values_list(*columns).iterator(chunk_size=2000):
             yield [
                 format_phone(value) if name == "phone" else value
                 for name, value in zip(columns, values, strict=True)
             ]
 
     return columns, count, rows()
+
+
+@merge_handler("registry.marketingexportrow")
+def _merge_marketing_export_rows(*, keep, remove):
+    # The kept record was on the lists the other one was on.
+    MarketingExportRow.objects.filter(customer=remove).update(customer=keep)
+
+
+@erasure_handler("registry.marketingexportrow")
+def _erase_marketing_export_rows(erasure):
+    """Who was on which list goes with the person; the export itself stays
+    (date, channel, count) with its purpose scrubbed of their values."""
+    MarketingExportRow.objects.filter(customer__in=erasure.customers).delete()
+    for export in MarketingExport.objects.only("pk", "purpose").iterator():
+        purpose = erasure.scrub(export.purpose)
+        if purpose != export.purpose:
+            MarketingExport.objects.filter(pk=export.pk).update(purpose=purpose[:200])
 
 
 #: Columns of the whole-register export.
