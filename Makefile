@@ -66,6 +66,7 @@ bench: $(VENV)/.installed-dev
 	$(MANAGE) bench_export --format csv
 	$(MANAGE) bench_export --format xlsx
 	$(MANAGE) bench_import --rows 50000
+	$(MANAGE) bench_unsubscribes --rows 20000
 	$(MANAGE) bench_serve
 
 migrate: $(VENV)/.installed

@@ -262,3 +262,26 @@ def test_command_dry_run_then_apply(subscribers, register_manager, staff_member,
         call_command(
             "import_unsubscribes", str(FIXTURES / "nope.csv"), "--user", register_manager.username
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("nul\x00name.csv", b"Email\naino.virtanen@example.invalid\n"),
+        ("binary.csv", b"\x00\x01\x02" * 1000),
+        ("latin.csv", "Sähköposti\nääkkönen@example.invalid\n".encode("cp1252")),
+        ("x" * 1000 + ".csv", b"Email\n" + b"a@example.invalid\n" * 20),
+        ("old.xls", b"\xd0\xcf\x11\xe0" + b"\x00" * 100),
+    ],
+)
+def test_hostile_uploads_answer_with_a_page_not_an_error(
+    client, register_manager, settings, name, content
+):
+    settings.IMPORT_MAX_ROWS = 10
+    client.force_login(register_manager)
+    response = client.post(
+        reverse("registry:unsubscribe-upload"), {"file": _named(content, name)}, follow=True
+    )
+    assert response.status_code == 200
+    for upload in UnsubscribeImport.objects.all():
+        assert "\x00" not in upload.file_name and len(upload.file_name) <= 255
