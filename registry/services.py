@@ -4,7 +4,7 @@ Keyword-only, atomic, with the acting user passed in as `by`, so that every
 change and its audit event are committed together or not at all.
 """
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
@@ -229,9 +229,7 @@ def _allowed_by(channel):
 
 
 @transaction.atomic
-def marketing_list_export(
-    *, channel, city="", course=None, purpose, by, request=None, batch_size=5000
-):
+def marketing_list_export(*, channel, city="", course=None, purpose, by, request=None):
     """Audit the export of a marketing list, keep who was on it and why, and
     return (columns, row count, rows).
 
@@ -247,20 +245,7 @@ def marketing_list_export(
     )
     export = MarketingExport.objects.create(exported_by=by, channel=channel, purpose=purpose)
     recipients = customers.order_by().annotate(allowed_by=_allowed_by(channel))
-    count = 0
-    batch = []
-    for customer_id, consent_id in recipients.values_list("pk", "allowed_by").iterator(
-        chunk_size=batch_size
-    ):
-        batch.append(
-            MarketingExportRow(export=export, customer_id=customer_id, consent_id=consent_id)
-        )
-        if len(batch) >= batch_size:
-            MarketingExportRow.objects.bulk_create(batch)
-            count += len(batch)
-            batch = []
-    MarketingExportRow.objects.bulk_create(batch)
-    count += len(batch)
+    count = _insert_rows(export, recipients.values_list("pk", "allowed_by"))
     MarketingExport.objects.filter(pk=export.pk).update(row_count=count)
     audit_event_create(
         action=AuditEvent.Action.MARKETING_LIST_EXPORTED,
@@ -290,6 +275,22 @@ def marketing_list_export(
             ]
 
     return columns, count, rows()
+
+
+def _insert_rows(export, recipients):
+    """INSERT … SELECT: the rows are written by the database in one statement,
+    not brought to Python and back (a post list of 190,000 took 24 s that
+    way, under load). Returns the number of rows."""
+    sql, params = recipients.query.sql_with_params()
+    table = connection.ops.quote_name(MarketingExportRow._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The inner query is Django's own, with its parameters.
+            f"INSERT INTO {table} (export_id, customer_id, consent_id) "  # noqa: S608
+            f"SELECT %s, recipient.* FROM ({sql}) recipient",
+            [export.pk, *params],
+        )
+        return cursor.rowcount
 
 
 @merge_handler("registry.marketingexportrow")
