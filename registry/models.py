@@ -523,7 +523,7 @@ class MarketingExport(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    channel = models.CharField(_("channel"), max_length=20, choices=MarketingChannel.choices)
+    channel = models.CharField(_("channel"), max_length=20, choices=MarketingChannel)
     purpose = models.CharField(_("purpose"), max_length=200)
     row_count = models.PositiveIntegerField(_("rows"), default=0)
 
