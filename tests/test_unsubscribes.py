@@ -212,6 +212,8 @@ def test_the_pages_preview_then_apply(client, subscribers, register_manager):
     assert page["Cache-Control"].startswith("no-store") or "no-store" in page["Cache-Control"]
     text = page.content.decode()
     assert subscribers["aino"].full_name in text and subscribers["liisa"].full_name in text
+    read = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
+    assert (read.detail["via"], read.detail["rows"]) == ("unsubscribes", 3)
     assert on_email_list() >= {subscribers["aino"].pk, subscribers["eero"].pk}
     response = client.post(upload.get_absolute_url(), {"confirm": "1"})
     assert response.status_code == 302

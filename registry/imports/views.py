@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from registry.audit.services import customer_searched
 from registry.exports import csv_response
 from registry.models import Customer
 from registry.query_forms import QueryForm
@@ -302,6 +303,7 @@ def unsubscribe_detail(request, pk):
         except ImportFileError as error:
             messages.error(request, str(error))
     sections = []
+    shown_customers = 0
     if analysis is not None:
         for outcome in UnsubscribeOutcome.ORDER:
             if outcome == UnsubscribeOutcome.UNREADABLE:
@@ -311,6 +313,7 @@ def unsubscribe_detail(request, pk):
                 ]
             else:
                 items = analysis.of(outcome)
+            shown_customers += sum(len(item.customers) for item in items[:UNSUBSCRIBE_SHOWN])
             sections.append(
                 {
                     "outcome": outcome,
@@ -319,6 +322,16 @@ def unsubscribe_detail(request, pk):
                     "items": items[:UNSUBSCRIBE_SHOWN],
                 }
             )
+    if analysis is not None:
+        # The names of the matched customers are a list of records read.
+        customer_searched(
+            query="",
+            result_count=sum(len(entry.customers) for entry in analysis.entries),
+            by=request.user,
+            request=request,
+            shown=shown_customers,
+            via="unsubscribes",
+        )
     return render(
         request,
         "registry/unsubscribe_detail.html",
