@@ -23,7 +23,6 @@ from .models import (
     MarketingExportRow,
 )
 from .phones import format_phone
-from .suppression import suppress
 
 #: The fields of a customer that staff edit, in form order.
 CUSTOMER_FIELDS = (
@@ -140,9 +139,8 @@ def _merge_consents(*, keep, remove):
 @erasure_handler("registry.consent")
 def _erase_consents(erasure):
     # The ledger is removed only here, on purpose: the erasure of the person.
-    # An objection or withdrawal in it outlives them as a keyed hash of the
-    # address (registry.suppression), kept first.
-    suppress(erasure.customers)
+    # Its objections and withdrawals were kept as keyed hashes before the
+    # handlers ran (customers_erase, registry.suppression).
     Consent.objects.filter(customer__in=erasure.customers).erase()
 
 

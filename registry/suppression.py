@@ -14,6 +14,7 @@ typed or imported later:
   marketing (ConsentForm refuses an earlier date for a suppressed address).
 """
 
+import datetime
 import hashlib
 import hmac
 
@@ -92,20 +93,31 @@ def objectors(customers):
     return [customer for customer in customers if customer.pk in refused]
 
 
-def suppress(customers):
-    """Keep the hashes of the objectors among `customers` (before their ledger
-    is erased). Returns how many hashes were added."""
-    rows = [
-        SuppressedContact(digest=value)
+def objector_digests(customers):
+    """{customer id: [hashes]} of the objectors among `customers`."""
+    return {
+        customer.pk: digests_of(email=customer.email, phone=customer.phone)
         for customer in objectors(customers)
-        for value in digests_of(email=customer.email, phone=customer.phone)
-    ]
+    }
+
+
+def keep_digests(digests, at):
+    """Put these hashes on the list, dated `at`; returns how many were new."""
     # An address already on the list keeps its first time.
     existing = set(
-        SuppressedContact.objects.filter(digest__in=[row.digest for row in rows]).values_list(
-            "digest", flat=True
-        )
+        SuppressedContact.objects.filter(digest__in=list(digests)).values_list("digest", flat=True)
     )
-    new = {row.digest: row for row in rows if row.digest not in existing}
-    SuppressedContact.objects.bulk_create(new.values())
+    new = [SuppressedContact(digest=value, suppressed_at=at) for value in digests - existing]
+    SuppressedContact.objects.bulk_create(new)
     return len(new)
+
+
+def restore_from_journal(entries):
+    """After a restore of an older backup: put back the hashes that erasures
+    since then kept (the erasure journal carries them, keyed as here)."""
+    added = 0
+    for entry in entries:
+        if entry.get("suppressed"):
+            at = datetime.datetime.fromisoformat(entry["erased_at"])
+            added += keep_digests(set(entry["suppressed"]), at)
+    return added
