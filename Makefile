@@ -78,6 +78,7 @@ bench: $(VENV)/.installed-dev
 	$(MANAGE) bench_export --format csv
 	$(MANAGE) bench_export --format xlsx
 	$(MANAGE) bench_import --rows 50000
+	$(MANAGE) bench_unsubscribes --rows 20000
 	$(MANAGE) bench_serve
 
 # A database of its own, seeded afresh: the laptop's var/balansia.sqlite3 is not touched.

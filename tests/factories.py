@@ -167,3 +167,35 @@ class CustomerImportFactory(factory.django.DjangoModelFactory):
             }
         ]
     )
+
+
+class UnsubscribeImportFactory(factory.django.DjangoModelFactory):
+    """A waiting file of unsubscribes from the newsletter service."""
+
+    class Meta:
+        model = "registry.UnsubscribeImport"
+
+    created_by = factory.SubFactory(UserFactory)
+    file_name = "unsubscribed_members_export.csv"
+    content = b"Email Address,UNSUB_TIME\nei.kukaan@example.invalid,2026-03-05 12:00:00\n"
+    row_count = 1
+
+
+class MarketingExportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "registry.MarketingExport"
+
+    exported_by = factory.SubFactory(UserFactory)
+    channel = "post"
+    purpose = "Kevään kurssiesite"
+    row_count = 1
+
+
+class MarketingExportRowFactory(factory.django.DjangoModelFactory):
+    """A customer on a post marketing list (no ledger event needed)."""
+
+    class Meta:
+        model = "registry.MarketingExportRow"
+
+    export = factory.SubFactory(MarketingExportFactory)
+    customer = factory.SubFactory(CustomerFactory)

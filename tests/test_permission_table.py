@@ -75,6 +75,9 @@ RULES = {
     "registry:import-rejected": (lambda w: {"pk": w["customer_import"].pk}, OFFICE),
     "registry:import-undo": (lambda w: {"pk": w["customer_import"].pk}, OFFICE),
     "registry:marketing-list": (None, MANAGER_ONLY),
+    # Unsubscribes change the marketing state of many at once: as the lists.
+    "registry:unsubscribe-upload": (None, MANAGER_ONLY),
+    "registry:unsubscribe-detail": (lambda w: {"pk": w["unsubscribe_import"].pk}, MANAGER_ONLY),
     "registry:request-list": (None, MANAGER_ONLY),
     "registry:request-detail": (lambda w: {"pk": w["case"].pk}, MANAGER_ONLY),
     "registry:request-create": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),

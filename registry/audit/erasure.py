@@ -24,6 +24,7 @@ ACTIONS_WITH_VALUES = {
     AuditEvent.Action.CUSTOMERS_IMPORTED,
     AuditEvent.Action.IMPORT_UNDONE,
     AuditEvent.Action.IMPORT_REJECTS_DOWNLOADED,
+    AuditEvent.Action.UNSUBSCRIBES_IMPORTED,
 }
 
 

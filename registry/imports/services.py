@@ -130,6 +130,7 @@ def _preview_row(row):
         ).strip(),
         "marketing": ", ".join(row.consent_labels),
         "reasons": row.reasons,
+        "warnings": row.warnings,
         "match_id": row.match_id,
         "match_reason": str(row.match_reason),
     }

@@ -19,7 +19,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from registry.audit.models import AuditEvent
-from registry.models import Consent, Customer
+from registry.models import Consent, Customer, MarketingExport
 from registry.phones import format_phone
 
 FONTS = Path(__file__).resolve().parent / "fonts"
@@ -147,6 +147,26 @@ def access_document(report, language):
                     ],
                     empty=_("No courses."),
                     widths=(40, 22, 18, 16),
+                ),
+                Section(
+                    _("Marketing lists you were on"),
+                    columns=[_("When"), _("Channel"), _("Purpose"), _("Allowed by")],
+                    rows=[
+                        [
+                            _moment(m["exported_at"]),
+                            _choice(MarketingExport, "channel", m["channel"]),
+                            m["purpose"] or NONE,
+                            (
+                                f"{_choice(Consent, 'event', m['allowed_by']['event'])} "
+                                f"{_moment(m['allowed_by']['occurred_at'], with_time=False)}"
+                                if m["allowed_by"]
+                                else NONE
+                            ),
+                        ]
+                        for m in report.get("marketing_exports", [])
+                    ],
+                    empty=_("None: your details have not been on any marketing list."),
+                    widths=(22, 22, 30, 26),
                 ),
                 Section(
                     _("Who has handled your data"),

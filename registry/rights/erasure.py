@@ -20,6 +20,7 @@ from registry.changes import plain_value
 from registry.erasure import ERASED, Erasure, erasure_handler, erasure_handlers
 from registry.models import Customer
 from registry.phones import parse_phone
+from registry.suppression import keep_digests, objector_digests
 
 from .models import DataSubjectRequest
 from .services import CASE_NOTES, case_update, new_reference
@@ -155,6 +156,11 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
         customer_ids={int(event.target_id) for event in history} | {c.pk for c in customers},
         scrub=lambda value: _scrub(value, pattern),
     )
+    # An objection or a withdrawal in the ledger outlives the person as keyed
+    # hashes of their addresses (registry.suppression), kept before the ledger
+    # goes; into the journal too, so that a restore of an older backup keeps them.
+    suppressed = objector_digests(customers)
+    keep_digests({value for values in suppressed.values() for value in values}, now)
     for handler in handlers.values():
         handler(erasure)
     entries, references = [], []
@@ -175,9 +181,10 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
                 **({"rewritten": dict(erasure.rewritten)} if erasure.rewritten else {}),
             },
         )
-        entries.append(
-            {"customer_id": old_id, "reference": reference, "erased_at": now.isoformat()}
-        )
+        entry = {"customer_id": old_id, "reference": reference, "erased_at": now.isoformat()}
+        if suppressed.get(old_id):
+            entry["suppressed"] = suppressed[old_id]
+        entries.append(entry)
         references.append(reference)
     # Written before the commit: should the commit fail, a later restore would
     # erase a customer who asked to be erased anyway, which is the safe side.
