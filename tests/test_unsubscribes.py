@@ -287,3 +287,16 @@ def test_hostile_uploads_answer_with_a_page_not_an_error(
     assert response.status_code == 200
     for upload in UnsubscribeImport.objects.all():
         assert "\x00" not in upload.file_name and len(upload.file_name) <= 255
+
+
+def test_the_customers_ledger_shows_the_complaint(client, subscribers, register_manager):
+    content = (FIXTURES / "mailjet_exclusions.csv").read_bytes()
+    upload = unsubscribes_upload(file_name="x.csv", content=content, by=register_manager)
+    unsubscribes_apply(upload=upload, by=register_manager)
+    client.force_login(register_manager)
+    with override("en"):
+        client.cookies["django_language"] = "en"
+        eero = client.get(subscribers["eero"].get_absolute_url()).content.decode()
+        aino = client.get(subscribers["aino"].get_absolute_url()).content.decode()
+    assert "spam complaint" in eero and "spam complaint" not in aino
+    assert "Newsletter service" in eero
