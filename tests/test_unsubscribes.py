@@ -18,6 +18,7 @@ from registry.imports.unsubscribes import (
     Outcome,
     UnsubscribeStateError,
     analyse,
+    kind_of,
     unsubscribes_apply,
     unsubscribes_upload,
 )
@@ -300,3 +301,23 @@ def test_the_customers_ledger_shows_the_complaint(client, subscribers, register_
         aino = client.get(subscribers["aino"].get_absolute_url()).content.decode()
     assert "spam complaint" in eero and "spam complaint" not in aino
     assert "Newsletter service" in eero
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("The emails are spam and should be reported", Kind.COMPLAINT),
+        ("Contact flagged email as spam", Kind.COMPLAINT),
+        ("junk", Kind.COMPLAINT),
+        ("Hard bounce", Kind.BOUNCE),
+        ("cleaned", Kind.BOUNCE),
+        ("softbounce", Kind.IGNORED),
+        ("subscribed", Kind.IGNORED),
+        ("unsubscribed", Kind.UNSUBSCRIBE),
+        ("Opted out", Kind.UNSUBSCRIBE),
+        ("I never signed up for this mailing list", Kind.UNSUBSCRIBE),
+        ("", Kind.UNSUBSCRIBE),
+    ],
+)
+def test_the_kind_of_a_row_from_its_words(text, kind):
+    assert kind_of(text, Kind.UNSUBSCRIBE) == kind
