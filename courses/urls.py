@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import report_views, views
 
 app_name = "courses"
 
@@ -17,4 +17,5 @@ urlpatterns = [
     ),
     path("courses/<int:pk>/attendance/", views.attendance_mark_view, name="attendance-mark"),
     path("courses/<int:pk>/export/", views.participant_export_view, name="participant-export"),
+    path("reports/courses/", report_views.course_report, name="report-courses"),
 ]
