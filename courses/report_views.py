@@ -20,5 +20,6 @@ def course_report(request):
             "in the period."
         ),
         build=courses_report,
-        default=Period.last_months(12),
+        # The coming months too: how the courses about to start are filling.
+        default=Period.last_months(12, ahead=2),
     )

@@ -110,9 +110,10 @@ class Period:
     last: datetime.date
 
     @classmethod
-    def last_months(cls, count=12, today=None):
-        last = month_start(today or timezone.localdate())
-        return cls(first=add_months(last, -(count - 1)), last=last)
+    def last_months(cls, count=12, *, ahead=0, today=None):
+        """The last `count` months up to this one, and `ahead` months after it."""
+        this = month_start(today or timezone.localdate())
+        return cls(first=add_months(this, -(count - 1)), last=add_months(this, ahead))
 
     @property
     def months(self):
