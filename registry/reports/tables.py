@@ -154,16 +154,14 @@ LEFT, BOTTOM, TOP = 48, 40, 12
 
 
 def nice_top(value):
-    """A round number at or above `value` for the scale."""
-    if value <= 0:
-        return 1
-    step = 1
-    while step * 10 <= value:
-        step *= 10
-    for multiple in (1, 2, 5, 10):
-        if multiple * step >= value:
-            return multiple * step
-    return 10 * step
+    """A round number at or above `value` for the scale, whose quarters are
+    whole numbers (the scale has four steps): 4, 8, 20, 40, 80, 200, ..."""
+    power = 1
+    while True:
+        for multiple in (4, 8) if power == 1 else (2, 4, 8):
+            if multiple * power >= value:
+                return multiple * power
+        power *= 10
 
 
 def _number(value):
