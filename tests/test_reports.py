@@ -1,6 +1,7 @@
 """The reports (issue 22): every number against hand-counted factory data,
 the rule of small cells, the period filter, CSV, query counts, no names."""
 
+import random
 import re
 from datetime import date, datetime, timedelta
 
@@ -14,9 +15,16 @@ from courses.reports import courses_report
 from registry.accounts.roles import REGISTER_MANAGER, STAFF
 from registry.audit.models import AuditEvent
 from registry.backups import backup_verified, last_verified_at
+from registry.models import ConsentText
 from registry.reports.health import AMBER, GREEN, RED, health
 from registry.reports.processing import processing_record_markdown
-from registry.reports.selectors import consents_report, customers_report, rights_report
+from registry.reports.selectors import (
+    consents_report,
+    customers_report,
+    reachable_at,
+    reachable_at_month_ends,
+    rights_report,
+)
 from registry.reports.tables import SMALL, Period, bar_chart, people, share
 from registry.rights.models import add_months
 
@@ -507,3 +515,39 @@ def test_chart_coordinates_are_numbers_in_every_language(client, register_manage
     coordinates = re.findall(r' (?:x|y|width|height)="([^"]*)"', html)
     assert coordinates
     assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in coordinates), coordinates
+
+
+def test_the_month_end_sweep_agrees_with_one_query_per_month_end():
+    """reachable_at_month_ends (three queries) against reachable_at (the rules
+    of contactable_by, one query per month end) on a random ledger."""
+    rng = random.Random(22)
+    period = Period(first=date(2024, 10, 1), last=date(2025, 3, 1))
+    moments = [moment for _month, moment in period.month_ends()]
+    start = at(2024, 8, 1)
+    for number in range(40):
+        kind = number % 4
+        customer = CustomerFactory(
+            created_at=start + timedelta(days=rng.randrange(0, 240)),
+            email="" if kind == 1 else f"sweep{number}@example.invalid",
+            phone="" if kind == 2 else f"+35850{number:07d}",
+            street_address="" if kind == 3 else "Katu 1",
+        )
+        for _ in range(rng.randrange(0, 5)):
+            channel = rng.choice(["email", "sms", "direct_marketing"])
+            if channel == "direct_marketing":
+                event, text = rng.choice(["objection", "objection_lifted"]), None
+            else:
+                event = rng.choice(["given", "withdrawn"])
+                text = (
+                    ConsentText.objects.filter(channel=channel).first()
+                    if event == "given"
+                    else None
+                )
+            ConsentFactory(
+                customer=customer,
+                channel=channel,
+                event=event,
+                text=text,
+                occurred_at=start + timedelta(days=rng.randrange(0, 260), hours=rng.randrange(24)),
+            )
+    assert reachable_at_month_ends(period) == [reachable_at(moment) for moment in moments]
