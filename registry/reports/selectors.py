@@ -158,6 +158,18 @@ def reachable_at(moment):
     )
 
 
+def _of_customer(condition):
+    """A condition on Customer's fields, as seen from a row that refers to it."""
+    return Q(
+        *(
+            _of_customer(child) if isinstance(child, Q) else (f"customer__{child[0]}", child[1])
+            for child in condition.children
+        ),
+        _connector=condition.connector,
+        _negated=condition.negated,
+    )
+
+
 def reachable_at_month_ends(period):
     """reachable_at for every month end of the period, in three queries
     whatever the number of months: the customers counted by the month they
@@ -186,49 +198,55 @@ def reachable_at_month_ends(period):
         for index in range(first, count):
             for key in ["total", *post_phone]:
                 totals[key][index] += row[key]
+    # The ledger with each customer's details, oldest first; times as numbers
+    # (comparing aware datetimes in two time zones is slow in bulk).
     ledger = (
         Consent.objects.filter(occurred_at__lt=ends[-1])
-        .order_by("customer_id", "occurred_at", "id")
-        .values_list("customer_id", "channel", "event", "occurred_at")
-    )
-    in_ledger = Customer.objects.filter(
-        pk__in=Consent.objects.filter(occurred_at__lt=ends[-1]).values("customer_id")
-    ).annotate(
-        **{
-            f"has_{channel}": ExpressionWrapper(REACHABLE_BY[channel], output_field=BooleanField())
-            for channel in channels
-        }
-    )
-    details = {
-        pk: (created_at, flags)
-        for pk, created_at, *flags in in_ledger.values_list(
-            "pk", "created_at", *(f"has_{channel}" for channel in channels)
+        .annotate(
+            **{
+                f"has_{channel}": ExpressionWrapper(
+                    _of_customer(REACHABLE_BY[channel]), output_field=BooleanField()
+                )
+                for channel in channels
+            }
         )
-    }
+        .order_by("customer_id", "occurred_at", "id")
+        .values_list(
+            "customer_id",
+            "channel",
+            "event",
+            "occurred_at",
+            "customer__created_at",
+            *(f"has_{channel}" for channel in channels),
+        )
+    )
+    stamps = [moment.timestamp() for moment in ends]
+    objection, given, marketing = (
+        str(Consent.Event.OBJECTION),
+        str(Consent.Event.CONSENT_GIVEN),
+        str(Consent.Channel.DIRECT_MARKETING),
+    )
     change = {channel: [0] * (count + 1) for channel in channels}
-    for customer_id, events in itertools.groupby(ledger, key=lambda event: event[0]):
-        created_at, flags = details[customer_id]
-        has = dict(zip(channels, flags, strict=True))
-        since = bisect.bisect_right(ends, created_at)
+    for _customer, rows in itertools.groupby(ledger, key=lambda row: row[0]):
+        rows = list(rows)
+        created_at, flags = rows[0][4], rows[0][5:]
+        reachable = [channel for channel, has in zip(channels, flags, strict=True) if has]
+        since = bisect.bisect_right(stamps, created_at.timestamp())
+        # The first month end after each event: its state holds until the next.
+        after = [bisect.bisect_right(stamps, row[3].timestamp()) for row in rows]
+        after.append(count)
         state = {}
-        events = list(events)
-        for number, (_id, channel, event, occurred_at) in enumerate(events):
-            state[channel] = event
-            following = events[number + 1][3] if number + 1 < len(events) else None
-            # The month ends this state holds at: after this event, up to the next.
-            first = max(bisect.bisect_right(ends, occurred_at), since)
-            last = count if following is None else bisect.bisect_right(ends, following)
+        for number, row in enumerate(rows):
+            state[row[1]] = row[2]
+            first, last = max(after[number], since), after[number + 1]
             if first >= last:
                 continue
-            objected = state.get(Consent.Channel.DIRECT_MARKETING) == Consent.Event.OBJECTION
-            for channel in channels:
-                if not has[channel]:
-                    continue
+            objected = state.get(marketing) == objection
+            for channel in reachable:
                 if channel in post_phone:
                     amount = -1 if objected else 0
                 else:
-                    given = state.get(channel) == Consent.Event.CONSENT_GIVEN
-                    amount = 1 if given and not objected else 0
+                    amount = 1 if state.get(channel) == given and not objected else 0
                 if amount:
                     change[channel][first] += amount
                     change[channel][last] -= amount
