@@ -11,6 +11,8 @@ Not here yet: attendance and no-shows per session, which need the sessions
 of a course (issue 18, on another branch).
 """
 
+import re
+
 from django.db.models import Count, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
@@ -30,6 +32,12 @@ SEASONS = {
 }
 #: The courses with the most unmet demand: this many.
 TOP_UNMET = 10
+
+
+def course_type(title):
+    """The kind of course a title names: the title without a trailing group
+    number ("Pilates 2" and "Pilates" are one type)."""
+    return re.sub(r"[\s\d.,:#/-]+$", "", title) or title
 
 
 def season_of(moment):
@@ -139,7 +147,7 @@ def courses_report(period):
     )
     groups = {}
     for course in held:
-        key = (course["title"], course["season"])
+        key = (course_type(course["title"]), course["season"])
         group = groups.setdefault(key, {"capacity": 0, "enrolled": 0, "courses": 0})
         group["capacity"] += course["capacity"]
         group["enrolled"] += course["enrolled"]
@@ -155,8 +163,9 @@ def courses_report(period):
         ],
         percent=True,
         note=_(
-            "A course type is the courses of the same title. Seasons: spring January to May, "
-            "summer June and July, autumn August to December."
+            "A course type is the courses of the same title, without a group number at "
+            "its end. Seasons: spring January to May, summer June and July, autumn August "
+            "to December."
         ),
     )
     seasons = {}

@@ -261,7 +261,7 @@ def test_course_fill_rate_waiting_list_and_cancellations():
     # Four waited (one of them twice), one got a place.
     _waited(full, 101, 102, 103, 104, 104, promoted=[101])
     half = CourseFactory(
-        title="Jooga", starts_at=at(2025, 4, 10), ends_at=at(2025, 4, 10, 14), capacity=10
+        title="Jooga 2", starts_at=at(2025, 4, 10), ends_at=at(2025, 4, 10, 14), capacity=10
     )
     for _ in range(5):
         EnrollmentFactory(course=half)
@@ -280,7 +280,7 @@ def test_course_fill_rate_waiting_list_and_cancellations():
     # capacity, enrolled, fill rate, waited, got a place, never did, cancelled enrolments
     assert rows(tables, "courses") == {
         "Jooga, 2025-03-10": [4, 4, 100.0, 4, SMALL, 3, SMALL],
-        "Jooga, 2025-04-10": [10, 5, 50.0, 0, 0, 0, 0],
+        "Jooga 2, 2025-04-10": [10, 5, 50.0, 0, 0, 0, 0],
         "Pilates, 2025-09-01 (cancelled)": [8, 0, None, 0, 0, 0, 0],
     }
     assert rows(tables, "waiting-list") == {
