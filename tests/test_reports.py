@@ -128,7 +128,7 @@ def test_customers_due_for_retention_now_and_in_each_of_the_next_three_months(se
     due = rows(customers_report(Q1_2025), "retention")
     assert due == {
         "Due now": [3],
-        "Within 1 months": [4],
+        "Within 1 month": [4],
         "Within 2 months": [4],
         "Within 3 months": [5],
     }

@@ -15,6 +15,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from registry.models import REACHABLE_BY, Consent, Customer, MarketingChannel
 from registry.rights.models import DataSubjectRequest, add_months
@@ -104,7 +105,11 @@ def retention_forecast(now=None):
     no activity for RETENTION_MONTHS, no open request, no coming course)."""
     now = now or timezone.now()
     horizons = [(_("Due now"), now)] + [
-        (_("Within %(months)s months") % {"months": months}, add_months(now, months))
+        (
+            ngettext("Within %(months)s month", "Within %(months)s months", months)
+            % {"months": months},
+            add_months(now, months),
+        )
         for months in range(1, RETENTION_AHEAD_MONTHS + 1)
     ]
     cutoffs = {
