@@ -104,13 +104,10 @@ def course_figures(period):
 def courses_report(period):
     courses = course_figures(period)
     held = [course for course in courses if not course["is_cancelled"]]
-    label = _("%(title)s, %(date)s")
 
     def name(course):
-        return label % {
-            "title": course["title"],
-            "date": timezone.localtime(course["starts_at"]).date().isoformat(),
-        }
+        day = timezone.localtime(course["starts_at"]).date().isoformat()
+        return f"{course['title']}, {day}"
 
     per_course = Table(
         key="courses",
