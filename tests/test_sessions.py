@@ -29,6 +29,7 @@ from courses.services import (
 from registry.audit.models import AuditEvent
 from registry.models import Customer
 from registry.rights.erasure import customer_erase
+from registry.rights.selectors import access_report
 from registry.services import customer_merge
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
@@ -488,4 +489,16 @@ def test_the_series_days_skip_nothing_over_a_change_of_daylight_saving():
         (datetime.date(2027, 3, 15), 18),
         (datetime.date(2027, 3, 22), 18),
         (datetime.date(2027, 3, 29), 18),
+    ]
+
+
+def test_the_access_report_lists_the_attendance(instructor):
+    start = timezone.now() - WEEK
+    course = CourseFactory(sessions=weekly(start, 2))
+    enrollment = EnrollmentFactory(course=course)
+    first = course.sessions.first()
+    attendance_save(session=first, marks={enrollment.pk: "excused"}, by=instructor)
+    report = access_report(enrollment.customer)
+    assert report["enrollments"][0]["attendance"] == [
+        {"session": first.starts_at.isoformat(timespec="minutes"), "status": "excused"}
     ]
