@@ -103,7 +103,10 @@ class SeriesForm(CourseForm):
         if values is None or not FIRST_DAY <= values["first_day"] <= LAST_DAY:
             return []
         return [
-            (day.isoformat(), formats.date_format(day, "SHORT_DATE_FORMAT"))
+            (
+                day.isoformat(),
+                f"{formats.date_format(day, 'D')} {formats.date_format(day, 'SHORT_DATE_FORMAT')}",
+            )
             for day in series_days(**values)
         ]
 

@@ -6,12 +6,13 @@ import csv
 import datetime
 import importlib
 import io
+import threading
 from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.contrib.messages import get_messages
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -32,7 +33,7 @@ from registry.rights.erasure import customer_erase
 from registry.rights.selectors import access_report
 from registry.services import customer_merge
 
-from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -502,3 +503,80 @@ def test_the_access_report_lists_the_attendance(instructor):
     assert report["enrollments"][0]["attendance"] == [
         {"session": first.starts_at.isoformat(timespec="minutes"), "status": "excused"}
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_marking_one_session_at_the_same_moment_keep_both_marks():
+    """The instructor and the office save the same roll call at once, each
+    from a list opened before the other's save: no unique-constraint error,
+    no lost mark (the course row is locked for the save)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("Row locks are proven on PostgreSQL (CI runs this file on it).")
+    start = timezone.now() - timedelta(minutes=30)
+    course = CourseFactory(sessions=weekly(start, 1))
+    session = course.sessions.get()
+    people = EnrollmentFactory.create_batch(6, course=course)
+    shown = {e.pk: "" for e in people}
+    users = [UserFactory(), UserFactory()]
+    halves = [people[:3], people[3:]]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def worker(user, mine):
+        try:
+            barrier.wait()
+            # Both also "mark" the first person the same way: one insert wins.
+            marks = {e.pk: "came" for e in mine} | {people[0].pk: "came"}
+            attendance_save(session=session, marks=marks, shown=shown, by=user)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=worker, args=(user, mine))
+        for user, mine in zip(users, halves, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert session.attendances.filter(status="came").count() == 6
+
+
+HOSTILE = ["\x00", "x" * 100_000, "-1", "1e309", "0001-01-01", "[]", "é" * 300, "2027-01-01T25:61"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_in_the_session_forms_never_answer_5xx(client, staff_member, value):
+    start = timezone.now() - timedelta(minutes=30)
+    course = CourseFactory(sessions=weekly(start, 2))
+    enrollment = EnrollmentFactory(course=course)
+    session = course.sessions.first()
+    client.force_login(staff_member)
+    posts = {
+        reverse("courses:course-create"): list(series_post(confirm="1", dates=["2027-01-18"])),
+        reverse("courses:session-create", args=[course.pk]): ["starts_at", "ends_at", "location"],
+        reverse("courses:session-update", args=[course.pk, session.pk]): [
+            "starts_at",
+            "ends_at",
+            "location",
+            "version",
+        ],
+        reverse("courses:session-cancel", args=[course.pk, session.pk]): ["reason"],
+        reverse("courses:roll-call", args=[course.pk, session.pk]): [
+            f"mark-{enrollment.pk}",
+            "shown",
+        ],
+    }
+    for url, fields in posts.items():
+        for field in fields:
+            data = dict.fromkeys(fields, value)
+            data[field] = [value, value]
+            for payload in ({field: value}, data):
+                response = client.post(url, payload)
+                assert response.status_code < 500, (url, field)
+    assert Course.objects.count() == 1
+    assert course.sessions.count() == 2
+    assert not Attendance.objects.exists()
