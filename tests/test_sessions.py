@@ -44,6 +44,12 @@ def weekly(start, count, hours=1):
     return [(start + n * WEEK, start + n * WEEK + timedelta(hours=hours)) for n in range(count)]
 
 
+def shown(**changes):
+    """The series signature the first step puts on the page."""
+    form = SeriesForm(series_post(**changes))
+    return form.signature
+
+
 def series_post(**changes):
     data = {
         "title": "Hathajooga",
@@ -75,7 +81,7 @@ def test_a_ten_week_course_with_a_holiday_is_made_in_one_form(client, staff_memb
     assert "18.1.2027" in body and 'name="dates"' in body
     # Untick one Monday (a holiday) and save.
     holiday = "2027-02-15"
-    data = series_post(confirm="1", dates=[d for d in dates if d != holiday])
+    data = series_post(shown_series=shown(), dates=[d for d in dates if d != holiday])
     second = client.post(url, data)
     course = Course.objects.get()
     assert second.url == course.get_absolute_url()
@@ -97,7 +103,7 @@ def test_every_other_week_and_a_one_evening_course(client, staff_member):
         "2027-02-01",
         "2027-02-15",
     ]
-    client.post(url, series_post(count="1", confirm="1", dates=["2027-01-18"]))
+    client.post(url, series_post(count="1", shown_series=shown(count="1"), dates=["2027-01-18"]))
     assert Course.objects.get().sessions.count() == 1
 
 
@@ -125,13 +131,37 @@ def test_absurd_series_values_give_a_field_error(client, staff_member, field, va
     assert not Course.objects.exists()
 
 
+def test_a_series_changed_after_its_dates_were_shown_shows_them_again(client, staff_member):
+    """Ticks of ten Mondays are not saved as a series of twelve Tuesdays."""
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    data = series_post(weekday="1", count="12", shown_series=shown(), dates=["2027-01-18"])
+    response = client.post(url, data)
+    assert response.status_code == 200 and not Course.objects.exists()
+    form = response.context["form"]
+    assert form.dates_shown and len(form["dates"].value()) == 12
+    assert form["dates"].value()[0] == "2027-01-12"  # a Tuesday
+    assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["warning"]
+    # Saved as shown now.
+    client.post(
+        url,
+        series_post(
+            weekday="1",
+            count="12",
+            shown_series=form["shown_series"].value(),
+            dates=form["dates"].value(),
+        ),
+    )
+    assert Course.objects.get().sessions.count() == 12
+
+
 def test_saving_without_a_ticked_date_is_refused(client, staff_member):
     client.force_login(staff_member)
-    response = client.post(reverse("courses:course-create"), series_post(confirm="1"))
+    response = client.post(reverse("courses:course-create"), series_post(shown_series=shown()))
     assert "dates" in response.context["form"].errors
     # A date that is not of the series is refused too (a hand-made post).
     response = client.post(
-        reverse("courses:course-create"), series_post(confirm="1", dates=["2027-01-19"])
+        reverse("courses:course-create"), series_post(shown_series=shown(), dates=["2027-01-19"])
     )
     assert "dates" in response.context["form"].errors
     assert not Course.objects.exists()
@@ -480,7 +510,7 @@ def test_the_series_days_skip_nothing_over_a_change_of_daylight_saving():
         series_post(
             first_day="2027-03-15",
             count="3",
-            confirm="1",
+            shown_series=shown(first_day="2027-03-15", count="3"),
             dates=["2027-03-15", "2027-03-22", "2027-03-29"],
         )
     )
@@ -556,7 +586,9 @@ def test_hostile_values_in_the_session_forms_never_answer_5xx(client, staff_memb
     session = course.sessions.first()
     client.force_login(staff_member)
     posts = {
-        reverse("courses:course-create"): list(series_post(confirm="1", dates=["2027-01-18"])),
+        reverse("courses:course-create"): list(
+            series_post(shown_series=shown(), dates=["2027-01-18"])
+        ),
         reverse("courses:session-create", args=[course.pk]): ["starts_at", "ends_at", "location"],
         reverse("courses:session-update", args=[course.pk, session.pk]): [
             "starts_at",
