@@ -11,10 +11,11 @@ include .env
 export
 endif
 
-.PHONY: help run serve bench test lint format migrate admin messages check-deploy chromium clean
+.PHONY: help run serve bench screenshots test lint format migrate admin messages check-deploy chromium clean
 
 help:
 	@echo "make run        install, migrate, create the first register manager, serve on :8000"
+	@echo "                (with the task worker beside it; Ctrl-C stops both)"
 	@echo "make test       install test tools (and Debian chromium as root), run all tests"
 	@echo "make lint       ruff, django-upgrade and djhtml checks (as the pre-commit hooks)"
 	@echo "make format     ruff format and safe fixes"
@@ -24,6 +25,7 @@ help:
 	@echo "make check-deploy   Django's deployment checks with production-like settings"
 	@echo "make serve      run like production (DEBUG off, gunicorn, collected static) on :8001"
 	@echo "make bench      time the pages against a stock Django admin (seed_demo first)"
+	@echo "make screenshots    the main pages at 1280 and 390 px into var/screenshots/ (own seeded database)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -38,13 +40,23 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@touch $@ $(VENV)/.installed
 
+# Runs $(1) with the task worker (`manage.py db_worker`) beside it; Ctrl-C or
+# the end of $(1) stops both. (A background job of make's shell ignores
+# Ctrl-C, so the trap passes it on.)
+define with_worker
+$(MANAGE) db_worker --no-startup-delay & worker=$$!; \
+trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+trap 'exit 130' INT TERM; \
+$(1)
+endef
+
 # `make run` is for a laptop: DEBUG on unless .env says otherwise.
 run: export DEBUG ?= true
 run: $(VENV)/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 	$(MANAGE) ensure_register_manager --url http://127.0.0.1:8000/
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(call with_worker,$(MANAGE) runserver 127.0.0.1:8000)
 
 # Like production, on this machine: DEBUG off, collected static files, gunicorn.
 # Plain HTTP on 127.0.0.1, so the HTTPS-only settings are relaxed here only.
@@ -59,7 +71,7 @@ serve: $(VENV)/.installed
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --noinput --clear -v0
 	$(MANAGE) ensure_register_manager --url http://$${GUNICORN_BIND:-127.0.0.1:8001}/
-	$(BIN)/gunicorn -c gunicorn.conf.py balansia.wsgi
+	$(call with_worker,$(BIN)/gunicorn -c gunicorn.conf.py balansia.wsgi)
 
 bench: $(VENV)/.installed-dev
 	$(MANAGE) bench $(BENCH_ARGS)
@@ -67,6 +79,16 @@ bench: $(VENV)/.installed-dev
 	$(MANAGE) bench_export --format xlsx
 	$(MANAGE) bench_import --rows 50000
 	$(MANAGE) bench_serve
+
+# A database of its own, seeded afresh: the laptop's var/balansia.sqlite3 is not touched.
+screenshots: export DEBUG = true
+screenshots: export DATABASE_URL = sqlite:///$(CURDIR)/var/screenshots.sqlite3
+screenshots: $(VENV)/.installed-dev chromium
+	mkdir -p var && rm -f var/screenshots.sqlite3
+	$(MANAGE) migrate --noinput -v0
+	$(MANAGE) createcachetable
+	$(MANAGE) seed_demo --customers 400 --courses 30 --enrollments 1500
+	$(MANAGE) screenshots
 
 migrate: $(VENV)/.installed
 	$(MANAGE) migrate --noinput

@@ -18,9 +18,9 @@ def env(name, default):
 bind = env("GUNICORN_BIND", "127.0.0.1:8001")
 workers = int(env("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
-# An import of 50,000 rows (IMPORT_MAX_ROWS) takes about 20 s on 2 cores
-# (docs/benchmarks.md); a worker is not killed in the middle of one.
-timeout = int(env("GUNICORN_TIMEOUT", 90))
+# gunicorn's default (30 s): imports and whole-register exports run in the
+# task worker (`manage.py db_worker`), no request takes long.
+timeout = int(env("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5
 # Recycle workers now and then, so that a slow leak never grows unbounded.

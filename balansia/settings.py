@@ -84,6 +84,10 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Django 6's tasks framework (backported) and its database backend: long
+    # work (imports, whole-register exports) runs in `manage.py db_worker`.
+    "django_tasks",
+    "django_tasks_db",
     "registry",
     "courses",
     # Benchmarks and demo data (management commands only; no models, no URLs).
@@ -371,6 +375,23 @@ IMPORT_UNDO_DAYS = envint("IMPORT_UNDO_DAYS", 14)
 # An uploaded file that is neither imported nor cancelled is discarded after this.
 IMPORT_PENDING_HOURS = envint("IMPORT_PENDING_HOURS", 24)
 
+# --- Background tasks ------------------------------------------------------
+# Tasks wait in the database (django-tasks-db) until `manage.py db_worker`
+# takes them; any number of workers on any hosts share one database, and each
+# task runs once (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+# A running task that has not reported progress for this many seconds is
+# taken as dead (its worker was killed): the page says "failed, try again".
+TASK_STALE_SECONDS = envint("TASK_STALE_SECONDS", 180)
+# A finished export waits this long for its one download, then is deleted.
+EXPORT_DIR = Path(env("EXPORT_DIR", VAR_DIR / "exports"))
+EXPORT_KEEP_MINUTES = envint("EXPORT_KEEP_MINUTES", 60)
+
 # --- Backups ---------------------------------------------------------------
 BACKUP_DIR = Path(env("BACKUP_DIR", VAR_DIR / "backups"))
 # A Fernet key (generate: manage.py backup --generate-key). Without it no
@@ -399,5 +420,7 @@ LOGGING = {
     "loggers": {
         # Axes logs user names and addresses at INFO; keep them in the audit trail only.
         "axes": {"level": "WARNING"},
+        # fpdf2's font subsetting lists every glyph of each access report at INFO.
+        "fontTools": {"level": "WARNING"},
     },
 }

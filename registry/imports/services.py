@@ -338,6 +338,7 @@ def _erase_from_imports(erasure):
         file_name, headers = erasure.scrub(row.file_name), erasure.scrub(row.headers)
         if file_name != row.file_name or headers != row.headers:
             CustomerImport.objects.filter(pk=row.pk).update(file_name=file_name, headers=headers)
+            erasure.rewrote("registry.customerimport")
 
 
 def imports_expire(now=None):
