@@ -29,6 +29,7 @@ from courses.services import (
 )
 from registry.audit.models import AuditEvent
 from registry.models import Customer
+from registry.rights.documents import access_document
 from registry.rights.erasure import customer_erase
 from registry.rights.selectors import access_report
 from registry.services import customer_merge
@@ -533,6 +534,8 @@ def test_the_access_report_lists_the_attendance(instructor):
     assert report["enrollments"][0]["attendance"] == [
         {"session": first.starts_at.isoformat(timespec="minutes"), "status": "excused"}
     ]
+    courses = next(s for s in access_document(report, "fi").sections if s.title == "Kurssit")
+    assert courses.rows[0][-1] == "Ilmoitettu poissaolo 1"
 
 
 @pytest.mark.django_db(transaction=True)
