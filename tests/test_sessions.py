@@ -23,6 +23,7 @@ from courses.services import (
     EnrollmentError,
     attendance_grid,
     attendance_save,
+    enrollment_cancel,
     session_cancel,
     session_to_mark,
     session_update,
@@ -411,6 +412,19 @@ def test_the_grid_and_roll_call_take_a_constant_number_of_queries(
     assert len(rows) == 20 and len(totals) == 12
     assert rows[0][2:] == (sum(1 for m in rows[0][1] if m == "came"), 11)
     assert "/11" in grid.content.decode()
+
+
+def test_someone_who_left_mid_series_stays_in_the_grid_with_their_marks(instructor, staff_member):
+    start = timezone.now() - 2 * WEEK
+    course = CourseFactory(sessions=weekly(start, 3))
+    stays, leaves = EnrollmentFactory.create_batch(2, course=course)
+    first = course.sessions.first()
+    attendance_save(session=first, marks={stays.pk: "came", leaves.pk: "came"}, by=instructor)
+    enrollment_cancel(enrollment=leaves, by=staff_member)
+    EnrollmentFactory(course=course, status="cancelled")  # never marked: not in the grid
+    _sessions, rows, totals = attendance_grid(course)
+    assert {row[0].pk for row in rows} == {stays.pk, leaves.pk}
+    assert totals[0] == 2
 
 
 def test_the_export_has_a_column_per_session_and_the_total(client, staff_member, instructor):
