@@ -629,3 +629,22 @@ def test_hostile_values_in_the_session_forms_never_answer_5xx(client, staff_memb
     assert Course.objects.count() == 1
     assert course.sessions.count() == 2
     assert not Attendance.objects.exists()
+
+
+def test_the_dashboard_opens_todays_roll_call_and_shows_the_next_session(client, instructor):
+    now = timezone.now().replace(microsecond=0)
+    today = timezone.localtime(now).replace(hour=0, minute=1) + timedelta(minutes=1)
+    course = CourseFactory(
+        title="Iltajooga",
+        instructor=instructor,
+        sessions=[
+            (today - WEEK, today - WEEK + timedelta(hours=1)),
+            (today, today + timedelta(minutes=1)),
+        ],
+    )
+    CourseFactory(title="Muiden kurssi")  # not the instructor's
+    client.force_login(instructor)
+    body = client.get("/").content.decode()
+    todays = course.sessions.last()
+    assert reverse("courses:roll-call", args=[course.pk, todays.pk]) in body
+    assert "Tämän päivän kerrat" in body and "Muiden kurssi" not in body
