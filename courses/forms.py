@@ -8,6 +8,7 @@ from registry.forms import ExportForm, VersionedFormMixin
 from registry.query_forms import (
     FIRST_DAY,
     LAST_DAY,
+    DayField,
     MomentField,
     ObjectIdField,
     QueryForm,
@@ -21,6 +22,7 @@ from .services import (
     SESSION_FIELDS,
 )
 
+DAY_WIDGET = forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d")
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
@@ -252,6 +254,15 @@ class EnrollForm(forms.Form):
     )
 
 
+class CustomerEnrollForm(forms.Form):
+    """Enrol the customer whose page this is on one of the coming courses."""
+
+    course = ObjectIdField(label=_("Course"))
+    source = forms.ChoiceField(
+        label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
+    )
+
+
 class ShownRowsField(forms.Field):
     """Each row of the attendance list as it was shown, "id:status": only what
     the user changed is saved, so a mark someone else made meanwhile is not
@@ -274,9 +285,13 @@ class ShownRowsField(forms.Field):
 
 
 class CourseListForm(QueryForm):
-    """`?archive=1`: the courses that are over."""
+    """`?archive=1`: the courses that are over; `q`: words of the title or
+    place; `starts_from` and `starts_to`: the days the course starts between."""
 
     archive = forms.ChoiceField(required=False, choices=[("", ""), ("1", _("Archive"))])
+    q = forms.CharField(label=_("Course or place"), required=False, max_length=200)
+    starts_from = DayField(label=_("Starts from"), required=False, widget=DAY_WIDGET)
+    starts_to = DayField(label=_("Starts by"), required=False, widget=DAY_WIDGET)
 
 
 class EnrolmentSearchForm(QueryForm):
@@ -295,7 +310,12 @@ class ParticipantExportForm(ExportForm):
         label=_("Attendance: one column per session, and the times each came"),
         required=False,
     )
-    field_order = ["columns", "attendance", "file_format", "purpose"]
+    waitlist = forms.BooleanField(
+        label=_("The waiting list too, after those with a place"),
+        required=False,
+        initial=True,
+    )
+    field_order = ["columns", "waitlist", "attendance", "file_format", "purpose"]
 
     def __init__(self, *args, allowed_columns, **kwargs):
         super().__init__(*args, **kwargs)

@@ -536,14 +536,18 @@ def _attendance_cells(course, enrollments):
 
 @transaction.atomic
 def participant_list_export(
-    *, course, columns, purpose, file_format, by, request=None, attendance=False
+    *, course, columns, purpose, file_format, by, request=None, attendance=False, waitlist=True
 ):
-    """Audit the export of a participant list; return (rows, count). With
-    `attendance`, each row ends with one column per session (came, didn't
-    come, reported absence) and the times the participant came
-    (attendance_export_header gives their titles)."""
+    """Audit the export of a participant list; return (rows, count). Those
+    with a place come first, then the waiting list in queue order (left out
+    without `waitlist`). With `attendance`, each row ends with one column per
+    session (came, didn't come, reported absence) and the times the
+    participant came (attendance_export_header gives their titles)."""
 
-    enrollments = list(participants(course).exclude(customer=None))
+    enrollments = participants(course).exclude(customer=None)
+    if not waitlist:
+        enrollments = enrollments.exclude(status=Enrollment.Status.WAITLISTED)
+    enrollments = list(enrollments)
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
         by=by,
@@ -555,6 +559,7 @@ def participant_list_export(
             "purpose": purpose,
             "format": file_format,
             "attendance": attendance,
+            "waitlist": waitlist,
         },
     )
 

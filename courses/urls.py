@@ -33,4 +33,9 @@ urlpatterns = [
         name="roll-call",
     ),
     path("courses/<int:pk>/export/", views.participant_export_view, name="participant-export"),
+    path(
+        "customers/<int:pk>/enroll/",
+        views.customer_enrollment_create_view,
+        name="customer-enrollment-create",
+    ),
 ]

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import ListView, UpdateView
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create
+from registry.audit.services import audit_event_create, customer_searched
 from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
@@ -20,6 +21,7 @@ from registry.models import Customer
 from .forms import (
     CourseForm,
     CourseListForm,
+    CustomerEnrollForm,
     EnrollForm,
     EnrolmentSearchForm,
     ParticipantExportForm,
@@ -69,14 +71,31 @@ class CourseListView(PermissionRequiredMixin, ListView):
     def get_queryset(self):
         courses = Course.objects.visible_to(self.request.user).with_counts()
         courses = courses.select_related("instructor")
-        return courses.past() if self.archive else courses.upcoming()
+        courses = courses.past() if self.archive else courses.upcoming()
+        values = self.filters.values()
+        for word in values["q"].split():
+            courses = courses.filter(Q(title__icontains=word) | Q(location__icontains=word))
+        if values["starts_from"]:
+            courses = courses.filter(starts_at__date__gte=values["starts_from"])
+        if values["starts_to"]:
+            courses = courses.filter(starts_at__date__lte=values["starts_to"])
+        return courses
+
+    @cached_property
+    def filters(self):
+        return CourseListForm(self.request.GET or None)
 
     @cached_property
     def archive(self):
-        return CourseListForm(self.request.GET).values()["archive"] == "1"
+        return self.filters.values()["archive"] == "1"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(archive=self.archive, **kwargs)
+        return super().get_context_data(
+            archive=self.archive,
+            filters=self.filters,
+            query_string=self.filters.query_string(),
+            **kwargs,
+        )
 
 
 @permission_required("courses.view_course", raise_exception=True)
@@ -90,12 +109,26 @@ def course_detail(request, pk):
     enrolled = [e for e in rows if e.status in Enrollment.TAKING_A_PLACE]
     waitlist = [e for e in rows if e.status == Enrollment.Status.WAITLISTED]
     query = EnrolmentSearchForm(request.GET).values()["q"]
-    candidates = []
+    candidates, on_course = [], []
     if query and request.user.has_perm("courses.add_enrollment") and not course.is_past:
-        already = {e.customer_id for e in rows if e.customer_id}
-        # Excluded in the query, so that up to ten others still show.
-        candidates = list(
-            Customer.objects.search(query).exclude(pk__in=already).ordered("name")[:10]
+        places = {e.customer_id: e for e in rows if e.customer_id}
+        found = Customer.objects.search(query)
+        # Those already on the course are shown as such (not as "nobody found",
+        # which invites a duplicate record); up to ten others can be enrolled.
+        positions = {e.pk: number for number, e in enumerate(waitlist, start=1)}
+        on_course = [
+            (customer, places[customer.pk], positions.get(places[customer.pk].pk))
+            for customer in found.filter(pk__in=places).ordered("name")[:10]
+        ]
+        candidates = list(found.exclude(pk__in=places).ordered("name")[:10])
+        customer_searched(
+            query=query,
+            result_count=len(on_course) + len(candidates),
+            shown=len(on_course) + len(candidates),
+            via="course",
+            filters={"course": course.pk},
+            by=request.user,
+            request=request,
         )
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
@@ -115,6 +148,14 @@ def course_detail(request, pk):
             "show_contacts": request.user.has_perm("courses.view_participant_contacts"),
             "query": query,
             "candidates": candidates,
+            "on_course": on_course,
+            "is_full": len(enrolled) >= course.capacity,
+            # Taken back with one click: enrolled again, or onto the waiting list.
+            "cancelled": list(
+                course.enrollments.filter(
+                    status=Enrollment.Status.CANCELLED, customer__isnull=False
+                ).select_related("customer")
+            ),
             "enroll_form": EnrollForm(),
         },
     )
@@ -153,11 +194,69 @@ def enrollment_create_view(request, pk):
 
 
 @require_POST
+@permission_required("courses.add_enrollment", raise_exception=True)
+def customer_enrollment_create_view(request, pk):
+    """Enrol a customer from their own page (staff): the course chosen there;
+    a place if free, else the waiting list. Back to the customer's page."""
+    customer = get_object_or_404(Customer, pk=pk)
+    form = CustomerEnrollForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a course."))
+        return redirect(customer)
+    course = visible_course(request, form.cleaned_data["course"])
+    try:
+        enrollment = enrollment_create(
+            customer=customer,
+            course=course,
+            source=form.cleaned_data["source"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(customer)
+    if enrollment.status == Enrollment.Status.WAITLISTED:
+        messages.warning(
+            request,
+            _("%(course)s is full: %(name)s is number %(position)s on the waiting list.")
+            % {
+                "course": course.title,
+                "name": customer.full_name,
+                "position": waitlist_position(enrollment),
+            },
+        )
+    else:
+        messages.success(
+            request,
+            _("%(name)s enrolled on %(course)s.")
+            % {"name": customer.full_name, "course": course.title},
+        )
+    return redirect(customer)
+
+
 @permission_required("courses.change_enrollment", raise_exception=True)
 def enrollment_cancel_view(request, pk, enrollment_pk):
-    """Cancel an enrolment (staff); the first on the waiting list gets the place."""
+    """Cancel an enrolment (staff), after a page that asks first and says who
+    gets the place; the first on the waiting list gets it. A cancelled
+    enrolment can be taken back from the course page (enrolled again)."""
     course = visible_course(request, pk)
-    enrollment = get_object_or_404(course.enrollments, pk=enrollment_pk)
+    enrollment = get_object_or_404(
+        course.enrollments.select_related("customer").filter(
+            status__in=[*Enrollment.TAKING_A_PLACE, Enrollment.Status.WAITLISTED]
+        ),
+        pk=enrollment_pk,
+    )
+    if request.method != "POST":
+        next_in_line = (
+            course.enrollments.waitlist().select_related("customer").first()
+            if enrollment.status in Enrollment.TAKING_A_PLACE
+            else None
+        )
+        return render(
+            request,
+            "courses/enrollment_cancel.html",
+            {"course": course, "enrollment": enrollment, "next_in_line": next_in_line},
+        )
     try:
         _cancelled, promoted = enrollment_cancel(
             enrollment=enrollment, by=request.user, request=request
@@ -394,6 +493,7 @@ def participant_export_view(request, pk):
             by=request.user,
             request=request,
             attendance=form.cleaned_data["attendance"],
+            waitlist=form.cleaned_data["waitlist"],
         )
         header = [str(PARTICIPANT_COLUMNS[name][0]) for name in columns]
         if form.cleaned_data["attendance"]:

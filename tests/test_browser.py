@@ -158,7 +158,10 @@ def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in
     for first, last in (("Aino", "Aho"), ("Bertta", "Berg"), ("Cecilia", "Carlsson")):
         page.get_by_label("Hae asiakkaita").fill(last)
         page.get_by_role("button", name="Hae", exact=True).click()
-        page.get_by_role("button", name=f"Ilmoita {first}").click()
+        # On a full course the button says where the person goes.
+        page.get_by_role(
+            "button", name=re.compile(f"^(Ilmoita {first}|Lisää {first} jonoon)$")
+        ).click()
     expect(
         page.get_by_text("Kurssi on täynnä: Cecilia Carlsson on numero 1 jonossa.")
     ).to_be_visible()
@@ -166,8 +169,13 @@ def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in
     expect(page.get_by_role("heading", name="Jono (1)")).to_be_visible()
 
     page.get_by_role("row", name=re.compile("Aino Aho")).get_by_role(
-        "button", name="Peru ilmoittautuminen"
+        "link", name="Peru ilmoittautuminen"
     ).click()
+    # A page of its own asks first and says who gets the place.
+    expect(
+        page.get_by_text("Paikka siirtyy jonon ensimmäiselle, Cecilia Carlsson.")
+    ).to_be_visible()
+    page.get_by_role("button", name="Peru ilmoittautuminen").click()
     expect(page.get_by_text("Cecilia Carlsson sai paikan jonosta.")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("Cecilia Carlsson"))).to_contain_text(
         "Ilmoittautunut"

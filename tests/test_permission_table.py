@@ -93,9 +93,10 @@ RULES = {
     "courses:course-update": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
     "courses:participant-export": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
     "courses:enrollment-create": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+    "courses:customer-enrollment-create": (lambda w: {"pk": w["customer"].pk}, POST_ONLY),
     "courses:enrollment-cancel": (
         lambda w: {"pk": w["own_course"].pk, "enrollment_pk": w["enrollment"].pk},
-        POST_ONLY,
+        OFFICE,
     ),
     "courses:attendance-grid": (
         lambda w: {"pk": w["own_course"].pk},
