@@ -444,6 +444,7 @@ def test_the_export_has_a_column_per_session_and_the_total(client, staff_member,
         {
             "columns": ["first_name"],
             "attendance": "on",
+            "waitlist": "on",
             "file_format": "csv",
             "purpose": "kurssin tilastot",
         },
