@@ -28,6 +28,8 @@ TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
 #: The longest series one form makes: two sessions a week for a year is more.
 MAX_SESSIONS = 60
+#: The last day a series may start on: its last session is still a date.
+LATEST_FIRST_DAY = LAST_DAY - datetime.timedelta(weeks=2 * MAX_SESSIONS)
 
 
 class CourseForm(VersionedFormMixin, forms.ModelForm):
@@ -45,8 +47,10 @@ class CourseForm(VersionedFormMixin, forms.ModelForm):
 class SeriesForm(CourseForm):
     """A new course and its sessions: "weekly on <weekday> <time>-<time>, N
     times from <date>" (or every other week). The first post lists the dates
-    with a tick each, so that staff can untick holidays; the second (with
-    `confirm`) saves the ticked ones. No JavaScript needed."""
+    with a tick each, so that staff can untick holidays; the second saves the
+    ticked ones. `shown_series` carries the series whose dates were shown:
+    if the series was changed before saving, the new dates are shown again
+    instead of saving ticks of another series. No JavaScript needed."""
 
     WEEKDAYS = [
         (0, _("Monday")),
@@ -81,11 +85,32 @@ class SeriesForm(CourseForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Untick the days with no session, such as holidays."),
     )
-    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    shown_series = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["dates"].choices = self._date_choices()
+        shown = self.data.get(self.add_prefix("shown_series")) if self.is_bound else None
+        self.series_changed = bool(shown) and shown != self.signature
+        if self.series_changed:
+            # Ticks of another series: forget them, the new dates are shown.
+            self.data = self.data.copy()
+            self.data.setlist(self.add_prefix("dates"), [])
+
+    @property
+    def signature(self):
+        """The series as text, "" while a part of it is not valid."""
+        values = self._series_values() if self.is_bound else None
+        return "|".join(str(v) for v in values.values()) if values else ""
+
+    @property
+    def dates_shown(self):
+        """The dates of this very series are on the page (the second step)."""
+        return (
+            self.is_bound
+            and not self.series_changed
+            and bool(self.data.get(self.add_prefix("shown_series")))
+        )
 
     def _series_values(self):
         """The series as posted, or None while a part of it is not valid."""
@@ -102,19 +127,22 @@ class SeriesForm(CourseForm):
 
     def _date_choices(self):
         values = self._series_values() if self.is_bound else None
-        if values is None or not FIRST_DAY <= values["first_day"] <= LAST_DAY:
+        if values is None or not FIRST_DAY <= values["first_day"] <= LATEST_FIRST_DAY:
             return []
         return [
-            (day.isoformat(), formats.date_format(day, "SHORT_DATE_FORMAT"))
+            (
+                day.isoformat(),
+                f"{formats.date_format(day, 'D')} {formats.date_format(day, 'SHORT_DATE_FORMAT')}",
+            )
             for day in series_days(**values)
         ]
 
     def clean_first_day(self):
         day = self.cleaned_data["first_day"]
-        if not FIRST_DAY <= day <= LAST_DAY - datetime.timedelta(days=2 * 7 * MAX_SESSIONS):
+        if not FIRST_DAY <= day <= LATEST_FIRST_DAY:
             raise forms.ValidationError(
                 _("Give a date between %(first)s and %(last)s.")
-                % {"first": FIRST_DAY.year, "last": LAST_DAY.year - 2},
+                % {"first": FIRST_DAY.year, "last": LATEST_FIRST_DAY.year - 1},
                 code="implausible",
             )
         return day
@@ -126,14 +154,21 @@ class SeriesForm(CourseForm):
             self.add_error("end_time", _("The session must end after it starts."))
         if self.errors:
             return cleaned
-        if cleaned.get("confirm") and not cleaned.get("dates"):
+        if self.dates_shown and not cleaned.get("dates"):
             self.add_error("dates", _("Tick at least one session."))
         return cleaned
 
     @property
     def confirmed(self):
-        """The dates were shown and ticked: the course can be saved."""
-        return self.is_valid() and self.cleaned_data["confirm"]
+        """The dates of this series were shown and ticked: save the course."""
+        return self.is_valid() and self.dates_shown
+
+    def with_every_date_ticked(self):
+        """The form of the second step: this series' dates, every one ticked."""
+        data = self.data.copy()
+        data.setlist(self.add_prefix("dates"), [v for v, _label in self.fields["dates"].choices])
+        data[self.add_prefix("shown_series")] = self.signature
+        return type(self)(data)
 
     def sessions(self):
         """[(start, end)] of the ticked days, in the current time zone."""

@@ -440,7 +440,7 @@ def attendance_grid(course):
     held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
     table = _attendance_by_enrollment(course, sessions)
     rows = []
-    for enrollment in participants_in_order(course):
+    for enrollment in participants_in_order(course, with_marked=True):
         marks = table.get(enrollment.pk, {})
         came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
         rows.append((enrollment, [marks.get(s.pk, NOT_MARKED) for s in sessions], came, len(held)))
@@ -451,16 +451,20 @@ def attendance_grid(course):
     return sessions, rows, totals
 
 
-def participants_in_order(course):
-    """Everyone with a place on the course, in the roll call's fixed order."""
-    return (
-        course.enrollments.taking_a_place()
-        .select_related("customer")
-        .order_by(
-            models.F("customer__last_name").asc(nulls_last=True),
-            "customer__first_name",
-            "id",
+def participants_in_order(course, *, with_marked=False):
+    """Everyone with a place on the course, in the roll call's fixed order.
+    `with_marked` adds those who left the course (cancelled) after they were
+    marked, so that each session's count in the grid stays true."""
+    enrollments = course.enrollments.taking_a_place()
+    if with_marked:
+        marked = Attendance.objects.filter(enrollment__course=course).values("enrollment_id")
+        enrollments = course.enrollments.filter(
+            models.Q(status__in=Enrollment.TAKING_A_PLACE) | models.Q(pk__in=marked)
         )
+    return enrollments.select_related("customer").order_by(
+        models.F("customer__last_name").asc(nulls_last=True),
+        "customer__first_name",
+        "id",
     )
 
 

@@ -374,12 +374,11 @@ def course_create_view(request):
         )
         messages.success(request, _("Course added."))
         return redirect(course)
-    if request.method == "POST" and not form.data.get("confirm") and form.is_valid():
-        # The first post: show the dates, every one ticked.
-        data = form.data.copy()
-        data.setlist("dates", [value for value, _label in form.fields["dates"].choices])
-        data["confirm"] = "1"
-        form = SeriesForm(data)
+    if request.method == "POST" and form.is_valid():
+        # The first post, or the series was changed: its dates, every one ticked.
+        if form.series_changed:
+            messages.warning(request, _("The series was changed: check its dates again."))
+        form = form.with_every_date_ticked()
     return render(request, "courses/course_form.html", {"form": form})
 
 

@@ -143,10 +143,16 @@ def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in
     log_in(page, staff_member)
     page.goto(live_server.url + "/courses/new/")
     page.get_by_label("Nimi").fill("Lauantain jooga")
-    page.get_by_label("Alkaa").fill("2031-06-07T10:00")
-    page.get_by_label("Päättyy").fill("2031-06-07T11:30")
     page.get_by_label("Paikkoja").fill("2")
-    page.get_by_role("button", name="Tallenna").click()
+    # One Saturday morning: a series of one session.
+    page.get_by_label("Alkaen").fill("2031-06-07")
+    page.get_by_label("Viikonpäivä").select_option(label="lauantai")
+    page.get_by_label("Alkaa klo").fill("10:00")
+    page.get_by_label("Päättyy klo").fill("11:30")
+    page.get_by_label("Kertojen määrä").fill("1")
+    page.get_by_role("button", name="Näytä päivät").click()
+    expect(page.get_by_label("la 7.6.2031")).to_be_checked()
+    page.get_by_role("button", name="Tallenna kurssi ja valitut kerrat").click()
     expect(page.get_by_role("heading", name="Osallistujat 0/2")).to_be_visible()
 
     for first, last in (("Aino", "Aho"), ("Bertta", "Berg"), ("Cecilia", "Carlsson")):

@@ -166,6 +166,7 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         "status": "enrolled",
         "source": "office",
         "enrolled_at": report["enrollments"][0]["enrolled_at"],
+        "attendance": [],
     }
     assert {"user": "toimisto", "action": "customer_viewed"}.items() <= report["processing"][
         0

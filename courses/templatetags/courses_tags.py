@@ -1,5 +1,6 @@
 from django import template
 from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
+from django.utils import timezone
 
 from courses.models import Attendance, Course, Enrollment, Session
 
@@ -60,5 +61,34 @@ def customer_courses(customer):
 
 @register.simple_tag
 def upcoming_courses(user, limit=8):
-    """The next courses the user may see, with places taken, for the dashboard."""
-    return list(Course.objects.visible_to(user).upcoming().with_counts()[:limit])
+    """The next courses the user may see, with places taken and the next
+    session (a series that has begun shows when it meets next), for the
+    dashboard."""
+    next_session = (
+        Session.objects.filter(
+            course=OuterRef("pk"), is_cancelled=False, ends_at__gte=timezone.now()
+        )
+        .order_by("starts_at")
+        .values("starts_at")[:1]
+    )
+    return list(
+        Course.objects.visible_to(user)
+        .upcoming()
+        .with_counts()
+        .annotate(next_session=Subquery(next_session))[:limit]
+    )
+
+
+@register.simple_tag
+def todays_sessions(user):
+    """Today's sessions of the courses the user may see, for the roll call
+    straight from the dashboard (an instructor on a phone). One query."""
+    return list(
+        Session.objects.filter(
+            course__in=Course.objects.visible_to(user),
+            starts_at__date=timezone.localdate(),
+            is_cancelled=False,
+        )
+        .select_related("course")
+        .order_by("starts_at", "id")[:10]
+    )

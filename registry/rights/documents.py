@@ -100,6 +100,20 @@ def _customer_rows(customer):
     return rows
 
 
+def _attendance(enrollment_model, marks):
+    """A course's attendance in words: "Came 7, Didn't come 2" (per session
+    in the JSON)."""
+    if not marks:
+        return NONE
+    attendance = enrollment_model._meta.get_field("attendances").related_model
+    counts = {}
+    for mark in marks:
+        counts[mark["status"]] = counts.get(mark["status"], 0) + 1
+    return ", ".join(
+        f"{_choice(attendance, 'status', status)} {count}" for status, count in counts.items()
+    )
+
+
 def access_document(report, language):
     """The report's data as a readable document in `language` (fi or en)."""
     enrollment = Customer._meta.get_field("enrollments").related_model
@@ -138,18 +152,25 @@ def access_document(report, language):
                 ),
                 Section(
                     _("Courses"),
-                    columns=[_("Course"), _("Starts"), _("Status"), _("Enrolled")],
+                    columns=[
+                        _("Course"),
+                        _("Starts"),
+                        _("Status"),
+                        _("Enrolled"),
+                        _("Attendance"),
+                    ],
                     rows=[
                         [
                             e["course"],
                             _moment(e["starts_at"]),
                             _choice(enrollment, "status", e["status"]),
                             _moment(e["enrolled_at"], with_time=False),
+                            _attendance(enrollment, e.get("attendance", [])),
                         ]
                         for e in report["enrollments"]
                     ],
                     empty=_("No courses."),
-                    widths=(40, 22, 18, 16),
+                    widths=(34, 20, 16, 16, 34),
                 ),
                 Section(
                     _("Marketing lists you were on"),

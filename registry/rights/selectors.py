@@ -20,7 +20,12 @@ def access_report(customer):
     The structure is documented in the README (Access report). It is the same
     for the readable page and the JSON download.
     """
-    enrollments = customer.enrollments.select_related("course").order_by("course__starts_at")
+    # Through reverse relations: registry does not import courses.
+    enrollments = (
+        customer.enrollments.select_related("course")
+        .prefetch_related("attendances__session")
+        .order_by("course__starts_at")
+    )
     events = AuditEvent.objects.for_customer(customer).select_related("actor").order_by("at", "id")
     return {
         "generated_at": timezone.now().isoformat(timespec="seconds"),
@@ -61,6 +66,16 @@ def access_report(customer):
                 "status": enrollment.status,
                 "source": enrollment.source,
                 "enrolled_at": enrollment.enrolled_at.isoformat(timespec="seconds"),
+                # Per session: came, absent (didn't come) or excused (reported absence).
+                "attendance": [
+                    {
+                        "session": mark.session.starts_at.isoformat(timespec="minutes"),
+                        "status": mark.status,
+                    }
+                    for mark in sorted(
+                        enrollment.attendances.all(), key=lambda mark: mark.session.starts_at
+                    )
+                ],
             }
             for enrollment in enrollments
         ],

@@ -6,8 +6,10 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.db.models import Count, F, Q
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -35,6 +37,20 @@ class Command(BaseCommand):
                 Course.objects.filter(enrollments__isnull=False)
                 .order_by("-capacity", "id")
                 .first()
+            )
+            # The grid of the course with the most participants x sessions.
+            largest = (
+                Course.objects.annotate(
+                    people=Count(
+                        "enrollments", filter=Q(enrollments__status="enrolled"), distinct=True
+                    ),
+                    times=Count("sessions", distinct=True),
+                )
+                .order_by(F("people") * F("times"), "id")
+                .last()
+            )
+            session = largest.sessions.filter(starts_at__lte=timezone.now()).last() or (
+                largest.sessions.first()
             )
             national = "0" + str(some.phone)[4:]
             cases = [
@@ -64,6 +80,16 @@ class Command(BaseCommand):
                     "participant list",
                     f"/courses/{course.pk}/",
                     f"/stock-admin/courses/enrollment/?course__id__exact={course.pk}",
+                ),
+                (
+                    f"attendance grid {largest.people}x{largest.times}",
+                    f"/courses/{largest.pk}/attendance/",
+                    None,
+                ),
+                (
+                    "roll call of one session",
+                    f"/courses/{largest.pk}/sessions/{session.pk}/roll-call/",
+                    None,
                 ),
                 ("marketing list, email", "/marketing/?channel=email", None),
                 # The reports (issue 22), each over its default period of 12 months.
