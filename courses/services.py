@@ -35,6 +35,10 @@ COURSE_FIELDS = (
 )
 
 
+class SessionError(ValidationError):
+    """A change of a session that the rules refuse (said to the user)."""
+
+
 class EnrollmentError(ValidationError):
     """A change to the participant list that the rules do not allow."""
 
@@ -148,8 +152,10 @@ def _session_audit(*, course, session, by, request, what, **detail):
 
 @transaction.atomic
 def session_create(*, course, data, by, request=None):
-    """Add one session to a course. Enrolments are not touched."""
+    """Add one session to a course. Enrolments are not touched. Not to a
+    course that is over (its list is the archive)."""
     course = _locked(course)
+    _refuse_if_archived(course)
     session = Session(course=course, **{f: data[f] for f in SESSION_FIELDS if f in data})
     session.full_clean()
     session.save()
@@ -171,10 +177,20 @@ def session_update(*, session, data, by, request=None, version=None):
     original start is kept ("moved from"). Enrolments and attendance are not
     touched. `version` as in course_update (EditConflict)."""
     course = _locked(session.course)
+    _refuse_if_archived(course)
     current = Session.objects.select_for_update().get(pk=session.pk)
     check_version((current, version), actions=[AuditEvent.Action.COURSE_CHANGED])
     original_start = current.starts_at
     changes = changes_apply(current, data, SESSION_FIELDS)
+    if changes and current.starts_at > timezone.now() and current.attendances.exists():
+        # Marks of a session that has not started would count as came or
+        # not at a time that has not come.
+        raise SessionError(
+            _(
+                "Attendance has been marked for this session: it cannot be moved to a "
+                "time that has not come. Add a new session instead."
+            )
+        )
     if changes:
         if current.moved_from is None and current.starts_at != original_start:
             current.moved_from = original_start
@@ -199,9 +215,17 @@ def session_cancel(*, session, reason, by, request=None):
     """Cancel one session with a reason. It stays on the course, struck through;
     enrolments are not touched."""
     course = _locked(session.course)
+    _refuse_if_archived(course)
     current = Session.objects.select_for_update().get(pk=session.pk)
     if current.is_cancelled:
         return current
+    if current.attendances.exists():
+        raise SessionError(
+            _(
+                "Attendance has been marked for this session: it was held and cannot be "
+                "cancelled. Correct the marks in the roll call if needed."
+            )
+        )
     current.is_cancelled = True
     current.cancelled_reason = reason
     current.cancelled_at = timezone.now()

@@ -369,9 +369,14 @@ def course_create_view(request):
     unticked, the second saves the ticked ones."""
     form = SeriesForm(request.POST or None)
     if request.method == "POST" and form.confirmed:
-        course = course_create(
-            data=form.cleaned_data, sessions=form.sessions(), by=request.user, request=request
-        )
+        try:
+            course = course_create(
+                data=form.cleaned_data, sessions=form.sessions(), by=request.user, request=request
+            )
+        except ValidationError as error:
+            # A session the clocks skip (the spring change) ends before it starts.
+            form.add_error(None, error)
+            return render(request, "courses/course_form.html", {"form": form})
         messages.success(request, _("Course added."))
         return redirect(course)
     if request.method == "POST" and form.is_valid():
@@ -436,10 +441,17 @@ def session_cancel_view(request, pk, session_pk):
     session = get_object_or_404(course.sessions, pk=session_pk)
     form = SessionCancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        session_cancel(
-            session=session, reason=form.cleaned_data["reason"], by=request.user, request=request
-        )
-        messages.success(request, _("Session cancelled."))
+        try:
+            session_cancel(
+                session=session,
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Session cancelled."))
         return redirect(course)
     return render(
         request,

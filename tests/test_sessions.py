@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -437,7 +438,8 @@ def test_the_export_has_a_column_per_session_and_the_total(client, staff_member,
     first, second, third = course.sessions.all()
     attendance_save(session=first, marks={aino.pk: "came"}, by=instructor)
     attendance_save(session=second, marks={aino.pk: "excused"}, by=instructor)
-    session_cancel(session=third, reason="Pyhä", by=staff_member)
+    # Cancelled back when it was still to come (the course is over now).
+    Session.objects.filter(pk=third.pk).update(is_cancelled=True, cancelled_reason="Pyhä")
     client.force_login(staff_member)
     response = client.post(
         reverse("courses:participant-export", args=[course.pk]),
@@ -649,3 +651,86 @@ def test_the_dashboard_opens_todays_roll_call_and_shows_the_next_session(client,
     todays = course.sessions.last()
     assert reverse("courses:roll-call", args=[course.pk, todays.pk]) in body
     assert "Tämän päivän kerrat" in body and "Muiden kurssi" not in body
+
+
+# --- Third probe: the archive, held sessions, the spring clock change ----------------
+
+
+def test_an_archived_courses_sessions_cannot_be_added_moved_or_cancelled(client, staff_member):
+    """Third probe (F2): a course that is over got sessions moved, cancelled
+    and added (a future one brought it back out of the archive)."""
+    start = timezone.now() - timedelta(days=30)
+    course = CourseFactory(sessions=weekly(start, 2))
+    first, second = course.sessions.all()
+    client.force_login(staff_member)
+    page = client.get(course.get_absolute_url()).content.decode()
+    later = (timezone.localtime() + timedelta(days=60)).strftime("%Y-%m-%dT%H:%M")
+    even_later = (timezone.localtime() + timedelta(days=60, hours=1)).strftime("%Y-%m-%dT%H:%M")
+    client.post(
+        reverse("courses:session-create", args=[course.pk]),
+        {"starts_at": later, "ends_at": even_later, "location": ""},
+    )
+    client.post(
+        reverse("courses:session-update", args=[course.pk, first.pk]),
+        {"starts_at": later, "ends_at": even_later, "location": "Sali 9", "version": 1},
+    )
+    client.post(
+        reverse("courses:session-cancel", args=[course.pk, second.pk]), {"reason": "arkisto"}
+    )
+    course.refresh_from_db()
+    assert course.sessions.count() == 2 and course.is_past
+    assert not course.sessions.filter(is_cancelled=True).exists()
+    assert not course.sessions.filter(location="Sali 9").exists()
+    # Nor are they offered on the archived course's page.
+    assert reverse("courses:session-create", args=[course.pk]) not in page
+    assert reverse("courses:session-update", args=[course.pk, first.pk]) not in page
+    assert reverse("courses:session-cancel", args=[course.pk, second.pk]) not in page
+
+
+def test_a_held_session_keeps_its_time_and_cannot_be_cancelled(client, staff_member, instructor):
+    """Third probe (F3): marks stayed on a held session moved to the future,
+    or cancelled, and the grid and the customer page then disagreed."""
+    start = timezone.now() - timedelta(days=7)
+    course = CourseFactory(sessions=weekly(start, 3), instructor=instructor)
+    enrollment = EnrollmentFactory(course=course)
+    held = course.sessions.first()
+    attendance_save(session=held, marks={enrollment.pk: "came"}, by=instructor)
+    future = timezone.now() + timedelta(days=30)
+
+    with pytest.raises(ValidationError, match="ei voi siirtää"):
+        session_update(
+            session=held,
+            data={"starts_at": future, "ends_at": future + timedelta(hours=1)},
+            by=staff_member,
+            version=held.version,
+        )
+    with pytest.raises(ValidationError, match="eikä sitä voi perua"):
+        session_cancel(session=held, reason="x", by=staff_member)
+    # Moving it within the past (a wrong time corrected) is fine.
+    earlier = held.starts_at - timedelta(hours=1)
+    session_update(
+        session=held,
+        data={"starts_at": earlier, "ends_at": earlier + timedelta(hours=1)},
+        by=staff_member,
+        version=held.version,
+    )
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:session-cancel", args=[course.pk, held.pk]), {"reason": "x"}, follow=True
+    )
+    assert "eikä sitä voi perua" in response.content.decode()
+
+
+def test_a_series_session_the_clocks_skip_is_refused_on_the_page(client, staff_member):
+    """Third probe (F7): 03:30 on the Sunday the clocks go forward does not
+    exist; the series answered 500."""
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    data = series_post(
+        first_day="2027-03-21", weekday="6", start_time="03:30", end_time="04:15", count="2"
+    )
+    response = client.post(
+        url, {**data, "shown_series": shown(**data), "dates": ["2027-03-21", "2027-03-28"]}
+    )
+    assert response.status_code == 200 and not Course.objects.exists()
+    assert response.context["form"].non_field_errors()
