@@ -217,3 +217,38 @@ def test_a_task_for_a_cancelled_import_does_nothing(staff_member):
     assert preview_import.call(None, customer_import.pk) is None
     customer_import.refresh_from_db()
     assert customer_import.preview == {} and customer_import.status == "cancelled"
+
+
+def failed_task(finished_at):
+    return DBTaskResult.objects.create(
+        status="FAILED",
+        finished_at=finished_at,
+        run_after=finished_at,
+        args_kwargs={"args": [1], "kwargs": {}},
+        task_path="registry.imports.tasks.apply_import",
+        backend_name="default",
+        exception_class_path="builtins.RuntimeError",
+        traceback="",
+    )
+
+
+def test_the_register_managers_dashboard_counts_failed_tasks_of_the_last_day(
+    client, register_manager, staff_member, settings
+):
+    client.force_login(register_manager)
+    assert 'id="failed-tasks"' not in client.get("/").content.decode()
+    failed_task(timezone.now() - datetime.timedelta(hours=2))
+    failed_task(timezone.now() - datetime.timedelta(days=2))  # older: not counted
+    # A worker that died does not record a failure: its silence counts.
+    customer_import = services.import_upload(
+        file_name="a.csv", content=csv_bytes([HEADER, person()]), by=staff_member
+    )
+    CustomerImport.objects.filter(pk=customer_import.pk).update(
+        task_state="running",
+        heartbeat_at=timezone.now() - datetime.timedelta(seconds=settings.TASK_STALE_SECONDS + 5),
+    )
+    page = client.get("/").content.decode()
+    assert 'id="failed-tasks"' in page
+    assert "2 taustatyötä epäonnistui" in page
+    client.force_login(staff_member)  # not the monitoring card's reader
+    assert 'id="failed-tasks"' not in client.get("/").content.decode()
