@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -367,7 +368,11 @@ def register_export_view(request):
             request=request,
         )
         return redirect(export)
-    return render(request, "registry/register_export.html", {"form": form})
+    limit = timezone.now() - timezone.timedelta(minutes=settings.EXPORT_KEEP_MINUTES)
+    waiting = RegisterExport.objects.filter(
+        requested_by=request.user, requested_at__gte=limit, deleted_at__isnull=True
+    )
+    return render(request, "registry/register_export.html", {"form": form, "waiting": waiting})
 
 
 @permission_required("registry.export_customers", raise_exception=True)

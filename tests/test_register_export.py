@@ -171,3 +171,17 @@ def test_a_failed_export_says_so_and_the_dashboard_counts_it(
     assert 'id="task-failed"' in page and "No space" not in page
     failed = RegisterExport.objects.get()
     assert failed.task_state == "failed"
+
+
+def test_the_export_page_lists_your_exports_of_the_last_hour(client, register_manager):
+    client.force_login(register_manager)
+    mine = RegisterExport.objects.create(requested_by=register_manager, file_format="csv")
+    other = RegisterExport.objects.create(requested_by=UserFactory(), file_format="xlsx")
+    page = client.get(reverse("registry:register-export")).content.decode()
+    assert 'id="waiting-exports"' in page and mine.get_absolute_url() in page
+    assert other.get_absolute_url() not in page
+    RegisterExport.objects.update(requested_at=timezone.now() - datetime.timedelta(hours=2))
+    assert (
+        'id="waiting-exports"'
+        not in client.get(reverse("registry:register-export")).content.decode()
+    )
