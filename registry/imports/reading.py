@@ -169,7 +169,7 @@ def _header_and_rows(lines, limits):
 
 
 def _sniff_delimiter(text):
-    sample = "\n".join(text.lstrip("\ufeff").splitlines()[:20])
+    sample = "\n".join(_first_lines(text.lstrip("\ufeff"), 20).splitlines())
     try:
         return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
@@ -177,6 +177,17 @@ def _sniff_delimiter(text):
         counts = {d: first.count(d) for d in DELIMITERS}
         best = max(counts, key=counts.get)
         return best if counts[best] else ","
+
+
+def _first_lines(text, count):
+    """The first `count` lines of text, without splitting all of it (half a
+    second for 20 MB, in the upload's request)."""
+    end = -1
+    for _line in range(count):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    return text[:end]
 
 
 #: A workbook is a zip file; openpyxl holds some of its parts in memory
