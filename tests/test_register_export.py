@@ -18,6 +18,7 @@ from registry import services
 from registry.accounts.roles import REGISTER_MANAGER
 from registry.audit.models import AuditEvent
 from registry.models import RegisterExport
+from registry.rights.erasure import customer_erase
 
 from .factories import CustomerFactory, UserFactory
 
@@ -185,3 +186,15 @@ def test_the_export_page_lists_your_exports_of_the_last_hour(client, register_ma
         'id="waiting-exports"'
         not in client.get(reverse("registry:register-export")).content.decode()
     )
+
+
+def test_an_erasure_deletes_every_waiting_export_file(client, register_manager, export_dir):
+    customer = CustomerFactory(first_name="Poistettava")
+    client.force_login(register_manager)
+    client.post(reverse("registry:register-export"), {"file_format": "csv", "purpose": "siirto"})
+    waiting = RegisterExport.objects.get()
+    assert "Poistettava" in waiting.path.read_text(encoding="utf-8")
+    customer_erase(customer=customer, by=register_manager)
+    waiting.refresh_from_db()
+    assert list(export_dir.iterdir()) == [] and waiting.deleted_at is not None
+    assert not waiting.downloadable
