@@ -11,7 +11,7 @@ include .env
 export
 endif
 
-.PHONY: help run serve bench test lint format migrate admin messages check-deploy chromium clean
+.PHONY: help run serve bench screenshots test lint format migrate admin messages check-deploy chromium clean
 
 help:
 	@echo "make run        install, migrate, create the first register manager, serve on :8000"
@@ -25,6 +25,7 @@ help:
 	@echo "make check-deploy   Django's deployment checks with production-like settings"
 	@echo "make serve      run like production (DEBUG off, gunicorn, collected static) on :8001"
 	@echo "make bench      time the pages against a stock Django admin (seed_demo first)"
+	@echo "make screenshots    the main pages at 1280 and 390 px into var/screenshots/ (own seeded database)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -77,7 +78,18 @@ bench: $(VENV)/.installed-dev
 	$(MANAGE) bench_export --format csv
 	$(MANAGE) bench_export --format xlsx
 	$(MANAGE) bench_import --rows 50000
+	$(MANAGE) bench_unsubscribes --rows 20000
 	$(MANAGE) bench_serve
+
+# A database of its own, seeded afresh: the laptop's var/balansia.sqlite3 is not touched.
+screenshots: export DEBUG = true
+screenshots: export DATABASE_URL = sqlite:///$(CURDIR)/var/screenshots.sqlite3
+screenshots: $(VENV)/.installed-dev chromium
+	mkdir -p var && rm -f var/screenshots.sqlite3
+	$(MANAGE) migrate --noinput -v0
+	$(MANAGE) createcachetable
+	$(MANAGE) seed_demo --customers 400 --courses 30 --enrollments 1500
+	$(MANAGE) screenshots
 
 migrate: $(VENV)/.installed
 	$(MANAGE) migrate --noinput

@@ -5,6 +5,7 @@ environment; `.env.example` lists every variable and the README explains them.
 With DEBUG off (the default) the settings are those of production.
 """
 
+import hashlib
 import os
 from datetime import date, timedelta
 from pathlib import Path
@@ -364,6 +365,15 @@ RETENTION_MONTHS = envint("RETENTION_MONTHS", 36)
 # Erased customer ids are also appended here, outside the database, so that a
 # restore of an older backup can erase them again. Keep it beside the backups.
 ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journal.jsonl"))
+# The key of the suppression list (keyed hashes of the addresses of erased
+# customers who had objected or withdrawn; registry.suppression). Set it on
+# its own: derived from SECRET_KEY by default, so rotating SECRET_KEY would
+# make every kept hash unrecognisable. `check --deploy` warns while it is unset.
+SUPPRESSION_KEY_SET = bool(env("SUPPRESSION_KEY", ""))
+SUPPRESSION_KEY = (
+    env("SUPPRESSION_KEY", "")
+    or hashlib.sha256(b"balansia.suppression:" + SECRET_KEY.encode()).hexdigest()
+)
 
 # --- Import of customers from files ----------------------------------------
 # Largest file accepted, in bytes, and most data rows in one import.
@@ -420,5 +430,7 @@ LOGGING = {
     "loggers": {
         # Axes logs user names and addresses at INFO; keep them in the audit trail only.
         "axes": {"level": "WARNING"},
+        # fpdf2's font subsetting lists every glyph of each access report at INFO.
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -1,31 +1,228 @@
+import datetime
+
 from django import forms
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from registry.forms import ExportForm, VersionedFormMixin
-from registry.query_forms import ObjectIdField, ObjectIdsField, QueryForm
+from registry.query_forms import (
+    FIRST_DAY,
+    LAST_DAY,
+    DayField,
+    MomentField,
+    ObjectIdField,
+    QueryForm,
+)
 
-from .models import Course, Enrollment
-from .services import COURSE_FIELDS, DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
+from .models import Attendance, Course, Enrollment, Session
+from .services import (
+    COURSE_FIELDS,
+    DEFAULT_PARTICIPANT_COLUMNS,
+    PARTICIPANT_COLUMNS,
+    SESSION_FIELDS,
+)
 
+DAY_WIDGET = forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d")
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+#: The longest series one form makes: two sessions a week for a year is more.
+MAX_SESSIONS = 60
 
 
 class CourseForm(VersionedFormMixin, forms.ModelForm):
+    """The course itself; its dates are its sessions' (SeriesForm, SessionForm)."""
+
     class Meta:
         model = Course
         fields = COURSE_FIELDS
-        widgets = {
-            "starts_at": DATETIME_WIDGET,
-            "ends_at": DATETIME_WIDGET,
-            "description": forms.Textarea(attrs={"rows": 3}),
-        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def clean_title(self):
         return " ".join(self.cleaned_data["title"].split())
 
 
+class SeriesForm(CourseForm):
+    """A new course and its sessions: "weekly on <weekday> <time>-<time>, N
+    times from <date>" (or every other week). The first post lists the dates
+    with a tick each, so that staff can untick holidays; the second (with
+    `confirm`) saves the ticked ones. No JavaScript needed."""
+
+    WEEKDAYS = [
+        (0, _("Monday")),
+        (1, _("Tuesday")),
+        (2, _("Wednesday")),
+        (3, _("Thursday")),
+        (4, _("Friday")),
+        (5, _("Saturday")),
+        (6, _("Sunday")),
+    ]
+
+    first_day = forms.DateField(
+        label=_("From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("The first session is on the chosen weekday on or after this day."),
+    )
+    weekday = forms.TypedChoiceField(label=_("Weekday"), choices=WEEKDAYS, coerce=int)
+    start_time = forms.TimeField(label=_("Starts at"), widget=TIME_WIDGET)
+    end_time = forms.TimeField(label=_("Ends at"), widget=TIME_WIDGET)
+    count = forms.IntegerField(
+        label=_("Number of sessions"), min_value=1, max_value=MAX_SESSIONS, initial=1
+    )
+    every = forms.TypedChoiceField(
+        label=_("Repeats"),
+        choices=[(1, _("Every week")), (2, _("Every other week"))],
+        coerce=int,
+        initial=1,
+    )
+    dates = forms.MultipleChoiceField(
+        label=_("Sessions"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Untick the days with no session, such as holidays."),
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dates"].choices = self._date_choices()
+
+    def _series_values(self):
+        """The series as posted, or None while a part of it is not valid."""
+        values = {}
+        for name in ("first_day", "weekday", "start_time", "end_time", "count", "every"):
+            field = self.fields[name]
+            try:
+                values[name] = field.clean(
+                    field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+                )
+            except forms.ValidationError:
+                return None
+        return values
+
+    def _date_choices(self):
+        values = self._series_values() if self.is_bound else None
+        if values is None or not FIRST_DAY <= values["first_day"] <= LAST_DAY:
+            return []
+        return [
+            (day.isoformat(), formats.date_format(day, "SHORT_DATE_FORMAT"))
+            for day in series_days(**values)
+        ]
+
+    def clean_first_day(self):
+        day = self.cleaned_data["first_day"]
+        if not FIRST_DAY <= day <= LAST_DAY - datetime.timedelta(days=2 * 7 * MAX_SESSIONS):
+            raise forms.ValidationError(
+                _("Give a date between %(first)s and %(last)s.")
+                % {"first": FIRST_DAY.year, "last": LAST_DAY.year - 2},
+                code="implausible",
+            )
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_time"), cleaned.get("end_time")
+        if start and end and end <= start:
+            self.add_error("end_time", _("The session must end after it starts."))
+        if self.errors:
+            return cleaned
+        if cleaned.get("confirm") and not cleaned.get("dates"):
+            self.add_error("dates", _("Tick at least one session."))
+        return cleaned
+
+    @property
+    def confirmed(self):
+        """The dates were shown and ticked: the course can be saved."""
+        return self.is_valid() and self.cleaned_data["confirm"]
+
+    def sessions(self):
+        """[(start, end)] of the ticked days, in the current time zone."""
+        cleaned = self.cleaned_data
+        zone = timezone.get_current_timezone()
+        result = []
+        for text in sorted(cleaned["dates"]):
+            day = datetime.date.fromisoformat(text)
+            result.append(
+                (
+                    datetime.datetime.combine(day, cleaned["start_time"], tzinfo=zone),
+                    datetime.datetime.combine(day, cleaned["end_time"], tzinfo=zone),
+                )
+            )
+        return result
+
+
+def series_days(*, first_day, weekday, count, every, **_ignored):
+    """The days of a weekly (every=1) or fortnightly (every=2) series."""
+    first = first_day + datetime.timedelta(days=(weekday - first_day.weekday()) % 7)
+    return [first + datetime.timedelta(weeks=every * n) for n in range(count)]
+
+
+class SessionForm(VersionedFormMixin, forms.ModelForm):
+    """Add a session, or move one (time or place)."""
+
+    starts_at = MomentField(label=_("Starts"), widget=DATETIME_WIDGET)
+    ends_at = MomentField(label=_("Ends"), widget=DATETIME_WIDGET)
+
+    class Meta:
+        model = Session
+        fields = SESSION_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if start and end and end <= start:
+            self.add_error("ends_at", _("The session must end after it starts."))
+        return cleaned
+
+
+class SessionCancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        help_text=_("Shown beside the cancelled session, for example “instructor ill”."),
+    )
+
+    def clean_reason(self):
+        return " ".join(self.cleaned_data["reason"].split())
+
+
+class RollCallForm(forms.Form):
+    """A session's roll call: one choice per row (came, didn't come, reported
+    absence), and each row as it was shown (ShownRowsField)."""
+
+    def __init__(self, *args, rows, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shown"] = ShownRowsField(required=False)
+        self.rows = []
+        for enrollment, status in rows:
+            name = f"mark-{enrollment.pk}"
+            self.fields[name] = forms.ChoiceField(
+                required=False,
+                choices=Attendance.Status.choices,
+                widget=forms.RadioSelect,
+            )
+            self.initial[name] = status
+            self.rows.append((enrollment, status, name))
+
+    def marks(self):
+        return {
+            enrollment.pk: self.cleaned_data[name]
+            for enrollment, _status, name in self.rows
+            if self.cleaned_data.get(name)
+        }
+
+
 class EnrollForm(forms.Form):
     customer = ObjectIdField(widget=forms.HiddenInput)
+    source = forms.ChoiceField(
+        label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
+    )
+
+
+class CustomerEnrollForm(forms.Form):
+    """Enrol the customer whose page this is on one of the coming courses."""
+
+    course = ObjectIdField(label=_("Course"))
     source = forms.ChoiceField(
         label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
     )
@@ -52,17 +249,14 @@ class ShownRowsField(forms.Field):
         return shown
 
 
-class AttendanceForm(forms.Form):
-    """The enrolments ticked as attended, and the rows as they were shown."""
-
-    attended = ObjectIdsField(required=False)
-    shown = ShownRowsField(required=False)
-
-
 class CourseListForm(QueryForm):
-    """`?archive=1`: the courses that are over."""
+    """`?archive=1`: the courses that are over; `q`: words of the title or
+    place; `starts_from` and `starts_to`: the days the course starts between."""
 
     archive = forms.ChoiceField(required=False, choices=[("", ""), ("1", _("Archive"))])
+    q = forms.CharField(label=_("Course or place"), required=False, max_length=200)
+    starts_from = DayField(label=_("Starts from"), required=False, widget=DAY_WIDGET)
+    starts_to = DayField(label=_("Starts by"), required=False, widget=DAY_WIDGET)
 
 
 class EnrolmentSearchForm(QueryForm):
@@ -77,7 +271,16 @@ class ParticipantExportForm(ExportForm):
     columns = forms.MultipleChoiceField(
         label=_("Columns"), widget=forms.CheckboxSelectMultiple, choices=()
     )
-    field_order = ["columns", "file_format", "purpose"]
+    attendance = forms.BooleanField(
+        label=_("Attendance: one column per session, and the times each came"),
+        required=False,
+    )
+    waitlist = forms.BooleanField(
+        label=_("The waiting list too, after those with a place"),
+        required=False,
+        initial=True,
+    )
+    field_order = ["columns", "waitlist", "attendance", "file_format", "purpose"]
 
     def __init__(self, *args, allowed_columns, **kwargs):
         super().__init__(*args, **kwargs)

@@ -37,6 +37,14 @@ class CourseQuerySet(models.QuerySet):
 
 
 class Course(models.Model):
+    """A course: one evening or a series of sessions (courses.Session). People
+    enrol in the whole series; capacity and the waiting list are the course's.
+
+    `starts_at` and `ends_at` are the start of its first session and the end
+    of its last one, kept by the services whenever sessions change
+    (services.course_dates_sync): lists, the archive and the dashboard filter
+    and sort on them without joining the sessions."""
+
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     starts_at = models.DateTimeField(_("starts"))
@@ -113,7 +121,6 @@ class Enrollment(models.Model):
         ENROLLED = "enrolled", _("Enrolled")
         WAITLISTED = "waitlisted", _("On the waiting list")
         CANCELLED = "cancelled", _("Cancelled")
-        ATTENDED = "attended", _("Attended")
 
     class Source(models.TextChoices):
         OFFICE = "office", _("At the office")
@@ -121,7 +128,7 @@ class Enrollment(models.Model):
         EMAIL = "email", _("By email")
         WEB = "web", _("On the web")
 
-    TAKING_A_PLACE = (Status.ENROLLED, Status.ATTENDED)
+    TAKING_A_PLACE = (Status.ENROLLED,)
 
     customer = models.ForeignKey(
         Customer,
@@ -158,3 +165,107 @@ class Enrollment(models.Model):
 
     def __str__(self):
         return f"{self.customer_id} @ {self.course_id}: {self.status}"
+
+
+class SessionQuerySet(models.QuerySet):
+    def held(self):
+        """Sessions not cancelled."""
+        return self.filter(is_cancelled=False)
+
+    def started(self, now=None):
+        return self.filter(starts_at__lte=now or timezone.now())
+
+
+class Session(models.Model):
+    """One meeting of a course (kurssikerta): its own time, its place if not
+    the course's, cancelled (peruttu) with a reason or moved (siirretty). A
+    change to a session never touches the enrolments."""
+
+    course = models.ForeignKey(
+        Course, verbose_name=_("course"), on_delete=models.PROTECT, related_name="sessions"
+    )
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    location = models.CharField(
+        _("place"), max_length=200, blank=True, help_text=_("Empty: the course's place.")
+    )
+    is_cancelled = models.BooleanField(_("cancelled"), default=False)
+    cancelled_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    #: When it was first planned, if moved since (shown as "moved from ...").
+    moved_from = models.DateTimeField(_("moved from"), null=True, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["course", "starts_at"], name="session_course_starts_idx")]
+        constraints = [
+            models.CheckConstraint(
+                name="session_ends_after_start",
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                violation_error_message=_("The session must end after it starts."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.course_id} {timezone.localtime(self.starts_at):%d.%m.%Y %H:%M}"
+
+    @property
+    def place(self):
+        return self.location or self.course.location
+
+    @property
+    def has_started(self):
+        return self.starts_at <= timezone.now()
+
+    @property
+    def is_moved(self):
+        return self.moved_from is not None
+
+
+class Attendance(models.Model):
+    """Whether one participant came to one session. Points at the enrolment,
+    not at the customer: when the customer is erased the enrolment stays
+    without the person (SET_NULL), and so do these rows, so the session's
+    numbers stay true."""
+
+    class Status(models.TextChoices):
+        CAME = "came", _("Came")
+        ABSENT = "absent", _("Didn't come")
+        EXCUSED = "excused", _("Reported absence")
+
+    session = models.ForeignKey(
+        Session, verbose_name=_("session"), on_delete=models.PROTECT, related_name="attendances"
+    )
+    enrollment = models.ForeignKey(
+        Enrollment,
+        verbose_name=_("enrolment"),
+        on_delete=models.PROTECT,
+        related_name="attendances",
+    )
+    status = models.CharField(_("attendance"), max_length=20, choices=Status.choices)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("marked by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    marked_at = models.DateTimeField(_("marked"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attendance")
+        verbose_name_plural = _("attendance")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "enrollment"], name="one_attendance_per_session"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.enrollment_id} @ {self.session_id}: {self.status}"

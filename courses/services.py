@@ -8,8 +8,8 @@ before that, as a merge does.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.utils import timezone
+from django.db import models, transaction
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
@@ -21,13 +21,13 @@ from registry.merge import merge_handler
 from registry.models import Customer
 from registry.phones import format_phone
 
-from .models import Course, Enrollment
+from .models import Attendance, Course, Enrollment, Session
 
+#: What the course form edits. Its start and end are not among them: they are
+#: its first and last session's (course_dates_sync).
 COURSE_FIELDS = (
     "title",
     "description",
-    "starts_at",
-    "ends_at",
     "location",
     "instructor",
     "capacity",
@@ -85,15 +85,133 @@ def _refuse_if_archived(course):
         )
 
 
+def course_dates_sync(course):
+    """Set the course's start and end from its sessions: the first start and
+    the last end of those not cancelled (of all, if every one is cancelled).
+    The course row is locked by the caller."""
+    sessions = course.sessions.held()
+    if not sessions.exists():
+        sessions = course.sessions.all()
+    bounds = sessions.aggregate(first=models.Min("starts_at"), last=models.Max("ends_at"))
+    if bounds["first"] is None:
+        return course
+    if (course.starts_at, course.ends_at) != (bounds["first"], bounds["last"]):
+        course.starts_at, course.ends_at = bounds["first"], bounds["last"]
+        Course.objects.filter(pk=course.pk).update(
+            starts_at=course.starts_at, ends_at=course.ends_at
+        )
+    return course
+
+
 @transaction.atomic
-def course_create(*, data, by, request=None):
+def course_create(*, data, by, request=None, sessions=None):
+    """Add a course with its sessions, [(start, end), ...]; without them, one
+    session from data's starts_at and ends_at (a one-evening course)."""
+    if sessions is None:
+        sessions = [(data["starts_at"], data["ends_at"])]
+    if not sessions:
+        raise ValidationError(_("A course needs at least one session."))
+    sessions = sorted(sessions)
     course = Course(**{field: data[field] for field in COURSE_FIELDS if field in data})
+    course.starts_at, course.ends_at = sessions[0][0], max(end for _start, end in sessions)
     course.full_clean()
     course.save()
+    rows = [Session(course=course, starts_at=start, ends_at=end) for start, end in sessions]
+    for row in rows:
+        row.full_clean(exclude=["course"])
+    Session.objects.bulk_create(rows)
     audit_event_create(
-        action=AuditEvent.Action.COURSE_CREATED, by=by, target=course, request=request
+        action=AuditEvent.Action.COURSE_CREATED,
+        by=by,
+        target=course,
+        request=request,
+        detail={"sessions": [start.isoformat() for start, _end in sessions]},
     )
     return course
+
+
+SESSION_FIELDS = ("starts_at", "ends_at", "location")
+
+
+def _session_audit(*, course, session, by, request, what, **detail):
+    """A change of a session is a change of its course in the audit trail."""
+    course.version += 1
+    Course.objects.filter(pk=course.pk).update(version=course.version)
+    audit_event_create(
+        action=AuditEvent.Action.COURSE_CHANGED,
+        by=by,
+        target=course,
+        request=request,
+        detail={"session_id": session.pk, "session": what, **detail},
+    )
+
+
+@transaction.atomic
+def session_create(*, course, data, by, request=None):
+    """Add one session to a course. Enrolments are not touched."""
+    course = _locked(course)
+    session = Session(course=course, **{f: data[f] for f in SESSION_FIELDS if f in data})
+    session.full_clean()
+    session.save()
+    course_dates_sync(course)
+    _session_audit(
+        course=course,
+        session=session,
+        by=by,
+        request=request,
+        what="added",
+        starts_at=session.starts_at.isoformat(),
+    )
+    return session
+
+
+@transaction.atomic
+def session_update(*, session, data, by, request=None, version=None):
+    """Move a session (its time or place). The first time it moves, its
+    original start is kept ("moved from"). Enrolments and attendance are not
+    touched. `version` as in course_update (EditConflict)."""
+    course = _locked(session.course)
+    current = Session.objects.select_for_update().get(pk=session.pk)
+    check_version((current, version), actions=[AuditEvent.Action.COURSE_CHANGED])
+    original_start = current.starts_at
+    changes = changes_apply(current, data, SESSION_FIELDS)
+    if changes:
+        if current.moved_from is None and current.starts_at != original_start:
+            current.moved_from = original_start
+        current.version += 1
+        current.full_clean()
+        current.save()
+        course_dates_sync(course)
+        _session_audit(
+            course=course,
+            session=current,
+            by=by,
+            request=request,
+            what="moved",
+            changes=changes,
+            version=current.version,
+        )
+    return current, changes
+
+
+@transaction.atomic
+def session_cancel(*, session, reason, by, request=None):
+    """Cancel one session with a reason. It stays on the course, struck through;
+    enrolments are not touched."""
+    course = _locked(session.course)
+    current = Session.objects.select_for_update().get(pk=session.pk)
+    if current.is_cancelled:
+        return current
+    current.is_cancelled = True
+    current.cancelled_reason = reason
+    current.cancelled_at = timezone.now()
+    current.version += 1
+    current.save()
+    course_dates_sync(course)
+    _session_audit(
+        course=course, session=current, by=by, request=request, what="cancelled", reason=reason
+    )
+    return current
 
 
 @transaction.atomic
@@ -201,43 +319,149 @@ def enrollment_cancel(*, enrollment, by, request=None):
     return enrollment, promoted
 
 
-@transaction.atomic
-def attendance_mark(*, course, attended_ids, by, request=None, shown=None):
-    """Set who attended: the enrolled ones whose ids are given attended, the
-    other enrolled ones did not. Only after the course has started.
+#: An attendance status as a row of the roll call shows it; "" is not marked.
+NOT_MARKED = ""
 
-    `shown` is {enrolment id: status} as the user's list showed them. With it,
-    only the rows the user changed are written: the instructor and the office
-    may tick the same list at once, and a mark someone else saved meanwhile
-    on another row stays (a row that was not on the list is left alone)."""
-    course = _locked(course)
-    if not course.has_started:
-        raise EnrollmentError(_("Attendance can be marked once the course has started."))
-    changed = []
-    for enrollment in course.enrollments.taking_a_place().select_related("customer"):
-        attended = enrollment.pk in attended_ids
-        status = Enrollment.Status.ATTENDED if attended else Enrollment.Status.ENROLLED
-        if shown is not None and shown.get(enrollment.pk) in (None, status):
-            continue  # not on the user's list, or left as it was shown
-        if enrollment.status != status:
-            _set_status(enrollment, status)
-            changed.append(enrollment)
-    if changed:
+
+@transaction.atomic
+def attendance_save(*, session, marks, by, request=None, shown=None):
+    """Save a session's roll call: `marks` is {enrolment id: status}. Only after
+    the session has started; a past session can be corrected (also in the
+    archive). Audited, with what changed.
+
+    `shown` is {enrolment id: status as the user's list showed it} ("" when
+    unmarked). With it, only the rows the user changed are written: the
+    instructor and the office may mark the same session at once, and a mark
+    someone else saved meanwhile on another row stays. Rows not on the list
+    (enrolled since) are left alone. A customer marked as came has been
+    active at the session's start (retention starts again)."""
+    course = _locked(session.course)
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.course_id != course.pk:  # pragma: no cover - the views look the session up
+        raise EnrollmentError(_("The session is not on this course."))
+    if session.is_cancelled:
+        raise EnrollmentError(_("The session was cancelled: there is no attendance to mark."))
+    if not session.has_started:
+        raise EnrollmentError(_("Attendance can be marked once the session has started."))
+    valid = set(Attendance.Status.values)
+    existing = {a.enrollment_id: a for a in session.attendances.all()}
+    now = timezone.now()
+    changes, came_customers = {}, []
+    to_create, to_update = [], []
+    for enrollment in course.enrollments.taking_a_place():
+        status = marks.get(enrollment.pk)
+        if status not in valid:
+            continue  # not on the list, or left unmarked
+        old = existing.get(enrollment.pk)
+        old_status = old.status if old else NOT_MARKED
+        if shown is not None and shown.get(enrollment.pk, status) == status:
+            continue  # left as it was shown (or not on the user's list)
+        if old_status == status:
+            continue
+        if old is None:
+            to_create.append(
+                Attendance(
+                    session=session,
+                    enrollment=enrollment,
+                    status=status,
+                    marked_by=by,
+                    marked_at=now,
+                )
+            )
+        else:
+            old.status, old.marked_by, old.marked_at = status, by, now
+            to_update.append(old)
+        changes[str(enrollment.pk)] = [old_status, status]
+        if status == Attendance.Status.CAME and enrollment.customer_id:
+            came_customers.append(enrollment.customer_id)
+    Attendance.objects.bulk_create(to_create)
+    Attendance.objects.bulk_update(to_update, ["status", "marked_by", "marked_at"])
+    if came_customers:
+        # Coming to a session is the customer's activity (registry.rights retention).
+        Customer.objects.filter(
+            pk__in=came_customers, last_activity_at__lt=session.starts_at
+        ).update(last_activity_at=session.starts_at)
+    if changes:
         audit_event_create(
             action=AuditEvent.Action.ATTENDANCE_MARKED,
             by=by,
             target=course,
             request=request,
             detail={
-                "attended": sorted(
-                    e.pk for e in changed if e.status == Enrollment.Status.ATTENDED
-                ),
-                "not_attended": sorted(
-                    e.pk for e in changed if e.status == Enrollment.Status.ENROLLED
-                ),
+                "session_id": session.pk,
+                "session_starts_at": session.starts_at.isoformat(),
+                "correction": session.ends_at < now,
+                "changes": changes,
             },
         )
-    return changed
+    return changes
+
+
+def _attendance_by_enrollment(course, sessions):
+    """{enrolment id: {session id: status}} for the sessions given (one query)."""
+    table = {}
+    for enrollment_id, session_id, status in Attendance.objects.filter(
+        session__in=sessions
+    ).values_list("enrollment_id", "session_id", "status"):
+        table.setdefault(enrollment_id, {})[session_id] = status
+    return table
+
+
+def roll_call(session):
+    """The roll call of a session: (enrolment, status or "") for everyone with
+    a place, always in the same order (last name, first name; erased last), so
+    that no row moves when the list is saved. Two queries."""
+    marks = dict(session.attendances.values_list("enrollment_id", "status"))
+    return [
+        (enrollment, marks.get(enrollment.pk, NOT_MARKED))
+        for enrollment in participants_in_order(session.course)
+    ]
+
+
+def session_to_mark(course, now=None):
+    """The session a roll call opens on: today's (the first of today not
+    cancelled), else the latest that has started, else None."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    sessions = course.sessions.held()
+    todays = sessions.filter(starts_at__date=today).order_by("starts_at", "id").first()
+    if todays is not None:
+        return todays
+    return sessions.started(now).order_by("-starts_at", "-id").first()
+
+
+def attendance_grid(course):
+    """Participants x sessions for the staff's grid and the export: (sessions,
+    rows, totals). Each row is (enrolment, [status per session], came, of):
+    "came 7 of 10" counts the sessions held so far (not cancelled, started).
+    totals is, per session, how many came. A constant number of queries."""
+    sessions = list(course.sessions.order_by("starts_at", "id"))
+    now = timezone.now()
+    held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
+    table = _attendance_by_enrollment(course, sessions)
+    rows = []
+    for enrollment in participants_in_order(course):
+        marks = table.get(enrollment.pk, {})
+        came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
+        rows.append((enrollment, [marks.get(s.pk, NOT_MARKED) for s in sessions], came, len(held)))
+    totals = [
+        sum(1 for row in rows if row[1][index] == Attendance.Status.CAME)
+        for index in range(len(sessions))
+    ]
+    return sessions, rows, totals
+
+
+def participants_in_order(course):
+    """Everyone with a place on the course, in the roll call's fixed order."""
+    return (
+        course.enrollments.taking_a_place()
+        .select_related("customer")
+        .order_by(
+            models.F("customer__last_name").asc(nulls_last=True),
+            "customer__first_name",
+            "id",
+        )
+    )
 
 
 #: Columns of a participant list, and what each needs to be shown.
@@ -265,15 +489,61 @@ def participants(course):
     return (
         course.enrollments.exclude(status=Enrollment.Status.CANCELLED)
         .select_related("customer")
-        .order_by("-status", "status_changed_at", "id")
+        .order_by(
+            models.Case(
+                models.When(status=Enrollment.Status.WAITLISTED, then=1),
+                default=0,
+            ),
+            "status_changed_at",
+            "id",
+        )
     )
 
 
-@transaction.atomic
-def participant_list_export(*, course, columns, purpose, file_format, by, request=None):
-    """Audit the export of a participant list; return (rows, count)."""
+def attendance_export_header(course):
+    """The extra columns of an export with attendance: one per session (its
+    date, "cancelled" after a cancelled one) and the total."""
+    header = []
+    for session in course.sessions.order_by("starts_at", "id"):
+        label = formats.date_format(timezone.localtime(session.starts_at), "SHORT_DATE_FORMAT")
+        header.append(f"{label} ({_('cancelled')})" if session.is_cancelled else label)
+    return [*header, _("Came (times)")]
 
-    enrollments = list(participants(course).exclude(customer=None))
+
+def _attendance_cells(course, enrollments):
+    """{enrolment id: [status per session as words, "came/held"]}: three queries."""
+    sessions = list(course.sessions.order_by("starts_at", "id"))
+    now = timezone.now()
+    held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
+    table = _attendance_by_enrollment(course, sessions)
+    words = dict(Attendance.Status.choices)
+    cells = {}
+    for enrollment in enrollments:
+        marks = table.get(enrollment.pk, {})
+        row = [str(words.get(marks.get(s.pk), "")) for s in sessions]
+        if enrollment.status in Enrollment.TAKING_A_PLACE:
+            came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
+            row.append(f"{came}/{len(held)}")
+        else:
+            row.append("")
+        cells[enrollment.pk] = row
+    return cells
+
+
+@transaction.atomic
+def participant_list_export(
+    *, course, columns, purpose, file_format, by, request=None, attendance=False, waitlist=True
+):
+    """Audit the export of a participant list; return (rows, count). Those
+    with a place come first, then the waiting list in queue order (left out
+    without `waitlist`). With `attendance`, each row ends with one column per
+    session (came, didn't come, reported absence) and the times the
+    participant came (attendance_export_header gives their titles)."""
+
+    enrollments = participants(course).exclude(customer=None)
+    if not waitlist:
+        enrollments = enrollments.exclude(status=Enrollment.Status.WAITLISTED)
+    enrollments = list(enrollments)
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
         by=by,
@@ -284,6 +554,8 @@ def participant_list_export(*, course, columns, purpose, file_format, by, reques
             "rows": len(enrollments),
             "purpose": purpose,
             "format": file_format,
+            "attendance": attendance,
+            "waitlist": waitlist,
         },
     )
 
@@ -296,11 +568,13 @@ def participant_list_export(*, course, columns, purpose, file_format, by, reques
         return format_phone(raw) if column == "phone" else raw
 
     rows = [[value(e, column) for column in columns] for e in enrollments]
+    if attendance:
+        cells = _attendance_cells(course, enrollments)
+        rows = [row + cells[e.pk] for row, e in zip(rows, enrollments, strict=True)]
     return rows, len(enrollments)
 
 
 _STATUS_RANK = {
-    Enrollment.Status.ATTENDED: 3,
     Enrollment.Status.ENROLLED: 2,
     Enrollment.Status.WAITLISTED: 1,
     Enrollment.Status.CANCELLED: 0,
@@ -311,14 +585,17 @@ _STATUS_RANK = {
 def _erase_enrollments(erasure):
     """Nothing to remove: an enrolment holds no personal data of its own, and
     when the customer row goes it stays without the person (SET_NULL), so the
-    course's numbers stay true."""
+    course's numbers stay true. Its attendance (courses.Attendance points at
+    the enrolment, not at the customer) stays with it, so each session's
+    count stays true too."""
 
 
 @merge_handler("courses.enrollment")
 def _merge_enrollments(*, keep, remove):
     """Move the removed record's enrolments. Where both records were on the
-    same course, the better status stays, and a place freed by the duplicate
-    goes to the waiting list."""
+    same course, the better status stays, the attendance of both is kept
+    (where both were marked for one session, "came" wins), and a place freed
+    by the duplicate goes to the waiting list."""
     for duplicate in Enrollment.objects.filter(
         customer=remove, course__enrollments__customer=keep
     ):
@@ -326,6 +603,17 @@ def _merge_enrollments(*, keep, remove):
         if _STATUS_RANK[duplicate.status] > _STATUS_RANK[kept.status]:
             kept.status = duplicate.status
             kept.save(update_fields=["status"])
+        kept_marks = {a.session_id: a for a in kept.attendances.all()}
+        for mark in duplicate.attendances.all():
+            other = kept_marks.get(mark.session_id)
+            if other is None:
+                mark.enrollment = kept
+                mark.save(update_fields=["enrollment"])
+                continue
+            if mark.status == Attendance.Status.CAME and other.status != mark.status:
+                other.status = mark.status
+                other.save(update_fields=["status"])
+            mark.delete()
         course = _locked(duplicate.course)
         duplicate.delete()
         if not course.is_past:

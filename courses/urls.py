@@ -6,7 +6,7 @@ app_name = "courses"
 
 urlpatterns = [
     path("courses/", views.CourseListView.as_view(), name="course-list"),
-    path("courses/new/", views.CourseCreateView.as_view(), name="course-create"),
+    path("courses/new/", views.course_create_view, name="course-create"),
     path("courses/<int:pk>/", views.course_detail, name="course-detail"),
     path("courses/<int:pk>/edit/", views.CourseUpdateView.as_view(), name="course-update"),
     path("courses/<int:pk>/enroll/", views.enrollment_create_view, name="enrollment-create"),
@@ -15,6 +15,27 @@ urlpatterns = [
         views.enrollment_cancel_view,
         name="enrollment-cancel",
     ),
-    path("courses/<int:pk>/attendance/", views.attendance_mark_view, name="attendance-mark"),
+    path("courses/<int:pk>/attendance/", views.attendance_grid_view, name="attendance-grid"),
+    path("courses/<int:pk>/sessions/new/", views.session_create_view, name="session-create"),
+    path(
+        "courses/<int:pk>/sessions/<int:session_pk>/edit/",
+        views.session_update_view,
+        name="session-update",
+    ),
+    path(
+        "courses/<int:pk>/sessions/<int:session_pk>/cancel/",
+        views.session_cancel_view,
+        name="session-cancel",
+    ),
+    path(
+        "courses/<int:pk>/sessions/<int:session_pk>/roll-call/",
+        views.roll_call_view,
+        name="roll-call",
+    ),
     path("courses/<int:pk>/export/", views.participant_export_view, name="participant-export"),
+    path(
+        "customers/<int:pk>/enroll/",
+        views.customer_enrollment_create_view,
+        name="customer-enrollment-create",
+    ),
 ]

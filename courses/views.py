@@ -3,32 +3,39 @@ from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django.views.generic import CreateView, ListView, UpdateView
+from django.views.generic import ListView, UpdateView
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create
+from registry.audit.services import audit_event_create, customer_searched
 from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
 
 from .forms import (
-    AttendanceForm,
     CourseForm,
     CourseListForm,
+    CustomerEnrollForm,
     EnrollForm,
     EnrolmentSearchForm,
     ParticipantExportForm,
+    RollCallForm,
+    SeriesForm,
+    SessionCancelForm,
+    SessionForm,
 )
-from .models import Course, Enrollment
+from .models import Attendance, Course, Enrollment
 from .services import (
     PARTICIPANT_COLUMNS,
-    attendance_mark,
+    attendance_export_header,
+    attendance_grid,
+    attendance_save,
     course_create,
     course_update,
     enrollment_cancel,
@@ -36,6 +43,11 @@ from .services import (
     participant_columns_for,
     participant_list_export,
     participants,
+    roll_call,
+    session_cancel,
+    session_create,
+    session_to_mark,
+    session_update,
     waitlist_position,
 )
 
@@ -59,14 +71,31 @@ class CourseListView(PermissionRequiredMixin, ListView):
     def get_queryset(self):
         courses = Course.objects.visible_to(self.request.user).with_counts()
         courses = courses.select_related("instructor")
-        return courses.past() if self.archive else courses.upcoming()
+        courses = courses.past() if self.archive else courses.upcoming()
+        values = self.filters.values()
+        for word in values["q"].split():
+            courses = courses.filter(Q(title__icontains=word) | Q(location__icontains=word))
+        if values["starts_from"]:
+            courses = courses.filter(starts_at__date__gte=values["starts_from"])
+        if values["starts_to"]:
+            courses = courses.filter(starts_at__date__lte=values["starts_to"])
+        return courses
+
+    @cached_property
+    def filters(self):
+        return CourseListForm(self.request.GET or None)
 
     @cached_property
     def archive(self):
-        return CourseListForm(self.request.GET).values()["archive"] == "1"
+        return self.filters.values()["archive"] == "1"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(archive=self.archive, **kwargs)
+        return super().get_context_data(
+            archive=self.archive,
+            filters=self.filters,
+            query_string=self.filters.query_string(),
+            **kwargs,
+        )
 
 
 @permission_required("courses.view_course", raise_exception=True)
@@ -80,12 +109,26 @@ def course_detail(request, pk):
     enrolled = [e for e in rows if e.status in Enrollment.TAKING_A_PLACE]
     waitlist = [e for e in rows if e.status == Enrollment.Status.WAITLISTED]
     query = EnrolmentSearchForm(request.GET).values()["q"]
-    candidates = []
+    candidates, on_course = [], []
     if query and request.user.has_perm("courses.add_enrollment") and not course.is_past:
-        already = {e.customer_id for e in rows if e.customer_id}
-        # Excluded in the query, so that up to ten others still show.
-        candidates = list(
-            Customer.objects.search(query).exclude(pk__in=already).ordered("name")[:10]
+        places = {e.customer_id: e for e in rows if e.customer_id}
+        found = Customer.objects.search(query)
+        # Those already on the course are shown as such (not as "nobody found",
+        # which invites a duplicate record); up to ten others can be enrolled.
+        positions = {e.pk: number for number, e in enumerate(waitlist, start=1)}
+        on_course = [
+            (customer, places[customer.pk], positions.get(places[customer.pk].pk))
+            for customer in found.filter(pk__in=places).ordered("name")[:10]
+        ]
+        candidates = list(found.exclude(pk__in=places).ordered("name")[:10])
+        customer_searched(
+            query=query,
+            result_count=len(on_course) + len(candidates),
+            shown=len(on_course) + len(candidates),
+            via="course",
+            filters={"course": course.pk},
+            by=request.user,
+            request=request,
         )
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
@@ -98,11 +141,21 @@ def course_detail(request, pk):
         "courses/course_detail.html",
         {
             "course": course,
+            "sessions": list(course.sessions.order_by("starts_at", "id")),
+            "session_to_mark": session_to_mark(course),
             "enrolled": enrolled,
             "waitlist": waitlist,
             "show_contacts": request.user.has_perm("courses.view_participant_contacts"),
             "query": query,
             "candidates": candidates,
+            "on_course": on_course,
+            "is_full": len(enrolled) >= course.capacity,
+            # Taken back with one click: enrolled again, or onto the waiting list.
+            "cancelled": list(
+                course.enrollments.filter(
+                    status=Enrollment.Status.CANCELLED, customer__isnull=False
+                ).select_related("customer")
+            ),
             "enroll_form": EnrollForm(),
         },
     )
@@ -141,11 +194,69 @@ def enrollment_create_view(request, pk):
 
 
 @require_POST
+@permission_required("courses.add_enrollment", raise_exception=True)
+def customer_enrollment_create_view(request, pk):
+    """Enrol a customer from their own page (staff): the course chosen there;
+    a place if free, else the waiting list. Back to the customer's page."""
+    customer = get_object_or_404(Customer, pk=pk)
+    form = CustomerEnrollForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a course."))
+        return redirect(customer)
+    course = visible_course(request, form.cleaned_data["course"])
+    try:
+        enrollment = enrollment_create(
+            customer=customer,
+            course=course,
+            source=form.cleaned_data["source"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(customer)
+    if enrollment.status == Enrollment.Status.WAITLISTED:
+        messages.warning(
+            request,
+            _("%(course)s is full: %(name)s is number %(position)s on the waiting list.")
+            % {
+                "course": course.title,
+                "name": customer.full_name,
+                "position": waitlist_position(enrollment),
+            },
+        )
+    else:
+        messages.success(
+            request,
+            _("%(name)s enrolled on %(course)s.")
+            % {"name": customer.full_name, "course": course.title},
+        )
+    return redirect(customer)
+
+
 @permission_required("courses.change_enrollment", raise_exception=True)
 def enrollment_cancel_view(request, pk, enrollment_pk):
-    """Cancel an enrolment (staff); the first on the waiting list gets the place."""
+    """Cancel an enrolment (staff), after a page that asks first and says who
+    gets the place; the first on the waiting list gets it. A cancelled
+    enrolment can be taken back from the course page (enrolled again)."""
     course = visible_course(request, pk)
-    enrollment = get_object_or_404(course.enrollments, pk=enrollment_pk)
+    enrollment = get_object_or_404(
+        course.enrollments.select_related("customer").filter(
+            status__in=[*Enrollment.TAKING_A_PLACE, Enrollment.Status.WAITLISTED]
+        ),
+        pk=enrollment_pk,
+    )
+    if request.method != "POST":
+        next_in_line = (
+            course.enrollments.waitlist().select_related("customer").first()
+            if enrollment.status in Enrollment.TAKING_A_PLACE
+            else None
+        )
+        return render(
+            request,
+            "courses/enrollment_cancel.html",
+            {"course": course, "enrollment": enrollment, "next_in_line": next_in_line},
+        )
     try:
         _cancelled, promoted = enrollment_cancel(
             enrollment=enrollment, by=request.user, request=request
@@ -163,43 +274,169 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
     return redirect(course)
 
 
-@require_POST
 @permission_required("courses.mark_attendance", raise_exception=True)
-def attendance_mark_view(request, pk):
-    """Tick who came (staff, or the course's instructor), once the course has started."""
+@transaction.atomic
+def roll_call_view(request, pk, session_pk):
+    """The roll call (nimenhuuto) of one session, made for a phone: everyone
+    with a place, always in the same order, each row came / didn't come /
+    reported absence, saved in one post. Staff, or the course's instructor;
+    only once the session has started; a past session can be corrected."""
     course = visible_course(request, pk)
-    form = AttendanceForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("The attendance could not be read: nothing was saved."))
-        return redirect(course)
-    try:
-        changed = attendance_mark(
-            course=course,
-            attended_ids=set(form.cleaned_data["attended"]),
-            shown=form.cleaned_data["shown"],
-            by=request.user,
-            request=request,
+    session = get_object_or_404(course.sessions, pk=session_pk)
+    form = RollCallForm(request.POST or None, rows=roll_call(session))
+    if request.method == "POST":
+        if not form.is_valid():
+            messages.error(request, _("The attendance could not be read: nothing was saved."))
+            return redirect("courses:roll-call", course.pk, session.pk)
+        try:
+            changes = attendance_save(
+                session=session,
+                marks=form.marks(),
+                shown=form.cleaned_data["shown"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("courses:roll-call", course.pk, session.pk)
+        messages.success(
+            request, _("Attendance saved (%(count)s changed).") % {"count": len(changes)}
         )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        return redirect("courses:roll-call", course.pk, session.pk)
+    audit_event_create(
+        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+        by=request.user,
+        target=course,
+        request=request,
+        detail={"session_id": session.pk},
+    )
+    sessions = list(course.sessions.order_by("starts_at", "id"))
+    index = next(i for i, s in enumerate(sessions) if s.pk == session.pk)
+    return render(
+        request,
+        "courses/roll_call.html",
+        {
+            "course": course,
+            "session": session,
+            "form": form,
+            "can_mark": session.has_started and not session.is_cancelled,
+            "previous": sessions[index - 1] if index > 0 else None,
+            "next": sessions[index + 1] if index + 1 < len(sessions) else None,
+            "statuses": Attendance.Status.choices,
+        },
+    )
+
+
+@permission_required("courses.view_enrollment", raise_exception=True)
+@transaction.atomic
+def attendance_grid_view(request, pk):
+    """Participants x sessions, with how many times each came ("7/10") and
+    how many came to each session. Viewing is audited."""
+    course = visible_course(request, pk)
+    sessions, rows, totals = attendance_grid(course)
+    audit_event_create(
+        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+        by=request.user,
+        target=course,
+        request=request,
+        detail={"view": "attendance_grid"},
+    )
+    return render(
+        request,
+        "courses/attendance_grid.html",
+        {
+            "course": course,
+            "columns": list(zip(sessions, totals, strict=True)),
+            "rows": rows,
+        },
+    )
+
+
+@permission_required("courses.add_course", raise_exception=True)
+def course_create_view(request):
+    """Add a course and its sessions (staff and the register manager): the
+    first post lists the dates with a tick each so that holidays can be
+    unticked, the second saves the ticked ones."""
+    form = SeriesForm(request.POST or None)
+    if request.method == "POST" and form.confirmed:
+        course = course_create(
+            data=form.cleaned_data, sessions=form.sessions(), by=request.user, request=request
+        )
+        messages.success(request, _("Course added."))
         return redirect(course)
-    messages.success(request, _("Attendance saved (%(count)s changed).") % {"count": len(changed)})
-    return redirect(course)
+    if request.method == "POST" and not form.data.get("confirm") and form.is_valid():
+        # The first post: show the dates, every one ticked.
+        data = form.data.copy()
+        data.setlist("dates", [value for value, _label in form.fields["dates"].choices])
+        data["confirm"] = "1"
+        form = SeriesForm(data)
+    return render(request, "courses/course_form.html", {"form": form})
 
 
-class CourseCreateView(PermissionRequiredMixin, CreateView):
-    """Add a course: staff and the register manager."""
+@permission_required("courses.change_course", raise_exception=True)
+def session_create_view(request, pk):
+    """Add one session to a course (staff). Enrolments are not touched."""
+    course = visible_course(request, pk)
+    form = SessionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            session_create(course=course, data=form.cleaned_data, by=request.user, request=request)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Session added."))
+            return redirect(course)
+    return render(request, "courses/session_form.html", {"course": course, "form": form})
 
-    permission_required = "courses.add_course"
-    raise_exception = True
-    model = Course
-    form_class = CourseForm
-    template_name = "courses/course_form.html"
 
-    def form_valid(self, form):
-        course = course_create(data=form.cleaned_data, by=self.request.user, request=self.request)
-        messages.success(self.request, _("Course added."))
+@permission_required("courses.change_course", raise_exception=True)
+def session_update_view(request, pk, session_pk):
+    """Move one session: its time or place (staff). Enrolments stay."""
+    course = visible_course(request, pk)
+    session = get_object_or_404(course.sessions, pk=session_pk)
+    form = SessionForm(request.POST or None, instance=session)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _session, changes = session_update(
+                session=session,
+                data=form.cleaned_data,
+                by=request.user,
+                request=request,
+                version=form.cleaned_data["version"],
+            )
+        except EditConflict as conflict:
+            session = conflict.record
+            form = form.after_conflict(conflict)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, _("Session moved.") if changes else _("Nothing was changed.")
+            )
+            return redirect(course)
+    return render(
+        request, "courses/session_form.html", {"course": course, "session": session, "form": form}
+    )
+
+
+@permission_required("courses.change_course", raise_exception=True)
+def session_cancel_view(request, pk, session_pk):
+    """Cancel one session with a reason (staff): a page of its own, so that
+    nothing is cancelled by one click. Enrolments stay."""
+    course = visible_course(request, pk)
+    session = get_object_or_404(course.sessions, pk=session_pk)
+    form = SessionCancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        session_cancel(
+            session=session, reason=form.cleaned_data["reason"], by=request.user, request=request
+        )
+        messages.success(request, _("Session cancelled."))
         return redirect(course)
+    return render(
+        request,
+        "courses/session_cancel.html",
+        {"course": course, "session": session, "form": form},
+    )
 
 
 class CourseUpdateView(PermissionRequiredMixin, UpdateView):
@@ -256,8 +493,12 @@ def participant_export_view(request, pk):
             file_format=file_format,
             by=request.user,
             request=request,
+            attendance=form.cleaned_data["attendance"],
+            waitlist=form.cleaned_data["waitlist"],
         )
         header = [str(PARTICIPANT_COLUMNS[name][0]) for name in columns]
+        if form.cleaned_data["attendance"]:
+            header += attendance_export_header(course)
         filename = (
             f"osallistujat-{slugify(course.title)}-{timezone.localtime(course.starts_at):%Y-%m-%d}"
         )

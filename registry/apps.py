@@ -9,14 +9,16 @@ from django.utils.translation import gettext_lazy as _
 CONCERNS = ("audit", "accounts", "rights", "imports")
 
 #: Modules that register, when imported, how merges and erasures treat their
-#: data (registry.merge, registry.erasure), and the audit of logins.
+#: data (registry.merge, registry.erasure), the audit of logins, and checks.
 REGISTERING_MODULES = (
+    "checks",
     "services",
     "audit.erasure",
     "accounts.services",
     "accounts.signals",
     "rights.erasure",
     "imports.services",
+    "imports.unsubscribes",
 )
 
 

@@ -32,7 +32,9 @@ from django.utils import timezone
 from registry.models import Customer
 
 from .imports.services import imports_discard_files
+from .imports.unsubscribes import unsubscribes_discard_files
 from .rights.erasure import customers_erase, read_journal
+from .suppression import restore_from_journal
 
 SUFFIX = ".balansia-backup"
 
@@ -235,6 +237,10 @@ def reapply_erasures():
         # A kept import file of the backup may hold someone erased since,
         # even when that person was never added to the register.
         imports_discard_files()
+        unsubscribes_discard_files()
+    # Objections kept on the suppression list since the backup was made, with
+    # their first times (before the erasures below would add them anew).
+    restore_from_journal(read_journal())
     back = list(Customer.objects.filter(pk__in=ids))
     if back:
         customers_erase(

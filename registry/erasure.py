@@ -11,8 +11,10 @@ The erasure itself (registry.rights.erasure) runs the handlers in one
 transaction, before the customer rows are deleted.
 """
 
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -23,13 +25,23 @@ ERASED = "[poistettu]"
 @dataclass(frozen=True)
 class Erasure:
     """What a handler gets: the customers being erased (locked, still in the
-    database), their ids with those of records merged into them, and `scrub`,
+    database), their ids with those of records merged into them, `scrub`,
     which returns a text, list or dict with every personal value of theirs
-    replaced by ERASED."""
+    replaced by ERASED, and the moment of the erasure.
+
+    A handler that rewrites a row not about these customers (someone else's
+    audit event or note that named them) calls `rewrote(model_label)`: the
+    erasure's audit event then says how many rows of each kind it rewrote,
+    so no changed record goes unexplained."""
 
     customers: list
     customer_ids: set
     scrub: Callable
+    at: datetime
+    rewritten: Counter = field(default_factory=Counter)
+
+    def rewrote(self, model_label):
+        self.rewritten[model_label] += 1
 
 
 _handlers = {}

@@ -7,7 +7,7 @@ change and its audit event are committed together or not at all.
 import uuid
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone, translation
 
@@ -19,7 +19,15 @@ from .concurrency import check_version
 from .erasure import erasure_handler
 from .exports import export_file_write
 from .merge import handlers_for, merge_handler
-from .models import Consent, Customer, MarketingChannel, RegisterExport
+from .models import (
+    LATEST_FIRST,
+    Consent,
+    Customer,
+    MarketingChannel,
+    MarketingExport,
+    MarketingExportRow,
+    RegisterExport,
+)
 from .phones import format_phone
 
 #: The fields of a customer that staff edit, in form order.
@@ -137,6 +145,8 @@ def _merge_consents(*, keep, remove):
 @erasure_handler("registry.consent")
 def _erase_consents(erasure):
     # The ledger is removed only here, on purpose: the erasure of the person.
+    # Its objections and withdrawals were kept as keyed hashes before the
+    # handlers ran (customers_erase, registry.suppression).
     Consent.objects.filter(customer__in=erasure.customers).erase()
 
 
@@ -202,22 +212,49 @@ def marketing_list(*, channel, city="", course=None):
     return customers
 
 
+#: The ledger channel whose latest event allows each marketing channel.
+ALLOWED_BY = {
+    MarketingChannel.EMAIL: Consent.Channel.EMAIL,
+    MarketingChannel.SMS: Consent.Channel.SMS,
+    MarketingChannel.POST: Consent.Channel.DIRECT_MARKETING,
+    MarketingChannel.PHONE: Consent.Channel.DIRECT_MARKETING,
+}
+
+
+def _allowed_by(channel):
+    """The id of the ledger event that allows `channel` for each customer: the
+    latest event of its ledger channel (a consent given for email and SMS; an
+    objection lifted, or none, for post and phone)."""
+    return models.Subquery(
+        Consent.objects.filter(customer=models.OuterRef("pk"), channel=ALLOWED_BY[channel])
+        .order_by(*LATEST_FIRST)
+        .values("id")[:1]
+    )
+
+
 @transaction.atomic
 def marketing_list_export(*, channel, city="", course=None, purpose, by, request=None):
-    """Audit the export of a marketing list and return (columns, row count, rows).
+    """Audit the export of a marketing list, keep who was on it and why, and
+    return (columns, row count, rows).
 
-    The rows are an iterator over the database (not a list in memory), to be
-    streamed. The audit event records channel, filter, columns, count and the
-    purpose the user stated.
+    Each row of the list is kept as (export, customer, the ledger event that
+    allowed it) in MarketingExportRow: the access report lists the exports a
+    customer was on. The rows returned are an iterator over the database (not
+    a list in memory), to be streamed. The audit event records channel,
+    filter, columns, count and the purpose the user stated.
     """
     columns = MARKETING_COLUMNS[channel]
     customers = marketing_list(channel=channel, city=city, course=course).order_by(
         "last_name", "first_name", "id"
     )
-    count = customers.count()
+    export = MarketingExport.objects.create(exported_by=by, channel=channel, purpose=purpose)
+    recipients = customers.order_by().annotate(allowed_by=_allowed_by(channel))
+    count = _insert_rows(export, recipients.values_list("pk", "allowed_by"))
+    MarketingExport.objects.filter(pk=export.pk).update(row_count=count)
     audit_event_create(
         action=AuditEvent.Action.MARKETING_LIST_EXPORTED,
         by=by,
+        target=export,
         request=request,
         detail={
             "channel": channel,
@@ -231,13 +268,50 @@ def marketing_list_export(*, channel, city="", course=None, purpose, by, request
     )
 
     def rows():
-        for values in customers.values_list(*columns).iterator(chunk_size=2000):
+        # The customers kept as its rows, so that the file and the record agree.
+        listed = Customer.objects.filter(marketing_export_rows__export=export).order_by(
+            "last_name", "first_name", "id"
+        )
+        for values in listed.values_list(*columns).iterator(chunk_size=2000):
             yield [
                 format_phone(value) if name == "phone" else value
                 for name, value in zip(columns, values, strict=True)
             ]
 
     return columns, count, rows()
+
+
+def _insert_rows(export, recipients):
+    """INSERT … SELECT: the rows are written by the database in one statement,
+    not brought to Python and back (a post list of 190,000 took 24 s that
+    way, under load). Returns the number of rows."""
+    sql, params = recipients.query.sql_with_params()
+    table = connection.ops.quote_name(MarketingExportRow._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The inner query is Django's own, with its parameters.
+            f"INSERT INTO {table} (export_id, customer_id, consent_id) "  # noqa: S608
+            f"SELECT %s, recipient.* FROM ({sql}) recipient",
+            [export.pk, *params],
+        )
+        return cursor.rowcount
+
+
+@merge_handler("registry.marketingexportrow")
+def _merge_marketing_export_rows(*, keep, remove):
+    # The kept record was on the lists the other one was on.
+    MarketingExportRow.objects.filter(customer=remove).update(customer=keep)
+
+
+@erasure_handler("registry.marketingexportrow")
+def _erase_marketing_export_rows(erasure):
+    """Who was on which list goes with the person; the export itself stays
+    (date, channel, count) with its purpose scrubbed of their values."""
+    MarketingExportRow.objects.filter(customer__in=erasure.customers).delete()
+    for export in MarketingExport.objects.only("pk", "purpose").iterator():
+        purpose = erasure.scrub(export.purpose)
+        if purpose != export.purpose:
+            MarketingExport.objects.filter(pk=export.pk).update(purpose=purpose[:200])
 
 
 #: Columns of the whole-register export.

@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -38,6 +38,7 @@ from .services import (
     register_export_request,
     register_export_take,
 )
+from .suppression import suppressed_since
 
 
 class CappedPaginator(Paginator):
@@ -147,6 +148,19 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
         return context
 
 
+def warn_if_suppressed(request, customer):
+    """Tell the user when the address or number is on the suppression list."""
+    if suppressed_since(email=customer.email, phone=customer.phone):
+        messages.warning(request, SUPPRESSED_WARNING)
+
+
+SUPPRESSED_WARNING = _(
+    "This address has asked not to be marketed to (the suppression list keeps the "
+    "objection of an erased customer). Record a consent only if the customer gives it "
+    "again now."
+)
+
+
 class CustomerCreateView(PermissionRequiredMixin, CreateView):
     """Add a customer: staff and the register manager."""
 
@@ -161,6 +175,7 @@ class CustomerCreateView(PermissionRequiredMixin, CreateView):
             data=form.cleaned_data, by=self.request.user, request=self.request
         )
         messages.success(self.request, _("Customer added."))
+        warn_if_suppressed(self.request, self.object)
         return redirect(self.object)
 
 
@@ -212,6 +227,8 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
             )
         if changes:
             messages.success(self.request, _("Changes saved."))
+            if {"email", "phone"} & set(changes):
+                warn_if_suppressed(self.request, self.object)
         else:
             messages.info(self.request, _("Nothing was changed."))
         return redirect(self.object)
@@ -297,6 +314,24 @@ def consent_create(request, pk):
     """Record a consent, a withdrawal or an objection: staff and the register manager."""
     customer = get_object_or_404(Customer, pk=pk)
     form = ConsentForm(request.POST or None)
+    suppressed_at = suppressed_since(email=customer.email, phone=customer.phone)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if (
+            suppressed_at
+            and data["event"] == Consent.Event.CONSENT_GIVEN
+            and data["occurred_at"] <= suppressed_at
+        ):
+            # Only a consent given again, after the objection was kept, re-enables.
+            day = formats.date_format(timezone.localtime(suppressed_at), "SHORT_DATE_FORMAT")
+            form.add_error(
+                "occurred_at",
+                _(
+                    "This address has asked not to be marketed to since %(date)s: "
+                    "a consent must be given after that."
+                )
+                % {"date": day},
+            )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         consent_record(
@@ -311,7 +346,11 @@ def consent_create(request, pk):
         )
         messages.success(request, _("Recorded in the consent ledger."))
         return redirect(customer.get_absolute_url() + "#consents")
-    return render(request, "registry/consent_form.html", {"customer": customer, "form": form})
+    return render(
+        request,
+        "registry/consent_form.html",
+        {"customer": customer, "form": form, "suppressed_at": suppressed_at},
+    )
 
 
 @permission_required("registry.use_marketing_lists", raise_exception=True)

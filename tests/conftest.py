@@ -31,6 +31,7 @@ from .factories import (
     DataSubjectRequestFactory,
     EnrollmentFactory,
     RegisterExportFactory,
+    UnsubscribeImportFactory,
     UserFactory,
 )
 
@@ -187,11 +188,13 @@ def world(db, instructor, register_manager):
         "other_customer": CustomerFactory(),
         "case": DataSubjectRequestFactory(customer=customer),
         "own_course": own_course,
+        "own_session": own_course.sessions.get(),
         "other_course": CourseFactory(),
         "enrollment": EnrollmentFactory(course=own_course),
         "customer_import": CustomerImportFactory(),
         "register_export": RegisterExportFactory(requested_by=register_manager),
         "other_register_export": RegisterExportFactory(),
+        "unsubscribe_import": UnsubscribeImportFactory(),
     }
 
 

@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from faker import Faker
 
+from courses.models import Session
+from courses.services import course_dates_sync
 from registry.models import ConsentText
 
 #: Every persona's password; long enough for the validators.
@@ -95,6 +97,7 @@ class CourseFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "courses.Course"
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Joogakurssi {n}")
     starts_at = factory.LazyFunction(
@@ -103,6 +106,18 @@ class CourseFactory(factory.django.DjangoModelFactory):
     ends_at = factory.LazyAttribute(lambda course: course.starts_at + timedelta(hours=2))
     location = "Sali 1"
     capacity = 12
+
+    @factory.post_generation
+    def sessions(self, create, extracted, **kwargs):
+        """One session at the course's own time, unless `sessions=[(start, end), ...]`
+        are given (then the course's start and end become theirs)."""
+        if not create:
+            return
+        times = extracted if extracted is not None else [(self.starts_at, self.ends_at)]
+        Session.objects.bulk_create(
+            Session(course=self, starts_at=start, ends_at=end) for start, end in times
+        )
+        course_dates_sync(self)
 
 
 class EnrollmentFactory(factory.django.DjangoModelFactory):
@@ -163,3 +178,35 @@ class RegisterExportFactory(factory.django.DjangoModelFactory):
     requested_by = factory.SubFactory(UserFactory)
     file_format = "csv"
     task_state = "queued"
+
+
+class UnsubscribeImportFactory(factory.django.DjangoModelFactory):
+    """A waiting file of unsubscribes from the newsletter service."""
+
+    class Meta:
+        model = "registry.UnsubscribeImport"
+
+    created_by = factory.SubFactory(UserFactory)
+    file_name = "unsubscribed_members_export.csv"
+    content = b"Email Address,UNSUB_TIME\nei.kukaan@example.invalid,2026-03-05 12:00:00\n"
+    row_count = 1
+
+
+class MarketingExportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "registry.MarketingExport"
+
+    exported_by = factory.SubFactory(UserFactory)
+    channel = "post"
+    purpose = "Kevään kurssiesite"
+    row_count = 1
+
+
+class MarketingExportRowFactory(factory.django.DjangoModelFactory):
+    """A customer on a post marketing list (no ledger event needed)."""
+
+    class Meta:
+        model = "registry.MarketingExportRow"
+
+    export = factory.SubFactory(MarketingExportFactory)
+    customer = factory.SubFactory(CustomerFactory)

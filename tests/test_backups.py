@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from registry import backups
-from registry.models import Customer
+from registry.models import Customer, SuppressedContact
 from registry.rights.erasure import customer_erase
 
 from .factories import (
@@ -146,3 +146,14 @@ def test_the_dashboard_warns_when_the_last_backup_is_old(
         "Viimeisin varmuuskopio" in body
         and "border-warning" not in body.split("backup-card")[1][:200]
     )
+
+
+def test_restoring_an_older_backup_keeps_the_objections_of_those_erased_since(data):
+    path, _ = backups.create_backup()
+    objector = data["customer"]
+    ConsentFactory(customer=objector, channel="direct_marketing", event="objection", text=None)
+    customer_erase(customer=objector, by=data["staff"])
+    kept = list(SuppressedContact.objects.values_list("digest", "suppressed_at"))
+    assert kept
+    call_command("restore", str(path), "--force")
+    assert list(SuppressedContact.objects.values_list("digest", "suppressed_at")) == kept

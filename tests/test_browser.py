@@ -153,7 +153,10 @@ def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in
     for first, last in (("Aino", "Aho"), ("Bertta", "Berg"), ("Cecilia", "Carlsson")):
         page.get_by_label("Hae asiakkaita").fill(last)
         page.get_by_role("button", name="Hae", exact=True).click()
-        page.get_by_role("button", name=f"Ilmoita {first}").click()
+        # On a full course the button says where the person goes.
+        page.get_by_role(
+            "button", name=re.compile(f"^(Ilmoita {first}|Lisää {first} jonoon)$")
+        ).click()
     expect(
         page.get_by_text("Kurssi on täynnä: Cecilia Carlsson on numero 1 jonossa.")
     ).to_be_visible()
@@ -161,8 +164,13 @@ def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in
     expect(page.get_by_role("heading", name="Jono (1)")).to_be_visible()
 
     page.get_by_role("row", name=re.compile("Aino Aho")).get_by_role(
-        "button", name="Peru ilmoittautuminen"
+        "link", name="Peru ilmoittautuminen"
     ).click()
+    # A page of its own asks first and says who gets the place.
+    expect(
+        page.get_by_text("Paikka siirtyy jonon ensimmäiselle, Cecilia Carlsson.")
+    ).to_be_visible()
+    page.get_by_role("button", name="Peru ilmoittautuminen").click()
     expect(page.get_by_text("Cecilia Carlsson sai paikan jonosta.")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("Cecilia Carlsson"))).to_contain_text(
         "Ilmoittautunut"
@@ -179,18 +187,26 @@ def test_course_with_waiting_list_promotion_and_export(page, live_server, log_in
     assert "Bertta;Berg;Ilmoittautunut" in content and "Aho" not in content
 
 
-def test_instructor_ticks_attendance_on_a_phone(page, live_server, log_in, instructor):
+def test_instructor_calls_the_roll_on_a_phone(page, live_server, log_in, instructor):
+    """Issue 18 and issue 17 item 2: today's session opens from the course
+    page, whole rows are tap targets of 44 px or more, "didn't come" is a
+    state of its own, and saving never reorders the rows."""
     start = timezone.now() - timedelta(minutes=10)
+    week = timedelta(days=7)
     course = CourseFactory(
         title="Aamujooga",
         instructor=instructor,
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
+        sessions=[(start + n * week, start + n * week + timedelta(hours=1)) for n in range(4)],
     )
-    came = CustomerFactory(first_name="Aino", last_name="Aho", phone="+358401112233")
-    EnrollmentFactory(course=course, customer=came)
-    EnrollmentFactory(
+    aino = EnrollmentFactory(
+        course=course,
+        customer=CustomerFactory(first_name="Aino", last_name="Aho", phone="+358401112233"),
+    )
+    bertta = EnrollmentFactory(
         course=course, customer=CustomerFactory(first_name="Bertta", last_name="Berg")
+    )
+    EnrollmentFactory(
+        course=course, customer=CustomerFactory(first_name="Cecilia", last_name="Ceder")
     )
 
     page.set_viewport_size({"width": 390, "height": 844})
@@ -199,11 +215,32 @@ def test_instructor_ticks_attendance_on_a_phone(page, live_server, log_in, instr
     page.get_by_role("link", name="Omat kurssit").click()
     page.get_by_role("link", name=re.compile("Aamujooga")).click()
     expect(page.get_by_text("040 1112233")).to_have_count(0)  # no phone numbers by default
-    page.get_by_label("Aino Aho osallistui").check()
+    page.get_by_role("link", name=re.compile("^Nimenhuuto ")).click()
+    expect(page.get_by_role("heading", name="Nimenhuuto")).to_be_visible()
+
+    def names():
+        return page.locator(".roll-call-name").all_inner_texts()
+
+    before = names()
+    assert before == ["1. Aino Aho", "2. Bertta Berg", "3. Cecilia Ceder"]
+    heights = page.locator(".roll-call-name, .roll-call-choice").evaluate_all(
+        "els => els.map(el => el.getBoundingClientRect().height)"
+    )
+    assert min(heights) >= 44, heights
+    # Tapping the name marks "came"; the other states are buttons on the row.
+    page.get_by_text("1. Aino Aho").click()
+    page.locator(f"#row-{bertta.pk}").get_by_text("Poissa", exact=True).click()
     page.get_by_role("button", name="Tallenna osallistuminen").click()
-    expect(page.get_by_text("Osallistuminen tallennettu (1 muutosta).")).to_be_visible()
-    expect(page.get_by_role("row", name=re.compile("Aino Aho"))).to_contain_text("Osallistui")
-    expect(page.get_by_label("Bertta Berg osallistui")).not_to_be_checked()
+    expect(page.get_by_text("Osallistuminen tallennettu (2 muutosta).")).to_be_visible()
+    assert names() == before
+    expect(page.locator(f"#mark-{aino.pk}-came")).to_be_checked()
+    expect(page.locator(f"#mark-{bertta.pk}-absent")).to_be_checked()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    # The next session has not started: it cannot be marked yet.
+    page.get_by_role("link", name=re.compile("Seuraava kerta")).click()
+    expect(page.get_by_text("Läsnäolon voi merkitä, kun kerta on alkanut.")).to_be_visible()
+    expect(page.get_by_role("button", name="Tallenna osallistuminen")).to_have_count(0)
 
 
 def test_register_manager_answers_an_access_request_and_an_erasure(

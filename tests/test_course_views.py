@@ -13,7 +13,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 import courses.views
-from courses.models import Enrollment
+from courses.models import Attendance, Enrollment
 from registry.audit.models import AuditEvent
 from registry.services import customer_merge
 
@@ -69,7 +69,7 @@ def test_an_instructor_sees_only_their_own_courses(client, own_course, other_cou
     assert client.get(urls(own_course)["detail"]).status_code == 200
     assert client.get(urls(other_course)["detail"]).status_code == 404
     post_urls = [
-        reverse("courses:attendance-mark", args=[other_course.pk]),
+        reverse("courses:roll-call", args=[other_course.pk, other_course.sessions.get().pk]),
         reverse("courses:enrollment-create", args=[other_course.pk]),
     ]
     assert client.post(post_urls[0], {}).status_code == 404
@@ -188,7 +188,27 @@ def test_csv_export_has_the_chosen_columns_is_safe_and_audited(client, staff_mem
         "rows": 1,
         "purpose": "lista ohjaajalle",
         "format": "csv",
+        "attendance": False,
+        "waitlist": False,
     }
+
+
+@pytest.mark.parametrize("with_waitlist", [True, False])
+def test_the_export_puts_the_waiting_list_last_or_leaves_it_out(
+    client, staff_member, with_waitlist
+):
+    course = CourseFactory(capacity=1)
+    EnrollmentFactory(
+        course=course, status="waitlisted", customer=CustomerFactory(last_name="Aalto")
+    )
+    EnrollmentFactory(course=course, customer=CustomerFactory(last_name="Öhman"))
+    client.force_login(staff_member)
+    data = {"columns": ["last_name", "status"], "file_format": "csv", "purpose": "lista"}
+    response = export(client, course, **data, **({"waitlist": "on"} if with_waitlist else {}))
+    content = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))[1:]
+    expected = [["Öhman", "Ilmoittautunut"]]
+    assert rows == ([*expected, ["Aalto", "Jonossa"]] if with_waitlist else expected)
 
 
 def test_xlsx_export_writes_formulas_as_text(client, staff_member):
@@ -223,11 +243,22 @@ def test_export_needs_a_purpose_and_allowed_columns(client, staff_member, instru
     assert not AuditEvent.objects.filter(action="participant_list_exported").exists()
 
 
-def test_the_customer_page_lists_the_courses(client, staff_member):
-    enrollment = EnrollmentFactory(course=CourseFactory(title="Pilates"), status="attended")
+def test_the_customer_page_lists_the_courses_with_attendance(client, staff_member):
+    start = timezone.now() - timezone.timedelta(days=21)
+    week = timezone.timedelta(days=7)
+    course = CourseFactory(
+        title="Pilates",
+        sessions=[
+            (start + n * week, start + n * week + timezone.timedelta(hours=1)) for n in range(3)
+        ],
+    )
+    enrollment = EnrollmentFactory(course=course)
+    first, second, _third = course.sessions.all()
+    Attendance.objects.create(session=first, enrollment=enrollment, status="came")
+    Attendance.objects.create(session=second, enrollment=enrollment, status="absent")
     client.force_login(staff_member)
     body = client.get(enrollment.customer.get_absolute_url()).content.decode()
-    assert "Pilates" in body and "Osallistui" in body
+    assert "Pilates" in body and "1/3 kertaa" in body
 
 
 def test_the_dashboard_shows_upcoming_courses_with_places_taken(client, staff_member):
@@ -265,24 +296,23 @@ def test_the_enrolment_search_takes_any_text(client, staff_member):
     assert [c.last_name for c in found.context["candidates"]] == ["Hakuinen"]
 
 
-def test_attendance_takes_only_numbers_of_enrolments(client, staff_member):
+def test_the_roll_call_takes_only_its_own_values(client, staff_member):
     course = CourseFactory(starts_at=timezone.now() - timezone.timedelta(hours=1))
     enrollment = EnrollmentFactory(course=course)
+    session = course.sessions.get()
     client.force_login(staff_member)
-    url = reverse("courses:attendance-mark", args=[course.pk])
-    for hostile in ("²", "abc", "9" * 30, "-1"):
-        response = client.post(url, {"attended": [str(enrollment.pk), hostile]})
+    url = reverse("courses:roll-call", args=[course.pk, session.pk])
+    mark = f"mark-{enrollment.pk}"
+    for hostile in ("²", "abc", "9" * 30, "-1", "attended"):
+        response = client.post(url, {mark: hostile})
         assert response.status_code == 302
         assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
-        shown = {"attended": [str(enrollment.pk)], "shown": [f"{hostile}:enrolled"]}
-        response = client.post(url, shown)
+        response = client.post(url, {mark: "came", "shown": [f"{hostile}:"]})
         assert response.status_code == 302
         assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
-    enrollment.refresh_from_db()
-    assert enrollment.status == "enrolled"
-    client.post(url, {"attended": [str(enrollment.pk)]})
-    enrollment.refresh_from_db()
-    assert enrollment.status == "attended"
+    assert not session.attendances.exists()
+    client.post(url, {mark: "came", "shown": [f"{enrollment.pk}:"]})
+    assert session.attendances.get().status == "came"
 
 
 def test_enrolling_a_customer_merged_away_meanwhile_says_so(client, staff_member, monkeypatch):
@@ -303,3 +333,149 @@ def test_enrolling_a_customer_merged_away_meanwhile_says_so(client, staff_member
     assert response.status_code == 302
     assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"error"}
     assert not Enrollment.objects.exists()
+
+
+def test_the_enrolment_search_shows_who_is_already_on_the_course(client, staff_member):
+    """Found on the course, a person is shown as enrolled or waiting (with the
+    position), not as "nobody found, add a customer", which invites a duplicate."""
+    course = CourseFactory(capacity=1)
+    enrolled = EnrollmentFactory(course=course, customer=CustomerFactory(last_name="Hakala"))
+    EnrollmentFactory(
+        course=course, status="waitlisted", customer=CustomerFactory(last_name="Hakala")
+    )
+    other = CustomerFactory(last_name="Hakala")
+    client.force_login(staff_member)
+
+    page = client.get(course.get_absolute_url(), {"q": "hakala"})
+
+    body = page.content.decode()
+    assert [c.pk for c in page.context["candidates"]] == [other.pk]
+    assert {e.customer_id for _c, e, _p in page.context["on_course"]} == {
+        enrolled.customer_id,
+        *Enrollment.objects.filter(course=course, status="waitlisted").values_list(
+            "customer_id", flat=True
+        ),
+    }
+    assert "Jo ilmoittautunut" in body and "Jonossa (numero 1)" in body
+    assert "Haulla ei löytynyt asiakkaita" not in body
+    # The course is full: the button says where the person goes.
+    assert f"Lisää {other.first_name} jonoon" in body
+
+
+def test_the_course_pages_search_is_audited(client, staff_member):
+    """Customers shown by the course page's search are a read of the register."""
+    course = CourseFactory()
+    CustomerFactory.create_batch(2, last_name="Hakulainen")
+    client.force_login(staff_member)
+
+    client.get(course.get_absolute_url(), {"q": "Hakulainen"})
+
+    search = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
+    assert search.actor == staff_member
+    assert search.detail == {
+        "query": "Hakulainen",
+        "results": 2,
+        "rows": 2,
+        "via": "course",
+        "filters": {"course": str(course.pk)},
+    }
+
+
+def test_cancelling_asks_first_and_can_be_taken_back(client, staff_member):
+    """The cancel button opens a page that says who gets the place; only its
+    post cancels. The cancelled person is listed and enrolled again in one
+    click (onto the waiting list, as the place went to the next in line)."""
+    course = CourseFactory(capacity=1)
+    taken = EnrollmentFactory(course=course)
+    waiting = EnrollmentFactory(course=course, status="waitlisted")
+    url = reverse("courses:enrollment-cancel", args=[course.pk, taken.pk])
+    client.force_login(staff_member)
+
+    asked = client.get(url)
+
+    taken.refresh_from_db()
+    assert taken.status == "enrolled"
+    assert waiting.customer.full_name in asked.content.decode()
+    client.post(url)
+    page = client.get(course.get_absolute_url())
+    assert [e.pk for e in page.context["cancelled"]] == [taken.pk]
+    client.post(
+        reverse("courses:enrollment-create", args=[course.pk]),
+        {"customer": taken.customer_id, "source": taken.source},
+    )
+    taken.refresh_from_db()
+    assert taken.status == "waitlisted"
+    assert client.get(url).status_code == 200  # now removable from the waiting list
+
+
+def test_a_cancelled_enrolment_has_no_cancel_page(client, staff_member):
+    enrollment = EnrollmentFactory(status="cancelled")
+    client.force_login(staff_member)
+    url = reverse("courses:enrollment-cancel", args=[enrollment.course_id, enrollment.pk])
+    assert client.get(url).status_code == 404
+
+
+def test_the_course_list_is_searched_by_words_and_days(client, staff_member):
+    day = timezone.localtime() + timezone.timedelta(days=30)
+    yoga = CourseFactory(title="Hatha-jooga", starts_at=day)
+    CourseFactory(title="Pilates", starts_at=day)
+    later = CourseFactory(title="Jooga syksy", starts_at=day + timezone.timedelta(days=60))
+    client.force_login(staff_member)
+    url = reverse("courses:course-list")
+
+    def titles(**query):
+        return {c.title for c in client.get(url, query).context["courses"]}
+
+    assert titles(q="jooga") == {yoga.title, later.title}
+    assert titles(q="jooga", starts_to=str(day.date())) == {yoga.title}
+    assert titles(starts_from=str(later.starts_at.date())) == {later.title}
+    # A day no calendar has, or a novel as the words, is no filter and no failure.
+    assert len(titles(starts_from="2026-02-31", q="x" * 5000)) == 3
+
+
+def test_the_instructors_dashboard_speaks_of_their_own_courses(client, instructor):
+    CourseFactory(instructor=instructor, title="Oma kurssi")
+    client.force_login(instructor)
+    body = client.get("/").content.decode()
+    assert "Omat kurssit" in body and "Kaikki kurssini" in body
+    assert "Kaikki kurssit" not in body
+
+
+def test_a_customer_is_enrolled_from_their_own_page(client, staff_member):
+    customer = CustomerFactory()
+    coming = CourseFactory(title="Syysjooga", capacity=1)
+    full = CourseFactory(title="Täysi kurssi", capacity=1)
+    EnrollmentFactory(course=full)
+    already = CourseFactory(title="Jo mukana")
+    EnrollmentFactory(course=already, customer=customer)
+    client.force_login(staff_member)
+
+    page = client.get(customer.get_absolute_url()).content.decode()
+    url = reverse("courses:customer-enrollment-create", args=[customer.pk])
+    enrolled = client.post(url, {"course": coming.pk, "source": "phone"}, follow=True)
+    waiting = client.post(url, {"course": full.pk, "source": "office"}, follow=True)
+
+    options = page[page.index('id="enrol-course"') :]
+    assert "Syysjooga" in options and "Täysi kurssi" in options
+    assert "Jo mukana" not in options[: options.index("</select>")]
+    assert enrolled.redirect_chain[-1][0] == customer.get_absolute_url()
+    assert Enrollment.objects.get(course=coming, customer=customer).source == "phone"
+    assert Enrollment.objects.get(course=full, customer=customer).status == "waitlisted"
+    assert "numero 1 jonossa" in waiting.content.decode()
+
+
+@pytest.mark.parametrize("course", ["", "abc", "-1", "99999999999999999999", "0"])
+def test_enrolling_from_the_customer_page_takes_no_hostile_course(client, staff_member, course):
+    customer = CustomerFactory()
+    client.force_login(staff_member)
+    url = reverse("courses:customer-enrollment-create", args=[customer.pk])
+    response = client.post(url, {"course": course, "source": "office"})
+    assert response.status_code in (302, 404)
+    assert not Enrollment.objects.exists()
+
+
+def test_an_instructor_cannot_enrol_from_a_customer_page(client, instructor, own_course):
+    customer = CustomerFactory()
+    client.force_login(instructor)
+    url = reverse("courses:customer-enrollment-create", args=[customer.pk])
+    assert client.post(url, {"course": own_course.pk, "source": "office"}).status_code == 403

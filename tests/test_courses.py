@@ -13,7 +13,7 @@ from django.utils.translation import override
 from courses.models import Enrollment
 from courses.services import (
     EnrollmentError,
-    attendance_mark,
+    attendance_save,
     course_update,
     enrollment_cancel,
     enrollment_create,
@@ -121,18 +121,25 @@ class TestArchiveAndAttendance:
         self, past_course, instructor
     ):
         came, absent = EnrollmentFactory(course=past_course), EnrollmentFactory(course=past_course)
-        attendance_mark(course=past_course, attended_ids={came.pk}, by=instructor)
-        came.refresh_from_db()
-        absent.refresh_from_db()
-        assert (came.status, absent.status) == ("attended", "enrolled")
-        attendance_mark(course=past_course, attended_ids=set(), by=instructor)
-        came.refresh_from_db()
-        assert came.status == "enrolled"
+        session = past_course.sessions.get()
+        attendance_save(
+            session=session, marks={came.pk: "came", absent.pk: "absent"}, by=instructor
+        )
+        assert dict(session.attendances.values_list("enrollment_id", "status")) == {
+            came.pk: "came",
+            absent.pk: "absent",
+        }
+        attendance_save(session=session, marks={came.pk: "excused"}, by=instructor)
+        assert session.attendances.get(enrollment=came).status == "excused"
 
     def test_attendance_before_the_start_is_refused(self, instructor):
         enrollment = EnrollmentFactory()
         with pytest.raises(ValidationError):
-            attendance_mark(course=enrollment.course, attended_ids={enrollment.pk}, by=instructor)
+            attendance_save(
+                session=enrollment.course.sessions.get(),
+                marks={enrollment.pk: "came"},
+                by=instructor,
+            )
 
     def test_editing_a_past_course_keeps_its_participants(self, past_course, staff_member):
         EnrollmentFactory.create_batch(3, course=past_course)

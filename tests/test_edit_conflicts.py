@@ -193,28 +193,37 @@ def test_two_people_editing_a_course(client, second_client, register_manager):
 
 
 def test_attendance_marked_from_two_lists_keeps_both_marks(client, staff_member, instructor):
+    """The office and the instructor mark the same session from lists opened
+    at the same time: each keeps the other's marks."""
     course = CourseFactory(
         instructor=instructor,
         starts_at=timezone.now() - timedelta(hours=1),
         ends_at=timezone.now() + timedelta(hours=1),
     )
+    session = course.sessions.get()
     anna, ben = EnrollmentFactory.create_batch(2, course=course)
-    shown = [f"{e.pk}:enrolled" for e in (anna, ben)]
-    url = reverse("courses:attendance-mark", args=[course.pk])
+    shown = [f"{e.pk}:" for e in (anna, ben)]
+    url = reverse("courses:roll-call", args=[course.pk, session.pk])
     client.force_login(staff_member)
-    client.post(url, {"shown": shown, "attended": [anna.pk]})
-    # The instructor's list was opened before: Anna unticked, as it was then.
+    client.post(url, {"shown": shown, f"mark-{anna.pk}": "came"})
+    # The instructor's list was opened before: Anna unmarked, as it was then.
     client.force_login(instructor)
-    client.post(url, {"shown": shown, "attended": [ben.pk]})
-    anna.refresh_from_db()
-    ben.refresh_from_db()
-    assert (anna.status, ben.status) == ("attended", "attended")
-    # Unticking a mark the user saw does take it away.
+    client.post(url, {"shown": shown, f"mark-{ben.pk}": "excused"})
+
+    def marks():
+        return dict(session.attendances.values_list("enrollment_id", "status"))
+
+    assert marks() == {anna.pk: "came", ben.pk: "excused"}
+    # Changing a mark the user saw does change it.
     client.post(
-        url, {"shown": [f"{anna.pk}:attended", f"{ben.pk}:attended"], "attended": [ben.pk]}
+        url,
+        {
+            "shown": [f"{anna.pk}:came", f"{ben.pk}:excused"],
+            f"mark-{anna.pk}": "absent",
+            f"mark-{ben.pk}": "excused",
+        },
     )
-    anna.refresh_from_db()
-    assert anna.status == "enrolled"
+    assert marks() == {anna.pk: "absent", ben.pk: "excused"}
 
 
 # --- Data subject requests -------------------------------------------------

@@ -102,6 +102,21 @@ def test_delimiters_are_recognised(delimiter):
     assert [cells[0] for _number, cells in table.rows] == ["Aino", "Eino"]
 
 
+def test_the_delimiter_is_guessed_from_the_start_of_the_file_only(monkeypatch):
+    """csv.Sniffer's time grows with the square of a line's length (a crafted
+    64 KB line of quotes took a minute): it sees at most SNIFF_CHARS."""
+    seen = []
+    sniff = csv.Sniffer.sniff
+    monkeypatch.setattr(
+        csv.Sniffer,
+        "sniff",
+        lambda self, sample, **kw: seen.append(sample) or sniff(self, sample, **kw),
+    )
+    hostile = (";".join(HEADER) + "\n" + ',"' * 32_768 + "\n").encode()
+    read_table(hostile)
+    assert len(seen) == 1 and len(seen[0]) <= reading.SNIFF_CHARS
+
+
 def test_rows_are_numbered_as_a_spreadsheet_shows_them():
     content = csv_bytes([HEADER, person(), ["", "", "", "", "", "", ""], person(first="Eino")])
     assert [number for number, _cells in read_table(content).rows] == [2, 4]

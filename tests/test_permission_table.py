@@ -80,6 +80,9 @@ RULES = {
     "registry:import-rejected": (lambda w: {"pk": w["customer_import"].pk}, OFFICE),
     "registry:import-undo": (lambda w: {"pk": w["customer_import"].pk}, OFFICE),
     "registry:marketing-list": (None, MANAGER_ONLY),
+    # Unsubscribes change the marketing state of many at once: as the lists.
+    "registry:unsubscribe-upload": (None, MANAGER_ONLY),
+    "registry:unsubscribe-detail": (lambda w: {"pk": w["unsubscribe_import"].pk}, MANAGER_ONLY),
     "registry:request-list": (None, MANAGER_ONLY),
     "registry:request-detail": (lambda w: {"pk": w["case"].pk}, MANAGER_ONLY),
     "registry:request-create": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
@@ -98,11 +101,28 @@ RULES = {
     "courses:course-update": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
     "courses:participant-export": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
     "courses:enrollment-create": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+    "courses:customer-enrollment-create": (lambda w: {"pk": w["customer"].pk}, POST_ONLY),
     "courses:enrollment-cancel": (
         lambda w: {"pk": w["own_course"].pk, "enrollment_pk": w["enrollment"].pk},
-        POST_ONLY,
+        OFFICE,
     ),
-    "courses:attendance-mark": (lambda w: {"pk": w["own_course"].pk}, POST_ONLY),
+    "courses:attendance-grid": (
+        lambda w: {"pk": w["own_course"].pk},
+        {**OFFICE, "instructor": 200},
+    ),
+    "courses:roll-call": (
+        lambda w: {"pk": w["own_course"].pk, "session_pk": w["own_session"].pk},
+        {**OFFICE, "instructor": 200},
+    ),
+    "courses:session-create": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
+    "courses:session-update": (
+        lambda w: {"pk": w["own_course"].pk, "session_pk": w["own_session"].pk},
+        OFFICE,
+    ),
+    "courses:session-cancel": (
+        lambda w: {"pk": w["own_course"].pk, "session_pk": w["own_session"].pk},
+        OFFICE,
+    ),
 }
 
 #: Objects outside the instructor's scope answer 404, not 403.
@@ -117,6 +137,22 @@ SCOPED = [
         "courses:course-detail",
         lambda w: {"pk": w["other_course"].pk},
         {**OFFICE, "instructor": 404},
+    ),
+    (
+        "courses:attendance-grid",
+        lambda w: {"pk": w["other_course"].pk},
+        {**OFFICE, "instructor": 404},
+    ),
+    (
+        "courses:roll-call",
+        lambda w: {"pk": w["other_course"].pk, "session_pk": w["other_course"].sessions.get().pk},
+        {**OFFICE, "instructor": 404},
+    ),
+    (
+        # A session of another course under the address of one's own: 404 for everyone.
+        "courses:roll-call",
+        lambda w: {"pk": w["own_course"].pk, "session_pk": w["other_course"].sessions.get().pk},
+        {**OFFICE, "register_manager": 404, "staff_member": 404, "instructor": 404},
     ),
 ]
 

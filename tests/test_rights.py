@@ -1,8 +1,10 @@
 """The data subject's rights: requests, access, rectification, erasure, retention."""
 
 import datetime
+import io
 import json
 from datetime import timedelta
+from unittest.mock import ANY
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -10,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from pypdf import PdfReader
 
 from courses.models import Enrollment
 from courses.services import participant_list_export
@@ -137,7 +140,7 @@ def test_closing_a_request_records_the_completion_date(client, register_manager)
 def test_the_access_report_holds_everything_and_is_audited(client, register_manager, staff_member):
     customer = CustomerFactory(first_name="Aino", last_name="Esimerkki")
     ConsentFactory(customer=customer, recorded_by=staff_member)
-    EnrollmentFactory(customer=customer, course=CourseFactory(title="Pilates"), status="attended")
+    EnrollmentFactory(customer=customer, course=CourseFactory(title="Pilates"), status="enrolled")
     customer_viewed(customer=customer, by=staff_member, request=None)
     client.force_login(register_manager)
     page = client.get(reverse("registry:access-report", args=[customer.pk]))
@@ -152,6 +155,7 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         "customer",
         "consents",
         "enrollments",
+        "marketing_exports",
         "processing",
     }
     assert report["customer"]["last_name"] == "Esimerkki"
@@ -159,7 +163,7 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
     assert report["enrollments"][0] == {
         "course": "Pilates",
         "starts_at": report["enrollments"][0]["starts_at"],
-        "status": "attended",
+        "status": "enrolled",
         "source": "office",
         "enrolled_at": report["enrollments"][0]["enrolled_at"],
     }
@@ -262,7 +266,9 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
     EnrollmentFactory(customer=customer, course=course, status="enrolled")
     customer_viewed(customer=customer, by=staff_member, request=None)
     customer_searched(query="Poistettava-Äijälä", result_count=1, by=staff_member, request=None)
-    customer_searched(query="040 987 6543", result_count=1, by=staff_member, request=None)
+    # A phone number however it was typed into the search box.
+    for typed in ("040 987 6543", "+358 40 987 6543", "040-987 65 43", "00358409876543"):
+        customer_searched(query=typed, result_count=1, by=staff_member, request=None)
     customer_update(
         customer=customer, data={"street_address": "Uusi Katoamistie 8"}, by=staff_member
     )
@@ -353,6 +359,9 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
         "040 9876543",
         "0409876543",
         "Katoamistie",
+        "987 6543",
+        "987 65 43",
+        "358409876543",
     ):
         for form in personal_forms(value):
             assert form not in text, f"{form!r} is still in the database"
@@ -367,7 +376,26 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
     assert other_case.identity_verification == "[poistettu] (poika) soitti"
     erased = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_ERASED)
     assert erased.actor == register_manager
-    assert erased.detail == {"customer_id": old_id, "reference": reference, "reason": "request"}
+    assert erased.detail == {
+        "customer_id": old_id,
+        "reference": reference,
+        "reason": "request",
+        # Rows that named the person without being about them (the search
+        # events, the import, the other case, the login records) are counted...
+        "rewritten": {
+            "registry.auditevent": ANY,
+            "registry.customerimport": 2,
+            "registry.datasubjectrequest": 2,
+            "axes.accessattempt": 1,
+            "axes.accessfailurelog": 1,
+        },
+    }
+    # ...and each rewritten event says so, with the moment of the erasure.
+    rewritten = AuditEvent.objects.filter(detail__has_key="scrubbed_at")
+    assert rewritten.count() == erased.detail["rewritten"]["registry.auditevent"] >= 10
+    for event in rewritten:
+        moment = datetime.datetime.fromisoformat(event.detail["scrubbed_at"])
+        assert abs(moment - erased.at) < timedelta(seconds=5)
     assert [entry["customer_id"] for entry in read_journal()] == [old_id]
 
 
@@ -478,3 +506,94 @@ def test_a_case_shows_that_its_access_report_was_viewed_and_sent(client, registe
     client.get(reverse("registry:access-report", args=[customer.pk]), {"format": "json"})
     trail = client.get(case.get_absolute_url()).context["trail"]
     assert {"access_report_viewed", "access_report_exported"} <= {e.action for e in trail}
+
+
+def test_an_erasure_blanks_names_where_words_start_only(register_manager, staff_member):
+    """Erasing Mäki blanks "Mäki" and "Mäelle"-less prefixes ("Mäkiä"), not the
+    "mäki" inside someone else's "Kotimäki"; the untouched event keeps no mark."""
+    customer = CustomerFactory(first_name="Testi", last_name="Mäki", phone="")
+    customer_searched(query="Mäkiä etsittiin", result_count=1, by=staff_member, request=None)
+    customer_searched(query="Kotimäki", result_count=1, by=staff_member, request=None)
+
+    customer_erase(customer=customer, by=register_manager)
+
+    searches = AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_SEARCHED).order_by("pk")
+    first, second = (event.detail for event in searches)
+    assert first["query"] == "[poistettu]ä etsittiin" and "scrubbed_at" in first
+    assert second["query"] == "Kotimäki" and "scrubbed_at" not in second
+
+
+def test_a_name_inside_the_erased_mark_is_blanked_once(register_manager, staff_member):
+    """A name that the mark itself contains ("Tettu" in "[poistettu]") is
+    replaced in one pass, not searched for again inside its own replacement."""
+    customer = CustomerFactory(first_name="Tettu", last_name="Ist", phone="")
+    customer_searched(query="Tettu Ist", result_count=1, by=staff_member, request=None)
+
+    customer_erase(customer=customer, by=register_manager)
+
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
+    assert event.detail["query"] == "[poistettu]"
+
+
+def access_report_pdf_text(content):
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+#: Codes and forms of the data that a person should never have to read.
+RAW = ("enrolment_or_purchase", "customer_viewed", "web_form", "first_name", "T00:", "+00:00")
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("fi", ["Sähköpostimarkkinointi", "Suostumus annettu", "Verkkolomake", "Kurssi"]),
+        ("en", ["Email marketing", "Consent given", "Web form", "Course"]),
+    ],
+)
+def test_the_access_report_is_a_document_in_the_customers_language(
+    client, register_manager, staff_member, language, words
+):
+    """Whatever the register manager's own language, the report is in the
+    customer's: labels and codes in words, times local, nothing raw."""
+    customer = CustomerFactory(
+        first_name="Åsa", last_name="Łęcka-Öhman", source="enrolment_or_purchase"
+    )
+    ConsentFactory(customer=customer, recorded_by=staff_member, method="web_form")
+    EnrollmentFactory(customer=customer, course=CourseFactory(title="Pilates"))
+    customer_viewed(customer=customer, by=staff_member, request=None)
+    client.force_login(register_manager)
+    url = reverse("registry:access-report", args=[customer.pk])
+
+    page = client.get(url, {"language": language}, headers={"accept-language": "fi"})
+    pdf = client.get(url, {"format": "pdf", "language": language})
+
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf["Content-Disposition"].endswith('.pdf"')
+    document = page.context["document"]
+    shown = " ".join(
+        str(value)
+        for section in document.sections
+        for row in [section.columns, *section.rows]
+        for value in row
+    )
+    text = access_report_pdf_text(pdf.content)
+    for content in (shown, text):
+        # Without white space: the PDF wraps words inside narrow columns.
+        content = "".join(content.split())
+        for word in ["Łęcka-Öhman", *words]:
+            assert "".join(word.split()) in content, word
+        for raw in RAW:
+            assert raw not in content, raw
+    exported = AuditEvent.objects.filter(
+        action=AuditEvent.Action.ACCESS_REPORT_EXPORTED, target_id=str(customer.pk)
+    )
+    assert exported.count() == 1
+
+
+def test_the_access_report_takes_no_unknown_format_or_language(client, register_manager):
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    url = reverse("registry:access-report", args=[customer.pk])
+    for query in ({"format": "docx"}, {"language": "xx"}, {"language": "a" * 5000}):
+        response = client.get(url, query)
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/html")

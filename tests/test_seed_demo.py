@@ -2,8 +2,10 @@
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Count, Q
+from django.utils import timezone
 
-from courses.models import Enrollment
+from courses.models import Attendance, Course, Enrollment, Session
 from registry.forms import CustomerForm
 from registry.models import Consent, Customer
 from registry.services import CUSTOMER_FIELDS
@@ -44,3 +46,25 @@ def test_seed_refuses_a_register_that_holds_customers_unless_appending():
         "2",
     )
     assert Customer.objects.count() == 20
+
+
+def test_seed_makes_series_and_attendance_only_for_sessions_that_happened():
+    """Issue 18: mostly weekly series of 6-12 sessions, some one-offs, a few
+    cancelled or moved; attendance only where a session has started."""
+    call_command(
+        "seed_demo", "--customers", "200", "--courses", "30", "--enrollments", "600", "--seed", "4"
+    )
+    counts = Course.objects.annotate(n=Count("sessions")).values_list("n", flat=True)
+    assert all(n == 1 or 6 <= n <= 12 for n in counts)
+    assert sum(1 for n in counts if n > 1) > len(counts) / 2
+    assert Session.objects.filter(is_cancelled=True).exclude(cancelled_reason="").exists()
+    assert Session.objects.exclude(moved_from=None).exists()
+    assert Attendance.objects.exists()
+    assert not Attendance.objects.filter(
+        Q(session__starts_at__gt=timezone.now()) | Q(session__is_cancelled=True)
+    ).exists()
+    assert not Enrollment.objects.filter(status="attended").exists()
+    for course in Course.objects.all():
+        held = course.sessions.filter(is_cancelled=False) or course.sessions.all()
+        assert course.starts_at == min(s.starts_at for s in held)
+        assert course.ends_at == max(s.ends_at for s in held)

@@ -1,14 +1,61 @@
 from django import template
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 
-from courses.models import Course
+from courses.models import Attendance, Course, Enrollment, Session
 
 register = template.Library()
 
 
 @register.simple_tag
+def enrollable_courses(customer):
+    """Coming courses the customer is not on, for enrolling from their page:
+    the next ones first, with places taken. One query."""
+    on_course = Enrollment.objects.filter(
+        customer=customer,
+        course=OuterRef("pk"),
+        status__in=[*Enrollment.TAKING_A_PLACE, Enrollment.Status.WAITLISTED],
+    )
+    return list(
+        Course.objects.upcoming()
+        .filter(is_cancelled=False)
+        .exclude(Exists(on_course))
+        .with_counts()[:ENROLLABLE_COURSES]
+    )
+
+
+@register.simple_tag
+def enrollment_sources():
+    return Enrollment.Source.choices
+
+
+#: How many coming courses the customer page offers to enrol on.
+ENROLLABLE_COURSES = 100
+
+
+@register.simple_tag
 def customer_courses(customer):
-    """A customer's course history for the customer page (one query)."""
-    return customer.enrollments.select_related("course").order_by("-course__starts_at")
+    """A customer's course history for the customer page, with how many
+    sessions they came to of those held or planned ("7/10"). One query."""
+    came = (
+        Attendance.objects.filter(enrollment=OuterRef("pk"), status=Attendance.Status.CAME)
+        .values("enrollment")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    sessions = (
+        Session.objects.filter(course=OuterRef("course"), is_cancelled=False)
+        .values("course")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        customer.enrollments.select_related("course")
+        .annotate(
+            came=Subquery(came, output_field=IntegerField()),
+            sessions=Subquery(sessions, output_field=IntegerField()),
+        )
+        .order_by("-course__starts_at")
+    )
 
 
 @register.simple_tag

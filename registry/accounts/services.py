@@ -83,3 +83,4 @@ def _erase_from_login_records(erasure):
             scrubbed = {name: erasure.scrub(getattr(row, name) or "") for name in text_fields}
             if any(scrubbed[name] != (getattr(row, name) or "") for name in text_fields):
                 model.objects.filter(pk=row.pk).update(**scrubbed)
+                erasure.rewrote(model._meta.label_lower)

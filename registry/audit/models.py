@@ -112,6 +112,10 @@ class AuditEvent(AppendOnlyModel):
         IMPORT_UPLOADED = "import_uploaded", _("Uploaded a file to import")
         CUSTOMERS_IMPORTED = "customers_imported", _("Imported customers from a file")
         IMPORT_UNDONE = "import_undone", _("Undid an import")
+        UNSUBSCRIBES_IMPORTED = (
+            "unsubscribes_imported",
+            _("Imported unsubscribes from the newsletter service"),
+        )
         IMPORT_REJECTS_DOWNLOADED = (
             "import_rejects_downloaded",
             _("Downloaded the rejected rows of an import"),

@@ -18,6 +18,7 @@ from registry.forms import CustomerFieldsForm
 from registry.models import Consent, ConsentText, Customer
 from registry.phones import format_phone
 from registry.services import CUSTOMER_FIELDS
+from registry.suppression import digests_of, suppressed_digests
 
 #: Columns a file may hold, in the order the mapping lists them.
 TARGETS = [
@@ -238,6 +239,7 @@ class RowResult:
     data: dict = field(default_factory=dict)
     consents: list = field(default_factory=list)
     reasons: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
     phone_text: str = ""  # E.164, once valid
     match_id: int | None = None
     match_reason: str = ""
@@ -313,6 +315,7 @@ def analyse(table, mapping, options, *, progress=None):
             progress.report(done, total)
     _reject_duplicates_within_file(results)
     _match_existing(results)
+    _respect_suppression(results)
     return Analysis(results)
 
 
@@ -321,6 +324,34 @@ def rematch_existing(analysis):
     now (customers added since the rows were checked)."""
     _match_existing(analysis.rows)
     analysis.__dict__.pop("counts", None)
+
+
+#: Consents a suppressed address does not get from a file.
+SUPPRESSED_CONSENTS = ("email_consent", "sms_consent")
+
+
+def _respect_suppression(results):
+    """Rows whose email or phone is on the suppression list (an erased
+    customer objected or withdrew) are warned about, and their consent
+    columns are not imported: only staff, recording a consent given again,
+    re-enable marketing (registry.suppression)."""
+    digests = {}
+    for row in results:
+        if row.outcome == Outcome.REJECT:
+            continue
+        digests[row.number] = digests_of(email=row.data["email"], phone=row.phone_text)
+    found = suppressed_digests({d for values in digests.values() for d in values})
+    if not found:
+        return
+    for row in results:
+        if not set(digests.get(row.number, ())) & set(found):
+            continue
+        dropped = [target for target in row.consents if target in SUPPRESSED_CONSENTS]
+        row.consents = [target for target in row.consents if target not in SUPPRESSED_CONSENTS]
+        warning = _("This address has asked not to be marketed to.")
+        if dropped:
+            warning += " " + _("The marketing consent of the file is not imported for it.")
+        row.warnings.append(warning)
 
 
 def _row_values(cells, mapping):

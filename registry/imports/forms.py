@@ -122,3 +122,8 @@ class ImportMappingForm(forms.Form):
                 self.add_error(name, problem)
         cleaned["mapping"], cleaned["options"] = mapping, options
         return cleaned
+
+
+class UnsubscribeUploadForm(ImportUploadForm):
+    """The newsletter service's export of unsubscribed, cleaned or complained
+    addresses (CSV or XLSX), or a plain list of addresses."""

@@ -104,3 +104,50 @@ class CustomerImport(TaskState):
             and self.created_count > 0
             and timezone.now() < self.undo_deadline
         )
+
+
+class UnsubscribeImport(models.Model):
+    """One file of unsubscribes, spam complaints and hard bounces brought back
+    from the newsletter service (registry.imports.unsubscribes).
+
+    The file is kept only until it is applied or cancelled; what stays is
+    the file name and the counts (the ledger events it added name it in the
+    audit trail)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        APPLIED = "applied", _("Imported")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    file_name = models.CharField(_("file name"), max_length=255)
+    content = models.BinaryField(null=True, editable=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
+    )
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    # What applying it did: {outcome: number of addresses}.
+    counts = models.JSONField(default=dict)
+    applied_at = models.DateTimeField(_("imported"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("unsubscribe import")
+        verbose_name_plural = _("unsubscribe imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"#{self.pk} {self.file_name}"
+
+    def get_absolute_url(self):
+        return reverse("registry:unsubscribe-detail", args=[self.pk])
+
+    @property
+    def is_expired(self):
+        limit = timezone.now() - timezone.timedelta(hours=settings.IMPORT_PENDING_HOURS)
+        return self.status == self.Status.PENDING and self.created_at < limit

@@ -172,6 +172,7 @@ def _preview_row(row):
         ).strip(),
         "marketing": ", ".join(row.consent_labels),
         "reasons": row.reasons,
+        "warnings": row.warnings,
         "match_id": row.match_id,
         "match_reason": str(row.match_reason),
     }
@@ -429,6 +430,7 @@ def _erase_from_imports(erasure):
         file_name, headers = erasure.scrub(row.file_name), erasure.scrub(row.headers)
         if file_name != row.file_name or headers != row.headers:
             CustomerImport.objects.filter(pk=row.pk).update(file_name=file_name, headers=headers)
+            erasure.rewrote("registry.customerimport")
 
 
 def imports_expire(now=None):

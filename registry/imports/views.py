@@ -13,13 +13,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from registry.audit.services import customer_searched
 from registry.exports import csv_response
 from registry.models import Customer
 from registry.query_forms import QueryForm
 
 from .analysis import ImportOptions, Outcome
-from .forms import ImportMappingForm, ImportUploadForm
-from .models import CustomerImport
+from .forms import ImportMappingForm, ImportUploadForm, UnsubscribeUploadForm
+from .models import CustomerImport, UnsubscribeImport
 from .reading import ImportFileError
 from .services import (
     ImportStateError,
@@ -34,6 +35,14 @@ from .services import (
     import_undo,
     import_upload,
     plain_file_name,
+)
+from .unsubscribes import Outcome as UnsubscribeOutcome
+from .unsubscribes import (
+    UnsubscribeStateError,
+    unsubscribes_apply,
+    unsubscribes_cancel,
+    unsubscribes_preview,
+    unsubscribes_upload,
 )
 
 PERMISSION = "registry.import_customers"
@@ -240,3 +249,113 @@ def import_undo_view(request, pk):
         messages.success(request, message)
         return redirect(customer_import)
     return render(request, "registry/import_undo.html", {"customer_import": customer_import})
+
+
+#: Unsubscribes change the marketing state of many customers at once: the
+#: register manager's, who exports the marketing lists they come back from.
+UNSUBSCRIBE_PERMISSION = "registry.use_marketing_lists"
+UNSUBSCRIBE_SHOWN = 200
+
+
+@permission_required(UNSUBSCRIBE_PERMISSION, raise_exception=True)
+def unsubscribe_upload_view(request):
+    """Upload the newsletter service's export of unsubscribed, cleaned or
+    complained addresses; it is read at once and nothing is changed yet."""
+    form = UnsubscribeUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            done = unsubscribes_upload(
+                file_name=upload.name, content=upload.read(), by=request.user, request=request
+            )
+        except ImportFileError as error:
+            form.add_error("file", str(error))
+        else:
+            return redirect(done)
+    return render(
+        request,
+        "registry/unsubscribe_upload.html",
+        {
+            "form": form,
+            "uploads": UnsubscribeImport.objects.select_related("created_by")[:10],
+        },
+    )
+
+
+@permission_required(UNSUBSCRIBE_PERMISSION, raise_exception=True)
+def unsubscribe_detail(request, pk):
+    """A waiting file: what would happen to every address, then confirm or
+    cancel. A handled one: what it did."""
+    upload = get_object_or_404(UnsubscribeImport.objects.select_related("created_by"), pk=pk)
+    analysis = None
+    if upload.status == UnsubscribeImport.Status.PENDING:
+        if request.method == "POST":
+            if "cancel" in request.POST:
+                unsubscribes_cancel(upload=upload)
+                messages.info(request, _("The import was cancelled; nothing was changed."))
+                return redirect("registry:unsubscribe-upload")
+            try:
+                upload, analysis = unsubscribes_apply(
+                    upload=upload, by=request.user, request=request
+                )
+            except UnsubscribeStateError as error:
+                messages.error(request, str(error))
+                return redirect(upload)
+            messages.success(
+                request,
+                ngettext(
+                    "Consent to email marketing withdrawn for %(count)s customer.",
+                    "Consent to email marketing withdrawn for %(count)s customers.",
+                    analysis.counts["customers"],
+                )
+                % {"count": analysis.counts["customers"]},
+            )
+            return redirect(upload)
+        try:
+            analysis = unsubscribes_preview(upload)
+        except ImportFileError as error:
+            messages.error(request, str(error))
+    sections = []
+    shown_customers = 0
+    if analysis is not None:
+        for outcome in UnsubscribeOutcome.ORDER:
+            if outcome == UnsubscribeOutcome.UNREADABLE:
+                items = [
+                    {"number": number, "email": text, "customers": []}
+                    for number, text in analysis.unreadable
+                ]
+            else:
+                items = analysis.of(outcome)
+            shown_customers += sum(len(item.customers) for item in items[:UNSUBSCRIBE_SHOWN])
+            sections.append(
+                {
+                    "outcome": outcome,
+                    "label": UnsubscribeOutcome.LABELS[outcome],
+                    "count": len(items),
+                    "items": items[:UNSUBSCRIBE_SHOWN],
+                }
+            )
+    if analysis is not None:
+        # The names of the matched customers are a list of records read.
+        customer_searched(
+            query="",
+            result_count=sum(len(entry.customers) for entry in analysis.entries),
+            by=request.user,
+            request=request,
+            shown=shown_customers,
+            via="unsubscribes",
+        )
+    return render(
+        request,
+        "registry/unsubscribe_detail.html",
+        {
+            "upload": upload,
+            "analysis": analysis,
+            "sections": sections,
+            "shown": UNSUBSCRIBE_SHOWN,
+            "done_counts": [
+                (UnsubscribeOutcome.LABELS[outcome], upload.counts.get(outcome, 0))
+                for outcome in UnsubscribeOutcome.ORDER
+            ],
+        },
+    )

@@ -7,6 +7,7 @@ import json
 import os
 import re
 
+import phonenumbers
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -18,7 +19,8 @@ from registry.audit.services import audit_event_create
 from registry.changes import plain_value
 from registry.erasure import ERASED, Erasure, erasure_handler, erasure_handlers
 from registry.models import Customer
-from registry.phones import format_phone, national_digits
+from registry.phones import parse_phone
+from registry.suppression import keep_digests, objector_digests
 
 from .models import DataSubjectRequest
 from .services import CASE_NOTES, case_update, new_reference
@@ -27,45 +29,72 @@ from .services import CASE_NOTES, case_update, new_reference
 IDENTIFYING_FIELDS = ("first_name", "last_name", "email", "phone", "street_address")
 
 
-def _variants(field, value):
+#: What people type between the digits of a phone number.
+_PHONE_SEPARATORS = r"[\s./()-]*"
+#: A name part matches where a word starts (also after "_" or a digit, as in
+#: file names), and runs on into Finnish endings: "Aho" finds "Aholle" and,
+#: unavoidably, "Ahonen"; it does not find "Mäki" inside "Kotimäki".
+_WORD_START = r"(?<![^\W\d_])"
+
+
+def _phone_pattern(e164):
+    """A phone number however it was typed: "+358 40 987 6543", "040-987 6543",
+    "00358409876543", "(040) 9876543"; the digits in order, with or without
+    the country code or trunk 0, any separators between them."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return re.escape(e164)
+    sep = _PHONE_SEPARATORS
+    digits = sep.join(str(number.national_number))
+    prefix = rf"(?:(?:\+|00){sep}{number.country_code}{sep}(?:\(0\){sep})?|0{sep})?"
+    return rf"(?<!\d){prefix}{digits}(?!\d)"
+
+
+def _patterns(field, value):
+    """(length of the value, pattern) pairs for one value of a field."""
     if field == "phone" and value:
-        return {value, national_digits(value), format_phone(value)}
+        return {(len(value), _phone_pattern(parse_phone(value) or value))}
     if field in ("first_name", "last_name"):
         # Each part of a double name too, which also finds the Finnish forms
         # whose stem does not change (Mäki-Petäjälle, "lista Poistettavalle").
-        return {value, *re.split(r"[\s'\u2019-]+", value)}
-    return {value}
+        parts = {value, *re.split(r"[\s'\u2019-]+", value)}
+        return {(len(part), _WORD_START + re.escape(part)) for part in parts if len(part) >= 3}
+    return {(len(value), re.escape(value))} if len(value) >= 3 else set()
 
 
-def _personal_values(customer, history):
-    """Every identifying value the customer has or had: current fields, and the
-    old and new values of their own change and merge events."""
-    values = {customer.full_name}
-    for field in IDENTIFYING_FIELDS:
-        values |= _variants(field, plain_value(getattr(customer, field)))
+def _personal_pattern(customers, history):
+    """One pattern for every identifying value the customers have or had:
+    current fields, and the old and new values of their own change and merge
+    events. Longer alternatives first, so a full name goes as one."""
+    patterns = set()
+    for customer in customers:
+        patterns |= _patterns("full_name", customer.full_name)
+        for field in IDENTIFYING_FIELDS:
+            patterns |= _patterns(field, plain_value(getattr(customer, field)))
     for event in history:
         for field, pair in (event.detail.get("changes") or {}).items():
             if field in IDENTIFYING_FIELDS:
                 for value in pair:
-                    values |= _variants(field, value)
-    return sorted((v for v in values if v and len(v) >= 3), key=len, reverse=True)
+                    if value:
+                        patterns |= _patterns(field, str(value))
+    if not patterns:
+        return None
+    longest_first = sorted(patterns, key=lambda pair: pair[0], reverse=True)
+    return re.compile("|".join(pattern for _length, pattern in longest_first), re.IGNORECASE)
 
 
-def _scrub(value, needles):
-    """Replace each personal value inside `value` (any depth) by ERASED."""
-    if isinstance(value, str):
-        lowered = value.casefold()
-        for needle in needles:
-            start = lowered.find(needle.casefold())
-            while start >= 0:
-                value = value[:start] + ERASED + value[start + len(needle) :]
-                lowered = value.casefold()
-                start = lowered.find(needle.casefold())
+def _scrub(value, pattern):
+    """Replace each personal value inside `value` (any depth) by ERASED, in
+    one pass (ERASED itself is never searched again)."""
+    if pattern is None:
         return value
+    if isinstance(value, str):
+        return pattern.sub(ERASED, value)
     if isinstance(value, list):
-        return [_scrub(item, needles) for item in value]
+        return [_scrub(item, pattern) for item in value]
     if isinstance(value, dict):
-        return {key: _scrub(item, needles) for key, item in value.items()}
+        return {key: _scrub(item, pattern) for key, item in value.items()}
     return value
 
 
@@ -81,6 +110,7 @@ def _erase_from_request_notes(erasure):
             DataSubjectRequest.objects.filter(pk=case.pk).update(
                 **scrubbed, version=F("version") + 1
             )
+            erasure.rewrote("registry.datasubjectrequest")
 
 
 def _journal(entries):
@@ -118,17 +148,21 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
     customers = list(Customer.objects.select_for_update().filter(pk__in=[c.pk for c in customers]))
     # Records merged into these customers were part of them: their events go too.
     history = [event for c in customers for event in AuditEvent.objects.for_customer(c)]
-    needles = sorted(
-        {v for c in customers for v in _personal_values(c, history)}, key=len, reverse=True
-    )
+    pattern = _personal_pattern(customers, history)
+    now = timezone.now()
     erasure = Erasure(
+        at=now,
         customers=customers,
         customer_ids={int(event.target_id) for event in history} | {c.pk for c in customers},
-        scrub=lambda value: _scrub(value, needles),
+        scrub=lambda value: _scrub(value, pattern),
     )
+    # An objection or a withdrawal in the ledger outlives the person as keyed
+    # hashes of their addresses (registry.suppression), kept before the ledger
+    # goes; into the journal too, so that a restore of an older backup keeps them.
+    suppressed = objector_digests(customers)
+    keep_digests({value for values in suppressed.values() for value in values}, now)
     for handler in handlers.values():
         handler(erasure)
-    now = timezone.now()
     entries, references = [], []
     for customer in customers:
         reference = case.reference if case is not None and len(customers) == 1 else new_reference()
@@ -138,11 +172,19 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
             action=AuditEvent.Action.CUSTOMER_ERASED,
             by=by,
             request=request,
-            detail={"customer_id": old_id, "reference": reference, "reason": reason},
+            detail={
+                "customer_id": old_id,
+                "reference": reference,
+                "reason": reason,
+                # Rows that named the person were rewritten at this moment
+                # (one erasure of several customers counts them once).
+                **({"rewritten": dict(erasure.rewritten)} if erasure.rewritten else {}),
+            },
         )
-        entries.append(
-            {"customer_id": old_id, "reference": reference, "erased_at": now.isoformat()}
-        )
+        entry = {"customer_id": old_id, "reference": reference, "erased_at": now.isoformat()}
+        if suppressed.get(old_id):
+            entry["suppressed"] = suppressed[old_id]
+        entries.append(entry)
         references.append(reference)
     # Written before the commit: should the commit fail, a later restore would
     # erase a customer who asked to be erased anyway, which is the safe side.

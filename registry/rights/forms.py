@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -109,6 +110,12 @@ class RetentionChoiceForm(forms.Form):
 
 
 class ReportFormatForm(QueryForm):
-    """`?format=json` downloads the access report instead of showing it."""
+    """The access report's language (the customer's, whatever the user's) and
+    format: the page, or a download as PDF (to send) or JSON (machine-readable)."""
 
-    format = forms.ChoiceField(required=False, choices=[("", _("Page")), ("json", "JSON")])
+    format = forms.ChoiceField(
+        required=False, choices=[("", _("Page")), ("pdf", "PDF"), ("json", "JSON")]
+    )
+    language = forms.ChoiceField(
+        label=_("Language of the report"), required=False, choices=settings.LANGUAGES
+    )

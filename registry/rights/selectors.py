@@ -45,6 +45,7 @@ def access_report(customer):
                 "channel": consent.channel,
                 "event": consent.event,
                 "method": consent.method,
+                "complaint": consent.complaint,
                 "wording_version": consent.text.version if consent.text else None,
                 "wording": consent.text.wording if consent.text else "",
                 "recorded_by": consent.recorded_by.get_username(),
@@ -62,6 +63,26 @@ def access_report(customer):
                 "enrolled_at": enrollment.enrolled_at.isoformat(timespec="seconds"),
             }
             for enrollment in enrollments
+        ],
+        # The recipients answer (art. 15(1)(c)): the marketing lists that
+        # named the customer, and the ledger event that allowed it.
+        "marketing_exports": [
+            {
+                "exported_at": row.export.exported_at.isoformat(timespec="seconds"),
+                "channel": row.export.channel,
+                "purpose": row.export.purpose,
+                "allowed_by": (
+                    {
+                        "event": row.consent.event,
+                        "occurred_at": row.consent.occurred_at.isoformat(timespec="seconds"),
+                    }
+                    if row.consent
+                    else None
+                ),
+            }
+            for row in customer.marketing_export_rows.select_related("export", "consent").order_by(
+                "export__exported_at", "export_id"
+            )
         ],
         "processing": [
             {

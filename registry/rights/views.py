@@ -7,13 +7,14 @@ from django.contrib.auth.decorators import permission_required
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from registry.accounts.reauth import lockout_after_wrong_password, recent_authentication_required
 from registry.concurrency import EditConflict
 from registry.models import Customer
 
+from .documents import access_document, access_document_pdf
 from .erasure import customer_erase, customers_erase
 from .forms import (
     DataSubjectRequestForm,
@@ -93,20 +94,38 @@ def case_detail(request, pk):
 @permission_required([MANAGER, "registry.view_customer"], raise_exception=True)
 @transaction.atomic
 def customer_access_report(request, pk):
-    """Everything held about one customer, as a page or (?format=json) a file."""
+    """Everything held about one customer: a page in the customer's language,
+    or a file to send them (?format=pdf) or for a machine (?format=json)."""
     customer = get_object_or_404(Customer, pk=pk)
     report = access_report(customer)
-    download = ReportFormatForm(request.GET).values()["format"] == "json"
-    access_report_produced(customer=customer, download=download, by=request.user, request=request)
-    if download:
+    form = ReportFormatForm(request.GET)
+    chosen = form.values()
+    file_format = chosen["format"]
+    language = chosen["language"] or translation.get_language()[:2]
+    access_report_produced(
+        customer=customer, download=bool(file_format), by=request.user, request=request
+    )
+    filename = f"tarkastuspyynto-{customer.pk}-{timezone.localdate():%Y-%m-%d}"
+    if file_format == "json":
         response = HttpResponse(
             json.dumps(report, ensure_ascii=False, indent=2),
             content_type="application/json; charset=utf-8",
         )
-        filename = f"tarkastuspyynto-{customer.pk}-{timezone.localdate():%Y-%m-%d}.json"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-    return render(request, "registry/access_report.html", {"customer": customer, "report": report})
+    elif file_format == "pdf":
+        response = HttpResponse(
+            access_document_pdf(access_document(report, language)),
+            content_type="application/pdf",
+        )
+    else:
+        context = {
+            "customer": customer,
+            "document": access_document(report, language),
+            "form": form,
+            "language": language,
+        }
+        return render(request, "registry/access_report.html", context)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{file_format}"'
+    return response
 
 
 @permission_required([MANAGER, "registry.erase_customer"], raise_exception=True)

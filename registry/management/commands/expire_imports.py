@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from registry.imports.services import imports_expire
+from registry.imports.unsubscribes import unsubscribes_discard_files
 
 
 class Command(BaseCommand):
@@ -13,6 +15,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         cancelled, cleared = imports_expire()
+        cancelled += unsubscribes_discard_files(
+            older_than=timezone.now() - timezone.timedelta(hours=settings.IMPORT_PENDING_HOURS)
+        )
         self.stdout.write(
             f"Discarded {cancelled} uploaded files older than {settings.IMPORT_PENDING_HOURS} h "
             f"and the rejected rows of {cleared} imports older than "

@@ -100,6 +100,9 @@ class Command(BaseCommand):
         analysis = analyse(table, mapping, import_options)
         for row in analysis.of(Outcome.REJECT):
             self.stdout.write(f"  row {row.number}: " + " ".join(row.reasons))
+        for row in analysis.rows:
+            if row.warnings:
+                self.stdout.write(f"  row {row.number}: " + " ".join(row.warnings))
         counts = analysis.counts
         self.stdout.write(
             f"Added: {counts['create']}, already in the register: {counts['match']}, "

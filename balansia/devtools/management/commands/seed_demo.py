@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from faker import Faker
 
-from courses.models import Course, Enrollment
+from courses.models import Attendance, Course, Enrollment, Session
 from registry.models import Consent, ConsentText, Customer, search_text_of
 from registry.services import CUSTOMER_FIELDS
 
@@ -44,7 +44,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             customer_ids = self._customers(customers)
             course_ids = self._courses(courses)
+            self._sessions(course_ids)
             self._enrollments(enrollments, customer_ids, course_ids)
+            self._attendance(course_ids)
             self._consents(customer_ids)
         # Fresh statistics after a bulk load, or the planner guesses (it took
         # 65 ms instead of 0.04 ms to find one email address without them).
@@ -53,7 +55,7 @@ class Command(BaseCommand):
         # transaction (as in a test).
         vacuum = connection.vendor == "postgresql" and not connection.in_atomic_block
         with connection.cursor() as cursor:
-            for model in (Customer, Course, Enrollment, Consent):
+            for model in (Customer, Course, Session, Enrollment, Attendance, Consent):
                 table = model._meta.db_table
                 cursor.execute(f"VACUUM (ANALYZE) {table}" if vacuum else f"ANALYZE {table}")
         self.stdout.write(self.style.SUCCESS(f"Done in {time.monotonic() - started:.1f} s."))
@@ -138,6 +140,94 @@ class Command(BaseCommand):
         self.stdout.write(f"  courses: {count}/{count}")
         return [course.pk for course in made]
 
+    #: (weekday, hour, minute) of a series: weekday evenings, Saturday mornings.
+    SLOTS = [(0, 18, 0), (1, 17, 30), (2, 18, 0), (3, 19, 0), (1, 18, 30), (5, 10, 0)]
+    CANCEL_REASONS = ["Ohjaaja sairastui", "Pyhäpäivä", "Sali remontissa"]
+
+    def _sessions(self, course_ids):
+        """Mostly weekly series of 6-12 sessions (some every other week), some
+        one-offs; a few sessions cancelled with a reason or moved. Each
+        course's start and end become its first and last session's."""
+        rng = self.rng
+        zone = timezone.get_current_timezone()
+        rows, bounds = [], {}
+        now = timezone.now()
+        for course_id, starts_at in Course.objects.filter(pk__in=course_ids).values_list(
+            "pk", "starts_at"
+        ):
+            weekday, hour, minute = rng.choice(self.SLOTS)
+            day = timezone.localtime(starts_at).date()
+            day += timedelta(days=(weekday - day.weekday()) % 7)
+            first = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+            length = timedelta(minutes=rng.choice([60, 75, 90]))
+            if rng.random() < 0.2:
+                count, every = 1, 1
+            else:
+                count, every = rng.randint(6, 12), rng.choice([1, 1, 1, 2])
+            held = []
+            for n in range(count):
+                start = first + timedelta(weeks=every * n)
+                cancelled, reason, moved_from = False, "", None
+                roll = rng.random()
+                if count > 1 and roll < 0.04:
+                    cancelled, reason = True, rng.choice(self.CANCEL_REASONS)
+                elif count > 1 and roll < 0.08:
+                    moved_from, start = start, start + timedelta(days=1)
+                rows.append(
+                    (
+                        course_id,
+                        start,
+                        start + length,
+                        "Sali 2" if moved_from else "",
+                        cancelled,
+                        reason,
+                        now if cancelled else None,
+                        moved_from,
+                        1,
+                    )
+                )
+                if not cancelled:
+                    held.append(start)
+            held = held or [first]
+            bounds[course_id] = (min(held), max(held) + length)
+        columns = (
+            "course_id",
+            "starts_at",
+            "ends_at",
+            "location",
+            "is_cancelled",
+            "cancelled_reason",
+            "cancelled_at",
+            "moved_from",
+            "version",
+        )
+        self._copy(Session, columns, iter(rows), len(rows), "sessions")
+        courses = Course.objects.in_bulk(list(bounds))
+        for course_id, (first, last) in bounds.items():
+            courses[course_id].starts_at, courses[course_id].ends_at = first, last
+        Course.objects.bulk_update(courses.values(), ["starts_at", "ends_at"], batch_size=2000)
+
+    def _attendance(self, course_ids):
+        """Marks only for the sessions that have happened: most came."""
+        now = timezone.now()
+        sessions = {}
+        for session_id, course_id, ends_at in Session.objects.filter(
+            course_id__in=course_ids, is_cancelled=False, starts_at__lte=now
+        ).values_list("pk", "course_id", "ends_at"):
+            sessions.setdefault(course_id, []).append((session_id, ends_at))
+        enrolled = Enrollment.objects.filter(
+            course_id__in=list(sessions), status=Enrollment.Status.ENROLLED
+        ).values_list("pk", "course_id")
+        statuses = ["came"] * 16 + ["absent"] * 3 + ["excused"] * 2
+
+        def rows():
+            for enrollment_id, course_id in enrolled.iterator():
+                for session_id, ends_at in sessions[course_id]:
+                    yield (session_id, enrollment_id, self.rng.choice(statuses), ends_at)
+
+        columns = ("session_id", "enrollment_id", "status", "marked_at")
+        self._copy(Attendance, columns, rows(), None, "attendance")
+
     def _enrollments(self, count, customer_ids, course_ids):
         courses = len(course_ids)
         per_course = [count // courses + (1 if i < count % courses else 0) for i in range(courses)]
@@ -147,7 +237,7 @@ class Command(BaseCommand):
             for course_id, size in zip(course_ids, per_course, strict=True):
                 for customer_id in self.rng.sample(customer_ids, size):
                     when = now - timedelta(days=self.rng.randint(0, 700))
-                    status = self.rng.choice(["enrolled", "attended", "attended", "cancelled"])
+                    status = self.rng.choice(["enrolled", "enrolled", "enrolled", "cancelled"])
                     yield (customer_id, course_id, status, "office", when, when)
 
         columns = (

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0004_search_trigram_index"),
+        ("registry", "0008_marketing_exports"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,491 @@
+"""Courses as series of sessions: the series form, moving and cancelling one
+session, the roll call, the grid, and the migration of single-session data
+(issue 18)."""
+
+import csv
+import datetime
+import importlib
+import io
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from courses.forms import SeriesForm
+from courses.models import Attendance, Course, Enrollment, Session
+from courses.services import (
+    EnrollmentError,
+    attendance_grid,
+    attendance_save,
+    session_cancel,
+    session_to_mark,
+    session_update,
+)
+from registry.audit.models import AuditEvent
+from registry.models import Customer
+from registry.rights.erasure import customer_erase
+from registry.services import customer_merge
+
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
+
+pytestmark = pytest.mark.django_db
+
+WEEK = timedelta(days=7)
+
+
+def weekly(start, count, hours=1):
+    return [(start + n * WEEK, start + n * WEEK + timedelta(hours=hours)) for n in range(count)]
+
+
+def series_post(**changes):
+    data = {
+        "title": "Hathajooga",
+        "location": "Sali 1",
+        "capacity": "12",
+        "first_day": "2027-01-12",
+        "weekday": "0",
+        "start_time": "18:00",
+        "end_time": "19:30",
+        "count": "10",
+        "every": "1",
+    }
+    data.update(changes)
+    return data
+
+
+# --- Creating a series -------------------------------------------------------
+
+
+def test_a_ten_week_course_with_a_holiday_is_made_in_one_form(client, staff_member):
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    first = client.post(url, series_post())
+    assert first.status_code == 200 and not Course.objects.exists()
+    dates = [value for value, _label in first.context["form"].fields["dates"].choices]
+    # Mondays from the first Monday on or after 12 January 2027 (a Tuesday).
+    assert dates[0] == "2027-01-18" and dates[-1] == "2027-03-22" and len(dates) == 10
+    body = first.content.decode()
+    assert "18.1.2027" in body and 'name="dates"' in body
+    # Untick one Monday (a holiday) and save.
+    holiday = "2027-02-15"
+    data = series_post(confirm="1", dates=[d for d in dates if d != holiday])
+    second = client.post(url, data)
+    course = Course.objects.get()
+    assert second.url == course.get_absolute_url()
+    sessions = list(course.sessions.all())
+    assert len(sessions) == 9
+    assert holiday not in {timezone.localdate(s.starts_at).isoformat() for s in sessions}
+    first_start = timezone.localtime(sessions[0].starts_at)
+    assert (first_start.hour, first_start.minute) == (18, 0)
+    assert (course.starts_at, course.ends_at) == (sessions[0].starts_at, sessions[-1].ends_at)
+    assert AuditEvent.objects.filter(action="course_created").count() == 1
+
+
+def test_every_other_week_and_a_one_evening_course(client, staff_member):
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    dates = client.post(url, series_post(every="2", count="3")).context["form"]
+    assert [v for v, _l in dates.fields["dates"].choices] == [
+        "2027-01-18",
+        "2027-02-01",
+        "2027-02-15",
+    ]
+    client.post(url, series_post(count="1", confirm="1", dates=["2027-01-18"]))
+    assert Course.objects.get().sessions.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("first_day", "0001-01-01"),
+        ("first_day", "9999-12-31"),
+        ("first_day", "2027-02-30"),
+        ("count", "0"),
+        ("count", "100000"),
+        ("count", "-3"),
+        ("weekday", "9"),
+        ("every", "3"),
+        ("end_time", "17:00"),
+        ("start_time", "25:00"),
+        ("title", "x" * 5000),
+    ],
+)
+def test_absurd_series_values_give_a_field_error(client, staff_member, field, value):
+    client.force_login(staff_member)
+    response = client.post(reverse("courses:course-create"), series_post(**{field: value}))
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert not Course.objects.exists()
+
+
+def test_saving_without_a_ticked_date_is_refused(client, staff_member):
+    client.force_login(staff_member)
+    response = client.post(reverse("courses:course-create"), series_post(confirm="1"))
+    assert "dates" in response.context["form"].errors
+    # A date that is not of the series is refused too (a hand-made post).
+    response = client.post(
+        reverse("courses:course-create"), series_post(confirm="1", dates=["2027-01-19"])
+    )
+    assert "dates" in response.context["form"].errors
+    assert not Course.objects.exists()
+
+
+# --- One session at a time ------------------------------------------------------
+
+
+def test_moving_and_cancelling_a_session_never_touches_enrolments(client, staff_member):
+    start = timezone.now().replace(microsecond=0) + WEEK
+    course = CourseFactory(sessions=weekly(start, 3))
+    enrolled = EnrollmentFactory.create_batch(3, course=course)
+    _first, second, last = course.sessions.all()
+    client.force_login(staff_member)
+
+    url = reverse("courses:session-update", args=[course.pk, second.pk])
+    moved_to = timezone.localtime(second.starts_at + timedelta(days=1))
+    response = client.post(
+        url,
+        {
+            "starts_at": moved_to.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (moved_to + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "location": "Sali 2",
+            "version": second.version,
+        },
+    )
+    assert response.status_code == 302
+    second.refresh_from_db()
+    assert second.location == "Sali 2" and second.moved_from == start + WEEK
+    url = reverse("courses:session-cancel", args=[course.pk, last.pk])
+    assert client.post(url, {"reason": ""}).status_code == 200  # a reason is needed
+    client.post(url, {"reason": "Ohjaaja sairastui"})
+    last.refresh_from_db()
+    assert last.is_cancelled and last.cancelled_reason == "Ohjaaja sairastui"
+    course.refresh_from_db()
+    # The course ends with its last session that is held.
+    assert course.ends_at == second.ends_at
+    assert sorted(course.enrollments.values_list("status", flat=True)) == ["enrolled"] * 3
+    assert {e.pk for e in enrolled} == set(course.enrollments.values_list("pk", flat=True))
+    events = AuditEvent.objects.filter(action="course_changed", target_id=str(course.pk))
+    assert [e.detail["session"] for e in events.order_by("id")] == ["moved", "cancelled"]
+
+    body = client.get(course.get_absolute_url()).content.decode()
+    assert "<del>" in body and "Ohjaaja sairastui" in body and "Siirretty" in body
+
+
+def test_a_session_with_absurd_times_gives_a_field_error(client, staff_member):
+    course = CourseFactory()
+    session = course.sessions.get()
+    client.force_login(staff_member)
+    url = reverse("courses:session-update", args=[course.pk, session.pk])
+    for starts in ("0001-01-01T10:00", "9999-12-31T23:00", "2027-13-01T10:00", "x" * 500):
+        response = client.post(
+            url,
+            {"starts_at": starts, "ends_at": "2027-01-01T12:00", "version": session.version},
+        )
+        assert response.status_code == 200
+        assert "starts_at" in response.context["form"].errors, starts
+    response = client.post(
+        url,
+        {
+            "starts_at": "2027-01-01T12:00",
+            "ends_at": "2027-01-01T11:00",
+            "version": session.version,
+        },
+    )
+    assert "ends_at" in response.context["form"].errors
+    response = client.post(
+        reverse("courses:session-create", args=[course.pk]),
+        {"starts_at": "0001-01-01T10:00", "ends_at": "0001-01-01T12:00"},
+    )
+    assert "starts_at" in response.context["form"].errors
+    assert course.sessions.count() == 1
+
+
+def test_two_people_moving_one_session(client, staff_member, register_manager):
+    """The second save from an older form is refused and shows what changed."""
+    course = CourseFactory()
+    session = course.sessions.get()
+    session_update(
+        session=session,
+        data={"location": "Sali 3"},
+        by=register_manager,
+        version=session.version,
+    )
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:session-update", args=[course.pk, session.pk]),
+        {
+            "starts_at": timezone.localtime(session.starts_at).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": timezone.localtime(session.ends_at).strftime("%Y-%m-%dT%H:%M"),
+            "location": "Sali 2",
+            "version": session.version,  # the version before the other save
+        },
+    )
+    assert response.status_code == 200 and response.context["form"].conflict
+    session.refresh_from_db()
+    assert session.location == "Sali 3"
+
+
+def test_a_session_added_later_extends_the_course(client, staff_member):
+    course = CourseFactory()
+    later = timezone.localtime(course.ends_at + 2 * WEEK)
+    client.force_login(staff_member)
+    client.post(
+        reverse("courses:session-create", args=[course.pk]),
+        {
+            "starts_at": later.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (later + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    course.refresh_from_db()
+    assert course.sessions.count() == 2
+    assert course.ends_at == later.replace(second=0) + timedelta(hours=1)
+
+
+# --- The roll call ------------------------------------------------------------------
+
+
+@pytest.fixture
+def running_course(instructor):
+    start = timezone.now().replace(microsecond=0) - 2 * WEEK - timedelta(minutes=5)
+    return CourseFactory(instructor=instructor, sessions=weekly(start, 4))
+
+
+def test_the_course_page_opens_todays_roll_call(client, instructor, running_course):
+    today = running_course.sessions.all()[2]
+    assert session_to_mark(running_course) == today
+    client.force_login(instructor)
+    response = client.get(running_course.get_absolute_url())
+    assert reverse("courses:roll-call", args=[running_course.pk, today.pk]) in (
+        response.content.decode()
+    )
+
+
+def test_a_session_not_started_cannot_be_marked_and_a_past_one_is_corrected(
+    instructor, running_course
+):
+    enrollment = EnrollmentFactory(course=running_course)
+    first, _second, _today, coming = running_course.sessions.all()
+    with pytest.raises(EnrollmentError):
+        attendance_save(session=coming, marks={enrollment.pk: "came"}, by=instructor)
+    attendance_save(session=first, marks={enrollment.pk: "absent"}, by=instructor)
+    attendance_save(session=first, marks={enrollment.pk: "excused"}, by=instructor)
+    assert first.attendances.get().status == "excused"
+    corrections = AuditEvent.objects.filter(action="attendance_marked").order_by("id")
+    assert [e.detail["changes"] for e in corrections] == [
+        {str(enrollment.pk): ["", "absent"]},
+        {str(enrollment.pk): ["absent", "excused"]},
+    ]
+    assert all(e.detail["correction"] for e in corrections)
+    session_cancel(session=coming, reason="Pyhäpäivä", by=instructor)
+    with pytest.raises(EnrollmentError):
+        attendance_save(session=coming, marks={enrollment.pk: "came"}, by=instructor)
+
+
+def test_coming_counts_as_activity_for_retention(instructor, running_course):
+    customer = CustomerFactory()
+    Customer.objects.filter(pk=customer.pk).update(
+        last_activity_at=timezone.now() - timedelta(days=400)
+    )
+    enrollment = EnrollmentFactory(course=running_course, customer=customer)
+    first = running_course.sessions.first()
+    attendance_save(session=first, marks={enrollment.pk: "came"}, by=instructor)
+    customer.refresh_from_db()
+    assert customer.last_activity_at == first.starts_at
+
+
+def test_the_roll_call_order_never_changes_on_save(client, instructor, running_course):
+    for last in ("Öhman", "Aalto", "Mäki"):
+        EnrollmentFactory(course=running_course, customer=CustomerFactory(last_name=last))
+    session = running_course.sessions.first()
+    url = reverse("courses:roll-call", args=[running_course.pk, session.pk])
+    client.force_login(instructor)
+
+    def order():
+        return [e.customer.last_name for e, _s, _n in client.get(url).context["form"].rows]
+
+    before = order()
+    assert before[0] == "Aalto"
+    rows = client.get(url).context["form"].rows
+    client.post(url, {f"mark-{rows[-1][0].pk}": "came", f"mark-{rows[0][0].pk}": "absent"})
+    assert order() == before
+
+
+def test_a_roll_call_cannot_reach_another_courses_session(client, staff_member, running_course):
+    other = CourseFactory(starts_at=timezone.now() - timedelta(hours=1))
+    stranger = EnrollmentFactory(course=other)
+    mine = EnrollmentFactory(course=running_course)
+    client.force_login(staff_member)
+    session = running_course.sessions.first()
+    url = reverse("courses:roll-call", args=[running_course.pk, session.pk])
+    response = client.post(url, {f"mark-{stranger.pk}": "came", f"mark-{mine.pk}": "came"})
+    assert {m.level_tag for m in get_messages(response.wsgi_request)} == {"success"}
+    assert list(Attendance.objects.values_list("enrollment_id", flat=True)) == [mine.pk]
+    assert (
+        client.get(
+            reverse("courses:roll-call", args=[running_course.pk, other.sessions.get().pk])
+        ).status_code
+        == 404
+    )
+
+
+def populated_course(sessions, participants):
+    start = timezone.now().replace(microsecond=0) - (sessions - 2) * WEEK
+    course = CourseFactory(capacity=max(participants, 1), sessions=weekly(start, sessions))
+    enrollments = EnrollmentFactory.create_batch(participants, course=course)
+    held = list(course.sessions.all())
+    Attendance.objects.bulk_create(
+        Attendance(session=s, enrollment=e, status="came" if (i + j) % 3 else "absent")
+        for i, s in enumerate(held[:-1])
+        for j, e in enumerate(enrollments)
+    )
+    return course
+
+
+def page_queries(client, course):
+    """How many queries the course page, the grid and a roll call each take."""
+    session = course.sessions.filter(starts_at__lte=timezone.now()).last()
+    urls = [
+        course.get_absolute_url(),
+        reverse("courses:attendance-grid", args=[course.pk]),
+        reverse("courses:roll-call", args=[course.pk, session.pk]),
+    ]
+    counts = []
+    for url in urls:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    return counts
+
+
+def test_the_grid_and_roll_call_take_a_constant_number_of_queries(
+    client, staff_member, django_assert_max_num_queries
+):
+    """12 sessions x 20 participants take as many queries as 2 x 1."""
+    client.force_login(staff_member)
+    client.get("/")
+    small = page_queries(client, populated_course(2, 1))
+    course = populated_course(12, 20)
+    assert page_queries(client, course) == small
+    assert max(small) <= 25, small
+    with django_assert_max_num_queries(25):
+        grid = client.get(reverse("courses:attendance-grid", args=[course.pk]))
+    _sessions, rows, totals = attendance_grid(course)
+    assert len(rows) == 20 and len(totals) == 12
+    assert rows[0][2:] == (sum(1 for m in rows[0][1] if m == "came"), 11)
+    assert "/11" in grid.content.decode()
+
+
+def test_the_export_has_a_column_per_session_and_the_total(client, staff_member, instructor):
+    start = timezone.make_aware(datetime.datetime(2026, 10, 5, 18, 0))
+    course = CourseFactory(title="Syysjooga", sessions=weekly(start, 3))
+    aino = EnrollmentFactory(course=course, customer=CustomerFactory(first_name="Aino"))
+    EnrollmentFactory(
+        course=course, customer=CustomerFactory(first_name="Bertta"), status="waitlisted"
+    )
+    first, second, third = course.sessions.all()
+    attendance_save(session=first, marks={aino.pk: "came"}, by=instructor)
+    attendance_save(session=second, marks={aino.pk: "excused"}, by=instructor)
+    session_cancel(session=third, reason="Pyhä", by=staff_member)
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:participant-export", args=[course.pk]),
+        {
+            "columns": ["first_name"],
+            "attendance": "on",
+            "file_format": "csv",
+            "purpose": "kurssin tilastot",
+        },
+    )
+    content = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))
+    assert rows[0] == [
+        "etunimi",
+        "5.10.2026",
+        "12.10.2026",
+        "19.10.2026 (peruttu)",
+        "Läsnä (kertaa)",
+    ]
+    assert rows[1] == ["Aino", "Läsnä", "Ilmoitettu poissaolo", "", "1/2"]
+    assert rows[2] == ["Bertta", "", "", "", ""]
+    event = AuditEvent.objects.get(action="participant_list_exported")
+    assert event.detail["attendance"] is True
+
+
+# --- Erasure, merge, migration ---------------------------------------------------------
+
+
+def test_erasure_keeps_the_attendance_without_the_person(instructor, register_manager):
+    start = timezone.now() - WEEK
+    course = CourseFactory(sessions=weekly(start, 1))
+    enrollment = EnrollmentFactory(course=course)
+    session = course.sessions.get()
+    attendance_save(session=session, marks={enrollment.pk: "came"}, by=instructor)
+    customer_erase(customer=enrollment.customer, by=register_manager)
+    mark = Attendance.objects.get()
+    assert mark.enrollment.customer is None and mark.status == "came"
+    assert attendance_grid(course)[2] == [1]
+
+
+def test_a_merge_keeps_the_attendance_of_both_records(instructor, register_manager):
+    start = timezone.now() - 2 * WEEK
+    course = CourseFactory(sessions=weekly(start, 2))
+    first, second = course.sessions.all()
+    keep, remove = CustomerFactory(), CustomerFactory()
+    kept = EnrollmentFactory(course=course, customer=keep)
+    duplicate = EnrollmentFactory(course=course, customer=remove)
+    attendance_save(session=first, marks={kept.pk: "absent", duplicate.pk: "came"}, by=instructor)
+    attendance_save(session=second, marks={duplicate.pk: "excused"}, by=instructor)
+    customer_merge(keep=keep, remove=remove, values={}, by=register_manager)
+    marks = dict(Attendance.objects.values_list("session_id", "status"))
+    assert marks == {first.pk: "came", second.pk: "excused"}
+    assert set(Attendance.objects.values_list("enrollment_id", flat=True)) == {kept.pk}
+
+
+def test_the_migration_gives_each_course_one_session_and_keeps_attended():
+    migration = importlib.import_module("courses.migrations.0002_sessions")
+    start = timezone.now() - timedelta(days=30)
+    old = Course.objects.create(
+        title="Vanha", starts_at=start, ends_at=start + timedelta(hours=2), capacity=10
+    )
+    came = EnrollmentFactory(course=old, status="attended")
+    stayed = EnrollmentFactory(course=old, status="enrolled")
+    waiting = EnrollmentFactory(course=old, status="waitlisted")
+    already = CourseFactory()  # has its session: left as it is
+    migration.one_session_per_course(apps, None)
+    migration.one_session_per_course(apps, None)  # twice changes nothing more
+    session = Session.objects.get(course=old)
+    assert (session.starts_at, session.ends_at) == (old.starts_at, old.ends_at)
+    assert already.sessions.count() == 1
+    assert list(Attendance.objects.values_list("enrollment_id", "session_id", "status")) == [
+        (came.pk, session.pk, "came")
+    ]
+    statuses = dict(Enrollment.objects.values_list("pk", "status"))
+    assert statuses[came.pk] == statuses[stayed.pk] == "enrolled"
+    assert statuses[waiting.pk] == "waitlisted"
+    migration.back_to_attended(apps, None)
+    assert Enrollment.objects.get(pk=came.pk).status == "attended"
+    assert Enrollment.objects.get(pk=stayed.pk).status == "enrolled"
+
+
+def test_the_series_days_skip_nothing_over_a_change_of_daylight_saving():
+    """Sessions keep their local time over the change in March."""
+    form = SeriesForm(
+        series_post(
+            first_day="2027-03-15",
+            count="3",
+            confirm="1",
+            dates=["2027-03-15", "2027-03-22", "2027-03-29"],
+        )
+    )
+    assert form.is_valid(), form.errors
+    starts = [timezone.localtime(start) for start, _end in form.sessions()]
+    assert [(s.date(), s.hour) for s in starts] == [
+        (datetime.date(2027, 3, 15), 18),
+        (datetime.date(2027, 3, 22), 18),
+        (datetime.date(2027, 3, 29), 18),
+    ]
