@@ -102,7 +102,6 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "balansia.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -110,6 +109,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "balansia.middleware.NoStoreForUsersMiddleware",
+    # After the headers' middleware (its 400 gets no-store and X-Frame-Options)
+    # and the CSRF cookie's (no new token that would break forms in other tabs).
+    "balansia.middleware.RefuseNulMiddleware",
     # The second factor before anything else, the forced password change included.
     "registry.accounts.middleware.TwoFactorMiddleware",
     "registry.accounts.middleware.PasswordChangeRequiredMiddleware",

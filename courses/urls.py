@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import report_views, views
 
 app_name = "courses"
 
@@ -38,4 +38,5 @@ urlpatterns = [
         views.customer_enrollment_create_view,
         name="customer-enrollment-create",
     ),
+    path("reports/courses/", report_views.course_report, name="report-courses"),
 ]

@@ -110,7 +110,8 @@ def course_detail(request, pk):
     waitlist = [e for e in rows if e.status == Enrollment.Status.WAITLISTED]
     query = EnrolmentSearchForm(request.GET).values()["q"]
     candidates, on_course = [], []
-    if query and request.user.has_perm("courses.add_enrollment") and not course.is_past:
+    enrolling = not course.is_past and not course.is_cancelled
+    if query and enrolling and request.user.has_perm("courses.add_enrollment"):
         places = {e.customer_id: e for e in rows if e.customer_id}
         found = Customer.objects.search(query)
         # Those already on the course are shown as such (not as "nobody found",
@@ -201,7 +202,10 @@ def customer_enrollment_create_view(request, pk):
     customer = get_object_or_404(Customer, pk=pk)
     form = CustomerEnrollForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Choose a course."))
+        messages.error(
+            request,
+            _("Choose a course.") if "course" in form.errors else _("Choose how they enrolled."),
+        )
         return redirect(customer)
     course = visible_course(request, form.cleaned_data["course"])
     try:
@@ -246,6 +250,12 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
         ),
         pk=enrollment_pk,
     )
+    if course.is_past:
+        messages.error(
+            request,
+            _("The course is over: its participant list is the archive and cannot be changed."),
+        )
+        return redirect(course)
     if request.method != "POST":
         next_in_line = (
             course.enrollments.waitlist().select_related("customer").first()

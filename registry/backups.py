@@ -29,6 +29,8 @@ from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
 
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
 from registry.models import Customer
 
 from .imports.services import imports_discard_files
@@ -345,3 +347,21 @@ def last_backup_at(directory=None):
     if not files:
         return None
     return timezone.make_aware(_taken_at(max(files, key=_taken_at)))
+
+
+def backup_verified(path, differences):
+    """Record a verification in the audit trail (the health page shows the
+    last good one)."""
+    audit_event_create(
+        action=AuditEvent.Action.BACKUP_VERIFIED,
+        detail={"file": Path(path).name, "ok": not differences, "differences": len(differences)},
+    )
+
+
+def last_verified_at():
+    """When a backup was last verified good by restoring it, or None."""
+    return (
+        AuditEvent.objects.filter(action=AuditEvent.Action.BACKUP_VERIFIED, detail__ok=True)
+        .values_list("at", flat=True)
+        .first()
+    )

@@ -247,6 +247,7 @@ class Customer(models.Model):
         permissions = [
             ("merge_customer", _("Can merge two records of the same person")),
             ("export_customers", _("Can export the whole customer register")),
+            ("view_reports", _("Can see the reports and the register's health")),
         ]
         indexes = [
             models.Index(fields=["last_name", "first_name", "id"], name="customer_name_idx"),

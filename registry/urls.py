@@ -4,6 +4,7 @@ from . import views
 from .accounts.urls import registry_urlpatterns as accounts_urlpatterns
 from .audit.urls import urlpatterns as audit_urlpatterns
 from .imports.urls import urlpatterns as imports_urlpatterns
+from .reports.urls import urlpatterns as reports_urlpatterns
 from .rights.urls import urlpatterns as rights_urlpatterns
 
 app_name = "registry"
@@ -13,6 +14,7 @@ urlpatterns = [
     *accounts_urlpatterns,
     *imports_urlpatterns,
     *rights_urlpatterns,
+    *reports_urlpatterns,
     path("customers/", views.CustomerListView.as_view(), name="customer-list"),
     path("customers/new/", views.CustomerCreateView.as_view(), name="customer-create"),
     path("customers/export/", views.register_export_view, name="register-export"),

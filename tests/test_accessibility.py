@@ -12,6 +12,7 @@ from django.urls import reverse
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
 from .test_permission_table import RULES
 
 pytestmark = [
@@ -111,3 +112,18 @@ def test_the_skip_link_and_the_keyboard(page, live_server, log_in, staff_member)
     page.keyboard.type("Virtanen")
     page.keyboard.press("Enter")
     page.wait_for_url("**/customers/?**q=Virtanen**")
+
+
+def test_unbroken_long_names_do_not_widen_a_phones_page(page, live_server, log_in, staff_member):
+    """Third probe: a 100-character name without spaces made the customer
+    page 2,755 px wide at 390 px, a 200-character title the course page 3,316."""
+    customer = CustomerFactory(first_name="A" * 100, last_name="B" * 100, city="C" * 100)
+    course = CourseFactory(title="K" * 200, location="P" * 200)
+    EnrollmentFactory(course=course, customer=customer)
+    log_in(page, staff_member)
+    page.set_viewport_size(PHONE)
+    widths = {}
+    for url in (customer.get_absolute_url(), course.get_absolute_url()):
+        page.goto(live_server.url + url)
+        widths[url] = page.evaluate("document.documentElement.scrollWidth")
+    assert widths == dict.fromkeys(widths, PHONE["width"])

@@ -479,3 +479,32 @@ def test_an_instructor_cannot_enrol_from_a_customer_page(client, instructor, own
     client.force_login(instructor)
     url = reverse("courses:customer-enrollment-create", args=[customer.pk])
     assert client.post(url, {"course": own_course.pk, "source": "office"}).status_code == 403
+
+
+def test_a_cancelled_course_is_not_searched_for_customers(client, staff_member):
+    """Third probe (F10): the page shows no enrolment on a cancelled course,
+    so no customers are looked up (nor audited as shown)."""
+    course = CourseFactory(is_cancelled=True)
+    CustomerFactory(last_name="Laukkanen")
+    client.force_login(staff_member)
+    page = client.get(course.get_absolute_url(), {"q": "Laukkanen"})
+    assert page.context["candidates"] == [] and page.context["on_course"] == []
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_SEARCHED).exists()
+
+
+def test_an_archived_courses_cancel_page_refuses_at_once(client, staff_member):
+    """Third probe: the confirmation page of an archived course showed the
+    person's name though its post would be refused."""
+    now = timezone.now()
+    course = CourseFactory(
+        starts_at=now - timezone.timedelta(days=9), ends_at=now - timezone.timedelta(days=8)
+    )
+    enrollment = EnrollmentFactory(course=course)
+    client.force_login(staff_member)
+    url = reverse("courses:enrollment-cancel", args=[course.pk, enrollment.pk])
+    response = client.get(url, follow=True)
+    assert response.redirect_chain[-1][0] == course.get_absolute_url()
+    assert "arkisto" in response.content.decode()
+    assert client.post(url).status_code == 302
+    enrollment.refresh_from_db()
+    assert enrollment.status == "enrolled"

@@ -163,6 +163,20 @@ def test_a_form_posted_with_nul_is_a_bad_request_not_a_crash(client, staff_membe
     assert response.status_code == 400
 
 
+def test_the_answer_to_a_nul_keeps_the_headers_and_the_csrf_token(client, staff_member):
+    """Third probe (F9): the 400 came before the middlewares that set no-store
+    and X-Frame-Options, and before the CSRF cookie's, so it was cacheable and
+    sent a new token that broke the forms open in the user's other tabs."""
+    client = Client(raise_request_exception=False, enforce_csrf_checks=True)
+    client.force_login(staff_member)
+    client.get(reverse("registry:customer-list"))
+    token = client.cookies["csrftoken"].value
+    response = client.get(reverse("registry:customer-list"), {"q": "\x00"})
+    assert response.status_code == 400
+    assert "no-store" in response["Cache-Control"] and response["X-Frame-Options"] == "DENY"
+    assert client.cookies["csrftoken"].value == token
+
+
 def test_a_consent_dated_in_year_one_is_refused_beside_the_field(client, staff_member):
     """Saved before, it made the customer's page and access report answer 500
     for good (PostgreSQL keeps it as 1 BC in UTC, which Python cannot read)."""

@@ -21,7 +21,7 @@ from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_searched, customer_viewed
 from registry.imports.services import import_apply, import_cancel, import_upload
-from registry.models import Consent, Customer
+from registry.models import Consent, ConsentText, Customer
 from registry.rights.erasure import customer_erase, read_journal
 from registry.rights.models import DataSubjectRequest, one_month_after
 from registry.rights.selectors import retention_candidates
@@ -597,3 +597,29 @@ def test_the_access_report_takes_no_unknown_format_or_language(client, register_
     for query in ({"format": "docx"}, {"language": "xx"}, {"language": "a" * 5000}):
         response = client.get(url, query)
         assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+
+
+def test_the_pdf_takes_a_long_wording_and_any_name(client, register_manager, staff_member):
+    """Third probe (F1, F8): a consent wording of 2,000 characters made the PDF
+    answer 500 (a table row taller than a page); a name "{nb}" printed as the
+    page count; letters the font lacks vanished without a mark."""
+    wording = " ".join(["Haluan saada tarjouksia ja uutisia sähköpostiini."] * 100)
+    unbroken = "https://example.invalid/" + "x" * 3000
+    text = ConsentText.objects.create(
+        channel="email", version=99, wording=f"{wording} {unbroken}", created_by=register_manager
+    )
+    customer = CustomerFactory(first_name="{nb}", last_name="李小龍")
+    ConsentFactory(customer=customer, recorded_by=staff_member, text=text)
+    client.force_login(register_manager)
+    url = reverse("registry:access-report", args=[customer.pk])
+
+    response = client.get(url, {"format": "pdf", "language": "fi"})
+
+    assert response.status_code == 200
+    content = "".join(access_report_pdf_text(response.content).split())
+    # All of it, below the table (a page's footer may come between two lines).
+    assert content.count("Haluansaadatarjouksiajauutisiasähköpostiini") >= 98
+    assert "x" * 1000 in content and unbroken[-40:] in content
+    assert "{nb}" in content
+    assert "\ufffd\ufffd\ufffd" in content and "李" not in content
+    assert "merkitty" in content

@@ -2,9 +2,11 @@
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from balansia.devtools.management.commands import seed_demo
 from courses.models import Attendance, Course, Enrollment, Session
 from registry.forms import CustomerForm
 from registry.models import Consent, Customer
@@ -68,3 +70,44 @@ def test_seed_makes_series_and_attendance_only_for_sessions_that_happened():
         held = course.sessions.filter(is_cancelled=False) or course.sessions.all()
         assert course.starts_at == min(s.starts_at for s in held)
         assert course.ends_at == max(s.ends_at for s in held)
+
+
+def test_seed_makes_only_states_the_services_would_leave():
+    """Issue 17, item 10: nobody over a course's capacity, a waiting list only
+    on a full coming course, enrolled before the course began, groups of 8-20
+    places and lectures, consents spread over time."""
+    call_command(
+        "seed_demo",
+        "--customers",
+        "400",
+        "--courses",
+        "40",
+        "--enrollments",
+        "1200",
+        "--seed",
+        "5",
+    )
+    now = timezone.now()
+    courses = Course.objects.annotate(
+        taken=Count("enrollments", filter=Q(enrollments__status="enrolled")),
+        waiting=Count("enrollments", filter=Q(enrollments__status="waitlisted")),
+    )
+    assert Enrollment.objects.count() == 1200
+    for course in courses:
+        assert course.taken <= course.capacity, course
+        if course.waiting:
+            assert course.taken == course.capacity and course.starts_at > now, course
+        if not course.title.startswith("Verkkoluento"):
+            assert 8 <= course.capacity <= 20, course
+    assert not Enrollment.objects.filter(enrolled_at__gt=now).exists()
+    late = Enrollment.objects.exclude(status="waitlisted").filter(
+        enrolled_at__gt=models.F("course__starts_at")
+    )
+    assert not late.exists()
+    assert Consent.objects.dates("occurred_at", "month").count() > 12
+
+
+def test_seed_says_how_to_install_faker_when_it_is_missing(monkeypatch):
+    monkeypatch.setattr(seed_demo, "Faker", None)
+    with pytest.raises(CommandError, match=r"pip install -e '\.\[dev\]'"):
+        call_command("seed_demo", "--customers", "1", "--courses", "1", "--enrollments", "1")

@@ -18,6 +18,7 @@ from registry.imports.unsubscribes import (
     Outcome,
     UnsubscribeStateError,
     analyse,
+    kind_of,
     unsubscribes_apply,
     unsubscribes_upload,
 )
@@ -287,3 +288,36 @@ def test_hostile_uploads_answer_with_a_page_not_an_error(
     assert response.status_code == 200
     for upload in UnsubscribeImport.objects.all():
         assert "\x00" not in upload.file_name and len(upload.file_name) <= 255
+
+
+def test_the_customers_ledger_shows_the_complaint(client, subscribers, register_manager):
+    content = (FIXTURES / "mailjet_exclusions.csv").read_bytes()
+    upload = unsubscribes_upload(file_name="x.csv", content=content, by=register_manager)
+    unsubscribes_apply(upload=upload, by=register_manager)
+    client.force_login(register_manager)
+    with override("en"):
+        client.cookies["django_language"] = "en"
+        eero = client.get(subscribers["eero"].get_absolute_url()).content.decode()
+        aino = client.get(subscribers["aino"].get_absolute_url()).content.decode()
+    assert "spam complaint" in eero and "spam complaint" not in aino
+    assert "Newsletter service" in eero
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("The emails are spam and should be reported", Kind.COMPLAINT),
+        ("Contact flagged email as spam", Kind.COMPLAINT),
+        ("junk", Kind.COMPLAINT),
+        ("Hard bounce", Kind.BOUNCE),
+        ("cleaned", Kind.BOUNCE),
+        ("softbounce", Kind.IGNORED),
+        ("subscribed", Kind.IGNORED),
+        ("unsubscribed", Kind.UNSUBSCRIBE),
+        ("Opted out", Kind.UNSUBSCRIBE),
+        ("I never signed up for this mailing list", Kind.UNSUBSCRIBE),
+        ("", Kind.UNSUBSCRIBE),
+    ],
+)
+def test_the_kind_of_a_row_from_its_words(text, kind):
+    assert kind_of(text, Kind.UNSUBSCRIBE) == kind

@@ -77,6 +77,8 @@ GRANTS = {
         "registry.change_datasubjectrequest",
         "registry.handle_data_subject_requests",
         "registry.erase_customer",
+        # The reports: aggregates only (office staff may be given it in admin).
+        "registry.view_reports",
         *_COURSES_OFFICE,
     ],
     STAFF: [*_CUSTOMERS_OFFICE, *_COURSES_OFFICE],

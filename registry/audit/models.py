@@ -126,6 +126,8 @@ class AuditEvent(AppendOnlyModel):
         ACCOUNT_LOCKED = "account_locked", _("Account locked after repeated failed logins")
         ACCOUNT_UNLOCKED = "account_unlocked", _("Lifted the lock of an account")
         ACCOUNT_REACTIVATED = "account_reactivated", _("Reactivated an account")
+        RETENTION_RUN = "retention_run", _("Ran the retention review")
+        BACKUP_VERIFIED = "backup_verified", _("Verified a backup by restoring it")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -111,7 +111,7 @@ COMPLAINT_WORDS = ("spam", "complain", "abuse", "junk", "roskaposti", "valitus")
 SOFT_WORDS = ("soft",)
 BOUNCE_WORDS = ("bounce", "cleaned", "hard", "invalid", "undeliverable", "palautu")
 SUBSCRIBED_WORDS = ("subscribed", "active", "tilattu", "aktiivinen")
-UNSUBSCRIBE_WORDS = ("unsub", "opt", "block", "black", "peru", "kielt")
+UNSUBSCRIBE_WORDS = ("unsub", "opt out", "optout", "opted out", "block", "black", "peru", "kielt")
 
 
 class Kind:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0008_marketing_exports"),
+        ("registry", "0008_reports"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,12 +9,15 @@ form: the notice forbids printing the register.
 """
 
 import datetime
+import secrets
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
@@ -185,14 +188,34 @@ def access_document(report, language):
         )
 
 
+#: A cell longer than this is printed below its table, where it may run over
+#: pages (fpdf2 refuses a table row taller than a page).
+LONG_CELL = 300
+#: The page count's placeholder: random, so that no name can contain it.
+_PAGES = f"{{{secrets.token_hex(8)}}}"
+
+
+@cache
+def _glyphs():
+    return frozenset(TTFont(FONTS / "DejaVuSans.ttf")["cmap"].getBestCmap())
+
+
+def _printable(text):
+    """The text with each character the font cannot draw as U+FFFD, so that
+    nothing disappears without a mark."""
+    glyphs = _glyphs()
+    return "".join(c if ord(c) in glyphs or c in "\n\t" else "\ufffd" for c in str(text))
+
+
 class _AccessPDF(FPDF):
     def __init__(self, document):
         super().__init__(format="A4")
         self.document = document
         self.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
         self.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
+        self.alias_nb_pages(_PAGES)
         self.set_lang(document.language)
-        self.set_title(document.title)
+        self.set_title(_printable(document.title))
         self.set_author(settings.REGISTER_CONTROLLER["name"])
         self.set_creator("Balansia customer register")
         self.set_auto_page_break(auto=True, margin=18)
@@ -200,27 +223,33 @@ class _AccessPDF(FPDF):
     def footer(self):
         self.set_y(-12)
         self.set_font("DejaVu", size=8)
-        self.cell(0, 5, f"{self.document.title} · {self.page_no()}/{{nb}}", align="C")
+        title = _printable(self.document.title)
+        self.cell(0, 5, f"{title} \u00b7 {self.page_no()}/{_PAGES}", align="C")
+
+    def paragraph(self, height, text, **kwargs):
+        self.multi_cell(0, height, _printable(text), new_x="LMARGIN", new_y="NEXT", **kwargs)
 
 
 def access_document_pdf(document):
-    """The document as PDF bytes, in DejaVu Sans (any name's letters)."""
+    """The document as PDF bytes, in DejaVu Sans (any name's letters). A
+    character the font lacks shows as U+FFFD, and the document says so."""
     pdf = _AccessPDF(document)
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 16)
-    pdf.multi_cell(0, 8, document.title, new_x="LMARGIN", new_y="NEXT")
+    pdf.paragraph(8, document.title)
     pdf.set_font("DejaVu", size=10)
     pdf.ln(2)
-    pdf.multi_cell(0, 5, document.introduction, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.paragraph(5, document.introduction, align="L")
     heading = FontFace(emphasis="BOLD", fill_color=(232, 240, 235))
     for section in document.sections:
         pdf.ln(4)
         pdf.set_font("DejaVu", "B", 12)
-        pdf.multi_cell(0, 7, section.title, new_x="LMARGIN", new_y="NEXT")
+        pdf.paragraph(7, section.title)
         pdf.set_font("DejaVu", size=9)
         if not section.rows:
-            pdf.multi_cell(0, 5, section.empty, new_x="LMARGIN", new_y="NEXT")
+            pdf.paragraph(5, section.empty)
             continue
+        notes = []
         with pdf.table(
             headings_style=heading,
             first_row_as_headings=bool(section.columns),
@@ -231,5 +260,32 @@ def access_document_pdf(document):
             for row in [section.columns, *section.rows] if section.columns else section.rows:
                 cells = table.row()
                 for value in row:
-                    cells.cell(str(value))
+                    text = str(value)
+                    if len(text) > LONG_CELL:
+                        notes.append(text)
+                        text = f"[{len(notes)}] {text[:80]}\u2026"
+                    cells.cell(_printable(text))
+        for number, text in enumerate(notes, start=1):
+            pdf.ln(2)
+            pdf.paragraph(4.5, f"[{number}] {text}", align="L")
+    if any(_printable(text) != text for text in _texts(document)):
+        pdf.ln(4)
+        pdf.set_font("DejaVu", size=8)
+        with translation.override(document.language):
+            pdf.paragraph(
+                4,
+                _(
+                    "Some characters could not be drawn in this PDF and are marked "
+                    "\ufffd; the JSON download holds them as they are."
+                ),
+            )
     return bytes(pdf.output())
+
+
+def _texts(document):
+    yield document.title
+    yield document.introduction
+    for section in document.sections:
+        yield section.title
+        for row in [section.columns, *section.rows]:
+            yield from (str(value) for value in row)

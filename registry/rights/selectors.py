@@ -99,10 +99,11 @@ def retention_cutoff():
     return add_months(timezone.now(), -settings.RETENTION_MONTHS)
 
 
-def retention_candidates():
+def retention_candidates(cutoff=None):
     """Customers inactive longer than RETENTION_MONTHS: no change, no consent
     event, no enrolment since. Never those with an open request or a coming
-    course."""
+    course. `cutoff` (default: RETENTION_MONTHS ago) looks ahead: the reports
+    count who will be listed in the coming months."""
     open_requests = DataSubjectRequest.objects.open().filter(customer=OuterRef("pk"))
     coming_course = Customer.objects.filter(
         pk=OuterRef("pk"),
@@ -110,7 +111,7 @@ def retention_candidates():
         enrollments__status__in=["enrolled", "waitlisted"],
     )
     return (
-        Customer.objects.filter(last_activity_at__lt=retention_cutoff())
+        Customer.objects.filter(last_activity_at__lt=cutoff or retention_cutoff())
         .exclude(Exists(open_requests))
         .exclude(Exists(coming_course))
         .order_by("last_activity_at", "id")

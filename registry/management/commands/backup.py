@@ -25,6 +25,7 @@ class Command(BaseCommand):
         try:
             if verify:
                 differences = backups.verify_backup(verify)
+                backups.backup_verified(verify, differences)
                 if differences:
                     raise CommandError(
                         "The backup does not match its manifest:\n" + "\n".join(differences)

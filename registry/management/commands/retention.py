@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
 from registry.rights.erasure import customers_erase
 from registry.rights.selectors import retention_candidates, retention_cutoff
 
@@ -30,5 +33,12 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("Dry run: nothing was erased.")
             return
-        references = customers_erase(customers=candidates, by=None, reason="retention")
+        with transaction.atomic():
+            references = customers_erase(customers=candidates, by=None, reason="retention")
+            # The run itself, also when nobody was due: the health page shows
+            # when the retention rule was last applied.
+            audit_event_create(
+                action=AuditEvent.Action.RETENTION_RUN,
+                detail={"erased": len(references), "cutoff": cutoff.date().isoformat()},
+            )
         self.stdout.write(self.style.SUCCESS(f"Erased {len(references)} customers."))

@@ -66,6 +66,12 @@ class Command(BaseCommand):
                     f"/stock-admin/courses/enrollment/?course__id__exact={course.pk}",
                 ),
                 ("marketing list, email", "/marketing/?channel=email", None),
+                # The reports (issue 22), each over its default period of 12 months.
+                ("report: customers", "/reports/customers/", None),
+                ("report: consents", "/reports/consents/", None),
+                ("report: requests", "/reports/requests/", None),
+                ("report: courses", "/reports/courses/", None),
+                ("report: health", "/reports/health/", None),
             ]
             head = f"{'operation':<28} {'ours ms':>9} {'p95':>7} {'q':>3}"
             self.stdout.write(f"{head}   {'admin ms':>9} {'p95':>7} {'q':>3}   {'p95 ratio':>9}")

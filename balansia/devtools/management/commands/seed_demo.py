@@ -10,7 +10,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
-from faker import Faker
+
+try:
+    from faker import Faker
+except ImportError:  # a dev extra; `make run` installs only what the product needs
+    Faker = None
 
 from courses.models import Attendance, Course, Enrollment, Session
 from registry.models import Consent, ConsentText, Customer, search_text_of
@@ -34,6 +38,11 @@ class Command(BaseCommand):
         parser.add_argument("--append", action="store_true", help="Add to existing customers.")
 
     def handle(self, *args, customers, courses, enrollments, seed, append, **options):
+        if Faker is None:
+            raise CommandError(
+                "seed_demo needs Faker, one of the dev extras: "
+                "run `.venv/bin/pip install -e '.[dev]'` (or `make test` once)."
+            )
         if Customer.objects.exists() and not append:
             raise CommandError("The database already holds customers; use --append to add more.")
         if enrollments > customers * courses:
@@ -124,21 +133,31 @@ class Command(BaseCommand):
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
         courses = []
         for index in range(count):
-            start = now + timedelta(
-                days=self.rng.randint(-700, 120), hours=self.rng.randint(0, 10)
-            )
+            # Past and coming courses, mostly of the last two years.
+            start = now + timedelta(days=self.rng.randint(-700, 150))
+            if index % self.LECTURE_EVERY == 0:
+                # A lecture now and then takes many; it may grow to hold the
+                # enrolments asked for beyond what the groups hold.
+                title, location, capacity = f"Verkkoluento {index + 1}", "Verkossa", 60
+            else:
+                title = f"{self.rng.choice(titles)} {index + 1}"
+                location, capacity = self.rng.choice(places), self.rng.choice(self.CAPACITIES)
             courses.append(
                 Course(
-                    title=f"{self.rng.choice(titles)} {index + 1}",
+                    title=title,
                     starts_at=start,
                     ends_at=start + timedelta(minutes=90),
-                    location=self.rng.choice(places),
-                    capacity=self.rng.choice([12, 20, 600]),
+                    location=location,
+                    capacity=capacity,
                 )
             )
         made = Course.objects.bulk_create(courses, batch_size=2000)
         self.stdout.write(f"  courses: {count}/{count}")
         return [course.pk for course in made]
+
+    #: Places of a group; every LECTURE_EVERYth course is a lecture.
+    CAPACITIES = [8, 10, 12, 12, 14, 15, 16, 20]
+    LECTURE_EVERY = 20
 
     #: (weekday, hour, minute) of a series: weekday evenings, Saturday mornings.
     SLOTS = [(0, 18, 0), (1, 17, 30), (2, 18, 0), (3, 19, 0), (1, 18, 30), (5, 10, 0)]
@@ -229,15 +248,42 @@ class Command(BaseCommand):
         self._copy(Attendance, columns, rows(), None, "attendance")
 
     def _enrollments(self, count, customer_ids, course_ids):
-        courses = len(course_ids)
-        per_course = [count // courses + (1 if i < count % courses else 0) for i in range(courses)]
-        now = timezone.now()
+        """`count` enrolments as the services would leave them: nobody over a
+        course's capacity, a waiting list only on full coming courses, a few
+        cancellations, everyone enrolled before the course began. What the
+        groups cannot hold goes to the lectures, which grow to take it (the
+        benchmarks ask for a million enrolments)."""
+        rng, now = self.rng, timezone.now()
+        courses = list(
+            Course.objects.filter(pk__in=course_ids).values_list("pk", "capacity", "starts_at")
+        )
+        plan = {}
+        for course_id, capacity, starts_at in courses:
+            coming = starts_at > now
+            enrolled = capacity if rng.random() < 0.4 else rng.randint(capacity // 2, capacity)
+            waiting = rng.randint(1, 4) if coming and enrolled == capacity else 0
+            plan[course_id] = [enrolled, waiting, rng.randint(0, 2)]
+        lectures = [pk for pk, capacity, _starts in courses if capacity >= 60]
+        self._fit(plan, count, lectures, most=len(customer_ids))
+        capacities = {pk: capacity for pk, capacity, _starts in courses}
+        grown = [
+            Course(pk=pk, capacity=sizes[0])
+            for pk, sizes in plan.items()
+            if sizes[0] > capacities[pk]
+        ]
+        Course.objects.bulk_update(grown, ["capacity"], batch_size=2000)
+        starts = {pk: starts_at for pk, _capacity, starts_at in courses}
 
         def rows():
-            for course_id, size in zip(course_ids, per_course, strict=True):
-                for customer_id in self.rng.sample(customer_ids, size):
-                    when = now - timedelta(days=self.rng.randint(0, 700))
-                    status = self.rng.choice(["enrolled", "enrolled", "enrolled", "cancelled"])
+            for course_id, (enrolled, waiting, cancelled) in plan.items():
+                people = rng.sample(customer_ids, enrolled + waiting + cancelled)
+                # Enrolled before the course began (or, for a coming one, by now).
+                latest = min(starts[course_id], now)
+                statuses = ["enrolled"] * enrolled + ["cancelled"] * cancelled
+                rng.shuffle(statuses)
+                statuses += ["waitlisted"] * waiting  # the last to come are waiting
+                for number, (customer_id, status) in enumerate(zip(people, statuses, strict=True)):
+                    when = latest - timedelta(days=60) * (1 - number / len(people))
                     yield (customer_id, course_id, status, "office", when, when)
 
         columns = (
@@ -248,7 +294,29 @@ class Command(BaseCommand):
             "enrolled_at",
             "status_changed_at",
         )
-        self._copy(Enrollment, columns, rows(), count, "enrolments")
+        total = sum(sum(sizes) for sizes in plan.values())
+        self._copy(Enrollment, columns, rows(), total, "enrolments")
+
+    def _fit(self, plan, count, lectures, most):
+        """Make the plan hold `count` enrolments in all: fewer enrolled in the
+        groups if it holds too many; the rest to the lectures if too few (then
+        to any course), at most `most` people on one course."""
+        total = sum(sum(sizes) for sizes in plan.values())
+        for course_id in self.rng.sample(list(plan), len(plan)):
+            if total <= count:
+                break
+            sizes = plan[course_id]
+            for index in (2, 1, 0):
+                cut = min(sizes[index], total - count)
+                sizes[index] -= cut
+                total -= cut
+        for course_id in [*lectures, *(pk for pk in plan if pk not in lectures)]:
+            if total >= count:
+                break
+            sizes = plan[course_id]
+            more = min(most - sum(sizes), count - total)
+            sizes[0] += more
+            total += more
 
     def _consents(self, customer_ids):
         recorder = get_user_model().objects.filter(is_active=True).order_by("id").first()
@@ -263,6 +331,10 @@ class Command(BaseCommand):
         def rows():
             for customer_id in customer_ids:
                 roll = self.rng.random()
+                # Given or objected at some point of the last two and a half years.
+                when = now - timedelta(
+                    days=self.rng.randint(0, 900), minutes=self.rng.randint(0, 600)
+                )
                 if roll < 0.35:
                     yield (
                         customer_id,
@@ -271,8 +343,8 @@ class Command(BaseCommand):
                         "web_form",
                         text.pk,
                         recorder.pk,
-                        now,
-                        now,
+                        when,
+                        when,
                     )
                 elif roll < 0.40:
                     yield (
@@ -282,8 +354,8 @@ class Command(BaseCommand):
                         "letter",
                         None,
                         recorder.pk,
-                        now,
-                        now,
+                        when,
+                        when,
                     )
 
         columns = (

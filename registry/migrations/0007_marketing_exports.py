@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0007_marketing_suppression"),
+        ("registry", "0006_marketing_suppression"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0006_marketing_unsubscribes"),
+        ("registry", "0005_marketing_unsubscribes"),
     ]
 
     operations = [

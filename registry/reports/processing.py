@@ -1,0 +1,185 @@
+"""The record of processing activities (GDPR art. 30, seloste
+käsittelytoimista), written from the settings and the system's facts so that
+the register manager never keeps it by hand. Markdown text, in the
+interface language."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from registry.accounts.roles import GRANTS, ROLE_LABELS
+from registry.models import Consent, Customer, MarketingChannel
+from registry.services import CUSTOMER_FIELDS
+
+
+def _field_label(name):
+    return str(Customer._meta.get_field(name).verbose_name)
+
+
+def processing_record():
+    """The record as a list of (heading, [lines]) sections."""
+    controller = settings.REGISTER_CONTROLLER
+    contact = settings.REGISTER_CONTACT_PERSON
+    roles = dict(
+        Group.objects.filter(name__in=list(GRANTS))
+        .annotate(users=Count("user", filter=Q(user__is_active=True)))
+        .values_list("name", "users")
+    )
+    customers = Customer.objects.count()
+    return [
+        (
+            _("Controller"),
+            [
+                f"{controller['name']}, {controller['street']}, "
+                f"{controller['postal_code']} {controller['city']}",
+                _("Business ID: %(id)s") % {"id": controller["business_id"]},
+                _("Contact person for the register: %(name)s, %(phone)s, %(email)s") % contact,
+            ],
+        ),
+        (
+            _("Name of the register"),
+            [_("%(name)s customer register") % {"name": controller["name"]}],
+        ),
+        (
+            _("Purposes of the processing"),
+            [
+                _(
+                    "Maintaining the customer register; archiving and processing the participant "
+                    "lists of courses."
+                ),
+                _(
+                    "Own direct marketing by post and phone, unless the customer objected "
+                    "(opt-out)."
+                ),
+                _(
+                    "Electronic direct marketing (%(channels)s) only with the customer's consent "
+                    "(opt-in)."
+                )
+                % {
+                    "channels": ", ".join(
+                        [str(MarketingChannel.EMAIL.label), str(MarketingChannel.SMS.label)]
+                    )
+                },
+                _(
+                    "Answering the data subject's requests: access, rectification, erasure, "
+                    "objection, restriction."
+                ),
+            ],
+        ),
+        (
+            _("Categories of data subjects"),
+            [
+                _(
+                    "Customers: people who asked for information, registered in the web service, "
+                    "or enrolled in courses or bought services (%(count)s today)."
+                )
+                % {"count": customers},
+                _("Users of the register (staff), for the audit trail."),
+            ],
+        ),
+        (
+            _("Categories of personal data"),
+            [
+                ", ".join(_field_label(name) for name in CUSTOMER_FIELDS),
+                _(
+                    "Marketing consents and objections, with the wording shown and how they were "
+                    "obtained (%(channels)s)."
+                )
+                % {"channels": ", ".join(str(label) for _v, label in Consent.Channel.choices)},
+                _("Course enrolments and participation."),
+                _("Data subject requests and how they were answered."),
+                _("The audit trail: who read, changed or exported which record, when."),
+            ],
+        ),
+        (
+            _("Recipients"),
+            [
+                _(
+                    "None outside %(name)s. Data is disclosed only under a legal obligation, "
+                    "such as at the customer's own request or an authority's request based on "
+                    "law."
+                )
+                % {"name": controller["name"]}
+            ],
+        ),
+        (
+            _("Transfers outside the EU/EEA"),
+            [_("None.")],
+        ),
+        (
+            _("Retention periods"),
+            [
+                _(
+                    "A customer is erased after %(months)s months without activity (no change, "
+                    "consent event or enrolment), unless a request is open or a course is coming "
+                    "(manage.py retention)."
+                )
+                % {"months": settings.RETENTION_MONTHS},
+                _(
+                    "Enrolments and requests stay without the person after an erasure, for "
+                    "statistics and as proof of the answer."
+                ),
+                _(
+                    "Backups: the newest of each of the last %(daily)s days and of the last "
+                    "%(monthly)s months; an erasure is applied again after a restore."
+                )
+                % {"daily": settings.BACKUP_KEEP_DAILY, "monthly": settings.BACKUP_KEEP_MONTHLY},
+                _("The rejected rows of an import: %(days)s days.")
+                % {"days": settings.IMPORT_UNDO_DAYS},
+            ],
+        ),
+        (
+            _("Technical and organisational safeguards"),
+            [
+                _(
+                    "Personal user names and passwords; two-factor authentication for register "
+                    "managers; accounts without a login for %(days)s days are deactivated."
+                )
+                % {"days": settings.DORMANT_DAYS},
+                _("Roles: %(roles)s.")
+                % {
+                    "roles": "; ".join(
+                        _("%(role)s %(users)s users")
+                        % {"role": ROLE_LABELS[name], "users": roles.get(name, 0)}
+                        for name in GRANTS
+                    )
+                },
+                _(
+                    "Repeated failed logins lock the account (%(failures)s within %(minutes)s "
+                    "minutes)."
+                )
+                % {
+                    "failures": settings.ACCOUNT_LOCK_FAILURES,
+                    "minutes": settings.ACCOUNT_LOCK_WINDOW_MINUTES,
+                },
+                _(
+                    "Every read, change and export of customer data is recorded in an "
+                    "append-only audit trail; unusual activity (more than %(count)s records in "
+                    "an hour) is flagged."
+                )
+                % {"count": settings.UNUSUAL_ACTIVITY_PER_HOUR},
+                _("Backups are encrypted and verified by restoring them."),
+                _("Encrypted connections (HTTPS) only; no printing of logged-in pages."),
+            ],
+        ),
+    ]
+
+
+def processing_record_markdown():
+    controller = settings.REGISTER_CONTROLLER
+    lines = [
+        "# " + _("Record of processing activities (GDPR article 30)"),
+        "",
+        _("%(name)s · generated %(when)s from the register's settings and data.")
+        % {
+            "name": controller["name"],
+            "when": date_format(timezone.localtime(), "SHORT_DATETIME_FORMAT"),
+        },
+    ]
+    for heading, items in processing_record():
+        lines += ["", f"## {heading}", ""]
+        lines += [f"- {item}" for item in items]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,101 @@
+"""The reports: aggregates only, for the register manager (registry.view_reports)."""
+
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from registry.exports import csv_response
+
+from .forms import PeriodForm
+from .health import health
+from .processing import processing_record, processing_record_markdown
+from .selectors import consents_report, customers_report, rights_report
+from .tables import Period, bar_chart
+
+PERMISSION = "registry.view_reports"
+
+
+def report_page(request, *, title, intro, build, default=None):
+    """A report page: the period filter, then each table as a chart and a
+    table; `?csv=<key>` downloads one table's aggregates as CSV."""
+    form = PeriodForm(request.GET or None, default=default or Period.last_months(12))
+    period = form.period()
+    tables = build(period)
+    if key := request.GET.get("csv"):
+        table = next((table for table in tables if table.key == key), None)
+        if table is None:
+            raise Http404
+        return csv_response(
+            f"{table.key}-{period.first:%Y-%m}-{period.last:%Y-%m}.csv",
+            table.header,
+            ([label, *values] for label, values in table.shown_rows),
+        )
+    return render(
+        request,
+        "registry/reports/report.html",
+        {
+            "title": title,
+            "intro": intro,
+            "form": form,
+            "period": period,
+            "blocks": [
+                {"table": table, "chart": bar_chart(table) if table.chart else None}
+                for table in tables
+            ],
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def report_index(request):
+    return render(request, "registry/reports/index.html")
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def customer_report(request):
+    return report_page(
+        request,
+        title=_("Customers"),
+        intro=_("New, active and soon-to-be-erased customers. Counts only, never names."),
+        build=customers_report,
+    )
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def consent_report(request):
+    return report_page(
+        request,
+        title=_("Consents"),
+        intro=_("Who own direct marketing may reach, month by month, and who said no."),
+        build=consents_report,
+    )
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def request_report(request):
+    return report_page(
+        request,
+        title=_("Data subject requests"),
+        intro=_("Requests by kind and how fast they were answered."),
+        build=rights_report,
+    )
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def health_page(request):
+    return render(
+        request,
+        "registry/reports/health.html",
+        {"lines": health(), "record": processing_record()},
+    )
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def processing_record_download(request):
+    response = HttpResponse(
+        processing_record_markdown(), content_type="text/markdown; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="record-of-processing.md"'
+    return response

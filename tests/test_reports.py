@@ -1,0 +1,554 @@
+"""The reports (issue 22): every number against hand-counted factory data,
+the rule of small cells, the period filter, CSV, query counts, no names."""
+
+import random
+import re
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from courses.reports import courses_report
+from registry.accounts.roles import REGISTER_MANAGER, STAFF
+from registry.audit.models import AuditEvent
+from registry.backups import backup_verified, last_verified_at
+from registry.models import ConsentText
+from registry.reports.health import AMBER, GREEN, RED, health
+from registry.reports.processing import processing_record_markdown
+from registry.reports.selectors import (
+    consents_report,
+    customers_report,
+    reachable_at,
+    reachable_at_month_ends,
+    rights_report,
+)
+from registry.reports.tables import SMALL, Period, bar_chart, people, share
+from registry.rights.models import add_months
+
+from .factories import (
+    ConsentFactory,
+    CourseFactory,
+    CustomerFactory,
+    DataSubjectRequestFactory,
+    EnrollmentFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+Q1_2025 = Period(first=date(2025, 1, 1), last=date(2025, 3, 1))
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
+def at(year, month, day, hour=12):
+    return timezone.make_aware(datetime(year, month, day, hour))
+
+
+def table(tables, key):
+    return next(t for t in tables if t.key == key)
+
+
+def rows(tables, key):
+    return dict(table(tables, key).rows)
+
+
+# --- The building blocks -----------------------------------------------------
+
+
+def test_a_count_of_one_or_two_people_is_never_shown():
+    assert [people(n) for n in (0, 1, 2, 3, 10)] == [0, SMALL, SMALL, 3, 10]
+    assert str(SMALL) == "< 3"
+    assert share(1, 10) == SMALL
+    assert share(3, 12) == 25.0
+    assert share(0, 12) == 0.0
+    assert share(0, 0) is None
+
+
+def test_a_period_is_whole_months():
+    period = Period(first=date(2024, 11, 1), last=date(2025, 2, 1))
+    assert period.months == [
+        date(2024, 11, 1),
+        date(2024, 12, 1),
+        date(2025, 1, 1),
+        date(2025, 2, 1),
+    ]
+    assert period.start == at(2024, 11, 1, 0)
+    assert period.end == at(2025, 3, 1, 0)
+
+
+# --- Customers -----------------------------------------------------------------
+
+
+def test_new_customers_per_month_by_how_the_relationship_began():
+    for _ in range(3):
+        CustomerFactory(created_at=at(2025, 1, 10), source="information_request")
+    CustomerFactory(created_at=at(2025, 1, 31, 23), source="web_registration")
+    for _ in range(4):
+        CustomerFactory(created_at=at(2025, 2, 1, 0), source="enrolment_or_purchase")
+    for _ in range(5):  # before the period
+        CustomerFactory(created_at=at(2024, 12, 31, 23), source="web_registration")
+    new = rows(customers_report(Q1_2025), "new-customers")
+    # information request, web registration, enrolment or purchase, total
+    assert new == {
+        "2025-01": [3, SMALL, 0, 4],
+        "2025-02": [0, 0, 4, 4],
+        "2025-03": [0, 0, 0, 0],
+    }
+
+
+def test_active_customers_are_those_with_activity_within_twelve_months():
+    now = timezone.now()
+    for months in (0, 0, 5, 11):
+        CustomerFactory(last_activity_at=add_months(now, -months))
+    for months in (13, 30):
+        CustomerFactory(last_activity_at=add_months(now, -months))
+    active = rows(customers_report(Q1_2025), "active-customers")
+    assert active == {"All customers": [6, 100.0], "Active": [4, 66.7]}
+
+
+def test_customers_due_for_retention_now_and_in_each_of_the_next_three_months(settings):
+    settings.RETENTION_MONTHS = 36
+    now = timezone.now()
+    for _ in range(3):
+        CustomerFactory(last_activity_at=add_months(now, -37))
+    CustomerFactory(last_activity_at=add_months(now, -35) - timedelta(days=15))
+    CustomerFactory(last_activity_at=add_months(now, -33) - timedelta(days=15))
+    CustomerFactory(last_activity_at=add_months(now, -30))  # not within three months
+    # An open request keeps a customer, however old the activity.
+    kept = CustomerFactory(last_activity_at=add_months(now, -40))
+    DataSubjectRequestFactory(customer=kept)
+    due = rows(customers_report(Q1_2025), "retention")
+    assert due == {
+        "Due now": [3],
+        "Within 1 month": [4],
+        "Within 2 months": [4],
+        "Within 3 months": [5],
+    }
+
+
+# --- Consents --------------------------------------------------------------------
+
+
+def test_share_reachable_by_each_channel_at_each_month_end():
+    december = at(2024, 12, 1)
+    consenting = [CustomerFactory(created_at=december) for _ in range(3)]
+    withdrawing = [CustomerFactory(created_at=december) for _ in range(3)]
+    objecting = [CustomerFactory(created_at=december) for _ in range(3)]
+    CustomerFactory(created_at=december)
+    CustomerFactory(created_at=at(2025, 2, 5))  # not there at the end of January
+    for customer in consenting + withdrawing:
+        ConsentFactory(customer=customer, occurred_at=at(2024, 12, 15))
+    for customer in withdrawing:
+        ConsentFactory(
+            customer=customer, event="withdrawn", text=None, occurred_at=at(2025, 2, 10)
+        )
+    for customer in objecting:
+        ConsentFactory(
+            customer=customer,
+            channel="direct_marketing",
+            event="objection",
+            text=None,
+            occurred_at=at(2025, 1, 20),
+        )
+    # An event after the period's month end does not count at that month end.
+    ConsentFactory(
+        customer=objecting[0],
+        channel="sms",
+        occurred_at=at(2025, 4, 2),
+        text=None,
+        event="withdrawn",
+    )
+    tables = consents_report(Period(first=date(2024, 12, 1), last=date(2025, 2, 1)))
+    # email, SMS, post, phone; in percent of the customers there at the month end
+    assert rows(tables, "reachable") == {
+        "2024-12": [60.0, 0.0, 100.0, 100.0],
+        "2025-01": [60.0, 0.0, 70.0, 70.0],
+        "2025-02": [round(300 / 11, 1), 0.0, round(800 / 11, 1), round(800 / 11, 1)],
+    }
+    # email withdrawn, SMS withdrawn, objections, objections lifted
+    assert rows(tables, "withdrawals") == {
+        "2024-12": [0, 0, 0, 0],
+        "2025-01": [0, 0, 3, 0],
+        "2025-02": [3, 0, 0, 0],
+    }
+
+
+def test_an_objection_lifted_makes_the_customer_reachable_again():
+    customers = [CustomerFactory(created_at=at(2024, 12, 1)) for _ in range(3)]
+    for customer in customers:
+        for event, day in (("objection", 5), ("objection_lifted", 20)):
+            ConsentFactory(
+                customer=customer,
+                channel="direct_marketing",
+                event=event,
+                text=None,
+                occurred_at=at(2025, 1, day),
+            )
+    tables = consents_report(Period(first=date(2025, 1, 1), last=date(2025, 1, 1)))
+    assert rows(tables, "reachable") == {"2025-01": [0.0, 0.0, 100.0, 100.0]}
+    assert rows(tables, "withdrawals") == {"2025-01": [0, 0, 3, 3]}
+
+
+# --- Data subject requests ---------------------------------------------------------
+
+
+def test_requests_per_month_days_to_answer_and_late_answers():
+    received = date(2025, 1, 10)
+    for days in (5, 10, 40):  # one month from 10 January is 10 February: 40 days is late
+        DataSubjectRequestFactory(
+            kind="access",
+            received_on=received,
+            deadline=date(2025, 2, 10),
+            status="done",
+            completed_on=received + timedelta(days=days),
+        )
+    DataSubjectRequestFactory(kind="erasure", received_on=received, deadline=date(2025, 2, 10))
+    DataSubjectRequestFactory(kind="access", received_on=date(2024, 12, 31))  # outside
+    tables = rights_report(
+        Period(first=date(2025, 1, 1), last=date(2025, 2, 1)), today=date(2025, 3, 1)
+    )
+    # access, rectification, erasure, objection, restriction, total
+    assert rows(tables, "requests") == {
+        "2025-01": [3, 0, SMALL, 0, 0, 4],
+        "2025-02": [0, 0, 0, 0, 0, 0],
+    }
+    # received, answered, median days, longest, answered late, open past the deadline
+    answers = rows(tables, "answer-days")
+    assert answers["Access (what do you have about me?)"] == [3, 3, 10, 40, SMALL, 0]
+    assert answers["Erasure"] == [SMALL, 0, None, None, 0, SMALL]
+    assert answers["Rectification"] == [0, 0, None, None, 0, 0]
+    assert answers["All requests"] == [4, 3, 10, 40, SMALL, SMALL]
+
+
+# --- Courses -----------------------------------------------------------------------
+
+
+def _waited(course, *targets, promoted=()):
+    for target in targets:
+        AuditEvent.objects.create(
+            action=AuditEvent.Action.ENROLLED,
+            target_type="registry.customer",
+            target_id=str(target),
+            detail={"course_id": course.pk, "status": "waitlisted", "source": "office"},
+        )
+    for target in promoted:
+        AuditEvent.objects.create(
+            action=AuditEvent.Action.WAITLIST_PROMOTED,
+            target_type="registry.customer",
+            target_id=str(target),
+            detail={"course_id": course.pk},
+        )
+
+
+def test_course_fill_rate_waiting_list_and_cancellations():
+    full = CourseFactory(
+        title="Jooga", starts_at=at(2025, 3, 10), ends_at=at(2025, 3, 10, 14), capacity=4
+    )
+    # (Enrolled only: "attended" becomes per-session attendance with the sessions.)
+    for _ in range(3):
+        EnrollmentFactory(course=full, status="enrolled")
+    # An erased participant: the row without the person still counts.
+    EnrollmentFactory(course=full, status="enrolled", customer=None)
+    for status in ("waitlisted", "waitlisted", "cancelled"):
+        EnrollmentFactory(course=full, status=status)
+    # Four waited (one of them twice), one got a place.
+    _waited(full, 101, 102, 103, 104, 104, promoted=[101])
+    half = CourseFactory(
+        title="Jooga 2", starts_at=at(2025, 4, 10), ends_at=at(2025, 4, 10, 14), capacity=10
+    )
+    for _ in range(5):
+        EnrollmentFactory(course=half)
+    CourseFactory(
+        title="Pilates",
+        starts_at=at(2025, 9, 1),
+        ends_at=at(2025, 9, 1, 14),
+        capacity=8,
+        is_cancelled=True,
+    )
+    CourseFactory(title="Jooga", starts_at=at(2026, 1, 10), ends_at=at(2026, 1, 10, 14))
+    tables = courses_report(Period(first=date(2025, 1, 1), last=date(2025, 12, 1)))
+    assert rows(tables, "course-types") == {
+        "Jooga, spring 2025": [round(900 / 14, 1)],
+    }
+    # capacity, enrolled, fill rate, waited, got a place, never did, cancelled enrolments
+    assert rows(tables, "courses") == {
+        "Jooga, 2025-03-10": [4, 4, 100.0, 4, SMALL, 3, SMALL],
+        "Jooga 2, 2025-04-10": [10, 5, 50.0, 0, 0, 0, 0],
+        "Pilates, 2025-09-01 (cancelled)": [8, 0, None, 0, 0, 0, 0],
+    }
+    assert rows(tables, "waiting-list") == {
+        "spring 2025": [4, SMALL, 3, SMALL],
+        "autumn 2025": [0, 0, 0, 0],
+    }
+    assert rows(tables, "cancelled-courses") == {"spring 2025": [2, 0], "autumn 2025": [1, 1]}
+    assert rows(tables, "unmet-demand") == {"Jooga, 2025-03-10": [3]}
+
+
+# --- Charts ------------------------------------------------------------------------
+
+
+def test_a_chart_draws_each_value_to_scale_and_a_small_cell_as_nothing():
+    customers = customers_report(Q1_2025)
+    new = table(customers, "new-customers")
+    new.rows = [("2025-01", [10, SMALL, 0, 5]), ("2025-02", [2, 0, 0, 20])]
+    chart = bar_chart(new)
+    heights = [bar["height"] for bar in chart["bars"]]
+    baseline = chart["baseline"]
+    full = baseline - 12  # the plot's height; the scale ends at 20
+    assert heights == [full / 2, 0, 0, full / 4, full / 10, 0, 0, full]
+    assert chart["bars"][1]["title"] == "2025-01, Web service registration: < 3"
+
+
+# --- Pages ------------------------------------------------------------------------
+
+
+REPORT_PAGES = [
+    "registry:report-customers",
+    "registry:report-consents",
+    "registry:report-requests",
+    "courses:report-courses",
+]
+
+
+@pytest.fixture
+def some_data():
+    """A little of everything, with names that must never show in a report."""
+    customer = CustomerFactory(first_name="Zyxwvu", last_name="Qwertyuiop")
+    ConsentFactory(customer=customer)
+    course = CourseFactory(title="Jooga")
+    EnrollmentFactory(course=course, customer=customer)
+    DataSubjectRequestFactory(customer=customer)
+    return customer
+
+
+@pytest.mark.parametrize("name", [*REPORT_PAGES, "registry:report-health", "registry:reports"])
+def test_report_pages_show_no_names_send_no_store_and_use_no_inline_style(
+    client, register_manager, some_data, name
+):
+    client.force_login(register_manager)
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Zyxwvu" not in html and "Qwertyuiop" not in html
+    assert some_data.email not in html
+    assert "no-store" in response["Cache-Control"]
+    assert "style=" not in html  # the CSP allows no inline styles
+
+
+@pytest.mark.parametrize("name", REPORT_PAGES)
+def test_each_report_has_charts_tables_and_csv_downloads(
+    client, register_manager, some_data, name
+):
+    client.force_login(register_manager)
+    html = client.get(reverse(name)).content.decode()
+    assert "<svg" in html and "<table" in html and "csv=" in html
+
+
+def test_the_period_filter_chooses_the_months(client, register_manager):
+    client.force_login(register_manager)
+    response = client.get(
+        reverse("registry:report-customers"), {"since": "2025-01", "until": "2025-03"}
+    )
+    tables = [block["table"] for block in response.context["blocks"]]
+    months = [label for label, _values in table(tables, "new-customers").rows]
+    assert months == ["2025-01", "2025-02", "2025-03"]
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "message"),
+    [
+        ("2025-13", "", "Enter a valid date."),
+        ("\x00", "", None),
+        ("2025-05", "2025-01", "The last month cannot be before the first."),
+        ("2020-01", "2025-01", "A report covers at most 36 months."),
+        ("1066-01", "1066-02", "Choose months between the years 2000 and 2100."),
+        ("9" * 5000, "-1", "Enter a valid date."),
+    ],
+)
+def test_a_bad_period_gets_a_message_and_the_default_months(
+    client, register_manager, settings, since, until, message
+):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:report-customers"), {"since": since, "until": until})
+    if message is None:  # NUL is refused before any view
+        assert response.status_code == 400
+        return
+    assert response.status_code == 200
+    errors = [str(e) for field in response.context["form"].errors.values() for e in field]
+    assert message in errors
+    new = next(b["table"] for b in response.context["blocks"] if b["table"].key == "new-customers")
+    assert len(new.rows) == 12
+
+
+def test_csv_download_of_one_table(client, register_manager):
+    for _ in range(3):
+        CustomerFactory(created_at=at(2025, 1, 10))
+    CustomerFactory(created_at=at(2025, 2, 10))
+    client.force_login(register_manager)
+    response = client.get(
+        reverse("registry:report-customers"),
+        {"since": "2025-01", "until": "2025-02", "csv": "new-customers"},
+    )
+    assert response["Content-Type"].startswith("text/csv")
+    assert "new-customers-2025-01-2025-02.csv" in response["Content-Disposition"]
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[1:] == [
+        "2025-01;3;0;0;3",
+        "2025-02;< 3;0;0;< 3",
+    ]
+    missing = client.get(reverse("registry:report-customers"), {"csv": "nothing-like-this"})
+    assert missing.status_code == 404
+
+
+def _grow(count):
+    for _ in range(count):
+        customer = CustomerFactory()
+        ConsentFactory(customer=customer)
+        course = CourseFactory()
+        EnrollmentFactory(course=course, customer=customer)
+        DataSubjectRequestFactory(customer=customer)
+
+
+@pytest.mark.parametrize("name", [*REPORT_PAGES, "registry:report-health"])
+def test_the_number_of_queries_does_not_grow_with_the_data(
+    client, register_manager, django_assert_max_num_queries, name
+):
+    client.force_login(register_manager)
+    counts = []
+    for size in (1, 6):
+        _grow(size)
+        with django_assert_max_num_queries(40) as queries:
+            client.get(reverse(name))
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+# --- Permission ----------------------------------------------------------------------
+
+
+def test_the_register_manager_has_the_reports_and_office_staff_may_be_given_them(
+    client, staff_member
+):
+    manager = Group.objects.get(name=REGISTER_MANAGER)
+    assert manager.permissions.filter(codename="view_reports").exists()
+    assert not Group.objects.get(name=STAFF).permissions.filter(codename="view_reports").exists()
+    client.force_login(staff_member)
+    assert client.get(reverse("registry:reports")).status_code == 403
+    staff_member.user_permissions.add(manager.permissions.get(codename="view_reports"))
+    client.force_login(staff_member)
+    assert client.get(reverse("courses:report-courses")).status_code == 200
+
+
+def test_the_dashboard_links_to_the_reports(client, register_manager, staff_member):
+    client.force_login(register_manager)
+    assert reverse("registry:reports") in client.get(reverse("home")).content.decode()
+    client.force_login(staff_member)
+    assert reverse("registry:reports") not in client.get(reverse("home")).content.decode()
+
+
+# --- Health ---------------------------------------------------------------------------
+
+
+def statuses():
+    return [line.status for line in health()]
+
+
+def test_health_in_order(settings, tmp_path, register_manager):
+    settings.BACKUP_DIR = tmp_path
+    (tmp_path / f"balansia-{timezone.now():%Y%m%d-%H%M%S}-x.balansia-backup").write_bytes(b"")
+    backup_verified(tmp_path / "x.balansia-backup", [])
+    call_command("retention", verbosity=0)
+    assert statuses() == [GREEN] * 9
+
+
+def test_health_shows_what_needs_doing(settings, tmp_path, register_manager):
+    settings.BACKUP_DIR = tmp_path
+    backup_verified(tmp_path / "bad.balansia-backup", ["a table: 3 in the manifest, 2 restored"])
+    assert last_verified_at() is None  # a failed verification is no evidence
+    UserFactory(roles=[REGISTER_MANAGER])  # without two-factor
+    UserFactory(last_login=timezone.now() - timedelta(days=200))
+    CustomerFactory(last_activity_at=add_months(timezone.now(), -40))
+    DataSubjectRequestFactory(received_on=date(2025, 1, 1), deadline=date(2025, 2, 1))
+    lines = health()
+    assert [line.status for line in lines] == [RED, RED, RED, AMBER, RED, RED, GREEN, GREEN, GREEN]
+    assert "1 of 2 register managers have no two-factor authentication." in lines[2].evidence
+    assert lines[4].link == reverse("registry:retention")
+
+
+def test_the_retention_run_is_recorded_even_when_nobody_is_due():
+    call_command("retention", verbosity=0)
+    event = AuditEvent.objects.get(action=AuditEvent.Action.RETENTION_RUN)
+    assert event.detail["erased"] == 0
+
+
+def test_the_record_of_processing_activities_comes_from_settings(
+    client, register_manager, settings
+):
+    settings.RETENTION_MONTHS = 24
+    text = processing_record_markdown()
+    assert "# Record of processing activities (GDPR article 30)" in text
+    assert "24 months without activity" in text
+    assert settings.REGISTER_CONTROLLER["name"] in text
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:processing-record"))
+    assert response["Content-Type"].startswith("text/markdown")
+    assert "attachment" in response["Content-Disposition"]
+    assert "24 months" in response.content.decode()
+
+
+def test_chart_coordinates_are_numbers_in_every_language(client, register_manager):
+    """Finnish writes 12,5: in an SVG attribute that is no number at all."""
+    for _ in range(7):
+        CustomerFactory()
+    client.force_login(register_manager)
+    html = client.get(reverse("registry:report-customers")).content.decode()
+    assert 'lang="fi"' in html
+    coordinates = re.findall(r' (?:x|y|width|height)="([^"]*)"', html)
+    assert coordinates
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in coordinates), coordinates
+
+
+def test_the_month_end_sweep_agrees_with_one_query_per_month_end():
+    """reachable_at_month_ends (three queries) against reachable_at (the rules
+    of contactable_by, one query per month end) on a random ledger."""
+    rng = random.Random(22)
+    period = Period(first=date(2024, 10, 1), last=date(2025, 3, 1))
+    moments = [moment for _month, moment in period.month_ends()]
+    start = at(2024, 8, 1)
+    for number in range(40):
+        kind = number % 4
+        customer = CustomerFactory(
+            created_at=start + timedelta(days=rng.randrange(0, 240)),
+            email="" if kind == 1 else f"sweep{number}@example.invalid",
+            phone="" if kind == 2 else f"+35850{number:07d}",
+            street_address="" if kind == 3 else "Katu 1",
+        )
+        for _ in range(rng.randrange(0, 5)):
+            channel = rng.choice(["email", "sms", "direct_marketing"])
+            if channel == "direct_marketing":
+                event, text = rng.choice(["objection", "objection_lifted"]), None
+            else:
+                event = rng.choice(["given", "withdrawn"])
+                text = (
+                    ConsentText.objects.filter(channel=channel).first()
+                    if event == "given"
+                    else None
+                )
+            ConsentFactory(
+                customer=customer,
+                channel=channel,
+                event=event,
+                text=text,
+                occurred_at=start + timedelta(days=rng.randrange(0, 260), hours=rng.randrange(24)),
+            )
+    assert reachable_at_month_ends(period) == [reachable_at(moment) for moment in moments]
