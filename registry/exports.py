@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 import tempfile
 
 from django.http import FileResponse, StreamingHttpResponse
@@ -79,3 +80,28 @@ def xlsx_file_response(filename, header, rows):
         filename=filename,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+def export_file_write(path, file_format, header, rows):
+    """Write rows into a new file at `path`, readable by this user only (mode
+    600, never another's), as csv_response or xlsx_file_response would send
+    them. Returns the number of rows."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    count = 0
+    if file_format == "xlsx":
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet()
+        sheet.append(inert_row(header))
+        for count, row in enumerate(rows, start=1):  # noqa: B007
+            sheet.append(inert_row(row))
+        with os.fdopen(descriptor, "wb") as file:
+            workbook.save(file)
+        return count
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
+        file.write("\ufeff")
+        writer = csv.writer(file, delimiter=";")
+        writer.writerow(inert_row(header))
+        for count, row in enumerate(rows, start=1):  # noqa: B007
+            writer.writerow(inert_row(row))
+    return count

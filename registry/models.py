@@ -13,6 +13,7 @@ from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
 from .audit.models import AppendOnlyModel, AppendOnlyQuerySet
+from .background import TaskState
 from .phones import national_digits, parse_phone
 
 
@@ -492,6 +493,63 @@ class Consent(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.customer_id} {self.channel} {self.event} {self.occurred_at:%Y-%m-%d}"
+
+
+class RegisterExport(TaskState):
+    """A whole-register export asked for by a register manager: the task
+    worker writes it into EXPORT_DIR (mode 600); the person who asked may
+    download it once within EXPORT_KEEP_MINUTES, then it is deleted (and by
+    `manage.py expire_exports`). The purpose is in the audit trail."""
+
+    requested_at = models.DateTimeField(_("asked for"), default=timezone.now, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("asked for by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    file_format = models.CharField(_("format"), max_length=10)
+    file_name = models.CharField(max_length=100, blank=True, editable=False)
+    row_count = models.PositiveIntegerField(_("rows"), default=0)
+    downloaded_at = models.DateTimeField(_("downloaded"), null=True, blank=True)
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("register export")
+        verbose_name_plural = _("register exports")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"#{self.pk} {self.file_format}"
+
+    def get_absolute_url(self):
+        return reverse("registry:register-export-detail", args=[self.pk])
+
+    @property
+    def step_label(self):
+        return _("Writing the file")
+
+    @property
+    def path(self):
+        return settings.EXPORT_DIR / self.file_name if self.file_name else None
+
+    @property
+    def expires_at(self):
+        return self.requested_at + timezone.timedelta(minutes=settings.EXPORT_KEEP_MINUTES)
+
+    @property
+    def downloadable(self):
+        return (
+            self.task_state == self.State.DONE
+            and self.downloaded_at is None
+            and self.deleted_at is None
+            and timezone.now() < self.expires_at
+        )
+
+    @property
+    def download_name(self):
+        day = timezone.localdate(self.requested_at)
+        return f"asiakasrekisteri-{day:%Y-%m-%d}.{self.file_format}"
 
 
 class SuppressedContact(models.Model):

@@ -4,15 +4,20 @@ Keyword-only, atomic, with the acting user passed in as `by`, so that every
 change and its audit event are committed together or not at all.
 """
 
+import uuid
+
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models.functions import Cast, TruncDate
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .audit.models import AuditEvent
 from .audit.services import audit_event_create
+from .background import enqueue_on_commit, task_mark_queued
 from .changes import changes_apply, plain_value
 from .concurrency import check_version
 from .erasure import erasure_handler
+from .exports import export_file_write
 from .merge import handlers_for, merge_handler
 from .models import (
     LATEST_FIRST,
@@ -21,6 +26,7 @@ from .models import (
     MarketingChannel,
     MarketingExport,
     MarketingExportRow,
+    RegisterExport,
 )
 from .phones import format_phone
 
@@ -316,14 +322,18 @@ REGISTER_COLUMNS = (*CUSTOMER_FIELDS, "created_at", "last_activity_at")
 def register_export(*, file_format, purpose, by, request=None):
     """Audit an export of the whole register; return (columns, rows) with rows
     an iterator over the database, to be streamed."""
-    customers = Customer.objects.order_by("id")
     audit_event_create(
         action=AuditEvent.Action.REGISTER_EXPORTED,
         by=by,
         request=request,
-        detail={"rows": customers.count(), "format": file_format, "purpose": purpose},
+        detail={"rows": Customer.objects.count(), "format": file_format, "purpose": purpose},
     )
+    return register_export_rows()
 
+
+def register_export_rows():
+    """(columns, rows) of the whole register, rows an iterator over the database."""
+    customers = Customer.objects.order_by("id")
     # Every value as text from the database: the stored text of the phone
     # (no PhoneNumber per row) and the days, in local time, of the times.
     as_text = {
@@ -344,3 +354,93 @@ def register_export(*, file_format, purpose, by, request=None):
             yield row
 
     return REGISTER_COLUMNS, rows()
+
+
+def register_export_header(columns):
+    return [str(Customer._meta.get_field(name).verbose_name) for name in columns]
+
+
+@transaction.atomic
+def register_export_request(*, file_format, purpose, by, request=None):
+    """Ask the task worker for a file of the whole register: audited now, as
+    when the file was sent at once, with the purpose; written by the worker
+    in the language of the person who asked (the column names)."""
+    export = RegisterExport.objects.create(requested_by=by, file_format=file_format)
+    register_export(file_format=file_format, purpose=purpose, by=by, request=request)
+    task_mark_queued(export, "write")
+    enqueue_on_commit("registry.tasks.export_register", export, translation.get_language())
+    return export
+
+
+def register_export_write(export, *, progress=None):
+    """Write the whole register into the export's file (in the worker)."""
+    columns, rows = register_export_rows()
+    total = Customer.objects.count()
+    if progress is not None:
+        progress.step("write", total=total)
+
+    def counted():
+        for done, row in enumerate(rows, start=1):
+            yield row
+            if progress is not None:
+                progress.report(done, max(done, total))
+
+    name = f"{uuid.uuid4().hex}.{export.file_format}"
+    count = export_file_write(
+        settings.EXPORT_DIR / name, export.file_format, register_export_header(columns), counted()
+    )
+    RegisterExport.objects.filter(pk=export.pk).update(file_name=name, row_count=count)
+    return count
+
+
+class ExportGone(Exception):
+    """The file was downloaded already, or waited too long and is deleted."""
+
+
+@transaction.atomic
+def register_export_take(*, export, by):
+    """The one download of an export: returns an open file of it and deletes
+    it from the disk (the open file stays readable until closed)."""
+    export = RegisterExport.objects.select_for_update().get(pk=export.pk, requested_by=by)
+    if not export.downloadable or not export.path.exists():
+        raise ExportGone
+    file = export.path.open("rb")
+    export.path.unlink()
+    export.downloaded_at = export.deleted_at = timezone.now()
+    export.save(update_fields=["downloaded_at", "deleted_at"])
+    return file
+
+
+def register_exports_expire(now=None):
+    """Delete the files of exports not downloaded within EXPORT_KEEP_MINUTES
+    (and any file in EXPORT_DIR that no export names). Returns how many."""
+    now = now or timezone.now()
+    limit = now - timezone.timedelta(minutes=settings.EXPORT_KEEP_MINUTES)
+    expired = RegisterExport.objects.filter(requested_at__lt=limit, deleted_at__isnull=True)
+    count = 0
+    for export in expired:
+        if export.path is not None:
+            export.path.unlink(missing_ok=True)
+        count += 1
+    expired.update(deleted_at=now)
+    known = set(
+        RegisterExport.objects.filter(deleted_at__isnull=True).values_list("file_name", flat=True)
+    )
+    if settings.EXPORT_DIR.is_dir():
+        for path in settings.EXPORT_DIR.iterdir():
+            if path.name not in known and path.stat().st_mtime < limit.timestamp():
+                path.unlink(missing_ok=True)
+    return count
+
+
+@erasure_handler("registry.registerexport")
+def _erase_from_exports(erasure):
+    register_exports_discard()
+
+
+def register_exports_discard():
+    """Erasure: every waiting export file may hold the person; all are deleted."""
+    for export in RegisterExport.objects.filter(deleted_at__isnull=True):
+        if export.path is not None:
+            export.path.unlink(missing_ok=True)
+    RegisterExport.objects.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())

@@ -18,6 +18,16 @@ urlpatterns = [
     path("customers/", views.CustomerListView.as_view(), name="customer-list"),
     path("customers/new/", views.CustomerCreateView.as_view(), name="customer-create"),
     path("customers/export/", views.register_export_view, name="register-export"),
+    path(
+        "customers/export/<int:pk>/",
+        views.register_export_detail,
+        name="register-export-detail",
+    ),
+    path(
+        "customers/export/<int:pk>/download/",
+        views.register_export_download,
+        name="register-export-download",
+    ),
     path("customers/<int:pk>/", views.CustomerDetailView.as_view(), name="customer-detail"),
     path("customers/<int:pk>/edit/", views.CustomerUpdateView.as_view(), name="customer-update"),
     path("customers/<int:pk>/merge/", views.customer_merge_pick, name="customer-merge-pick"),

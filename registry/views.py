@@ -1,19 +1,22 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
 from .accounts.reauth import recent_authentication_required
 from .audit.models import AuditEvent
 from .audit.services import customer_searched, customer_viewed
 from .concurrency import EditConflict
-from .exports import csv_response, xlsx_file_response
+from .exports import csv_response
 from .forms import (
     ConsentForm,
     CustomerFilterForm,
@@ -22,16 +25,18 @@ from .forms import (
     MarketingListForm,
     RegisterExportForm,
 )
-from .models import Consent, Customer, MarketingChannel
+from .models import Consent, Customer, MarketingChannel, RegisterExport
 from .rights.forms import RectificationCaseForm
 from .services import (
+    ExportGone,
     consent_record,
     customer_create,
     customer_merge,
     customer_update,
     marketing_list,
     marketing_list_export,
-    register_export,
+    register_export_request,
+    register_export_take,
 )
 from .suppression import suppressed_since
 
@@ -392,19 +397,51 @@ def marketing_list_view(request):
 @recent_authentication_required
 def register_export_view(request):
     """Export the whole customer register (register manager), with a stated
-    purpose; streamed, audited, formula-safe."""
+    purpose; audited at once, written by the task worker, formula-safe."""
     form = RegisterExportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        file_format = form.cleaned_data["file_format"]
-        columns, rows = register_export(
-            file_format=file_format,
+        export = register_export_request(
+            file_format=form.cleaned_data["file_format"],
             purpose=form.cleaned_data["purpose"],
             by=request.user,
             request=request,
         )
-        header = [str(Customer._meta.get_field(name).verbose_name) for name in columns]
-        filename = f"asiakasrekisteri-{timezone.localdate():%Y-%m-%d}.{file_format}"
-        if file_format == "xlsx":
-            return xlsx_file_response(filename, header, rows)
-        return csv_response(filename, header, rows)
-    return render(request, "registry/register_export.html", {"form": form})
+        return redirect(export)
+    limit = timezone.now() - timezone.timedelta(minutes=settings.EXPORT_KEEP_MINUTES)
+    waiting = RegisterExport.objects.filter(
+        requested_by=request.user, requested_at__gte=limit, deleted_at__isnull=True
+    )
+    return render(request, "registry/register_export.html", {"form": form, "waiting": waiting})
+
+
+@permission_required("registry.export_customers", raise_exception=True)
+@recent_authentication_required
+def register_export_detail(request, pk):
+    """An export asked for: its progress, then its one download (only for
+    the person who asked; another's answers 404)."""
+    export = get_object_or_404(RegisterExport, pk=pk, requested_by=request.user)
+    return render(request, "registry/register_export_detail.html", {"export": export})
+
+
+@require_POST
+@permission_required("registry.export_customers", raise_exception=True)
+@recent_authentication_required
+def register_export_download(request, pk):
+    """The one download of an export; the file is deleted as it is sent."""
+    export = get_object_or_404(RegisterExport, pk=pk, requested_by=request.user)
+    try:
+        file = register_export_take(export=export, by=request.user)
+    except ExportGone:
+        messages.error(
+            request,
+            _("The file was downloaded already or waited too long and is deleted: export again."),
+        )
+        return redirect(export)
+    content_type = (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        if export.file_format == "xlsx"
+        else "text/csv; charset=utf-8"
+    )
+    return FileResponse(
+        file, as_attachment=True, filename=export.download_name, content_type=content_type
+    )

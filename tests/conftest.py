@@ -20,6 +20,7 @@ from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from registry import background
 from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
 from .factories import (
@@ -29,6 +30,7 @@ from .factories import (
     CustomerImportFactory,
     DataSubjectRequestFactory,
     EnrollmentFactory,
+    RegisterExportFactory,
     UnsubscribeImportFactory,
     UserFactory,
 )
@@ -176,7 +178,7 @@ def log_in(live_server, password):
 
 
 @pytest.fixture
-def world(db, instructor):
+def world(db, instructor, register_manager):
     """One object of each kind a view may be about, for the tables of views."""
     customer = CustomerFactory()
     own_course = CourseFactory(instructor=instructor)
@@ -190,5 +192,17 @@ def world(db, instructor):
         "other_course": CourseFactory(),
         "enrollment": EnrollmentFactory(course=own_course),
         "customer_import": CustomerImportFactory(),
+        "register_export": RegisterExportFactory(requested_by=register_manager),
+        "other_register_export": RegisterExportFactory(),
         "unsubscribe_import": UnsubscribeImportFactory(),
     }
+
+
+@pytest.fixture
+def immediate_tasks(settings, monkeypatch):
+    """Tasks run at once in the test's thread (django-tasks' immediate
+    backend), and at once rather than after the commit: a test's transaction
+    never commits. Tests of the worker itself use the database backend and
+    `manage.py db_worker` (tests/test_tasks.py)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    monkeypatch.setattr(background, "on_commit", lambda function, using=None: function())

@@ -169,6 +169,17 @@ class CustomerImportFactory(factory.django.DjangoModelFactory):
     )
 
 
+class RegisterExportFactory(factory.django.DjangoModelFactory):
+    """A whole-register export whose file the worker has not written yet."""
+
+    class Meta:
+        model = "registry.RegisterExport"
+
+    requested_by = factory.SubFactory(UserFactory)
+    file_format = "csv"
+    task_state = "queued"
+
+
 class UnsubscribeImportFactory(factory.django.DjangoModelFactory):
     """A waiting file of unsubscribes from the newsletter service."""
 

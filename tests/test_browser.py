@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -297,6 +298,13 @@ def test_register_manager_answers_an_access_request_and_an_erasure(
     expect(page.get_by_text("Haulla ei löytynyt asiakkaita.")).to_be_visible()
 
 
+def run_the_worker():
+    """`manage.py db_worker --batch` in the test's thread: on SQLite the live
+    server shares the test's in-memory database, which no other process can
+    open (tests/test_worker.py runs real worker processes)."""
+    call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", verbosity=0)
+
+
 def test_staff_imports_a_spreadsheet_checks_it_and_undoes_it(
     page, live_server, log_in, staff_member, tmp_path
 ):
@@ -320,6 +328,10 @@ def test_staff_imports_a_spreadsheet_checks_it_and_undoes_it(
     page.get_by_label("Tiedosto").set_input_files(spreadsheet)
     page.get_by_role("button", name="Lataa ja esikatsele").click()
 
+    # The upload only kept the file: the page follows the worker's progress
+    # (static/js/task-progress.js) and turns into the preview when it is done.
+    expect(page.locator("[data-task-progress]")).to_contain_text("Odotetaan")
+    run_the_worker()
     expect(page.get_by_role("heading", name="Tarkista tuonti")).to_be_visible()
     expect(page.get_by_label("Postitoimipaikka")).to_have_value("city")
     expect(page.get_by_label("Huom")).to_have_value("")
@@ -333,10 +345,14 @@ def test_staff_imports_a_spreadsheet_checks_it_and_undoes_it(
     # The city is not wanted after all: the preview follows the new choice.
     page.get_by_label("Postitoimipaikka").select_option("")
     page.get_by_role("button", name="Päivitä esikatselu").click()
+    expect(page.locator("[data-task-progress]")).to_be_visible()
+    run_the_worker()
     expect(preview.get_by_role("row").filter(has_text="Äijälä")).not_to_contain_text("Joensuu")
 
     page.get_by_role("button", name="Tuo 2 asiakasta").click()
-    expect(page.get_by_text("Tuotu: 2 asiakasta lisätty.")).to_be_visible()
+    expect(page.locator("#task-bar")).to_be_visible()
+    run_the_worker()
+    expect(page.locator("#created-count")).to_contain_text("2")
     expect(page.get_by_role("cell", name="Sähköposti: Syötä kelvollinen")).to_be_visible()
 
     page.get_by_role("link", name="näytä asiakkaat").click()

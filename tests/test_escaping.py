@@ -34,7 +34,7 @@ from .factories import (
 )
 from .test_imports import HEADER, csv_bytes, person
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("immediate_tasks")]
 
 PAYLOADS = {
     "link": '<a href="https://evil.example">x</a>',

@@ -61,6 +61,11 @@ RULES = {
     "registry:customer-list": (None, OFFICE),
     "registry:customer-create": (None, OFFICE),
     "registry:register-export": (None, MANAGER_ONLY),
+    "registry:register-export-detail": (lambda w: {"pk": w["register_export"].pk}, MANAGER_ONLY),
+    "registry:register-export-download": (
+        lambda w: {"pk": w["register_export"].pk},
+        POST_ONLY,
+    ),
     "registry:customer-detail": (lambda w: {"pk": w["customer"].pk}, OFFICE),
     "registry:customer-update": (lambda w: {"pk": w["customer"].pk}, OFFICE),
     "registry:consent-create": (lambda w: {"pk": w["customer"].pk}, OFFICE),
@@ -129,6 +134,12 @@ RULES = {
 
 #: Objects outside the instructor's scope answer 404, not 403.
 SCOPED = [
+    # Another register manager's export: only the one who asked sees it.
+    (
+        "registry:register-export-detail",
+        lambda w: {"pk": w["other_register_export"].pk},
+        {**MANAGER_ONLY, "register_manager": 404},
+    ),
     (
         "courses:course-detail",
         lambda w: {"pk": w["other_course"].pk},

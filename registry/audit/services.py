@@ -5,8 +5,11 @@ from django.conf import settings
 from .models import AuditEvent
 
 
-def audit_event_create(*, action, by=None, target=None, request=None, detail=None):
-    """Append one event to the audit trail.
+def audit_event_create(
+    *, action, by=None, target=None, request=None, detail=None, ip_address=None
+):
+    """Append one event to the audit trail. `ip_address` is for work done in
+    the task worker on behalf of a request (the request's address).
 
     Call it inside the transaction of the change it records, so that the change
     and its trace are committed together or not at all.
@@ -16,7 +19,7 @@ def audit_event_create(*, action, by=None, target=None, request=None, detail=Non
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        ip_address=client_ip(request) if request is not None else None,
+        ip_address=client_ip(request) if request is not None else ip_address,
         detail=detail or {},
     )
 

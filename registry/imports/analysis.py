@@ -303,16 +303,27 @@ def options_problems(mapping, options):
     return problems
 
 
-def analyse(table, mapping, options):
-    """Decide every row: added, already in the register, or rejected (why)."""
+def analyse(table, mapping, options, *, progress=None):
+    """Decide every row: added, already in the register, or rejected (why).
+    `progress` (registry.background.Progress) hears of the rows checked."""
     validator = CustomerRowValidator()
-    results = [
-        _check_row(number, cells, mapping, options, validator) for number, cells in table.rows
-    ]
+    total = len(table.rows)
+    results = []
+    for done, (number, cells) in enumerate(table.rows, start=1):
+        results.append(_check_row(number, cells, mapping, options, validator))
+        if progress is not None:
+            progress.report(done, total)
     _reject_duplicates_within_file(results)
     _match_existing(results)
     _respect_suppression(results)
     return Analysis(results)
+
+
+def rematch_existing(analysis):
+    """Match the rows to be added once more against the register as it is
+    now (customers added since the rows were checked)."""
+    _match_existing(analysis.rows)
+    analysis.__dict__.pop("counts", None)
 
 
 #: Consents a suppressed address does not get from a file.

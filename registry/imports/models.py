@@ -5,12 +5,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registry.background import TaskState
 
-class CustomerImport(models.Model):
+
+class CustomerImport(TaskState):
     """One file of customers brought into the register (tuonti).
 
     Uploaded, previewed with a column mapping, then applied in one transaction
-    or cancelled. The uploaded file is kept only until then; after applying,
+    or cancelled. The reading of every row (for the preview) and the import
+    itself run in the task worker (registry/imports/tasks.py); TaskState
+    holds their progress. The uploaded file is kept only until then; after applying,
     only the rejected rows are kept (to be fixed and imported again), until the
     undo period ends. An erasure discards both, since they may hold the person.
     """
@@ -69,6 +73,16 @@ class CustomerImport(models.Model):
 
     def get_absolute_url(self):
         return reverse("registry:import-detail", args=[self.pk])
+
+    class Step(models.TextChoices):
+        READ = "read", _("Reading the file")
+        ANALYSE = "analyse", _("Checking the rows for the preview")
+        CHECK = "check", _("Checking the rows against the register")
+        WRITE = "write", _("Writing the customers to the register")
+
+    @property
+    def step_label(self):
+        return self.Step(self.task_step).label if self.task_step in self.Step.values else ""
 
     @property
     def is_expired(self):

@@ -12,10 +12,11 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
 
+from registry.background import PlainError
 from registry.exports import FORMULA_STARTS
 
 
-class ImportFileError(Exception):
+class ImportFileError(PlainError):
     """A file that cannot be imported; the message says why, for the user."""
 
 

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create
+from registry.audit.services import audit_event_create, client_ip
+from registry.background import PlainError, enqueue_on_commit, task_dequeue, task_mark_queued
 from registry.changes import plain_value
 from registry.erasure import erasure_handler
 from registry.models import Consent, Customer, search_text_of
@@ -24,16 +25,21 @@ from .analysis import (
     guess_mapping,
     mapping_problems,
     options_problems,
+    rematch_existing,
 )
 from .models import CustomerImport
 from .reading import read_table
 
 
 @transaction.atomic
-def import_upload(*, file_name, content, by, request=None):
-    """Read an uploaded file and keep it, waiting for the mapping and the
-    user's confirmation. Raises ImportFileError for a file that cannot be read."""
-    table = read_table(content)
+def import_upload(*, file_name, content, by, request=None, check_rows=True):
+    """Keep an uploaded file, waiting for the mapping and the user's
+    confirmation. Only its first rows are read here (format, header, the
+    examples beside each column), so that the upload takes well under a
+    second; every row is read by the preview's task in the worker (unless
+    `check_rows` is false: the command line imports at once). Raises
+    ImportFileError for a file that cannot be read as a table at all."""
+    table = read_table(content, first=3)
     customer_import = CustomerImport.objects.create(
         created_by=by,
         file_name=plain_file_name(file_name),
@@ -44,15 +50,16 @@ def import_upload(*, file_name, content, by, request=None):
         headers=table.headers,
         mapping=guess_mapping(table.headers),
         options=ImportOptions().as_json(),
-        row_count=len(table.rows),
     )
     audit_event_create(
         action=AuditEvent.Action.IMPORT_UPLOADED,
         by=by,
         target=customer_import,
         request=request,
-        detail={"file": customer_import.file_name, "rows": len(table.rows)},
+        detail={"file": customer_import.file_name, "bytes": len(content)},
     )
+    if check_rows:
+        import_preview_start(customer_import)
     return customer_import
 
 
@@ -68,18 +75,23 @@ def import_table(customer_import, *, first=None):
     return read_table(bytes(customer_import.content), first=first)
 
 
-def import_preview(customer_import, *, fresh=False):
+def import_preview(customer_import, *, fresh=False, progress=None):
     """What would happen to each row of a waiting import, for the preview page.
 
-    Checked once per mapping and kept with the file (50,000 rows take about
-    ten seconds), so that paging through the preview is quick. Confirming
-    checks every row again against the register as it is then.
+    Checked once per mapping, in the task worker (50,000 rows take about ten
+    seconds), and kept with the file, so that paging through the preview is
+    quick. Confirming checks every row again against the register as it is then.
     """
     kept = customer_import.preview
     if not fresh and kept.get("mapping") == customer_import.mapping:
         return kept
     options = ImportOptions.from_json(customer_import.options)
-    analysis = analyse(import_table(customer_import), customer_import.mapping, options)
+    if progress is not None:
+        progress.step(CustomerImport.Step.READ)
+    table = import_table(customer_import)
+    if progress is not None:
+        progress.step(CustomerImport.Step.ANALYSE, total=len(table.rows))
+    analysis = analyse(table, customer_import.mapping, options, progress=progress)
     preview = {
         "mapping": customer_import.mapping,
         "at": timezone.now().isoformat(),
@@ -88,19 +100,49 @@ def import_preview(customer_import, *, fresh=False):
     }
     CustomerImport.objects.filter(
         pk=customer_import.pk, status=CustomerImport.Status.PENDING
-    ).update(preview=preview)
-    customer_import.preview = preview
+    ).update(preview=preview, row_count=len(table.rows))
+    customer_import.preview, customer_import.row_count = preview, len(table.rows)
     return preview
 
 
-def import_preview_if_ready(customer_import):
-    """The preview of the saved choices; None while they are not complete."""
+def import_choices_ready(customer_import):
+    """Whether the saved mapping and options are complete enough to check the rows."""
     options = ImportOptions.from_json(customer_import.options)
-    if mapping_problems(customer_import.mapping) or options_problems(
-        customer_import.mapping, options
-    ):
-        return None
-    return import_preview(customer_import)
+    return not (
+        mapping_problems(customer_import.mapping)
+        or options_problems(customer_import.mapping, options)
+    )
+
+
+def import_preview_kept(customer_import):
+    """The preview of the saved mapping, if the worker has made it; else None."""
+    kept = customer_import.preview
+    if kept and kept.get("mapping") == customer_import.mapping:
+        return kept
+    return None
+
+
+def import_preview_start(customer_import):
+    """Have the worker check every row for the preview, once the current
+    transaction commits; nothing when the choices are not complete yet."""
+    if customer_import.status != CustomerImport.Status.PENDING:
+        return False
+    if not import_choices_ready(customer_import):
+        return False
+    task_mark_queued(customer_import, CustomerImport.Step.ANALYSE)
+    enqueue_on_commit("registry.imports.tasks.preview_import", customer_import)
+    return True
+
+
+def import_apply_start(*, customer_import, by, request=None):
+    """Have the worker import the file, once the current transaction commits."""
+    task_mark_queued(customer_import, CustomerImport.Step.CHECK)
+    enqueue_on_commit(
+        "registry.imports.tasks.apply_import",
+        customer_import,
+        by.pk,
+        client_ip(request) if request else None,
+    )
 
 
 def import_choices_save(*, customer_import, mapping, options, refresh=False):
@@ -136,17 +178,45 @@ def _preview_row(row):
     }
 
 
-class ImportStateError(Exception):
+class ImportStateError(PlainError):
     """The import is not in a state that allows this (applied twice, expired...)."""
 
 
-@transaction.atomic
-def import_apply(*, customer_import, by, request=None, batch_size=1000):
+def import_apply(
+    *, customer_import, by, request=None, batch_size=1000, progress=None, ip_address=None
+):
     """Add the rows that passed, in one transaction; matched rows are left as
     they are, rejected rows are kept for download. Each added customer records
     the import it came from, gets a `customer_created` event, and the consents
-    or objections the file gave, with the wording and date the user stated."""
-    customer_import = CustomerImport.objects.select_for_update().get(pk=customer_import.pk)
+    or objections the file gave, with the wording and date the user stated.
+
+    The rows are checked first, outside the transaction (so that `progress`
+    can be seen); the transaction then matches the added rows once more
+    against the register as it is then, and writes. A worker killed in the
+    middle of the writing leaves the register as it was."""
+    customer_import = CustomerImport.objects.get(pk=customer_import.pk)
+    _check_can_apply(customer_import)
+    options = ImportOptions.from_json(customer_import.options)
+    if progress is not None:
+        progress.step(CustomerImport.Step.READ)
+    table = import_table(customer_import)
+    if progress is not None:
+        progress.step(CustomerImport.Step.CHECK, total=len(table.rows))
+    analysis = analyse(table, customer_import.mapping, options, progress=progress)
+    if progress is not None:
+        progress.step(CustomerImport.Step.WRITE)
+    return _import_write(
+        customer_import,
+        analysis,
+        options,
+        by=by,
+        request=request,
+        ip_address=ip_address,
+        batch_size=batch_size,
+    )
+
+
+def _check_can_apply(customer_import):
     if customer_import.status != CustomerImport.Status.PENDING or customer_import.content is None:
         raise ImportStateError(_("This import has already been handled."))
     if customer_import.is_expired:
@@ -160,7 +230,18 @@ def import_apply(*, customer_import, by, request=None, batch_size=1000):
     ]
     if problems:
         raise ImportStateError(" ".join(problems))
-    analysis = analyse(import_table(customer_import), customer_import.mapping, options)
+
+
+@transaction.atomic
+def _import_write(checked, analysis, options, *, by, request, ip_address, batch_size):
+    customer_import = CustomerImport.objects.select_for_update().get(pk=checked.pk)
+    _check_can_apply(customer_import)
+    if (customer_import.mapping, customer_import.options) != (checked.mapping, checked.options):
+        raise ImportStateError(
+            _("The choices changed since the preview: check it and confirm again.")
+        )
+    # Customers added since the rows were checked are matched now.
+    rematch_existing(analysis)
     now = timezone.now()
     added = analysis.of(Outcome.CREATE)
     # The import's own event first: its address goes on every customer's event.
@@ -169,6 +250,7 @@ def import_apply(*, customer_import, by, request=None, batch_size=1000):
         by=by,
         target=customer_import,
         request=request,
+        ip_address=ip_address,
         detail={
             "file": customer_import.file_name,
             "rows": len(analysis.rows),
@@ -256,10 +338,19 @@ def _consents_for(rows, customers, options, by):
 
 @transaction.atomic
 def import_cancel(*, customer_import):
-    """Drop a waiting import and its file; nothing was written."""
+    """Drop a waiting import and its file; nothing was written. Its task, if
+    one waits for the worker, is dropped too; one that runs stops at its next
+    progress report (the writing itself cannot be stopped: the cancel then
+    waits for it and finds the import done)."""
     updated = CustomerImport.objects.filter(
         pk=customer_import.pk, status=CustomerImport.Status.PENDING
-    ).update(status=CustomerImport.Status.CANCELLED, content=None, preview={})
+    ).update(
+        status=CustomerImport.Status.CANCELLED,
+        content=None,
+        preview={},
+        task_state=CustomerImport.State.NONE,
+    )
+    task_dequeue(customer_import)
     return bool(updated)
 
 

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -24,10 +25,11 @@ from .reading import ImportFileError
 from .services import (
     ImportStateError,
     UndoReason,
-    import_apply,
+    import_apply_start,
     import_cancel,
     import_choices_save,
-    import_preview_if_ready,
+    import_preview_kept,
+    import_preview_start,
     import_rejects_download,
     import_table,
     import_undo,
@@ -69,7 +71,8 @@ def import_list(request):
 
 @permission_required(PERMISSION, raise_exception=True)
 def import_upload_view(request):
-    """Upload a file; it is read at once and nothing is imported yet."""
+    """Upload a file; it is kept, its rows are checked in the task worker,
+    and nothing is imported yet."""
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -92,6 +95,8 @@ def import_detail(request, pk):
         CustomerImport.objects.select_related("created_by", "undone_by"), pk=pk
     )
     if customer_import.status == CustomerImport.Status.PENDING:
+        if customer_import.task_active:
+            return _progress(request, customer_import)
         return _preview(request, customer_import)
     kept = customer_import.undo_report.get("kept", {})
     kept_customers = Customer.objects.in_bulk([int(pk) for pk in kept])
@@ -107,6 +112,23 @@ def import_detail(request, pk):
             ],
         },
     )
+
+
+def _progress(request, customer_import):
+    """The worker checks or imports the file: its progress, followed by
+    static/js/task-progress.js until it is done. A waiting task can be
+    cancelled (and one that checks rows: it stops at its next report)."""
+    if request.method == "POST" and "cancel" in request.POST:
+        return _cancel(request, customer_import)
+    return render(request, "registry/import_progress.html", {"customer_import": customer_import})
+
+
+def _cancel(request, customer_import):
+    if import_cancel(customer_import=customer_import):
+        messages.info(request, _("The import was cancelled; nothing was imported."))
+        return redirect("registry:import-list")
+    messages.error(request, _("This import has already been handled."))
+    return redirect(customer_import)
 
 
 def _preview(request, customer_import):
@@ -127,19 +149,28 @@ def _preview(request, customer_import):
     )
     if request.method == "POST":
         if "cancel" in request.POST:
-            import_cancel(customer_import=customer_import)
-            messages.info(request, _("The import was cancelled; nothing was imported."))
-            return redirect("registry:import-list")
+            return _cancel(request, customer_import)
         if form.is_valid():
             # Only the mapping changes what the preview showed.
-            changed = import_choices_save(
-                customer_import=customer_import,
-                mapping=form.cleaned_data["mapping"],
-                options=form.cleaned_data["options"],
-                refresh="preview" in request.POST,
-            )
+            with transaction.atomic():
+                changed = import_choices_save(
+                    customer_import=customer_import,
+                    mapping=form.cleaned_data["mapping"],
+                    options=form.cleaned_data["options"],
+                    refresh="preview" in request.POST,
+                )
+                if "confirm" in request.POST and not changed:
+                    import_apply_start(
+                        customer_import=customer_import, by=request.user, request=request
+                    )
+                elif (
+                    changed
+                    or "preview" in request.POST
+                    or import_preview_kept(customer_import) is None
+                ):
+                    import_preview_start(customer_import)
             if "confirm" in request.POST and not changed:
-                return _apply(request, customer_import)
+                return redirect(customer_import)
             if "confirm" in request.POST:
                 messages.warning(
                     request,
@@ -147,7 +178,7 @@ def _preview(request, customer_import):
                 )
             return redirect(customer_import)
     # A bound form here has errors: they are shown without a preview.
-    preview = None if form.is_bound else import_preview_if_ready(customer_import)
+    preview = None if form.is_bound else import_preview_kept(customer_import)
     show = PreviewFilterForm(request.GET).values()["show"]
     rows = []
     if preview is not None:
@@ -179,24 +210,6 @@ def _preview(request, customer_import):
             ],
         },
     )
-
-
-def _apply(request, customer_import):
-    try:
-        done = import_apply(customer_import=customer_import, by=request.user, request=request)
-    except ImportStateError as error:
-        messages.error(request, str(error))
-        return redirect(customer_import)
-    messages.success(
-        request,
-        ngettext(
-            "Imported: %(count)s customer added.",
-            "Imported: %(count)s customers added.",
-            done.created_count,
-        )
-        % {"count": done.created_count},
-    )
-    return redirect(done)
 
 
 @permission_required(PERMISSION, raise_exception=True)

@@ -10,6 +10,7 @@ from django.utils.text import capfirst
 from registry.accounts import lock as account_lock
 from registry.accounts.selectors import unusual_activity as alerts
 from registry.audit.models import AuditEvent
+from registry.background import failed_tasks_since
 from registry.backups import last_backup_at
 from registry.imports.models import CustomerImport
 from registry.phones import format_phone
@@ -76,6 +77,13 @@ def audit_action(value):
 def locked_accounts():
     """Accounts whose password logins are locked, for the register manager's dashboard."""
     return list(account_lock.locked_accounts())
+
+
+@register.simple_tag
+def failed_tasks():
+    """Tasks of the worker that raised in the last 24 hours (imports, exports):
+    each is in the log with its task id."""
+    return failed_tasks_since(timezone.now() - timezone.timedelta(days=1))
 
 
 #: Models whose fields the audit trail's changes name.

@@ -113,7 +113,9 @@ class Command(BaseCommand):
             self.stdout.write("Dry run: nothing was written.")
             return
         with transaction.atomic():
-            customer_import = import_upload(file_name=file.name, content=content, by=by)
+            customer_import = import_upload(
+                file_name=file.name, content=content, by=by, check_rows=False
+            )
             CustomerImport.objects.filter(pk=customer_import.pk).update(
                 mapping=mapping, options=import_options.as_json()
             )
