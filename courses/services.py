@@ -7,6 +7,8 @@ the same moment never both succeed. An enrolment locks its customer's row
 before that, as a merge does.
 """
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import formats, timezone
@@ -347,6 +349,16 @@ def enrollment_cancel(*, enrollment, by, request=None):
 NOT_MARKED = ""
 
 
+@dataclass
+class RollCallSaved:
+    """What a roll call's save did: the rows changed ({enrolment id: [old,
+    new]}) and the enrolments whose mark someone else changed after the
+    user's list was shown (their mark was kept, not overwritten)."""
+
+    changes: dict
+    conflicts: list
+
+
 @transaction.atomic
 def attendance_save(*, session, marks, by, request=None, shown=None):
     """Save a session's roll call: `marks` is {enrolment id: status}. Only after
@@ -370,7 +382,7 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
     valid = set(Attendance.Status.values)
     existing = {a.enrollment_id: a for a in session.attendances.all()}
     now = timezone.now()
-    changes, came_customers = {}, []
+    changes, came_customers, conflicts = {}, [], []
     to_create, to_update = [], []
     for enrollment in course.enrollments.taking_a_place():
         status = marks.get(enrollment.pk)
@@ -381,6 +393,9 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
         if shown is not None and shown.get(enrollment.pk, status) == status:
             continue  # left as it was shown (or not on the user's list)
         if old_status == status:
+            continue
+        if shown is not None and shown[enrollment.pk] != old_status:
+            conflicts.append(enrollment)  # someone else marked it meanwhile: theirs stays
             continue
         if old is None:
             to_create.append(
@@ -418,7 +433,7 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
                 "changes": changes,
             },
         )
-    return changes
+    return RollCallSaved(changes=changes, conflicts=conflicts)
 
 
 def _attendance_by_enrollment(course, sessions):

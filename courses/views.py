@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django.views.generic import ListView, UpdateView
 
@@ -299,7 +300,7 @@ def roll_call_view(request, pk, session_pk):
             messages.error(request, _("The attendance could not be read: nothing was saved."))
             return redirect("courses:roll-call", course.pk, session.pk)
         try:
-            changes = attendance_save(
+            saved = attendance_save(
                 session=session,
                 marks=form.marks(),
                 shown=form.cleaned_data["shown"],
@@ -309,9 +310,28 @@ def roll_call_view(request, pk, session_pk):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
             return redirect("courses:roll-call", course.pk, session.pk)
+        count = len(saved.changes)
         messages.success(
-            request, _("Attendance saved (%(count)s changed).") % {"count": len(changes)}
+            request,
+            ngettext(
+                "Attendance saved (%(count)s change).",
+                "Attendance saved (%(count)s changes).",
+                count,
+            )
+            % {"count": count},
         )
+        if saved.conflicts:
+            names = ", ".join(
+                e.customer.full_name if e.customer else _("(erased)") for e in saved.conflicts
+            )
+            messages.warning(
+                request,
+                _(
+                    "Someone else marked these meanwhile, and their marks were kept: "
+                    "%(names)s. Check them below."
+                )
+                % {"names": names},
+            )
         return redirect("courses:roll-call", course.pk, session.pk)
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,

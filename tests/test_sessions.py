@@ -734,3 +734,32 @@ def test_a_series_session_the_clocks_skip_is_refused_on_the_page(client, staff_m
     )
     assert response.status_code == 200 and not Course.objects.exists()
     assert response.context["form"].non_field_errors()
+
+
+def test_a_mark_someone_else_changed_meanwhile_is_kept_and_named(
+    client, instructor, staff_member, running_course
+):
+    """Third probe (F5): the instructor and the office opened one roll call;
+    each changed the same row; the later save replaced the other's silently."""
+    enrollment = EnrollmentFactory(
+        course=running_course, customer=CustomerFactory(last_name="Berg")
+    )
+    session = running_course.sessions.first()
+    attendance_save(session=session, marks={enrollment.pk: "came"}, by=instructor)
+    url = reverse("courses:roll-call", args=[running_course.pk, session.pk])
+    # Both lists showed "came"; the instructor saves "absent" first.
+    attendance_save(
+        session=session,
+        marks={enrollment.pk: "absent"},
+        shown={enrollment.pk: "came"},
+        by=instructor,
+    )
+    client.force_login(staff_member)
+    response = client.post(
+        url, {f"mark-{enrollment.pk}": "excused", "shown": f"{enrollment.pk}:came"}, follow=True
+    )
+
+    assert Attendance.objects.get(enrollment=enrollment).status == "absent"
+    said = {m.level_tag: str(m) for m in get_messages(response.wsgi_request)}
+    assert said["success"] == "Osallistuminen tallennettu (0 muutosta)."
+    assert said["warning"].startswith("Joku muu merkitsi") and "Berg" in said["warning"]
