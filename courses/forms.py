@@ -22,6 +22,11 @@ from .services import (
     SESSION_FIELDS,
 )
 
+#: The most places a course (a lecture included) may have.
+MAX_CAPACITY = 10_000
+#: The longest one session may last.
+MAX_SESSION = datetime.timedelta(hours=24)
+
 DAY_WIDGET = forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d")
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
@@ -42,6 +47,15 @@ class CourseForm(VersionedFormMixin, forms.ModelForm):
 
     def clean_title(self):
         return " ".join(self.cleaned_data["title"].split())
+
+    def clean_capacity(self):
+        capacity = self.cleaned_data["capacity"]
+        if not 1 <= capacity <= MAX_CAPACITY:
+            raise forms.ValidationError(
+                _("Give the number of places, from 1 to %(most)s.") % {"most": MAX_CAPACITY},
+                code="implausible",
+            )
+        return capacity
 
 
 class SeriesForm(CourseForm):
@@ -207,6 +221,11 @@ class SessionForm(VersionedFormMixin, forms.ModelForm):
         start, end = cleaned.get("starts_at"), cleaned.get("ends_at")
         if start and end and end <= start:
             self.add_error("ends_at", _("The session must end after it starts."))
+        elif start and end and end - start > MAX_SESSION:
+            self.add_error(
+                "ends_at",
+                _("A session lasts at most a day: make a longer course of several sessions."),
+            )
         return cleaned
 
 

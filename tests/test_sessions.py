@@ -763,3 +763,32 @@ def test_a_mark_someone_else_changed_meanwhile_is_kept_and_named(
     said = {m.level_tag: str(m) for m in get_messages(response.wsgi_request)}
     assert said["success"] == "Osallistuminen tallennettu (0 muutosta)."
     assert said["warning"].startswith("Joku muu merkitsi") and "Berg" in said["warning"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("capacity", "0"), ("capacity", "2147483647"), ("ends_at", "year")]
+)
+def test_implausible_places_and_session_lengths_are_refused_beside_the_field(
+    client, staff_member, field, value
+):
+    """Third probe (F11): capacity 0 or 2,147,483,647, a session a year long."""
+    course = CourseFactory(sessions=weekly(timezone.now() + WEEK, 2))
+    client.force_login(staff_member)
+    if field == "capacity":
+        url = reverse("courses:course-update", args=[course.pk])
+        data = {
+            "title": course.title,
+            "location": "",
+            "capacity": value,
+            "version": course.version,
+        }
+    else:
+        url = reverse("courses:session-create", args=[course.pk])
+        start = timezone.localtime() + 3 * WEEK
+        data = {
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (start + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M"),
+            "location": "",
+        }
+    response = client.post(url, data)
+    assert response.status_code == 200 and field in response.context["form"].errors
