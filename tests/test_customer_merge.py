@@ -13,6 +13,7 @@ from .factories import (
     CustomerFactory,
     DataSubjectRequestFactory,
     EnrollmentFactory,
+    MessageFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +25,7 @@ RELATED_ROW_FACTORIES = {
     "registry.consent": lambda customer: ConsentFactory(customer=customer),
     "courses.enrollment": lambda customer: EnrollmentFactory(customer=customer),
     "registry.datasubjectrequest": lambda customer: DataSubjectRequestFactory(customer=customer),
+    "courses.message": lambda customer: MessageFactory(customer=customer),
 }
 
 

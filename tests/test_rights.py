@@ -155,6 +155,7 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         "customer",
         "consents",
         "enrollments",
+        "messages",
         "processing",
     }
     assert report["customer"]["last_name"] == "Esimerkki"
