@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import message_views, views
 
 app_name = "courses"
 
@@ -33,4 +33,12 @@ urlpatterns = [
         name="roll-call",
     ),
     path("courses/<int:pk>/export/", views.participant_export_view, name="participant-export"),
+    path("courses/<int:pk>/message/", message_views.course_message_view, name="course-message"),
+    path("messages/", message_views.outbox_view, name="outbox"),
+    path("messages/<int:pk>/", message_views.message_detail_view, name="message-detail"),
+    path(
+        "messages/<int:pk>/send-again/",
+        message_views.message_resend_view,
+        name="message-resend",
+    ),
 ]

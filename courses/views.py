@@ -17,6 +17,7 @@ from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
 
+from .call_list import warn_to_call
 from .forms import (
     CourseForm,
     CourseListForm,
@@ -130,6 +131,7 @@ def enrollment_create_view(request, pk):
         messages.error(request, _("Choose a customer to enrol."))
         return redirect(course)
     customer = get_object_or_404(Customer, pk=form.cleaned_data["customer"])
+    since = timezone.now()
     try:
         enrollment = enrollment_create(
             customer=customer,
@@ -149,6 +151,7 @@ def enrollment_create_view(request, pk):
         )
     else:
         messages.success(request, _("%(name)s enrolled.") % {"name": customer.full_name})
+    warn_to_call(request, since)
     return redirect(course)
 
 
@@ -158,6 +161,7 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
     """Cancel an enrolment (staff); the first on the waiting list gets the place."""
     course = visible_course(request, pk)
     enrollment = get_object_or_404(course.enrollments, pk=enrollment_pk)
+    since = timezone.now()
     try:
         _cancelled, promoted = enrollment_cancel(
             enrollment=enrollment, by=request.user, request=request
@@ -172,6 +176,7 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
             _("%(name)s got the place from the waiting list.")
             % {"name": moved.customer.full_name if moved.customer else _("(erased)")},
         )
+    warn_to_call(request, since)
     return redirect(course)
 
 
@@ -296,6 +301,7 @@ def session_update_view(request, pk, session_pk):
     course = visible_course(request, pk)
     session = get_object_or_404(course.sessions, pk=session_pk)
     form = SessionForm(request.POST or None, instance=session)
+    since = timezone.now()
     if request.method == "POST" and form.is_valid():
         try:
             _session, changes = session_update(
@@ -314,6 +320,7 @@ def session_update_view(request, pk, session_pk):
             messages.success(
                 request, _("Session moved.") if changes else _("Nothing was changed.")
             )
+            warn_to_call(request, since)
             return redirect(course)
     return render(
         request, "courses/session_form.html", {"course": course, "session": session, "form": form}
@@ -328,10 +335,12 @@ def session_cancel_view(request, pk, session_pk):
     session = get_object_or_404(course.sessions, pk=session_pk)
     form = SessionCancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        since = timezone.now()
         session_cancel(
             session=session, reason=form.cleaned_data["reason"], by=request.user, request=request
         )
         messages.success(request, _("Session cancelled."))
+        warn_to_call(request, since)
         return redirect(course)
     return render(
         request,
@@ -353,6 +362,7 @@ class CourseUpdateView(PermissionRequiredMixin, UpdateView):
         return Course.objects.visible_to(self.request.user)
 
     def form_valid(self, form):
+        since = timezone.now()
         try:
             course, changes = course_update(
                 course=self.object,
@@ -373,6 +383,7 @@ class CourseUpdateView(PermissionRequiredMixin, UpdateView):
         messages.success(
             self.request, _("Changes saved.") if changes else _("Nothing was changed.")
         )
+        warn_to_call(self.request, since)
         return redirect(course)
 
 

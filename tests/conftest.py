@@ -29,6 +29,7 @@ from .factories import (
     CustomerImportFactory,
     DataSubjectRequestFactory,
     EnrollmentFactory,
+    MessageFactory,
     UserFactory,
 )
 
@@ -189,4 +190,5 @@ def world(db, instructor):
         "other_course": CourseFactory(),
         "enrollment": EnrollmentFactory(course=own_course),
         "customer_import": CustomerImportFactory(),
+        "message": MessageFactory(customer=customer, course=own_course),
     }

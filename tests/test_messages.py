@@ -3,7 +3,6 @@ SMTP server (aiosmtpd in the test process)."""
 
 import email
 import os
-import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -11,7 +10,6 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
@@ -33,59 +31,12 @@ from registry.rights.documents import access_document
 from registry.rights.erasure import customer_erase
 from registry.rights.selectors import access_report
 
+from . import smtp
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
-class Recorder:
-    """An SMTP server's handler that keeps what it is given, or refuses."""
-
-    def __init__(self):
-        self.envelopes = []
-        self.refuse = False
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.refuse:
-            return "550 5.7.1 Relaying denied"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def emails(self):
-        return [
-            (
-                sorted(e.rcpt_tos),
-                email.message_from_bytes(e.original_content, policy=policy.default),
-            )
-            for e in self.envelopes
-        ]
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server(settings):
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    settings.DEFAULT_FROM_EMAIL = "Viva Balansia <kurssit@example.invalid>"
-    settings.MESSAGE_REPLY_TO = "info@example.invalid"
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+smtp_server = smtp.smtp_server  # a real SMTP server (aiosmtpd) in the test process
 
 
 @pytest.fixture

@@ -36,3 +36,9 @@ def customer_courses(customer):
 def upcoming_courses(user, limit=8):
     """The next courses the user may see, with places taken, for the dashboard."""
     return list(Course.objects.visible_to(user).upcoming().with_counts()[:limit])
+
+
+@register.simple_tag
+def customer_messages(customer, limit=50):
+    """A customer's latest messages for the customer page (one query)."""
+    return list(customer.messages.select_related("course")[:limit])
