@@ -196,6 +196,8 @@ def notify_session_changed(session, *, kind, by=None, request=None, old=None):
     """A session cancelled or moved: those with a place (the waiting list has
     no place on it). `old` is (start, end, place) before a move."""
     course = session.course
+    if course.is_cancelled:
+        return  # its cancellation was the news
     for customer in course_recipients(course):
         message_create(
             customer=customer,

@@ -200,3 +200,46 @@ def test_cancel_a_participant_of_a_full_course_and_the_first_waiting_gets_the_pl
     assert second.email not in mails
     page.goto(live_server.url + "/messages/")
     expect(page.get_by_role("heading", name="Lähtevät viestit")).to_be_visible()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"audience": "participants", "subject": "a" * 10_000, "text": "x"},
+        {"audience": "participants", "subject": "x", "text": "a" * 100_000},
+        {"audience": ["participants", "waitlist"], "subject": "x", "text": "x"},
+        {"audience": "-1", "subject": "x\r\nBcc: kaikki@example.invalid", "text": "x"},
+        {"audience": "participants", "subject": "x\x00", "text": "x\x00"},
+    ],
+    ids=["huge subject", "huge text", "two audiences", "header injection", "nul"],
+)
+def test_hostile_posts_to_the_course_message(client, staff_member, data):
+    course = CourseFactory()
+    EnrollmentFactory(course=course)
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:course-message", args=[course.pk]), {**data, "confirm": "1"}
+    )
+    assert response.status_code in {200, 400}
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_subject_with_a_line_break_becomes_one_line(client, staff_member, smtp_server):
+    course = CourseFactory()
+    participant = EnrollmentFactory(course=course).customer
+    client.force_login(staff_member)
+    client.post(
+        reverse("courses:course-message", args=[course.pk]),
+        {
+            "audience": "participants",
+            "subject": "Sali\r\nBcc: kaikki@example.invalid",
+            "text": "x",
+            "confirm": "1",
+        },
+    )
+    message = Message.objects.get()
+    assert message.subject == "Sali Bcc: kaikki@example.invalid"
+    message_deliver(message.pk)
+    assert [r for r, _mail in smtp_server.emails()] == [[participant.email]]
