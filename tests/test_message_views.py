@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from courses.models import Message
+from courses.models import Message, MessageSettings
 from courses.tasks import message_deliver
 from registry.audit.models import AuditEvent
 
@@ -243,3 +243,31 @@ def test_a_subject_with_a_line_break_becomes_one_line(client, staff_member, smtp
     assert message.subject == "Sali Bcc: kaikki@example.invalid"
     message_deliver(message.pk)
     assert [r for r, _mail in smtp_server.emails()] == [[participant.email]]
+
+
+@pytest.mark.django_db
+def test_the_register_manager_switches_automatic_messages_in_admin(
+    client, register_manager, staff_member
+):
+    url = reverse("admin:courses_messagesettings_change", args=[1])
+    client.force_login(staff_member)
+    assert client.get(url).status_code in {302, 403}
+    client.force_login(register_manager)
+    page = client.get(url)
+    assert page.status_code == 200
+    form = dict.fromkeys(
+        (
+            "enrolled",
+            "waitlisted",
+            "promoted",
+            "course_cancelled",
+            "session_cancelled",
+            "session_moved",
+            "reminder",
+        ),
+        "on",
+    )  # enrollment_cancelled left unticked: off
+    assert client.post(url, form).status_code == 302
+    settings_row = MessageSettings.current()
+    assert not settings_row.enrollment_cancelled
+    assert settings_row.enrolled
