@@ -145,7 +145,9 @@ def test_course_cancelled_tells_participants_and_waiting_list_not_the_cancelled(
     participant = EnrollmentFactory(course=course).customer
     waiting = EnrollmentFactory(course=course, status="waitlisted").customer
     cancelled = EnrollmentFactory(course=course, status="cancelled").customer
-    course_update(course=course, data={"is_cancelled": True}, by=staff_member)
+    EnrollmentFactory(course=course, customer=None)  # an erased customer's place
+    course_update(course=course, data={"is_cancelled": True, "capacity": 2}, by=staff_member)
+    assert Message.objects.count() == 2
     assert _kinds(participant) == ["course_cancelled"]
     assert _kinds(waiting) == ["course_cancelled"]
     assert _kinds(cancelled) == []
