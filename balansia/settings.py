@@ -404,6 +404,38 @@ TASK_STALE_SECONDS = envint("TASK_STALE_SECONDS", 180)
 EXPORT_DIR = Path(env("EXPORT_DIR", VAR_DIR / "exports"))
 EXPORT_KEEP_MINUTES = envint("EXPORT_KEEP_MINUTES", 60)
 
+# --- Messages to customers (courses.messages) -------------------------------
+# The company's mail server. Without EMAIL_HOST (a laptop) every message is
+# written as an .eml file under var/mail/ instead of being sent.
+EMAIL_HOST = env("EMAIL_HOST", "")
+EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+EMAIL_FILE_PATH = Path(env("EMAIL_FILE_PATH", VAR_DIR / "mail"))
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "courses.mail.EmlFileBackend"
+)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", REGISTER_CONTROLLER["email"])
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where customers' replies go (Reply-To).
+MESSAGE_REPLY_TO = env("MESSAGE_REPLY_TO", REGISTER_CONTROLLER["email"])
+# The company's phone number in the messages ("call us if you cannot come").
+MESSAGE_PHONE = env("MESSAGE_PHONE", REGISTER_CONTACT_PERSON["phone"])
+# The reminder goes this many days before a course's first session.
+REMINDER_DAYS = envint("REMINDER_DAYS", 2)
+# Message texts are deleted this many days after they were written (the
+# record of what was sent, to whom and when stays).
+MESSAGE_BODY_DAYS = envint("MESSAGE_BODY_DAYS", 90)
+# Sending is tried this many times, waiting longer each time (1, 2, 4, 8 ...
+# times MESSAGE_RETRY_SECONDS), before the message is marked failed.
+MESSAGE_SEND_ATTEMPTS = envint("MESSAGE_SEND_ATTEMPTS", 5)
+MESSAGE_RETRY_SECONDS = envint("MESSAGE_RETRY_SECONDS", 60)
+
 # --- Backups ---------------------------------------------------------------
 BACKUP_DIR = Path(env("BACKUP_DIR", VAR_DIR / "backups"))
 # A Fernet key (generate: manage.py backup --generate-key). Without it no

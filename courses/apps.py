@@ -12,3 +12,5 @@ class CoursesConfig(AppConfig):
     def ready(self):
         # Registers the enrolments' merge and erasure handlers with registry.
         import_module(f"{self.name}.services")
+        # And the messages' (courses.messages).
+        import_module(f"{self.name}.messages")

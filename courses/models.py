@@ -269,3 +269,138 @@ class Attendance(models.Model):
 
     def __str__(self):
         return f"{self.enrollment_id} @ {self.session_id}: {self.status}"
+
+
+class MessageQuerySet(models.QuerySet):
+    def failed(self):
+        return self.filter(state=Message.State.FAILED)
+
+    def to_call(self):
+        """Messages that could not be sent: the customer has no email address."""
+        return self.filter(state=Message.State.NO_ADDRESS)
+
+
+class Message(models.Model):
+    """One service message to one customer (the outbox, lähtevät viestit):
+    written in the transaction of the event that causes it and sent after
+    commit by a task (courses.tasks.send_message). Service messages only:
+    never marketing. The body is deleted after MESSAGE_BODY_DAYS; the rest
+    stays as the record of what was sent."""
+
+    class Kind(models.TextChoices):
+        ENROLLED = "enrolled", _("Enrolment confirmed")
+        WAITLISTED = "waitlisted", _("Placed on the waiting list")
+        PROMOTED = "promoted", _("A place from the waiting list")
+        ENROLLMENT_CANCELLED = "enrollment_cancelled", _("Enrolment cancelled")
+        COURSE_CANCELLED = "course_cancelled", _("Course cancelled")
+        SESSION_CANCELLED = "session_cancelled", _("Session cancelled")
+        SESSION_MOVED = "session_moved", _("Session moved")
+        REMINDER = "reminder", _("Reminder")
+        STAFF = "staff", _("Message from staff")
+
+    #: Sent by the register itself on an event (Auto-Submitted: auto-generated).
+    AUTOMATIC = tuple(kind for kind in Kind.values if kind != "staff")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        NO_ADDRESS = "no_address", _("No email address: call")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        # The erasure deletes them (courses.messages); so would this.
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    course = models.ForeignKey(
+        Course,
+        verbose_name=_("course"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    session = models.ForeignKey(
+        Session,
+        verbose_name=_("session"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    to = models.EmailField(_("to"), blank=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    body_deleted_at = models.DateTimeField(_("text deleted"), null=True, blank=True)
+    state = models.CharField(
+        _("state"), max_length=20, choices=State.choices, default=State.QUEUED
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    caused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("caused by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at", "-id"]
+        permissions = [("send_course_message", _("Can write a message to a course's people"))]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="message_state_idx"),
+            models.Index(fields=["course", "kind"], name="message_course_kind_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} → {self.customer_id} ({self.state})"
+
+    @property
+    def is_automatic(self):
+        return self.kind in self.AUTOMATIC
+
+
+class MessageSettings(models.Model):
+    """Which automatic messages are sent: one row, edited by the register
+    manager in admin (MessageSettings.current())."""
+
+    enrolled = models.BooleanField(_("enrolment confirmed"), default=True)
+    waitlisted = models.BooleanField(_("placed on the waiting list"), default=True)
+    promoted = models.BooleanField(_("a place from the waiting list"), default=True)
+    enrollment_cancelled = models.BooleanField(_("enrolment cancelled by staff"), default=True)
+    course_cancelled = models.BooleanField(_("course cancelled"), default=True)
+    session_cancelled = models.BooleanField(_("session cancelled"), default=True)
+    session_moved = models.BooleanField(_("session moved"), default=True)
+    reminder = models.BooleanField(_("reminder before the first session"), default=True)
+
+    class Meta:
+        verbose_name = _("automatic messages")
+        verbose_name_plural = _("automatic messages")
+
+    def __str__(self):
+        return str(_("Automatic messages"))
+
+    @classmethod
+    def current(cls):
+        return cls.objects.get_or_create(pk=1)[0]
+
+    def allows(self, kind):
+        """Staff messages are always allowed; each automatic kind by its switch."""
+        return getattr(self, kind, True)

@@ -23,7 +23,8 @@ from registry.merge import merge_handler
 from registry.models import Customer
 from registry.phones import format_phone
 
-from .models import Attendance, Course, Enrollment, Session
+from . import messages as outbox
+from .models import Attendance, Course, Enrollment, Message, Session
 
 #: What the course form edits. Its start and end are not among them: they are
 #: its first and last session's (course_dates_sync).
@@ -69,6 +70,7 @@ def _promote_from_waitlist(*, course, by, request):
             detail={"course_id": course.pk},
         )
         promoted.append(enrollment)
+    outbox.notify_promoted(promoted, by=by, request=request)
     return promoted
 
 
@@ -183,6 +185,7 @@ def session_update(*, session, data, by, request=None, version=None):
     current = Session.objects.select_for_update().get(pk=session.pk)
     check_version((current, version), actions=[AuditEvent.Action.COURSE_CHANGED])
     original_start = current.starts_at
+    before = (current.starts_at, current.ends_at, current.place)
     changes = changes_apply(current, data, SESSION_FIELDS)
     if changes and current.starts_at > timezone.now() and current.attendances.exists():
         # Marks of a session that has not started would count as came or
@@ -209,6 +212,10 @@ def session_update(*, session, data, by, request=None, version=None):
             changes=changes,
             version=current.version,
         )
+        if not current.is_cancelled and max(before[1], current.ends_at) > timezone.now():
+            outbox.notify_session_changed(
+                current, kind=Message.Kind.SESSION_MOVED, by=by, request=request, old=before
+            )
     return current, changes
 
 
@@ -237,6 +244,10 @@ def session_cancel(*, session, reason, by, request=None):
     _session_audit(
         course=course, session=current, by=by, request=request, what="cancelled", reason=reason
     )
+    if not current.has_started:
+        outbox.notify_session_changed(
+            current, kind=Message.Kind.SESSION_CANCELLED, by=by, request=request
+        )
     return current
 
 
@@ -271,6 +282,8 @@ def course_update(*, course, data, by, request=None, version=None):
             request=request,
             detail={"changes": changes, "version": current.version},
         )
+        if "is_cancelled" in changes and current.is_cancelled and not current.is_past:
+            outbox.notify_course_cancelled(current, by=by, request=request)
         if not current.is_past and not current.is_cancelled:
             _promote_from_waitlist(course=current, by=by, request=request)
     return current, changes
@@ -318,6 +331,9 @@ def enrollment_create(*, customer, course, source, by, request=None):
         request=request,
         detail={"course_id": course.pk, "status": enrollment.status, "source": source},
     )
+    outbox.notify_enrolled(
+        enrollment, by=by, request=request, position=waitlist_position(enrollment)
+    )
     return enrollment
 
 
@@ -337,6 +353,7 @@ def enrollment_cancel(*, enrollment, by, request=None):
         request=request,
         detail={"course_id": course.pk},
     )
+    outbox.notify_enrollment_cancelled(enrollment, by=by, request=request)
     promoted = (
         []
         if course.is_cancelled

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import report_views, views
+from . import message_views, report_views, views
 
 app_name = "courses"
 
@@ -39,4 +39,12 @@ urlpatterns = [
         name="customer-enrollment-create",
     ),
     path("reports/courses/", report_views.course_report, name="report-courses"),
+    path("courses/<int:pk>/message/", message_views.course_message_view, name="course-message"),
+    path("messages/", message_views.outbox_view, name="outbox"),
+    path("messages/<int:pk>/", message_views.message_detail_view, name="message-detail"),
+    path(
+        "messages/<int:pk>/send-again/",
+        message_views.message_resend_view,
+        name="message-resend",
+    ),
 ]

@@ -19,6 +19,7 @@ from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
 
+from .call_list import warn_to_call
 from .forms import (
     CourseForm,
     CourseListForm,
@@ -173,6 +174,7 @@ def enrollment_create_view(request, pk):
         messages.error(request, _("Choose a customer to enrol."))
         return redirect(course)
     customer = get_object_or_404(Customer, pk=form.cleaned_data["customer"])
+    since = timezone.now()
     try:
         enrollment = enrollment_create(
             customer=customer,
@@ -192,6 +194,7 @@ def enrollment_create_view(request, pk):
         )
     else:
         messages.success(request, _("%(name)s enrolled.") % {"name": customer.full_name})
+    warn_to_call(request, since)
     return redirect(course)
 
 
@@ -209,6 +212,7 @@ def customer_enrollment_create_view(request, pk):
         )
         return redirect(customer)
     course = visible_course(request, form.cleaned_data["course"])
+    since = timezone.now()
     try:
         enrollment = enrollment_create(
             customer=customer,
@@ -236,6 +240,7 @@ def customer_enrollment_create_view(request, pk):
             _("%(name)s enrolled on %(course)s.")
             % {"name": customer.full_name, "course": course.title},
         )
+    warn_to_call(request, since)
     return redirect(customer)
 
 
@@ -268,6 +273,7 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
             "courses/enrollment_cancel.html",
             {"course": course, "enrollment": enrollment, "next_in_line": next_in_line},
         )
+    since = timezone.now()
     try:
         _cancelled, promoted = enrollment_cancel(
             enrollment=enrollment, by=request.user, request=request
@@ -282,6 +288,7 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
             _("%(name)s got the place from the waiting list.")
             % {"name": moved.customer.full_name if moved.customer else _("(erased)")},
         )
+    warn_to_call(request, since)
     return redirect(course)
 
 
@@ -429,6 +436,7 @@ def session_update_view(request, pk, session_pk):
     course = visible_course(request, pk)
     session = get_object_or_404(course.sessions, pk=session_pk)
     form = SessionForm(request.POST or None, instance=session)
+    since = timezone.now()
     if request.method == "POST" and form.is_valid():
         try:
             _session, changes = session_update(
@@ -447,6 +455,7 @@ def session_update_view(request, pk, session_pk):
             messages.success(
                 request, _("Session moved.") if changes else _("Nothing was changed.")
             )
+            warn_to_call(request, since)
             return redirect(course)
     return render(
         request, "courses/session_form.html", {"course": course, "session": session, "form": form}
@@ -461,6 +470,7 @@ def session_cancel_view(request, pk, session_pk):
     session = get_object_or_404(course.sessions, pk=session_pk)
     form = SessionCancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        since = timezone.now()
         try:
             session_cancel(
                 session=session,
@@ -472,6 +482,7 @@ def session_cancel_view(request, pk, session_pk):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, _("Session cancelled."))
+            warn_to_call(request, since)
         return redirect(course)
     return render(
         request,
@@ -493,6 +504,7 @@ class CourseUpdateView(PermissionRequiredMixin, UpdateView):
         return Course.objects.visible_to(self.request.user)
 
     def form_valid(self, form):
+        since = timezone.now()
         try:
             course, changes = course_update(
                 course=self.object,
@@ -513,6 +525,7 @@ class CourseUpdateView(PermissionRequiredMixin, UpdateView):
         messages.success(
             self.request, _("Changes saved.") if changes else _("Nothing was changed.")
         )
+        warn_to_call(self.request, since)
         return redirect(course)
 
 

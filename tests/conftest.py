@@ -30,6 +30,7 @@ from .factories import (
     CustomerImportFactory,
     DataSubjectRequestFactory,
     EnrollmentFactory,
+    MessageFactory,
     RegisterExportFactory,
     UnsubscribeImportFactory,
     UserFactory,
@@ -195,6 +196,7 @@ def world(db, instructor, register_manager):
         "register_export": RegisterExportFactory(requested_by=register_manager),
         "other_register_export": RegisterExportFactory(),
         "unsubscribe_import": UnsubscribeImportFactory(),
+        "message": MessageFactory(customer=customer, course=own_course),
     }
 
 

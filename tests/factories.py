@@ -210,3 +210,20 @@ class MarketingExportRowFactory(factory.django.DjangoModelFactory):
 
     export = factory.SubFactory(MarketingExportFactory)
     customer = factory.SubFactory(CustomerFactory)
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A reminder sent to an enrolled customer."""
+
+    class Meta:
+        model = "courses.Message"
+
+    customer = factory.SubFactory(CustomerFactory)
+    course = factory.SubFactory(CourseFactory)
+    kind = "reminder"
+    to = factory.LazyAttribute(lambda message: message.customer.email)
+    subject = factory.LazyAttribute(lambda message: f"Muistutus: {message.course.title}")
+    body = "Hei,\n\nkurssi alkaa pian.\n"
+    state = "sent"
+    attempts = 1
+    sent_at = factory.LazyFunction(timezone.now)

@@ -14,6 +14,7 @@ from .factories import (
     DataSubjectRequestFactory,
     EnrollmentFactory,
     MarketingExportRowFactory,
+    MessageFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,7 @@ RELATED_ROW_FACTORIES = {
     "courses.enrollment": lambda customer: EnrollmentFactory(customer=customer),
     "registry.datasubjectrequest": lambda customer: DataSubjectRequestFactory(customer=customer),
     "registry.marketingexportrow": lambda customer: MarketingExportRowFactory(customer=customer),
+    "courses.message": lambda customer: MessageFactory(customer=customer),
 }
 
 

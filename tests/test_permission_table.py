@@ -130,6 +130,10 @@ RULES = {
         lambda w: {"pk": w["own_course"].pk, "session_pk": w["own_session"].pk},
         OFFICE,
     ),
+    "courses:course-message": (lambda w: {"pk": w["own_course"].pk}, OFFICE),
+    "courses:outbox": (None, OFFICE),
+    "courses:message-detail": (lambda w: {"pk": w["message"].pk}, OFFICE),
+    "courses:message-resend": (lambda w: {"pk": w["message"].pk}, POST_ONLY),
 }
 
 #: Objects outside the instructor's scope answer 404, not 403.

@@ -156,6 +156,7 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         "consents",
         "enrollments",
         "marketing_exports",
+        "messages",
         "processing",
     }
     assert report["customer"]["last_name"] == "Esimerkki"

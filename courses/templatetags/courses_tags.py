@@ -92,3 +92,9 @@ def todays_sessions(user):
         .select_related("course")
         .order_by("starts_at", "id")[:10]
     )
+
+
+@register.simple_tag
+def customer_messages(customer, limit=50):
+    """A customer's latest messages for the customer page (one query)."""
+    return list(customer.messages.select_related("course")[:limit])

@@ -38,6 +38,10 @@ _COURSES_OFFICE = [
     "courses.view_participant_contacts",
     "courses.mark_attendance",
     "courses.export_participant_list",
+    # The outbox: customers' messages, "send again", a message to a course's people.
+    "courses.view_message",
+    "courses.change_message",
+    "courses.send_course_message",
 ]
 _CUSTOMERS_OFFICE = [
     "registry.view_customer",
@@ -80,6 +84,9 @@ GRANTS = {
         # The reports: aggregates only (office staff may be given it in admin).
         "registry.view_reports",
         *_COURSES_OFFICE,
+        # Which automatic messages are sent (admin).
+        "courses.view_messagesettings",
+        "courses.change_messagesettings",
     ],
     STAFF: [*_CUSTOMERS_OFFICE, *_COURSES_OFFICE],
     # Instructors see only the courses they teach (the views scope them);

@@ -122,6 +122,8 @@ class AuditEvent(AppendOnlyModel):
         )
         TWO_FACTOR_REPLACED = "two_factor_replaced", _("Replaced the two-factor authenticator")
         TWO_FACTOR_REMOVED = "two_factor_removed", _("Removed a two-factor device")
+        MESSAGE_QUEUED = "message_queued", _("Wrote a message to a customer")
+        MESSAGE_RESENT = "message_resent", _("Sent a message again")
         TWO_FACTOR_CHANGED = "two_factor_changed", _("Changed a two-factor device")
         ACCOUNT_LOCKED = "account_locked", _("Account locked after repeated failed logins")
         ACCOUNT_UNLOCKED = "account_unlocked", _("Lifted the lock of an account")

@@ -117,6 +117,7 @@ def _attendance(enrollment_model, marks):
 def access_document(report, language):
     """The report's data as a readable document in `language` (fi or en)."""
     enrollment = Customer._meta.get_field("enrollments").related_model
+    message = Customer._meta.get_field("messages").related_model
     with translation.override(language):
         name = f"{report['customer']['first_name']} {report['customer']['last_name']}"
         return Document(
@@ -191,6 +192,21 @@ def access_document(report, language):
                     ],
                     empty=_("None: your details have not been on any marketing list."),
                     widths=(22, 22, 30, 26),
+                ),
+                Section(
+                    _("Messages sent to you"),
+                    columns=[_("When"), _("Message"), _("To"), _("State")],
+                    rows=[
+                        [
+                            _moment(m["sent_at"] or m["created_at"]),
+                            _choice(message, "kind", m["kind"]),
+                            m["to"] or NONE,
+                            _choice(message, "state", m["state"]),
+                        ]
+                        for m in report.get("messages", [])
+                    ],
+                    empty=_("No messages."),
+                    widths=(22, 34, 30, 14),
                 ),
                 Section(
                     _("Who has handled your data"),

@@ -99,6 +99,21 @@ def access_report(customer):
                 "export__exported_at", "export_id"
             )
         ],
+        # Service messages sent to the customer (courses.Message): what kind
+        # and when; their texts are not kept for long (MESSAGE_BODY_DAYS).
+        "messages": [
+            {
+                "kind": message.kind,
+                "channel": message.channel,
+                "to": message.to,
+                "state": message.state,
+                "created_at": message.created_at.isoformat(timespec="seconds"),
+                "sent_at": message.sent_at.isoformat(timespec="seconds")
+                if message.sent_at
+                else None,
+            }
+            for message in customer.messages.order_by("created_at", "id")
+        ],
         "processing": [
             {
                 "at": event.at.isoformat(timespec="seconds"),

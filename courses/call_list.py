@@ -1,0 +1,35 @@
+"""Customers a message could not reach by email, shown to staff to call."""
+
+from django.contrib import messages
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from registry.phones import format_phone
+
+from .models import Message
+
+
+def warn_to_call(request, since):
+    """After an event: the customers its messages could not reach by email,
+    with their phone numbers ("call these 3")."""
+    to_call = list(
+        Message.objects.to_call()
+        .filter(caused_by=request.user, created_at__gte=since)
+        .select_related("customer")
+        .order_by("id")
+    )
+    if not to_call:
+        return
+    people = ", ".join(
+        f"{m.customer.full_name} ({format_phone(m.customer.phone) or _('no phone')})"
+        for m in to_call
+    )
+    messages.warning(
+        request,
+        ngettext(
+            "No email address: call this customer: %(people)s.",
+            "No email address: call these %(count)s: %(people)s.",
+            len(to_call),
+        )
+        % {"count": len(to_call), "people": people},
+    )

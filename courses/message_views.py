@@ -1,0 +1,157 @@
+"""The outbox pages: a course's message from staff, all failed messages and
+those to call, one message, "send again". Service messages only."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create, customer_searched, customer_viewed
+
+from .call_list import warn_to_call
+from .message_forms import CourseMessageForm
+from .messages import course_recipients, message_render, message_resend, staff_message_create
+from .models import Message
+from .views import visible_course
+
+#: How long the outbox lists a customer without email to call.
+TO_CALL_DAYS = 14
+
+
+@permission_required("courses.send_course_message", raise_exception=True)
+@transaction.atomic
+def course_message_view(request, pk):
+    """Write to a course's participants or its waiting list: the form, then a
+    preview of the recipients and the text, then send."""
+    course = visible_course(request, pk)
+    form = CourseMessageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        recipients = course_recipients(course, data["audience"])
+        if request.POST.get("confirm") == "1" and recipients:
+            since = timezone.now()
+            written = staff_message_create(
+                course=course,
+                audience=data["audience"],
+                subject=data["subject"],
+                text=data["text"],
+                by=request.user,
+                request=request,
+            )
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)s message written: it is sent in a moment.",
+                    "%(count)s messages written: they are sent in a moment.",
+                    len(written),
+                )
+                % {"count": len(written)},
+            )
+            warn_to_call(request, since)
+            return redirect(course)
+        audit_event_create(
+            action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+            by=request.user,
+            target=course,
+            request=request,
+            detail={"view": "message_preview", "audience": data["audience"]},
+        )
+        example = recipients[0] if recipients else None
+        subject, body = message_render(
+            Message.Kind.STAFF,
+            {
+                "customer": example or {"first_name": _("(first name)")},
+                "course": course,
+                "staff_subject": data["subject"],
+                "text": data["text"],
+            },
+        )
+        return render(
+            request,
+            "courses/course_message.html",
+            {
+                "course": course,
+                "form": form,
+                "preview": True,
+                "recipients": recipients,
+                "without_email": [c for c in recipients if not c.email],
+                "subject": subject,
+                "body": body,
+            },
+        )
+    return render(request, "courses/course_message.html", {"course": course, "form": form})
+
+
+@permission_required("courses.view_message", raise_exception=True)
+@transaction.atomic
+def outbox_view(request):
+    """Lähtevät viestit: failed messages with "send again", customers to call,
+    and the latest messages. Reading it is audited as a list of customers."""
+    failed = list(Message.objects.failed().select_related("customer", "course")[:200])
+    to_call = list(
+        Message.objects.to_call()
+        .filter(created_at__gte=timezone.now() - timedelta(days=TO_CALL_DAYS))
+        .select_related("customer", "course")[:200]
+    )
+    latest = list(Message.objects.select_related("customer", "course")[:50])
+    shown = {m.customer_id for m in [*failed, *to_call, *latest]}
+    customer_searched(
+        query="",
+        result_count=len(shown),
+        shown=len(shown),
+        by=request.user,
+        request=request,
+        via="outbox",
+    )
+    return render(
+        request,
+        "courses/outbox.html",
+        {
+            "failed": failed,
+            "to_call": to_call,
+            "to_call_days": TO_CALL_DAYS,
+            "latest": latest,
+            "to_files": settings.EMAIL_BACKEND == "courses.mail.EmlFileBackend",
+            "mail_dir": settings.EMAIL_FILE_PATH,
+        },
+    )
+
+
+@permission_required("courses.view_message", raise_exception=True)
+@transaction.atomic
+def message_detail_view(request, pk):
+    """One message as the customer got it (until its text is deleted)."""
+    message = get_object_or_404(
+        Message.objects.select_related("customer", "course", "session", "caused_by"), pk=pk
+    )
+    customer_viewed(customer=message.customer, by=request.user, request=request, via="message")
+    return render(
+        request,
+        "courses/message_detail.html",
+        {
+            "message": message,
+            "from_email": settings.DEFAULT_FROM_EMAIL,
+            "reply_to": settings.MESSAGE_REPLY_TO,
+            "body_days": settings.MESSAGE_BODY_DAYS,
+        },
+    )
+
+
+@require_POST
+@permission_required("courses.change_message", raise_exception=True)
+def message_resend_view(request, pk):
+    message = get_object_or_404(Message, pk=pk)
+    if message.state != Message.State.FAILED or not message.body:
+        messages.error(request, _("Only a failed message whose text is kept can be sent again."))
+    else:
+        message_resend(message=message, by=request.user, request=request)
+        messages.success(request, _("The message is sent again in a moment."))
+    return redirect("courses:outbox")
