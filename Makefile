@@ -132,6 +132,7 @@ messages: $(VENV)/.installed-dev
 
 check-deploy: $(VENV)/.installed
 	DEBUG=false SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  SUPPRESSION_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  ALLOWED_HOSTS=rekisteri.example.fi CSRF_TRUSTED_ORIGINS=https://rekisteri.example.fi \
 	  $(MANAGE) check --deploy --fail-level WARNING
 

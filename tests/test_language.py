@@ -70,6 +70,12 @@ SOURCE_DIRS = ("balansia", "registry", "courses", "templates")
 SAME_IN_FINNISH = {"PDF", "JSON", "CSV", "XLSX", "CSV (UTF-8)", "Excel (XLSX)", "English"}
 
 
+def written_in(source, message):
+    """Whether the project's source has the message as a string literal (a
+    third-party text such as the country "Peru" may occur inside our words)."""
+    return f'"{message}"' in source or f"'{message}'" in source
+
+
 def project_source():
     root = Path(__file__).resolve().parent.parent
     return "\n".join(
@@ -125,7 +131,9 @@ def test_every_page_in_finnish_has_no_untranslated_project_string(
     ours = {
         message
         for message in untranslated
-        if message in source and message not in SAME_IN_FINNISH and re.search("[a-z]", message)
+        if written_in(source, message)
+        and message not in SAME_IN_FINNISH
+        and re.search("[a-z]", message)
     }
     assert opened >= 3 and ours == set()
 
@@ -156,7 +164,7 @@ def test_the_messages_of_every_form_are_in_finnish(request, world, untranslated,
     ours = {
         m
         for m in untranslated
-        if m in source and m not in SAME_IN_FINNISH and re.search("[a-z]", m)
+        if written_in(source, m) and m not in SAME_IN_FINNISH and re.search("[a-z]", m)
     }
     assert dict(zip(FORMS, answered, strict=True)) == dict.fromkeys(FORMS, 200)
     assert ours == set()
