@@ -15,12 +15,8 @@ from registry.query_forms import (
 )
 
 from .models import Attendance, Course, Enrollment, Session
-from .services import (
-    COURSE_FIELDS,
-    DEFAULT_PARTICIPANT_COLUMNS,
-    PARTICIPANT_COLUMNS,
-    SESSION_FIELDS,
-)
+from .participants import DEFAULT_PARTICIPANT_COLUMNS, PARTICIPANT_COLUMNS
+from .services import COURSE_FIELDS, SESSION_FIELDS
 
 #: The most places a course (a lecture included) may have.
 MAX_CAPACITY = 10_000

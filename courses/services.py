@@ -7,11 +7,9 @@ the same moment never both succeed. An enrolment locks its customer's row
 before that, as a merge does.
 """
 
-from dataclasses import dataclass
-
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
@@ -21,7 +19,6 @@ from registry.concurrency import check_version
 from registry.erasure import erasure_handler
 from registry.merge import merge_handler
 from registry.models import Customer
-from registry.phones import format_phone
 
 from . import messages as outbox
 from .models import Attendance, Course, Enrollment, Message, Session
@@ -52,7 +49,7 @@ def _set_status(enrollment, status):
     enrollment.save(update_fields=["status", "status_changed_at"])
 
 
-def _locked(course):
+def locked_course(course):
     return Course.objects.select_for_update().get(pk=course.pk)
 
 
@@ -158,7 +155,7 @@ def _session_audit(*, course, session, by, request, what, **detail):
 def session_create(*, course, data, by, request=None):
     """Add one session to a course. Enrolments are not touched. Not to a
     course that is over (its list is the archive)."""
-    course = _locked(course)
+    course = locked_course(course)
     _refuse_if_archived(course)
     session = Session(course=course, **{f: data[f] for f in SESSION_FIELDS if f in data})
     session.full_clean()
@@ -180,7 +177,7 @@ def session_update(*, session, data, by, request=None, version=None):
     """Move a session (its time or place). The first time it moves, its
     original start is kept ("moved from"). Enrolments and attendance are not
     touched. `version` as in course_update (EditConflict)."""
-    course = _locked(session.course)
+    course = locked_course(session.course)
     _refuse_if_archived(course)
     current = Session.objects.select_for_update().get(pk=session.pk)
     check_version((current, version), actions=[AuditEvent.Action.COURSE_CHANGED])
@@ -223,7 +220,7 @@ def session_update(*, session, data, by, request=None, version=None):
 def session_cancel(*, session, reason, by, request=None):
     """Cancel one session with a reason. It stays on the course, struck through;
     enrolments are not touched."""
-    course = _locked(session.course)
+    course = locked_course(session.course)
     _refuse_if_archived(course)
     current = Session.objects.select_for_update().get(pk=session.pk)
     if current.is_cancelled:
@@ -257,7 +254,7 @@ def course_update(*, course, data, by, request=None, version=None):
     lowering it below the number enrolled is refused. `version` is the version
     the edit form was opened on: if the course has changed since,
     EditConflict is raised and nothing is saved."""
-    current = _locked(course)
+    current = locked_course(course)
     check_version((current, version), actions=[AuditEvent.Action.COURSE_CHANGED])
     taken = current.enrollments.taking_a_place().count()
     if "capacity" in data and data["capacity"] < taken:
@@ -304,7 +301,7 @@ def enrollment_create(*, customer, course, source, by, request=None):
                 "another one or erased. Search for the customer again."
             )
         )
-    course = _locked(course)
+    course = locked_course(course)
     _refuse_if_archived(course)
     if course.is_cancelled:
         raise EnrollmentError(_("The course has been cancelled."))
@@ -340,7 +337,7 @@ def enrollment_create(*, customer, course, source, by, request=None):
 @transaction.atomic
 def enrollment_cancel(*, enrollment, by, request=None):
     """Cancel an enrolment; a freed place goes to the first on the waiting list."""
-    course = _locked(enrollment.course)
+    course = locked_course(enrollment.course)
     _refuse_if_archived(course)
     enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
     if enrollment.status == Enrollment.Status.CANCELLED:
@@ -360,278 +357,6 @@ def enrollment_cancel(*, enrollment, by, request=None):
         else _promote_from_waitlist(course=course, by=by, request=request)
     )
     return enrollment, promoted
-
-
-#: An attendance status as a row of the roll call shows it; "" is not marked.
-NOT_MARKED = ""
-
-
-@dataclass
-class RollCallSaved:
-    """What a roll call's save did: the rows changed ({enrolment id: [old,
-    new]}) and the enrolments whose mark someone else changed after the
-    user's list was shown (their mark was kept, not overwritten)."""
-
-    changes: dict
-    conflicts: list
-
-
-@transaction.atomic
-def attendance_save(*, session, marks, by, request=None, shown=None):
-    """Save a session's roll call: `marks` is {enrolment id: status}. Only after
-    the session has started; a past session can be corrected (also in the
-    archive). Audited, with what changed.
-
-    `shown` is {enrolment id: status as the user's list showed it} ("" when
-    unmarked). With it, only the rows the user changed are written: the
-    instructor and the office may mark the same session at once, and a mark
-    someone else saved meanwhile on another row stays. Rows not on the list
-    (enrolled since) are left alone. A customer marked as came has been
-    active at the session's start (retention starts again)."""
-    course = _locked(session.course)
-    session = Session.objects.select_for_update().get(pk=session.pk)
-    if session.course_id != course.pk:  # pragma: no cover - the views look the session up
-        raise EnrollmentError(_("The session is not on this course."))
-    if session.is_cancelled:
-        raise EnrollmentError(_("The session was cancelled: there is no attendance to mark."))
-    if not session.has_started:
-        raise EnrollmentError(_("Attendance can be marked once the session has started."))
-    valid = set(Attendance.Status.values)
-    existing = {a.enrollment_id: a for a in session.attendances.all()}
-    now = timezone.now()
-    changes, came_customers, conflicts = {}, [], []
-    to_create, to_update = [], []
-    for enrollment in course.enrollments.taking_a_place():
-        status = marks.get(enrollment.pk)
-        if status not in valid:
-            continue  # not on the list, or left unmarked
-        old = existing.get(enrollment.pk)
-        old_status = old.status if old else NOT_MARKED
-        if shown is not None and shown.get(enrollment.pk, status) == status:
-            continue  # left as it was shown (or not on the user's list)
-        if old_status == status:
-            continue
-        if shown is not None and shown[enrollment.pk] != old_status:
-            conflicts.append(enrollment)  # someone else marked it meanwhile: theirs stays
-            continue
-        if old is None:
-            to_create.append(
-                Attendance(
-                    session=session,
-                    enrollment=enrollment,
-                    status=status,
-                    marked_by=by,
-                    marked_at=now,
-                )
-            )
-        else:
-            old.status, old.marked_by, old.marked_at = status, by, now
-            to_update.append(old)
-        changes[str(enrollment.pk)] = [old_status, status]
-        if status == Attendance.Status.CAME and enrollment.customer_id:
-            came_customers.append(enrollment.customer_id)
-    Attendance.objects.bulk_create(to_create)
-    Attendance.objects.bulk_update(to_update, ["status", "marked_by", "marked_at"])
-    if came_customers:
-        # Coming to a session is the customer's activity (registry.rights retention).
-        Customer.objects.filter(
-            pk__in=came_customers, last_activity_at__lt=session.starts_at
-        ).update(last_activity_at=session.starts_at)
-    if changes:
-        audit_event_create(
-            action=AuditEvent.Action.ATTENDANCE_MARKED,
-            by=by,
-            target=course,
-            request=request,
-            detail={
-                "session_id": session.pk,
-                "session_starts_at": session.starts_at.isoformat(),
-                "correction": session.ends_at < now,
-                "changes": changes,
-            },
-        )
-    return RollCallSaved(changes=changes, conflicts=conflicts)
-
-
-def _attendance_by_enrollment(course, sessions):
-    """{enrolment id: {session id: status}} for the sessions given (one query)."""
-    table = {}
-    for enrollment_id, session_id, status in Attendance.objects.filter(
-        session__in=sessions
-    ).values_list("enrollment_id", "session_id", "status"):
-        table.setdefault(enrollment_id, {})[session_id] = status
-    return table
-
-
-def roll_call(session):
-    """The roll call of a session: (enrolment, status or "") for everyone with
-    a place, always in the same order (last name, first name; erased last), so
-    that no row moves when the list is saved. Two queries."""
-    marks = dict(session.attendances.values_list("enrollment_id", "status"))
-    return [
-        (enrollment, marks.get(enrollment.pk, NOT_MARKED))
-        for enrollment in participants_in_order(session.course)
-    ]
-
-
-def session_to_mark(course, now=None):
-    """The session a roll call opens on: today's (the first of today not
-    cancelled), else the latest that has started, else None."""
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    sessions = course.sessions.held()
-    todays = sessions.filter(starts_at__date=today).order_by("starts_at", "id").first()
-    if todays is not None:
-        return todays
-    return sessions.started(now).order_by("-starts_at", "-id").first()
-
-
-def attendance_grid(course):
-    """Participants x sessions for the staff's grid and the export: (sessions,
-    rows, totals). Each row is (enrolment, [status per session], came, of):
-    "came 7 of 10" counts the sessions held so far (not cancelled, started).
-    totals is, per session, how many came. A constant number of queries."""
-    sessions = list(course.sessions.order_by("starts_at", "id"))
-    now = timezone.now()
-    held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
-    table = _attendance_by_enrollment(course, sessions)
-    rows = []
-    for enrollment in participants_in_order(course, with_marked=True):
-        marks = table.get(enrollment.pk, {})
-        came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
-        rows.append((enrollment, [marks.get(s.pk, NOT_MARKED) for s in sessions], came, len(held)))
-    totals = [
-        sum(1 for row in rows if row[1][index] == Attendance.Status.CAME)
-        for index in range(len(sessions))
-    ]
-    return sessions, rows, totals
-
-
-def participants_in_order(course, *, with_marked=False):
-    """Everyone with a place on the course, in the roll call's fixed order.
-    `with_marked` adds those who left the course (cancelled) after they were
-    marked, so that each session's count in the grid stays true."""
-    enrollments = course.enrollments.taking_a_place()
-    if with_marked:
-        marked = Attendance.objects.filter(enrollment__course=course).values("enrollment_id")
-        enrollments = course.enrollments.filter(
-            models.Q(status__in=Enrollment.TAKING_A_PLACE) | models.Q(pk__in=marked)
-        )
-    return enrollments.select_related("customer").order_by(
-        models.F("customer__last_name").asc(nulls_last=True),
-        "customer__first_name",
-        "id",
-    )
-
-
-#: Columns of a participant list, and what each needs to be shown.
-PARTICIPANT_COLUMNS = {
-    "first_name": (_("first name"), None),
-    "last_name": (_("last name"), None),
-    "status": (_("status"), None),
-    "enrolled_at": (_("enrolled"), None),
-    "email": (_("email"), "courses.view_participant_contacts"),
-    "phone": (_("phone"), "courses.view_participant_contacts"),
-}
-DEFAULT_PARTICIPANT_COLUMNS = ("first_name", "last_name", "status")
-
-
-def participant_columns_for(user):
-    return [
-        name
-        for name, (_label, permission) in PARTICIPANT_COLUMNS.items()
-        if permission is None or user.has_perm(permission)
-    ]
-
-
-def participants(course):
-    """Who is on the course, enrolled first, then the waiting list in queue order."""
-    return (
-        course.enrollments.exclude(status=Enrollment.Status.CANCELLED)
-        .select_related("customer")
-        .order_by(
-            models.Case(
-                models.When(status=Enrollment.Status.WAITLISTED, then=1),
-                default=0,
-            ),
-            "status_changed_at",
-            "id",
-        )
-    )
-
-
-def attendance_export_header(course):
-    """The extra columns of an export with attendance: one per session (its
-    date, "cancelled" after a cancelled one) and the total."""
-    header = []
-    for session in course.sessions.order_by("starts_at", "id"):
-        label = formats.date_format(timezone.localtime(session.starts_at), "SHORT_DATE_FORMAT")
-        header.append(f"{label} ({_('cancelled')})" if session.is_cancelled else label)
-    return [*header, _("Came (times)")]
-
-
-def _attendance_cells(course, enrollments):
-    """{enrolment id: [status per session as words, "came/held"]}: three queries."""
-    sessions = list(course.sessions.order_by("starts_at", "id"))
-    now = timezone.now()
-    held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
-    table = _attendance_by_enrollment(course, sessions)
-    words = dict(Attendance.Status.choices)
-    cells = {}
-    for enrollment in enrollments:
-        marks = table.get(enrollment.pk, {})
-        row = [str(words.get(marks.get(s.pk), "")) for s in sessions]
-        if enrollment.status in Enrollment.TAKING_A_PLACE:
-            came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
-            row.append(f"{came}/{len(held)}")
-        else:
-            row.append("")
-        cells[enrollment.pk] = row
-    return cells
-
-
-@transaction.atomic
-def participant_list_export(
-    *, course, columns, purpose, file_format, by, request=None, attendance=False, waitlist=True
-):
-    """Audit the export of a participant list; return (rows, count). Those
-    with a place come first, then the waiting list in queue order (left out
-    without `waitlist`). With `attendance`, each row ends with one column per
-    session (came, didn't come, reported absence) and the times the
-    participant came (attendance_export_header gives their titles)."""
-
-    enrollments = participants(course).exclude(customer=None)
-    if not waitlist:
-        enrollments = enrollments.exclude(status=Enrollment.Status.WAITLISTED)
-    enrollments = list(enrollments)
-    audit_event_create(
-        action=AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
-        by=by,
-        target=course,
-        request=request,
-        detail={
-            "columns": list(columns),
-            "rows": len(enrollments),
-            "purpose": purpose,
-            "format": file_format,
-            "attendance": attendance,
-            "waitlist": waitlist,
-        },
-    )
-
-    def value(enrollment, column):
-        if column == "status":
-            return enrollment.get_status_display()
-        if column == "enrolled_at":
-            return timezone.localtime(enrollment.enrolled_at).strftime("%d.%m.%Y %H:%M")
-        raw = getattr(enrollment.customer, column)
-        return format_phone(raw) if column == "phone" else raw
-
-    rows = [[value(e, column) for column in columns] for e in enrollments]
-    if attendance:
-        cells = _attendance_cells(course, enrollments)
-        rows = [row + cells[e.pk] for row, e in zip(rows, enrollments, strict=True)]
-    return rows, len(enrollments)
 
 
 _STATUS_RANK = {
@@ -674,7 +399,7 @@ def _merge_enrollments(*, keep, remove):
                 other.status = mark.status
                 other.save(update_fields=["status"])
             mark.delete()
-        course = _locked(duplicate.course)
+        course = locked_course(duplicate.course)
         duplicate.delete()
         if not course.is_past:
             _promote_from_waitlist(course=course, by=None, request=None)

@@ -19,6 +19,7 @@ from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
 
+from .attendance import attendance_grid, attendance_save, roll_call, session_to_mark
 from .call_list import warn_to_call
 from .forms import (
     CourseForm,
@@ -33,22 +34,20 @@ from .forms import (
     SessionForm,
 )
 from .models import Attendance, Course, Enrollment
-from .services import (
+from .participants import (
     PARTICIPANT_COLUMNS,
     attendance_export_header,
-    attendance_grid,
-    attendance_save,
+    participant_columns_for,
+    participant_list_export,
+    participants,
+)
+from .services import (
     course_create,
     course_update,
     enrollment_cancel,
     enrollment_create,
-    participant_columns_for,
-    participant_list_export,
-    participants,
-    roll_call,
     session_cancel,
     session_create,
-    session_to_mark,
     session_update,
     waitlist_position,
 )

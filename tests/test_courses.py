@@ -10,10 +10,10 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import override
 
+from courses.attendance import attendance_save
 from courses.models import Enrollment
 from courses.services import (
     EnrollmentError,
-    attendance_save,
     course_update,
     enrollment_cancel,
     enrollment_create,

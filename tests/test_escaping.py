@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from courses.services import participant_list_export
+from courses.participants import participant_list_export
 from registry.accounts.two_factor import qr_svg
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_searched

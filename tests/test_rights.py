@@ -15,7 +15,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from courses.models import Enrollment
-from courses.services import participant_list_export
+from courses.participants import participant_list_export
 from registry import erasure
 from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent

@@ -18,17 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from courses.attendance import attendance_grid, attendance_save, session_to_mark
 from courses.forms import SeriesForm
 from courses.models import Attendance, Course, Enrollment, Session
-from courses.services import (
-    EnrollmentError,
-    attendance_grid,
-    attendance_save,
-    enrollment_cancel,
-    session_cancel,
-    session_to_mark,
-    session_update,
-)
+from courses.services import EnrollmentError, enrollment_cancel, session_cancel, session_update
 from registry.audit.models import AuditEvent
 from registry.models import Customer
 from registry.rights.documents import access_document

@@ -1,0 +1,177 @@
+"""Attendance: the roll call of one session, its save, and the grid of a
+course (participants x sessions). Writes lock the course as every write of
+courses.services does."""
+
+from dataclasses import dataclass
+
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+from registry.models import Customer
+
+from .models import Attendance, Enrollment, Session
+from .services import EnrollmentError, locked_course
+
+#: An attendance status as a row of the roll call shows it; "" is not marked.
+NOT_MARKED = ""
+
+
+@dataclass
+class RollCallSaved:
+    """What a roll call's save did: the rows changed ({enrolment id: [old,
+    new]}) and the enrolments whose mark someone else changed after the
+    user's list was shown (their mark was kept, not overwritten)."""
+
+    changes: dict
+    conflicts: list
+
+
+@transaction.atomic
+def attendance_save(*, session, marks, by, request=None, shown=None):
+    """Save a session's roll call: `marks` is {enrolment id: status}. Only after
+    the session has started; a past session can be corrected (also in the
+    archive). Audited, with what changed.
+
+    `shown` is {enrolment id: status as the user's list showed it} ("" when
+    unmarked). With it, only the rows the user changed are written: the
+    instructor and the office may mark the same session at once, and a mark
+    someone else saved meanwhile on another row stays. Rows not on the list
+    (enrolled since) are left alone. A customer marked as came has been
+    active at the session's start (retention starts again)."""
+    course = locked_course(session.course)
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.course_id != course.pk:  # pragma: no cover - the views look the session up
+        raise EnrollmentError(_("The session is not on this course."))
+    if session.is_cancelled:
+        raise EnrollmentError(_("The session was cancelled: there is no attendance to mark."))
+    if not session.has_started:
+        raise EnrollmentError(_("Attendance can be marked once the session has started."))
+    valid = set(Attendance.Status.values)
+    existing = {a.enrollment_id: a for a in session.attendances.all()}
+    now = timezone.now()
+    changes, came_customers, conflicts = {}, [], []
+    to_create, to_update = [], []
+    for enrollment in course.enrollments.taking_a_place():
+        status = marks.get(enrollment.pk)
+        if status not in valid:
+            continue  # not on the list, or left unmarked
+        old = existing.get(enrollment.pk)
+        old_status = old.status if old else NOT_MARKED
+        if shown is not None and shown.get(enrollment.pk, status) == status:
+            continue  # left as it was shown (or not on the user's list)
+        if old_status == status:
+            continue
+        if shown is not None and shown[enrollment.pk] != old_status:
+            conflicts.append(enrollment)  # someone else marked it meanwhile: theirs stays
+            continue
+        if old is None:
+            to_create.append(
+                Attendance(
+                    session=session,
+                    enrollment=enrollment,
+                    status=status,
+                    marked_by=by,
+                    marked_at=now,
+                )
+            )
+        else:
+            old.status, old.marked_by, old.marked_at = status, by, now
+            to_update.append(old)
+        changes[str(enrollment.pk)] = [old_status, status]
+        if status == Attendance.Status.CAME and enrollment.customer_id:
+            came_customers.append(enrollment.customer_id)
+    Attendance.objects.bulk_create(to_create)
+    Attendance.objects.bulk_update(to_update, ["status", "marked_by", "marked_at"])
+    if came_customers:
+        # Coming to a session is the customer's activity (registry.rights retention).
+        Customer.objects.filter(
+            pk__in=came_customers, last_activity_at__lt=session.starts_at
+        ).update(last_activity_at=session.starts_at)
+    if changes:
+        audit_event_create(
+            action=AuditEvent.Action.ATTENDANCE_MARKED,
+            by=by,
+            target=course,
+            request=request,
+            detail={
+                "session_id": session.pk,
+                "session_starts_at": session.starts_at.isoformat(),
+                "correction": session.ends_at < now,
+                "changes": changes,
+            },
+        )
+    return RollCallSaved(changes=changes, conflicts=conflicts)
+
+
+def attendance_by_enrollment(course, sessions):
+    """{enrolment id: {session id: status}} for the sessions given (one query)."""
+    table = {}
+    for enrollment_id, session_id, status in Attendance.objects.filter(
+        session__in=sessions
+    ).values_list("enrollment_id", "session_id", "status"):
+        table.setdefault(enrollment_id, {})[session_id] = status
+    return table
+
+
+def roll_call(session):
+    """The roll call of a session: (enrolment, status or "") for everyone with
+    a place, always in the same order (last name, first name; erased last), so
+    that no row moves when the list is saved. Two queries."""
+    marks = dict(session.attendances.values_list("enrollment_id", "status"))
+    return [
+        (enrollment, marks.get(enrollment.pk, NOT_MARKED))
+        for enrollment in participants_in_order(session.course)
+    ]
+
+
+def session_to_mark(course, now=None):
+    """The session a roll call opens on: today's (the first of today not
+    cancelled), else the latest that has started, else None."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    sessions = course.sessions.held()
+    todays = sessions.filter(starts_at__date=today).order_by("starts_at", "id").first()
+    if todays is not None:
+        return todays
+    return sessions.started(now).order_by("-starts_at", "-id").first()
+
+
+def attendance_grid(course):
+    """Participants x sessions for the staff's grid and the export: (sessions,
+    rows, totals). Each row is (enrolment, [status per session], came, of):
+    "came 7 of 10" counts the sessions held so far (not cancelled, started).
+    totals is, per session, how many came. A constant number of queries."""
+    sessions = list(course.sessions.order_by("starts_at", "id"))
+    now = timezone.now()
+    held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
+    table = attendance_by_enrollment(course, sessions)
+    rows = []
+    for enrollment in participants_in_order(course, with_marked=True):
+        marks = table.get(enrollment.pk, {})
+        came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
+        rows.append((enrollment, [marks.get(s.pk, NOT_MARKED) for s in sessions], came, len(held)))
+    totals = [
+        sum(1 for row in rows if row[1][index] == Attendance.Status.CAME)
+        for index in range(len(sessions))
+    ]
+    return sessions, rows, totals
+
+
+def participants_in_order(course, *, with_marked=False):
+    """Everyone with a place on the course, in the roll call's fixed order.
+    `with_marked` adds those who left the course (cancelled) after they were
+    marked, so that each session's count in the grid stays true."""
+    enrollments = course.enrollments.taking_a_place()
+    if with_marked:
+        marked = Attendance.objects.filter(enrollment__course=course).values("enrollment_id")
+        enrollments = course.enrollments.filter(
+            models.Q(status__in=Enrollment.TAKING_A_PLACE) | models.Q(pk__in=marked)
+        )
+    return enrollments.select_related("customer").order_by(
+        models.F("customer__last_name").asc(nulls_last=True),
+        "customer__first_name",
+        "id",
+    )

@@ -1,0 +1,122 @@
+"""Participant lists: who is on a course in order, the columns a user may
+export, and the audited export (with attendance, one column per session)."""
+
+from django.db import models, transaction
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+from registry.phones import format_phone
+
+from .attendance import attendance_by_enrollment
+from .models import Attendance, Enrollment
+
+#: Columns of a participant list, and what each needs to be shown.
+PARTICIPANT_COLUMNS = {
+    "first_name": (_("first name"), None),
+    "last_name": (_("last name"), None),
+    "status": (_("status"), None),
+    "enrolled_at": (_("enrolled"), None),
+    "email": (_("email"), "courses.view_participant_contacts"),
+    "phone": (_("phone"), "courses.view_participant_contacts"),
+}
+DEFAULT_PARTICIPANT_COLUMNS = ("first_name", "last_name", "status")
+
+
+def participant_columns_for(user):
+    return [
+        name
+        for name, (_label, permission) in PARTICIPANT_COLUMNS.items()
+        if permission is None or user.has_perm(permission)
+    ]
+
+
+def participants(course):
+    """Who is on the course, enrolled first, then the waiting list in queue order."""
+    return (
+        course.enrollments.exclude(status=Enrollment.Status.CANCELLED)
+        .select_related("customer")
+        .order_by(
+            models.Case(
+                models.When(status=Enrollment.Status.WAITLISTED, then=1),
+                default=0,
+            ),
+            "status_changed_at",
+            "id",
+        )
+    )
+
+
+def attendance_export_header(course):
+    """The extra columns of an export with attendance: one per session (its
+    date, "cancelled" after a cancelled one) and the total."""
+    header = []
+    for session in course.sessions.order_by("starts_at", "id"):
+        label = formats.date_format(timezone.localtime(session.starts_at), "SHORT_DATE_FORMAT")
+        header.append(f"{label} ({_('cancelled')})" if session.is_cancelled else label)
+    return [*header, _("Came (times)")]
+
+
+def _attendance_cells(course, enrollments):
+    """{enrolment id: [status per session as words, "came/held"]}: three queries."""
+    sessions = list(course.sessions.order_by("starts_at", "id"))
+    now = timezone.now()
+    held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
+    table = attendance_by_enrollment(course, sessions)
+    words = dict(Attendance.Status.choices)
+    cells = {}
+    for enrollment in enrollments:
+        marks = table.get(enrollment.pk, {})
+        row = [str(words.get(marks.get(s.pk), "")) for s in sessions]
+        if enrollment.status in Enrollment.TAKING_A_PLACE:
+            came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
+            row.append(f"{came}/{len(held)}")
+        else:
+            row.append("")
+        cells[enrollment.pk] = row
+    return cells
+
+
+@transaction.atomic
+def participant_list_export(
+    *, course, columns, purpose, file_format, by, request=None, attendance=False, waitlist=True
+):
+    """Audit the export of a participant list; return (rows, count). Those
+    with a place come first, then the waiting list in queue order (left out
+    without `waitlist`). With `attendance`, each row ends with one column per
+    session (came, didn't come, reported absence) and the times the
+    participant came (attendance_export_header gives their titles)."""
+
+    enrollments = participants(course).exclude(customer=None)
+    if not waitlist:
+        enrollments = enrollments.exclude(status=Enrollment.Status.WAITLISTED)
+    enrollments = list(enrollments)
+    audit_event_create(
+        action=AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
+        by=by,
+        target=course,
+        request=request,
+        detail={
+            "columns": list(columns),
+            "rows": len(enrollments),
+            "purpose": purpose,
+            "format": file_format,
+            "attendance": attendance,
+            "waitlist": waitlist,
+        },
+    )
+
+    def value(enrollment, column):
+        if column == "status":
+            return enrollment.get_status_display()
+        if column == "enrolled_at":
+            return timezone.localtime(enrollment.enrolled_at).strftime("%d.%m.%Y %H:%M")
+        raw = getattr(enrollment.customer, column)
+        return format_phone(raw) if column == "phone" else raw
+
+    rows = [[value(e, column) for column in columns] for e in enrollments]
+    if attendance:
+        cells = _attendance_cells(course, enrollments)
+        rows = [row + cells[e.pk] for row, e in zip(rows, enrollments, strict=True)]
+    return rows, len(enrollments)
