@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 #: The concerns of the register, one subpackage each. Their models belong to
 #: this app (label "registry"); their admin modules are loaded with it.
-CONCERNS = ("audit", "accounts", "rights", "imports")
+CONCERNS = ("audit", "accounts", "rights", "imports", "marketing")
 
 #: Modules that register, when imported, how merges and erasures treat their
 #: data (registry.merge, registry.erasure), the audit of logins, and checks.

@@ -18,16 +18,9 @@ from .changes import changes_apply, plain_value
 from .concurrency import check_version
 from .erasure import erasure_handler
 from .exports import export_file_write
+from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
-from .models import (
-    LATEST_FIRST,
-    Consent,
-    Customer,
-    MarketingChannel,
-    MarketingExport,
-    MarketingExportRow,
-    RegisterExport,
-)
+from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
 from .phones import format_phone
 
 #: The fields of a customer that staff edit, in form order.

@@ -21,7 +21,8 @@ import hmac
 from django.conf import settings
 from django.db.models import Min
 
-from .models import Consent, SuppressedContact
+from .marketing.models import SuppressedContact
+from .models import Consent
 from .phones import parse_phone
 
 

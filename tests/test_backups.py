@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from registry import backups
-from registry.models import Customer, SuppressedContact
+from registry.marketing.models import SuppressedContact
+from registry.models import Customer
 from registry.rights.erasure import customer_erase
 
 from .factories import (

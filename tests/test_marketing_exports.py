@@ -4,7 +4,8 @@ import json
 
 from django.urls import reverse
 
-from registry.models import Consent, MarketingChannel, MarketingExport, MarketingExportRow
+from registry.marketing.models import MarketingExport, MarketingExportRow
+from registry.models import Consent, MarketingChannel
 from registry.rights.erasure import customer_erase
 from registry.rights.selectors import access_report
 from registry.services import customer_merge, marketing_list_export

@@ -11,7 +11,8 @@ from django.utils.translation import override
 
 from registry.checks import suppression_key_check
 from registry.imports.services import import_apply
-from registry.models import Consent, Customer, MarketingChannel, SuppressedContact
+from registry.marketing.models import SuppressedContact
+from registry.models import Consent, Customer, MarketingChannel
 from registry.rights.erasure import customer_erase, customers_erase
 from registry.services import marketing_list
 from registry.suppression import digests_of, suppressed_since

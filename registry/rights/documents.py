@@ -22,7 +22,8 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from registry.audit.models import AuditEvent
-from registry.models import Consent, Customer, MarketingExport
+from registry.marketing.models import MarketingExport
+from registry.models import Consent, Customer
 from registry.phones import format_phone
 
 FONTS = Path(__file__).resolve().parent / "fonts"
