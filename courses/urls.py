@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import message_views, report_views, views
+from . import message_views, report_views, session_views, views
 
 app_name = "courses"
 
@@ -15,21 +15,29 @@ urlpatterns = [
         views.enrollment_cancel_view,
         name="enrollment-cancel",
     ),
-    path("courses/<int:pk>/attendance/", views.attendance_grid_view, name="attendance-grid"),
-    path("courses/<int:pk>/sessions/new/", views.session_create_view, name="session-create"),
+    path(
+        "courses/<int:pk>/attendance/",
+        session_views.attendance_grid_view,
+        name="attendance-grid",
+    ),
+    path(
+        "courses/<int:pk>/sessions/new/",
+        session_views.session_create_view,
+        name="session-create",
+    ),
     path(
         "courses/<int:pk>/sessions/<int:session_pk>/edit/",
-        views.session_update_view,
+        session_views.session_update_view,
         name="session-update",
     ),
     path(
         "courses/<int:pk>/sessions/<int:session_pk>/cancel/",
-        views.session_cancel_view,
+        session_views.session_cancel_view,
         name="session-cancel",
     ),
     path(
         "courses/<int:pk>/sessions/<int:session_pk>/roll-call/",
-        views.roll_call_view,
+        session_views.roll_call_view,
         name="roll-call",
     ),
     path("courses/<int:pk>/export/", views.participant_export_view, name="participant-export"),

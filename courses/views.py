@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django.views.generic import ListView, UpdateView
 
@@ -19,7 +18,7 @@ from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
 
-from .attendance import attendance_grid, attendance_save, roll_call, session_to_mark
+from .attendance import session_to_mark
 from .call_list import warn_to_call
 from .forms import (
     CourseForm,
@@ -28,12 +27,9 @@ from .forms import (
     EnrollForm,
     EnrolmentSearchForm,
     ParticipantExportForm,
-    RollCallForm,
     SeriesForm,
-    SessionCancelForm,
-    SessionForm,
 )
-from .models import Attendance, Course, Enrollment
+from .models import Course, Enrollment
 from .participants import (
     PARTICIPANT_COLUMNS,
     attendance_export_header,
@@ -46,9 +42,6 @@ from .services import (
     course_update,
     enrollment_cancel,
     enrollment_create,
-    session_cancel,
-    session_create,
-    session_update,
     waitlist_position,
 )
 
@@ -291,103 +284,6 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
     return redirect(course)
 
 
-@permission_required("courses.mark_attendance", raise_exception=True)
-@transaction.atomic
-def roll_call_view(request, pk, session_pk):
-    """The roll call (nimenhuuto) of one session, made for a phone: everyone
-    with a place, always in the same order, each row came / didn't come /
-    reported absence, saved in one post. Staff, or the course's instructor;
-    only once the session has started; a past session can be corrected."""
-    course = visible_course(request, pk)
-    session = get_object_or_404(course.sessions, pk=session_pk)
-    form = RollCallForm(request.POST or None, rows=roll_call(session))
-    if request.method == "POST":
-        if not form.is_valid():
-            messages.error(request, _("The attendance could not be read: nothing was saved."))
-            return redirect("courses:roll-call", course.pk, session.pk)
-        try:
-            saved = attendance_save(
-                session=session,
-                marks=form.marks(),
-                shown=form.cleaned_data["shown"],
-                by=request.user,
-                request=request,
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-            return redirect("courses:roll-call", course.pk, session.pk)
-        count = len(saved.changes)
-        messages.success(
-            request,
-            ngettext(
-                "Attendance saved (%(count)s change).",
-                "Attendance saved (%(count)s changes).",
-                count,
-            )
-            % {"count": count},
-        )
-        if saved.conflicts:
-            names = ", ".join(
-                e.customer.full_name if e.customer else _("(erased)") for e in saved.conflicts
-            )
-            messages.warning(
-                request,
-                _(
-                    "Someone else marked these meanwhile, and their marks were kept: "
-                    "%(names)s. Check them below."
-                )
-                % {"names": names},
-            )
-        return redirect("courses:roll-call", course.pk, session.pk)
-    audit_event_create(
-        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
-        by=request.user,
-        target=course,
-        request=request,
-        detail={"session_id": session.pk},
-    )
-    sessions = list(course.sessions.order_by("starts_at", "id"))
-    index = next(i for i, s in enumerate(sessions) if s.pk == session.pk)
-    return render(
-        request,
-        "courses/roll_call.html",
-        {
-            "course": course,
-            "session": session,
-            "form": form,
-            "can_mark": session.has_started and not session.is_cancelled,
-            "previous": sessions[index - 1] if index > 0 else None,
-            "next": sessions[index + 1] if index + 1 < len(sessions) else None,
-            "statuses": Attendance.Status.choices,
-        },
-    )
-
-
-@permission_required("courses.view_enrollment", raise_exception=True)
-@transaction.atomic
-def attendance_grid_view(request, pk):
-    """Participants x sessions, with how many times each came ("7/10") and
-    how many came to each session. Viewing is audited."""
-    course = visible_course(request, pk)
-    sessions, rows, totals = attendance_grid(course)
-    audit_event_create(
-        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
-        by=request.user,
-        target=course,
-        request=request,
-        detail={"view": "attendance_grid"},
-    )
-    return render(
-        request,
-        "courses/attendance_grid.html",
-        {
-            "course": course,
-            "columns": list(zip(sessions, totals, strict=True)),
-            "rows": rows,
-        },
-    )
-
-
 @permission_required("courses.add_course", raise_exception=True)
 def course_create_view(request):
     """Add a course and its sessions (staff and the register manager): the
@@ -411,83 +307,6 @@ def course_create_view(request):
             messages.warning(request, _("The series was changed: check its dates again."))
         form = form.with_every_date_ticked()
     return render(request, "courses/course_form.html", {"form": form})
-
-
-@permission_required("courses.change_course", raise_exception=True)
-def session_create_view(request, pk):
-    """Add one session to a course (staff). Enrolments are not touched."""
-    course = visible_course(request, pk)
-    form = SessionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            session_create(course=course, data=form.cleaned_data, by=request.user, request=request)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, _("Session added."))
-            return redirect(course)
-    return render(request, "courses/session_form.html", {"course": course, "form": form})
-
-
-@permission_required("courses.change_course", raise_exception=True)
-def session_update_view(request, pk, session_pk):
-    """Move one session: its time or place (staff). Enrolments stay."""
-    course = visible_course(request, pk)
-    session = get_object_or_404(course.sessions, pk=session_pk)
-    form = SessionForm(request.POST or None, instance=session)
-    since = timezone.now()
-    if request.method == "POST" and form.is_valid():
-        try:
-            _session, changes = session_update(
-                session=session,
-                data=form.cleaned_data,
-                by=request.user,
-                request=request,
-                version=form.cleaned_data["version"],
-            )
-        except EditConflict as conflict:
-            session = conflict.record
-            form = form.after_conflict(conflict)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(
-                request, _("Session moved.") if changes else _("Nothing was changed.")
-            )
-            warn_to_call(request, since)
-            return redirect(course)
-    return render(
-        request, "courses/session_form.html", {"course": course, "session": session, "form": form}
-    )
-
-
-@permission_required("courses.change_course", raise_exception=True)
-def session_cancel_view(request, pk, session_pk):
-    """Cancel one session with a reason (staff): a page of its own, so that
-    nothing is cancelled by one click. Enrolments stay."""
-    course = visible_course(request, pk)
-    session = get_object_or_404(course.sessions, pk=session_pk)
-    form = SessionCancelForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        since = timezone.now()
-        try:
-            session_cancel(
-                session=session,
-                reason=form.cleaned_data["reason"],
-                by=request.user,
-                request=request,
-            )
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, _("Session cancelled."))
-            warn_to_call(request, since)
-        return redirect(course)
-    return render(
-        request,
-        "courses/session_cancel.html",
-        {"course": course, "session": session, "form": form},
-    )
 
 
 class CourseUpdateView(PermissionRequiredMixin, UpdateView):
