@@ -379,6 +379,8 @@ def test_the_register_managers_menu_fits_on_one_line_and_works_on_a_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280  # nor runs past it
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("button", name="Valikko").click()
+    # The menu slides open; its dropdown is opened once it has (not mid-slide).
+    expect(page.locator("#mainnav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
     page.get_by_role("navigation").get_by_role("button", name="Valvonta").click()
     page.get_by_role("navigation").get_by_role("link", name="Tapahtumaloki").click()
     expect(page.get_by_role("heading", name="Tapahtumaloki")).to_be_visible()
