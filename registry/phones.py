@@ -34,11 +34,26 @@ def national_digits(e164):
 FINNISH_MOBILE = ("+3584", "+35850")
 
 
+def e164_text(value):
+    """The E.164 text of a stored number (a PhoneNumber or its text). A
+    PhoneNumber's own str() validates the number against libphonenumber's
+    metadata first, about a fifth of a millisecond each: a page of 50
+    customers spent more on that than on its SQL. A stored number was
+    validated when it was saved, so its parts are put together as E.164
+    does (a number with a significant leading zero is left to the library)."""
+    if isinstance(value, phonenumbers.PhoneNumber):
+        if not value.national_number:
+            return ""
+        if value.country_code and not value.italian_leading_zero:
+            return f"+{value.country_code}{value.national_number}"
+    return "" if value is None else str(value)
+
+
 def format_phone(e164):
     """Finnish numbers as `040 1234567`, others in international form."""
-    if not e164:
+    text = e164_text(e164)
+    if not text:
         return ""
-    text = str(e164)
     if text.startswith(FINNISH_MOBILE) and 11 <= len(text) <= 14:
         # The common case without parsing (a whole-register export formats
         # 200,000 numbers); a test checks it against the library.

@@ -3,9 +3,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
@@ -49,7 +51,7 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list.order_by()[: self.CAP + 1].count()
+        return self.object_list.order_by().values("pk")[: self.CAP + 1].count()
 
     @property
     def capped(self):
@@ -71,6 +73,20 @@ class CappedPaginator(Paginator):
         return self._get_page(list(self.object_list.filter(pk__in=ids)), number, self)
 
 
+class PathOfEach:
+    """reverse() once for a page of rows: each row's path is the one reversed
+    path with its pk put in. (Reversing per row was a tenth of the customer
+    list's time.)"""
+
+    MARK = 9_876_543_210
+
+    def __init__(self, viewname):
+        self.head, self.tail = reverse(viewname, args=[self.MARK]).split(str(self.MARK))
+
+    def __call__(self, pk):
+        return f"{self.head}{int(pk)}{self.tail}"
+
+
 class CustomerListView(PermissionRequiredMixin, ListView):
     """Find customers: staff and the register manager. Searches are audited."""
 
@@ -83,7 +99,14 @@ class CustomerListView(PermissionRequiredMixin, ListView):
 
     def get_queryset(self):
         self.filters = CustomerFilterForm(self.request.GET or None)
-        return Customer.objects.filtered(**self.filters.values())
+        # Only the columns the page shows, and the phone as its stored text:
+        # the field would parse each number into a PhoneNumber (a third of a
+        # millisecond each) only for the page to write it back as text.
+        return (
+            Customer.objects.filtered(**self.filters.values())
+            .only("first_name", "last_name", "email", "city", "created_at")
+            .annotate(phone_text=Cast("phone", models.CharField()))
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -93,6 +116,9 @@ class CustomerListView(PermissionRequiredMixin, ListView):
             context["page_obj"].number, on_each_side=2, on_ends=1
         )
         context["query_string"] = self.filters.query_string()
+        path_of = PathOfEach("registry:customer-detail")
+        for customer in context["customers"]:
+            customer.path = path_of(customer.pk)
         return context
 
     @transaction.atomic

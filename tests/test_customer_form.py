@@ -4,9 +4,10 @@ import random
 
 import phonenumbers
 import pytest
+from phonenumber_field.phonenumber import PhoneNumber
 
 from registry.forms import CustomerForm
-from registry.phones import format_phone, national_digits
+from registry.phones import e164_text, format_phone, national_digits
 
 from .factories import CustomerFactory
 
@@ -138,6 +139,18 @@ def test_how_the_relationship_began_offers_exactly_the_three_sources_of_the_noti
         "web_registration",
         "enrolment_or_purchase",
     ]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["+358401234567", "+35813123456", "+46701234567", "+390612345678", "+442079460000", ""],
+)
+def test_the_e164_text_of_a_stored_number_equals_the_librarys(typed):
+    """The page's shortcut past PhoneNumber's validating str(), checked
+    against it, also for an Italian number whose leading zero matters."""
+    number = PhoneNumber.from_string(typed) if typed else PhoneNumber()
+    assert e164_text(number) == (str(number) if typed else "")
+    assert format_phone(number) == format_phone(typed)
 
 
 def test_the_fast_format_of_finnish_mobiles_equals_the_librarys():

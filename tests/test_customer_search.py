@@ -94,3 +94,14 @@ def test_a_whole_address_finds_exactly_that_address(people):
     CustomerFactory(last_name="Pidempi", email="toinen.elina.maki@example.invalid")
     assert found("ELINA.MAKI@EXAMPLE.INVALID") == {"Mäki-Petäjä"}
     assert found("elina.maki@example") == {"Mäki-Petäjä", "Pidempi"}  # a part is still a part
+
+
+def test_each_row_links_to_its_customer_and_shows_the_phone(client, staff_member, people):
+    """The list puts each row's path together from one reversed path and
+    writes the phone without PhoneNumber's validating str(): same result."""
+    client.force_login(staff_member)
+    html = client.get("/customers/").content.decode()
+    for customer in people.values():
+        assert f'href="{customer.get_absolute_url()}"' in html
+    assert "040 1112233" in html
+    assert "09 1234567" in html
