@@ -76,7 +76,9 @@ serve: $(VENV)/.installed
 bench: $(VENV)/.installed-dev
 	$(MANAGE) bench $(BENCH_ARGS)
 	$(MANAGE) bench_export --format csv
+	$(MANAGE) bench_export --format csv --writer stream
 	$(MANAGE) bench_export --format xlsx
+	$(MANAGE) bench_export --format xlsx --writer openpyxl
 	$(MANAGE) bench_import --rows 50000
 	$(MANAGE) bench_unsubscribes --rows 20000
 	$(MANAGE) bench_serve

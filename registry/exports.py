@@ -7,7 +7,8 @@ import tempfile
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
-from openpyxl import Workbook
+
+from .xlsx import xlsx_write
 
 #: A cell starting with one of these is a formula to Excel and LibreOffice.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -63,16 +64,10 @@ def csv_response(filename, header, rows, *, rows_per_chunk=500):
 
 
 def xlsx_file_response(filename, header, rows):
-    """An XLSX built in openpyxl's write-only mode, which writes rows to a
-    temporary file as they come; the file is then streamed. Memory stays flat."""
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet()
-    sheet.append(inert_row(header))
-    for row in rows:
-        sheet.append(inert_row(row))
+    """An XLSX written row by row into a temporary file (registry/xlsx.py),
+    which is then streamed. Memory stays flat."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it when sent
-    workbook.save(spool)
+    xlsx_write(spool, _inert_with_header(header, rows))
     spool.seek(0)
     return FileResponse(
         spool,
@@ -80,6 +75,12 @@ def xlsx_file_response(filename, header, rows):
         filename=filename,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+def _inert_with_header(header, rows):
+    yield inert_row(header)
+    for row in rows:
+        yield inert_row(row)
 
 
 def export_file_write(path, file_format, header, rows):
@@ -90,14 +91,8 @@ def export_file_write(path, file_format, header, rows):
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     count = 0
     if file_format == "xlsx":
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet()
-        sheet.append(inert_row(header))
-        for count, row in enumerate(rows, start=1):  # noqa: B007
-            sheet.append(inert_row(row))
         with os.fdopen(descriptor, "wb") as file:
-            workbook.save(file)
-        return count
+            return xlsx_write(file, _inert_with_header(header, rows)) - 1
     with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
         file.write("\ufeff")
         writer = csv.writer(file, delimiter=";")
