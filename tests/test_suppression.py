@@ -186,3 +186,12 @@ def test_the_privacy_notice_says_what_is_kept_and_why(client, language, words):
         client.cookies["django_language"] = language
         body = client.get(reverse("privacy-notice"), HTTP_ACCEPT_LANGUAGE=language)
     assert words in body.content.decode()
+
+
+def test_a_validated_number_hashes_as_the_same_number_typed():
+    """The import hands its checked E.164 numbers over without parsing them
+    again; the hash must be the one a typed number gets."""
+    assert digests_of(email=EMAIL, valid_e164="+358401112233") == digests_of(
+        email=EMAIL, phone=PHONE
+    )
+    assert digests_of(valid_e164="+358401112233") != digests_of(valid_e164="+358401112234")

@@ -16,7 +16,7 @@ from django_countries import countries
 
 from registry.forms import CustomerFieldsForm
 from registry.models import Consent, ConsentText, Customer
-from registry.phones import format_phone
+from registry.phones import e164_text, format_phone
 from registry.services import CUSTOMER_FIELDS
 from registry.suppression import digests_of, suppressed_digests
 
@@ -339,7 +339,7 @@ def _respect_suppression(results):
     for row in results:
         if row.outcome == Outcome.REJECT:
             continue
-        digests[row.number] = digests_of(email=row.data["email"], phone=row.phone_text)
+        digests[row.number] = digests_of(email=row.data["email"], valid_e164=row.phone_text)
     found = suppressed_digests({d for values in digests.values() for d in values})
     if not found:
         return
@@ -406,7 +406,7 @@ def _check_row(number, cells, mapping, options, validator):
     cleaned, errors = validator.validate(data, country=country, source=options.source)
     if cleaned:
         result.data = cleaned
-        result.phone_text = str(cleaned["phone"] or "")
+        result.phone_text = e164_text(cleaned["phone"])
     for label, messages in (errors or {}).items():
         result.reasons.extend(f"{label}: {message}" if label else message for message in messages)
     for target, value in consents.items():
