@@ -161,6 +161,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # for the last place cannot both read "one left" (PostgreSQL locks the row).
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["OPTIONS"]["timeout"] = 20
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No JIT compilation: it pays off for long analytical queries, but here it
+    # compiled the customer page's course picker, whose estimated cost passed
+    # jit_above_cost, for 180 ms to run a 10 ms query (docs/benchmarks.md).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # No state in the app process: the cache lives in the database, like sessions

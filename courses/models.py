@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -25,14 +26,25 @@ class CourseQuerySet(models.QuerySet):
         return self.filter(instructor=user)
 
     def with_counts(self):
+        """Each course's enrolled and waiting counts, as subqueries: computed
+        for the rows a page shows (PostgreSQL evaluates them after the sort
+        and the limit), not by grouping every enrolment of every course in
+        the filter first (360 ms for the customer page's 100 coming courses
+        with 200,000 customers, their lectures holding thousands each)."""
+
+        def count_of(statuses):
+            counted = (
+                Enrollment.objects.filter(course=OuterRef("pk"), status__in=statuses)
+                .order_by()
+                .values("course")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+            return Coalesce(Subquery(counted), 0)
+
         return self.annotate(
-            enrolled_count=Count(
-                "enrollments",
-                filter=Q(enrollments__status__in=Enrollment.TAKING_A_PLACE),
-            ),
-            waitlisted_count=Count(
-                "enrollments", filter=Q(enrollments__status=Enrollment.Status.WAITLISTED)
-            ),
+            enrolled_count=count_of(Enrollment.TAKING_A_PLACE),
+            waitlisted_count=count_of([Enrollment.Status.WAITLISTED]),
         )
 
 

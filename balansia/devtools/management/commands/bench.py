@@ -1,7 +1,9 @@
 """Time the register's pages against a stock Django admin on the same data."""
 
+import json
 import statistics
 import time
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -20,10 +22,30 @@ from registry.models import Customer
 class Command(BaseCommand):
     help = "Benchmark (see README, docs/benchmarks.md). Needs data from seed_demo."
 
+    #: The pages whose cost should stay flat as the register grows (issue 23).
+    CORE = (
+        "customer list, first page",
+        "search 'nen'",
+        "one exact email",
+        "phone typed as 040 …",
+        "deep page (200)",
+        "customer detail",
+        "participant list",
+        "marketing list, email",
+    )
+
     def add_arguments(self, parser):
         parser.add_argument("--runs", type=int, default=15)
+        parser.add_argument(
+            "--core",
+            action="store_true",
+            help="only the pages compared across sizes (docs/benchmarks.md, issue 23)",
+        )
+        parser.add_argument(
+            "--json", dest="json_path", help="also write the figures into this file"
+        )
 
-    def handle(self, *args, runs, **options):
+    def handle(self, *args, runs, core, json_path, **options):
         if Customer.objects.count() < 1000:
             raise CommandError(
                 "Seed the database first: manage.py seed_demo --customers 200000 ..."
@@ -99,6 +121,9 @@ class Command(BaseCommand):
                 ("report: courses", "/reports/courses/", None),
                 ("report: health", "/reports/health/", None),
             ]
+            if core:
+                cases = [case for case in cases if case[0] in self.CORE]
+            figures = {"customers": Customer.objects.count(), "runs": runs, "pages": {}}
             head = f"{'operation':<28} {'ours ms':>9} {'p95':>7} {'q':>3}"
             self.stdout.write(f"{head}   {'admin ms':>9} {'p95':>7} {'q':>3}   {'p95 ratio':>9}")
             for label, ours, stock in cases:
@@ -112,6 +137,9 @@ class Command(BaseCommand):
                 )
                 ours_text = f"{mine[0]:9.1f} {mine[1]:7.1f} {mine[2]:3d}"
                 self.stdout.write(f"{label:<28} {ours_text}   {stock_text}   {ratio:>9}")
+                figures["pages"][label] = {"ours": mine, "admin": theirs}
+            if json_path:
+                Path(json_path).write_text(json.dumps(figures, indent=1))
 
     def _client(self):
         user, _ = get_user_model().objects.get_or_create(
