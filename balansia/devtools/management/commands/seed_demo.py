@@ -63,10 +63,12 @@ class Command(BaseCommand):
         # is index-only until autovacuum comes by; it cannot run in a
         # transaction (as in a test).
         vacuum = connection.vendor == "postgresql" and not connection.in_atomic_block
+        analysed = time.monotonic()
         with connection.cursor() as cursor:
             for model in (Customer, Course, Session, Enrollment, Attendance, Consent):
                 table = model._meta.db_table
                 cursor.execute(f"VACUUM (ANALYZE) {table}" if vacuum else f"ANALYZE {table}")
+        self.stdout.write(f"  statistics: {time.monotonic() - analysed:.1f} s")
         self.stdout.write(self.style.SUCCESS(f"Done in {time.monotonic() - started:.1f} s."))
 
     def _progress(self, label, done, total):
@@ -381,7 +383,7 @@ class Command(BaseCommand):
     def _copy(self, model, columns, rows, total, label):
         """COPY on PostgreSQL (fast), batched INSERTs elsewhere."""
         table = model._meta.db_table
-        batch, done = [], 0
+        batch, done, started = [], 0, time.monotonic()
         for row in rows:
             batch.append(row)
             if len(batch) == 20_000:
@@ -392,7 +394,7 @@ class Command(BaseCommand):
         if batch:
             self._write(table, columns, batch)
             done += len(batch)
-        self.stdout.write(f"  {label}: {done}")
+        self.stdout.write(f"  {label}: {done} in {time.monotonic() - started:.1f} s")
 
     def _write(self, table, columns, batch):
         with connection.cursor() as cursor:
