@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -92,6 +93,10 @@ class CourseListView(PermissionRequiredMixin, ListView):
         )
 
 
+#: Rows of the course page's participant table per page.
+PARTICIPANTS_PER_PAGE = 200
+
+
 @permission_required("courses.view_course", raise_exception=True)
 @transaction.atomic
 def course_detail(request, pk):
@@ -99,23 +104,29 @@ def course_detail(request, pk):
     actions the user may take. Staff and the course's instructor; viewing is
     audited."""
     course = visible_course(request, pk)
-    rows = list(participants(course))
-    enrolled = [e for e in rows if e.status in Enrollment.TAKING_A_PLACE]
-    waitlist = [e for e in rows if e.status == Enrollment.Status.WAITLISTED]
+    on_list = participants(course)
+    # The enrolled a page at a time: a lecture may hold thousands, and the
+    # page's cost should not grow with them (the export holds everybody).
+    enrolled_page = Paginator(
+        on_list.filter(status__in=Enrollment.TAKING_A_PLACE), PARTICIPANTS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    waitlist = list(on_list.filter(status=Enrollment.Status.WAITLISTED))
     query = EnrolmentSearchForm(request.GET).values()["q"]
     candidates, on_course = [], []
     enrolling = not course.is_past and not course.is_cancelled
     if query and enrolling and request.user.has_perm("courses.add_enrollment"):
-        places = {e.customer_id: e for e in rows if e.customer_id}
         found = Customer.objects.search(query)
+        taken = on_list.filter(customer__isnull=False)
         # Those already on the course are shown as such (not as "nobody found",
         # which invites a duplicate record); up to ten others can be enrolled.
         positions = {e.pk: number for number, e in enumerate(waitlist, start=1)}
+        shown = list(found.filter(pk__in=taken.values("customer_id")).ordered("name")[:10])
+        places = {e.customer_id: e for e in taken.filter(customer__in=shown)}
         on_course = [
             (customer, places[customer.pk], positions.get(places[customer.pk].pk))
-            for customer in found.filter(pk__in=places).ordered("name")[:10]
+            for customer in shown
         ]
-        candidates = list(found.exclude(pk__in=places).ordered("name")[:10])
+        candidates = list(found.exclude(pk__in=taken.values("customer_id")).ordered("name")[:10])
         customer_searched(
             query=query,
             result_count=len(on_course) + len(candidates),
@@ -138,13 +149,14 @@ def course_detail(request, pk):
             "course": course,
             "sessions": list(course.sessions.order_by("starts_at", "id")),
             "session_to_mark": session_to_mark(course),
-            "enrolled": enrolled,
+            "enrolled": enrolled_page.object_list,
+            "enrolled_page": enrolled_page,
             "waitlist": waitlist,
             "show_contacts": request.user.has_perm("courses.view_participant_contacts"),
             "query": query,
             "candidates": candidates,
             "on_course": on_course,
-            "is_full": len(enrolled) >= course.capacity,
+            "is_full": enrolled_page.paginator.count >= course.capacity,
             # Taken back with one click: enrolled again, or onto the waiting list.
             "cancelled": list(
                 course.enrollments.filter(

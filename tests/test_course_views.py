@@ -508,3 +508,34 @@ def test_an_archived_courses_cancel_page_refuses_at_once(client, staff_member):
     assert client.post(url).status_code == 302
     enrollment.refresh_from_db()
     assert enrollment.status == "enrolled"
+
+
+def test_a_big_course_lists_its_participants_a_page_at_a_time(client, staff_member, monkeypatch):
+    """A lecture may hold thousands: the page shows a page of them (numbered
+    on from the pages before), with the same queries whatever the size."""
+    monkeypatch.setattr(courses.views, "PARTICIPANTS_PER_PAGE", 3)
+    course = CourseFactory(capacity=10)
+    people = [EnrollmentFactory(course=course) for _ in range(7)]
+    client.force_login(staff_member)
+
+    first = client.get(course.get_absolute_url())
+    third = client.get(course.get_absolute_url(), {"page": 3})
+
+    assert [e.pk for e in first.context["enrolled"]] == [e.pk for e in people[:3]]
+    assert [e.pk for e in third.context["enrolled"]] == [people[6].pk]
+    assert "Osallistujat 7/10" in first.content.decode()
+    assert "Sivu 1 / 3" in first.content.decode()
+    assert "<td>7</td>" in third.content.decode()
+    for hostile in ("-1", "0", "x", "9" * 30, "1.5"):
+        assert client.get(course.get_absolute_url(), {"page": hostile}).status_code == 200
+    # NUL is refused for every page (balansia.middleware.RefuseNulMiddleware).
+    assert client.get(course.get_absolute_url(), {"page": "2\x00"}).status_code == 400
+
+    def queries(pages):
+        with CaptureQueriesContext(connection) as captured:
+            client.get(course.get_absolute_url(), {"page": pages})
+        return len(captured)
+
+    few = queries(1)
+    EnrollmentFactory.create_batch(3, course=course)
+    assert queries(1) == few

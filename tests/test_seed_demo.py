@@ -108,6 +108,10 @@ def test_seed_makes_only_states_the_services_would_leave():
     )
     assert not late.exists()
     assert Consent.objects.dates("occurred_at", "month").count() > 12
+    # What the groups cannot hold is shared by the lectures, not piled on one.
+    lectures = sorted(c.taken for c in courses if c.title.startswith("Verkkoluento"))
+    assert len(lectures) == 2
+    assert lectures[-1] - lectures[0] <= 1 + lectures[-1] // 10, lectures
 
 
 def test_seed_says_how_to_install_faker_when_it_is_missing(monkeypatch):

@@ -320,13 +320,21 @@ class Command(BaseCommand):
                 cut = min(sizes[index], total - count)
                 sizes[index] -= cut
                 total -= cut
-        for course_id in [*lectures, *(pk for pk in plan if pk not in lectures)]:
-            if total >= count:
-                break
-            sizes = plan[course_id]
-            more = min(most - sum(sizes), count - total)
-            sizes[0] += more
-            total += more
+        # Shared evenly by the lectures (the first one took all the customers
+        # before: a lecture of 200,000 made a 56 MB course page), then
+        # whatever they cannot hold to any course.
+        share = -(-(count - total) // len(lectures)) if lectures and total < count else 0
+        for course_ids, limit in (
+            (lectures, share),
+            ([*lectures, *(pk for pk in plan if pk not in lectures)], count),
+        ):
+            for course_id in course_ids:
+                if total >= count:
+                    break
+                sizes = plan[course_id]
+                more = max(0, min(most - sum(sizes), limit, count - total))
+                sizes[0] += more
+                total += more
 
     def _consents(self, customer_ids):
         recorder = get_user_model().objects.filter(is_active=True).order_by("id").first()
