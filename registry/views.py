@@ -381,7 +381,15 @@ def marketing_list_view(request):
                 return _marketing_list_export(request, data, listed)
             count = listed.count()
     return render(
-        request, "registry/marketing_list.html", {"form": form, "count": count, "course": course}
+        request,
+        "registry/marketing_list.html",
+        {
+            "form": form,
+            "count": count,
+            "course": course,
+            "inline_max": settings.EXPORT_INLINE_MAX_ROWS,
+            "keep_minutes": settings.EXPORT_KEEP_MINUTES,
+        },
     )
 
 

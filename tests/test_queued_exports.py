@@ -60,6 +60,19 @@ def ask_marketing(client, purpose="kevään uutiskirje 2027"):
 # --- marketing lists ------------------------------------------------------
 
 
+def test_the_list_page_says_when_a_list_goes_to_the_background(
+    client, register_manager, staff_member, small_limit
+):
+    on_email_list(3, staff_member)
+    client.force_login(register_manager)
+    url = reverse("registry:marketing-list")
+    assert (
+        'id="export-in-background"' not in client.get(url, {"channel": "email"}).content.decode()
+    )
+    on_email_list(1, staff_member)
+    assert 'id="export-in-background"' in client.get(url, {"channel": "email"}).content.decode()
+
+
 def test_a_list_at_the_limit_is_sent_at_once(client, register_manager, staff_member, small_limit):
     on_email_list(3, staff_member)
     client.force_login(register_manager)
@@ -88,8 +101,8 @@ def test_a_list_over_the_limit_is_written_by_the_worker_and_taken_once(
     assert marketing_export.rows.count() == 4 and marketing_export.row_count == 4
     assert stat.S_IMODE(export.path.stat().st_mode) == 0o600
 
-    page = client.get(asked.url)
-    assert 'id="export-ready"' in page.content.decode()
+    page = client.get(asked.url).content.decode()
+    assert 'id="export-ready"' in page and "Vie markkinointilista" in page
     response = client.post(asked.url + "download/")
     assert response["Content-Disposition"].startswith(
         'attachment; filename="markkinointilista-email-'
