@@ -512,8 +512,15 @@ def _export_file_write(export, header, rows, *, total, progress=None):
                 progress.report(done, max(done, total))
 
     name = f"{uuid.uuid4().hex}.{export.file_format}"
-    count = export_file_write(settings.EXPORT_DIR / name, export.file_format, header, counted())
-    RegisterExport.objects.filter(pk=export.pk).update(file_name=name, row_count=count)
+    path = settings.EXPORT_DIR / name
+    count = export_file_write(path, export.file_format, header, counted())
+    kept = RegisterExport.objects.filter(pk=export.pk, deleted_at__isnull=True).update(
+        file_name=name, row_count=count
+    )
+    if not kept:
+        # An erasure discarded the export while it was written: the file may
+        # hold the erased person, and nobody may download it.
+        path.unlink(missing_ok=True)
     return count
 
 

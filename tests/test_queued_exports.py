@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from registry import services
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_viewed
 from registry.marketing.models import MarketingExport, MarketingExportRow
@@ -245,3 +246,17 @@ def test_the_register_export_page_lists_only_register_exports(
     ask_marketing(client)
     page = client.get(reverse("registry:register-export"))
     assert list(page.context["waiting"]) == []
+
+
+def test_a_file_written_after_an_erasure_discarded_its_export_is_not_kept(
+    register_manager, staff_member, export_dir
+):
+    on_email_list(2, staff_member)
+    export = RegisterExport.objects.create(
+        requested_by=register_manager, kind="register", file_format="csv"
+    )
+    services.register_exports_discard()  # an erasure, while the task waited
+    export.refresh_from_db()
+    services.export_write(export)
+    export.refresh_from_db()
+    assert export.file_name == "" and list(export_dir.iterdir()) == []
