@@ -291,7 +291,6 @@ def marketing_export_write(export, *, progress=None):
             city=parameters.get("city", ""),
             course=parameters.get("course"),
         )
-        MarketingExport.objects.filter(pk=marketing_export.pk).update(row_count=count)
     columns = MARKETING_COLUMNS[channel]
     return _export_file_write(
         export,
