@@ -495,6 +495,16 @@ class Consent(AppendOnlyModel):
         return f"{self.customer_id} {self.channel} {self.event} {self.occurred_at:%Y-%m-%d}"
 
 
+class RegisterExportQuerySet(models.QuerySet):
+    def waiting_for(self, user, kind):
+        """`user`'s exports of `kind` asked for within EXPORT_KEEP_MINUTES and
+        not yet downloaded or deleted: the page of the kind links to them."""
+        limit = timezone.now() - timezone.timedelta(minutes=settings.EXPORT_KEEP_MINUTES)
+        return self.filter(
+            kind=kind, requested_by=user, requested_at__gte=limit, deleted_at__isnull=True
+        )
+
+
 class RegisterExport(TaskState):
     """An export written by the task worker rather than in the request: the
     whole register, or a marketing list or the audit trail over
@@ -531,6 +541,8 @@ class RegisterExport(TaskState):
     row_count = models.PositiveIntegerField(_("rows"), default=0)
     downloaded_at = models.DateTimeField(_("downloaded"), null=True, blank=True)
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
+
+    objects = RegisterExportQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("register export")

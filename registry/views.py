@@ -389,6 +389,9 @@ def marketing_list_view(request):
             "course": course,
             "inline_max": settings.EXPORT_INLINE_MAX_ROWS,
             "keep_minutes": settings.EXPORT_KEEP_MINUTES,
+            "waiting": RegisterExport.objects.waiting_for(
+                request.user, RegisterExport.Kind.MARKETING
+            ),
         },
     )
 
@@ -427,13 +430,7 @@ def register_export_view(request):
             request=request,
         )
         return redirect(export)
-    limit = timezone.now() - timezone.timedelta(minutes=settings.EXPORT_KEEP_MINUTES)
-    waiting = RegisterExport.objects.filter(
-        kind=RegisterExport.Kind.REGISTER,
-        requested_by=request.user,
-        requested_at__gte=limit,
-        deleted_at__isnull=True,
-    )
+    waiting = RegisterExport.objects.waiting_for(request.user, RegisterExport.Kind.REGISTER)
     return render(request, "registry/register_export.html", {"form": form, "waiting": waiting})
 
 

@@ -260,3 +260,32 @@ def test_a_file_written_after_an_erasure_discarded_its_export_is_not_kept(
     services.export_write(export)
     export.refresh_from_db()
     assert export.file_name == "" and list(export_dir.iterdir()) == []
+
+
+def test_the_marketing_and_audit_pages_link_to_ones_waiting_exports(
+    client, register_manager, staff_member, small_limit
+):
+    on_email_list(4, staff_member)
+    for _n in range(4):
+        customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
+    client.force_login(register_manager)
+    marketing = ask_marketing(client).url
+    audit = client.get(reverse("registry:audit-export")).url
+    lists_page = client.get(reverse("registry:marketing-list")).content.decode()
+    trail_page = client.get(reverse("registry:audit-trail")).content.decode()
+    assert f'href="{marketing}"' in lists_page and f'href="{audit}"' not in lists_page
+    assert f'href="{audit}"' in trail_page and f'href="{marketing}"' not in trail_page
+    # Another register manager sees none of them.
+    other = UserFactory(username="toinen")
+    other.user_permissions.add(
+        Permission.objects.get(codename="use_marketing_lists"),
+        Permission.objects.get(codename="view_auditevent"),
+    )
+    client.force_login(other)
+    assert (
+        'id="waiting-exports"'
+        not in client.get(reverse("registry:marketing-list")).content.decode()
+    )
+    assert (
+        'id="waiting-exports"' not in client.get(reverse("registry:audit-trail")).content.decode()
+    )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from registry.accounts.reauth import recent_authentication_required
 from registry.exports import csv_response
+from registry.models import RegisterExport
 from registry.services import audit_trail_export_request
 
 from .forms import AuditFilterForm
@@ -40,6 +41,7 @@ def audit_trail(request, user_pk=None):
             "events": page.object_list,
             "rows": _with_targets(page.object_list, request.user),
             "person": person,
+            "waiting": RegisterExport.objects.waiting_for(request.user, RegisterExport.Kind.AUDIT),
             "query_string": form.query_string(),
             "page_range": page.paginator.get_elided_page_range(
                 page.number, on_each_side=2, on_ends=1
