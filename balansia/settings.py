@@ -408,6 +408,9 @@ TASK_STALE_SECONDS = envint("TASK_STALE_SECONDS", 180)
 # A finished export waits this long for its one download, then is deleted.
 EXPORT_DIR = Path(env("EXPORT_DIR", VAR_DIR / "exports"))
 EXPORT_KEEP_MINUTES = envint("EXPORT_KEEP_MINUTES", 60)
+# A marketing list or audit trail export of more rows than this is written by
+# the task worker (like the whole register); up to it, it is sent at once.
+EXPORT_INLINE_MAX_ROWS = envint("EXPORT_INLINE_MAX_ROWS", 5000)
 
 # --- Messages to customers (courses.messages) -------------------------------
 # The company's mail server. Without EMAIL_HOST (a laptop) every message is

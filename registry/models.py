@@ -495,11 +495,35 @@ class Consent(AppendOnlyModel):
         return f"{self.customer_id} {self.channel} {self.event} {self.occurred_at:%Y-%m-%d}"
 
 
+class RegisterExportQuerySet(models.QuerySet):
+    def waiting_for(self, user, kind):
+        """`user`'s exports of `kind` asked for within EXPORT_KEEP_MINUTES and
+        not yet downloaded or deleted: the page of the kind links to them."""
+        limit = timezone.now() - timezone.timedelta(minutes=settings.EXPORT_KEEP_MINUTES)
+        return self.filter(
+            kind=kind, requested_by=user, requested_at__gte=limit, deleted_at__isnull=True
+        )
+
+
 class RegisterExport(TaskState):
-    """A whole-register export asked for by a register manager: the task
-    worker writes it into EXPORT_DIR (mode 600); the person who asked may
-    download it once within EXPORT_KEEP_MINUTES, then it is deleted (and by
-    `manage.py expire_exports`). The purpose is in the audit trail."""
+    """An export written by the task worker rather than in the request: the
+    whole register, or a marketing list or the audit trail over
+    EXPORT_INLINE_MAX_ROWS rows. The worker writes it into EXPORT_DIR (mode
+    600); the person who asked may download it once within
+    EXPORT_KEEP_MINUTES, then it is deleted (and by `manage.py
+    expire_exports`). The purpose is in the audit trail."""
+
+    class Kind(models.TextChoices):
+        REGISTER = "register", _("customer register")
+        MARKETING = "marketing", _("marketing list")
+        AUDIT = "audit", _("audit trail")
+
+    #: Who may ask for, follow and download an export of each kind.
+    PERMISSIONS = {
+        Kind.REGISTER: "registry.export_customers",
+        Kind.MARKETING: "registry.use_marketing_lists",
+        Kind.AUDIT: "registry.view_auditevent",
+    }
 
     requested_at = models.DateTimeField(_("asked for"), default=timezone.now, editable=False)
     requested_by = models.ForeignKey(
@@ -508,11 +532,17 @@ class RegisterExport(TaskState):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.REGISTER)
+    #: What the worker needs to write the file (which marketing export, the
+    #: audit trail's filters), as JSON.
+    parameters = models.JSONField(default=dict, blank=True, editable=False)
     file_format = models.CharField(_("format"), max_length=10)
     file_name = models.CharField(max_length=100, blank=True, editable=False)
     row_count = models.PositiveIntegerField(_("rows"), default=0)
     downloaded_at = models.DateTimeField(_("downloaded"), null=True, blank=True)
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
+
+    objects = RegisterExportQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("register export")
@@ -520,13 +550,38 @@ class RegisterExport(TaskState):
         ordering = ["-requested_at", "-id"]
 
     def __str__(self):
-        return f"#{self.pk} {self.file_format}"
+        return f"#{self.pk} {self.kind} {self.file_format}"
 
     def get_absolute_url(self):
         return reverse("registry:register-export-detail", args=[self.pk])
 
     @property
+    def permission(self):
+        return self.PERMISSIONS[self.kind]
+
+    @property
+    def title(self):
+        return {
+            self.Kind.REGISTER: _("Export the customer register"),
+            self.Kind.MARKETING: _("Export a marketing list"),
+            self.Kind.AUDIT: _("Export the audit trail"),
+        }[self.kind]
+
+    @property
+    def again_url(self):
+        """The page where the person asks for an export of this kind again."""
+        return reverse(
+            {
+                self.Kind.REGISTER: "registry:register-export",
+                self.Kind.MARKETING: "registry:marketing-list",
+                self.Kind.AUDIT: "registry:audit-trail",
+            }[self.kind]
+        )
+
+    @property
     def step_label(self):
+        if self.task_step == "record":
+            return _("Recording who is on the list")
         return _("Writing the file")
 
     @property
@@ -549,4 +604,9 @@ class RegisterExport(TaskState):
     @property
     def download_name(self):
         day = timezone.localdate(self.requested_at)
+        if self.kind == self.Kind.MARKETING:
+            channel = self.parameters.get("channel", "")
+            return f"markkinointilista-{channel}-{day:%Y-%m-%d}.{self.file_format}"
+        if self.kind == self.Kind.AUDIT:
+            return f"tapahtumaloki-{day:%Y-%m-%d}.{self.file_format}"
         return f"asiakasrekisteri-{day:%Y-%m-%d}.{self.file_format}"

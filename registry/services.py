@@ -12,7 +12,14 @@ from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone, translation
 
 from .audit.models import AuditEvent
-from .audit.services import audit_event_create
+from .audit.selectors import (
+    AUDIT_TRAIL_HEADER,
+    audit_events,
+    audit_filters_as_json,
+    audit_filters_from_json,
+    audit_trail_rows,
+)
+from .audit.services import audit_event_create, audit_trail_exported
 from .background import enqueue_on_commit, task_mark_queued
 from .changes import changes_apply, plain_value
 from .concurrency import check_version
@@ -237,41 +244,107 @@ def marketing_list_export(*, channel, city="", course=None, purpose, by, request
     filter, columns, count and the purpose the user stated.
     """
     columns = MARKETING_COLUMNS[channel]
-    customers = marketing_list(channel=channel, city=city, course=course).order_by(
-        "last_name", "first_name", "id"
-    )
     export = MarketingExport.objects.create(exported_by=by, channel=channel, purpose=purpose)
-    recipients = customers.order_by().annotate(allowed_by=_allowed_by(channel))
+    count = _marketing_rows_record(export, channel=channel, city=city, course=course)
+    _marketing_export_audit(export, city=city, course=course, count=count, by=by, request=request)
+    return columns, count, _marketing_rows(export, columns)
+
+
+@transaction.atomic
+def marketing_list_export_request(
+    *, channel, city="", course=None, purpose, count, by, request=None
+):
+    """A marketing list of more than EXPORT_INLINE_MAX_ROWS rows, for the
+    task worker: audited now with the purpose and the `count` the person
+    saw, as an export sent at once is; the worker records who is on it
+    (MarketingExportRow, an INSERT … SELECT of seconds at 190,000 rows) and
+    writes the file from those rows, so that the file and the record agree.
+    Returns the RegisterExport to follow."""
+    export = MarketingExport.objects.create(
+        exported_by=by, channel=channel, purpose=purpose, row_count=count
+    )
+    _marketing_export_audit(export, city=city, course=course, count=count, by=by, request=request)
+    return _export_queue(
+        kind=RegisterExport.Kind.MARKETING,
+        file_format="csv",
+        parameters={
+            "marketing_export": export.pk,
+            "channel": channel,
+            "city": city,
+            "course": course,
+        },
+        by=by,
+    )
+
+
+def marketing_export_write(export, *, progress=None):
+    """Record who is on a queued marketing list and write its file (in the worker)."""
+    parameters = export.parameters
+    marketing_export = MarketingExport.objects.get(pk=parameters["marketing_export"])
+    channel = parameters["channel"]
+    if progress is not None:
+        progress.step("record")
+    with transaction.atomic():
+        count = _marketing_rows_record(
+            marketing_export,
+            channel=channel,
+            city=parameters.get("city", ""),
+            course=parameters.get("course"),
+        )
+    columns = MARKETING_COLUMNS[channel]
+    return _export_file_write(
+        export,
+        marketing_export_header(columns),
+        _marketing_rows(marketing_export, columns),
+        total=count,
+        progress=progress,
+    )
+
+
+def marketing_export_header(columns):
+    return [str(Customer._meta.get_field(name).verbose_name) for name in columns]
+
+
+def _marketing_rows_record(export, *, channel, city, course):
+    """Keep who is on the list, and the event that allowed each: the count."""
+    recipients = (
+        marketing_list(channel=channel, city=city, course=course)
+        .order_by()
+        .annotate(allowed_by=_allowed_by(channel))
+    )
     count = _insert_rows(export, recipients.values_list("pk", "allowed_by"))
     MarketingExport.objects.filter(pk=export.pk).update(row_count=count)
+    return count
+
+
+def _marketing_export_audit(export, *, city, course, count, by, request):
     audit_event_create(
         action=AuditEvent.Action.MARKETING_LIST_EXPORTED,
         by=by,
         target=export,
         request=request,
         detail={
-            "channel": channel,
+            "channel": export.channel,
             "filters": {
                 key: value for key, value in (("city", city), ("course", course)) if value
             },
-            "columns": list(columns),
+            "columns": list(MARKETING_COLUMNS[export.channel]),
             "rows": count,
-            "purpose": purpose,
+            "purpose": export.purpose,
         },
     )
 
-    def rows():
-        # The customers kept as its rows, so that the file and the record agree.
-        listed = Customer.objects.filter(marketing_export_rows__export=export).order_by(
-            "last_name", "first_name", "id"
-        )
-        for values in listed.values_list(*columns).iterator(chunk_size=2000):
-            yield [
-                format_phone(value) if name == "phone" else value
-                for name, value in zip(columns, values, strict=True)
-            ]
 
-    return columns, count, rows()
+def _marketing_rows(export, columns):
+    """The customers kept as the export's rows, so that the file and the record agree."""
+    listed = Customer.objects.filter(marketing_export_rows__export=export).order_by(
+        "last_name", "first_name", "id"
+    )
+    for values in listed.values_list(*columns).iterator(chunk_size=2000):
+        yield [
+            format_phone(value) if name == "phone" else value
+            for name, value in zip(columns, values, strict=True)
+        ]
 
 
 def _insert_rows(export, recipients):
@@ -358,17 +431,76 @@ def register_export_request(*, file_format, purpose, by, request=None):
     """Ask the task worker for a file of the whole register: audited now, as
     when the file was sent at once, with the purpose; written by the worker
     in the language of the person who asked (the column names)."""
-    export = RegisterExport.objects.create(requested_by=by, file_format=file_format)
     register_export(file_format=file_format, purpose=purpose, by=by, request=request)
+    return _export_queue(
+        kind=RegisterExport.Kind.REGISTER, file_format=file_format, parameters={}, by=by
+    )
+
+
+def _export_queue(*, kind, file_format, parameters, by):
+    """A RegisterExport of `kind` waiting for the worker, queued once the
+    caller's transaction (with its audit event) commits."""
+    export = RegisterExport.objects.create(
+        requested_by=by, kind=kind, file_format=file_format, parameters=parameters
+    )
     task_mark_queued(export, "write")
-    enqueue_on_commit("registry.tasks.export_register", export, translation.get_language())
+    enqueue_on_commit("registry.tasks.export_write", export, translation.get_language())
     return export
 
 
 def register_export_write(export, *, progress=None):
     """Write the whole register into the export's file (in the worker)."""
     columns, rows = register_export_rows()
-    total = Customer.objects.count()
+    return _export_file_write(
+        export,
+        register_export_header(columns),
+        rows,
+        total=Customer.objects.count(),
+        progress=progress,
+    )
+
+
+@transaction.atomic
+def audit_trail_export_request(*, filters, count, by, request=None):
+    """An audit trail export of more than EXPORT_INLINE_MAX_ROWS rows, for
+    the task worker: audited now (filters, rows), as one sent at once is."""
+    audit_trail_exported(filters=filters, count=count, by=by, request=request)
+    return _export_queue(
+        kind=RegisterExport.Kind.AUDIT,
+        file_format="csv",
+        parameters=audit_filters_as_json(filters),
+        by=by,
+    )
+
+
+def audit_trail_export_write(export, *, progress=None):
+    """Write the filtered audit trail into the export's file (in the worker)."""
+    events = audit_events(**audit_filters_from_json(export.parameters))
+    return _export_file_write(
+        export,
+        AUDIT_TRAIL_HEADER,
+        audit_trail_rows(events),
+        total=events.count(),
+        progress=progress,
+    )
+
+
+#: What writes the file of each kind of export.
+EXPORT_WRITERS = {
+    RegisterExport.Kind.REGISTER: register_export_write,
+    RegisterExport.Kind.MARKETING: marketing_export_write,
+    RegisterExport.Kind.AUDIT: audit_trail_export_write,
+}
+
+
+def export_write(export, *, progress=None):
+    """Write the file of a queued export, whatever its kind (in the worker)."""
+    return EXPORT_WRITERS[export.kind](export, progress=progress)
+
+
+def _export_file_write(export, header, rows, *, total, progress=None):
+    """Write `rows` into a new file of EXPORT_DIR (mode 600, formulas made
+    inert) for `export`, reporting progress; returns the number of rows."""
     if progress is not None:
         progress.step("write", total=total)
 
@@ -379,10 +511,15 @@ def register_export_write(export, *, progress=None):
                 progress.report(done, max(done, total))
 
     name = f"{uuid.uuid4().hex}.{export.file_format}"
-    count = export_file_write(
-        settings.EXPORT_DIR / name, export.file_format, register_export_header(columns), counted()
+    path = settings.EXPORT_DIR / name
+    count = export_file_write(path, export.file_format, header, counted())
+    kept = RegisterExport.objects.filter(pk=export.pk, deleted_at__isnull=True).update(
+        file_name=name, row_count=count
     )
-    RegisterExport.objects.filter(pk=export.pk).update(file_name=name, row_count=count)
+    if not kept:
+        # An erasure discarded the export while it was written: the file may
+        # hold the erased person, and nobody may download it.
+        path.unlink(missing_ok=True)
     return count
 
 

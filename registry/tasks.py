@@ -1,5 +1,6 @@
-"""The register's long work, run by `manage.py db_worker`: the whole-register
-export. (The import's tasks are in registry/imports/tasks.py.)"""
+"""The register's long work, run by `manage.py db_worker`: the exports
+written into files (the whole register, big marketing lists and audit trail
+exports). (The import's tasks are in registry/imports/tasks.py.)"""
 
 from django.utils import translation
 from django_tasks import task
@@ -10,12 +11,16 @@ from .models import RegisterExport
 
 
 @task(takes_context=True)
-def export_register(context, export_id, language):
-    """Write the whole register into a file for the person who asked for it."""
+def export_write(context, export_id, language):
+    """Write an export's file, whatever its kind, for the person who asked."""
     with task_run(RegisterExport, export_id, context) as progress:
         if progress is None:
             return None
         with translation.override(language):
-            return services.register_export_write(
+            return services.export_write(
                 RegisterExport.objects.get(pk=export_id), progress=progress
             )
+
+
+# Tasks queued before the exports had kinds name this path: they still run.
+export_register = export_write

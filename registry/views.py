@@ -1,7 +1,10 @@
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models, transaction
 from django.db.models.functions import Cast
@@ -35,8 +38,10 @@ from .services import (
     customer_create,
     customer_merge,
     customer_update,
+    marketing_export_header,
     marketing_list,
     marketing_list_export,
+    marketing_list_export_request,
     register_export_request,
     register_export_take,
 )
@@ -397,26 +402,44 @@ def marketing_list_view(request):
         # Counting needs every filter valid (a bad course number must not
         # count everybody); exporting needs the purpose too.
         if not set(form.errors) - {"purpose"}:
+            listed = marketing_list(channel=data["channel"], city=data["city"], course=course)
             if exporting and not form.errors:
-                columns, _count, rows = marketing_list_export(
-                    channel=data["channel"],
-                    city=data["city"],
-                    course=course,
-                    purpose=data["purpose"],
-                    by=request.user,
-                    request=request,
-                )
-                header = [str(Customer._meta.get_field(name).verbose_name) for name in columns]
-                filename = (
-                    f"markkinointilista-{data['channel']}-{timezone.localdate():%Y-%m-%d}.csv"
-                )
-                return csv_response(filename, header, rows)
-            count = marketing_list(
-                channel=data["channel"], city=data["city"], course=course
-            ).count()
+                return _marketing_list_export(request, data, listed)
+            count = listed.count()
     return render(
-        request, "registry/marketing_list.html", {"form": form, "count": count, "course": course}
+        request,
+        "registry/marketing_list.html",
+        {
+            "form": form,
+            "count": count,
+            "course": course,
+            "inline_max": settings.EXPORT_INLINE_MAX_ROWS,
+            "keep_minutes": settings.EXPORT_KEEP_MINUTES,
+            "waiting": RegisterExport.objects.waiting_for(
+                request.user, RegisterExport.Kind.MARKETING
+            ),
+        },
     )
+
+
+def _marketing_list_export(request, data, listed):
+    """Send the list at once; over EXPORT_INLINE_MAX_ROWS rows, queue it for
+    the task worker and follow it on the export's page."""
+    asked = {
+        "channel": data["channel"],
+        "city": data["city"],
+        "course": data.get("course"),
+        "purpose": data["purpose"],
+        "by": request.user,
+        "request": request,
+    }
+    limit = settings.EXPORT_INLINE_MAX_ROWS
+    # The count stops after limit + 1 rows: a small list is not counted twice.
+    if listed.order_by()[: limit + 1].count() > limit:
+        return redirect(marketing_list_export_request(count=listed.count(), **asked))
+    columns, _count, rows = marketing_list_export(**asked)
+    filename = f"markkinointilista-{data['channel']}-{timezone.localdate():%Y-%m-%d}.csv"
+    return csv_response(filename, marketing_export_header(columns), rows)
 
 
 @permission_required("registry.export_customers", raise_exception=True)
@@ -433,28 +456,40 @@ def register_export_view(request):
             request=request,
         )
         return redirect(export)
-    limit = timezone.now() - timezone.timedelta(minutes=settings.EXPORT_KEEP_MINUTES)
-    waiting = RegisterExport.objects.filter(
-        requested_by=request.user, requested_at__gte=limit, deleted_at__isnull=True
-    )
+    waiting = RegisterExport.objects.waiting_for(request.user, RegisterExport.Kind.REGISTER)
     return render(request, "registry/register_export.html", {"form": form, "waiting": waiting})
 
 
-@permission_required("registry.export_customers", raise_exception=True)
-@recent_authentication_required
-def register_export_detail(request, pk):
-    """An export asked for: its progress, then its one download (only for
-    the person who asked; another's answers 404)."""
-    export = get_object_or_404(RegisterExport, pk=pk, requested_by=request.user)
+def export_permitted(view):
+    """The pages of one export: for a user who may ask for exports of some
+    kind (others 403); the export must be their own (another's answers 404)
+    and of a kind they may still ask for (403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, pk):
+        if not any(request.user.has_perm(perm) for perm in RegisterExport.PERMISSIONS.values()):
+            raise PermissionDenied
+        export = get_object_or_404(RegisterExport, pk=pk, requested_by=request.user)
+        if not request.user.has_perm(export.permission):
+            raise PermissionDenied
+        return view(request, export)
+
+    return recent_authentication_required(wrapper)
+
+
+@export_permitted
+def register_export_detail(request, export):
+    """An export asked for (the register, a big marketing list or audit
+    trail): its progress, then its one download (only for the person who
+    asked, with the permission of its kind; another's answers 404)."""
     return render(request, "registry/register_export_detail.html", {"export": export})
 
 
 @require_POST
-@permission_required("registry.export_customers", raise_exception=True)
-@recent_authentication_required
-def register_export_download(request, pk):
+@export_permitted
+def register_export_download(request, export):
     """The one download of an export; the file is deleted as it is sent."""
-    export = get_object_or_404(RegisterExport, pk=pk, requested_by=request.user)
     try:
         file = register_export_take(export=export, by=request.user)
     except ExportGone:

@@ -195,6 +195,10 @@ def world(db, instructor, register_manager):
         "customer_import": CustomerImportFactory(),
         "register_export": RegisterExportFactory(requested_by=register_manager),
         "other_register_export": RegisterExportFactory(),
+        "marketing_export": RegisterExportFactory(
+            requested_by=register_manager, kind="marketing", parameters={"channel": "email"}
+        ),
+        "audit_export": RegisterExportFactory(requested_by=register_manager, kind="audit"),
         "unsubscribe_import": UnsubscribeImportFactory(),
         "message": MessageFactory(customer=customer, course=own_course),
     }

@@ -170,7 +170,8 @@ class CustomerImportFactory(factory.django.DjangoModelFactory):
 
 
 class RegisterExportFactory(factory.django.DjangoModelFactory):
-    """A whole-register export whose file the worker has not written yet."""
+    """An export (the whole register unless `kind` says otherwise) whose file
+    the worker has not written yet."""
 
     class Meta:
         model = "registry.RegisterExport"

@@ -144,6 +144,10 @@ SCOPED = [
         lambda w: {"pk": w["other_register_export"].pk},
         {**MANAGER_ONLY, "register_manager": 404},
     ),
+    # The pages of a big marketing list or audit trail export are the same
+    # as the register's: the one who asked, with the permission of the kind.
+    ("registry:register-export-detail", lambda w: {"pk": w["marketing_export"].pk}, MANAGER_ONLY),
+    ("registry:register-export-detail", lambda w: {"pk": w["audit_export"].pk}, MANAGER_ONLY),
     (
         "courses:course-detail",
         lambda w: {"pk": w["other_course"].pk},

@@ -21,11 +21,17 @@ from django.db import connection
 from openpyxl import load_workbook
 
 from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
 from registry.imports import services
+from registry.marketing.models import MarketingExportRow
 from registry.models import Customer
-from registry.services import register_export_request
+from registry.services import (
+    audit_trail_export_request,
+    marketing_list_export_request,
+    register_export_request,
+)
 
-from .factories import CustomerFactory
+from .factories import ConsentFactory, CustomerFactory, UserFactory
 from .test_imports import HEADER, csv_bytes, person
 from .worker_tasks import record_run
 
@@ -142,6 +148,55 @@ def test_a_whole_register_export_is_written_by_the_worker(tmp_path, register_man
     assert stat.S_IMODE(export.path.stat().st_mode) == 0o600
     workbook = load_workbook(export.path, read_only=True)
     assert len(list(workbook.active.iter_rows())) == 4
+
+
+def read_csv(path):
+    return path.read_text(encoding="utf-8-sig").splitlines()
+
+
+def test_a_big_marketing_list_is_recorded_and_written_by_the_worker(
+    tmp_path, register_manager, settings
+):
+    settings.EXPORT_DIR = tmp_path / "exports"
+    for customer in CustomerFactory.create_batch(3):
+        ConsentFactory(customer=customer)
+    ConsentFactory(customer=CustomerFactory(first_name="+1+1", last_name="Aalto"))
+    export = marketing_list_export_request(
+        channel="email", purpose="kevään uutiskirje", count=4, by=register_manager
+    )
+    export.refresh_from_db()
+    assert export.task_state == "queued" and not MarketingExportRow.objects.exists()
+    event = AuditEvent.objects.get(action="marketing_list_exported")
+    assert event.detail["purpose"] == "kevään uutiskirje" and event.detail["rows"] == 4
+    run_workers(tmp_path)
+    export.refresh_from_db()
+    assert export.task_state == "done", export.task_error
+    assert export.kind == "marketing" and export.row_count == 4
+    assert MarketingExportRow.objects.count() == 4
+    assert stat.S_IMODE(export.path.stat().st_mode) == 0o600
+    lines = read_csv(export.path)
+    assert len(lines) == 5 and lines[1].startswith("'+1+1;Aalto;")
+
+
+def test_a_long_audit_trail_export_is_written_by_the_worker(tmp_path, register_manager, settings):
+    settings.EXPORT_DIR = tmp_path / "exports"
+    clerk = UserFactory(username="toimisto")
+    for number in range(3):
+        audit_event_create(action="customer_viewed", by=clerk, detail={"n": number})
+    audit_event_create(action="@SUM(A1)", by=clerk)
+    audit_event_create(action="customer_viewed", by=register_manager)
+    filters = {"user": clerk, "action": "", "since": None, "until": None}
+    export = audit_trail_export_request(filters=filters, count=4, by=register_manager)
+    event = AuditEvent.objects.get(action="audit_trail_exported")
+    assert event.detail == {"filters": {"user": "toimisto"}, "rows": 4}
+    run_workers(tmp_path)
+    export.refresh_from_db()
+    assert export.task_state == "done", export.task_error
+    assert export.kind == "audit" and export.row_count == 4
+    assert stat.S_IMODE(export.path.stat().st_mode) == 0o600
+    lines = read_csv(export.path)
+    assert lines[0].startswith("time;user;action") and len(lines) == 5
+    assert any(";'@SUM(A1);" in line for line in lines)
 
 
 def test_a_worker_killed_in_the_middle_of_an_import_changes_nothing(

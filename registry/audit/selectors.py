@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from .models import AuditEvent
@@ -25,6 +27,46 @@ def audit_events(*, user=None, action="", since=None, until=None, customer_id=No
     if customer_id:
         events = events.filter(target_type="registry.customer", target_id=str(customer_id))
     return events
+
+
+#: The columns of an audit trail export.
+AUDIT_TRAIL_HEADER = ["time", "user", "action", "target_type", "target_id", "ip_address", "detail"]
+
+
+def audit_trail_rows(events):
+    """The rows of an audit trail export, an iterator over the database."""
+    for event in events.iterator(chunk_size=2000):
+        yield [
+            timezone.localtime(event.at).isoformat(timespec="seconds"),
+            event.actor.get_username() if event.actor else "",
+            event.action,
+            event.target_type,
+            event.target_id,
+            event.ip_address or "",
+            event.detail,
+        ]
+
+
+def audit_filters_as_json(filters):
+    """audit_events()'s keyword arguments as JSON, for the task worker."""
+    return {
+        "user": filters["user"].pk if filters.get("user") is not None else None,
+        "action": filters.get("action") or "",
+        "since": filters["since"].isoformat() if filters.get("since") else None,
+        "until": filters["until"].isoformat() if filters.get("until") else None,
+        "customer_id": filters.get("customer_id"),
+    }
+
+
+def audit_filters_from_json(data):
+    """The reverse of audit_filters_as_json (a person deleted since raises)."""
+    return {
+        "user": get_user_model().objects.get(pk=data["user"]) if data.get("user") else None,
+        "action": data.get("action") or "",
+        "since": parse_datetime(data["since"]) if data.get("since") else None,
+        "until": parse_datetime(data["until"]) if data.get("until") else None,
+        "customer_id": data.get("customer_id"),
+    }
 
 
 @dataclass(frozen=True)

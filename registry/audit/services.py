@@ -24,6 +24,16 @@ def audit_event_create(
     )
 
 
+def audit_trail_exported(*, filters, count, by, request=None):
+    """Record an export of the audit trail: its filters and rows."""
+    audit_event_create(
+        action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED,
+        by=by,
+        request=request,
+        detail={"filters": {k: str(v) for k, v in filters.items() if v}, "rows": count},
+    )
+
+
 def customer_viewed(*, customer, by, request, via=None):
     """Record that a user saw a customer's record (call inside the read's transaction)."""
     audit_event_create(

@@ -2,20 +2,22 @@
 
 import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from registry.accounts.reauth import recent_authentication_required
 from registry.exports import csv_response
+from registry.models import RegisterExport
+from registry.services import audit_trail_export_request
 
 from .forms import AuditFilterForm
-from .models import AuditEvent
-from .selectors import audit_events, event_targets
-from .services import audit_event_create
+from .selectors import AUDIT_TRAIL_HEADER, audit_events, audit_trail_rows, event_targets
+from .services import audit_trail_exported
 
 
 @permission_required("registry.view_auditevent", raise_exception=True)
@@ -39,6 +41,7 @@ def audit_trail(request, user_pk=None):
             "events": page.object_list,
             "rows": _with_targets(page.object_list, request.user),
             "person": person,
+            "waiting": RegisterExport.objects.waiting_for(request.user, RegisterExport.Kind.AUDIT),
             "query_string": form.query_string(),
             "page_range": page.paginator.get_elided_page_range(
                 page.number, on_each_side=2, on_ends=1
@@ -56,27 +59,21 @@ def _with_targets(events, user):
 @recent_authentication_required
 @transaction.atomic
 def audit_trail_export(request):
-    """The filtered audit trail as CSV; the export is itself audited."""
+    """The filtered audit trail as CSV; the export is itself audited. Over
+    EXPORT_INLINE_MAX_ROWS events the task worker writes the file, and the
+    page of the export follows it."""
     form = AuditFilterForm(request.GET or None)
     filters = form.filters()
     events = audit_events(**filters)
-    audit_event_create(
-        action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED,
-        by=request.user,
-        request=request,
-        detail={"filters": {k: str(v) for k, v in filters.items() if v}, "rows": events.count()},
+    count = events.count()
+    if count > settings.EXPORT_INLINE_MAX_ROWS:
+        export = audit_trail_export_request(
+            filters=filters, count=count, by=request.user, request=request
+        )
+        return redirect(export)
+    audit_trail_exported(filters=filters, count=count, by=request.user, request=request)
+    return csv_response(
+        f"tapahtumaloki-{datetime.date.today():%Y-%m-%d}.csv",
+        AUDIT_TRAIL_HEADER,
+        audit_trail_rows(events),
     )
-    rows = (
-        [
-            timezone.localtime(e.at).isoformat(timespec="seconds"),
-            e.actor.get_username() if e.actor else "",
-            e.action,
-            e.target_type,
-            e.target_id,
-            e.ip_address or "",
-            e.detail,
-        ]
-        for e in events.iterator(chunk_size=2000)
-    )
-    header = ["time", "user", "action", "target_type", "target_id", "ip_address", "detail"]
-    return csv_response(f"tapahtumaloki-{datetime.date.today():%Y-%m-%d}.csv", header, rows)
