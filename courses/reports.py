@@ -1,20 +1,21 @@
-"""The course reports: fill rate, waiting-list demand, cancellations.
+"""The course reports: fill rate, waiting-list demand, cancellations,
+attendance per session and who stopped coming.
 
 Aggregates only (registry.reports.tables): counts of people below three show
 as "< 3". Enrolment rows count whether or not they still point to a person,
 so the numbers survive erasure. Who waited and who got a place from the
 waiting list is read from the audit trail, which records each enrolment
 onto the waiting list and each promotion with the course; the enrolment row
-itself keeps only its current status. A fixed number of queries.
-
-Not here yet: attendance and no-shows per session, which need the sessions
-of a course (issue 18, on another branch).
+itself keeps only its current status. Attendance rows point at the
+enrolment, not the person, so they too survive erasure. A fixed number of
+queries.
 """
 
 import re
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from registry.audit.models import AuditEvent
 from registry.reports.tables import Table, people, share
 
-from .models import Course, Enrollment
+from .models import Attendance, Course, Enrollment, Session
 
 #: The seasons of the course year, by the month a course starts.
 SEASONS = {
@@ -32,6 +33,8 @@ SEASONS = {
 }
 #: The courses with the most unmet demand: this many.
 TOP_UNMET = 10
+#: "Stopped coming": came to one of this many first sessions, then to none after.
+FIRST_SESSIONS = 3
 
 
 def course_type(title):
@@ -99,6 +102,198 @@ def course_figures(period):
         # Still waiting when the course was over, or taken off the queue: no place.
         course["unmet"] = max(course["waited"] - course["promoted"], 0)
     return courses
+
+
+def session_figures(period, now=None):
+    """One dict per session held in the period (started, not cancelled, of a
+    course not cancelled), in time order: the course's places taken, and how
+    many came, didn't come and reported an absence. One query."""
+    now = now or timezone.now()
+    places = (
+        Enrollment.objects.filter(
+            course=OuterRef("course_id"), status__in=Enrollment.TAKING_A_PLACE
+        )
+        .order_by()
+        .values("course")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    marks = {
+        status: Count("attendances", filter=Q(attendances__status=status))
+        for status in Attendance.Status.values
+    }
+    return list(
+        Session.objects.held()
+        .filter(
+            starts_at__gte=period.start,
+            starts_at__lt=min(period.end, now),
+            course__is_cancelled=False,
+        )
+        .annotate(
+            enrolled=Coalesce(Subquery(places, output_field=IntegerField()), 0),
+            **marks,
+        )
+        .order_by("starts_at", "id")
+        .values(
+            "id",
+            "starts_at",
+            "course_id",
+            "course__title",
+            "course__starts_at",
+            "enrolled",
+            *marks,
+        )
+    )
+
+
+def stopped_coming(period, now=None):
+    """{course id: (came to one of the first sessions, then to none after)}
+    for the courses starting in the period that are over and had more
+    sessions than FIRST_SESSIONS. Counted by enrolment rows, whatever their
+    status now (leaving the course is a way to stop coming), erased people
+    included. One query."""
+    now = now or timezone.now()
+    held = Session.objects.held().filter(course=OuterRef("course_id")).order_by("starts_at", "id")
+    # The start of the last of the first sessions, and whether any came after.
+    last_first = held.values("starts_at")[FIRST_SESSIONS - 1 : FIRST_SESSIONS]
+    later = held.values("starts_at")[FIRST_SESSIONS : FIRST_SESSIONS + 1]
+    came = Attendance.objects.filter(
+        enrollment=OuterRef("pk"),
+        status=Attendance.Status.CAME,
+        session__is_cancelled=False,
+    )
+    rows = (
+        Enrollment.objects.filter(
+            course__starts_at__gte=period.start,
+            course__starts_at__lt=period.end,
+            course__ends_at__lt=now,
+            course__is_cancelled=False,
+        )
+        .annotate(boundary=Subquery(last_first), after=Subquery(later))
+        .filter(after__isnull=False)
+        .annotate(
+            came_first=Exists(came.filter(session__starts_at__lte=OuterRef("boundary"))),
+            came_later=Exists(came.filter(session__starts_at__gt=OuterRef("boundary"))),
+        )
+        .filter(came_first=True)
+        .order_by()
+        .values("course_id")
+        .annotate(
+            began=Count("pk"),
+            stopped=Count("pk", filter=Q(came_later=False)),
+        )
+    )
+    return {row["course_id"]: (row["began"], row["stopped"]) for row in rows}
+
+
+def attendance_report(period, courses):
+    """The attendance tables: per course type and season, who stopped coming
+    after the first sessions (per season of the courses starting in the
+    period, `courses` of course_figures), and per session."""
+    sessions = session_figures(period)
+    came, absent, excused = (str(status) for status in Attendance.Status.values)
+
+    def counts(row):
+        marked = row[came] + row[absent] + row[excused]
+        return [
+            people(row["enrolled"]),
+            people(row[came]),
+            people(row[absent]),
+            people(row[excused]),
+            people(max(row["enrolled"] - marked, 0)),
+            share(row[came], marked),
+            share(row[absent], marked),
+        ]
+
+    columns = [
+        _("Enrolled"),
+        _("Came"),
+        _("Didn't come"),
+        _("Reported absence"),
+        _("Not marked"),
+        _("Attendance, %"),
+        _("No-shows, %"),
+    ]
+    per_session = Table(
+        key="sessions",
+        title=_("Attendance per session"),
+        row_header=_("Session"),
+        columns=columns,
+        rows=[
+            (
+                f"{row['course__title']}, {timezone.localtime(row['starts_at']):%Y-%m-%d %H:%M}",
+                counts(row),
+            )
+            for row in sessions
+        ],
+        chart=False,
+        note=_(
+            "Sessions held in the period (started, not cancelled). Enrolled: the places taken "
+            "on the course now. Attendance and no-shows in percent of those marked."
+        ),
+    )
+    groups = {}
+    for row in sessions:
+        # The course's season, also for a session of a course begun before the period.
+        season = season_of(row["course__starts_at"])
+        group = groups.setdefault(
+            (course_type(row["course__title"]), season),
+            {"sessions": 0, came: 0, absent: 0, excused: 0},
+        )
+        group["sessions"] += 1
+        for status in (came, absent, excused):
+            group[status] += row[status]
+    per_type = Table(
+        key="attendance",
+        title=_("Attendance and no-shows per course type and season"),
+        row_header=_("Course type, season"),
+        columns=[_("Attendance, %"), _("No-shows, %")],
+        rows=[
+            (
+                f"{title}, {season}",
+                [
+                    share(group[came], group[came] + group[absent] + group[excused]),
+                    share(group[absent], group[came] + group[absent] + group[excused]),
+                ],
+            )
+            for (title, season), group in groups.items()
+        ],
+        percent=True,
+        note=_(
+            "Of the marks of the sessions held in the period: came, and didn't come without "
+            "reporting an absence."
+        ),
+    )
+    stopped = stopped_coming(period)
+    seasons = {}
+    for course in courses:
+        if course["id"] in stopped:
+            began, gone = stopped[course["id"]]
+            season = seasons.setdefault(course["season"], [0, 0])
+            season[0] += began
+            season[1] += gone
+    dropouts = Table(
+        key="stopped-coming",
+        title=_("Who stopped coming after the first %(count)s sessions, per season")
+        % {"count": FIRST_SESSIONS},
+        row_header=_("Season"),
+        columns=[
+            _("Came to the first sessions"),
+            _("Then stopped coming"),
+            _("Stopped, %"),
+        ],
+        rows=[
+            (season, [people(began), people(gone), share(gone, began)])
+            for season, (began, gone) in seasons.items()
+        ],
+        chart=False,
+        note=_(
+            "Courses that are over and had more than %(count)s sessions: participants who came "
+            "to at least one of the first %(count)s and to none after them."
+        )
+        % {"count": FIRST_SESSIONS},
+    )
+    return [per_type, dropouts, per_session]
 
 
 def courses_report(period):
@@ -225,4 +420,11 @@ def courses_report(period):
             "had them."
         ),
     )
-    return [per_type, most_unmet, demand, cancelled_courses, per_course]
+    return [
+        per_type,
+        most_unmet,
+        demand,
+        cancelled_courses,
+        *attendance_report(period, courses),
+        per_course,
+    ]
