@@ -1,6 +1,7 @@
 """The reports (issue 22): every number against hand-counted factory data,
 the rule of small cells, the period filter, CSV, query counts, no names."""
 
+import io
 import random
 import re
 from datetime import date, datetime, timedelta
@@ -10,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone, translation
+from pypdf import PdfReader
 
 from courses.models import Attendance, Session
 from courses.reports import courses_report
@@ -665,6 +667,54 @@ def test_the_record_of_processing_activities_comes_from_settings(
     assert response["Content-Type"].startswith("text/markdown")
     assert "attachment" in response["Content-Disposition"]
     assert "24 months" in response.content.decode()
+
+
+def _pdf_text(content):
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+@pytest.mark.parametrize(
+    ("query", "filename", "words"),
+    [
+        (
+            {},
+            "seloste-kasittelytoimista.pdf",
+            ["Seloste käsittelytoimista", "Rekisterinpitäjä", "24 kuukauden kuluttua"],
+        ),
+        (
+            {"language": "en"},
+            "record-of-processing.pdf",
+            ["Record of processing activities", "Controller", "24 months without activity"],
+        ),
+    ],
+)
+def test_the_record_of_processing_activities_as_a_pdf_in_finnish_or_english(
+    client, register_manager, settings, query, filename, words
+):
+    settings.RETENTION_MONTHS = 24
+    # The interface is in English: the document is still Finnish unless asked.
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:processing-record-pdf"), query)
+    assert response["Content-Type"] == "application/pdf"
+    assert f'filename="{filename}"' in response["Content-Disposition"]
+    text = _pdf_text(response.content)
+    for word in words:
+        assert word in text
+    assert settings.REGISTER_CONTROLLER["name"] in text
+
+
+def test_the_record_of_processing_activities_in_no_other_language(client, register_manager):
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:processing-record-pdf"), {"language": "sv"})
+    assert response.status_code == 404
+
+
+def test_the_health_page_links_to_the_record_in_both_languages(client, register_manager):
+    client.force_login(register_manager)
+    html = client.get(reverse("registry:report-health")).content.decode()
+    url = reverse("registry:processing-record-pdf")
+    assert f'href="{url}"' in html and f'href="{url}?language=en"' in html
 
 
 def test_chart_coordinates_are_numbers_in_every_language(client, register_manager):
