@@ -35,6 +35,8 @@ SEASONS = {
 TOP_UNMET = 10
 #: "Stopped coming": came to one of this many first sessions, then to none after.
 FIRST_SESSIONS = 3
+#: The page shows the latest this many sessions (the CSV has them all).
+SESSIONS_ON_PAGE = 100
 
 
 def course_type(title):
@@ -227,6 +229,7 @@ def attendance_report(period, courses):
             for row in sessions
         ],
         chart=False,
+        page_limit=SESSIONS_ON_PAGE,
         note=_(
             "Sessions held in the period (started, not cancelled). Enrolled: the places taken "
             "on the course now. Attendance and no-shows in percent of those marked."

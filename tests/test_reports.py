@@ -450,6 +450,21 @@ def test_attendance_csv(client, register_manager, attendance_data):
     ]
 
 
+def test_the_page_shows_the_latest_sessions_and_the_csv_all_of_them(
+    client, register_manager, attendance_data, monkeypatch, settings
+):
+    monkeypatch.setattr("courses.reports.SESSIONS_ON_PAGE", 2)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(register_manager)
+    query = {"since": "2025-01", "until": "2025-12"}
+    html = client.get(reverse("courses:report-courses"), query).content.decode()
+    assert "The last 2 rows of 5 are shown; the CSV download has them all." in html
+    assert "Pilates, 2025-04-07 10:00" in html and "Jooga 1, 2025-03-24 18:00" in html
+    assert "Jooga 1, 2025-03-17 18:00" not in html
+    response = client.get(reverse("courses:report-courses"), {**query, "csv": "sessions"})
+    assert len(b"".join(response.streaming_content).decode("utf-8-sig").splitlines()) == 1 + 5
+
+
 # --- Charts ------------------------------------------------------------------------
 
 
