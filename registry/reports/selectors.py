@@ -260,7 +260,7 @@ def _stretches(ends):
         )
         SELECT kind, way, has_email, has_phone, has_post, {first}, {last}, COUNT(*)
         FROM stretches
-        GROUP BY kind, way, has_email, has_phone, has_post, {first}, {last}
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
     """  # noqa: S608
     params = [
         *ledger_params,
@@ -268,8 +268,6 @@ def _stretches(ends):
         objected,
         given,
         objected,
-        *first_params,
-        *last_params,
         *first_params,
         *last_params,
     ]
