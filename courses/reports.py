@@ -13,9 +13,10 @@ queries.
 
 import re
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Window
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -150,42 +151,56 @@ def session_figures(period, now=None):
 
 def stopped_coming(period, now=None):
     """{course id: (came to one of the first sessions, then to none after)}
-    for the courses starting in the period that are over and had more
+    for the courses starting in the period that are over and had more held
     sessions than FIRST_SESSIONS. Counted by enrolment rows, whatever their
     status now (leaving the course is a way to stop coming), erased people
-    included. One query."""
+    included. One query, set-based: the held sessions numbered per course by
+    a window, joined to the "came" marks, grouped by enrolment, then by
+    course (a lookup of each enrolment's course sessions, row by row, would
+    cost half a million of them on the seed)."""
     now = now or timezone.now()
-    held = Session.objects.held().filter(course=OuterRef("course_id")).order_by("starts_at", "id")
-    # The start of the last of the first sessions, and whether any came after.
-    last_first = held.values("starts_at")[FIRST_SESSIONS - 1 : FIRST_SESSIONS]
-    later = held.values("starts_at")[FIRST_SESSIONS : FIRST_SESSIONS + 1]
-    came = Attendance.objects.filter(
-        enrollment=OuterRef("pk"),
-        status=Attendance.Status.CAME,
-        session__is_cancelled=False,
-    )
-    rows = (
-        Enrollment.objects.filter(
+    numbered = (
+        Session.objects.held()
+        .filter(
             course__starts_at__gte=period.start,
             course__starts_at__lt=period.end,
             course__ends_at__lt=now,
             course__is_cancelled=False,
         )
-        .annotate(boundary=Subquery(last_first), after=Subquery(later))
-        .filter(after__isnull=False)
-        .annotate(
-            came_first=Exists(came.filter(session__starts_at__lte=OuterRef("boundary"))),
-            came_later=Exists(came.filter(session__starts_at__gt=OuterRef("boundary"))),
-        )
-        .filter(came_first=True)
         .order_by()
-        .values("course_id")
-        .annotate(
-            began=Count("pk"),
-            stopped=Count("pk", filter=Q(came_later=False)),
+        .values(
+            session_number=F("id"),
+            course_number=F("course_id"),
+            number=Window(
+                RowNumber(),
+                partition_by=[F("course_id")],
+                order_by=[F("starts_at").asc(), F("id").asc()],
+            ),
         )
     )
-    return {row["course_id"]: (row["began"], row["stopped"]) for row in rows}
+    numbered_sql, params = numbered.query.sql_with_params()
+    attendance = connection.ops.quote_name(Attendance._meta.db_table)
+    # Only our own SQL and the ORM's is formatted in; every value is a parameter.
+    sql = f"""
+        WITH numbered AS ({numbered_sql}),
+        long AS (
+            SELECT course_number FROM numbered GROUP BY course_number HAVING MAX(number) > %s
+        ),
+        came AS (
+            SELECT a.enrollment_id, n.course_number,
+                   MAX(CASE WHEN n.number <= %s THEN 1 ELSE 0 END) AS first,
+                   MAX(CASE WHEN n.number > %s THEN 1 ELSE 0 END) AS later
+            FROM {attendance} a JOIN numbered n ON n.session_number = a.session_id
+            WHERE a.status = %s AND n.course_number IN (SELECT course_number FROM long)
+            GROUP BY a.enrollment_id, n.course_number
+        )
+        SELECT course_number, COUNT(*), SUM(1 - later)
+        FROM came WHERE first = 1 GROUP BY course_number
+    """  # noqa: S608
+    params = [*params, *[FIRST_SESSIONS] * 3, str(Attendance.Status.CAME)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {course: (began, stopped) for course, began, stopped in cursor.fetchall()}
 
 
 def attendance_report(period, courses):
