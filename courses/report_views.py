@@ -17,7 +17,7 @@ def course_report(request):
         title=_("Courses"),
         intro=_(
             "Fill rate, waiting-list demand and cancellations of the courses that start "
-            "in the period."
+            "in the period; attendance and no-shows of the sessions held in it."
         ),
         build=courses_report,
         # The coming months too: how the courses about to start are filling.

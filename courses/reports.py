@@ -1,20 +1,22 @@
-"""The course reports: fill rate, waiting-list demand, cancellations.
+"""The course reports: fill rate, waiting-list demand, cancellations,
+attendance per session and who stopped coming.
 
 Aggregates only (registry.reports.tables): counts of people below three show
 as "< 3". Enrolment rows count whether or not they still point to a person,
 so the numbers survive erasure. Who waited and who got a place from the
 waiting list is read from the audit trail, which records each enrolment
 onto the waiting list and each promotion with the course; the enrolment row
-itself keeps only its current status. A fixed number of queries.
-
-Not here yet: attendance and no-shows per session, which need the sessions
-of a course (issue 18, on another branch).
+itself keeps only its current status. Attendance rows point at the
+enrolment, not the person, so they too survive erasure. A fixed number of
+queries.
 """
 
 import re
 
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Window
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from registry.audit.models import AuditEvent
 from registry.reports.tables import Table, people, share
 
-from .models import Course, Enrollment
+from .models import Attendance, Course, Enrollment, Session
 
 #: The seasons of the course year, by the month a course starts.
 SEASONS = {
@@ -32,6 +34,10 @@ SEASONS = {
 }
 #: The courses with the most unmet demand: this many.
 TOP_UNMET = 10
+#: "Stopped coming": came to one of this many first sessions, then to none after.
+FIRST_SESSIONS = 3
+#: The page shows the latest this many sessions (the CSV has them all).
+SESSIONS_ON_PAGE = 100
 
 
 def course_type(title):
@@ -99,6 +105,213 @@ def course_figures(period):
         # Still waiting when the course was over, or taken off the queue: no place.
         course["unmet"] = max(course["waited"] - course["promoted"], 0)
     return courses
+
+
+def session_figures(period, now=None):
+    """One dict per session held in the period (started, not cancelled, of a
+    course not cancelled), in time order: the course's places taken, and how
+    many came, didn't come and reported an absence. One query."""
+    now = now or timezone.now()
+    places = (
+        Enrollment.objects.filter(
+            course=OuterRef("course_id"), status__in=Enrollment.TAKING_A_PLACE
+        )
+        .order_by()
+        .values("course")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    marks = {
+        status: Count("attendances", filter=Q(attendances__status=status))
+        for status in Attendance.Status.values
+    }
+    return list(
+        Session.objects.held()
+        .filter(
+            starts_at__gte=period.start,
+            starts_at__lt=min(period.end, now),
+            course__is_cancelled=False,
+        )
+        .annotate(
+            enrolled=Coalesce(Subquery(places, output_field=IntegerField()), 0),
+            **marks,
+        )
+        .order_by("starts_at", "id")
+        .values(
+            "id",
+            "starts_at",
+            "course_id",
+            "course__title",
+            "course__starts_at",
+            "enrolled",
+            *marks,
+        )
+    )
+
+
+def stopped_coming(period, now=None):
+    """{course id: (came to one of the first sessions, then to none after)}
+    for the courses starting in the period that are over and had more held
+    sessions than FIRST_SESSIONS. Counted by enrolment rows, whatever their
+    status now (leaving the course is a way to stop coming), erased people
+    included. One query, set-based: the held sessions numbered per course by
+    a window, joined to the "came" marks, grouped by enrolment, then by
+    course (a lookup of each enrolment's course sessions, row by row, would
+    cost half a million of them on the seed)."""
+    now = now or timezone.now()
+    numbered = (
+        Session.objects.held()
+        .filter(
+            course__starts_at__gte=period.start,
+            course__starts_at__lt=period.end,
+            course__ends_at__lt=now,
+            course__is_cancelled=False,
+        )
+        .order_by()
+        .values(
+            session_number=F("id"),
+            course_number=F("course_id"),
+            number=Window(
+                RowNumber(),
+                partition_by=[F("course_id")],
+                order_by=[F("starts_at").asc(), F("id").asc()],
+            ),
+        )
+    )
+    numbered_sql, params = numbered.query.sql_with_params()
+    attendance = connection.ops.quote_name(Attendance._meta.db_table)
+    # Only our own SQL and the ORM's is formatted in; every value is a parameter.
+    sql = f"""
+        WITH numbered AS ({numbered_sql}),
+        long AS (
+            SELECT course_number FROM numbered GROUP BY course_number HAVING MAX(number) > %s
+        ),
+        came AS (
+            SELECT a.enrollment_id, n.course_number,
+                   MAX(CASE WHEN n.number <= %s THEN 1 ELSE 0 END) AS first,
+                   MAX(CASE WHEN n.number > %s THEN 1 ELSE 0 END) AS later
+            FROM {attendance} a JOIN numbered n ON n.session_number = a.session_id
+            WHERE a.status = %s AND n.course_number IN (SELECT course_number FROM long)
+            GROUP BY a.enrollment_id, n.course_number
+        )
+        SELECT course_number, COUNT(*), SUM(1 - later)
+        FROM came WHERE first = 1 GROUP BY course_number
+    """  # noqa: S608
+    params = [*params, *[FIRST_SESSIONS] * 3, str(Attendance.Status.CAME)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {course: (began, stopped) for course, began, stopped in cursor.fetchall()}
+
+
+def attendance_report(period, courses):
+    """The attendance tables: per course type and season, who stopped coming
+    after the first sessions (per season of the courses starting in the
+    period, `courses` of course_figures), and per session."""
+    sessions = session_figures(period)
+    came, absent, excused = (str(status) for status in Attendance.Status.values)
+
+    def counts(row):
+        marked = row[came] + row[absent] + row[excused]
+        return [
+            people(row["enrolled"]),
+            people(row[came]),
+            people(row[absent]),
+            people(row[excused]),
+            people(max(row["enrolled"] - marked, 0)),
+            share(row[came], marked),
+            share(row[absent], marked),
+        ]
+
+    columns = [
+        _("Enrolled"),
+        _("Came"),
+        _("Didn't come"),
+        _("Reported absence"),
+        _("Not marked"),
+        _("Attendance, %"),
+        _("No-shows, %"),
+    ]
+    per_session = Table(
+        key="sessions",
+        title=_("Attendance per session"),
+        row_header=_("Session"),
+        columns=columns,
+        rows=[
+            (
+                f"{row['course__title']}, {timezone.localtime(row['starts_at']):%Y-%m-%d %H:%M}",
+                counts(row),
+            )
+            for row in sessions
+        ],
+        chart=False,
+        page_limit=SESSIONS_ON_PAGE,
+        note=_(
+            "Sessions held in the period (started, not cancelled). Enrolled: the places taken "
+            "on the course now. Attendance and no-shows in percent of those marked."
+        ),
+    )
+    groups = {}
+    for row in sessions:
+        # The course's season, also for a session of a course begun before the period.
+        season = season_of(row["course__starts_at"])
+        group = groups.setdefault(
+            (course_type(row["course__title"]), season),
+            {"sessions": 0, came: 0, absent: 0, excused: 0},
+        )
+        group["sessions"] += 1
+        for status in (came, absent, excused):
+            group[status] += row[status]
+    per_type = Table(
+        key="attendance",
+        title=_("Attendance and no-shows per course type and season"),
+        row_header=_("Course type, season"),
+        columns=[_("Attendance, %"), _("No-shows, %")],
+        rows=[
+            (
+                f"{title}, {season}",
+                [
+                    share(group[came], group[came] + group[absent] + group[excused]),
+                    share(group[absent], group[came] + group[absent] + group[excused]),
+                ],
+            )
+            for (title, season), group in groups.items()
+        ],
+        percent=True,
+        note=_(
+            "Of the marks of the sessions held in the period: came, and didn't come without "
+            "reporting an absence."
+        ),
+    )
+    stopped = stopped_coming(period)
+    seasons = {}
+    for course in courses:
+        if course["id"] in stopped:
+            began, gone = stopped[course["id"]]
+            season = seasons.setdefault(course["season"], [0, 0])
+            season[0] += began
+            season[1] += gone
+    dropouts = Table(
+        key="stopped-coming",
+        title=_("Who stopped coming after the first %(count)s sessions, per season")
+        % {"count": FIRST_SESSIONS},
+        row_header=_("Season"),
+        columns=[
+            _("Came to the first sessions"),
+            _("Then stopped coming"),
+            _("Stopped, %"),
+        ],
+        rows=[
+            (season, [people(began), people(gone), share(gone, began)])
+            for season, (began, gone) in seasons.items()
+        ],
+        chart=False,
+        note=_(
+            "Courses that are over and had more than %(count)s sessions: participants who came "
+            "to at least one of the first %(count)s and to none after them."
+        )
+        % {"count": FIRST_SESSIONS},
+    )
+    return [per_type, dropouts, per_session]
 
 
 def courses_report(period):
@@ -225,4 +438,11 @@ def courses_report(period):
             "had them."
         ),
     )
-    return [per_type, most_unmet, demand, cancelled_courses, per_course]
+    return [
+        per_type,
+        most_unmet,
+        demand,
+        cancelled_courses,
+        *attendance_report(period, courses),
+        per_course,
+    ]

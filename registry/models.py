@@ -255,6 +255,9 @@ class Customer(models.Model):
             models.Index(Upper("email"), name="customer_email_upper_idx"),
             models.Index(fields=["phone"], name="customer_phone_idx"),
             models.Index(Upper("city"), name="customer_city_upper_idx"),
+            # Retention: those inactive longest, first (the listing's order),
+            # and the reports' counts of who is due.
+            models.Index(fields=["last_activity_at", "id"], name="customer_activity_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -95,6 +95,7 @@ RULES = {
     "registry:report-requests": (None, MANAGER_ONLY),
     "registry:report-health": (None, MANAGER_ONLY),
     "registry:processing-record": (None, MANAGER_ONLY),
+    "registry:processing-record-pdf": (None, MANAGER_ONLY),
     "courses:report-courses": (None, MANAGER_ONLY),
     "registry:audit-trail": (None, MANAGER_ONLY),
     "registry:audit-user": (lambda w: {"user_pk": w["instructor"].pk}, MANAGER_ONLY),

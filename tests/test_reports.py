@@ -1,6 +1,7 @@
 """The reports (issue 22): every number against hand-counted factory data,
 the rule of small cells, the period filter, CSV, query counts, no names."""
 
+import io
 import random
 import re
 from datetime import date, datetime, timedelta
@@ -10,7 +11,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone, translation
+from pypdf import PdfReader
 
+from courses.models import Attendance, Session
 from courses.reports import courses_report
 from registry.accounts.roles import REGISTER_MANAGER, STAFF
 from registry.audit.models import AuditEvent
@@ -26,6 +29,7 @@ from registry.reports.selectors import (
     rights_report,
 )
 from registry.reports.tables import SMALL, Period, bar_chart, people, share
+from registry.rights.erasure import customer_erase
 from registry.rights.models import add_months
 
 from .factories import (
@@ -197,6 +201,83 @@ def test_an_objection_lifted_makes_the_customer_reachable_again():
     assert rows(tables, "withdrawals") == {"2025-01": [0, 0, 3, 3]}
 
 
+def _ledger(customer, *events):
+    """events: (channel, event, occurred_at), recorded in this order."""
+    for channel, event, moment in events:
+        ConsentFactory(
+            customer=customer,
+            channel=channel,
+            event=event,
+            occurred_at=moment,
+            **({} if event == "given" else {"text": None}),
+        )
+
+
+def test_reach_after_re_consent_objection_tie_and_erasure(register_manager):
+    """The edge cases of the month-end counts in SQL, counted by hand."""
+    december = at(2024, 12, 1)
+    email = "email"
+    for _ in range(3):  # withdrawn and given again within each month: reachable
+        _ledger(
+            CustomerFactory(created_at=december),
+            (email, "given", at(2025, 1, 5)),
+            (email, "withdrawn", at(2025, 1, 10)),
+            (email, "given", at(2025, 1, 20)),
+            (email, "withdrawn", at(2025, 2, 3)),
+            (email, "given", at(2025, 2, 25)),
+        )
+    for _ in range(3):  # withdrawn for good before the end of January
+        _ledger(
+            CustomerFactory(created_at=december),
+            (email, "given", at(2025, 1, 5)),
+            (email, "withdrawn", at(2025, 1, 28)),
+        )
+    for _ in range(3):  # objected in January, lifted in February: the consent counts again
+        _ledger(
+            CustomerFactory(created_at=december),
+            (email, "given", at(2025, 1, 5)),
+            ("direct_marketing", "objection", at(2025, 1, 15)),
+            ("direct_marketing", "objection_lifted", at(2025, 2, 10)),
+        )
+    for _ in range(3):  # given and withdrawn at the same moment: the later record wins
+        _ledger(
+            CustomerFactory(created_at=december),
+            (email, "given", at(2025, 1, 5)),
+            (email, "withdrawn", at(2025, 1, 5)),
+        )
+    erased = CustomerFactory(created_at=december)
+    _ledger(erased, (email, "given", at(2025, 1, 5)))
+    customer_erase(customer=erased, by=register_manager)
+    period = Period(first=date(2025, 1, 1), last=date(2025, 2, 1))
+    oracle = [reachable_at(moment) for _month, moment in period.month_ends()]
+    assert reachable_at_month_ends(period) == oracle
+    tables = consents_report(period)
+    # email, SMS, post, phone of 12 customers
+    assert rows(tables, "reachable") == {
+        "2025-01": [25.0, 0.0, 75.0, 75.0],
+        "2025-02": [50.0, 0.0, 100.0, 100.0],
+    }
+    # email withdrawn, SMS withdrawn, objections, objections lifted (customers)
+    assert rows(tables, "withdrawals") == {
+        "2025-01": [9, 0, 3, 0],
+        "2025-02": [3, 0, 0, 3],
+    }
+
+
+def test_a_consent_recorded_before_the_customer_was_added_counts_from_the_addition():
+    """An imported ledger may predate the customer's row: the customer is
+    counted from the month end after being added, consent and all."""
+    for _ in range(4):
+        _ledger(CustomerFactory(created_at=at(2025, 2, 10)), ("sms", "given", at(2024, 12, 5)))
+    for _ in range(4):
+        CustomerFactory(created_at=at(2024, 12, 1))
+    tables = consents_report(Period(first=date(2025, 1, 1), last=date(2025, 2, 1)))
+    assert rows(tables, "reachable") == {
+        "2025-01": [0.0, 0.0, 100.0, 100.0],
+        "2025-02": [0.0, 50.0, 100.0, 100.0],
+    }
+
+
 # --- Data subject requests ---------------------------------------------------------
 
 
@@ -290,6 +371,98 @@ def test_course_fill_rate_waiting_list_and_cancellations():
     }
     assert rows(tables, "cancelled-courses") == {"spring 2025": [2, 0], "autumn 2025": [1, 1]}
     assert rows(tables, "unmet-demand") == {"Jooga, 2025-03-10": [3]}
+
+
+def _marks(session, marks, enrollments):
+    """marks: one letter per enrolment: C came, A didn't come, E excused, - none."""
+    status = {"C": "came", "A": "absent", "E": "excused"}
+    Attendance.objects.bulk_create(
+        Attendance(session=session, enrollment=enrollment, status=status[mark])
+        for mark, enrollment in zip(marks, enrollments, strict=True)
+        if mark != "-"
+    )
+
+
+def _weekly(first, count):
+    return [
+        (first + timedelta(days=7 * n), first + timedelta(days=7 * n, hours=1))
+        for n in range(count)
+    ]
+
+
+@pytest.fixture
+def attendance_data(register_manager):
+    """Jooga: five sessions in March 2025, the last cancelled; five enrolled.
+    Pilates: one session, three enrolled. Counted by hand in the tests."""
+    jooga = CourseFactory(title="Jooga 1", capacity=10, sessions=_weekly(at(2025, 3, 3, 18), 5))
+    people_on = [EnrollmentFactory(course=jooga) for _ in range(5)]
+    s1, s2, s3, s4, s5 = jooga.sessions.order_by("starts_at")
+    _marks(s1, "CCCCA", people_on)
+    _marks(s2, "CCCEA", people_on)
+    _marks(s3, "CCAAA", people_on)
+    _marks(s4, "CAA-A", people_on)
+    Session.objects.filter(pk=s5.pk).update(is_cancelled=True)
+    pilates = CourseFactory(title="Pilates", capacity=8, sessions=_weekly(at(2025, 4, 7, 10), 1))
+    on_pilates = [EnrollmentFactory(course=pilates) for _ in range(3)]
+    _marks(pilates.sessions.get(), "CEC", on_pilates)
+    # Not held in the period: a session before it, and one not yet begun.
+    CourseFactory(title="Jooga", sessions=_weekly(at(2024, 12, 2, 18), 1))
+    CourseFactory(title="Jooga")
+    # Erased since: the numbers stay (the enrolment and its marks stay without the person).
+    customer_erase(customer=people_on[1].customer, by=register_manager)
+    return jooga
+
+
+def test_attendance_and_no_shows_per_session(attendance_data):
+    tables = courses_report(Period(first=date(2025, 1, 1), last=date(2025, 12, 1)))
+    # enrolled, came, didn't come, reported absence, not marked, attendance %, no-shows %
+    assert rows(tables, "sessions") == {
+        "Jooga 1, 2025-03-03 18:00": [5, 4, SMALL, 0, 0, 80.0, SMALL],
+        "Jooga 1, 2025-03-10 18:00": [5, 3, SMALL, SMALL, 0, 60.0, SMALL],
+        "Jooga 1, 2025-03-17 18:00": [5, SMALL, 3, 0, 0, SMALL, 60.0],
+        "Jooga 1, 2025-03-24 18:00": [5, SMALL, 3, 0, SMALL, SMALL, 75.0],
+        "Pilates, 2025-04-07 10:00": [3, SMALL, 0, SMALL, 0, SMALL, 0.0],
+    }
+    # Jooga: 10 came, 8 didn't, 1 excused of 19 marks; Pilates 2 came, 1 excused.
+    assert rows(tables, "attendance") == {
+        "Jooga, spring 2025": [round(1000 / 19, 1), round(800 / 19, 1)],
+        "Pilates, spring 2025": [SMALL, 0.0],
+    }
+
+
+def test_who_stopped_coming_after_the_first_three_sessions(attendance_data):
+    tables = courses_report(Period(first=date(2025, 1, 1), last=date(2025, 12, 1)))
+    # Four came to one of the first three; three of them (not the first) never after.
+    # Pilates had one session: not counted.
+    assert rows(tables, "stopped-coming") == {"spring 2025": [4, 3, 75.0]}
+
+
+def test_attendance_csv(client, register_manager, attendance_data):
+    client.force_login(register_manager)
+    response = client.get(
+        reverse("courses:report-courses"),
+        {"since": "2025-01", "until": "2025-12", "csv": "attendance"},
+    )
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[1:] == [
+        "Jooga, kevät 2025;52.6;42.1",
+        "Pilates, kevät 2025;< 3;0.0",
+    ]
+
+
+def test_the_page_shows_the_latest_sessions_and_the_csv_all_of_them(
+    client, register_manager, attendance_data, monkeypatch, settings
+):
+    monkeypatch.setattr("courses.reports.SESSIONS_ON_PAGE", 2)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(register_manager)
+    query = {"since": "2025-01", "until": "2025-12"}
+    html = client.get(reverse("courses:report-courses"), query).content.decode()
+    assert "The last 2 rows of 5 are shown; the CSV download has them all." in html
+    assert "Pilates, 2025-04-07 10:00" in html and "Jooga 1, 2025-03-24 18:00" in html
+    assert "Jooga 1, 2025-03-17 18:00" not in html
+    response = client.get(reverse("courses:report-courses"), {**query, "csv": "sessions"})
+    assert len(b"".join(response.streaming_content).decode("utf-8-sig").splitlines()) == 1 + 5
 
 
 # --- Charts ------------------------------------------------------------------------
@@ -416,6 +589,11 @@ def _grow(count):
         course = CourseFactory()
         EnrollmentFactory(course=course, customer=customer)
         DataSubjectRequestFactory(customer=customer)
+        # A course over, with sessions and marks (attendance, who stopped coming).
+        held = CourseFactory(sessions=_weekly(timezone.now() - timedelta(days=60), 4))
+        enrollment = EnrollmentFactory(course=held, customer=customer)
+        for session, mark in zip(held.sessions.all(), "CCAA", strict=True):
+            _marks(session, mark, [enrollment])
 
 
 @pytest.mark.parametrize("name", [*REPORT_PAGES, "registry:report-health"])
@@ -506,6 +684,54 @@ def test_the_record_of_processing_activities_comes_from_settings(
     assert "24 months" in response.content.decode()
 
 
+def _pdf_text(content):
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+@pytest.mark.parametrize(
+    ("query", "filename", "words"),
+    [
+        (
+            {},
+            "seloste-kasittelytoimista.pdf",
+            ["Seloste käsittelytoimista", "Rekisterinpitäjä", "24 kuukauden kuluttua"],
+        ),
+        (
+            {"language": "en"},
+            "record-of-processing.pdf",
+            ["Record of processing activities", "Controller", "24 months without activity"],
+        ),
+    ],
+)
+def test_the_record_of_processing_activities_as_a_pdf_in_finnish_or_english(
+    client, register_manager, settings, query, filename, words
+):
+    settings.RETENTION_MONTHS = 24
+    # The interface is in English: the document is still Finnish unless asked.
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:processing-record-pdf"), query)
+    assert response["Content-Type"] == "application/pdf"
+    assert f'filename="{filename}"' in response["Content-Disposition"]
+    text = _pdf_text(response.content)
+    for word in words:
+        assert word in text
+    assert settings.REGISTER_CONTROLLER["name"] in text
+
+
+def test_the_record_of_processing_activities_in_no_other_language(client, register_manager):
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:processing-record-pdf"), {"language": "sv"})
+    assert response.status_code == 404
+
+
+def test_the_health_page_links_to_the_record_in_both_languages(client, register_manager):
+    client.force_login(register_manager)
+    html = client.get(reverse("registry:report-health")).content.decode()
+    url = reverse("registry:processing-record-pdf")
+    assert f'href="{url}"' in html and f'href="{url}?language=en"' in html
+
+
 def test_chart_coordinates_are_numbers_in_every_language(client, register_manager):
     """Finnish writes 12,5: in an SVG attribute that is no number at all."""
     for _ in range(7):
@@ -518,14 +744,15 @@ def test_chart_coordinates_are_numbers_in_every_language(client, register_manage
     assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for value in coordinates), coordinates
 
 
-def test_the_month_end_sweep_agrees_with_one_query_per_month_end():
-    """reachable_at_month_ends (three queries) against reachable_at (the rules
-    of contactable_by, one query per month end) on a random ledger."""
+def test_the_month_end_counts_in_sql_agree_with_one_query_per_month_end():
+    """reachable_at_month_ends (two queries, the month ends counted in SQL)
+    against reachable_at (the rules of contactable_by, one query per month
+    end) on a random ledger."""
     rng = random.Random(22)
     period = Period(first=date(2024, 10, 1), last=date(2025, 3, 1))
     moments = [moment for _month, moment in period.month_ends()]
     start = at(2024, 8, 1)
-    for number in range(40):
+    for number in range(60):
         kind = number % 4
         customer = CustomerFactory(
             created_at=start + timedelta(days=rng.randrange(0, 240)),
@@ -533,7 +760,7 @@ def test_the_month_end_sweep_agrees_with_one_query_per_month_end():
             phone="" if kind == 2 else f"+35850{number:07d}",
             street_address="" if kind == 3 else "Katu 1",
         )
-        for _ in range(rng.randrange(0, 5)):
+        for _ in range(rng.randrange(0, 7)):
             channel = rng.choice(["email", "sms", "direct_marketing"])
             if channel == "direct_marketing":
                 event, text = rng.choice(["objection", "objection_lifted"]), None
@@ -549,6 +776,7 @@ def test_the_month_end_sweep_agrees_with_one_query_per_month_end():
                 channel=channel,
                 event=event,
                 text=text,
-                occurred_at=start + timedelta(days=rng.randrange(0, 260), hours=rng.randrange(24)),
+                # Whole days only, so that some events of a customer share a moment.
+                occurred_at=start + timedelta(days=rng.randrange(0, 260)),
             )
     assert reachable_at_month_ends(period) == [reachable_at(moment) for moment in moments]

@@ -1,17 +1,19 @@
 """The record of processing activities (GDPR art. 30, seloste
 käsittelytoimista), written from the settings and the system's facts so that
-the register manager never keeps it by hand. Markdown text, in the
-interface language."""
+the register manager never keeps it by hand. Markdown text in the interface
+language, or a PDF document in Finnish or English (the layout of the access
+report, registry.rights.documents)."""
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from registry.accounts.roles import GRANTS, ROLE_LABELS
 from registry.models import Consent, Customer, MarketingChannel
+from registry.rights.documents import Document, Section, document_pdf
 from registry.services import CUSTOMER_FIELDS
 
 
@@ -168,18 +170,39 @@ def processing_record():
     ]
 
 
+def _title():
+    return _("Record of processing activities (GDPR article 30)")
+
+
+def _generated():
+    return _("%(name)s · generated %(when)s from the register's settings and data.") % {
+        "name": settings.REGISTER_CONTROLLER["name"],
+        "when": date_format(timezone.localtime(), "SHORT_DATETIME_FORMAT"),
+    }
+
+
 def processing_record_markdown():
-    controller = settings.REGISTER_CONTROLLER
-    lines = [
-        "# " + _("Record of processing activities (GDPR article 30)"),
-        "",
-        _("%(name)s · generated %(when)s from the register's settings and data.")
-        % {
-            "name": controller["name"],
-            "when": date_format(timezone.localtime(), "SHORT_DATETIME_FORMAT"),
-        },
-    ]
+    lines = ["# " + _title(), "", _generated()]
     for heading, items in processing_record():
         lines += ["", f"## {heading}", ""]
         lines += [f"- {item}" for item in items]
     return "\n".join(lines) + "\n"
+
+
+#: The languages the record is written in as a document; Finnish first.
+DOCUMENT_LANGUAGES = ("fi", "en")
+
+
+def processing_record_pdf(language="fi"):
+    """The record as PDF bytes in `language` (one of DOCUMENT_LANGUAGES)."""
+    with translation.override(language):
+        document = Document(
+            title=_title(),
+            introduction=_generated(),
+            sections=[
+                Section(str(heading), items=[str(item) for item in items])
+                for heading, items in processing_record()
+            ],
+            language=language,
+        )
+    return document_pdf(document)

@@ -75,6 +75,9 @@ class Table:
     #: Draw a chart of it (a table of one row or of mixed units has none).
     chart: bool = True
     note: str = ""
+    #: The page shows at most this many rows, the last ones (the CSV has all):
+    #: a row per session can be thousands, megabytes of HTML.
+    page_limit: int | None = None
 
     @property
     def header(self):
@@ -83,6 +86,15 @@ class Table:
     @property
     def shown_rows(self):
         return [(label, [plain(value) for value in values]) for label, values in self.rows]
+
+    @property
+    def page_rows(self):
+        rows = self.rows[-self.page_limit :] if self.is_cut else self.rows
+        return [(label, [plain(value) for value in values]) for label, values in rows]
+
+    @property
+    def is_cut(self):
+        return self.page_limit is not None and len(self.rows) > self.page_limit
 
 
 # --- The period of a report -------------------------------------------------

@@ -16,4 +16,9 @@ urlpatterns = [
         views.processing_record_download,
         name="processing-record",
     ),
+    path(
+        "reports/health/record-of-processing.pdf",
+        views.processing_record_document,
+        name="processing-record-pdf",
+    ),
 ]

@@ -9,7 +9,12 @@ from registry.exports import csv_response
 
 from .forms import PeriodForm
 from .health import health
-from .processing import processing_record, processing_record_markdown
+from .processing import (
+    DOCUMENT_LANGUAGES,
+    processing_record,
+    processing_record_markdown,
+    processing_record_pdf,
+)
 from .selectors import consents_report, customers_report, rights_report
 from .tables import Period, bar_chart
 
@@ -94,8 +99,23 @@ def health_page(request):
 
 @permission_required(PERMISSION, raise_exception=True)
 def processing_record_download(request):
+    """The record of processing activities as Markdown text, in the interface
+    language (registry.view_reports)."""
     response = HttpResponse(
         processing_record_markdown(), content_type="text/markdown; charset=utf-8"
     )
     response["Content-Disposition"] = 'attachment; filename="record-of-processing.md"'
+    return response
+
+
+@permission_required(PERMISSION, raise_exception=True)
+def processing_record_document(request):
+    """The record of processing activities as a PDF document, in Finnish
+    unless `?language=en` (registry.view_reports)."""
+    language = request.GET.get("language", DOCUMENT_LANGUAGES[0])
+    if language not in DOCUMENT_LANGUAGES:
+        raise Http404
+    response = HttpResponse(processing_record_pdf(language), content_type="application/pdf")
+    name = "seloste-kasittelytoimista" if language == "fi" else "record-of-processing"
+    response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
     return response

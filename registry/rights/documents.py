@@ -3,9 +3,11 @@
 `access_report()` (selectors) gives the data with its codes, which the JSON
 download keeps. `access_document()` turns the same data into sections of
 labelled rows in the customer's language, with local times and every code
-in words; the page shows it and `access_document_pdf()` lays it out as a PDF
-the register manager can send. No other part of the register has a printable
-form: the notice forbids printing the register.
+in words; the page shows it and `document_pdf()` lays it out as a PDF the
+register manager can send. No other part of the register's data has a
+printable form (the notice forbids printing the register); the only other
+document laid out here is about the register, not of it: the record of
+processing activities (registry.reports.processing).
 """
 
 import datetime
@@ -49,6 +51,8 @@ class Section:
     empty: str = ""
     #: Relative widths of the columns in the PDF (even, if none).
     widths: tuple | None = None
+    #: Paragraphs shown as a bulleted list, instead of rows.
+    items: list = field(default_factory=list)
 
 
 @dataclass
@@ -268,7 +272,7 @@ class _AccessPDF(FPDF):
         self.multi_cell(0, height, _printable(text), new_x="LMARGIN", new_y="NEXT", **kwargs)
 
 
-def access_document_pdf(document):
+def document_pdf(document):
     """The document as PDF bytes, in DejaVu Sans (any name's letters). A
     character the font lacks shows as U+FFFD, and the document says so."""
     pdf = _AccessPDF(document)
@@ -284,6 +288,10 @@ def access_document_pdf(document):
         pdf.set_font("DejaVu", "B", 12)
         pdf.paragraph(7, section.title)
         pdf.set_font("DejaVu", size=9)
+        for item in section.items:
+            pdf.paragraph(5, f"\u2022 {item}", align="L")
+        if section.items:
+            continue
         if not section.rows:
             pdf.paragraph(5, section.empty)
             continue
@@ -325,5 +333,6 @@ def _texts(document):
     yield document.introduction
     for section in document.sections:
         yield section.title
+        yield from section.items
         for row in [section.columns, *section.rows]:
             yield from (str(value) for value in row)

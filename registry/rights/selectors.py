@@ -135,10 +135,13 @@ def retention_candidates(cutoff=None):
     course. `cutoff` (default: RETENTION_MONTHS ago) looks ahead: the reports
     count who will be listed in the coming months."""
     open_requests = DataSubjectRequest.objects.open().filter(customer=OuterRef("pk"))
-    coming_course = Customer.objects.filter(
-        pk=OuterRef("pk"),
-        enrollments__course__ends_at__gte=timezone.now(),
-        enrollments__status__in=["enrolled", "waitlisted"],
+    # The enrolments themselves (by the index on their customer), not the
+    # customers joined to them again: registry does not import courses.
+    enrollment = Customer._meta.get_field("enrollments").related_model
+    coming_course = enrollment.objects.filter(
+        customer=OuterRef("pk"),
+        course__ends_at__gte=timezone.now(),
+        status__in=["enrolled", "waitlisted"],
     )
     return (
         Customer.objects.filter(last_activity_at__lt=cutoff or retention_cutoff())

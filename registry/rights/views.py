@@ -14,7 +14,7 @@ from registry.accounts.reauth import lockout_after_wrong_password, recent_authen
 from registry.concurrency import EditConflict
 from registry.models import Customer
 
-from .documents import access_document, access_document_pdf
+from .documents import access_document, document_pdf
 from .erasure import customer_erase, customers_erase
 from .forms import (
     DataSubjectRequestForm,
@@ -113,7 +113,7 @@ def customer_access_report(request, pk):
         )
     elif file_format == "pdf":
         response = HttpResponse(
-            access_document_pdf(access_document(report, language)),
+            document_pdf(access_document(report, language)),
             content_type="application/pdf",
         )
     else:
