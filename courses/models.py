@@ -37,7 +37,7 @@ class CourseQuerySet(models.QuerySet):
                 Enrollment.objects.filter(course=OuterRef("pk"), status__in=statuses)
                 .order_by()
                 .values("course")
-                .annotate(n=Count("pk"))
+                .annotate(n=Count("*"))
                 .values("n")
             )
             return Coalesce(Subquery(counted), 0)

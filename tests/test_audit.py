@@ -4,6 +4,7 @@ import pytest
 from django.db.models import ProtectedError
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from registry.audit.models import AppendOnlyError, AuditEvent
 from registry.audit.services import audit_event_create
@@ -69,3 +70,17 @@ def test_lockouts_are_visible_to_the_register_manager_in_admin(client, register_
     assert "ei-ole" in page.content.decode()
     trail = client.get(reverse("admin:registry_auditevent_changelist") + "?action=lockout")
     assert trail.context["cl"].result_count == 1
+
+
+def test_an_events_action_is_shown_in_words_in_the_users_language():
+    """get_action_display is looked up in Action, as Django's would give it."""
+    event = AuditEvent(action=AuditEvent.Action.CUSTOMER_VIEWED)
+    field = AuditEvent._meta.get_field("action")
+    shown = {}
+    for language in ("fi", "en"):
+        with translation.override(language):
+            shown[language] = event.get_action_display()
+            assert shown[language] == str(dict(field.flatchoices)[event.action])
+    assert shown["en"] == "Viewed a customer"
+    assert shown["fi"] != shown["en"]
+    assert AuditEvent(action="unknown_kind").get_action_display() == "unknown_kind"

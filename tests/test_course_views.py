@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -14,6 +15,7 @@ from openpyxl import load_workbook
 
 import courses.views
 from courses.models import Attendance, Enrollment
+from courses.templatetags.courses_tags import ENROLLABLE_COURSES
 from registry.audit.models import AuditEvent
 from registry.services import customer_merge
 
@@ -539,3 +541,24 @@ def test_a_big_course_lists_its_participants_a_page_at_a_time(client, staff_memb
     few = queries(1)
     EnrollmentFactory.create_batch(3, course=course)
     assert queries(1) == few
+
+
+def test_the_customer_page_offers_the_next_coming_courses(client, staff_member):
+    """The picker holds the next ENROLLABLE_COURSES courses (the course list
+    has the rest), each with its places taken."""
+    customer = CustomerFactory()
+    soon = timezone.now() + timezone.timedelta(days=1)
+    courses = [
+        CourseFactory(starts_at=soon + timezone.timedelta(hours=n), capacity=5)
+        for n in range(ENROLLABLE_COURSES + 5)
+    ]
+    EnrollmentFactory.create_batch(2, course=courses[0])
+    client.force_login(staff_member)
+
+    body = client.get(customer.get_absolute_url()).content.decode()
+
+    offered = re.findall(r'<option value="(\d+)">', body.split('id="enrol-course"')[1])
+    assert [int(pk) for pk in offered] == [c.pk for c in courses[:ENROLLABLE_COURSES]]
+    assert "2/5 varattu" in body
+    assert f"Seuraavat {ENROLLABLE_COURSES} tulevaa kurssia." in body
+    assert "Muut kurssit löytyvät kurssiluettelosta." in body

@@ -162,3 +162,12 @@ class AuditEvent(AppendOnlyModel):
     def __str__(self):
         who = self.actor.get_username() if self.actor_id else "-"
         return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.get_action_display()}"
+
+    def get_action_display(self):
+        """The action in words, looked up in Action. (Django's own method
+        builds the field's callable choices, some sixty translated labels,
+        for every event shown: a thousand translations per customer page.)"""
+        try:
+            return str(self.Action(self.action).label)
+        except ValueError:
+            return self.action
