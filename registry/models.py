@@ -76,11 +76,19 @@ class CustomerQuerySet(models.QuerySet):
             # it at once, where trigrams of "example.invalid" match everybody.
             return self.filter(email__iexact=query)
         if PHONE_LIKE.match(query):
-            # `040 111 2233` or `+358 40…`: the typed digits anywhere in the
-            # stored forms, or the number exactly (`00358…` has no substring).
+            # `040 111 2233` or `+358 40…`: the number exactly (`00358…` has
+            # no substring), or the typed digits anywhere in the stored forms.
+            # A number of ten digits or more is taken as whole: the phone
+            # index finds it at once, where the trigrams of its digits ("040",
+            # "000") are in most of a million customers' numbers (46 ms).
+            # Fewer digits may be the start of a longer number, and also
+            # match as part of one.
             compact = re.sub(r"[\s().-]", "", query)
+            phone = parse_phone(query)
+            if phone and sum(ch.isdigit() for ch in compact) >= 10:
+                return self.filter(phone=phone)
             condition = Q(search_text__contains=compact)
-            if phone := parse_phone(query):
+            if phone:
                 condition |= Q(phone=phone)
             return self.filter(condition)
         result = self

@@ -64,6 +64,18 @@ def test_part_of_a_phone_number_finds_it_too(people):
     assert found("0401112") == {"Mäki-Petäjä"}
 
 
+def test_a_whole_number_is_found_by_the_phone_index_alone(people):
+    """Ten digits or more are a whole number: the stored number exactly, not
+    its digits inside others' (a longer number starting with them is not a
+    match)."""
+    CustomerFactory(last_name="Pidempi", phone="+35840111223344")
+    assert found("040 111 2233") == {"Mäki-Petäjä"}
+    assert found("0401112233") == {"Mäki-Petäjä"}
+    assert found("040111223") == {"Mäki-Petäjä", "Pidempi"}
+    sql = str(Customer.objects.search("040 111 2233").query)
+    assert "LIKE" not in sql.upper()
+
+
 def test_every_word_must_match(people):
     assert found("elina mäki") == {"Mäki-Petäjä"}
     assert found("elina virtanen") == set()
