@@ -9,11 +9,18 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+
+from balansia.middleware import SessionTouchMiddleware
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,9 +63,36 @@ def test_http_is_redirected_to_https_in_production(settings):
 
 def test_session_ends_when_idle_and_with_the_browser(settings):
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST
+    assert settings.SESSION_TOUCH_SECONDS == 60
     assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
     assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+
+
+def test_a_used_session_is_kept_alive_saving_it_at_most_once_a_minute(staff_member):
+    """SessionTouchMiddleware: a request saves the session (moving its end
+    SESSION_COOKIE_AGE ahead) only when the last save is a minute old; an
+    idle session still ends."""
+    client = Client()
+    client.force_login(staff_member)
+    client.get("/customers/")
+    key = client.session.session_key
+    first_end = Session.objects.get(pk=key).expire_date
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/customers/").status_code == 200
+    assert not [q for q in queries if "django_session" in q["sql"] and "UPDATE" in q["sql"]]
+    assert Session.objects.get(pk=key).expire_date == first_end
+
+    session = client.session
+    session[SessionTouchMiddleware.KEY] -= 61  # the last save a minute ago
+    session.save()
+    saved_end = Session.objects.get(pk=key).expire_date
+    client.get("/customers/")
+    assert Session.objects.get(pk=key).expire_date > saved_end
+
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get("/customers/")
+    assert response.status_code == 302 and "/accounts/login/" in response.url
 
 
 def test_a_post_without_csrf_token_is_refused_with_a_translated_page(staff_member):
