@@ -1,6 +1,3 @@
-import time
-
-from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.utils.cache import patch_cache_control
 from django.views.defaults import bad_request
@@ -44,28 +41,3 @@ class RefuseNulMiddleware:
         ):
             return bad_request(request, SuspiciousOperation("NUL in the request"))
         return self.get_response(request)
-
-
-class SessionTouchMiddleware:
-    """Keep a session alive while it is used, saving it at most once a minute.
-
-    A session ends SESSION_COOKIE_AGE after its last save. Saving it on every
-    request (SESSION_SAVE_EVERY_REQUEST) cost every page an UPDATE and its
-    transaction; instead, a request saves it when the last save is more than
-    SESSION_TOUCH_SECONDS old. The idle timeout is therefore between
-    SESSION_COOKIE_AGE minus SESSION_TOUCH_SECONDS and SESSION_COOKIE_AGE.
-    """
-
-    KEY = "_touched_at"
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        session = getattr(request, "session", None)
-        if session is not None and not session.is_empty():
-            now = int(time.time())
-            if now - session.get(self.KEY, 0) >= settings.SESSION_TOUCH_SECONDS:
-                session[self.KEY] = now  # modified: SessionMiddleware saves it
-        return response

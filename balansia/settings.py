@@ -101,7 +101,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Inside SessionMiddleware: it marks the session for saving on the way out.
-    "balansia.middleware.SessionTouchMiddleware",
+    "registry.accounts.middleware.SessionTouchMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -214,7 +214,7 @@ LOGOUT_REDIRECT_URL = "home"
 # request, and when the browser closes.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 30) * 60
-# Saved when used, at most once a minute (balansia.middleware.SessionTouchMiddleware).
+# Saved when used, at most once a minute (registry.accounts.middleware.SessionTouchMiddleware).
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_TOUCH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from balansia.middleware import SessionTouchMiddleware
+from registry.accounts.middleware import SessionTouchMiddleware
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,8 +73,7 @@ def test_a_used_session_is_kept_alive_saving_it_at_most_once_a_minute(staff_memb
     SESSION_COOKIE_AGE ahead) only when the last save is a minute old; an
     idle session still ends."""
     client = Client()
-    client.force_login(staff_member)
-    client.get("/customers/")
+    client.force_login(staff_member)  # saved at login: not again at once
     key = client.session.session_key
     first_end = Session.objects.get(pk=key).expire_date
 

@@ -1,3 +1,6 @@
+import time
+
+from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -92,3 +95,33 @@ def menu_open(request):
     if request.session.get(PASSWORD_CHANGE_REQUIRED):
         return False
     return user.is_verified() or not (has_device(user) or requires_two_factor(user))
+
+
+class SessionTouchMiddleware:
+    """Keep a session alive while it is used, saving it at most once a minute.
+
+    A session ends SESSION_COOKIE_AGE after its last save. Saving it on every
+    request (SESSION_SAVE_EVERY_REQUEST) cost every page an UPDATE and its
+    transaction; instead, a request saves it when the last save is more than
+    SESSION_TOUCH_SECONDS old. The idle timeout is therefore between
+    SESSION_COOKIE_AGE minus SESSION_TOUCH_SECONDS and SESSION_COOKIE_AGE.
+    """
+
+    KEY = "balansia.session_saved_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty():
+            return response
+        if int(time.time()) - session.get(self.KEY, 0) >= settings.SESSION_TOUCH_SECONDS:
+            session_touched(session)  # modified: SessionMiddleware saves it
+        return response
+
+
+def session_touched(session):
+    """Note the session as saved now (it is, or is about to be)."""
+    session[SessionTouchMiddleware.KEY] = int(time.time())

@@ -15,7 +15,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, client_ip
 
 from .lock import account_login_failed, password_was_checked
-from .middleware import PASSWORD_CHANGE_REQUIRED
+from .middleware import PASSWORD_CHANGE_REQUIRED, session_touched
 from .reauth import mark_authenticated
 from .services import account_password_must_change
 
@@ -33,6 +33,7 @@ def audit_login(sender, request, user, **kwargs):
     if request is not None and hasattr(request, "session"):
         request.session[PASSWORD_CHANGE_REQUIRED] = account_password_must_change(user)
         mark_authenticated(request)
+        session_touched(request.session)  # the login saves the session
 
 
 @receiver(user_logged_out, dispatch_uid="audit_logout")
