@@ -51,9 +51,13 @@ class Command(BaseCommand):
             elif writer == "openpyxl":
                 size = self._openpyxl(Path(directory) / "bench.xlsx")
             else:
-                export = RegisterExport(pk=0, requested_by=user, file_format=format)
+                # A saved row: the writer deletes a file whose export is gone.
+                export = RegisterExport.objects.create(requested_by=user, file_format=format)
                 register_export_write(export)
-                size = sum(path.stat().st_size for path in Path(directory).iterdir())
+                export.refresh_from_db()
+                size = export.path.stat().st_size
+                export.path.unlink()
+                export.delete()
             elapsed = time.perf_counter() - started
         growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
         self.stdout.write(
