@@ -10,12 +10,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_viewed
+from registry.models import RegisterExport
 from registry.rights.erasure import customer_erase
 from registry.services import customer_update
 
@@ -35,13 +37,16 @@ def test_monitoring_pages_are_for_the_register_manager(
     ]
     for url in urls:
         assert client.get(url).url.startswith(reverse("login"))
+        assert client.post(url).url.startswith(reverse("login"))
     for user in (staff_member, instructor):
         client.force_login(user)
         for url in urls:
             assert client.get(url).status_code == 403
+            assert client.post(url).status_code in (403, 405)
     client.force_login(register_manager)
-    for url in urls:
+    for url in urls[:2] + urls[3:]:
         assert client.get(url).status_code == 200
+    assert client.post(reverse("registry:audit-export")).status_code == 200
 
 
 def test_who_viewed_a_customer_and_when(client, register_manager, staff_member, instructor):
@@ -97,7 +102,7 @@ def test_audit_trail_query_count_does_not_grow(client, register_manager):
 def test_the_export_of_the_audit_trail_is_itself_audited(client, register_manager, staff_member):
     customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
     client.force_login(register_manager)
-    response = client.get(reverse("registry:audit-export"), {"user": staff_member.pk})
+    response = client.post(reverse("registry:audit-export") + f"?user={staff_member.pk}")
     rows = list(
         csv.reader(
             io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff")),
@@ -108,6 +113,26 @@ def test_the_export_of_the_audit_trail_is_itself_audited(client, register_manage
     assert [row[2] for row in rows[1:]] == ["customer_viewed"]
     event = AuditEvent.objects.get(action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED)
     assert event.actor == register_manager and event.detail["rows"] == 1
+
+
+def test_a_link_cannot_make_the_register_manager_export_the_trail(
+    client, register_manager, staff_member
+):
+    """Only the page's POST form exports: a GET (a link, an image, a redirect
+    from elsewhere) goes back to the filtered trail and asks for nothing, and
+    a POST without the CSRF token is refused."""
+    customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:audit-export"), {"user": staff_member.pk})
+    assert response.status_code == 302
+    assert response.url == reverse("registry:audit-trail") + f"?user={staff_member.pk}"
+    forged = Client(enforce_csrf_checks=True)
+    forged.force_login(register_manager)
+    assert forged.post(reverse("registry:audit-export")).status_code == 403
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED).exists()
+    assert not RegisterExport.objects.exists()
+    page = client.get(reverse("registry:audit-trail")).content.decode()
+    assert 'method="post" id="audit-export"' in page and "csrfmiddlewaretoken" in page
 
 
 def test_access_changes_in_admin_are_audited(client, register_manager, staff_member):

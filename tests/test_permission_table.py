@@ -99,7 +99,8 @@ RULES = {
     "courses:report-courses": (None, MANAGER_ONLY),
     "registry:audit-trail": (None, MANAGER_ONLY),
     "registry:audit-user": (lambda w: {"user_pk": w["instructor"].pk}, MANAGER_ONLY),
-    "registry:audit-export": (None, MANAGER_ONLY),
+    # Only a POST exports; a GET goes back to the trail.
+    "registry:audit-export": (None, {**MANAGER_ONLY, "register_manager": 302}),
     "registry:access-review": (None, MANAGER_ONLY),
     "registry:account-deactivate": (lambda w: {"pk": w["instructor"].pk}, MANAGER_ONLY),
     "registry:account-reactivate": (lambda w: {"pk": w["instructor"].pk}, POST_ONLY),

@@ -179,7 +179,7 @@ def test_a_short_audit_trail_is_sent_at_once(client, register_manager, staff_mem
     for _n in range(3):
         customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
     client.force_login(register_manager)
-    response = client.get(reverse("registry:audit-export"), {"user": staff_member.pk})
+    response = client.post(reverse("registry:audit-export") + f"?user={staff_member.pk}")
     assert response.status_code == 200
     assert len(read_csv(b"".join(response.streaming_content))) == 4
     assert not RegisterExport.objects.exists()
@@ -194,7 +194,7 @@ def test_a_long_audit_trail_is_written_by_the_worker_and_taken_once(
     audit_event_create(action="=cmd|' /C calc'!A0", by=staff_member)
     customer_viewed(customer=CustomerFactory(), by=register_manager, request=None)
     client.force_login(register_manager)
-    asked = client.get(reverse("registry:audit-export"), {"user": staff_member.pk})
+    asked = client.post(reverse("registry:audit-export") + f"?user={staff_member.pk}")
     export = RegisterExport.objects.get()
     assert asked.status_code == 302 and asked.url == export.get_absolute_url()
     assert export.kind == "audit" and export.task_state == "done", export.task_error
@@ -222,7 +222,7 @@ def test_an_audit_trail_export_is_only_the_askers(
     for _n in range(4):
         customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
     client.force_login(register_manager)
-    asked = client.get(reverse("registry:audit-export"))
+    asked = client.post(reverse("registry:audit-export"))
     assert asked.status_code == 302
     # A marketer may follow exports of their own kind only.
     marketer = with_permission(UserFactory(username="markkinoija"), "use_marketing_lists")
@@ -231,10 +231,10 @@ def test_an_audit_trail_export_is_only_the_askers(
     assert client.post(asked.url + "download/").status_code == 404
     client.force_login(staff_member)
     assert client.get(asked.url).status_code == 403
-    assert client.get(reverse("registry:audit-export")).status_code == 403
+    assert client.post(reverse("registry:audit-export")).status_code == 403
     client.logout()
     assert client.get(asked.url).url.startswith(reverse("login"))
-    assert client.get(reverse("registry:audit-export")).url.startswith(reverse("login"))
+    assert client.post(reverse("registry:audit-export")).url.startswith(reverse("login"))
     assert RegisterExport.objects.count() == 1
 
 
@@ -270,7 +270,7 @@ def test_the_marketing_and_audit_pages_link_to_ones_waiting_exports(
         customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
     client.force_login(register_manager)
     marketing = ask_marketing(client).url
-    audit = client.get(reverse("registry:audit-export")).url
+    audit = client.post(reverse("registry:audit-export")).url
     lists_page = client.get(reverse("registry:marketing-list")).content.decode()
     trail_page = client.get(reverse("registry:audit-trail")).content.decode()
     assert f'href="{marketing}"' in lists_page and f'href="{audit}"' not in lists_page

@@ -1,5 +1,7 @@
 """Sensitive actions ask for the password again after REAUTH_MINUTES."""
 
+from urllib.parse import quote
+
 import pytest
 from django.urls import reverse
 
@@ -124,3 +126,23 @@ def test_the_erasure_password_counts_as_a_failed_login_too(client, register_mana
         response = client.post(url, {"password": "väärä-salasana", "confirmation": "POISTA"})
     assert response.status_code == 429
     assert client.get(url).url.startswith(reverse("login"))
+
+
+def test_an_export_asked_with_a_stale_login_is_asked_again_after_confirming(
+    client, register_manager, staff_member, password
+):
+    """The POST is refused; confirming leads back to the filtered trail (the
+    export's address, with its filters, answers a GET there), where the
+    button asks again."""
+    client.force_login(register_manager)
+    make_stale(client)
+    url = reverse("registry:audit-export") + f"?user={staff_member.pk}"
+    refused = client.post(url)
+    assert refused.url == reverse("reauthenticate") + "?next=" + quote(url, safe="")
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED).exists()
+    confirmed = client.post(reverse("reauthenticate"), {"password": password, "next": url})
+    assert confirmed.url == url
+    back = client.get(confirmed.url)
+    assert back.url == reverse("registry:audit-trail") + f"?user={staff_member.pk}"
+    assert client.post(url).status_code == 200
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED).exists()

@@ -36,13 +36,15 @@ def recent_authentication_required(view):
     """Send the user to confirm their password first if it was long ago.
 
     A GET is sent there and back; a POST made with a stale login is refused
-    the same way (nothing is done), and the user repeats it after confirming.
+    the same way (nothing is done): the user comes back to a GET of the same
+    address, query string included (the form's page), and repeats it after
+    confirming.
     """
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         if not is_recent(request):
-            back = request.get_full_path() if request.method == "GET" else request.path
+            back = request.get_full_path()
             return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': back})}")
         return view(request, *args, **kwargs)
 

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from registry.accounts.reauth import recent_authentication_required
@@ -61,7 +62,16 @@ def _with_targets(events, user):
 def audit_trail_export(request):
     """The filtered audit trail as CSV; the export is itself audited. Over
     EXPORT_INLINE_MAX_ROWS events the task worker writes the file, and the
-    page of the export follows it."""
+    page of the export follows it.
+
+    Only a POST (the page's button, with its CSRF token) exports: a link,
+    an image or a redirect elsewhere cannot make the register manager ask
+    for an export. The filters ride in the query string; a GET of the same
+    address (as after confirming the password) goes back to the filtered
+    trail without exporting."""
+    if request.method != "POST":
+        query = request.GET.urlencode()
+        return redirect(reverse("registry:audit-trail") + (f"?{query}" if query else ""))
     form = AuditFilterForm(request.GET or None)
     filters = form.filters()
     events = audit_events(**filters)
