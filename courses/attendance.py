@@ -4,6 +4,7 @@ courses.services does."""
 
 from dataclasses import dataclass
 
+from django.core.paginator import Paginator
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +18,10 @@ from .services import EnrollmentError, locked_course
 
 #: An attendance status as a row of the roll call shows it; "" is not marked.
 NOT_MARKED = ""
+#: Rows of the roll call and of the attendance grid per page: a group fits on
+#: one page; a lecture of thousands is called and shown a page at a time, so
+#: that neither page grows with it.
+ATTENDANCE_PER_PAGE = 100
 
 
 @dataclass
@@ -54,7 +59,8 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
     now = timezone.now()
     changes, came_customers, conflicts = {}, [], []
     to_create, to_update = [], []
-    for enrollment in course.enrollments.taking_a_place():
+    # Only the rows marked: a lecture's roll call is saved a page at a time.
+    for enrollment in course.enrollments.taking_a_place().filter(pk__in=list(marks)):
         status = marks.get(enrollment.pk)
         if status not in valid:
             continue  # not on the list, or left unmarked
@@ -106,25 +112,41 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
     return RollCallSaved(changes=changes, conflicts=conflicts)
 
 
-def attendance_by_enrollment(course, sessions):
-    """{enrolment id: {session id: status}} for the sessions given (one query)."""
+def attendance_by_enrollment(sessions, enrollments=None):
+    """{enrolment id: {session id: status}} for the sessions given, of the
+    enrolments given or everybody's (one query)."""
+    marks = Attendance.objects.filter(session__in=sessions)
+    if enrollments is not None:
+        marks = marks.filter(enrollment__in=enrollments)
     table = {}
-    for enrollment_id, session_id, status in Attendance.objects.filter(
-        session__in=sessions
-    ).values_list("enrollment_id", "session_id", "status"):
+    for enrollment_id, session_id, status in marks.values_list(
+        "enrollment_id", "session_id", "status"
+    ):
         table.setdefault(enrollment_id, {})[session_id] = status
     return table
 
 
-def roll_call(session):
-    """The roll call of a session: (enrolment, status or "") for everyone with
-    a place, always in the same order (last name, first name; erased last), so
-    that no row moves when the list is saved. Two queries."""
-    marks = dict(session.attendances.values_list("enrollment_id", "status"))
-    return [
-        (enrollment, marks.get(enrollment.pk, NOT_MARKED))
-        for enrollment in participants_in_order(session.course)
-    ]
+def roll_call(session, page_number=None, *, enrollment_ids=None):
+    """A page of the roll call of a session: (page, rows), each row
+    (enrolment, status or "") for someone with a place, always in the same
+    order (last name, first name; erased last), so that no row moves when the
+    list is saved. A constant number of queries, ATTENDANCE_PER_PAGE rows.
+
+    `enrollment_ids` gives the rows a saved list showed instead of a page
+    (the page could have shifted meanwhile); then the page is None."""
+    participants = participants_in_order(session.course)
+    page = None
+    if enrollment_ids is None:
+        page = Paginator(participants, ATTENDANCE_PER_PAGE).get_page(page_number)
+        enrollments = list(page.object_list)
+    else:
+        enrollments = list(participants.filter(pk__in=list(enrollment_ids)))
+    marks = dict(
+        session.attendances.filter(enrollment__in=enrollments).values_list(
+            "enrollment_id", "status"
+        )
+    )
+    return page, [(enrollment, marks.get(enrollment.pk, NOT_MARKED)) for enrollment in enrollments]
 
 
 def session_to_mark(course, now=None):
@@ -140,24 +162,51 @@ def session_to_mark(course, now=None):
 
 
 def attendance_grid(course):
-    """Participants x sessions for the staff's grid and the export: (sessions,
-    rows, totals). Each row is (enrolment, [status per session], came, of):
-    "came 7 of 10" counts the sessions held so far (not cancelled, started).
-    totals is, per session, how many came. A constant number of queries."""
+    """Participants x sessions, everybody: (sessions, rows, totals). Each row
+    is (enrolment, [status per session], came, of): "came 7 of 10" counts the
+    sessions held so far (not cancelled, started). totals is, per session,
+    how many came. A constant number of queries."""
     sessions = list(course.sessions.order_by("starts_at", "id"))
+    enrollments = list(participants_in_order(course, with_marked=True))
+    rows = _grid_rows(sessions, enrollments, attendance_by_enrollment(sessions))
+    return sessions, rows, came_per_session(sessions)
+
+
+def attendance_grid_page(course, page_number=None):
+    """A page of the staff's grid: (sessions, page, rows, totals) with
+    ATTENDANCE_PER_PAGE rows as attendance_grid makes them, and the totals
+    of everybody's marks. A constant number of queries."""
+    sessions = list(course.sessions.order_by("starts_at", "id"))
+    page = Paginator(
+        participants_in_order(course, with_marked=True), ATTENDANCE_PER_PAGE
+    ).get_page(page_number)
+    enrollments = list(page.object_list)
+    table = attendance_by_enrollment(sessions, enrollments)
+    return sessions, page, _grid_rows(sessions, enrollments, table), came_per_session(sessions)
+
+
+def _grid_rows(sessions, enrollments, table):
     now = timezone.now()
     held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
-    table = attendance_by_enrollment(course, sessions)
     rows = []
-    for enrollment in participants_in_order(course, with_marked=True):
+    for enrollment in enrollments:
         marks = table.get(enrollment.pk, {})
         came = sum(1 for s in held if marks.get(s.pk) == Attendance.Status.CAME)
         rows.append((enrollment, [marks.get(s.pk, NOT_MARKED) for s in sessions], came, len(held)))
-    totals = [
-        sum(1 for row in rows if row[1][index] == Attendance.Status.CAME)
-        for index in range(len(sessions))
-    ]
-    return sessions, rows, totals
+    return rows
+
+
+def came_per_session(sessions):
+    """How many came to each session, in the order given (one query). Every
+    mark of a session is of someone on its course, so this is the grid's
+    column count over everybody, including those who left after a mark."""
+    came = dict(
+        Attendance.objects.filter(session__in=sessions, status=Attendance.Status.CAME)
+        .values_list("session_id")
+        .annotate(count=models.Count("pk"))
+        .order_by()
+    )
+    return [came.get(session.pk, 0) for session in sessions]
 
 
 def participants_in_order(course, *, with_marked=False):

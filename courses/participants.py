@@ -63,7 +63,7 @@ def _attendance_cells(course, enrollments):
     sessions = list(course.sessions.order_by("starts_at", "id"))
     now = timezone.now()
     held = [s for s in sessions if not s.is_cancelled and s.starts_at <= now]
-    table = attendance_by_enrollment(course, sessions)
+    table = attendance_by_enrollment(sessions)
     words = dict(Attendance.Status.choices)
     cells = {}
     for enrollment in enrollments:

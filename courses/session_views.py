@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -14,12 +15,13 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.concurrency import EditConflict
 
-from .attendance import attendance_grid, attendance_save, roll_call
+from .attendance import attendance_grid_page, attendance_save, roll_call
 from .call_list import warn_to_call
 from .forms import (
     RollCallForm,
     SessionCancelForm,
     SessionForm,
+    ShownRowsField,
 )
 from .models import Attendance
 from .services import (
@@ -36,14 +38,19 @@ def roll_call_view(request, pk, session_pk):
     """The roll call (nimenhuuto) of one session, made for a phone: everyone
     with a place, always in the same order, each row came / didn't come /
     reported absence, saved in one post. Staff, or the course's instructor;
-    only once the session has started; a past session can be corrected."""
+    only once the session has started; a past session can be corrected. A
+    lecture of thousands is called ATTENDANCE_PER_PAGE rows a page; a save
+    returns to its page."""
     course = visible_course(request, pk)
     session = get_object_or_404(course.sessions, pk=session_pk)
-    form = RollCallForm(request.POST or None, rows=roll_call(session))
+    # A save reads the rows its list showed: the page may have shifted since.
+    page, rows = roll_call(session, request.GET.get("page"), enrollment_ids=_shown_ids(request))
+    form = RollCallForm(request.POST or None, rows=rows)
     if request.method == "POST":
+        back = _same_page(request, "courses:roll-call", course.pk, session.pk)
         if not form.is_valid():
             messages.error(request, _("The attendance could not be read: nothing was saved."))
-            return redirect("courses:roll-call", course.pk, session.pk)
+            return back
         try:
             saved = attendance_save(
                 session=session,
@@ -54,7 +61,7 @@ def roll_call_view(request, pk, session_pk):
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
-            return redirect("courses:roll-call", course.pk, session.pk)
+            return back
         count = len(saved.changes)
         messages.success(
             request,
@@ -77,7 +84,7 @@ def roll_call_view(request, pk, session_pk):
                 )
                 % {"names": names},
             )
-        return redirect("courses:roll-call", course.pk, session.pk)
+        return back
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
         by=request.user,
@@ -94,6 +101,9 @@ def roll_call_view(request, pk, session_pk):
             "course": course,
             "session": session,
             "form": form,
+            "page_obj": page,
+            "page_range": page.paginator.get_elided_page_range(page.number),
+            "query_string": "",
             "can_mark": session.has_started and not session.is_cancelled,
             "previous": sessions[index - 1] if index > 0 else None,
             "next": sessions[index + 1] if index + 1 < len(sessions) else None,
@@ -102,13 +112,33 @@ def roll_call_view(request, pk, session_pk):
     )
 
 
+def _shown_ids(request):
+    """The enrolments a posted roll call showed, or None (a GET, or a post
+    without its rows: then the page's rows)."""
+    if request.method != "POST":
+        return None
+    try:
+        shown = ShownRowsField(required=False).clean(request.POST.getlist("shown"))
+    except ValidationError:
+        return None
+    return set(shown) if shown else None
+
+
+def _same_page(request, name, *args):
+    """A redirect to the page of the list the user was on."""
+    url = reverse(name, args=args)
+    number = request.GET.get("page", "")
+    return redirect(f"{url}?page={number}" if number.isdigit() else url)
+
+
 @permission_required("courses.view_enrollment", raise_exception=True)
 @transaction.atomic
 def attendance_grid_view(request, pk):
     """Participants x sessions, with how many times each came ("7/10") and
-    how many came to each session. Viewing is audited."""
+    how many came to each session. Viewing is audited. ATTENDANCE_PER_PAGE
+    rows a page; the totals count everybody."""
     course = visible_course(request, pk)
-    sessions, rows, totals = attendance_grid(course)
+    sessions, page, rows, totals = attendance_grid_page(course, request.GET.get("page"))
     audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
         by=request.user,
@@ -123,6 +153,9 @@ def attendance_grid_view(request, pk):
             "course": course,
             "columns": list(zip(sessions, totals, strict=True)),
             "rows": rows,
+            "page_obj": page,
+            "page_range": page.paginator.get_elided_page_range(page.number),
+            "query_string": "",
         },
     )
 

@@ -408,6 +408,48 @@ def test_the_grid_and_roll_call_take_a_constant_number_of_queries(
     assert "/11" in grid.content.decode()
 
 
+def test_a_lecture_is_called_and_shown_a_page_at_a_time(client, instructor, monkeypatch):
+    """A lecture of thousands would make both pages grow with it: they show
+    ATTENDANCE_PER_PAGE rows a page (3 here), numbered on, the grid's totals
+    count everybody, and a save marks the rows its page showed even if the
+    pages shifted meanwhile, then returns to that page."""
+    monkeypatch.setattr("courses.attendance.ATTENDANCE_PER_PAGE", 3)
+    start = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    course = CourseFactory(instructor=instructor, capacity=20, sessions=weekly(start, 2))
+    for last in ("Aalto", "Berg", "Heino", "Kivi", "Laine", "Mäki", "Niemi"):
+        EnrollmentFactory(course=course, customer=CustomerFactory(last_name=last))
+    session = course.sessions.first()
+    url = reverse("courses:roll-call", args=[course.pk, session.pk])
+    client.force_login(instructor)
+    second = client.get(url, {"page": 2})
+    rows = second.context["form"].rows
+    assert [e.customer.last_name for e, _s, _n in rows] == ["Kivi", "Laine", "Mäki"]
+    assert f'for="{rows[0][2]}-came" class="d-block roll-call-name">4. ' in (
+        second.content.decode()
+    )
+    # Someone enrolled meanwhile sorts first: page 2 now starts with Heino.
+    EnrollmentFactory(course=course, customer=CustomerFactory(last_name="Aaltonen"))
+    saved = client.post(
+        f"{url}?page=2",
+        {
+            "shown": [f"{e.pk}:" for e, _s, _n in rows],
+            **{f"mark-{e.pk}": "came" for e, _s, _n in rows},
+        },
+    )
+    assert saved.url == f"{url}?page=2"
+    marked = Attendance.objects.values_list("enrollment__customer__last_name", flat=True)
+    assert sorted(marked) == ["Kivi", "Laine", "Mäki"]
+    grid_url = reverse("courses:attendance-grid", args=[course.pk])
+    grid = client.get(grid_url, {"page": 3})
+    assert [row[0].customer.last_name for row in grid.context["rows"]] == ["Mäki", "Niemi"]
+    assert [total for _session, total in grid.context["columns"]] == [3, 0]
+    for value in ("0", "-1", "abc", "9" * 40, ""):
+        assert client.get(url, {"page": value}).status_code == 200
+        assert client.get(grid_url, {"page": value}).status_code == 200
+    # A NUL anywhere in a request is refused before any view (a 400, not a 500).
+    assert client.get(url, {"page": "\x00"}).status_code == 400
+
+
 def test_someone_who_left_mid_series_stays_in_the_grid_with_their_marks(instructor, staff_member):
     start = timezone.now() - 2 * WEEK
     course = CourseFactory(sessions=weekly(start, 3))
