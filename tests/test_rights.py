@@ -169,9 +169,13 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         "enrolled_at": report["enrollments"][0]["enrolled_at"],
         "attendance": [],
     }
-    assert {"user": "toimisto", "action": "customer_viewed"}.items() <= report["processing"][
+    # Roles, not people (CJEU C-579/21): no user name reaches the customer.
+    assert {"role": "staff", "action": "customer_viewed"}.items() <= report["processing"][
         0
     ].items()
+    assert report["consents"][0]["recorded_by"] == "staff"
+    assert staff_member.username not in download.content.decode()
+    assert staff_member.username not in page.content.decode()
     actions = list(
         AuditEvent.objects.filter(target_id=str(customer.pk)).values_list("action", flat=True)
     )

@@ -16,6 +16,24 @@ ROLE_LABELS = {
 }
 
 
+#: The role codes an access report names instead of a person, highest first.
+ROLE_CODES = {REGISTER_MANAGER: "register_manager", STAFF: "staff", INSTRUCTOR: "instructor"}
+#: Their names, for the documents; an account without a role is staff.
+ROLE_CODE_LABELS = {
+    "register_manager": _("Register manager"),
+    "staff": _("Staff"),
+    "instructor": _("Instructor"),
+}
+
+
+def role_code(user):
+    """The user's highest role as a code ("staff" without one); for the
+    customer's access report, which names roles, not people. Reads
+    user.groups (prefetch them for many users)."""
+    names = {group.name for group in user.groups.all()}
+    return next((code for name, code in ROLE_CODES.items() if name in names), "staff")
+
+
 def role_labels(user):
     """The user's roles in the interface language, for the page header."""
     return [ROLE_LABELS[group.name] for group in user.groups.all() if group.name in ROLE_LABELS]

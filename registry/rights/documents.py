@@ -23,6 +23,7 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from registry.accounts.roles import ROLE_CODE_LABELS
 from registry.audit.models import AuditEvent
 from registry.marketing.models import MarketingExport
 from registry.models import Consent, Customer
@@ -215,11 +216,13 @@ def access_document(report, language):
                 ),
                 Section(
                     _("Who has handled your data"),
-                    columns=[_("When"), _("User"), _("What was done")],
+                    columns=[_("When"), _("Who (role)"), _("What was done")],
                     rows=[
                         [
                             _moment(p["at"]),
-                            p["user"] or _("the register itself"),
+                            str(ROLE_CODE_LABELS[p["role"]])
+                            if p["role"]
+                            else _("the register itself"),
                             _choice(AuditEvent, "action", p["action"]),
                         ]
                         for p in report["processing"]
@@ -228,6 +231,11 @@ def access_document(report, language):
                 ),
             ],
         )
+
+
+def _handler(role):
+    """Who handled the data, by role; None is the register's own work."""
+    return str(ROLE_CODE_LABELS[role]) if role else _("the register itself")
 
 
 #: A cell longer than this is printed below its table, where it may run over

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from registry.accounts.roles import role_code
 from registry.audit.models import AuditEvent
 from registry.changes import plain_value
 from registry.models import Customer
@@ -26,7 +27,17 @@ def access_report(customer):
         .prefetch_related("attendances__session")
         .order_by("course__starts_at")
     )
-    events = AuditEvent.objects.for_customer(customer).select_related("actor").order_by("at", "id")
+    # Who handled the data is told by role, not by name: the staff act under
+    # the controller's authority and are not recipients, and a log of what
+    # one employee did is that employee's personal data too (CJEU C-579/21,
+    # Pankki S, 2023). The register manager finds the person in the audit
+    # trail if the customer's rights need it (README, Access report).
+    events = (
+        AuditEvent.objects.for_customer(customer)
+        .select_related("actor")
+        .prefetch_related("actor__groups")
+        .order_by("at", "id")
+    )
     return {
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "controller": settings.REGISTER_CONTROLLER["name"],
@@ -53,11 +64,11 @@ def access_report(customer):
                 "complaint": consent.complaint,
                 "wording_version": consent.text.version if consent.text else None,
                 "wording": consent.text.wording if consent.text else "",
-                "recorded_by": consent.recorded_by.get_username(),
+                "recorded_by": role_code(consent.recorded_by),
             }
-            for consent in customer.consents.select_related("text", "recorded_by").order_by(
-                "occurred_at", "id"
-            )
+            for consent in customer.consents.select_related("text", "recorded_by")
+            .prefetch_related("recorded_by__groups")
+            .order_by("occurred_at", "id")
         ],
         "enrollments": [
             {
@@ -117,7 +128,7 @@ def access_report(customer):
         "processing": [
             {
                 "at": event.at.isoformat(timespec="seconds"),
-                "user": event.actor.get_username() if event.actor else None,
+                "role": role_code(event.actor) if event.actor else None,
                 "action": event.action,
             }
             for event in events
