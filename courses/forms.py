@@ -1,4 +1,5 @@
 import datetime
+import secrets
 
 from django import forms
 from django.utils import formats, timezone
@@ -96,6 +97,8 @@ class SeriesForm(CourseForm):
         help_text=_("Untick the days with no session, such as holidays."),
     )
     shown_series = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    # The second step's own token: a double click saves one course, not two.
+    submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -178,6 +181,7 @@ class SeriesForm(CourseForm):
         data = self.data.copy()
         data.setlist(self.add_prefix("dates"), [v for v, _label in self.fields["dates"].choices])
         data[self.add_prefix("shown_series")] = self.signature
+        data[self.add_prefix("submission")] = secrets.token_urlsafe(24)
         return type(self)(data)
 
     def sessions(self):

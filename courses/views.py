@@ -1,6 +1,9 @@
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -300,6 +303,25 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
     return redirect(course)
 
 
+#: How long a saved series form remembers its course: a second post of the
+#: same page (a double click, the browser's "send again") finds it.
+SUBMISSION_SECONDS = 24 * 60 * 60
+
+
+def _submission_key(request, token):
+    """The cache key of one page's post ("" without a token); the token as
+    typed never becomes a key."""
+    if not token:
+        return ""
+    return f"course-create:{request.user.pk}:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def _already_added(request, once):
+    messages.info(request, _("The course was already added: the form was sent twice."))
+    added = Course.objects.visible_to(request.user).filter(pk=cache.get(once) or None).first()
+    return redirect(added or "courses:course-list")
+
+
 @permission_required("courses.add_course", raise_exception=True)
 def course_create_view(request):
     """Add a course and its sessions (staff and the register manager): the
@@ -307,10 +329,22 @@ def course_create_view(request):
     unticked, the second saves the ticked ones."""
     form = SeriesForm(request.POST or None)
     if request.method == "POST" and form.confirmed:
+        once = _submission_key(request, form.cleaned_data["submission"])
         try:
-            course = course_create(
-                data=form.cleaned_data, sessions=form.sessions(), by=request.user, request=request
-            )
+            with transaction.atomic():
+                # The key is taken in the course's transaction: a second post
+                # of the same page waits for the first, then finds it taken;
+                # a failed save gives it back.
+                if once and not cache.add(once, "", SUBMISSION_SECONDS):
+                    return _already_added(request, once)
+                course = course_create(
+                    data=form.cleaned_data,
+                    sessions=form.sessions(),
+                    by=request.user,
+                    request=request,
+                )
+                if once:
+                    cache.set(once, course.pk, SUBMISSION_SECONDS)
         except ValidationError as error:
             # A session the clocks skip (the spring change) ends before it starts.
             form.add_error(None, error)

@@ -90,6 +90,26 @@ def test_a_ten_week_course_with_a_holiday_is_made_in_one_form(client, staff_memb
     assert AuditEvent.objects.filter(action="course_created").count() == 1
 
 
+def test_a_series_sent_twice_makes_one_course(client, staff_member):
+    """A double click or the browser's "send again" on the second step."""
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    step = client.post(url, series_post())
+    data = step.context["form"].data
+    assert len(data["submission"]) >= 32
+    first = client.post(url, data)
+    again = client.post(url, data)
+    course = Course.objects.get()
+    assert first.url == again.url == course.get_absolute_url()
+    assert [str(m) for m in get_messages(again.wsgi_request)][-1] == (
+        "Kurssi oli jo lisätty: lomake lähetettiin kahdesti."
+    )
+    # Another page of the same series is another course.
+    other = client.post(url, series_post())
+    assert client.post(url, other.context["form"].data).status_code == 302
+    assert Course.objects.count() == 2
+
+
 def test_every_other_week_and_a_one_evening_course(client, staff_member):
     client.force_login(staff_member)
     url = reverse("courses:course-create")
