@@ -14,9 +14,9 @@ queries.
 import re
 
 from django.db import connection
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -70,35 +70,57 @@ def _waiting(course_ids):
     return waited, promoted
 
 
-def course_figures(period):
-    """One dict per course starting in the period, in start order."""
+def _held_in(period, now):
+    """The sessions held in the period: started, not cancelled, of a course
+    not cancelled."""
+    return Session.objects.held().filter(
+        starts_at__gte=period.start,
+        starts_at__lt=min(period.end, now),
+        course__is_cancelled=False,
+    )
+
+
+def enrolment_counts(period, now=None):
+    """{course id: {status: enrolment rows}} for the courses that start in
+    the period or have a session held in it, in one query: the enrolments
+    grouped by course and status, read from the index on (course, status,
+    ...) without a join. Counting them per course through a join of the
+    courses, or per session by a subquery, took seconds on the seed."""
+    now = now or timezone.now()
+    courses = Course.objects.filter(
+        Q(starts_at__gte=period.start, starts_at__lt=period.end)
+        | Q(pk__in=_held_in(period, now).values("course_id"))
+    )
+    rows = (
+        Enrollment.objects.filter(course__in=courses.values("pk"))
+        .order_by()
+        .values_list("course_id", "status")
+        .annotate(count=Count("pk"))
+    )
+    counts = {}
+    for course_id, status, count in rows:
+        counts.setdefault(course_id, {})[status] = count
+    return counts
+
+
+def _taking_a_place(counts):
+    return sum(counts.get(status, 0) for status in Enrollment.TAKING_A_PLACE)
+
+
+def course_figures(period, counts):
+    """One dict per course starting in the period, in start order; `counts`
+    of enrolment_counts."""
     courses = list(
         Course.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end)
-        .annotate(
-            enrolled=Count(
-                "enrollments", filter=Q(enrollments__status__in=Enrollment.TAKING_A_PLACE)
-            ),
-            waiting=Count(
-                "enrollments", filter=Q(enrollments__status=Enrollment.Status.WAITLISTED)
-            ),
-            cancelled=Count(
-                "enrollments", filter=Q(enrollments__status=Enrollment.Status.CANCELLED)
-            ),
-        )
         .order_by("starts_at", "id")
-        .values(
-            "id",
-            "title",
-            "starts_at",
-            "capacity",
-            "is_cancelled",
-            "enrolled",
-            "waiting",
-            "cancelled",
-        )
+        .values("id", "title", "starts_at", "capacity", "is_cancelled")
     )
     waited, promoted = _waiting([course["id"] for course in courses])
     for course in courses:
+        statuses = counts.get(course["id"], {})
+        course["enrolled"] = _taking_a_place(statuses)
+        course["waiting"] = statuses.get(Enrollment.Status.WAITLISTED, 0)
+        course["cancelled"] = statuses.get(Enrollment.Status.CANCELLED, 0)
         course["season"] = season_of(course["starts_at"])
         course["waited"] = waited.get(course["id"], 0)
         course["promoted"] = promoted.get(course["id"], 0)
@@ -107,46 +129,25 @@ def course_figures(period):
     return courses
 
 
-def session_figures(period, now=None):
+def session_figures(period, counts, now=None):
     """One dict per session held in the period (started, not cancelled, of a
-    course not cancelled), in time order: the course's places taken, and how
-    many came, didn't come and reported an absence. One query."""
+    course not cancelled), in time order: the course's places taken (from
+    `counts` of enrolment_counts), and how many came, didn't come and
+    reported an absence. One query: the marks grouped by session."""
     now = now or timezone.now()
-    places = (
-        Enrollment.objects.filter(
-            course=OuterRef("course_id"), status__in=Enrollment.TAKING_A_PLACE
-        )
-        .order_by()
-        .values("course")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
     marks = {
         status: Count("attendances", filter=Q(attendances__status=status))
         for status in Attendance.Status.values
     }
-    return list(
-        Session.objects.held()
-        .filter(
-            starts_at__gte=period.start,
-            starts_at__lt=min(period.end, now),
-            course__is_cancelled=False,
-        )
-        .annotate(
-            enrolled=Coalesce(Subquery(places, output_field=IntegerField()), 0),
-            **marks,
-        )
+    sessions = list(
+        _held_in(period, now)
+        .annotate(**marks)
         .order_by("starts_at", "id")
-        .values(
-            "id",
-            "starts_at",
-            "course_id",
-            "course__title",
-            "course__starts_at",
-            "enrolled",
-            *marks,
-        )
+        .values("id", "starts_at", "course_id", "course__title", "course__starts_at", *marks)
     )
+    for row in sessions:
+        row["enrolled"] = _taking_a_place(counts.get(row["course_id"], {}))
+    return sessions
 
 
 def stopped_coming(period, now=None):
@@ -203,11 +204,13 @@ def stopped_coming(period, now=None):
         return {course: (began, stopped) for course, began, stopped in cursor.fetchall()}
 
 
-def attendance_report(period, courses):
+def attendance_report(period, courses, counts, now=None):
     """The attendance tables: per course type and season, who stopped coming
     after the first sessions (per season of the courses starting in the
-    period, `courses` of course_figures), and per session."""
-    sessions = session_figures(period)
+    period, `courses` of course_figures), and per session (`counts` of
+    enrolment_counts)."""
+    now = now or timezone.now()
+    sessions = session_figures(period, counts, now)
     came, absent, excused = (str(status) for status in Attendance.Status.values)
 
     def counts(row):
@@ -282,7 +285,7 @@ def attendance_report(period, courses):
             "reporting an absence."
         ),
     )
-    stopped = stopped_coming(period)
+    stopped = stopped_coming(period, now)
     seasons = {}
     for course in courses:
         if course["id"] in stopped:
@@ -315,7 +318,10 @@ def attendance_report(period, courses):
 
 
 def courses_report(period):
-    courses = course_figures(period)
+    # One moment for all: a session started since would have no enrolment count.
+    now = timezone.now()
+    counts = enrolment_counts(period, now)
+    courses = course_figures(period, counts)
     held = [course for course in courses if not course["is_cancelled"]]
 
     def name(course):
@@ -443,6 +449,6 @@ def courses_report(period):
         most_unmet,
         demand,
         cancelled_courses,
-        *attendance_report(period, courses),
+        *attendance_report(period, courses, counts, now),
         per_course,
     ]
