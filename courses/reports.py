@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from registry.audit.models import AuditEvent
-from registry.reports.tables import Table, people, share
+from registry.reports.tables import LazyRows, Table, people, share
 
 from .models import Attendance, Course, Enrollment, Session
 
@@ -265,13 +265,13 @@ def attendance_report(period, courses, enrolments, now=None):
         title=_("Attendance per session"),
         row_header=_("Session"),
         columns=columns,
-        rows=[
-            (
+        rows=LazyRows(
+            sessions,
+            lambda row: (
                 f"{row['course__title']}, {row['starts_at'].astimezone(zone):%Y-%m-%d %H:%M}",
                 counts(row),
-            )
-            for row in sessions
-        ],
+            ),
+        ),
         chart=False,
         page_limit=SESSIONS_ON_PAGE,
         note=_(
