@@ -14,9 +14,9 @@ queries.
 import re
 
 from django.db import connection
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Window
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -94,26 +94,38 @@ def _held_in(period, now):
 
 def enrolment_counts(period, now=None):
     """{course id: {status: enrolment rows}} for the courses that start in
-    the period or have a session held in it, in one query: the enrolments
-    grouped by course and status, read from the index on (course, status,
-    ...) without a join. Counting them per course through a join of the
-    courses, or per session by a subquery, took seconds on the seed."""
+    the period or have a session held in it, in one query: per course and
+    status a count read from the index on (course, status) alone, an
+    index-only scan of just that course's entries. Grouping all the
+    enrolments of the courses by course and status hashed every row and
+    took twice as long; counting them per session, seconds."""
     now = now or timezone.now()
-    courses = Course.objects.filter(
-        Q(starts_at__gte=period.start, starts_at__lt=period.end)
-        | Q(pk__in=_held_in(period, now).values("course_id"))
-    )
+    statuses = Enrollment.Status.values
+    counts = {
+        f"count_{index}": Coalesce(
+            Subquery(
+                Enrollment.objects.filter(course=OuterRef("pk"), status=status)
+                .order_by()
+                .values("course")
+                # COUNT(*), not of the key: the key is not in the index.
+                .annotate(count=Count("*"))
+                .values("count"),
+                output_field=IntegerField(),
+            ),
+            0,
+        )
+        for index, status in enumerate(statuses)
+    }
     rows = (
-        Enrollment.objects.filter(course__in=courses.values("pk"))
+        Course.objects.filter(
+            Q(starts_at__gte=period.start, starts_at__lt=period.end)
+            | Q(pk__in=_held_in(period, now).values("course_id"))
+        )
+        .annotate(**counts)
         .order_by()
-        .values_list("course_id", "status")
-        # COUNT(*), not of the key: the key is not in the index.
-        .annotate(count=Count("*"))
+        .values_list("pk", *counts)
     )
-    counts = {}
-    for course_id, status, count in rows:
-        counts.setdefault(course_id, {})[status] = count
-    return counts
+    return {pk: dict(zip(statuses, figures, strict=True)) for pk, *figures in rows}
 
 
 def _taking_a_place(counts):
