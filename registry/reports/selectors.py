@@ -196,11 +196,6 @@ def _earlier(a, b):
     return f"CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL OR {a} < {b} THEN {a} ELSE {b} END"
 
 
-#: The kinds of stretch of _stretches: a consent's, an objection's (the
-#: events themselves), and the overlap of the two.
-GIVEN, OBJECTED, BOTH = str(Consent.Event.CONSENT_GIVEN), str(Consent.Event.OBJECTION), "both"
-
-
 def _stretches(ends):
     """The ledger as stretches of one state, counted by the month ends they
     cover, in one query: [(kind, channel, has_email, has_phone, has_post,
@@ -208,15 +203,11 @@ def _stretches(ends):
 
     Each ledger event starts a stretch of its channel's state that lasts until
     the customer's next event on that channel (a window, LEAD, over the
-    ledger), and not before the customer was added. Kinds: GIVEN (email or
-    SMS consent in force), OBJECTED (an objection in force) and BOTH (the
+    ledger), and not before the customer was added. Kinds: "given" (email or
+    SMS consent in force), "objected" (an objection in force) and "both" (the
     overlap of a consent and an objection of the same customer, which
-    subtracts from the consent's reach). The kind of a single event's
-    stretch is the event itself; the other events (withdrawals, lifted
-    objections) start no stretch and are skipped by the caller (filtering the ledger's
-    rows by event, or naming them by a CASE, made PostgreSQL expect few rows
-    or many groups and sort the grouping on disk instead of hashing it).
-    Only these counts leave the database."""
+    subtracts from the consent's reach). Only these counts leave the
+    database."""
     ledger = (
         Consent.objects.filter(occurred_at__lt=ends[-1])
         .order_by()
@@ -246,15 +237,20 @@ def _stretches(ends):
     ledger_sql, ledger_params = ledger.query.sql_with_params()
     first, first_params = _bucket("since", ends)
     last, last_params = _bucket("until", ends)
+    given, objected = str(Consent.Event.CONSENT_GIVEN), str(Consent.Event.OBJECTION)
     # Only our own SQL and the ORM's is formatted in; every value is a parameter.
     sql = f"""
         WITH ledger AS ({ledger_sql}),
         stretches AS (
-            SELECT what AS kind, way, has_email, has_phone, has_post,
+            SELECT 'given' AS kind, way, has_email, has_phone, has_post,
                    {_later("since", "added")} AS since, until
-            FROM ledger
+            FROM ledger WHERE what = %s
             UNION ALL
-            SELECT %s, g.way, g.has_email, g.has_phone, g.has_post,
+            SELECT 'objected', way, has_email, has_phone, has_post,
+                   {_later("since", "added")}, until
+            FROM ledger WHERE what = %s
+            UNION ALL
+            SELECT 'both', g.way, g.has_email, g.has_phone, g.has_post,
                    {_later(_later("g.since", "o.since"), "g.added")},
                    {_earlier("g.until", "o.until")}
             FROM ledger g JOIN ledger o ON o.who = g.who
@@ -268,9 +264,10 @@ def _stretches(ends):
     """  # noqa: S608
     params = [
         *ledger_params,
-        BOTH,
-        GIVEN,
-        OBJECTED,
+        given,
+        objected,
+        given,
+        objected,
         *first_params,
         *last_params,
     ]
@@ -315,17 +312,15 @@ def reachable_at_month_ends(period):
     # A stretch covering month ends first..last-1 adds its sign to each.
     change = {channel: [0] * (count + 1) for channel in channels}
     for kind, way, has_email, has_phone, has_post, first, last, number in _stretches(ends):
-        if kind not in (GIVEN, OBJECTED, BOTH):
-            continue  # a withdrawal or a lifted objection: no stretch of reach
         if first >= last:
             continue  # over before a month end came (or before the customer was added)
-        if kind == OBJECTED:
+        if kind == "objected":
             reached = [post] * bool(has_post) + [phone] * bool(has_phone)
             sign = -1
         else:
             has = has_email if way == email else has_phone
             reached = [way] if has else []
-            sign = 1 if kind == GIVEN else -1
+            sign = 1 if kind == "given" else -1
         for channel in reached:
             change[channel][first] += sign * number
             change[channel][last] -= sign * number
