@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from registry.audit.models import AuditEvent
-from registry.reports.tables import Table, people, share
+from registry.reports.tables import LazyRows, Table, people, share
 
 from .models import Attendance, Course, Enrollment, Session
 
@@ -46,9 +46,21 @@ def course_type(title):
     return re.sub(r"[\s\d.,:#/-]+$", "", title) or title
 
 
-def season_of(moment):
-    local = timezone.localtime(moment)
-    return f"{SEASONS[local.month]} {local.year}"
+def season_namer():
+    """A function naming the season of a moment ("spring 2026"), in the
+    current time zone: the zone looked up and each season's name translated
+    once (per row they cost a tenth of a second on the seed's thousands of
+    sessions)."""
+    zone, names = timezone.get_current_timezone(), {}
+
+    def name(moment):
+        local = moment.astimezone(zone)
+        key = (local.year, local.month)
+        if key not in names:
+            names[key] = f"{SEASONS[local.month]} {local.year}"
+        return names[key]
+
+    return name
 
 
 def _waiting(course_ids):
@@ -70,36 +82,72 @@ def _waiting(course_ids):
     return waited, promoted
 
 
-def course_figures(period):
-    """One dict per course starting in the period, in start order."""
+def _held_in(period, now):
+    """The sessions held in the period: started, not cancelled, of a course
+    not cancelled."""
+    return Session.objects.held().filter(
+        starts_at__gte=period.start,
+        starts_at__lt=min(period.end, now),
+        course__is_cancelled=False,
+    )
+
+
+def enrolment_counts(period, now=None):
+    """{course id: {status: enrolment rows}} for the courses that start in
+    the period or have a session held in it, in one query: per course and
+    status a count read from the index on (course, status) alone, an
+    index-only scan of just that course's entries. Grouping all the
+    enrolments of the courses by course and status hashed every row and
+    took twice as long; counting them per session, seconds."""
+    now = now or timezone.now()
+    statuses = Enrollment.Status.values
+    counts = {
+        f"count_{index}": Coalesce(
+            Subquery(
+                Enrollment.objects.filter(course=OuterRef("pk"), status=status)
+                .order_by()
+                .values("course")
+                # COUNT(*), not of the key: the key is not in the index.
+                .annotate(count=Count("*"))
+                .values("count"),
+                output_field=IntegerField(),
+            ),
+            0,
+        )
+        for index, status in enumerate(statuses)
+    }
+    rows = (
+        Course.objects.filter(
+            Q(starts_at__gte=period.start, starts_at__lt=period.end)
+            | Q(pk__in=_held_in(period, now).values("course_id"))
+        )
+        .annotate(**counts)
+        .order_by()
+        .values_list("pk", *counts)
+    )
+    return {pk: dict(zip(statuses, figures, strict=True)) for pk, *figures in rows}
+
+
+def _taking_a_place(counts):
+    return sum(counts.get(status, 0) for status in Enrollment.TAKING_A_PLACE)
+
+
+def course_figures(period, counts):
+    """One dict per course starting in the period, in start order; `counts`
+    of enrolment_counts."""
     courses = list(
         Course.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end)
-        .annotate(
-            enrolled=Count(
-                "enrollments", filter=Q(enrollments__status__in=Enrollment.TAKING_A_PLACE)
-            ),
-            waiting=Count(
-                "enrollments", filter=Q(enrollments__status=Enrollment.Status.WAITLISTED)
-            ),
-            cancelled=Count(
-                "enrollments", filter=Q(enrollments__status=Enrollment.Status.CANCELLED)
-            ),
-        )
         .order_by("starts_at", "id")
-        .values(
-            "id",
-            "title",
-            "starts_at",
-            "capacity",
-            "is_cancelled",
-            "enrolled",
-            "waiting",
-            "cancelled",
-        )
+        .values("id", "title", "starts_at", "capacity", "is_cancelled")
     )
     waited, promoted = _waiting([course["id"] for course in courses])
+    season = season_namer()
     for course in courses:
-        course["season"] = season_of(course["starts_at"])
+        statuses = counts.get(course["id"], {})
+        course["enrolled"] = _taking_a_place(statuses)
+        course["waiting"] = statuses.get(Enrollment.Status.WAITLISTED, 0)
+        course["cancelled"] = statuses.get(Enrollment.Status.CANCELLED, 0)
+        course["season"] = season(course["starts_at"])
         course["waited"] = waited.get(course["id"], 0)
         course["promoted"] = promoted.get(course["id"], 0)
         # Still waiting when the course was over, or taken off the queue: no place.
@@ -107,46 +155,36 @@ def course_figures(period):
     return courses
 
 
-def session_figures(period, now=None):
+def session_figures(period, counts, now=None):
     """One dict per session held in the period (started, not cancelled, of a
-    course not cancelled), in time order: the course's places taken, and how
-    many came, didn't come and reported an absence. One query."""
+    course not cancelled), in time order: the course's places taken (from
+    `counts` of enrolment_counts), and how many came, didn't come and
+    reported an absence. Two queries: the sessions, and their marks grouped
+    by session and status (grouping the sessions' join with the marks sorted
+    them on disk)."""
     now = now or timezone.now()
-    places = (
-        Enrollment.objects.filter(
-            course=OuterRef("course_id"), status__in=Enrollment.TAKING_A_PLACE
+    held = _held_in(period, now)
+    sessions = list(
+        held.order_by("starts_at", "id").values(
+            "id", "starts_at", "course_id", "course__title", "course__starts_at"
         )
+    )
+    marks = (
+        Attendance.objects.filter(session__in=held.values("pk"))
         .order_by()
-        .values("course")
-        .annotate(count=Count("pk"))
-        .values("count")
+        .values_list("session_id", "status")
+        .annotate(count=Count("*"))
     )
-    marks = {
-        status: Count("attendances", filter=Q(attendances__status=status))
-        for status in Attendance.Status.values
-    }
-    return list(
-        Session.objects.held()
-        .filter(
-            starts_at__gte=period.start,
-            starts_at__lt=min(period.end, now),
-            course__is_cancelled=False,
-        )
-        .annotate(
-            enrolled=Coalesce(Subquery(places, output_field=IntegerField()), 0),
-            **marks,
-        )
-        .order_by("starts_at", "id")
-        .values(
-            "id",
-            "starts_at",
-            "course_id",
-            "course__title",
-            "course__starts_at",
-            "enrolled",
-            *marks,
-        )
-    )
+    per_session = {}
+    for session_id, status, count in marks:
+        per_session.setdefault(session_id, {})[status] = count
+    statuses = Attendance.Status.values
+    for row in sessions:
+        row["enrolled"] = _taking_a_place(counts.get(row["course_id"], {}))
+        marked = per_session.get(row["id"], {})
+        for status in statuses:
+            row[status] = marked.get(status, 0)
+    return sessions
 
 
 def stopped_coming(period, now=None):
@@ -203,12 +241,15 @@ def stopped_coming(period, now=None):
         return {course: (began, stopped) for course, began, stopped in cursor.fetchall()}
 
 
-def attendance_report(period, courses):
+def attendance_report(period, courses, enrolments, now=None):
     """The attendance tables: per course type and season, who stopped coming
     after the first sessions (per season of the courses starting in the
-    period, `courses` of course_figures), and per session."""
-    sessions = session_figures(period)
+    period, `courses` of course_figures), and per session (`enrolments` of
+    enrolment_counts)."""
+    now = now or timezone.now()
+    sessions = session_figures(period, enrolments, now)
     came, absent, excused = (str(status) for status in Attendance.Status.values)
+    zone = timezone.get_current_timezone()
 
     def counts(row):
         marked = row[came] + row[absent] + row[excused]
@@ -236,13 +277,13 @@ def attendance_report(period, courses):
         title=_("Attendance per session"),
         row_header=_("Session"),
         columns=columns,
-        rows=[
-            (
-                f"{row['course__title']}, {timezone.localtime(row['starts_at']):%Y-%m-%d %H:%M}",
+        rows=LazyRows(
+            sessions,
+            lambda row: (
+                f"{row['course__title']}, {row['starts_at'].astimezone(zone):%Y-%m-%d %H:%M}",
                 counts(row),
-            )
-            for row in sessions
-        ],
+            ),
+        ),
         chart=False,
         page_limit=SESSIONS_ON_PAGE,
         note=_(
@@ -251,9 +292,11 @@ def attendance_report(period, courses):
         ),
     )
     groups = {}
+    course_seasons, season_name = {}, season_namer()
     for row in sessions:
         # The course's season, also for a session of a course begun before the period.
-        season = season_of(row["course__starts_at"])
+        if (season := course_seasons.get(row["course_id"])) is None:
+            season = course_seasons[row["course_id"]] = season_name(row["course__starts_at"])
         group = groups.setdefault(
             (course_type(row["course__title"]), season),
             {"sessions": 0, came: 0, absent: 0, excused: 0},
@@ -282,7 +325,7 @@ def attendance_report(period, courses):
             "reporting an absence."
         ),
     )
-    stopped = stopped_coming(period)
+    stopped = stopped_coming(period, now)
     seasons = {}
     for course in courses:
         if course["id"] in stopped:
@@ -315,11 +358,16 @@ def attendance_report(period, courses):
 
 
 def courses_report(period):
-    courses = course_figures(period)
+    # One moment for all: a session started since would have no enrolment count.
+    now = timezone.now()
+    counts = enrolment_counts(period, now)
+    courses = course_figures(period, counts)
     held = [course for course in courses if not course["is_cancelled"]]
 
+    zone = timezone.get_current_timezone()
+
     def name(course):
-        day = timezone.localtime(course["starts_at"]).date().isoformat()
+        day = course["starts_at"].astimezone(zone).date().isoformat()
         return f"{course['title']}, {day}"
 
     per_course = Table(
@@ -443,6 +491,6 @@ def courses_report(period):
         most_unmet,
         demand,
         cancelled_courses,
-        *attendance_report(period, courses),
+        *attendance_report(period, courses, counts, now),
         per_course,
     ]

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from pypdf import PdfReader
 
-from courses.models import Attendance, Session
-from courses.reports import courses_report
+from courses.models import Attendance, Course, Enrollment, Session
+from courses.reports import course_figures, courses_report, enrolment_counts, session_figures
 from registry.accounts.roles import REGISTER_MANAGER, STAFF
 from registry.audit.models import AuditEvent
 from registry.backups import backup_verified, last_verified_at
@@ -780,3 +780,94 @@ def test_the_month_end_counts_in_sql_agree_with_one_query_per_month_end():
                 occurred_at=start + timedelta(days=rng.randrange(0, 260)),
             )
     assert reachable_at_month_ends(period) == [reachable_at(moment) for moment in moments]
+
+
+def test_the_course_figures_agree_with_counting_each_course_and_session(register_manager):
+    """enrolment_counts, course_figures and session_figures (the enrolments
+    grouped once by course and status, the marks by session and status)
+    against a count per course and per session, on random data: erased
+    people, waiting and cancelled enrolments, cancelled sessions and
+    courses, a course begun before the period, sessions not yet held."""
+    rng = random.Random(22)
+    period = Period(first=date(2025, 1, 1), last=date(2025, 12, 1))
+    erased = []
+    for number in range(14):
+        first = at(2024, 11, 4, 18) + timedelta(days=rng.randrange(0, 420))
+        course = CourseFactory(
+            title=f"Jooga {number}",
+            capacity=rng.randrange(2, 8),
+            is_cancelled=number % 7 == 3,
+            # The first course began before the period and goes on in it.
+            sessions=_weekly(at(2024, 12, 16, 18), 5)
+            if number == 0
+            else _weekly(first, rng.randrange(1, 6)),
+        )
+        sessions = list(course.sessions.all())
+        if rng.random() < 0.3:
+            Session.objects.filter(pk=rng.choice(sessions).pk).update(is_cancelled=True)
+        enrollments = [
+            EnrollmentFactory(
+                course=course,
+                status=rng.choice(["enrolled", "enrolled", "waitlisted", "cancelled"]),
+                customer=None if rng.random() < 0.1 else CustomerFactory(),
+            )
+            for _ in range(rng.randrange(0, 9))
+        ]
+        for session in sessions:
+            marked = [e for e in enrollments if e.status != "waitlisted" and rng.random() < 0.8]
+            _marks(session, "".join(rng.choice("CAE") for _ in marked), marked)
+        erased += [e.customer for e in enrollments if e.customer and rng.random() < 0.15]
+    # A session not yet held, of a course in the period.
+    CourseFactory(title="Pilates", sessions=_weekly(timezone.now() + timedelta(days=3), 2))
+    for customer in erased:
+        customer_erase(customer=customer, by=register_manager)
+    assert erased and Enrollment.objects.filter(customer=None).exists()
+
+    now = timezone.now()
+    counts = enrolment_counts(period, now)
+
+    def count(course, *statuses):
+        return Enrollment.objects.filter(course=course, status__in=statuses).count()
+
+    courses = Course.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end)
+    assert [
+        {key: row[key] for key in ("id", "enrolled", "waiting", "cancelled")}
+        for row in course_figures(period, counts)
+    ] == [
+        {
+            "id": course.pk,
+            "enrolled": count(course, *Enrollment.TAKING_A_PLACE),
+            "waiting": count(course, "waitlisted"),
+            "cancelled": count(course, "cancelled"),
+        }
+        for course in courses.order_by("starts_at", "id")
+    ]
+    held = Session.objects.filter(
+        is_cancelled=False,
+        course__is_cancelled=False,
+        starts_at__gte=period.start,
+        starts_at__lt=min(period.end, now),
+    ).order_by("starts_at", "id")
+    assert held.exclude(course__in=courses).exists()  # begun before the period
+    assert [
+        {key: row[key] for key in ("id", "enrolled", "came", "absent", "excused")}
+        for row in session_figures(period, counts, now)
+    ] == [
+        {
+            "id": session.pk,
+            "enrolled": count(session.course, *Enrollment.TAKING_A_PLACE),
+            **{
+                status: Attendance.objects.filter(session=session, status=status).count()
+                for status in ("came", "absent", "excused")
+            },
+        }
+        for session in held
+    ]
+
+
+def test_a_report_escapes_what_it_shows(client, register_manager, settings):
+    CourseFactory(title="<b>Jooga</b>", starts_at=timezone.now() + timedelta(days=3))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    client.force_login(register_manager)
+    html = client.get(reverse("courses:report-courses")).content.decode()
+    assert "&lt;b&gt;Jooga&lt;/b&gt;" in html and "<b>Jooga" not in html

@@ -8,6 +8,7 @@ of people below SMALL_CELL (but above zero) is never shown: the cell says
 """
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -61,6 +62,23 @@ def plain(value):
     return str(value)
 
 
+class LazyRows(Sequence):
+    """Rows made from `items` by `row` only when read: a table of thousands
+    of rows of which the page shows the last few builds only those (the CSV
+    reads them all)."""
+
+    def __init__(self, items, row):
+        self.items, self.row = items, row
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.row(item) for item in self.items[index]]
+        return self.row(self.items[index])
+
+
 @dataclass
 class Table:
     """One block of a report: rows of values, one column per series."""
@@ -69,7 +87,7 @@ class Table:
     title: str
     row_header: str
     columns: list
-    rows: list = field(default_factory=list)  # [(label, [value, ...]), ...]
+    rows: Sequence = field(default_factory=list)  # [(label, [value, ...]), ...]
     #: Values are percentages (the chart's scale ends at 100).
     percent: bool = False
     #: Draw a chart of it (a table of one row or of mixed units has none).

@@ -5,6 +5,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
 from registry.accounts import lock as account_lock
@@ -23,6 +25,21 @@ register = template.Library()
 def phone(value):
     """A stored E.164 number as people read it: `040 1234567` for Finnish numbers."""
     return format_phone(value)
+
+
+@register.simple_tag
+def report_rows(table):
+    """The body rows of a report table (registry.reports.tables.Table), every
+    label and cell escaped as the template would. Built in Python: a
+    thousand rows through the template's loops took a tenth of a second."""
+    return mark_safe(  # noqa: S308 - every label and cell is escaped
+        "".join(
+            f'<tr><th scope="row">{conditional_escape(label)}</th>'
+            + "".join(f'<td class="text-end">{conditional_escape(value)}</td>' for value in values)
+            + "</tr>"
+            for label, values in table.page_rows
+        )
+    )
 
 
 @register.simple_tag
