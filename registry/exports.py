@@ -2,7 +2,6 @@
 
 import csv
 import io
-import itertools
 import os
 import tempfile
 
@@ -90,22 +89,20 @@ def _private_file(path):
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
 
-def export_file_write(path, file_format, header, rows, *, inert=False):
+def export_file_write(path, file_format, header, rows):
     """Write rows into a new file at `path` (mode 600) as csv_response or
-    xlsx_file_response would send them; `inert`: the rows are made inert
-    already (all text, as inert_row leaves them). Returns the number of rows."""
+    xlsx_file_response would send them. Returns the number of rows."""
     descriptor = _private_file(path)
     count = 0
     if file_format == "xlsx":
         with os.fdopen(descriptor, "wb") as file:
-            body = rows if inert else map(inert_row, rows)
-            return xlsx_write(file, itertools.chain([inert_row(header)], body)) - 1
+            return xlsx_write(file, _inert_with_header(header, rows)) - 1
     with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
         file.write("\ufeff")
         writer = csv.writer(file, delimiter=";")
         writer.writerow(inert_row(header))
         for count, row in enumerate(rows, start=1):  # noqa: B007
-            writer.writerow(row if inert else inert_row(row))
+            writer.writerow(inert_row(row))
     return count
 
 
