@@ -532,7 +532,11 @@ def register_export_write(export, *, progress=None):
     with _one_snapshot(), connection.cursor() as cursor:
         count = export_file_copy(path, header, cursor, *_register_export_select(cursor))
     if progress is not None:
-        progress.report(count, max(count, total), force=True)
+        try:
+            progress.report(count, max(count, total), force=True)
+        except Exception:
+            path.unlink(missing_ok=True)  # cancelled meanwhile: nobody will take it
+            raise
     return _export_file_keep(export, name, path, count)
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from registry import services
+from registry.background import TaskCancelled
 from registry.models import RegisterExport
 from registry.rights.erasure import customer_erase
 
@@ -100,3 +101,19 @@ def test_an_empty_register_gives_the_header_only(register_manager):
     assert services.register_export_write(fast) == 0
     fast.refresh_from_db()
     assert fast.path.read_bytes().decode().count("\r\n") == 1
+
+
+class CancelledProgress:
+    def step(self, name, *, total=None):
+        pass
+
+    def report(self, done, total, *, force=False):
+        raise TaskCancelled
+
+
+def test_an_export_cancelled_while_copied_leaves_no_file(register_manager, export_dir):
+    CustomerFactory()
+    export = RegisterExport.objects.create(requested_by=register_manager, file_format="csv")
+    with pytest.raises(TaskCancelled):
+        services.register_export_write(export, progress=CancelledProgress())
+    assert list(export_dir.iterdir()) == []
