@@ -4,7 +4,9 @@ Keyword-only, atomic, with the acting user passed in as `by`, so that every
 change and its audit event are committed together or not at all.
 """
 
+import json
 import uuid
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -24,7 +26,7 @@ from .background import enqueue_on_commit, task_mark_queued
 from .changes import changes_apply, plain_value
 from .concurrency import check_version
 from .erasure import erasure_handler
-from .exports import export_file_write
+from .exports import FORMULA_STARTS, export_file_copy, export_file_write, neutralise
 from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
@@ -399,9 +401,21 @@ def register_export(*, file_format, purpose, by, request=None):
 
 def register_export_rows():
     """(columns, rows) of the whole register, rows an iterator over the database."""
-    customers = Customer.objects.order_by("id")
-    # Every value as text from the database: the stored text of the phone
-    # (no PhoneNumber per row) and the days, in local time, of the times.
+    phone = REGISTER_COLUMNS.index("phone")
+
+    def rows():
+        for values in _register_export_values().iterator(chunk_size=5000):
+            row = list(values)
+            row[phone] = format_phone(row[phone])
+            yield row
+
+    return REGISTER_COLUMNS, rows()
+
+
+def _register_export_values():
+    """The whole register in REGISTER_COLUMNS order, every value as text from
+    the database: the stored text of the phone (no PhoneNumber per row) and
+    the days, in local time, of the times."""
     as_text = {
         "phone": Cast("phone", models.CharField()),
         **{
@@ -409,17 +423,69 @@ def register_export_rows():
             for name in ("created_at", "last_activity_at")
         },
     }
-    raw = customers.annotate(**{f"{name}_text": value for name, value in as_text.items()})
-    fields = [f"{name}_text" if name in as_text else name for name in REGISTER_COLUMNS]
-    phone = REGISTER_COLUMNS.index("phone")
+    raw = Customer.objects.order_by("id").annotate(
+        **{f"{name}_text": value for name, value in as_text.items()}
+    )
+    return raw.values_list(
+        *(f"{name}_text" if name in as_text else name for name in REGISTER_COLUMNS)
+    )
 
-    def rows():
-        for values in raw.values_list(*fields).iterator(chunk_size=5000):
-            row = list(values)
-            row[phone] = format_phone(row[phone])
-            yield row
 
-    return REGISTER_COLUMNS, rows()
+#: A Finnish mobile number, which format_phone writes without the library.
+_FINNISH_MOBILE_SQL = (
+    "(left({0}, 5) = '+3584' OR left({0}, 6) = '+35850') AND length({0}) BETWEEN 11 AND 14"
+)
+
+
+def _register_export_select(cursor):
+    """PostgreSQL: (sql, params) of a SELECT for COPY of the rows of
+    register_export_rows() as inert_row() leaves them, formatted by the
+    database: the phone as format_phone writes it, a would-be formula behind
+    an apostrophe, an empty cell NULL (COPY quotes an empty text), and a last
+    column of one carriage return (exports.COPY_LINE_END)."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    # Numbers other than Finnish mobiles (few) are formatted (and made inert)
+    # here first, and looked up by the SELECT. A Finnish mobile starts `0`.
+    cursor.execute(
+        f"SELECT DISTINCT phone FROM {table} "  # noqa: S608 - the model's table
+        f"WHERE phone <> '' AND NOT ({_FINNISH_MOBILE_SQL.format('phone')})"
+    )
+    formatted = {e164: neutralise(format_phone(e164)) for (e164,) in cursor.fetchall()}
+    cells, params = [], []
+    for name in REGISTER_COLUMNS:
+        if name == "phone":
+            cells.append(
+                f"CASE WHEN {_FINNISH_MOBILE_SQL.format('r.phone')} "
+                "THEN '0' || substr(r.phone, 5, 2) || ' ' || substr(r.phone, 7) "
+                "ELSE NULLIF(%s::jsonb ->> r.phone, '') END"
+            )
+            params.append(json.dumps(formatted))
+        else:
+            # ascii(): the code of the first character, 0 for an empty text.
+            cells.append(
+                f"NULLIF(CASE WHEN ascii(r.{name}) IN %s THEN '''' || r.{name} "
+                f"ELSE r.{name} END, '')"
+            )
+            params.append(tuple(map(ord, FORMULA_STARTS)))
+    inner, inner_params = _register_export_values().query.sql_with_params()
+    sql = (
+        f"SELECT {', '.join(cells)}, chr(13) "  # noqa: S608 - the columns are this module's
+        f"FROM ({inner}) AS r({', '.join(REGISTER_COLUMNS)})"
+    )
+    return sql, [*params, *inner_params]
+
+
+@contextmanager
+def _one_snapshot():
+    """The phone numbers looked up and the rows read as of one moment (a
+    transaction of its own, REPEATABLE READ), unless already in one."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
 
 
 def register_export_header(columns):
@@ -449,15 +515,29 @@ def _export_queue(*, kind, file_format, parameters, by):
 
 
 def register_export_write(export, *, progress=None):
-    """Write the whole register into the export's file (in the worker)."""
-    columns, rows = register_export_rows()
-    return _export_file_write(
-        export,
-        register_export_header(columns),
-        rows,
-        total=Customer.objects.count(),
-        progress=progress,
-    )
+    """Write the whole register into the export's file (in the worker). A
+    CSV on PostgreSQL is formatted and written by the database (COPY), with
+    a fraction of the processor time of Python; a test checks the files are
+    the same."""
+    header = register_export_header(REGISTER_COLUMNS)
+    total = Customer.objects.count()
+    if connection.vendor != "postgresql" or export.file_format != "csv":
+        _columns, rows = register_export_rows()
+        return _export_file_write(export, header, rows, total=total, progress=progress)
+    if progress is not None:
+        progress.step("write", total=total)
+    name, path = _export_path(export)
+    # Progress is reported once written: a report is an UPDATE that others
+    # must see at once, and the rows are read in a transaction of their own.
+    with _one_snapshot(), connection.cursor() as cursor:
+        count = export_file_copy(path, header, cursor, *_register_export_select(cursor))
+    if progress is not None:
+        try:
+            progress.report(count, max(count, total), force=True)
+        except Exception:
+            path.unlink(missing_ok=True)  # cancelled meanwhile: nobody will take it
+            raise
+    return _export_file_keep(export, name, path, count)
 
 
 @transaction.atomic
@@ -510,9 +590,18 @@ def _export_file_write(export, header, rows, *, total, progress=None):
             if progress is not None:
                 progress.report(done, max(done, total))
 
-    name = f"{uuid.uuid4().hex}.{export.file_format}"
-    path = settings.EXPORT_DIR / name
+    name, path = _export_path(export)
     count = export_file_write(path, export.file_format, header, counted())
+    return _export_file_keep(export, name, path, count)
+
+
+def _export_path(export):
+    name = f"{uuid.uuid4().hex}.{export.file_format}"
+    return name, settings.EXPORT_DIR / name
+
+
+def _export_file_keep(export, name, path, count):
+    """Name the written file in its export, unless the export is gone."""
     kept = RegisterExport.objects.filter(pk=export.pk, deleted_at__isnull=True).update(
         file_name=name, row_count=count
     )

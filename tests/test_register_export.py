@@ -164,6 +164,7 @@ def test_a_failed_export_says_so_and_the_dashboard_counts_it(
         raise OSError("No space left on device")
 
     monkeypatch.setattr(services, "export_file_write", broken)
+    monkeypatch.setattr(services, "export_file_copy", broken)  # PostgreSQL's CSV
     client.force_login(register_manager)
     asked = client.post(
         reverse("registry:register-export"), {"file_format": "csv", "purpose": "siirto"}

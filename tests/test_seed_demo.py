@@ -2,7 +2,7 @@
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -118,3 +118,35 @@ def test_seed_says_how_to_install_faker_when_it_is_missing(monkeypatch):
     monkeypatch.setattr(seed_demo, "Faker", None)
     with pytest.raises(CommandError, match=r"pip install -e '\.\[dev\]'"):
         call_command("seed_demo", "--customers", "1", "--courses", "1", "--enrollments", "1")
+
+
+def _indexes_and_constraints():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = ANY(%s::regclass[])",
+            [[model._meta.db_table for model in seed_demo.Command.COPIED]],
+        )
+        indexes = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), "
+            "condeferrable, condeferred, convalidated FROM pg_constraint "
+            "WHERE conrelid = ANY(%s::regclass[])",
+            [[model._meta.db_table for model in seed_demo.Command.COPIED]],
+        )
+        return indexes, set(cursor.fetchall())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL drops them")
+def test_seed_leaves_the_indexes_and_constraints_as_migrated():
+    indexes, constraints = _indexes_and_constraints()
+    assert any("gin_trgm_ops" in definition for _name, definition in indexes)
+    assert any(name == "one_enrollment_per_course" for _table, name, *_ in constraints)
+    call_command("seed_demo", "--customers", "50", "--courses", "3", "--enrollments", "60")
+    assert _indexes_and_constraints() == (indexes, constraints)
+    # A unique constraint holds again.
+    enrolment = Enrollment.objects.first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Enrollment.objects.create(
+            customer_id=enrolment.customer_id, course_id=enrolment.course_id, status="enrolled"
+        )

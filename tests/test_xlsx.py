@@ -7,6 +7,7 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
+from registry import xlsx
 from registry.xlsx import column_letters, xlsx_write
 
 
@@ -73,3 +74,30 @@ def test_wide_and_long_sheets():
 )
 def test_column_letters(index, letters):
     assert column_letters(index) == letters
+
+
+HOSTILE = [
+    "<b>&amp;</b>",
+    "_x0041_ ja _X00e4_",
+    "a\x00b\x01c\x0bd",
+    "\ud800 yksinäinen",
+    "\ufffe\uffff",
+    "rivi\r\nrivi\ttab",
+    "{0} {1} }{",
+    "Äijälä 😀",
+    "",
+    '"lainaus"',
+]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [HOSTILE, HOSTILE[::-1], HOSTILE[:3], [], [""], HOSTILE[4:]],
+        [["kenttä", xlsx.CELL_BREAK], ["rivi" + xlsx.ROW_BREAK]],  # the breaks themselves
+        [["teksti", None, 12, 1.5], HOSTILE],  # not all text
+        [[text] * 30 for text in HOSTILE],  # past column Z
+    ],
+)
+def test_rows_escaped_by_the_batch_are_the_rows_escaped_cell_by_cell(rows):
+    assert xlsx.rows_xml(rows, 7) == xlsx.rows_xml_by_cell(rows, 7)
