@@ -9,6 +9,7 @@ from registry.models import Customer
 from registry.services import register_export_rows
 
 from .factories import CustomerFactory
+from .test_reauthentication import make_stale
 
 pytestmark = pytest.mark.django_db
 
@@ -36,3 +37,28 @@ def test_a_phone_stored_past_validation_does_not_stop_the_register_export():
     columns, rows = register_export_rows()
     phone = columns.index("phone")
     assert [row[phone] for row in rows] == ["+999123"]
+
+
+@pytest.mark.usefixtures("immediate_tasks")
+def test_a_download_asked_with_a_stale_login_comes_back_to_the_exports_page(
+    client, register_manager, password, settings, tmp_path
+):
+    """The download is a POST; with a stale login the password is confirmed
+    first and the browser comes back with a GET of the download's address.
+    That was a blank 405; it is the export's page, whose button downloads
+    the file (still there: nothing was sent)."""
+    settings.EXPORT_DIR = tmp_path / "exports"
+    CustomerFactory()
+    client.force_login(register_manager)
+    asked = client.post(
+        reverse("registry:register-export"), {"file_format": "csv", "purpose": "siirto"}
+    )
+    download = asked.url + "download/"
+    make_stale(client)
+    refused = client.post(download)
+    confirmed = client.post(refused.url, {"password": password, "next": download})
+    assert confirmed.url == download
+    back = client.get(confirmed.url)
+    assert back.status_code == 302 and back.url == asked.url
+    assert 'id="export-ready"' in client.get(back.url).content.decode()
+    assert client.post(download).status_code == 200
