@@ -2,13 +2,16 @@
 attendance lists and the customer list built in the view), each with a test
 that failed before its fix."""
 
+import datetime
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from registry.models import Customer
 from registry.services import register_export_rows
 
-from .factories import CustomerFactory
+from .factories import CourseFactory, CustomerFactory
 from .test_reauthentication import make_stale
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +65,19 @@ def test_a_download_asked_with_a_stale_login_comes_back_to_the_exports_page(
     assert back.status_code == 302 and back.url == asked.url
     assert 'id="export-ready"' in client.get(back.url).content.decode()
     assert client.post(download).status_code == 200
+
+
+@pytest.mark.parametrize("page", ["²", "\u0661", "9" * 10000])
+def test_a_saved_roll_call_returns_only_to_a_plain_page_number(client, instructor, page):
+    """A save returns to ?page= of its list; a superscript or Arabic-Indic
+    digit, or 10,000 digits, went back into the Location header as sent."""
+    start = timezone.now().replace(microsecond=0) - datetime.timedelta(hours=1)
+    course = CourseFactory(
+        instructor=instructor, sessions=[(start, start + datetime.timedelta(hours=1))]
+    )
+    session = course.sessions.get()
+    url = reverse("courses:roll-call", args=[course.pk, session.pk])
+    client.force_login(instructor)
+    saved = client.post(f"{url}?page={page}", {})
+    assert saved.status_code == 302 and saved.url == url
+    assert client.post(f"{url}?page=2", {}).url == f"{url}?page=2"
