@@ -8,7 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from registry.models import Customer
+from registry.audit.models import AuditEvent
+from registry.audit.services import customer_viewed
+from registry.models import Customer, RegisterExport
 from registry.services import register_export_rows
 
 from .factories import CourseFactory, CustomerFactory
@@ -81,3 +83,23 @@ def test_a_saved_roll_call_returns_only_to_a_plain_page_number(client, instructo
     saved = client.post(f"{url}?page={page}", {})
     assert saved.status_code == 302 and saved.url == url
     assert client.post(f"{url}?page=2", {}).url == f"{url}?page=2"
+
+
+@pytest.mark.parametrize("bad", ["customer=-5", "user=abc", "since=2026-02-30"])
+def test_an_audit_trail_export_with_an_invalid_filter_exports_nothing(
+    client, register_manager, staff_member, bad
+):
+    """The trail's page leaves an invalid filter out and shows its error; its
+    Export button posts the same query, and exported the whole trail, more
+    than the register manager asked for. The export is refused instead, back
+    to the page showing the error."""
+    customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
+    client.force_login(register_manager)
+    url = reverse("registry:audit-export") + f"?user={staff_member.pk}&{bad}"
+    refused = client.post(url)
+    assert refused.status_code == 302
+    assert refused.url == reverse("registry:audit-trail") + f"?user={staff_member.pk}&{bad}"
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED).exists()
+    assert not RegisterExport.objects.exists()
+    valid = reverse("registry:audit-export") + f"?user={staff_member.pk}"
+    assert client.post(valid).status_code == 200
