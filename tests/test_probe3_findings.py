@@ -3,12 +3,14 @@ attendance lists and the customer list built in the view), each with a test
 that failed before its fix."""
 
 import datetime
+import json
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from registry.audit.models import AuditEvent
+from registry.audit.selectors import AUDIT_TRAIL_HEADER, audit_trail_rows
 from registry.audit.services import customer_viewed
 from registry.models import Customer, RegisterExport
 from registry.services import register_export_rows
@@ -103,3 +105,12 @@ def test_an_audit_trail_export_with_an_invalid_filter_exports_nothing(
     assert not RegisterExport.objects.exists()
     valid = reverse("registry:audit-export") + f"?user={staff_member.pk}"
     assert client.post(valid).status_code == 200
+
+
+def test_the_audit_trail_exports_each_events_detail_as_json(staff_member):
+    """The detail column was Python's repr of a dict ({'rows': 59, ...}):
+    no CSV reader or spreadsheet user can parse it back; JSON they can."""
+    customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
+    event = AuditEvent.objects.get()
+    (row,) = audit_trail_rows(AuditEvent.objects.all())
+    assert json.loads(row[AUDIT_TRAIL_HEADER.index("detail")]) == event.detail
