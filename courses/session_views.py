@@ -31,6 +31,9 @@ from .services import (
 )
 from .views import visible_course
 
+#: More digits than any page of a list could have.
+MAX_PAGE_DIGITS = 6
+
 
 @permission_required("courses.mark_attendance", raise_exception=True)
 @transaction.atomic
@@ -125,10 +128,13 @@ def _shown_ids(request):
 
 
 def _same_page(request, name, *args):
-    """A redirect to the page of the list the user was on."""
+    """A redirect to the page of the list the user was on. Only a page
+    number the paginator could mean goes back into the address (str.isdigit
+    takes "²" and a digit string of any length)."""
     url = reverse(name, args=args)
     number = request.GET.get("page", "")
-    return redirect(f"{url}?page={number}" if number.isdigit() else url)
+    plain = number.isascii() and number.isdigit() and len(number) <= MAX_PAGE_DIGITS
+    return redirect(f"{url}?page={number}" if plain else url)
 
 
 @permission_required("courses.view_enrollment", raise_exception=True)

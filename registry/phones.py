@@ -58,7 +58,13 @@ def format_phone(e164):
         # The common case without parsing (a whole-register export formats
         # 200,000 numbers); a test checks it against the library.
         return f"0{text[4:6]} {text[6:]}"
-    number = phonenumbers.parse(text)
+    try:
+        number = phonenumbers.parse(text)
+    except phonenumbers.NumberParseException:
+        # Not E.164: the phone field keeps an invalid number as typed when it
+        # is saved past validation (update()). Shown as stored, not a crash of
+        # every list, export and document that shows it.
+        return text
     if phonenumbers.region_code_for_number(number) == settings.PHONENUMBER_DEFAULT_REGION:
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

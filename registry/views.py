@@ -16,7 +16,6 @@ from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
 from .accounts.reauth import recent_authentication_required
@@ -513,10 +512,13 @@ def register_export_detail(request, export):
     return render(request, "registry/register_export_detail.html", {"export": export})
 
 
-@require_POST
 @export_permitted
 def register_export_download(request, export):
-    """The one download of an export; the file is deleted as it is sent."""
+    """The one download of an export; the file is deleted as it is sent.
+    Only a POST downloads: a GET (a link, or the way back after confirming
+    a stale login's password) goes to the export's page and its button."""
+    if request.method != "POST":
+        return redirect(export)
     try:
         file = register_export_take(export=export, by=request.user)
     except ExportGone:

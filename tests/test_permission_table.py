@@ -62,9 +62,10 @@ RULES = {
     "registry:customer-create": (None, OFFICE),
     "registry:register-export": (None, MANAGER_ONLY),
     "registry:register-export-detail": (lambda w: {"pk": w["register_export"].pk}, MANAGER_ONLY),
+    # A GET downloads nothing: back to the export's page and its button.
     "registry:register-export-download": (
         lambda w: {"pk": w["register_export"].pk},
-        POST_ONLY,
+        {**MANAGER_ONLY, "register_manager": 302},
     ),
     "registry:customer-detail": (lambda w: {"pk": w["customer"].pk}, OFFICE),
     "registry:customer-update": (lambda w: {"pk": w["customer"].pk}, OFFICE),

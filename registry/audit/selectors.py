@@ -1,10 +1,12 @@
 """Reads of the audit trail."""
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -43,7 +45,8 @@ def audit_trail_rows(events):
             event.target_type,
             event.target_id,
             event.ip_address or "",
-            event.detail,
+            # JSON as stored, readable back (not Python's repr of a dict).
+            json.dumps(event.detail, ensure_ascii=False, cls=DjangoJSONEncoder),
         ]
 
 

@@ -3,6 +3,7 @@
 import datetime
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from registry.accounts.reauth import recent_authentication_required
 from registry.exports import csv_response
@@ -69,10 +71,16 @@ def audit_trail_export(request):
     for an export. The filters ride in the query string; a GET of the same
     address (as after confirming the password) goes back to the filtered
     trail without exporting."""
+    query = request.GET.urlencode()
+    trail = reverse("registry:audit-trail") + (f"?{query}" if query else "")
     if request.method != "POST":
-        query = request.GET.urlencode()
-        return redirect(reverse("registry:audit-trail") + (f"?{query}" if query else ""))
+        return redirect(trail)
     form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        # The page leaves an invalid filter out; an export would hold more
+        # than was asked for (the whole trail, for a mistyped customer number).
+        messages.error(request, _("Correct the filters first: nothing was exported."))
+        return redirect(trail)
     filters = form.filters()
     events = audit_events(**filters)
     count = events.count()
