@@ -255,7 +255,10 @@ def _check_can_apply(customer_import):
 
 @transaction.atomic
 def _import_write(checked, analysis, options, *, by, request, ip_address, batch_size):
-    customer_import = CustomerImport.objects.select_for_update().get(pk=checked.pk)
+    # Not its preview again: decoding 50,000 rows of JSON takes a second.
+    customer_import = (
+        CustomerImport.objects.select_for_update().defer("preview").get(pk=checked.pk)
+    )
     _check_can_apply(customer_import)
     if (customer_import.mapping, customer_import.options) != (checked.mapping, checked.options):
         raise ImportStateError(
