@@ -32,6 +32,8 @@ ROWS = [
     [*person(first="Myöhemmin", email="myohemmin@example.invalid", phone=""), "kyllä"],
     [*person(first="Puhelin", email="", phone="044 555 6677"), ""],
     [*person(first="Maa", email="maa@example.invalid", phone=""), "x"],
+    # A leading zero that the number's parts keep apart (Rome).
+    [*person(first="Roma", email="roma@example.invalid", phone="+39 06 6982 3456"), ""],
     ["Väärä", "Nimi1", "vaara@example.invalid", "", "", "", "", "?"],  # bad name, bad answer
 ]
 
@@ -169,4 +171,4 @@ def test_a_preview_kept_by_an_older_version_is_not_reused(staff_member, wording,
     analyse = services.analyse
     monkeypatch.setattr(services, "analyse", lambda *a, **k: checks.append(1) or analyse(*a, **k))
     done = import_apply(customer_import=customer_import, by=staff_member)
-    assert checks == [1] and done.created_count == 7
+    assert checks == [1] and done.created_count == 8

@@ -332,7 +332,7 @@ def rematch_existing(analysis):
 
 #: Raised when the stored form of checked rows changes, so that a preview
 #: kept by an older version is checked again rather than misread.
-CHECKED_VERSION = 1
+CHECKED_VERSION = 2
 
 #: The cleaned fields of a checked row, in the order `checked_rows` keeps them.
 CHECKED_FIELDS = (
@@ -348,46 +348,64 @@ CHECKED_FIELDS = (
 
 def checked_rows(analysis):
     """What the import needs of the preview's check, as JSON: per row its
-    number and either its reasons for rejection, or its cleaned fields, phone
-    (E.164) and the consent columns of the file. What depends only on the file,
-    the mapping and the options (validation, duplicates within the file) is
-    not done again; what depends on the register (customers already in it,
-    the suppression list) is (see `analysis_from_checked`)."""
+    number and either its reasons for rejection and its cells, or its cleaned
+    fields, phone (E.164 and its parts) and the consent columns of the file.
+    What depends only on the file, the mapping and the options (validation,
+    duplicates within the file) is not done again; what depends on the
+    register (customers already in it, the suppression list) is (see
+    `analysis_from_checked`)."""
     rows = []
     for row in analysis.rows:
         if row.outcome == Outcome.REJECT:
-            rows.append([row.number, row.reasons])
-        else:
-            data = [row.data[name] for name in CHECKED_FIELDS]
-            rows.append([row.number, None, *data, row.phone_text, row.file_consents])
+            rows.append([row.number, row.reasons, row.cells])
+            continue
+        phone = row.data["phone"]
+        parts = None
+        if row.phone_text:
+            parts = [
+                phone.country_code,
+                phone.national_number,
+                phone.italian_leading_zero,
+                phone.number_of_leading_zeros,
+            ]
+        data = [row.data[name] for name in CHECKED_FIELDS]
+        rows.append([row.number, None, *data, row.phone_text, parts, row.file_consents])
     return {"version": CHECKED_VERSION, "rows": rows}
 
 
-def analysis_from_checked(table, checked, options):
-    """The analysis of `table` from the rows the preview checked (see
+def analysis_from_checked(checked, options):
+    """The analysis of a file from the rows the preview checked (see
     `checked_rows`), before what the register decides: `rematch_existing`
     then matches the rows that passed with customers already in the register
     and looks them up on the suppression list, a few set-based queries per
-    thousand rows. None when the kept check is not of this version or not of
-    this table (then every row is checked again)."""
+    thousand rows. None when the kept check is not of this version (then every
+    row is checked again). The rows to be added keep no cells: only the
+    rejected rows' are kept after the import."""
     if not checked or checked.get("version") != CHECKED_VERSION:
         return None
-    kept = checked["rows"]
-    if [item[0] for item in kept] != [number for number, _cells in table.rows]:
-        return None
     results = []
-    for (number, cells), item in zip(table.rows, kept, strict=True):
-        row = RowResult(number=number, cells=cells)
+    for item in checked["rows"]:
         if item[1] is not None:
-            row.outcome, row.reasons = Outcome.REJECT, item[1]
-        else:
-            *values, phone_text, consents = item[2:]
-            row.data = dict(zip(CHECKED_FIELDS, values, strict=True))
-            phone = RememberingPhoneNumber.from_string(phone_text) if phone_text else ""
-            row.data["phone"] = phone
-            row.data["source"] = options.source
-            row.phone_text = phone_text
-            row.file_consents, row.consents = consents, list(consents)
+            number, reasons, cells = item
+            results.append(
+                RowResult(number=number, cells=cells, outcome=Outcome.REJECT, reasons=reasons)
+            )
+            continue
+        number, _reasons, *values, phone_text, parts, consents = item
+        row = RowResult(number=number, cells=[])
+        row.data = dict(zip(CHECKED_FIELDS, values, strict=True))
+        row.data["phone"] = ""
+        if parts:
+            country_code, national_number, leading_zero, zeros = parts
+            row.data["phone"] = RememberingPhoneNumber.checked(
+                country_code=country_code,
+                national_number=national_number,
+                italian_leading_zero=leading_zero,
+                leading_zeros=zeros,
+            )
+        row.data["source"] = options.source
+        row.phone_text = phone_text
+        row.file_consents, row.consents = consents, list(consents)
         results.append(row)
     return Analysis(results)
 

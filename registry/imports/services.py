@@ -205,13 +205,13 @@ def import_apply(
     customer_import = CustomerImport.objects.get(pk=customer_import.pk)
     _check_can_apply(customer_import)
     options = ImportOptions.from_json(customer_import.options)
-    if progress is not None:
-        progress.step(CustomerImport.Step.READ)
-    table = import_table(customer_import)
-    if progress is not None:
-        progress.step(CustomerImport.Step.CHECK, total=len(table.rows))
-    analysis = analysis_from_checked(table, _kept_check(customer_import), options)
+    analysis = analysis_from_checked(_kept_check(customer_import), options)
     if analysis is None:
+        if progress is not None:
+            progress.step(CustomerImport.Step.READ)
+        table = import_table(customer_import)
+        if progress is not None:
+            progress.step(CustomerImport.Step.CHECK, total=len(table.rows))
         analysis = analyse(table, customer_import.mapping, options, progress=progress)
     if progress is not None:
         progress.step(CustomerImport.Step.WRITE)
