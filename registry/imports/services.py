@@ -82,7 +82,8 @@ def import_preview(customer_import, *, fresh=False, progress=None):
 
     Checked once per mapping, in the task worker (50,000 rows take about ten
     seconds), and kept with the file, so that paging through the preview is
-    quick. Confirming checks every row again against the register as it is then.
+    quick. Confirming reuses the checked rows when the options are the same,
+    and checks them again only against the register as it is then.
     """
     kept = customer_import.preview
     if not fresh and kept.get("mapping") == customer_import.mapping:
