@@ -40,6 +40,19 @@ class RememberingPhoneNumber(PhoneNumber):
 
     _valid = None
 
+    @classmethod
+    def checked(cls, *, country_code, national_number, italian_leading_zero, leading_zeros):
+        """A number validated before (kept by an import's preview, see
+        registry.imports.analysis.checked_rows), rebuilt without parsing it."""
+        number = cls(
+            country_code=country_code,
+            national_number=national_number,
+            italian_leading_zero=italian_leading_zero,
+            number_of_leading_zeros=leading_zeros,
+        )
+        number._valid = True
+        return number
+
     def is_valid(self):
         if self._valid is None:
             self._valid = super().is_valid()

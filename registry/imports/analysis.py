@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django_countries import countries
 
-from registry.forms import CustomerFieldsForm
+from registry.forms import CustomerFieldsForm, RememberingPhoneNumber
 from registry.models import Consent, ConsentText, Customer
 from registry.phones import e164_text, format_phone
 from registry.services import CUSTOMER_FIELDS
@@ -238,6 +238,8 @@ class RowResult:
     outcome: str = Outcome.CREATE
     data: dict = field(default_factory=dict)
     consents: list = field(default_factory=list)
+    # The consent columns as the file gave them, before the suppression list.
+    file_consents: list = field(default_factory=list)
     reasons: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     phone_text: str = ""  # E.164, once valid
@@ -320,10 +322,92 @@ def analyse(table, mapping, options, *, progress=None):
 
 
 def rematch_existing(analysis):
-    """Match the rows to be added once more against the register as it is
-    now (customers added since the rows were checked)."""
+    """Check the rows once more against the register as it is now: match the
+    rows to be added with customers added since the rows were checked, and
+    look them up on the suppression list (addresses put on it since)."""
     _match_existing(analysis.rows)
+    _respect_suppression(analysis.rows)
     analysis.__dict__.pop("counts", None)
+
+
+#: Raised when the stored form of checked rows changes, so that a preview
+#: kept by an older version is checked again rather than misread.
+CHECKED_VERSION = 2
+
+#: The cleaned fields of a checked row, in the order `checked_rows` keeps them.
+CHECKED_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "street_address",
+    "postal_code",
+    "city",
+    "country",
+)
+
+
+def checked_rows(analysis):
+    """What the import needs of the preview's check, as JSON: per row its
+    number and either its reasons for rejection and its cells, or its cleaned
+    fields, phone (E.164 and its parts) and the consent columns of the file.
+    What depends only on the file, the mapping and the options (validation,
+    duplicates within the file) is not done again; what depends on the
+    register (customers already in it, the suppression list) is (see
+    `analysis_from_checked`)."""
+    rows = []
+    for row in analysis.rows:
+        if row.outcome == Outcome.REJECT:
+            rows.append([row.number, row.reasons, row.cells])
+            continue
+        phone = row.data["phone"]
+        parts = None
+        if row.phone_text:
+            parts = [
+                phone.country_code,
+                phone.national_number,
+                phone.italian_leading_zero,
+                phone.number_of_leading_zeros,
+            ]
+        data = [row.data[name] for name in CHECKED_FIELDS]
+        rows.append([row.number, None, *data, row.phone_text, parts, row.file_consents])
+    return {"version": CHECKED_VERSION, "rows": rows}
+
+
+def analysis_from_checked(checked, options):
+    """The analysis of a file from the rows the preview checked (see
+    `checked_rows`), before what the register decides: `rematch_existing`
+    then matches the rows that passed with customers already in the register
+    and looks them up on the suppression list, a few set-based queries per
+    thousand rows. None when the kept check is not of this version (then every
+    row is checked again). The rows to be added keep no cells: only the
+    rejected rows' are kept after the import."""
+    if not checked or checked.get("version") != CHECKED_VERSION:
+        return None
+    results = []
+    for item in checked["rows"]:
+        if item[1] is not None:
+            number, reasons, cells = item
+            results.append(
+                RowResult(number=number, cells=cells, outcome=Outcome.REJECT, reasons=reasons)
+            )
+            continue
+        number, _reasons, *values, phone_text, parts, consents = item
+        row = RowResult(number=number, cells=[])
+        row.data = dict(zip(CHECKED_FIELDS, values, strict=True))
+        row.data["phone"] = ""
+        if parts:
+            country_code, national_number, leading_zero, zeros = parts
+            row.data["phone"] = RememberingPhoneNumber.checked(
+                country_code=country_code,
+                national_number=national_number,
+                italian_leading_zero=leading_zero,
+                leading_zeros=zeros,
+            )
+        row.data["source"] = options.source
+        row.phone_text = phone_text
+        row.file_consents, row.consents = consents, list(consents)
+        results.append(row)
+    return Analysis(results)
 
 
 #: Consents a suppressed address does not get from a file.
@@ -346,12 +430,13 @@ def _respect_suppression(results):
     for row in results:
         if not set(digests.get(row.number, ())) & set(found):
             continue
-        dropped = [target for target in row.consents if target in SUPPRESSED_CONSENTS]
-        row.consents = [target for target in row.consents if target not in SUPPRESSED_CONSENTS]
+        dropped = [target for target in row.file_consents if target in SUPPRESSED_CONSENTS]
+        row.consents = [t for t in row.file_consents if t not in SUPPRESSED_CONSENTS]
         warning = _("This address has asked not to be marketed to.")
         if dropped:
             warning += " " + _("The marketing consent of the file is not imported for it.")
-        row.warnings.append(warning)
+        if warning not in row.warnings:  # checked again when imported
+            row.warnings.append(warning)
 
 
 def _row_values(cells, mapping):
@@ -425,6 +510,7 @@ def _check_row(number, cells, mapping, options, validator):
             result.reasons.append(_("Email marketing consent, but no email address."))
         if "sms_consent" in result.consents and not result.phone_text:
             result.reasons.append(_("SMS marketing consent, but no phone number."))
+    result.file_consents = list(result.consents)
     if result.reasons:
         result.outcome = Outcome.REJECT
         # What the file said, for the preview of a rejected row.

@@ -22,6 +22,8 @@ from .analysis import (
     ImportOptions,
     Outcome,
     analyse,
+    analysis_from_checked,
+    checked_rows,
     guess_mapping,
     mapping_problems,
     options_problems,
@@ -80,7 +82,8 @@ def import_preview(customer_import, *, fresh=False, progress=None):
 
     Checked once per mapping, in the task worker (50,000 rows take about ten
     seconds), and kept with the file, so that paging through the preview is
-    quick. Confirming checks every row again against the register as it is then.
+    quick. Confirming reuses the checked rows when the options are the same,
+    and checks them again only against the register as it is then.
     """
     kept = customer_import.preview
     if not fresh and kept.get("mapping") == customer_import.mapping:
@@ -94,9 +97,13 @@ def import_preview(customer_import, *, fresh=False, progress=None):
     analysis = analyse(table, customer_import.mapping, options, progress=progress)
     preview = {
         "mapping": customer_import.mapping,
+        "options": customer_import.options,
         "at": timezone.now().isoformat(),
         "counts": analysis.counts,
         "rows": [_preview_row(row) for row in analysis.rows],
+        # For the import itself, which then checks again only what the
+        # register decides (analysis_from_checked).
+        "checked": checked_rows(analysis),
     }
     CustomerImport.objects.filter(
         pk=customer_import.pk, status=CustomerImport.Status.PENDING
@@ -190,19 +197,23 @@ def import_apply(
     the import it came from, gets a `customer_created` event, and the consents
     or objections the file gave, with the wording and date the user stated.
 
-    The rows are checked first, outside the transaction (so that `progress`
-    can be seen); the transaction then matches the added rows once more
-    against the register as it is then, and writes. A worker killed in the
-    middle of the writing leaves the register as it was."""
+    The rows the preview checked with the same mapping and options are not
+    validated again; without such a preview every row is checked first,
+    outside the transaction (so that `progress` can be seen). The transaction
+    then matches the rows once more against the register as it is then (and
+    the suppression list, for a kept check), and writes. A worker killed in
+    the middle of the writing leaves the register as it was."""
     customer_import = CustomerImport.objects.get(pk=customer_import.pk)
     _check_can_apply(customer_import)
     options = ImportOptions.from_json(customer_import.options)
-    if progress is not None:
-        progress.step(CustomerImport.Step.READ)
-    table = import_table(customer_import)
-    if progress is not None:
-        progress.step(CustomerImport.Step.CHECK, total=len(table.rows))
-    analysis = analyse(table, customer_import.mapping, options, progress=progress)
+    analysis = analysis_from_checked(_kept_check(customer_import), options)
+    if analysis is None:
+        if progress is not None:
+            progress.step(CustomerImport.Step.READ)
+        table = import_table(customer_import)
+        if progress is not None:
+            progress.step(CustomerImport.Step.CHECK, total=len(table.rows))
+        analysis = analyse(table, customer_import.mapping, options, progress=progress)
     if progress is not None:
         progress.step(CustomerImport.Step.WRITE)
     return _import_write(
@@ -214,6 +225,17 @@ def import_apply(
         ip_address=ip_address,
         batch_size=batch_size,
     )
+
+
+def _kept_check(customer_import):
+    """The rows the preview checked, if it was made with the current mapping and options."""
+    kept = customer_import.preview
+    if (
+        kept.get("mapping") == customer_import.mapping
+        and kept.get("options") == customer_import.options
+    ):
+        return kept.get("checked")
+    return None
 
 
 def _check_can_apply(customer_import):
@@ -234,13 +256,17 @@ def _check_can_apply(customer_import):
 
 @transaction.atomic
 def _import_write(checked, analysis, options, *, by, request, ip_address, batch_size):
-    customer_import = CustomerImport.objects.select_for_update().get(pk=checked.pk)
+    # Not its preview again: decoding 50,000 rows of JSON takes a second.
+    customer_import = (
+        CustomerImport.objects.select_for_update().defer("preview").get(pk=checked.pk)
+    )
     _check_can_apply(customer_import)
     if (customer_import.mapping, customer_import.options) != (checked.mapping, checked.options):
         raise ImportStateError(
             _("The choices changed since the preview: check it and confirm again.")
         )
-    # Customers added since the rows were checked are matched now.
+    # Customers added since the rows were checked are matched now, and
+    # addresses put on the suppression list since are respected.
     rematch_existing(analysis)
     now = timezone.now()
     added = analysis.of(Outcome.CREATE)
