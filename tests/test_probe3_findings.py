@@ -71,8 +71,10 @@ def test_a_download_asked_with_a_stale_login_comes_back_to_the_exports_page(
     assert client.post(download).status_code == 200
 
 
-@pytest.mark.parametrize("page", ["²", "\u0661", "9" * 10000])
-def test_a_saved_roll_call_returns_only_to_a_plain_page_number(client, instructor, page):
+# Not `page`: that is the browser fixture's name (pytest-playwright), and a
+# parameter of that name made these browser tests, run after the others.
+@pytest.mark.parametrize("number", ["²", "\u0661", "9" * 10000])
+def test_a_saved_roll_call_returns_only_to_a_plain_page_number(client, instructor, number):
     """A save returns to ?page= of its list; a superscript or Arabic-Indic
     digit, or 10,000 digits, went back into the Location header as sent."""
     start = timezone.now().replace(microsecond=0) - datetime.timedelta(hours=1)
@@ -82,7 +84,7 @@ def test_a_saved_roll_call_returns_only_to_a_plain_page_number(client, instructo
     session = course.sessions.get()
     url = reverse("courses:roll-call", args=[course.pk, session.pk])
     client.force_login(instructor)
-    saved = client.post(f"{url}?page={page}", {})
+    saved = client.post(f"{url}?page={number}", {})
     assert saved.status_code == 302 and saved.url == url
     assert client.post(f"{url}?page=2", {}).url == f"{url}?page=2"
 

@@ -5,8 +5,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
-from django.utils.html import conditional_escape
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html_join
 from django.utils.text import capfirst
 
 from registry.accounts import lock as account_lock
@@ -32,14 +31,15 @@ def report_rows(table):
     """The body rows of a report table (registry.reports.tables.Table), every
     label and cell escaped as the template would. Built in Python: a
     thousand rows through the template's loops took a tenth of a second."""
-    return mark_safe(  # noqa: S308 - every label and cell is escaped
-        "".join(
-            f'<tr><th scope="row">{conditional_escape(label)}</th>'
-            + "".join(f'<td class="text-end">{conditional_escape(value)}</td>' for value in values)
-            + "</tr>"
-            for label, values in table.page_rows
-        )
+    return format_html_join(
+        "",
+        '<tr><th scope="row">{}</th>{}</tr>',
+        ((label, _report_cells(values)) for label, values in table.page_rows),
     )
+
+
+def _report_cells(values):
+    return format_html_join("", '<td class="text-end">{}</td>', ((value,) for value in values))
 
 
 @register.simple_tag
