@@ -5,13 +5,13 @@ of a person. Each report costs a fixed number of queries whatever the number
 of customers or months.
 """
 
-import bisect
 import statistics
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Window
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, IntegerField, Q, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lead, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -293,19 +293,26 @@ def reachable_at_month_ends(period):
     )
     # Who is there at each month end, and whose details allow post and phone
     # (all of them may be reached so unless they objected: subtracted below).
+    # The first month end each customer is counted at, by comparing moments
+    # (_bucket): a third cheaper than truncating 200,000 local times to months.
+    quote = connection.ops.quote_name
+    created = f"{quote(Customer._meta.db_table)}.{quote('created_at')}"
+    bucket, bucket_params = _bucket(created, ends)
+    # Our own SQL; the month ends are parameters.
+    first_counted = RawSQL(bucket, bucket_params, output_field=IntegerField())  # noqa: S611
     added = (
         Customer.objects.filter(created_at__lt=ends[-1])
-        .annotate(month=TruncMonth("created_at"))
-        .values("month")
+        .annotate(first=first_counted)
+        .values("first")
         .annotate(
             total=Count("pk"),
             **{channel: Count("pk", filter=REACHABLE_BY[channel]) for channel in (post, phone)},
         )
+        .order_by()
     )
-    months = period.months
     totals = {key: [0] * count for key in ["total", *channels]}
     for row in added:
-        first = bisect.bisect_left(months, month_of(row["month"]))
+        first = row["first"]
         for index in range(first, count):
             for key in ("total", post, phone):
                 totals[key][index] += row[key]
