@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from pypdf import PdfReader
@@ -871,3 +872,13 @@ def test_a_report_escapes_what_it_shows(client, register_manager, settings):
     client.force_login(register_manager)
     html = client.get(reverse("courses:report-courses")).content.decode()
     assert "&lt;b&gt;Jooga&lt;/b&gt;" in html and "<b>Jooga" not in html
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL planner setting")
+def test_the_consents_reports_planner_setting_stays_in_its_statement():
+    """The ledger's stretches are grouped with sorting off (a hash is faster
+    there); the request's other statements plan as usual."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        consents_report(Period.last_months(3))
+        cursor.execute("SHOW enable_sort")
+        assert cursor.fetchone() == ("on",)
