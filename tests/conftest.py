@@ -205,6 +205,13 @@ def world(db, instructor, register_manager):
 
 
 @pytest.fixture
+def export_dir(settings, tmp_path):
+    """Exports' files go into the test's own folder."""
+    settings.EXPORT_DIR = tmp_path / "exports"
+    return settings.EXPORT_DIR
+
+
+@pytest.fixture
 def immediate_tasks(settings, monkeypatch):
     """Tasks run at once in the test's thread (django-tasks' immediate
     backend), and at once rather than after the commit: a test's transaction

@@ -15,7 +15,7 @@ from registry.models import Customer
 
 from .factories import CustomerFactory, CustomerImportFactory
 from .test_imports import HEADER, HOSTILE_WORKBOOKS, csv_bytes, person, workbook_with, xlsx_bytes
-from .test_register_export import content_of, export, export_dir  # noqa: F401
+from .test_register_export import content_of, export
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("immediate_tasks")]
 

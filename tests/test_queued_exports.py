@@ -24,12 +24,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("immediate_tasks", 
 
 
 @pytest.fixture
-def export_dir(settings, tmp_path):
-    settings.EXPORT_DIR = tmp_path / "exports"
-    return settings.EXPORT_DIR
-
-
-@pytest.fixture
 def small_limit(settings):
     settings.EXPORT_INLINE_MAX_ROWS = 3
 

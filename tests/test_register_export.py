@@ -25,12 +25,6 @@ from .factories import CustomerFactory, UserFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("immediate_tasks", "export_dir")]
 
 
-@pytest.fixture
-def export_dir(settings, tmp_path):
-    settings.EXPORT_DIR = tmp_path / "exports"
-    return settings.EXPORT_DIR
-
-
 def export(client, data):
     """Ask for an export, follow it to its page and download it: the response."""
     asked = client.post(reverse("registry:register-export"), data)

@@ -47,12 +47,6 @@ PHONES = ["+358401234567", "+358501234567", "+35891234567", "+46701234567", "+44
 
 
 @pytest.fixture
-def export_dir(settings, tmp_path):
-    settings.EXPORT_DIR = tmp_path / "exports"
-    return settings.EXPORT_DIR
-
-
-@pytest.fixture
 def hostile_register(register_manager):
     added = datetime.datetime(2026, 5, 31, 23, 30, tzinfo=datetime.UTC)
     for number, text in enumerate(HOSTILE):

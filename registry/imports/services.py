@@ -89,12 +89,9 @@ def import_preview(customer_import, *, fresh=False, progress=None):
     if not fresh and kept.get("mapping") == customer_import.mapping:
         return kept
     options = ImportOptions.from_json(customer_import.options)
-    if progress is not None:
-        progress.step(CustomerImport.Step.READ)
-    table = import_table(customer_import)
-    if progress is not None:
-        progress.step(CustomerImport.Step.ANALYSE, total=len(table.rows))
-    analysis = analyse(table, customer_import.mapping, options, progress=progress)
+    analysis = _read_and_check(
+        customer_import, options, step=CustomerImport.Step.ANALYSE, progress=progress
+    )
     preview = {
         "mapping": customer_import.mapping,
         "options": customer_import.options,
@@ -107,9 +104,20 @@ def import_preview(customer_import, *, fresh=False, progress=None):
     }
     CustomerImport.objects.filter(
         pk=customer_import.pk, status=CustomerImport.Status.PENDING
-    ).update(preview=preview, row_count=len(table.rows))
-    customer_import.preview, customer_import.row_count = preview, len(table.rows)
+    ).update(preview=preview, row_count=len(analysis.rows))
+    customer_import.preview, customer_import.row_count = preview, len(analysis.rows)
     return preview
+
+
+def _read_and_check(customer_import, options, *, step, progress=None):
+    """Read the waiting file and check every row (`step` names the checking
+    on the progress page)."""
+    if progress is not None:
+        progress.step(CustomerImport.Step.READ)
+    table = import_table(customer_import)
+    if progress is not None:
+        progress.step(step, total=len(table.rows))
+    return analyse(table, customer_import.mapping, options, progress=progress)
 
 
 def import_choices_ready(customer_import):
@@ -208,12 +216,9 @@ def import_apply(
     options = ImportOptions.from_json(customer_import.options)
     analysis = analysis_from_checked(_kept_check(customer_import), options)
     if analysis is None:
-        if progress is not None:
-            progress.step(CustomerImport.Step.READ)
-        table = import_table(customer_import)
-        if progress is not None:
-            progress.step(CustomerImport.Step.CHECK, total=len(table.rows))
-        analysis = analyse(table, customer_import.mapping, options, progress=progress)
+        analysis = _read_and_check(
+            customer_import, options, step=CustomerImport.Step.CHECK, progress=progress
+        )
     if progress is not None:
         progress.step(CustomerImport.Step.WRITE)
     return _import_write(
