@@ -239,6 +239,27 @@ def test_deep_pages_found_by_ids_first_hold_the_same_rows(client, staff_member, 
     assert any("IN (" in query["sql"] for query in queries.captured_queries)
 
 
+def test_a_searchs_pages_are_found_by_ids_first_and_hold_the_matches_in_order(
+    client, staff_member
+):
+    for number in range(55):
+        CustomerFactory(last_name=f"Virtanen{number:02d}", first_name="Testi")
+    CustomerFactory.create_batch(5, last_name="Aalto")  # sorts first, does not match
+    client.force_login(staff_member)
+    expected = list(
+        Customer.objects.search("nen")
+        .order_by("last_name", "first_name", "id")
+        .values_list("pk", flat=True)
+    )
+    shown = []
+    for page in (1, 2):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("registry:customer-list"), {"q": "nen", "page": page})
+        shown += [customer.pk for customer in response.context["customers"]]
+        assert any("IN (" in query["sql"] for query in queries.captured_queries)
+    assert shown == expected and len(shown) == 55
+
+
 def test_a_new_customers_first_save_succeeds(client, staff_member):
     """How the relationship began is chosen to begin with, and the 'different
     person' box shows only when there is a possible duplicate."""
