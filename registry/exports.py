@@ -10,8 +10,12 @@ from django.utils.http import content_disposition_header
 
 from .xlsx import xlsx_write
 
-#: A cell starting with one of these is a formula to Excel and LibreOffice.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A cell starting with one of these is, or may become, a formula to Excel,
+#: LibreOffice or Google Sheets (OWASP's "CSV injection" list: the full-width
+#: equals, plus, minus and at, U+FF1D, U+FF0B, U+FF0D and U+FF20, are read as
+#: their ASCII twins by some of them; a leading line feed, like the carriage
+#: return, can hide a formula on the cell's next line).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 
