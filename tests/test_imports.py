@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from registry.audit.models import AuditEvent
 from registry.exports import neutralise
 from registry.forms import CustomerFieldsForm
-from registry.imports import reading, services
+from registry.imports import reading, writing
 from registry.imports.analysis import (
     CustomerRowValidator,
     ImportOptions,
@@ -552,7 +552,7 @@ def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member
         ],
         staff_member,
     )
-    written = services._new_customer
+    written = writing.row_search_text
     calls = []
 
     def dies_on_the_second_batch(*args, **kwargs):
@@ -561,7 +561,7 @@ def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member
             raise SystemExit("worker killed")
         return written(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_new_customer", dies_on_the_second_batch)
+    monkeypatch.setattr(writing, "row_search_text", dies_on_the_second_batch)
     with pytest.raises(SystemExit):
         import_apply(customer_import=customer_import, by=staff_member, batch_size=1)
     assert len(calls) == 2  # the first batch had been written
@@ -570,7 +570,7 @@ def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member
     customer_import.refresh_from_db()
     assert customer_import.status == CustomerImport.Status.PENDING
     assert customer_import.content is not None
-    monkeypatch.setattr(services, "_new_customer", written)
+    monkeypatch.setattr(writing, "row_search_text", written)
     done = import_apply(customer_import=customer_import, by=staff_member)
     assert done.created_count == Customer.objects.count() == 3
 
