@@ -72,6 +72,8 @@ def suppressed_since(*, email="", phone=""):
 
 def suppressed_digests(digests):
     """Those of `digests` on the list: {digest: suppressed_at}, one indexed lookup."""
+    if not digests:
+        return {}
     return dict(
         SuppressedContact.objects.filter(OneOf(F("digest"), digests)).values_list(
             "digest", "suppressed_at"
