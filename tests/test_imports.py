@@ -2,6 +2,7 @@
 
 import csv
 import datetime
+import gc
 import io
 import re
 import zipfile
@@ -573,6 +574,7 @@ def test_an_import_that_dies_half_way_leaves_the_register_as_it_was(staff_member
     with pytest.raises(SystemExit):
         import_apply(customer_import=customer_import, by=staff_member, batch_size=1)
     assert len(calls) == 2  # the first batch had been written
+    assert gc.isenabled()  # paused for the import only (cycle_collector_paused)
     assert not Customer.objects.exists()
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMERS_IMPORTED).exists()
     customer_import.refresh_from_db()

@@ -11,7 +11,13 @@ from django.utils.translation import gettext_lazy
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, client_ip
-from registry.background import PlainError, enqueue_on_commit, task_dequeue, task_mark_queued
+from registry.background import (
+    PlainError,
+    cycle_collector_paused,
+    enqueue_on_commit,
+    task_dequeue,
+    task_mark_queued,
+)
 from registry.erasure import erasure_handler
 from registry.models import Consent, Customer
 
@@ -75,6 +81,7 @@ def import_table(customer_import, *, first=None):
     return read_table(bytes(customer_import.content), first=first)
 
 
+@cycle_collector_paused()
 def import_preview(customer_import, *, fresh=False, progress=None):
     """What would happen to each row of a waiting import, for the preview page.
 
@@ -195,6 +202,7 @@ class ImportStateError(PlainError):
     """The import is not in a state that allows this (applied twice, expired...)."""
 
 
+@cycle_collector_paused()
 def import_apply(
     *, customer_import, by, request=None, batch_size=1000, progress=None, ip_address=None
 ):
@@ -340,6 +348,7 @@ class UndoReason(models.TextChoices):
     RELATED = "related", gettext_lazy("enrolled on a course or named in a request since")
 
 
+@cycle_collector_paused()
 @transaction.atomic
 def import_undo(*, customer_import, by, request=None):
     """Remove the customers an import added, except those changed since (the
