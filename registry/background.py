@@ -234,8 +234,8 @@ def cycle_collector_paused():
     """Python's cycle collector paused for bulk work (also a decorator). It
     walks every live object each time enough new ones pile up, and an import
     of 50,000 rows holds about a million (the rows, their checked values):
-    in one run that was 1.3 s of the import, 2 s of its preview and 6 s of
-    its undo (docs/benchmarks.md). Reference counting frees memory as usual
+    that was about 1 s of the import, 2 s of its preview and 5 s of its undo
+    on a busy machine (docs/benchmarks.md). Reference counting frees memory as usual
     meanwhile; cycles wait for the collector, which runs again afterwards."""
     if not gc.isenabled():
         yield
