@@ -5,7 +5,9 @@ import's transaction (`services.import_apply`).
 On PostgreSQL the rows go in with COPY: `bulk_create` spent most of an import
 of 50,000 rows preparing 1.2 million values field by field (docs/benchmarks.md).
 Elsewhere (SQLite) they go in with `bulk_create`. Both write the same columns
-with the same values; a test holds them equal on hostile values.
+with the same values (but `updated_at`: COPY gives the import's moment, the
+ORM's auto_now the moment each object was prepared); a test holds them equal
+on hostile values.
 """
 
 import csv
