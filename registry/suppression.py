@@ -19,8 +19,9 @@ import hashlib
 import hmac
 
 from django.conf import settings
-from django.db.models import Min
+from django.db.models import F, Min
 
+from .expressions import OneOf
 from .marketing.models import SuppressedContact
 from .models import Consent
 from .phones import parse_phone
@@ -69,17 +70,15 @@ def suppressed_since(*, email="", phone=""):
     ]
 
 
-def suppressed_digests(digests, chunk=1000):
-    """Those of `digests` on the list: {digest: suppressed_at}, indexed lookups."""
-    digests = list(digests)
-    found = {}
-    for start in range(0, len(digests), chunk):
-        found.update(
-            SuppressedContact.objects.filter(
-                digest__in=digests[start : start + chunk]
-            ).values_list("digest", "suppressed_at")
+def suppressed_digests(digests):
+    """Those of `digests` on the list: {digest: suppressed_at}, one indexed lookup."""
+    if not digests:
+        return {}
+    return dict(
+        SuppressedContact.objects.filter(OneOf(F("digest"), digests)).values_list(
+            "digest", "suppressed_at"
         )
-    return found
+    )
 
 
 def objectors(customers):

@@ -13,17 +13,20 @@ from django.core.management import execute_from_command_line
 def main():
     marker = Path(sys.argv[1])
     django.setup()
-    from registry.models import Consent  # noqa: PLC0415 - after django.setup()
+    # After django.setup(): the writing imports the models.
+    from registry.imports.writing import AddedRowsWriter  # noqa: PLC0415
 
-    original = Consent.objects.bulk_create
+    def hanging_after(write_batch):
+        def write_then_hang(self, rows):
+            write_batch(self, rows)
+            marker.write_text("first batch written")
+            time.sleep(600)
 
-    def write_then_hang(objs, *args, **kwargs):
-        created = original(objs, *args, **kwargs)
-        marker.write_text("first batch written")
-        time.sleep(600)
-        return created
+        return write_then_hang
 
-    Consent.objects.bulk_create = write_then_hang
+    # Both ways of writing a batch: COPY (PostgreSQL) and bulk_create (SQLite).
+    AddedRowsWriter._copy = hanging_after(AddedRowsWriter._copy)
+    AddedRowsWriter._create = hanging_after(AddedRowsWriter._create)
     execute_from_command_line(["manage.py", "db_worker", *sys.argv[2:]])
 
 

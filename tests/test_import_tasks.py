@@ -12,10 +12,10 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from registry.audit.models import AuditEvent
-from registry.imports import services
+from registry.imports import services, writing
 from registry.imports.models import CustomerImport
 from registry.imports.tasks import preview_import
-from registry.models import Consent, Customer
+from registry.models import Customer
 
 from .test_imports import HEADER, csv_bytes, person
 
@@ -159,20 +159,21 @@ def test_an_error_in_the_middle_of_the_writing_leaves_the_register_as_it_was(
     customer_import = post_file(client, people(5))
     calls = []
 
-    def fail_on_the_third_batch(objs, *args, **kwargs):
+    def fail_in_the_third_batch(row):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 5:  # the first row of the third batch of two
             raise RuntimeError("disk full")
-        return original(objs, *args, **kwargs)
+        return original(row)
 
-    original = Consent.objects.bulk_create
-    monkeypatch.setattr(Consent.objects, "bulk_create", fail_on_the_third_batch)
+    # (Called for each row by both ways of writing, COPY and bulk_create.)
+    original = writing.row_search_text
+    monkeypatch.setattr(writing, "row_search_text", fail_in_the_third_batch)
     monkeypatch.setattr(services, "import_apply", _with_batch_size(services.import_apply, 2))
     client.post(
         customer_import.get_absolute_url(), {**mapping_data(customer_import), "confirm": ""}
     )
     customer_import.refresh_from_db()
-    assert len(calls) == 3  # two batches were written before the error...
+    assert len(calls) == 5  # two batches were written before the error...
     assert Customer.objects.count() == 0  # ...and rolled back with it
     assert customer_import.status == "pending" and customer_import.task_state == "failed"
     page = client.get(customer_import.get_absolute_url()).content.decode()
