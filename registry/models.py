@@ -15,6 +15,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 from .audit.models import AppendOnlyModel, AppendOnlyQuerySet
 from .background import TaskState
 from .phones import national_digits, parse_phone
+from .reach import reach_changed
 
 
 def is_email(text):
@@ -305,9 +306,16 @@ class Customer(models.Model):
             phone=self.phone,
         )
         super().save(*args, **kwargs)
+        reach_changed(using=self._state.db)
 
     def get_absolute_url(self):
         return reverse("registry:customer-detail", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        using = self._state.db
+        deleted = super().delete(*args, **kwargs)
+        reach_changed(using=using)
+        return deleted
 
     CONTACT_FIELDS = ("email", "phone", "street_address", "postal_code", "city")
 
@@ -516,6 +524,10 @@ class Consent(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.customer_id} {self.channel} {self.event} {self.occurred_at:%Y-%m-%d}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        reach_changed(using=self._state.db)
 
 
 class RegisterExportQuerySet(models.QuerySet):

@@ -31,6 +31,7 @@ from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
 from .phones import format_phone
+from .reach import reach_count
 
 #: The fields of a customer that staff edit, in form order.
 CUSTOMER_FIELDS = (
@@ -212,6 +213,17 @@ def marketing_list(*, channel, city="", course=None):
         )
         customers = customers.filter(pk__in=on_course.values("pk"))
     return customers
+
+
+def marketing_count(*, channel, city="", course=None):
+    """(how many `marketing_list` holds, when it was counted). Without a
+    course the count is kept until the register changes (registry.reach): it
+    reads every customer and the ledger. A course's list is counted afresh
+    (it depends on the enrolments, and it is small)."""
+    listed = marketing_list(channel=channel, city=city, course=course)
+    if course:
+        return listed.count(), timezone.now()
+    return reach_count(listed, key=repr((channel, city)))
 
 
 #: The ledger channel whose latest event allows each marketing channel.

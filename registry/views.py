@@ -40,6 +40,7 @@ from .services import (
     customer_create,
     customer_merge,
     customer_update,
+    marketing_count,
     marketing_export_header,
     marketing_list,
     marketing_list_export,
@@ -432,7 +433,7 @@ def marketing_list_view(request):
     form = MarketingListForm(
         request.POST if exporting else request.GET or None, exporting=exporting
     )
-    count = course = None
+    count = counted_at = course = None
     if form.is_bound:
         form.is_valid()
         data = form.cleaned_data
@@ -440,16 +441,19 @@ def marketing_list_view(request):
         # Counting needs every filter valid (a bad course number must not
         # count everybody); exporting needs the purpose too.
         if not set(form.errors) - {"purpose"}:
-            listed = marketing_list(channel=data["channel"], city=data["city"], course=course)
             if exporting and not form.errors:
+                listed = marketing_list(channel=data["channel"], city=data["city"], course=course)
                 return _marketing_list_export(request, data, listed)
-            count = listed.count()
+            count, counted_at = marketing_count(
+                channel=data["channel"], city=data["city"], course=course
+            )
     return render(
         request,
         "registry/marketing_list.html",
         {
             "form": form,
             "count": count,
+            "counted_at": counted_at,
             "course": course,
             "inline_max": settings.EXPORT_INLINE_MAX_ROWS,
             "keep_minutes": settings.EXPORT_KEEP_MINUTES,

@@ -26,6 +26,7 @@ BUILDING_BLOCKS = {
     "registry.merge",
     "registry.phones",
     "registry.query_forms",
+    "registry.reach",
     "registry.xlsx",
 }
 

@@ -20,6 +20,7 @@ from registry.background import (
 )
 from registry.erasure import erasure_handler
 from registry.models import Consent, Customer
+from registry.reach import reach_changed
 
 from .analysis import (
     ImportOptions,
@@ -375,6 +376,7 @@ def import_undo(*, customer_import, by, request=None):
         for pk in attached:
             kept.setdefault(pk, UndoReason.RELATED)
     removable = ids - set(kept)
+    reach_changed()
     Consent.objects.filter(customer__in=removable).erase()
     Customer.objects.filter(pk__in=removable).delete()
     report = {

@@ -32,6 +32,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.erasure import erasure_handler
 from registry.models import Consent, Customer
+from registry.reach import reach_changed
 
 from .analysis import normalise_header
 from .models import UnsubscribeImport
@@ -427,6 +428,7 @@ def unsubscribes_apply(*, upload, by, request=None, batch_size=2000):
         detail={"file": upload.file_name, "rows": upload.row_count, **counts},
     )
     pairs = [(pk, entry) for entry in analysis.of(Outcome.WITHDRAW) for pk in entry.withdraw_ids]
+    reach_changed()
     for start in range(0, len(pairs), batch_size):
         part = pairs[start : start + batch_size]
         Consent.objects.bulk_create(

@@ -20,6 +20,7 @@ from django.db import connection
 from registry.audit.models import AuditEvent
 from registry.changes import plain_value
 from registry.models import Consent, Customer, search_text_of
+from registry.reach import reach_changed
 from registry.services import CUSTOMER_FIELDS
 
 from .analysis import CONSENT_TARGETS, ImportOptions
@@ -43,6 +44,7 @@ class AddedRowsWriter:
         default COPY on PostgreSQL."""
         if copy is None:
             copy = connection.vendor == "postgresql"
+        reach_changed()
         write_batch = self._copy if copy else self._create
         for start in range(0, len(rows), batch_size):
             write_batch(rows[start : start + batch_size])

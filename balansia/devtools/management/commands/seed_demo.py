@@ -19,6 +19,7 @@ except ImportError:  # a dev extra; `make run` installs only what the product ne
 
 from courses.models import Attendance, Course, Enrollment, Session
 from registry.models import Consent, ConsentText, Customer, search_text_of
+from registry.reach import reach_changed
 from registry.services import CUSTOMER_FIELDS
 
 #: Email addresses are ASCII (the form's validator would refuse ä and ö).
@@ -58,6 +59,7 @@ class Command(BaseCommand):
             self._enrollments(enrollments, customer_ids, course_ids)
             self._attendance(course_ids)
             self._consents(customer_ids)
+            reach_changed()
         # Fresh statistics after a bulk load, or the planner guesses (it took
         # 65 ms instead of 0.04 ms to find one email address without them).
         # VACUUM also sets PostgreSQL's visibility map, without which no scan

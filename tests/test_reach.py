@@ -1,0 +1,199 @@
+"""The marketing page's counts, kept in the shared cache until the register
+changes (registry.reach). Transactional tests: the counts are kept only
+outside a transaction, and forgotten when a change commits."""
+
+import datetime
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from registry.imports.services import import_apply, import_undo
+from registry.imports.unsubscribes import unsubscribes_apply, unsubscribes_upload
+from registry.models import Consent, Customer
+from registry.reach import reach_count
+from registry.rights.erasure import customer_erase
+from registry.services import (
+    consent_record,
+    customer_create,
+    customer_merge,
+    customer_update,
+    marketing_list,
+)
+
+from .factories import ConsentFactory, CustomerFactory
+from .test_imports import person, upload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHANNELS = ("email", "post")
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+
+
+@pytest.fixture
+def consenting(staff_member):
+    """Three customers with an address and an email consent."""
+    people = CustomerFactory.create_batch(3, street_address="Kauppakatu 1", postal_code="80100")
+    for customer in people:
+        ConsentFactory(customer=customer, recorded_by=staff_member)
+    return people
+
+
+def shown_counts(client):
+    url = reverse("registry:marketing-list")
+    return tuple(client.get(url, {"channel": channel}).context["count"] for channel in CHANNELS)
+
+
+def true_counts():
+    return tuple(marketing_list(channel=channel).count() for channel in CHANNELS)
+
+
+def test_a_count_is_kept_until_the_register_changes(client, register_manager, consenting):
+    client.force_login(register_manager)
+    url = reverse("registry:marketing-list")
+    first = client.get(url, {"channel": "email"})
+    assert first.context["count"] == 3
+    assert first.context["counted_at"] is not None
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url, {"channel": "email"})
+    assert again.context["count"] == 3
+    assert again.context["counted_at"] == first.context["counted_at"]
+    assert not [q for q in queries if "registry_consent" in q["sql"]], "counted again"
+    # Each city (as typed: the database decides the letter case) is its own count.
+    assert client.get(url, {"channel": "post", "city": "Nowhere\u202e"}).context["count"] == 0
+
+
+def _create(consenting, staff_member, register_manager):
+    customer_create(
+        data={
+            "first_name": "Uusi",
+            "last_name": "Asiakas",
+            "street_address": "Torikatu 2",
+            "postal_code": "80100",
+            "city": "Joensuu",
+            "source": Customer.Source.INFORMATION_REQUEST,
+        },
+        by=staff_member,
+    )
+
+
+def _update(consenting, staff_member, register_manager):
+    customer_update(customer=consenting[0], data={"email": ""}, by=staff_member)
+
+
+def _withdraw(consenting, staff_member, register_manager):
+    consent_record(
+        customer=consenting[0],
+        channel=Consent.Channel.EMAIL,
+        event=Consent.Event.CONSENT_WITHDRAWN,
+        method=Consent.Method.PHONE,
+        by=staff_member,
+    )
+
+
+def _erase(consenting, staff_member, register_manager):
+    customer_erase(customer=consenting[0], by=register_manager)
+
+
+def _merge(consenting, staff_member, register_manager):
+    keep, remove = consenting[0], consenting[1]
+    values = {field: getattr(keep, field) for field in ("first_name", "last_name", "email")}
+    customer_merge(keep=keep, remove=remove, values=values, by=staff_member)
+
+
+def _import(consenting, staff_member, register_manager):
+    import_apply(customer_import=upload([person()], staff_member), by=staff_member)
+
+
+def _unsubscribe(consenting, staff_member, register_manager):
+    content = f"Email\n{consenting[0].email}\n".encode()
+    upload_ = unsubscribes_upload(file_name="pois.csv", content=content, by=register_manager)
+    unsubscribes_apply(upload=upload_, by=register_manager)
+
+
+@pytest.mark.parametrize(
+    "change", [_create, _update, _withdraw, _erase, _merge, _import, _unsubscribe]
+)
+def test_every_write_path_makes_the_counts_count_again(
+    client, register_manager, staff_member, consenting, change
+):
+    client.force_login(register_manager)
+    before = shown_counts(client)
+    assert before == true_counts() == (3, 3)
+    change(consenting, staff_member, register_manager)
+    assert true_counts() != before, "the change should change a count"
+    assert shown_counts(client) == true_counts()
+
+
+def test_the_undo_of_an_import_makes_the_counts_count_again(
+    client, register_manager, staff_member
+):
+    done = import_apply(customer_import=upload([person()], staff_member), by=staff_member)
+    client.force_login(register_manager)
+    assert shown_counts(client) == (0, 1)
+    import_undo(customer_import=done, by=staff_member)
+    assert shown_counts(client) == true_counts() == (0, 0)
+
+
+def test_a_change_committed_while_counting_is_counted_next_time(staff_member, consenting):
+    class ChangedWhileCounted:
+        """The email list, and a withdrawal committed by someone else just
+        after the count has read the ledger."""
+
+        db = "default"
+
+        def count(self):
+            counted = marketing_list(channel="email").count()
+            _withdraw(consenting, staff_member, None)
+            return counted
+
+    assert reach_count(ChangedWhileCounted(), key="email")[0] == 3
+    assert reach_count(marketing_list(channel="email"), key="email")[0] == 2
+
+
+@pytest.mark.parametrize("backend", ["db.DatabaseCache", "locmem.LocMemCache"])
+def test_a_count_inside_a_transaction_is_not_kept(settings, backend):
+    """Not with the database's cache (whose rows the rollback would take
+    back too), nor with a cache outside the database's transactions."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": f"django.core.cache.backends.{backend}",
+            "LOCATION": "balansia_cache" if backend.startswith("db.") else "reach-test",
+        }
+    }
+    with transaction.atomic():
+        # Written without the models' save(): nothing tells registry.reach.
+        Customer.objects.bulk_create(
+            [
+                Customer(
+                    first_name="Kesken",
+                    last_name="Oleva",
+                    street_address="Torikatu 2",
+                    postal_code="80100",
+                    city="Joensuu",
+                    source=Customer.Source.INFORMATION_REQUEST,
+                )
+            ]
+        )
+        inside = reach_count(marketing_list(channel="post"), key="post")[0]
+        transaction.set_rollback(True)
+    assert inside == 1
+    assert reach_count(marketing_list(channel="post"), key="post")[0] == 0
+
+
+def test_the_page_says_when_it_counted(client, register_manager, consenting):
+    client.force_login(register_manager)
+    response = client.get(reverse("registry:marketing-list"), {"channel": "email"})
+    moment = response.context["counted_at"]
+    assert (
+        datetime.timedelta(0)
+        <= datetime.datetime.now(datetime.UTC) - moment
+        < (datetime.timedelta(minutes=1))
+    )
+    assert "Laskettu klo" in response.content.decode()
