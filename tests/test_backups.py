@@ -71,10 +71,11 @@ def test_restoring_an_older_backup_erases_again_who_was_erased_since(data):
     assert not Customer.objects.filter(last_name="Kopioitava").exists()
     assert Customer.objects.count() == 3
     # Nothing else changed: the same rows as right after the erasure, except
-    # the audit event of the re-applied erasure.
+    # the audit event of the re-applied erasure and the cache (the erasure
+    # makes the kept marketing counts count again: registry.reach).
     restored = every_row()
     for table, rows in after_erasure.items():
-        if table not in {"registry_auditevent"}:
+        if table not in {"registry_auditevent", "balansia_cache"}:
             assert restored[table] == rows, table
 
 
