@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from courses.models import Course
 from registry.models import Customer
+from registry.reach import new_generation
 
 
 class Command(BaseCommand):
@@ -32,7 +33,14 @@ class Command(BaseCommand):
         "customer detail",
         "participant list",
         "marketing list, email",
+        "marketing count afresh",
     )
+
+    #: Pages timed with something done (untimed) before each request.
+    BEFORE = {
+        # The register changed just before: the count is made, not found.
+        "marketing count afresh": new_generation,
+    }
 
     def add_arguments(self, parser):
         parser.add_argument("--runs", type=int, default=15)
@@ -114,6 +122,7 @@ class Command(BaseCommand):
                     None,
                 ),
                 ("marketing list, email", "/marketing/?channel=email", None),
+                ("marketing count afresh", "/marketing/?channel=email", None),
                 # The reports (issue 22), each over its default period of 12 months.
                 ("report: customers", "/reports/customers/", None),
                 ("report: consents", "/reports/consents/", None),
@@ -127,7 +136,7 @@ class Command(BaseCommand):
             head = f"{'operation':<28} {'ours ms':>9} {'p95':>7} {'q':>3}"
             self.stdout.write(f"{head}   {'admin ms':>9} {'p95':>7} {'q':>3}   {'p95 ratio':>9}")
             for label, ours, stock in cases:
-                mine = self._time(client, ours, runs)
+                mine = self._time(client, ours, runs, before=self.BEFORE.get(label))
                 theirs = self._time(client, stock, runs) if stock else None
                 ratio = f"{theirs[1] / mine[1]:.1f}x" if theirs else "-"
                 stock_text = (
@@ -155,9 +164,11 @@ class Command(BaseCommand):
         session.save()
         return client
 
-    def _time(self, client, url, runs):
+    def _time(self, client, url, runs, before=None):
         timings = []
         for _ in range(runs + 2):
+            if before:
+                before()
             connection.queries_log.clear()  # a bounded deque: keep each count exact
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
