@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from courses.attendance import attendance_grid, attendance_save, session_to_mark
+from courses.attendance import attendance_grid_page, attendance_save, session_to_mark
 from courses.forms import SeriesForm
 from courses.models import Attendance, Course, Enrollment, Session
 from courses.services import EnrollmentError, enrollment_cancel, session_cancel, session_update
@@ -422,7 +422,7 @@ def test_the_grid_and_roll_call_take_a_constant_number_of_queries(
     assert max(small) <= 25, small
     with django_assert_max_num_queries(25):
         grid = client.get(reverse("courses:attendance-grid", args=[course.pk]))
-    _sessions, rows, totals = attendance_grid(course)
+    _sessions, _page, rows, totals = attendance_grid_page(course)
     assert len(rows) == 20 and len(totals) == 12
     assert rows[0][2:] == (sum(1 for m in rows[0][1] if m == "came"), 11)
     assert "/11" in grid.content.decode()
@@ -478,7 +478,7 @@ def test_someone_who_left_mid_series_stays_in_the_grid_with_their_marks(instruct
     attendance_save(session=first, marks={stays.pk: "came", leaves.pk: "came"}, by=instructor)
     enrollment_cancel(enrollment=leaves, by=staff_member)
     EnrollmentFactory(course=course, status="cancelled")  # never marked: not in the grid
-    _sessions, rows, totals = attendance_grid(course)
+    _sessions, _page, rows, totals = attendance_grid_page(course)
     assert {row[0].pk for row in rows} == {stays.pk, leaves.pk}
     assert totals[0] == 2
 
@@ -533,7 +533,7 @@ def test_erasure_keeps_the_attendance_without_the_person(instructor, register_ma
     customer_erase(customer=enrollment.customer, by=register_manager)
     mark = Attendance.objects.get()
     assert mark.enrollment.customer is None and mark.status == "came"
-    assert attendance_grid(course)[2] == [1]
+    assert attendance_grid_page(course)[3] == [1]
 
 
 def test_a_merge_keeps_the_attendance_of_both_records(instructor, register_manager):
