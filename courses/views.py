@@ -148,6 +148,7 @@ def course_detail(request, pk):
         by=request.user,
         target=course,
         request=request,
+        detail={"page": enrolled_page.number},
     )
     return render(
         request,

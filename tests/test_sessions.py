@@ -470,6 +470,37 @@ def test_a_lecture_is_called_and_shown_a_page_at_a_time(client, instructor, monk
     assert client.get(url, {"page": "\x00"}).status_code == 400
 
 
+def test_viewing_a_page_of_the_roll_call_or_grid_records_which_page(
+    client, instructor, register_manager, monkeypatch
+):
+    """The audit trail says which rows were seen: the page the paginator
+    showed (a page out of range shows, and records, the last or the first)."""
+    monkeypatch.setattr("courses.attendance.ATTENDANCE_PER_PAGE", 3)
+    start = timezone.now() - timedelta(hours=1)
+    course = CourseFactory(instructor=instructor, capacity=20, sessions=weekly(start, 2))
+    EnrollmentFactory.create_batch(7, course=course)
+    session = course.sessions.first()
+    roll_call_url = reverse("courses:roll-call", args=[course.pk, session.pk])
+    grid_url = reverse("courses:attendance-grid", args=[course.pk])
+    client.force_login(instructor)
+    client.get(roll_call_url, {"page": 2})
+    client.get(roll_call_url, {"page": 99})
+    client.get(grid_url, {"page": 3})
+    client.get(grid_url, {"page": "abc"})
+    client.get(grid_url)
+    events = AuditEvent.objects.filter(action="participant_list_viewed").order_by("id")
+    assert [event.detail for event in events] == [
+        {"session_id": session.pk, "page": 2},
+        {"session_id": session.pk, "page": 3},
+        {"view": "attendance_grid", "page": 3},
+        {"view": "attendance_grid", "page": 1},
+        {"view": "attendance_grid", "page": 1},
+    ]
+    client.force_login(register_manager)
+    trail = client.get(reverse("registry:audit-trail"), {"action": "participant_list_viewed"})
+    assert "sivu 2" in trail.content.decode()
+
+
 def test_someone_who_left_mid_series_stays_in_the_grid_with_their_marks(instructor, staff_member):
     start = timezone.now() - 2 * WEEK
     course = CourseFactory(sessions=weekly(start, 3))
