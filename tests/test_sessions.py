@@ -110,6 +110,29 @@ def test_a_series_sent_twice_makes_one_course(client, staff_member):
     assert Course.objects.count() == 2
 
 
+def test_the_confirm_page_sent_again_with_an_edit_makes_a_second_course(client, staff_member):
+    """Back from the course to the confirm page, edit the title, save again:
+    that is another course, not a double click. Only the same data twice is
+    refused."""
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    data = client.post(url, series_post()).context["form"].data.copy()
+    client.post(url, data)
+    first = Course.objects.get()
+    data["title"] = "Yin-jooga"
+    edited = client.post(url, data)
+    second = Course.objects.exclude(pk=first.pk).get()
+    assert (first.title, second.title) == ("Hathajooga", "Yin-jooga")
+    assert edited.url == second.get_absolute_url()
+    # The edited page sent twice is still one course more, not two.
+    assert client.post(url, data).url == second.get_absolute_url()
+    # So is a page whose ticks were changed: another set of sessions.
+    data["dates"] = data.getlist("dates")[:3]
+    client.post(url, data)
+    assert Course.objects.count() == 3
+    assert Course.objects.latest("id").sessions.count() == 3
+
+
 def test_every_other_week_and_a_one_evening_course(client, staff_member):
     client.force_login(staff_member)
     url = reverse("courses:course-create")
