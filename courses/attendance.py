@@ -161,21 +161,12 @@ def session_to_mark(course, now=None):
     return sessions.started(now).order_by("-starts_at", "-id").first()
 
 
-def attendance_grid(course):
-    """Participants x sessions, everybody: (sessions, rows, totals). Each row
-    is (enrolment, [status per session], came, of): "came 7 of 10" counts the
-    sessions held so far (not cancelled, started). totals is, per session,
-    how many came. A constant number of queries."""
-    sessions = list(course.sessions.order_by("starts_at", "id"))
-    enrollments = list(participants_in_order(course, with_marked=True))
-    rows = _grid_rows(sessions, enrollments, attendance_by_enrollment(sessions))
-    return sessions, rows, came_per_session(sessions)
-
-
 def attendance_grid_page(course, page_number=None):
-    """A page of the staff's grid: (sessions, page, rows, totals) with
-    ATTENDANCE_PER_PAGE rows as attendance_grid makes them, and the totals
-    of everybody's marks. A constant number of queries."""
+    """Participants x sessions, a page of ATTENDANCE_PER_PAGE rows:
+    (sessions, page, rows, totals). Each row is (enrolment, [status per
+    session], came, of): "came 7 of 10" counts the sessions held so far (not
+    cancelled, started). totals is, per session, how many came, counting
+    everybody's marks, not only the page's. A constant number of queries."""
     sessions = list(course.sessions.order_by("starts_at", "id"))
     page = Paginator(
         participants_in_order(course, with_marked=True), ATTENDANCE_PER_PAGE

@@ -97,7 +97,8 @@ class SeriesForm(CourseForm):
         help_text=_("Untick the days with no session, such as holidays."),
     )
     shown_series = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
-    # The second step's own token: a double click saves one course, not two.
+    # The second step's own token: a double click saves one course, not two
+    # (course_create_view keys it together with the page's data).
     submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):

@@ -93,7 +93,8 @@ def roll_call_view(request, pk, session_pk):
         by=request.user,
         target=course,
         request=request,
-        detail={"session_id": session.pk},
+        # Which rows were seen: the page, as the paginator numbered it.
+        detail={"session_id": session.pk, "page": page.number},
     )
     sessions = list(course.sessions.order_by("starts_at", "id"))
     index = next(i for i, s in enumerate(sessions) if s.pk == session.pk)
@@ -150,7 +151,7 @@ def attendance_grid_view(request, pk):
         by=request.user,
         target=course,
         request=request,
-        detail={"view": "attendance_grid"},
+        detail={"view": "attendance_grid", "page": page.number},
     )
     return render(
         request,

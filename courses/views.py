@@ -1,4 +1,5 @@
 import hashlib
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -6,6 +7,7 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -148,6 +150,7 @@ def course_detail(request, pk):
         by=request.user,
         target=course,
         request=request,
+        detail={"page": enrolled_page.number},
     )
     return render(
         request,
@@ -308,12 +311,19 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
 SUBMISSION_SECONDS = 24 * 60 * 60
 
 
-def _submission_key(request, token):
-    """The cache key of one page's post ("" without a token); the token as
-    typed never becomes a key."""
-    if not token:
+def _submission_key(request, form):
+    """The cache key of one page's post ("" without a token): its token and
+    what it would save. The same page sent twice (a double click, "send
+    again") has one key; the page edited after Back and sent again is
+    another course and has another. The token as typed never becomes a key."""
+    if not form.cleaned_data["submission"]:
         return ""
-    return f"course-create:{request.user.pk}:{hashlib.sha256(token.encode()).hexdigest()}"
+    values = {
+        name: sorted(value) if isinstance(value, list) else getattr(value, "pk", value)
+        for name, value in form.cleaned_data.items()
+    }
+    content = json.dumps(values, cls=DjangoJSONEncoder, sort_keys=True)
+    return f"course-create:{request.user.pk}:{hashlib.sha256(content.encode()).hexdigest()}"
 
 
 def _already_added(request, once):
@@ -329,7 +339,7 @@ def course_create_view(request):
     unticked, the second saves the ticked ones."""
     form = SeriesForm(request.POST or None)
     if request.method == "POST" and form.confirmed:
-        once = _submission_key(request, form.cleaned_data["submission"])
+        once = _submission_key(request, form)
         try:
             with transaction.atomic():
                 # The key is taken in the course's transaction: a second post

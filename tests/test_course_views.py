@@ -99,6 +99,8 @@ def test_viewing_a_participant_list_is_audited(client, own_course, instructor):
     client.get(urls(own_course)["detail"])
     event = AuditEvent.objects.get(action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED)
     assert (event.actor, event.target_id) == (instructor, str(own_course.pk))
+    # The enrolled are shown a page at a time: the trail says which page.
+    assert event.detail == {"page": 1}
 
 
 def test_enrol_from_the_participant_list_tells_the_waiting_list_position(client, staff_member):

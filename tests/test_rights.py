@@ -17,14 +17,16 @@ from pypdf import PdfReader
 from courses.models import Enrollment
 from courses.participants import participant_list_export
 from registry import erasure
+from registry.accounts.roles import INSTRUCTOR, STAFF
 from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent
-from registry.audit.services import customer_searched, customer_viewed
+from registry.audit.services import audit_event_create, customer_searched, customer_viewed
 from registry.imports.services import import_apply, import_cancel, import_upload
 from registry.models import Consent, ConsentText, Customer
+from registry.rights.documents import access_document
 from registry.rights.erasure import customer_erase, read_journal
 from registry.rights.models import DataSubjectRequest, one_month_after
-from registry.rights.selectors import retention_candidates
+from registry.rights.selectors import access_report, retention_candidates
 from registry.rights.services import case_log, case_update
 from registry.services import customer_merge, customer_update, register_export
 
@@ -180,6 +182,38 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         AuditEvent.objects.filter(target_id=str(customer.pk)).values_list("action", flat=True)
     )
     assert "access_report_viewed" in actions and "access_report_exported" in actions
+
+
+def test_the_access_report_tells_each_handler_by_their_highest_role(
+    register_manager, staff_member, instructor, no_role_user
+):
+    """Who handled the data, by role: the register manager, the office, an
+    instructor; someone in two groups by the higher; an account in no group
+    (a superuser, or permissions granted one by one) as a user of the
+    register, not as the office; the system's own work as the register."""
+    customer = CustomerFactory()
+    both = UserFactory(username="molemmat", roles=[INSTRUCTOR, STAFF])
+    for user in (register_manager, staff_member, instructor, both, no_role_user):
+        customer_viewed(customer=customer, by=user, request=None)
+    audit_event_create(action=AuditEvent.Action.CUSTOMER_CHANGED, target=customer)
+    ConsentFactory(customer=customer, recorded_by=no_role_user)
+    report = access_report(customer)
+    roles = [event["role"] for event in report["processing"]]
+    assert roles == ["register_manager", "staff", "instructor", "staff", "user", None]
+    assert report["consents"][0]["recorded_by"] == "user"
+    section = next(
+        s
+        for s in access_document(report, "fi").sections
+        if s.title == "Kuka tietojasi on käsitellyt"
+    )
+    assert [row[1] for row in section.rows] == [
+        "Rekisteristä vastaava henkilö",
+        "Toimisto",
+        "Ohjaaja",
+        "Toimisto",
+        "Käyttäjä",
+        "rekisteri itse",
+    ]
 
 
 def test_rectification_is_linked_to_its_request(client, register_manager):

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from courses.attendance import attendance_grid, attendance_save, session_to_mark
+from courses.attendance import attendance_grid_page, attendance_save, session_to_mark
 from courses.forms import SeriesForm
 from courses.models import Attendance, Course, Enrollment, Session
 from courses.services import EnrollmentError, enrollment_cancel, session_cancel, session_update
@@ -108,6 +108,29 @@ def test_a_series_sent_twice_makes_one_course(client, staff_member):
     other = client.post(url, series_post())
     assert client.post(url, other.context["form"].data).status_code == 302
     assert Course.objects.count() == 2
+
+
+def test_the_confirm_page_sent_again_with_an_edit_makes_a_second_course(client, staff_member):
+    """Back from the course to the confirm page, edit the title, save again:
+    that is another course, not a double click. Only the same data twice is
+    refused."""
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    data = client.post(url, series_post()).context["form"].data.copy()
+    client.post(url, data)
+    first = Course.objects.get()
+    data["title"] = "Yin-jooga"
+    edited = client.post(url, data)
+    second = Course.objects.exclude(pk=first.pk).get()
+    assert (first.title, second.title) == ("Hathajooga", "Yin-jooga")
+    assert edited.url == second.get_absolute_url()
+    # The edited page sent twice is still one course more, not two.
+    assert client.post(url, data).url == second.get_absolute_url()
+    # So is a page whose ticks were changed: another set of sessions.
+    data["dates"] = data.getlist("dates")[:3]
+    client.post(url, data)
+    assert Course.objects.count() == 3
+    assert Course.objects.latest("id").sessions.count() == 3
 
 
 def test_every_other_week_and_a_one_evening_course(client, staff_member):
@@ -422,7 +445,7 @@ def test_the_grid_and_roll_call_take_a_constant_number_of_queries(
     assert max(small) <= 25, small
     with django_assert_max_num_queries(25):
         grid = client.get(reverse("courses:attendance-grid", args=[course.pk]))
-    _sessions, rows, totals = attendance_grid(course)
+    _sessions, _page, rows, totals = attendance_grid_page(course)
     assert len(rows) == 20 and len(totals) == 12
     assert rows[0][2:] == (sum(1 for m in rows[0][1] if m == "came"), 11)
     assert "/11" in grid.content.decode()
@@ -470,6 +493,37 @@ def test_a_lecture_is_called_and_shown_a_page_at_a_time(client, instructor, monk
     assert client.get(url, {"page": "\x00"}).status_code == 400
 
 
+def test_viewing_a_page_of_the_roll_call_or_grid_records_which_page(
+    client, instructor, register_manager, monkeypatch
+):
+    """The audit trail says which rows were seen: the page the paginator
+    showed (a page out of range shows, and records, the last or the first)."""
+    monkeypatch.setattr("courses.attendance.ATTENDANCE_PER_PAGE", 3)
+    start = timezone.now() - timedelta(hours=1)
+    course = CourseFactory(instructor=instructor, capacity=20, sessions=weekly(start, 2))
+    EnrollmentFactory.create_batch(7, course=course)
+    session = course.sessions.first()
+    roll_call_url = reverse("courses:roll-call", args=[course.pk, session.pk])
+    grid_url = reverse("courses:attendance-grid", args=[course.pk])
+    client.force_login(instructor)
+    client.get(roll_call_url, {"page": 2})
+    client.get(roll_call_url, {"page": 99})
+    client.get(grid_url, {"page": 3})
+    client.get(grid_url, {"page": "abc"})
+    client.get(grid_url)
+    events = AuditEvent.objects.filter(action="participant_list_viewed").order_by("id")
+    assert [event.detail for event in events] == [
+        {"session_id": session.pk, "page": 2},
+        {"session_id": session.pk, "page": 3},
+        {"view": "attendance_grid", "page": 3},
+        {"view": "attendance_grid", "page": 1},
+        {"view": "attendance_grid", "page": 1},
+    ]
+    client.force_login(register_manager)
+    trail = client.get(reverse("registry:audit-trail"), {"action": "participant_list_viewed"})
+    assert "sivu 2" in trail.content.decode()
+
+
 def test_someone_who_left_mid_series_stays_in_the_grid_with_their_marks(instructor, staff_member):
     start = timezone.now() - 2 * WEEK
     course = CourseFactory(sessions=weekly(start, 3))
@@ -478,7 +532,7 @@ def test_someone_who_left_mid_series_stays_in_the_grid_with_their_marks(instruct
     attendance_save(session=first, marks={stays.pk: "came", leaves.pk: "came"}, by=instructor)
     enrollment_cancel(enrollment=leaves, by=staff_member)
     EnrollmentFactory(course=course, status="cancelled")  # never marked: not in the grid
-    _sessions, rows, totals = attendance_grid(course)
+    _sessions, _page, rows, totals = attendance_grid_page(course)
     assert {row[0].pk for row in rows} == {stays.pk, leaves.pk}
     assert totals[0] == 2
 
@@ -533,7 +587,7 @@ def test_erasure_keeps_the_attendance_without_the_person(instructor, register_ma
     customer_erase(customer=enrollment.customer, by=register_manager)
     mark = Attendance.objects.get()
     assert mark.enrollment.customer is None and mark.status == "came"
-    assert attendance_grid(course)[2] == [1]
+    assert attendance_grid_page(course)[3] == [1]
 
 
 def test_a_merge_keeps_the_attendance_of_both_records(instructor, register_manager):

@@ -18,20 +18,22 @@ ROLE_LABELS = {
 
 #: The role codes an access report names instead of a person, highest first.
 ROLE_CODES = {REGISTER_MANAGER: "register_manager", STAFF: "staff", INSTRUCTOR: "instructor"}
-#: Their names, for the documents; an account without a role is staff.
-ROLE_CODE_LABELS = {
-    "register_manager": _("Register manager"),
-    "staff": _("Staff"),
-    "instructor": _("Instructor"),
+#: The code of an account in none of the roles: a superuser made with
+#: createsuperuser, or permissions granted one by one in admin. It is told as
+#: what it is, a user of the register, not as one of the roles.
+NO_ROLE = "user"
+#: The codes' names, for the documents.
+ROLE_CODE_LABELS = {code: ROLE_LABELS[name] for name, code in ROLE_CODES.items()} | {
+    NO_ROLE: _("User")
 }
 
 
 def role_code(user):
-    """The user's highest role as a code ("staff" without one); for the
+    """The user's highest role as a code (NO_ROLE without one); for the
     customer's access report, which names roles, not people. Reads
     user.groups (prefetch them for many users)."""
     names = {group.name for group in user.groups.all()}
-    return next((code for name, code in ROLE_CODES.items() if name in names), "staff")
+    return next((code for name, code in ROLE_CODES.items() if name in names), NO_ROLE)
 
 
 def role_labels(user):

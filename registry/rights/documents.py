@@ -233,11 +233,6 @@ def access_document(report, language):
         )
 
 
-def _handler(role):
-    """Who handled the data, by role; None is the register's own work."""
-    return str(ROLE_CODE_LABELS[role]) if role else _("the register itself")
-
-
 #: A cell longer than this is printed below its table, where it may run over
 #: pages (fpdf2 refuses a table row taller than a page).
 LONG_CELL = 300
