@@ -14,12 +14,13 @@ old heartbeat: after TASK_STALE_SECONDS the page says it failed.
 import gc
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.apps import apps
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.transaction import on_commit
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -162,6 +163,38 @@ class Progress:
             progress_done=0,
             **({"progress_total": total} if total is not None else {}),
         )
+
+
+class _ProgressAside:
+    """A Progress whose reports run in a thread of their own, on that
+    thread's database connection (Django's are per thread)."""
+
+    def __init__(self, progress, thread):
+        self.progress, self.thread = progress, thread
+
+    def report(self, done, total, *, force=False):
+        self.thread.submit(self.progress.report, done, total, force=force).result()
+
+    def step(self, name, *, total=None):
+        self.thread.submit(self.progress.step, name, total=total).result()
+
+
+@contextmanager
+def progress_aside(progress):
+    """`progress` for work that holds the task's connection in a transaction
+    of its own (a long read as of one moment): reported there, the progress
+    and the heartbeat would be seen by nobody until the end, and the page
+    would take the task for dead after TASK_STALE_SECONDS. Reported through
+    another connection, each report is committed at once; TaskCancelled
+    reaches the work as usual. (None stays None.)"""
+    if progress is None:
+        yield None
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress") as thread:
+        try:
+            yield _ProgressAside(progress, thread)
+        finally:
+            thread.submit(connections.close_all).result()
 
 
 @contextmanager

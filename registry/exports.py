@@ -117,6 +117,10 @@ def export_file_write(path, file_format, header, rows):
 COPY_LINE_END = b';"\r"\n'
 
 
+#: How much of COPY's output is gathered before it is written to the file.
+COPY_WRITE_BYTES = 1 << 20
+
+
 class _CopyTarget:
     """Where COPY ... TO STDOUT writes its lines: turned into the csv module's
     (`\r\n` after each row) and written a megabyte at a time."""
@@ -127,7 +131,7 @@ class _CopyTarget:
     def write(self, data):
         self.parts.append(data)
         self.size += len(data)
-        if self.size >= 1 << 20:
+        if self.size >= COPY_WRITE_BYTES:
             self.flush()
 
     def flush(self):
@@ -137,19 +141,23 @@ class _CopyTarget:
         self.parts, self.size = [], 0
 
 
-def export_file_copy(path, header, cursor, sql, params):
+def export_file_copy(path, header, cursor, selects):
     """Write a CSV file at `path` (mode 600) as export_file_write would, its
-    rows from PostgreSQL's COPY: `sql` is a SELECT of text columns already
-    made inert, empty cells as NULL (COPY quotes an empty text), and a last
-    column of one carriage return (COPY_LINE_END). Returns the number of rows."""
+    rows from PostgreSQL's COPY of each SELECT of `selects`, (sql, params)
+    in turn: text columns already made inert, empty cells as NULL (COPY
+    quotes an empty text), and a last column of one carriage return
+    (COPY_LINE_END). Returns the number of rows."""
     with os.fdopen(_private_file(path), "wb") as file:
         head = io.StringIO()
         head.write("\ufeff")
         csv.writer(head, delimiter=";").writerow(inert_row(header))
         file.write(head.getvalue().encode())
         target = _CopyTarget(file)
-        # The SELECT is the caller's, with its parameters bound by psycopg2.
-        query = cursor.mogrify(sql, params).decode()
-        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER ';')", target)
+        for sql, params in selects:
+            # The SELECT is the caller's, with its parameters bound by psycopg2.
+            query = cursor.mogrify(sql, params).decode()
+            cursor.copy_expert(
+                f"COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER ';')", target
+            )
         target.flush()
     return target.count

@@ -30,8 +30,10 @@ def national_digits(e164):
 
 
 #: Finnish mobile prefixes (+358 4x, +358 50): libphonenumber writes them as
-#: `0` + the two-digit prefix, a space, and the rest.
+#: `0` + the two-digit prefix, a space, and the rest, for E.164 texts of
+#: these lengths (shortest, longest).
 FINNISH_MOBILE = ("+3584", "+35850")
+FINNISH_MOBILE_LENGTHS = (11, 14)
 
 
 def e164_text(value):
@@ -54,7 +56,8 @@ def format_phone(e164):
     text = e164_text(e164)
     if not text:
         return ""
-    if text.startswith(FINNISH_MOBILE) and 11 <= len(text) <= 14:
+    shortest, longest = FINNISH_MOBILE_LENGTHS
+    if text.startswith(FINNISH_MOBILE) and shortest <= len(text) <= longest:
         # The common case without parsing (a whole-register export formats
         # 200,000 numbers); a test checks it against the library.
         return f"0{text[4:6]} {text[6:]}"

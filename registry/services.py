@@ -22,7 +22,7 @@ from .audit.selectors import (
     audit_trail_rows,
 )
 from .audit.services import audit_event_create, audit_trail_exported
-from .background import enqueue_on_commit, task_mark_queued
+from .background import enqueue_on_commit, progress_aside, task_mark_queued
 from .changes import changes_apply, plain_value
 from .concurrency import check_version
 from .erasure import erasure_handler
@@ -30,7 +30,7 @@ from .exports import FORMULA_STARTS, export_file_copy, export_file_write, neutra
 from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
-from .phones import format_phone
+from .phones import FINNISH_MOBILE, FINNISH_MOBILE_LENGTHS, format_phone
 from .reach import reach_count
 
 #: The fields of a customer that staff edit, in form order.
@@ -443,35 +443,77 @@ def _register_export_values():
     )
 
 
-#: A Finnish mobile number, which format_phone writes without the library.
-_FINNISH_MOBILE_SQL = (
-    "(left({0}, 5) = '+3584' OR left({0}, 6) = '+35850') AND length({0}) BETWEEN 11 AND 14"
-)
+#: Customers copied by one COPY of the register export, in id order. The
+#: numbers of theirs that Python formats (all but Finnish mobiles) go to the
+#: database with it, so memory does not grow with the register (all of them
+#: in one JSON took 15.6 MB at 48,000 landlines, and grew with them); and
+#: the task's progress, its heartbeat, is reported after each, from another
+#: connection (background.progress_aside).
+REGISTER_COPY_ROWS = 20_000
 
 
-def _register_export_select(cursor):
-    """PostgreSQL: (sql, params) of a SELECT for COPY of the rows of
-    register_export_rows() as inert_row() leaves them, formatted by the
-    database: the phone as format_phone writes it, a would-be formula behind
-    an apostrophe, an empty cell NULL (COPY quotes an empty text), and a last
-    column of one carriage return (exports.COPY_LINE_END)."""
+def _finnish_mobile_sql(column):
+    """(sql, params): `column` is a number format_phone writes without the
+    library (phones.FINNISH_MOBILE and FINNISH_MOBILE_LENGTHS)."""
+    prefixes = " OR ".join([f"left({column}, %s) = %s"] * len(FINNISH_MOBILE))
+    params = [value for prefix in FINNISH_MOBILE for value in (len(prefix), prefix)]
+    return (
+        f"({prefixes}) AND length({column}) BETWEEN %s AND %s",
+        [*params, *FINNISH_MOBILE_LENGTHS],
+    )
+
+
+def _register_export_selects(cursor, *, progress=None, total=0):
+    """PostgreSQL: (sql, params) of SELECTs for COPY, REGISTER_COPY_ROWS
+    customers each in id order, of the rows of register_export_rows() as
+    inert_row() leaves them; the rows copied so far are reported to
+    `progress` before each SELECT but the first."""
     table = connection.ops.quote_name(Customer._meta.db_table)
-    # Numbers other than Finnish mobiles (few) are formatted (and made inert)
-    # here first, and looked up by the SELECT. A Finnish mobile starts `0`.
+    key = connection.ops.quote_name(Customer._meta.pk.column)
+    done, after = 0, 0
+    while True:
+        cursor.execute(
+            # The model's table and key.
+            f"SELECT count(*), max({key}) FROM (SELECT {key} FROM {table} "  # noqa: S608
+            f"WHERE {key} > %s ORDER BY {key} LIMIT %s) AS chunk",
+            [after, REGISTER_COPY_ROWS],
+        )
+        rows, last = cursor.fetchone()
+        if not rows:
+            return
+        if done and progress is not None:
+            progress.report(done, max(done, total), force=True)
+        yield _register_export_select(cursor, after, last)
+        done, after = done + rows, last
+
+
+def _register_export_select(cursor, after, last):
+    """(sql, params) of a SELECT of the customers with ids after `after` up
+    to `last`, formatted by the database: the phone as format_phone writes
+    it, a would-be formula behind an apostrophe, an empty cell NULL (COPY
+    quotes an empty text), and a last column of one carriage return
+    (exports.COPY_LINE_END)."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    key = connection.ops.quote_name(Customer._meta.pk.column)
+    # Numbers other than Finnish mobiles are formatted (and made inert) here
+    # first, and looked up by the SELECT. A Finnish mobile starts `0`.
+    mobile, mobile_params = _finnish_mobile_sql("phone")
     cursor.execute(
-        f"SELECT DISTINCT phone FROM {table} "  # noqa: S608 - the model's table
-        f"WHERE phone <> '' AND NOT ({_FINNISH_MOBILE_SQL.format('phone')})"
+        f"SELECT DISTINCT phone FROM {table} "  # noqa: S608 - the model's table and key
+        f"WHERE {key} > %s AND {key} <= %s AND phone <> '' AND NOT ({mobile})",
+        [after, last, *mobile_params],
     )
     formatted = {e164: neutralise(format_phone(e164)) for (e164,) in cursor.fetchall()}
     cells, params = [], []
     for name in REGISTER_COLUMNS:
         if name == "phone":
+            mobile, mobile_params = _finnish_mobile_sql("r.phone")
             cells.append(
-                f"CASE WHEN {_FINNISH_MOBILE_SQL.format('r.phone')} "
+                f"CASE WHEN {mobile} "
                 "THEN '0' || substr(r.phone, 5, 2) || ' ' || substr(r.phone, 7) "
                 "ELSE NULLIF(%s::jsonb ->> r.phone, '') END"
             )
-            params.append(json.dumps(formatted))
+            params.extend([*mobile_params, json.dumps(formatted)])
         else:
             # ascii(): the code of the first character, 0 for an empty text.
             cells.append(
@@ -479,7 +521,8 @@ def _register_export_select(cursor):
                 f"ELSE r.{name} END, '')"
             )
             params.append(tuple(map(ord, FORMULA_STARTS)))
-    inner, inner_params = _register_export_values().query.sql_with_params()
+    chunk = _register_export_values().filter(pk__gt=after, pk__lte=last)
+    inner, inner_params = chunk.query.sql_with_params()
     sql = (
         f"SELECT {', '.join(cells)}, chr(13) "  # noqa: S608 - the columns are this module's
         f"FROM ({inner}) AS r({', '.join(REGISTER_COLUMNS)})"
@@ -488,16 +531,18 @@ def _register_export_select(cursor):
 
 
 @contextmanager
-def _one_snapshot():
-    """The phone numbers looked up and the rows read as of one moment (a
-    transaction of its own, REPEATABLE READ), unless already in one."""
+def _one_snapshot(progress):
+    """The rows read as of one moment, in a transaction of its own
+    (REPEATABLE READ), unless already in one. Yields `progress` for the
+    reports meanwhile: through another connection (progress_aside) when the
+    transaction is this one's, so that others see them at once."""
     if connection.in_atomic_block:
-        yield
+        yield progress
         return
-    with transaction.atomic():
+    with progress_aside(progress) as aside, transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        yield
+        yield aside
 
 
 def register_export_header(columns):
@@ -539,16 +584,15 @@ def register_export_write(export, *, progress=None):
     if progress is not None:
         progress.step("write", total=total)
     name, path = _export_path(export)
-    # Progress is reported once written: a report is an UPDATE that others
-    # must see at once, and the rows are read in a transaction of their own.
-    with _one_snapshot(), connection.cursor() as cursor:
-        count = export_file_copy(path, header, cursor, *_register_export_select(cursor))
-    if progress is not None:
-        try:
+    try:
+        with _one_snapshot(progress) as meanwhile, connection.cursor() as cursor:
+            selects = _register_export_selects(cursor, progress=meanwhile, total=total)
+            count = export_file_copy(path, header, cursor, selects)
+        if progress is not None:
             progress.report(count, max(count, total), force=True)
-        except Exception:
-            path.unlink(missing_ok=True)  # cancelled meanwhile: nobody will take it
-            raise
+    except Exception:
+        path.unlink(missing_ok=True)  # cancelled meanwhile: nobody will take it
+        raise
     return _export_file_keep(export, name, path, count)
 
 
