@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.test import override_settings
 from openpyxl import Workbook
 
@@ -37,6 +37,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, format, writer, **options):
         user = get_user_model().objects.filter(is_superuser=True).first()
+        if user is None:
+            raise CommandError(
+                "The export is asked for by a superuser: run `manage.py bench` once "
+                "(it adds the user `bench`) or `manage.py createsuperuser`."
+            )
         count = Customer.objects.count()  # warm the connection before the baseline
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with (
