@@ -163,6 +163,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # for the last place cannot both read "one left" (PostgreSQL locks the row).
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["OPTIONS"]["timeout"] = 20
+    # Write-ahead logging: a long read (a report, an export) does not keep a
+    # save from committing, and a save does not stop the readers.
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL;"
     # The customer name index carries the search text for PostgreSQL's
     # index-only scans (INCLUDE); SQLite makes the index without it, which is
     # all a laptop's register needs.
@@ -180,6 +183,9 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "balansia_cache",
+        # Django's default of 300 rows culls the lowest keys first when full
+        # (the course form's double-post keys among them).
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
 }
 

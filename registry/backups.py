@@ -35,6 +35,7 @@ from registry.models import Customer
 
 from .imports.services import imports_discard_files
 from .imports.unsubscribes import unsubscribes_discard_files
+from .reach import new_generation
 from .rights.erasure import customers_erase, read_journal
 from .suppression import restore_from_journal
 
@@ -227,6 +228,8 @@ def restore_backup(path, *, force=False):
                 "The database is not empty: restore refused (use --force to overwrite it)."
             )
         _load(manifest, scratch)
+    # The cache table came back with the data; counts kept since are not its.
+    new_generation()
     return manifest, reapply_erasures()
 
 

@@ -6,11 +6,20 @@ with the register (about 0.2 s at 200,000 customers and 0.8 s at a million,
 docs/benchmarks.md). The counts are kept in the shared cache (the database's
 cache table, so every instance sees the same) under a *generation*: a random
 token, replaced whenever a transaction that may change who can be reached
-commits. `reach_changed()` says so; Customer.save() and delete(),
-Consent.save() and the bulk writers (imports, their undo, the unsubscribes
-brought back, the erasure) call it.
+commits. `reach_changed()` says so. Customer.save() and delete() and
+Consent.save() call it, as they derive the search text: no write path of a
+single record can forget it (the services, the erasure through
+Customer.delete(), the merge, the admin, the shell). The bulk writers that
+bypass save() call it themselves: the import's writing, its undo, the
+unsubscribes brought back, seed_demo; a restored backup starts a new
+generation.
 
-A count is kept under the generation read *before* counting: a change
+Each count is one row of the cache, (channel, city) its key and (generation,
+count, moment) its value: a count of an older generation is not used, and
+is overwritten by the next (rows do not pile up to push other keys out of
+the cache's MAX_ENTRIES).
+
+A count is kept with the generation read *before* counting: a change
 committed while the count runs replaces that generation after its commit, so
 the count is never found under a generation newer than the data it saw. A
 count taken inside a transaction could see that transaction's own uncommitted
@@ -37,11 +46,12 @@ def reach_changed(using=None):
     nothing (a rollback that drops the first would drop the later change
     too)."""
     connection = transaction.get_connection(using)
-    if connection.in_atomic_block:
-        current = set(connection.savepoint_ids)
-        for savepoints, callback, _robust in connection.run_on_commit:
-            if callback is new_generation and set(savepoints) <= current:
-                return
+    # Savepoints nest: a registration still waiting was made in this block or
+    # an enclosing one, so any rollback that drops it drops this change too.
+    if connection.in_atomic_block and any(
+        entry[1] is new_generation for entry in connection.run_on_commit
+    ):
+        return
     transaction.on_commit(new_generation, using=using, robust=True)
 
 
@@ -60,17 +70,18 @@ def _generation():
 
 
 def reach_count(queryset, *, key):
-    """(count of `queryset`, when it was counted), from the cache when the
-    register has not changed since. `key` names what the queryset counts
-    (channel and filters); it is hashed, so any typed value may be in it."""
+    """(count of `queryset`, when it was counted, whether it was kept), from
+    the cache when the register has not changed since. `key` names what the
+    queryset counts (channel and filters); it is hashed, so any typed value
+    may be in it."""
     if transaction.get_connection(queryset.db).in_atomic_block:
-        return queryset.count(), timezone.now()
+        return queryset.count(), timezone.now(), False
     generation = _generation()
-    digest = hashlib.sha256(f"{generation}\x00{key}".encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     cache_key = f"registry:reach:{digest}"
     found = cache.get(cache_key)
-    if found is not None:
-        return found
-    counted = (queryset.count(), timezone.now())
-    cache.set(cache_key, counted, KEEP_SECONDS)
-    return counted
+    if found is not None and found[0] == generation:
+        return found[1], found[2], True
+    count, moment = queryset.count(), timezone.now()
+    cache.set(cache_key, (generation, count, moment), KEEP_SECONDS)
+    return count, moment, True

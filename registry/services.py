@@ -216,13 +216,14 @@ def marketing_list(*, channel, city="", course=None):
 
 
 def marketing_count(*, channel, city="", course=None):
-    """(how many `marketing_list` holds, when it was counted). Without a
-    course the count is kept until the register changes (registry.reach): it
-    reads every customer and the ledger. A course's list is counted afresh
-    (it depends on the enrolments, and it is small)."""
+    """(how many `marketing_list` holds, when it was counted, whether the
+    count is kept). Without a course the count is kept until the register
+    changes (registry.reach): it reads every customer and the ledger. A
+    course's list is counted afresh (it depends on the enrolments, and it is
+    small)."""
     listed = marketing_list(channel=channel, city=city, course=course)
     if course:
-        return listed.count(), timezone.now()
+        return listed.count(), timezone.now(), False
     return reach_count(listed, key=repr((channel, city)))
 
 

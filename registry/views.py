@@ -434,6 +434,7 @@ def marketing_list_view(request):
         request.POST if exporting else request.GET or None, exporting=exporting
     )
     count = counted_at = course = None
+    kept = False
     if form.is_bound:
         form.is_valid()
         data = form.cleaned_data
@@ -444,7 +445,7 @@ def marketing_list_view(request):
             if exporting and not form.errors:
                 listed = marketing_list(channel=data["channel"], city=data["city"], course=course)
                 return _marketing_list_export(request, data, listed)
-            count, counted_at = marketing_count(
+            count, counted_at, kept = marketing_count(
                 channel=data["channel"], city=data["city"], course=course
             )
     return render(
@@ -454,6 +455,7 @@ def marketing_list_view(request):
             "form": form,
             "count": count,
             "counted_at": counted_at,
+            "kept": kept,
             "course": course,
             "inline_max": settings.EXPORT_INLINE_MAX_ROWS,
             "keep_minutes": settings.EXPORT_KEEP_MINUTES,

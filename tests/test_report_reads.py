@@ -1,6 +1,8 @@
 """The consents report only reads: on SQLite it must not take the write lock
 (the settings begin every transaction IMMEDIATE), or every save in the
-register waits for the report."""
+register would wait for the report. (That a save may also commit while the
+report's statement is reading is SQLite's write-ahead log:
+test_settings.py.)"""
 
 import threading
 from contextlib import contextmanager
@@ -18,8 +20,9 @@ from .factories import CustomerFactory
 
 @contextmanager
 def written_from_elsewhere_during(fragment, written):
-    """Before the statement containing `fragment` runs, another thread (its
-    own connection) adds a customer; what it met is appended to `written`."""
+    """Just before the statement containing `fragment` runs (whatever
+    transaction the report has begun for it is open), another thread on its
+    own connection adds a customer; what it met is appended to `written`."""
 
     def write():
         try:
@@ -42,7 +45,7 @@ def written_from_elsewhere_during(fragment, written):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_customer_can_be_saved_while_the_consents_report_reads(settings):
+def test_the_consents_report_holds_no_write_lock_when_it_reads():
     written = []
     with written_from_elsewhere_during("stretches", written):
         consents_report(Period(first=date(2025, 1, 1), last=date(2025, 3, 1)))

@@ -61,6 +61,45 @@ def test_postgresql_connections_do_not_jit_compile():
     assert result.stdout.strip() == "-c jit=off", result.stderr
 
 
+SQLITE_READ_AND_WRITE = """
+import os, sqlite3
+import django
+django.setup()
+from django.db import connection, transaction
+connection.settings_dict["OPTIONS"]["timeout"] = 2
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA journal_mode")
+    print(cursor.fetchone()[0])
+    cursor.execute("CREATE TABLE t (n integer)")
+    cursor.executemany("INSERT INTO t VALUES (%s)", [(n,) for n in range(1000)])
+reader = sqlite3.connect(os.environ["DATABASE_URL"].removeprefix("sqlite:///"))
+rows = reader.execute("SELECT n FROM t")
+rows.fetchone()  # a read in the middle of its statement
+with transaction.atomic(), connection.cursor() as cursor:
+    cursor.execute("INSERT INTO t VALUES (1000)")
+print("committed")
+"""
+
+
+def test_a_long_read_does_not_keep_a_save_from_committing_on_sqlite(tmp_path):
+    """The laptop's SQLite file is in write-ahead-log mode: a report or an
+    export reading does not make a save wait (and fail after the timeout)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    env.update(
+        SECRET_KEY="x" * 50,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'register.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="balansia.settings",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_READ_AND_WRITE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.split() == ["wal", "committed"], result.stderr
+
+
 @pytest.mark.parametrize("value", ["maybe", "2"])
 def test_a_malformed_boolean_is_refused(value):
     result = load_settings(SECRET_KEY="x" * 50, DEBUG=value)

@@ -273,8 +273,9 @@ def _stretches(ends):
     ]
     if connection.vendor != "postgresql":
         # One statement, no transaction: SQLite begins every transaction
-        # IMMEDIATE (settings.py), which would make each save in the register
-        # wait for the report.
+        # IMMEDIATE (settings.py), taking the write lock, which would make
+        # each save in the register wait for the report (reading, it blocks
+        # no save: the database is in write-ahead-log mode).
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
