@@ -170,6 +170,8 @@ class SeriesForm(CourseForm):
             return cleaned
         if self.dates_shown and not cleaned.get("dates"):
             self.add_error("dates", _("Tick at least one session."))
+        # A day sent twice (a crafted post) is one session.
+        cleaned["dates"] = sorted(set(cleaned.get("dates") or []))
         return cleaned
 
     @property

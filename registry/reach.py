@@ -14,10 +14,10 @@ bypass save() call it themselves: the import's writing, its undo, the
 unsubscribes brought back, seed_demo; a restored backup starts a new
 generation.
 
-Each count is one row of the cache, (channel, city) its key and (generation,
-count, moment) its value: a count of an older generation is not used, and
-is overwritten by the next (rows do not pile up to push other keys out of
-the cache's MAX_ENTRIES).
+The counts of one channel are one row of the cache: (generation, {city:
+(count, moment)}), the last KEPT_PER_ROW cities counted. A row of an older
+generation is not used, and is overwritten by the next count (rows do not
+pile up to push other keys out of the cache's MAX_ENTRIES).
 
 A count is kept with the generation read *before* counting: a change
 committed while the count runs replaces that generation after its commit, so
@@ -37,6 +37,7 @@ from django.utils import timezone
 
 GENERATION_KEY = "registry:reach:generation"
 KEEP_SECONDS = 15 * 60
+KEPT_PER_ROW = 100
 
 
 def reach_changed(using=None):
@@ -69,19 +70,30 @@ def _generation():
     return generation
 
 
-def reach_count(queryset, *, key):
+def reach_count(queryset, *, group, key=""):
     """(count of `queryset`, when it was counted, whether it was kept), from
-    the cache when the register has not changed since. `key` names what the
-    queryset counts (channel and filters); it is hashed, so any typed value
-    may be in it."""
+    the cache when the register has not changed since. `group` names the
+    cache row (a channel) and `key` the filters within it (a city); the
+    row keeps the KEPT_PER_ROW filters counted last, so that typing many
+    cities cannot fill the cache. Any typed value may be in either: they
+    are hashed."""
     if transaction.get_connection(queryset.db).in_atomic_block:
         return queryset.count(), timezone.now(), False
     generation = _generation()
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-    cache_key = f"registry:reach:{digest}"
+    cache_key = f"registry:reach:{_digest(group)}"
     found = cache.get(cache_key)
-    if found is not None and found[0] == generation:
-        return found[1], found[2], True
+    counts = found[1] if found is not None and found[0] == generation else {}
+    digest = _digest(key)
+    if digest in counts:
+        count, moment = counts[digest]
+        return count, moment, True
     count, moment = queryset.count(), timezone.now()
-    cache.set(cache_key, (generation, count, moment), KEEP_SECONDS)
+    counts = {**counts, digest: (count, moment)}
+    while len(counts) > KEPT_PER_ROW:
+        del counts[next(iter(counts))]  # the oldest: dicts keep their order
+    cache.set(cache_key, (generation, counts), KEEP_SECONDS)
     return count, moment, True
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

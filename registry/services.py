@@ -224,7 +224,7 @@ def marketing_count(*, channel, city="", course=None):
     listed = marketing_list(channel=channel, city=city, course=course)
     if course:
         return listed.count(), timezone.now(), False
-    return reach_count(listed, key=repr((channel, city)))
+    return reach_count(listed, group=channel, key=city)
 
 
 #: The ledger channel whose latest event allows each marketing channel.

@@ -13,7 +13,7 @@ from django.urls import reverse
 from registry.imports.services import import_apply, import_undo
 from registry.imports.unsubscribes import unsubscribes_apply, unsubscribes_upload
 from registry.models import Consent, Customer
-from registry.reach import new_generation, reach_count
+from registry.reach import KEPT_PER_ROW, new_generation, reach_count
 from registry.rights.erasure import customer_erase
 from registry.services import (
     consent_record,
@@ -153,8 +153,8 @@ def test_a_change_committed_while_counting_is_counted_next_time(staff_member, co
             _withdraw(consenting, staff_member, None)
             return counted
 
-    assert reach_count(ChangedWhileCounted(), key="email")[0] == 3
-    assert reach_count(marketing_list(channel="email"), key="email")[0] == 2
+    assert reach_count(ChangedWhileCounted(), group="email")[0] == 3
+    assert reach_count(marketing_list(channel="email"), group="email")[0] == 2
 
 
 def _customer_unannounced():
@@ -181,15 +181,15 @@ def test_a_count_inside_a_transaction_is_not_kept(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     with transaction.atomic():
         _customer_unannounced()
-        inside = reach_count(marketing_list(channel="post"), key="post")
+        inside = reach_count(marketing_list(channel="post"), group="post")
         transaction.set_rollback(True)
     assert inside[:1] == (1,) and inside[2] is False
-    assert reach_count(marketing_list(channel="post"), key="post")[0] == 0
+    assert reach_count(marketing_list(channel="post"), group="post")[0] == 0
 
 
 def test_a_count_inside_a_transaction_does_not_touch_the_cache():
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        reach_count(marketing_list(channel="post"), key="post")
+        reach_count(marketing_list(channel="post"), group="post")
     assert not [q for q in queries if "balansia_cache" in q["sql"]]
 
 
@@ -239,3 +239,23 @@ def test_a_courses_list_is_counted_afresh_and_says_nothing_of_keeping(
     response = client.get(url, {"channel": "email", "course": course.pk})
     assert (response.context["count"], response.context["kept"]) == (1, False)
     assert "Laskettu klo" not in response.content.decode()
+
+
+def test_typing_many_cities_does_not_fill_the_cache(staff_member):
+    """The counts of a channel are one row: 150 cities typed leave the
+    generation and that row, with the last KEPT_PER_ROW cities in it."""
+    for number in range(KEPT_PER_ROW + 50):
+        city = f"Kaupunki {number}"
+        reach_count(marketing_list(channel="post", city=city), group="post", key=city)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key FROM balansia_cache")
+        keys = [key for (key,) in cursor.fetchall()]
+    assert len([key for key in keys if "registry:reach" in key]) == 2
+    with CaptureQueriesContext(connection) as queries:
+        newest = reach_count(marketing_list(channel="post"), group="post", key="Kaupunki 149")
+    assert newest[2] and not [q for q in queries if "registry_customer" in q["sql"]]
+    with CaptureQueriesContext(connection) as queries:
+        reach_count(
+            marketing_list(channel="post", city="Kaupunki 0"), group="post", key="Kaupunki 0"
+        )
+    assert [q for q in queries if "registry_customer" in q["sql"]], "the oldest was kept"

@@ -110,6 +110,18 @@ def test_a_series_sent_twice_makes_one_course(client, staff_member):
     assert Course.objects.count() == 2
 
 
+def test_a_day_sent_twice_is_one_session(client, staff_member):
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    data = client.post(url, series_post()).context["form"].data.copy()
+    days = data.getlist("dates")
+    data["dates"] = [*days, days[0], days[0]]  # a list value: the client sends each
+    assert client.post(url, data).status_code == 302
+    course = Course.objects.get()
+    assert course.sessions.count() == len(days)
+    assert len({s.starts_at for s in course.sessions.all()}) == len(days)
+
+
 def test_the_confirm_page_sent_again_with_an_edit_makes_a_second_course(client, staff_member):
     """Back from the course to the confirm page, edit the title, save again:
     that is another course, not a double click. Only the same data twice is
