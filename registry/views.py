@@ -31,7 +31,14 @@ from .forms import (
     MarketingListForm,
     RegisterExportForm,
 )
-from .models import Consent, Customer, MarketingChannel, RegisterExport
+from .models import (
+    LATEST_FIRST,
+    Consent,
+    Customer,
+    MarketingChannel,
+    RegisterExport,
+    contact_permissions_of,
+)
 from .phones import format_phone
 from .rights.forms import RectificationCaseForm
 from .services import (
@@ -200,16 +207,23 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
         context = super().get_context_data(**kwargs)
         customer = self.object
         if self.request.user.has_perm("registry.view_consent"):
-            history = list(customer.consents.select_related("text", "recorded_by"))
-            latest = {c.channel: c for c in customer.consents.current().select_related("text")}
-            permissions = Customer.objects.with_contact_permissions().get(pk=customer.pk)
+            # The whole ledger, latest first: its first event of each channel
+            # is that channel's state, and the rules are applied to it here.
+            history = list(
+                customer.consents.select_related("text", "recorded_by").order_by(*LATEST_FIRST)
+            )
+            latest = {}
+            for consent in history:
+                latest.setdefault(consent.channel, consent)
+            allowed = contact_permissions_of(
+                customer, {channel: consent.event for channel, consent in latest.items()}
+            )
             context["consent_history"] = history
             context["consent_latest"] = [
                 (channel, latest.get(channel)) for channel, _label in Consent.Channel.choices
             ]
             context["contact_permissions"] = [
-                (label, getattr(permissions, f"may_{channel}"))
-                for channel, label in MarketingChannel.choices
+                (label, allowed[channel]) for channel, label in MarketingChannel.choices
             ]
         if self.request.user.has_perm("registry.view_auditevent"):
             # The latest events; the audit trail has the rest (linked).

@@ -16,7 +16,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from registry.audit.models import AppendOnlyError
-from registry.models import Consent, ConsentText, Customer
+from registry.models import LATEST_FIRST, Consent, ConsentText, Customer, contact_permissions_of
 from registry.services import consent_record, customer_merge
 
 from .factories import ConsentFactory, CustomerFactory
@@ -109,6 +109,12 @@ def test_who_may_be_contacted(email, sms, objection, contact, staff_member):
     assert actual == expected(email, sms, objection, contact)
     for channel, allowed in actual.items():
         assert Customer.objects.contactable_by(channel).filter(pk=customer.pk).exists() == allowed
+    # The same rules applied to a ledger in hand (the customer page).
+    latest = {}
+    for consent in customer.consents.order_by(*LATEST_FIRST):
+        latest.setdefault(consent.channel, consent.event)
+    in_hand = contact_permissions_of(Customer.objects.get(pk=customer.pk), latest)
+    assert in_hand == expected(email, sms, objection, contact)
 
 
 @pytest.mark.parametrize(

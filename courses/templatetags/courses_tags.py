@@ -1,6 +1,8 @@
 from django import template
 from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from courses.models import Attendance, Course, Enrollment, Session
 
@@ -10,18 +12,33 @@ register = template.Library()
 @register.simple_tag
 def enrollable_courses(customer):
     """Coming courses the customer is not on, for enrolling from their page:
-    the next ones first, with places taken. One query."""
+    the next ones first, with places taken: (pk, label) pairs. One query."""
     on_course = Enrollment.objects.filter(
         customer=customer,
         course=OuterRef("pk"),
         status__in=[*Enrollment.TAKING_A_PLACE, Enrollment.Status.WAITLISTED],
     )
-    return list(
+    courses = (
         Course.objects.upcoming()
         .filter(is_cancelled=False)
         .exclude(Exists(on_course))
         .with_counts()[:ENROLLABLE_COURSES]
     )
+    return [(course.pk, _option_label(course)) for course in courses]
+
+
+def _option_label(course):
+    """ "Title · date · places": the picker's option, written here rather than
+    in the template (30 options of filters and blocktranslate took 8 ms)."""
+    if course.enrolled_count >= course.capacity:
+        places = _("full: waiting list")
+    else:
+        places = _("%(taken)s/%(capacity)s taken") % {
+            "taken": course.enrolled_count,
+            "capacity": course.capacity,
+        }
+    day = date_format(timezone.localtime(course.starts_at), "SHORT_DATE_FORMAT")
+    return f"{course.title} · {day} · {places}"
 
 
 @register.simple_tag

@@ -1,0 +1,65 @@
+# ruff: noqa: E501  (the oracle is the replaced include, its lines as they were)
+"""An audit event's details as the customer page, the audit trail and a
+request's page show them (registry_tags.audit_detail): the same HTML as the
+include it replaced, every value escaped."""
+
+import pytest
+from django.template import Context, Template
+from django.utils import translation
+
+from registry.templatetags.registry_tags import audit_detail
+
+#: The include the filter replaced, word for word: the oracle.
+INCLUDE = Template(
+    "{% load i18n registry_tags %}"
+    '{% if detail.changes %}<ul class="list-unstyled mb-0 small">{% for field, values in detail.changes.items %}<li>{{ field|field_label }}: {{ values.0|default:"\u2013" }} → {{ values.1|default:"\u2013" }}</li>{% endfor %}</ul>{% endif %}'
+    '{% if detail.reference %}<span class="small">{{ detail.reference }}</span>{% endif %}'
+    '{% if detail.removed_id %}<span class="small">{% blocktranslate with id=detail.removed_id %}merged record #{{ id }}{% endblocktranslate %}</span>{% endif %}'
+    '{% if detail.via %}<span class="small">{{ detail.via }}</span>{% endif %}'
+    '{% if detail.fields %}<span class="small">{{ detail.fields|join:", " }}</span>{% endif %}'
+    '{% if detail.file %}<span class="small">{{ detail.file }}'
+    "{% if detail.added is not None %} · {% blocktranslate with rows=detail.rows added=detail.added matched=detail.matched rejected=detail.rejected %}{{ rows }} rows: {{ added }} added, {{ matched }} already in the register, {{ rejected }} rejected{% endblocktranslate %}{% elif detail.removed is not None %} · {% blocktranslate with removed=detail.removed kept=detail.kept|length %}{{ removed }} removed, {{ kept }} kept{% endblocktranslate %}{% elif detail.rows %} · {% blocktranslate count counter=detail.rows %}{{ counter }} row{% plural %}{{ counter }} rows{% endblocktranslate %}{% endif %}</span>{% endif %}"
+    '{% if detail.page %}<span class="small">{% blocktranslate with number=detail.page %}page {{ number }}{% endblocktranslate %}</span>{% endif %}'
+    '{% if detail.scrubbed_at %}<span class="small fst-italic">{% translate "personal values erased" %}</span>{% endif %}'
+)
+
+HOSTILE = '<script>alert("x")</script>\x00&'
+
+DETAILS = [
+    None,
+    {},
+    {"changes": {"first_name": ["Maija", "Maija-Liisa"], "email": ["", "m@example.fi"]}},
+    {"changes": {"city": [HOSTILE, None]}, "via": "edit"},
+    {"changes": {"unknown_field": ["a"]}},
+    {"reference": HOSTILE},
+    {"removed_id": 42},
+    {"via": "access report"},
+    {"fields": ["email", HOSTILE]},
+    {"file": "asiakkaat.csv", "rows": 3, "added": 1, "matched": 1, "rejected": 1},
+    {"file": HOSTILE, "removed": 5, "kept": [1, 2]},
+    {"file": "poisto.csv", "rows": 1},
+    {"file": "poisto.csv", "rows": 12},
+    {"file": "poisto.csv"},
+    {"page": 3},
+    {"scrubbed_at": "2026-11-28T12:00:00+00:00", "changes": {"phone": ["[poistettu]", ""]}},
+    {"query": "Virtanen", "results": 3},
+]
+
+
+@pytest.mark.parametrize("language", ["fi", "en"])
+@pytest.mark.parametrize("detail", DETAILS)
+def test_the_filter_renders_what_the_include_did(detail, language):
+    with translation.override(language):
+        assert str(audit_detail(detail)) == INCLUDE.render(Context({"detail": detail}))
+
+
+def test_values_are_escaped():
+    html = str(audit_detail({"reference": HOSTILE, "changes": {"city": [HOSTILE, "x"]}}))
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_the_fields_changed_are_named_in_finnish():
+    with translation.override("fi"):
+        html = str(audit_detail({"changes": {"first_name": ["Maija", "Liisa"]}}))
+    assert html == '<ul class="list-unstyled mb-0 small"><li>Etunimi: Maija → Liisa</li></ul>'
