@@ -20,9 +20,9 @@ def warn_to_call(request, since):
     )
     if not to_call:
         return
+    no_phone = _("no phone")  # outside the f-string, where makemessages finds it
     people = ", ".join(
-        f"{m.customer.full_name} ({format_phone(m.customer.phone) or _('no phone')})"
-        for m in to_call
+        f"{m.customer.full_name} ({format_phone(m.customer.phone) or no_phone})" for m in to_call
     )
     messages.warning(
         request,

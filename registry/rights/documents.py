@@ -325,7 +325,7 @@ def document_pdf(document):
                 4,
                 _(
                     "Some characters could not be drawn in this PDF and are marked "
-                    "\ufffd; the JSON download holds them as they are."
+                    "�; the JSON download holds them as they are."
                 ),
             )
     return bytes(pdf.output())
