@@ -168,3 +168,46 @@ def test_the_messages_of_every_form_are_in_finnish(request, world, untranslated,
     }
     assert dict(zip(FORMS, answered, strict=True)) == dict.fromkeys(FORMS, 200)
     assert ours == set()
+
+
+def po_entries(path):
+    """The entries of a .po file, the header left out: dicts of msgid,
+    msgid_plural, msgstr / msgstr[n] and the flags ("#, fuzzy ...")."""
+    entries, entry, current = [], {}, None
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        if not line.strip():
+            if entry.get("msgid"):
+                entries.append(entry)
+            entry, current = {}, None
+        elif line.startswith("#,"):
+            entry["flags"] = line
+        elif line.startswith("#"):
+            continue
+        elif line.startswith('"'):
+            entry[current] += line[1:-1]
+        else:
+            current, _space, value = line.partition(" ")
+            entry[current] = value[1:-1]
+    return entries
+
+
+def test_every_message_of_the_catalog_has_its_finnish():
+    """`make messages` keeps a new string with an empty msgstr, or a guess
+    marked fuzzy (which compilemessages leaves out): either shows English in
+    the Finnish UI, unless Django's own catalog has it (weekday names)."""
+    catalog = Path(__file__).resolve().parent.parent / "locale/fi/LC_MESSAGES/django.po"
+    entries = po_entries(catalog)
+    assert len(entries) > 1000
+    assert [e["msgid"] for e in entries if "fuzzy" in e.get("flags", "")] == []
+    with translation.override("fi"):
+        english = [
+            e["msgid"]
+            for e in entries
+            if not all(value for key, value in e.items() if key.startswith("msgstr"))
+            and (
+                translation.ngettext(e["msgid"], e["msgid_plural"], 2) == e["msgid_plural"]
+                if "msgid_plural" in e
+                else translation.gettext(e["msgid"]) == e["msgid"]
+            )
+        ]
+    assert english == []
