@@ -516,6 +516,10 @@ class Consent(AppendOnlyModel):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # The recorder's role then, as AuditEvent.actor_role ("" before 0014).
+    recorded_by_role = models.CharField(
+        _("role of the recorder"), max_length=20, blank=True, default="", db_default=""
+    )
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now, editable=False)
     # A withdrawal that came as a spam complaint to the newsletter service. It
     # withdraws the email consent only: it is not an objection to post or phone.

@@ -154,6 +154,9 @@ def test_copy_writes_what_bulk_create_writes(staff_member, hostile_rows):
     for row in created[0]:
         assert row.pop("updated_at") >= now
     assert copied == created
+    # The importer's role at the time, in both ways (the access report tells it).
+    assert {row["recorded_by_role"] for row in copied[1]} == {"staff"}
+    assert {row["actor_role"] for row in copied[2]} == {"staff"}
     # The hostile values arrived as typed.
     addresses = [row["street_address"] for row in copied[0]]
     assert 'Katu "1", A\\B\tC' in addresses

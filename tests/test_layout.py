@@ -20,6 +20,7 @@ PRODUCT = ("registry", "courses", "balansia")
 
 #: Modules of the register that import none of its concerns: any layer may use them.
 BUILDING_BLOCKS = {
+    "registry.accounts.roles",
     "registry.changes",
     "registry.erasure",
     "registry.exports",

@@ -7,6 +7,7 @@ from datetime import timedelta
 from unittest.mock import ANY
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
@@ -17,7 +18,7 @@ from pypdf import PdfReader
 from courses.models import Enrollment
 from courses.participants import participant_list_export
 from registry import erasure
-from registry.accounts.roles import INSTRUCTOR, STAFF
+from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_searched, customer_viewed
@@ -28,7 +29,7 @@ from registry.rights.erasure import customer_erase, read_journal
 from registry.rights.models import DataSubjectRequest, one_month_after
 from registry.rights.selectors import access_report, retention_candidates
 from registry.rights.services import case_log, case_update
-from registry.services import customer_merge, customer_update, register_export
+from registry.services import consent_record, customer_merge, customer_update, register_export
 
 from .factories import (
     ConsentFactory,
@@ -182,6 +183,35 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         AuditEvent.objects.filter(target_id=str(customer.pk)).values_list("action", flat=True)
     )
     assert "access_report_viewed" in actions and "access_report_exported" in actions
+
+
+def test_the_access_report_tells_the_role_a_handler_had_at_the_time(staff_member):
+    """A promotion does not rewrite history: what someone did in the office
+    stays the office's after they become the register manager. (Events and
+    consents recorded before roles were kept, migration 0014, fall back to
+    today's role: the test above.)"""
+    customer = CustomerFactory()
+    customer_viewed(customer=customer, by=staff_member, request=None)
+    consent_record(
+        customer=customer,
+        channel="email",
+        event="given",
+        method="in_person",
+        text=ConsentText.objects.filter(channel="email").first(),
+        by=staff_member,
+    )
+    staff_member.groups.set([Group.objects.get(name=REGISTER_MANAGER)])
+    promoted = type(staff_member).objects.get(pk=staff_member.pk)
+    customer_viewed(customer=customer, by=promoted, request=None)
+
+    report = access_report(customer)
+
+    assert [(e["action"], e["role"]) for e in report["processing"]] == [
+        ("customer_viewed", "staff"),
+        ("consent_recorded", "staff"),
+        ("customer_viewed", "register_manager"),
+    ]
+    assert report["consents"][0]["recorded_by"] == "staff"
 
 
 def test_the_access_report_tells_each_handler_by_their_highest_role(

@@ -180,6 +180,10 @@ def test_apply_is_audited_with_file_and_counts(subscribers, register_manager):
         str(subscribers["aino"].pk),
         str(subscribers["eero"].pk),
     }
+    # Each with the role of who applied it, as it was then (the access report).
+    assert {e.actor_role for e in [event, *per_customer]} == {"register_manager"}
+    withdrawals = Consent.objects.filter(method=Consent.Method.NEWSLETTER_SERVICE)
+    assert {c.recorded_by_role for c in withdrawals} == {"register_manager"}
     with pytest.raises(UnsubscribeStateError):
         unsubscribes_apply(upload=upload, by=register_manager)
 

@@ -2,6 +2,8 @@
 
 from django.conf import settings
 
+from registry.accounts.roles import role_code
+
 from .models import AuditEvent
 
 
@@ -14,8 +16,10 @@ def audit_event_create(
     Call it inside the transaction of the change it records, so that the change
     and its trace are committed together or not at all.
     """
+    actor = by if by is not None and by.is_authenticated else None
     return AuditEvent.objects.create(
-        actor=by if by is not None and by.is_authenticated else None,
+        actor=actor,
+        actor_role=role_code(actor) if actor else "",
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",

@@ -428,6 +428,7 @@ def unsubscribes_apply(*, upload, by, request=None, batch_size=2000):
         detail={"file": upload.file_name, "rows": upload.row_count, **counts},
     )
     pairs = [(pk, entry) for entry in analysis.of(Outcome.WITHDRAW) for pk in entry.withdraw_ids]
+    role = event.actor_role
     reach_changed()
     for start in range(0, len(pairs), batch_size):
         part = pairs[start : start + batch_size]
@@ -440,6 +441,7 @@ def unsubscribes_apply(*, upload, by, request=None, batch_size=2000):
                     method=Consent.Method.NEWSLETTER_SERVICE,
                     occurred_at=entry.at or now,
                     recorded_by=by,
+                    recorded_by_role=role,
                     recorded_at=now,
                     complaint=entry.kind == Kind.COMPLAINT,
                 )
@@ -451,6 +453,7 @@ def unsubscribes_apply(*, upload, by, request=None, batch_size=2000):
                 AuditEvent(
                     at=now,
                     actor=by,
+                    actor_role=role,
                     action=AuditEvent.Action.CONSENT_RECORDED,
                     target_type="registry.customer",
                     target_id=str(pk),

@@ -17,6 +17,7 @@ from functools import cached_property
 
 from django.db import connection
 
+from registry.accounts.roles import role_code
 from registry.audit.models import AuditEvent
 from registry.changes import plain_value
 from registry.models import Consent, Customer, search_text_of
@@ -72,6 +73,7 @@ class AddedRowsWriter:
                 text=text,
                 occurred_at=self._consent_moment,
                 recorded_by=self.by,
+                recorded_by_role=self._role,
                 recorded_at=self.now,
             )
             for row, customer in zip(rows, customers, strict=True)
@@ -81,6 +83,7 @@ class AddedRowsWriter:
             AuditEvent(
                 at=self.now,
                 actor=self.by,
+                actor_role=self._role,
                 action=AuditEvent.Action.CUSTOMER_CREATED,
                 target_type="registry.customer",
                 target_id=str(customer.pk),
@@ -124,7 +127,7 @@ class AddedRowsWriter:
                 for row, pk, fields in zip(rows, ids, values, strict=True)
             ],
         )
-        moment, by = self._consent_moment.isoformat(), self.by.pk
+        moment, by, role = self._consent_moment.isoformat(), self.by.pk, self._role
         method = self.options.consent_method
         _copy_into(
             Consent,
@@ -136,11 +139,12 @@ class AddedRowsWriter:
                 "text_id",
                 "occurred_at",
                 "recorded_by_id",
+                "recorded_by_role",
                 "recorded_at",
                 "complaint",
             ],
             [
-                (pk, str(channel), str(event), method, text_id, moment, by, now, "false")
+                (pk, str(channel), str(event), method, text_id, moment, by, role, now, "false")
                 for row, pk in zip(rows, ids, strict=True)
                 for channel, event, text_id in self._consents_of(row, ids=True)
             ],
@@ -159,11 +163,21 @@ class AddedRowsWriter:
         }
         _copy_into(
             AuditEvent,
-            ["at", "actor_id", "action", "target_type", "target_id", "ip_address", "detail"],
+            [
+                "at",
+                "actor_id",
+                "actor_role",
+                "action",
+                "target_type",
+                "target_id",
+                "ip_address",
+                "detail",
+            ],
             [
                 (
                     now,
                     by,
+                    role,
                     str(AuditEvent.Action.CUSTOMER_CREATED),
                     "registry.customer",
                     str(pk),
@@ -173,6 +187,11 @@ class AddedRowsWriter:
                 for pk, fields in zip(ids, given, strict=True)
             ],
         )
+
+    @cached_property
+    def _role(self):
+        """Who imported, as a role at the time (AuditEvent.actor_role)."""
+        return role_code(self.by)
 
     @cached_property
     def _consent_moment(self):

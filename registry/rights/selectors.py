@@ -64,7 +64,8 @@ def access_report(customer):
                 "complaint": consent.complaint,
                 "wording_version": consent.text.version if consent.text else None,
                 "wording": consent.text.wording if consent.text else "",
-                "recorded_by": role_code(consent.recorded_by),
+                # The role then; before 0014 only today's role is known.
+                "recorded_by": consent.recorded_by_role or role_code(consent.recorded_by),
             }
             for consent in customer.consents.select_related("text", "recorded_by")
             .prefetch_related("recorded_by__groups")
@@ -128,7 +129,7 @@ def access_report(customer):
         "processing": [
             {
                 "at": event.at.isoformat(timespec="seconds"),
-                "role": role_code(event.actor) if event.actor else None,
+                "role": event.actor_role or (role_code(event.actor) if event.actor else None),
                 "action": event.action,
             }
             for event in events
