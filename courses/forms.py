@@ -184,6 +184,15 @@ class SeriesForm(CourseForm):
         data = self.data.copy()
         data.setlist(self.add_prefix("dates"), [v for v, _label in self.fields["dates"].choices])
         data[self.add_prefix("shown_series")] = self.signature
+        return type(self)(data).with_new_submission()
+
+    @property
+    def has_submission(self):
+        return bool(self.is_valid() and self.cleaned_data["submission"])
+
+    def with_new_submission(self):
+        """The same page, the ticks as they are, with a token of its own."""
+        data = self.data.copy()
         data[self.add_prefix("submission")] = secrets.token_urlsafe(24)
         return type(self)(data)
 

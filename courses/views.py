@@ -312,12 +312,10 @@ SUBMISSION_SECONDS = 24 * 60 * 60
 
 
 def _submission_key(request, form):
-    """The cache key of one page's post ("" without a token): its token and
-    what it would save. The same page sent twice (a double click, "send
-    again") has one key; the page edited after Back and sent again is
-    another course and has another. The token as typed never becomes a key."""
-    if not form.cleaned_data["submission"]:
-        return ""
+    """The cache key of one page's post: its token and what it would save.
+    The same page sent twice (a double click, "send again") has one key; the
+    page edited after Back and sent again is another course and has another.
+    The token as typed never becomes a key."""
     values = {
         name: sorted(value) if isinstance(value, list) else getattr(value, "pk", value)
         for name, value in form.cleaned_data.items()
@@ -338,6 +336,12 @@ def course_create_view(request):
     first post lists the dates with a tick each so that holidays can be
     unticked, the second saves the ticked ones."""
     form = SeriesForm(request.POST or None)
+    if request.method == "POST" and form.confirmed and not form.has_submission:
+        # A confirmation without the page's token (made by hand, or a page
+        # from before the token) saves nothing: the page again, with one.
+        messages.warning(request, _("Check the sessions and save again."))
+        form = form.with_new_submission()
+        return render(request, "courses/course_form.html", {"form": form})
     if request.method == "POST" and form.confirmed:
         once = _submission_key(request, form)
         try:
@@ -345,7 +349,7 @@ def course_create_view(request):
                 # The key is taken in the course's transaction: a second post
                 # of the same page waits for the first, then finds it taken;
                 # a failed save gives it back.
-                if once and not cache.add(once, "", SUBMISSION_SECONDS):
+                if not cache.add(once, "", SUBMISSION_SECONDS):
                     return _already_added(request, once)
                 course = course_create(
                     data=form.cleaned_data,
@@ -353,8 +357,7 @@ def course_create_view(request):
                     by=request.user,
                     request=request,
                 )
-                if once:
-                    cache.set(once, course.pk, SUBMISSION_SECONDS)
+                cache.set(once, course.pk, SUBMISSION_SECONDS)
         except ValidationError as error:
             # A session the clocks skip (the spring change) ends before it starts.
             form.add_error(None, error)

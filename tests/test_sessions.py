@@ -6,6 +6,7 @@ import csv
 import datetime
 import importlib
 import io
+import secrets
 import threading
 from datetime import timedelta
 
@@ -59,6 +60,10 @@ def series_post(**changes):
         "every": "1",
     }
     data.update(changes)
+    if "shown_series" in changes:
+        # The second step: the page's token (course_create_view refuses a
+        # confirmation without one).
+        data.setdefault("submission", secrets.token_urlsafe(24))
     return data
 
 
@@ -77,7 +82,11 @@ def test_a_ten_week_course_with_a_holiday_is_made_in_one_form(client, staff_memb
     assert "18.1.2027" in body and 'name="dates"' in body
     # Untick one Monday (a holiday) and save.
     holiday = "2027-02-15"
-    data = series_post(shown_series=shown(), dates=[d for d in dates if d != holiday])
+    data = series_post(
+        shown_series=shown(),
+        dates=[d for d in dates if d != holiday],
+        submission=first.context["form"].data["submission"],
+    )
     second = client.post(url, data)
     course = Course.objects.get()
     assert second.url == course.get_absolute_url()
@@ -108,6 +117,31 @@ def test_a_series_sent_twice_makes_one_course(client, staff_member):
     other = client.post(url, series_post())
     assert client.post(url, other.context["form"].data).status_code == 302
     assert Course.objects.count() == 2
+
+
+def test_a_confirmation_without_the_pages_token_saves_nothing(client, staff_member):
+    """Probe: a confirmation made by hand without the token was saved every
+    time it was sent. It now shows the page again, the ticks as sent, with a
+    token; saving that page makes the one course."""
+    client.force_login(staff_member)
+    url = reverse("courses:course-create")
+    days = [
+        v for v, _label in client.post(url, series_post()).context["form"].fields["dates"].choices
+    ]
+    crafted = series_post(shown_series=shown(), dates=days[:3])
+    del crafted["submission"]
+    for submission in (None, ""):
+        data = crafted if submission is None else {**crafted, "submission": submission}
+        again = client.post(url, data)
+        assert again.status_code == 200 and not Course.objects.exists()
+        assert "Tarkista kurssikerrat ja tallenna uudelleen." in again.content.decode()
+        form = again.context["form"]
+        assert len(form.data["submission"]) >= 32
+        assert form.data.getlist("dates") == days[:3]
+    page = {name: form.data.getlist(name) for name in form.data}
+    assert client.post(url, page).status_code == 302
+    assert client.post(url, page).status_code == 302
+    assert Course.objects.get().sessions.count() == 3
 
 
 def test_a_day_sent_twice_is_one_session(client, staff_member):
@@ -851,7 +885,13 @@ def test_a_series_session_the_clocks_skip_is_refused_on_the_page(client, staff_m
         first_day="2027-03-21", weekday="6", start_time="03:30", end_time="04:15", count="2"
     )
     response = client.post(
-        url, {**data, "shown_series": shown(**data), "dates": ["2027-03-21", "2027-03-28"]}
+        url,
+        {
+            **data,
+            "shown_series": shown(**data),
+            "dates": ["2027-03-21", "2027-03-28"],
+            "submission": secrets.token_urlsafe(24),
+        },
     )
     assert response.status_code == 200 and not Course.objects.exists()
     assert response.context["form"].non_field_errors()
