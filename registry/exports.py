@@ -17,21 +17,42 @@ from .xlsx import xlsx_write
 #: return, can hide a formula on the cell's next line).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
+#: Blanks a spreadsheet may skip before a formula (" =1+1", a no-break space
+#: first): every Unicode space and the zero-width characters. A cell starting
+#: with them and then one of FORMULA_STARTS is made inert too.
+BLANKS = "".join(
+    sorted(
+        {chr(c) for c in range(0x3001) if chr(c).isspace()} | set("\u200b\u200c\u200d\u2060\ufeff")
+    )
+)
+_BLANK_FIRST = frozenset(BLANKS)
+
+
+def is_formula(text):
+    """Whether a spreadsheet could read the text as a formula: its first
+    character, or its first after blanks, is one of FORMULA_STARTS."""
+    first = text[:1]
+    if first in _FORMULA_FIRST:
+        return True
+    return first in _BLANK_FIRST and text.lstrip(BLANKS)[:1] in _FORMULA_FIRST
 
 
 def neutralise(value):
     """Make a cell inert: a leading apostrophe turns a would-be formula into text."""
     text = "" if value is None else str(value)
-    if text[:1] in _FORMULA_FIRST:
-        return "'" + text
-    return text
+    return "'" + text if is_formula(text) else text
 
 
 def inert_row(row):
     """neutralise() for a whole row, without a call per text cell (a
-    whole-register export has two million cells)."""
+    whole-register export has two million cells): only a cell starting with
+    a blank takes the longer look."""
     return [
-        ("'" + cell if cell[:1] in _FORMULA_FIRST else cell)
+        (
+            "'" + cell
+            if cell[:1] in _FORMULA_FIRST or (cell[:1] in _BLANK_FIRST and is_formula(cell))
+            else cell
+        )
         if cell.__class__ is str
         else neutralise(cell)
         for cell in row

@@ -27,7 +27,7 @@ from .background import enqueue_on_commit, progress_aside, task_mark_queued
 from .changes import changes_apply, plain_value
 from .concurrency import check_version
 from .erasure import erasure_handler
-from .exports import FORMULA_STARTS, export_file_copy, export_file_write, neutralise
+from .exports import BLANKS, FORMULA_STARTS, export_file_copy, export_file_write, neutralise
 from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
@@ -518,12 +518,15 @@ def _register_export_select(cursor, after, last):
             )
             params.extend([*mobile_params, json.dumps(formatted)])
         else:
-            # ascii(): the code of the first character, 0 for an empty text.
+            # ascii(): the code of the first character, 0 for an empty text;
+            # as exports.is_formula, also the first after leading blanks.
             cells.append(
-                f"NULLIF(CASE WHEN ascii(r.{name}) IN %s THEN '''' || r.{name} "
+                f"NULLIF(CASE WHEN ascii(r.{name}) IN %s OR (ascii(r.{name}) IN %s "
+                f"AND ascii(ltrim(r.{name}, %s)) IN %s) THEN '''' || r.{name} "
                 f"ELSE r.{name} END, '')"
             )
-            params.append(tuple(map(ord, FORMULA_STARTS)))
+            formula_codes = tuple(map(ord, FORMULA_STARTS))
+            params.extend([formula_codes, tuple(map(ord, BLANKS)), BLANKS, formula_codes])
     chunk = _register_export_values().filter(pk__gt=after, pk__lte=last)
     inner, inner_params = chunk.query.sql_with_params()
     sql = (

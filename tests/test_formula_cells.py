@@ -20,6 +20,15 @@ from registry.exports import inert_row, neutralise
         "\uff0b358",
         "\uff0d1",
         "\uff20SUM(A1)",
+        # Blanks first (a probe: a spreadsheet may skip them).
+        " =1+1",
+        "   @SUM(A1)",
+        "\u00a0=1",
+        "\u2003+358",
+        "\u200b=1",
+        "\ufeff-1",
+        "\u3000\uff1d1",
+        " \t=1",
     ],
 )
 def test_a_cell_that_could_be_read_as_a_formula_is_made_text(text):
@@ -27,6 +36,8 @@ def test_a_cell_that_could_be_read_as_a_formula_is_made_text(text):
     assert inert_row([text, "Äijälä"]) == ["'" + text, "Äijälä"]
 
 
-@pytest.mark.parametrize("text", ["Äijälä", "040 123", "a=b", " =1", "'=1", "", "x\n=1"])
+@pytest.mark.parametrize(
+    "text", ["Äijälä", "040 123", "a=b", " x=1", "\u00a0Äijälä", "   ", "'=1", "", "x\n=1"]
+)
 def test_a_cell_that_is_not_a_formula_is_left_as_it_is(text):
     assert neutralise(text) == text

@@ -46,6 +46,13 @@ HOSTILE = [
     'x;"\r"\n=1',
     "\\.",
     " välilyönti",
+    # Blanks before a formula (the probe): a spreadsheet may skip them.
+    " =1+1",
+    "\u00a0=HYPERLINK(2)",
+    "\u200b@SUM(A1)",
+    "\u3000\uff0b358",
+    "\ufeff\t-1",
+    "  ",
     "Äijälä ÅÖ 😀 ß",
     "",
 ]
@@ -121,6 +128,7 @@ def test_the_csv_by_copy_is_the_python_csv_byte_for_byte(
     assert b"040 1234567" in written and b"'+44 20 7946 0958" in written
     assert b"09 1234567" in written and b"017 1234567" in written
     assert b"'+1 202-555-0123" in written and b"'=1+1" in written
+    assert b"' =1+1" in written and "'\u00a0=HYPERLINK(2)".encode() in written
     assert fast.read_bytes() == written
 
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from openpyxl import load_workbook
 
 from registry.background import PlainError
-from registry.exports import FORMULA_STARTS
+from registry.exports import is_formula
 
 
 class ImportFileError(PlainError):
@@ -259,7 +259,7 @@ def _cell_text(value):
     text = " ".join(str(value).split()) if value is not None else ""
     # A leading apostrophe is how our own exports make a cell inert; a file
     # exported here and imported again gets its values back.
-    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+    if text.startswith("'") and is_formula(text[1:]):
         text = text[1:]
     return text[:MAX_CELL]
 
