@@ -518,12 +518,16 @@ def _register_export_select(cursor, after, last):
             )
             params.extend([*mobile_params, json.dumps(formatted)])
         else:
-            # ascii(): the code of the first character, 0 for an empty text;
-            # as exports.is_formula, also the first after leading blanks.
+            # ascii(): the code of the first character, 0 for an empty text.
+            # As exports.is_formula: a formula's first character, or blanks
+            # and then one. Most cells start with a printable ASCII character
+            # that is neither (the second branch), so only those starting
+            # with a blank are trimmed (the third).
             cells.append(
-                f"NULLIF(CASE WHEN ascii(r.{name}) IN %s OR (ascii(r.{name}) IN %s "
-                f"AND ascii(ltrim(r.{name}, %s)) IN %s) THEN '''' || r.{name} "
-                f"ELSE r.{name} END, '')"
+                f"NULLIF(CASE WHEN ascii(r.{name}) IN %s THEN '''' || r.{name} "
+                f"WHEN ascii(r.{name}) BETWEEN 33 AND 126 THEN r.{name} "
+                f"WHEN ascii(r.{name}) IN %s AND ascii(ltrim(r.{name}, %s)) IN %s "
+                f"THEN '''' || r.{name} ELSE r.{name} END, '')"
             )
             formula_codes = tuple(map(ord, FORMULA_STARTS))
             params.extend([formula_codes, tuple(map(ord, BLANKS)), BLANKS, formula_codes])
