@@ -32,7 +32,16 @@ def role_code(user):
     """The user's highest role as a code (NO_ROLE without one); for the
     customer's access report, which names roles, not people. Reads
     user.groups (prefetch them for many users)."""
-    names = {group.name for group in user.groups.all()}
+    return _code_of({group.name for group in user.groups.all()})
+
+
+def role_code_now(user):
+    """role_code() for one user, by the lightest query: what the audit trail
+    records with each event (AuditEvent.actor_role)."""
+    return _code_of(set(user.groups.values_list("name", flat=True)))
+
+
+def _code_of(names):
     return next((code for name, code in ROLE_CODES.items() if name in names), NO_ROLE)
 
 
