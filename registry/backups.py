@@ -157,14 +157,26 @@ def create_backup(directory=None):
             tar.addfile(info, io.BytesIO(data))
             tar.add(scratch / manifest["database"], arcname=manifest["database"])
         token = fernet.encrypt(gzip.compress(buffer.getvalue(), compresslevel=6))
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-    path = directory / f"balansia-{stamp}-{manifest['engine']}{SUFFIX}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    path, fd = _new_file(directory, manifest["engine"])
     with os.fdopen(fd, "wb") as out:
         out.write(token)
         out.flush()
         os.fsync(out.fileno())
     return path, manifest
+
+
+def _new_file(directory, engine):
+    """A new owner-only file named by the second it was made (a second backup
+    in the same second gets a number after the time)."""
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    for number in range(1, 100):
+        nth = f"-{number}" if number > 1 else ""
+        path = directory / f"balansia-{stamp}{nth}-{engine}{SUFFIX}"
+        try:
+            return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+    raise BackupError(f"Too many backups in {directory} made at {stamp}.")
 
 
 def _open(path, scratch):
@@ -237,21 +249,67 @@ def reapply_erasures():
     """Erase again everybody the journal says was erased (after a restore of a
     backup older than their erasure)."""
 
-    ids = {entry["customer_id"] for entry in read_journal()}
+    journal = read_journal()
+    ids = {entry["customer_id"] for entry in journal}
     if ids:
         # A kept import file of the backup may hold someone erased since,
         # even when that person was never added to the register.
         imports_discard_files()
         unsubscribes_discard_files()
+        # The backup's id counter may be older than these ids: a customer
+        # added after the restore must not get the id of an erased one (whose
+        # journal entry would erase them at the next restore, and whose
+        # events would seem theirs).
+        _ids_continue_after(Customer, max(ids))
     # Objections kept on the suppression list since the backup was made, with
     # their first times (before the erasures below would add them anew).
-    restore_from_journal(read_journal())
-    back = list(Customer.objects.filter(pk__in=ids))
+    restore_from_journal(journal)
+    back = [
+        customer
+        for customer in Customer.objects.filter(pk__in=ids)
+        if _is_the_erased(customer, journal)
+    ]
     if back:
         customers_erase(
             customers=back, by=None, reason="erasure journal after restore", journal=False
         )
     return sorted(c.pk for c in back)
+
+
+def _is_the_erased(customer, journal):
+    """Is this the person the journal erased under this id? An entry names
+    them by id and the moment they were added; entries written before the
+    moment was kept name the id alone."""
+    for entry in journal:
+        if entry["customer_id"] != customer.pk:
+            continue
+        added = entry.get("created_at")
+        if added is None or datetime.fromisoformat(added) == customer.created_at:
+            return True
+    return False
+
+
+def _ids_continue_after(model, last_id):
+    """Make the table's next id greater than last_id (and than any id in it)."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            # Django's SQLite ids are AUTOINCREMENT: the counter is a row of
+            # sqlite_sequence, made by the first insert.
+            cursor.execute(
+                "UPDATE sqlite_sequence SET seq = MAX(seq, %s) WHERE name = %s", [last_id, table]
+            )
+            if not cursor.rowcount:
+                cursor.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, last_id]
+                )
+        else:
+            quoted = connection.ops.quote_name(table)
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence(%s, 'id'), "  # noqa: S608
+                f"GREATEST(%s, (SELECT COALESCE(MAX(id), 0) FROM {quoted})))",
+                [table, last_id],
+            )
 
 
 def verify_backup(path):

@@ -1,5 +1,6 @@
 """Backups: encrypted, restorable, verified, and erasures stay erased."""
 
+import json
 import os
 from datetime import datetime, timedelta
 
@@ -9,12 +10,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from registry import backups
 from registry.marketing.models import SuppressedContact
 from registry.models import Customer
 from registry.reach import GENERATION_KEY
-from registry.rights.erasure import customer_erase
+from registry.rights.erasure import customer_erase, read_journal
 
 from .factories import (
     ConsentFactory,
@@ -93,6 +95,58 @@ def test_restoring_an_older_backup_erases_again_who_was_erased_since(data):
     for table, rows in after_erasure.items():
         if table not in {"registry_auditevent"}:
             assert restored[table] == rows, table
+
+
+def test_two_backups_in_one_second_are_two_files(data, monkeypatch):
+    moment = timezone.localtime()
+    monkeypatch.setattr(backups.timezone, "localtime", lambda: moment)
+    first, _ = backups.create_backup()
+    second, _ = backups.create_backup()
+    assert first != second and first.exists() and second.exists()
+    assert backups._taken_at(first) == backups._taken_at(second)
+    assert oct(os.stat(second).st_mode & 0o777) == "0o600"
+
+
+def test_a_customer_added_after_a_restore_is_not_erased_by_the_next_restore(data):
+    """Found by an audit: the restore brought back the backup's id counter, the
+    next customer got the erased one's id, and the next restore erased them."""
+    older, _ = backups.create_backup()
+    erased = CustomerFactory(last_name="Poistunut")
+    customer_erase(customer=erased, by=data["staff"])
+    call_command("restore", str(older), "--force")
+    innocent = CustomerFactory(last_name="Viaton")
+    assert innocent.pk > erased.pk
+    newer, _ = backups.create_backup()
+    call_command("restore", str(newer), "--force")
+    assert Customer.objects.filter(pk=innocent.pk, last_name="Viaton").exists()
+
+
+def test_the_journal_erases_the_person_added_then_not_another_with_the_id(data):
+    path, _ = backups.create_backup()
+    erased = data["customer"]
+    customer_erase(customer=erased, by=data["staff"])
+    call_command("restore", str(path), "--force")
+    assert not Customer.objects.filter(pk=erased.pk).exists()
+    # Someone else under an id of the journal (as a restore without the
+    # counter kept could make): the moment they were added tells them apart.
+    (entry,) = read_journal()
+    assert datetime.fromisoformat(entry["created_at"]) == erased.created_at
+    other = CustomerFactory(last_name="Toinen")
+    Customer.objects.filter(pk=other.pk).update(id=erased.pk)
+    assert backups.reapply_erasures() == []
+    assert Customer.objects.filter(pk=erased.pk, last_name="Toinen").exists()
+
+
+def test_a_journal_written_before_the_moment_was_kept_still_erases_by_id(data, settings):
+    path, _ = backups.create_backup()
+    customer_erase(customer=data["customer"], by=data["staff"])
+    lines = settings.ERASURE_JOURNAL_PATH.read_text().splitlines()
+    old_style = [json.loads(line) for line in lines]
+    for entry in old_style:
+        del entry["created_at"]
+    settings.ERASURE_JOURNAL_PATH.write_text("".join(json.dumps(e) + "\n" for e in old_style))
+    call_command("restore", str(path), "--force")
+    assert not Customer.objects.filter(last_name="Kopioitava").exists()
 
 
 def test_a_wrong_key_or_a_damaged_file_is_refused_and_nothing_changes(data, backup_settings):

@@ -181,7 +181,14 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
                 **({"rewritten": dict(erasure.rewritten)} if erasure.rewritten else {}),
             },
         )
-        entry = {"customer_id": old_id, "reference": reference, "erased_at": now.isoformat()}
+        # The id and the moment the customer was added name one person: a
+        # restore of an older backup must not erase whoever holds the id next.
+        entry = {
+            "customer_id": old_id,
+            "created_at": customer.created_at.isoformat(),
+            "reference": reference,
+            "erased_at": now.isoformat(),
+        }
         if suppressed.get(old_id):
             entry["suppressed"] = suppressed[old_id]
         entries.append(entry)
