@@ -13,7 +13,7 @@ from django.db import connection, models, transaction
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone, translation
 
-from .accounts.roles import role_code_now
+from .accounts.roles import role_code
 from .audit.models import AuditEvent
 from .audit.selectors import (
     AUDIT_TRAIL_HEADER,
@@ -167,7 +167,7 @@ def consent_record(
         text=text,
         occurred_at=occurred_at or timezone.now(),
         recorded_by=by,
-        recorded_by_role=role_code_now(by),
+        recorded_by_role=role_code(by),
     )
     consent.full_clean()
     consent.save()

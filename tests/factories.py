@@ -10,6 +10,7 @@ from faker import Faker
 
 from courses.models import Session
 from courses.services import course_dates_sync
+from registry.accounts.roles import role_code
 from registry.models import ConsentText
 
 #: Every persona's password; long enough for the validators.
@@ -90,6 +91,9 @@ class ConsentFactory(factory.django.DjangoModelFactory):
         lambda: ConsentText.objects.filter(channel="email").order_by("version").first()
     )
     recorded_by = factory.SubFactory(UserFactory)
+    # As consent_record writes it; a ledger row from before the column (0014)
+    # is made with recorded_by_role="" explicitly.
+    recorded_by_role = factory.LazyAttribute(lambda o: role_code(o.recorded_by))
 
 
 class CourseFactory(factory.django.DjangoModelFactory):

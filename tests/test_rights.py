@@ -189,7 +189,7 @@ def test_the_access_report_tells_the_role_a_handler_had_at_the_time(staff_member
     """A promotion does not rewrite history: what someone did in the office
     stays the office's after they become the register manager. (Events and
     consents recorded before roles were kept, migration 0014, fall back to
-    today's role: the test above.)"""
+    today's role: test_role_at_the_time.py.)"""
     customer = CustomerFactory()
     customer_viewed(customer=customer, by=staff_member, request=None)
     consent_record(

@@ -29,16 +29,18 @@ ROLE_CODE_LABELS = {code: ROLE_LABELS[name] for name, code in ROLE_CODES.items()
 
 
 def role_code(user):
-    """The user's highest role as a code (NO_ROLE without one); for the
-    customer's access report, which names roles, not people. Reads
-    user.groups (prefetch them for many users)."""
-    return _code_of({group.name for group in user.groups.all()})
-
-
-def role_code_now(user):
-    """role_code() for one user, by the lightest query: what the audit trail
-    records with each event (AuditEvent.actor_role)."""
-    return _code_of(set(user.groups.values_list("name", flat=True)))
+    """The user's highest role as a code (NO_ROLE without one): what the audit
+    trail records with each event (AuditEvent.actor_role) and the access
+    report names instead of people. Reads prefetched groups when there are
+    (many users: prefetch `groups`); otherwise one light query, remembered on
+    the user object as Django's ModelBackend remembers permissions, so a
+    request or a task that writes many events asks once."""
+    prefetched = getattr(user, "_prefetched_objects_cache", {})
+    if "groups" in prefetched:
+        return _code_of({group.name for group in prefetched["groups"]})
+    if not hasattr(user, "_role_code_cache"):
+        user._role_code_cache = _code_of(set(user.groups.values_list("name", flat=True)))
+    return user._role_code_cache
 
 
 def _code_of(names):

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from registry.accounts.roles import role_code_now
+from registry.accounts.roles import role_code
 
 from .models import AuditEvent
 
@@ -19,7 +19,7 @@ def audit_event_create(
     actor = by if by is not None and by.is_authenticated else None
     return AuditEvent.objects.create(
         actor=actor,
-        actor_role=role_code_now(actor) if actor else "",
+        actor_role=role_code(actor) if actor else "",
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",

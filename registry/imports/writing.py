@@ -17,7 +17,7 @@ from functools import cached_property
 
 from django.db import connection
 
-from registry.accounts.roles import role_code_now
+from registry.accounts.roles import role_code
 from registry.audit.models import AuditEvent
 from registry.changes import plain_value
 from registry.models import Consent, Customer, search_text_of
@@ -191,7 +191,7 @@ class AddedRowsWriter:
     @cached_property
     def _role(self):
         """Who imported, as a role at the time (AuditEvent.actor_role)."""
-        return role_code_now(self.by)
+        return role_code(self.by)
 
     @cached_property
     def _consent_moment(self):

@@ -1,0 +1,72 @@
+"""The role a handler had when they did something (AuditEvent.actor_role,
+Consent.recorded_by_role): asked once per user, and told from today's role
+for what was recorded before the columns (migration 0014)."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from registry.accounts.roles import REGISTER_MANAGER
+from registry.audit.models import AuditEvent
+from registry.models import ConsentText
+from registry.rights.erasure import customers_erase
+from registry.rights.selectors import access_report
+from registry.services import consent_record
+
+from .factories import ConsentFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def groups_queries(queries):
+    return [q["sql"] for q in queries.captured_queries if '"auth_user_groups"' in q["sql"]]
+
+
+def test_a_user_writing_many_events_is_asked_their_role_once(register_manager):
+    """Review finding: every event asked the database for the actor's groups,
+    so erasing five customers asked five times and a consent twice."""
+    customers = CustomerFactory.create_batch(5)
+    with CaptureQueriesContext(connection) as queries:
+        customers_erase(customers=customers, by=register_manager)
+    erased = AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_ERASED)
+    assert {event.actor_role for event in erased} == {"register_manager"}
+    assert erased.count() == 5
+    assert len(groups_queries(queries)) == 1
+
+
+def test_a_consent_and_its_event_ask_the_role_once(staff_member):
+    customer = CustomerFactory()
+    with CaptureQueriesContext(connection) as queries:
+        consent = consent_record(
+            customer=customer,
+            channel="email",
+            event="given",
+            method="in_person",
+            text=ConsentText.objects.filter(channel="email").first(),
+            by=staff_member,
+        )
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CONSENT_RECORDED)
+    assert consent.recorded_by_role == event.actor_role == "staff"
+    assert len(groups_queries(queries)) == 1
+
+
+def test_what_was_recorded_before_roles_were_kept_is_told_by_todays_role(staff_member):
+    """Rows from before migration 0014 have no role: the report tells the
+    handler's role of today (the only one known), not nothing."""
+    customer = CustomerFactory()
+    AuditEvent.objects.create(
+        actor=staff_member,
+        action=AuditEvent.Action.CUSTOMER_VIEWED,
+        target_type="registry.customer",
+        target_id=str(customer.pk),
+    )
+    ConsentFactory(customer=customer, recorded_by=staff_member, recorded_by_role="")
+    staff_member.groups.set([Group.objects.get(name=REGISTER_MANAGER)])
+
+    report = access_report(customer)
+
+    assert [(e["action"], e["role"]) for e in report["processing"]] == [
+        ("customer_viewed", "register_manager")
+    ]
+    assert report["consents"][0]["recorded_by"] == "register_manager"
