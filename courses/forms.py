@@ -2,6 +2,7 @@ import datetime
 import secrets
 
 from django import forms
+from django.core import signing
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +56,13 @@ class CourseForm(VersionedFormMixin, forms.ModelForm):
         return capacity
 
 
+#: How long a series form's token is good for, and how long a saved page
+#: remembers its course: a second post of the same page (a double click, the
+#: browser's "send again") finds it.
+SUBMISSION_SECONDS = 24 * 60 * 60
+SUBMISSION_SIGNER = signing.TimestampSigner(salt="courses.series-form")
+
+
 class SeriesForm(CourseForm):
     """A new course and its sessions: "weekly on <weekday> <time>-<time>, N
     times from <date>" (or every other week). The first post lists the dates
@@ -98,8 +106,9 @@ class SeriesForm(CourseForm):
     )
     shown_series = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
     # The second step's own token: a double click saves one course, not two
-    # (course_create_view keys it together with the page's data).
-    submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    # (course_create_view keys it together with the page's data). Signed: a
+    # token the server did not give, or one older than a day, counts as none.
+    submission = forms.CharField(required=False, max_length=128, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -184,16 +193,24 @@ class SeriesForm(CourseForm):
         data = self.data.copy()
         data.setlist(self.add_prefix("dates"), [v for v, _label in self.fields["dates"].choices])
         data[self.add_prefix("shown_series")] = self.signature
-        return type(self)(data).with_new_submission()
+        return type(self)(data).with_new_token()
+
+    def clean_submission(self):
+        token = self.cleaned_data["submission"]
+        try:
+            return SUBMISSION_SIGNER.unsign(token, max_age=SUBMISSION_SECONDS) if token else ""
+        except signing.BadSignature:  # made up, changed, or expired
+            return ""
 
     @property
-    def has_submission(self):
+    def has_token(self):
+        """The page carries a token the server gave it (within the day)."""
         return bool(self.is_valid() and self.cleaned_data["submission"])
 
-    def with_new_submission(self):
+    def with_new_token(self):
         """The same page, the ticks as they are, with a token of its own."""
         data = self.data.copy()
-        data[self.add_prefix("submission")] = secrets.token_urlsafe(24)
+        data[self.add_prefix("submission")] = SUBMISSION_SIGNER.sign(secrets.token_urlsafe(24))
         return type(self)(data)
 
     def sessions(self):

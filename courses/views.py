@@ -27,6 +27,7 @@ from registry.models import Customer
 from .attendance import session_to_mark
 from .call_list import warn_to_call
 from .forms import (
+    SUBMISSION_SECONDS,
     CourseForm,
     CourseListForm,
     CustomerEnrollForm,
@@ -306,11 +307,6 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
     return redirect(course)
 
 
-#: How long a saved series form remembers its course: a second post of the
-#: same page (a double click, the browser's "send again") finds it.
-SUBMISSION_SECONDS = 24 * 60 * 60
-
-
 def _submission_key(request, form):
     """The cache key of one page's post: its token and what it would save.
     The same page sent twice (a double click, "send again") has one key; the
@@ -336,13 +332,13 @@ def course_create_view(request):
     first post lists the dates with a tick each so that holidays can be
     unticked, the second saves the ticked ones."""
     form = SeriesForm(request.POST or None)
-    if request.method == "POST" and form.confirmed and not form.has_submission:
-        # A confirmation without the page's token (made by hand, or a page
-        # from before the token) saves nothing: the page again, with one.
-        messages.warning(request, _("Check the sessions and save again."))
-        form = form.with_new_submission()
-        return render(request, "courses/course_form.html", {"form": form})
     if request.method == "POST" and form.confirmed:
+        if not form.has_token:
+            # A confirmation without a token the server gave (made by hand,
+            # or a page older than a day) saves nothing: the page again.
+            messages.warning(request, _("Check the sessions and save again."))
+            form = form.with_new_token()
+            return render(request, "courses/course_form.html", {"form": form})
         once = _submission_key(request, form)
         try:
             with transaction.atomic():

@@ -8,11 +8,13 @@ import importlib
 import io
 import secrets
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.contrib.messages import get_messages
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
@@ -20,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courses.attendance import attendance_grid_page, attendance_save, session_to_mark
-from courses.forms import SeriesForm
+from courses.forms import SUBMISSION_SECONDS, SUBMISSION_SIGNER, SeriesForm
 from courses.models import Attendance, Course, Enrollment, Session
 from courses.services import EnrollmentError, enrollment_cancel, session_cancel, session_update
 from registry.audit.models import AuditEvent
@@ -63,7 +65,7 @@ def series_post(**changes):
     if "shown_series" in changes:
         # The second step: the page's token (course_create_view refuses a
         # confirmation without one).
-        data.setdefault("submission", secrets.token_urlsafe(24))
+        data.setdefault("submission", SUBMISSION_SIGNER.sign(secrets.token_urlsafe(24)))
     return data
 
 
@@ -119,10 +121,11 @@ def test_a_series_sent_twice_makes_one_course(client, staff_member):
     assert Course.objects.count() == 2
 
 
-def test_a_confirmation_without_the_pages_token_saves_nothing(client, staff_member):
+def test_a_confirmation_without_the_pages_token_saves_nothing(client, staff_member, monkeypatch):
     """Probe: a confirmation made by hand without the token was saved every
-    time it was sent. It now shows the page again, the ticks as sent, with a
-    token; saving that page makes the one course."""
+    time it was sent; review: any made-up token was taken. A confirmation
+    without a token the server gave within the day now shows the page again,
+    the ticks as sent, with a token; saving that page makes the one course."""
     client.force_login(staff_member)
     url = reverse("courses:course-create")
     days = [
@@ -130,7 +133,13 @@ def test_a_confirmation_without_the_pages_token_saves_nothing(client, staff_memb
     ]
     crafted = series_post(shown_series=shown(), dates=days[:3])
     del crafted["submission"]
-    for submission in (None, ""):
+    given = SUBMISSION_SIGNER.sign("a-token-the-server-gave")
+    with monkeypatch.context() as past:
+        yesterday = time.time() - SUBMISSION_SECONDS - 60
+        past.setattr(signing.time, "time", lambda: yesterday)
+        expired = SUBMISSION_SIGNER.sign("a-token-of-yesterday")
+    made_up = (None, "", "x", "a" * 128, given[:-1] + "A", given + "x", expired)
+    for submission in made_up:
         data = crafted if submission is None else {**crafted, "submission": submission}
         again = client.post(url, data)
         assert again.status_code == 200 and not Course.objects.exists()
@@ -890,7 +899,7 @@ def test_a_series_session_the_clocks_skip_is_refused_on_the_page(client, staff_m
             **data,
             "shown_series": shown(**data),
             "dates": ["2027-03-21", "2027-03-28"],
-            "submission": secrets.token_urlsafe(24),
+            "submission": SUBMISSION_SIGNER.sign(secrets.token_urlsafe(24)),
         },
     )
     assert response.status_code == 200 and not Course.objects.exists()
