@@ -129,7 +129,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/djhtml templates
 
 messages: $(VENV)/.installed-dev
-	DEBUG=true $(MANAGE) makemessages --locale fi --no-obsolete --ignore '.venv/*' --ignore 'var/*'
+	DEBUG=true $(MANAGE) makemessages --locale fi --no-obsolete --add-location=file --ignore '.venv/*' --ignore 'var/*'
 	DEBUG=true $(MANAGE) compilemessages --locale fi --ignore '.venv/*'
 
 check-deploy: $(VENV)/.installed

@@ -3,7 +3,7 @@ import secrets
 
 from django import forms
 from django.core import signing
-from django.utils import formats, timezone
+from django.utils import dates, formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from registry.forms import ExportForm, VersionedFormMixin
@@ -71,15 +71,8 @@ class SeriesForm(CourseForm):
     if the series was changed before saving, the new dates are shown again
     instead of saving ticks of another series. No JavaScript needed."""
 
-    WEEKDAYS = [
-        (0, _("Monday")),
-        (1, _("Tuesday")),
-        (2, _("Wednesday")),
-        (3, _("Thursday")),
-        (4, _("Friday")),
-        (5, _("Saturday")),
-        (6, _("Sunday")),
-    ]
+    # Django's own names (its catalog has them in Finnish), Monday first.
+    WEEKDAYS = sorted(dates.WEEKDAYS.items())
 
     first_day = forms.DateField(
         label=_("From"),

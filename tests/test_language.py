@@ -194,20 +194,15 @@ def po_entries(path):
 def test_every_message_of_the_catalog_has_its_finnish():
     """`make messages` keeps a new string with an empty msgstr, or a guess
     marked fuzzy (which compilemessages leaves out): either shows English in
-    the Finnish UI, unless Django's own catalog has it (weekday names)."""
+    the Finnish UI. (Review: asking gettext missed an entry with a context
+    whose text was translated without one; the .po itself is read now.)"""
     catalog = Path(__file__).resolve().parent.parent / "locale/fi/LC_MESSAGES/django.po"
     entries = po_entries(catalog)
     assert len(entries) > 1000
     assert [e["msgid"] for e in entries if "fuzzy" in e.get("flags", "")] == []
-    with translation.override("fi"):
-        english = [
-            e["msgid"]
-            for e in entries
-            if not all(value for key, value in e.items() if key.startswith("msgstr"))
-            and (
-                translation.ngettext(e["msgid"], e["msgid_plural"], 2) == e["msgid_plural"]
-                if "msgid_plural" in e
-                else translation.gettext(e["msgid"]) == e["msgid"]
-            )
-        ]
+    english = [
+        (e.get("msgctxt"), e["msgid"])
+        for e in entries
+        if not all(value for key, value in e.items() if key.startswith("msgstr"))
+    ]
     assert english == []
