@@ -1,4 +1,5 @@
 import re
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -54,6 +55,15 @@ HAS_WHAT_CHANNEL_NEEDS = {
     MarketingChannel.EMAIL: lambda c: bool(c.email),
     MarketingChannel.SMS: lambda c: bool(str(c.phone or "")),
 }
+
+
+class ConsentState(NamedTuple):
+    """Customer.consent_state(): the ledger, each channel's latest event, and
+    what the marketing channels allow."""
+
+    history: list
+    latest: dict
+    allowed: dict
 
 
 def contact_permissions_of(customer, latest):
@@ -341,6 +351,20 @@ class Customer(models.Model):
 
     def get_absolute_url(self):
         return reverse("registry:customer-detail", args=[self.pk])
+
+    def consent_state(self):
+        """The consent ledger read once, latest first; the latest event of each
+        ledger channel (that channel's state); and {marketing channel: allowed}
+        worked out from them by the rules (contact_permissions_of). What the
+        customer page shows, held to the consent rules' oracle."""
+        history = list(self.consents.select_related("text", "recorded_by").order_by(*LATEST_FIRST))
+        latest = {}
+        for consent in history:
+            latest.setdefault(consent.channel, consent)
+        allowed = contact_permissions_of(
+            self, {channel: consent.event for channel, consent in latest.items()}
+        )
+        return ConsentState(history, latest, allowed)
 
     def delete(self, *args, **kwargs):
         using = self._state.db

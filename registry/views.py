@@ -32,12 +32,10 @@ from .forms import (
     RegisterExportForm,
 )
 from .models import (
-    LATEST_FIRST,
     Consent,
     Customer,
     MarketingChannel,
     RegisterExport,
-    contact_permissions_of,
 )
 from .phones import format_phone
 from .rights.forms import RectificationCaseForm
@@ -207,23 +205,13 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
         context = super().get_context_data(**kwargs)
         customer = self.object
         if self.request.user.has_perm("registry.view_consent"):
-            # The whole ledger, latest first: its first event of each channel
-            # is that channel's state, and the rules are applied to it here.
-            history = list(
-                customer.consents.select_related("text", "recorded_by").order_by(*LATEST_FIRST)
-            )
-            latest = {}
-            for consent in history:
-                latest.setdefault(consent.channel, consent)
-            allowed = contact_permissions_of(
-                customer, {channel: consent.event for channel, consent in latest.items()}
-            )
-            context["consent_history"] = history
+            state = customer.consent_state()
+            context["consent_history"] = state.history
             context["consent_latest"] = [
-                (channel, latest.get(channel)) for channel, _label in Consent.Channel.choices
+                (channel, state.latest.get(channel)) for channel, _label in Consent.Channel.choices
             ]
             context["contact_permissions"] = [
-                (label, allowed[channel]) for channel, label in MarketingChannel.choices
+                (label, state.allowed[channel]) for channel, label in MarketingChannel.choices
             ]
         if self.request.user.has_perm("registry.view_auditevent"):
             # The latest events; the audit trail has the rest (linked).

@@ -10,7 +10,13 @@ from registry.audit.services import customer_viewed
 from registry.models import Customer
 from registry.views import CappedPaginator
 
-from .factories import CustomerFactory
+from .factories import (
+    ConsentFactory,
+    CourseFactory,
+    CustomerFactory,
+    EnrollmentFactory,
+    MessageFactory,
+)
 
 
 @pytest.fixture
@@ -281,3 +287,27 @@ def test_a_new_customers_first_save_succeeds(client, staff_member):
         },
     )
     assert response.status_code == 302
+
+
+def test_the_customer_page_asks_as_many_queries_for_one_of_each_as_for_ten(
+    client, register_manager, staff_member
+):
+    """Every section (the ledger, courses, messages, the audit events, the
+    coming courses to enrol on) in a fixed number of queries."""
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    counts = []
+    for more in (1, 9):
+        for _ in range(more):
+            ConsentFactory(customer=customer, recorded_by=staff_member)
+            EnrollmentFactory(customer=customer, course=CourseFactory())
+            MessageFactory(customer=customer)
+            customer_viewed(customer=customer, by=staff_member, request=None)
+            CourseFactory()  # one more to enrol on
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(customer.get_absolute_url())
+        assert response.status_code == 200
+        assert len(response.context["consent_history"]) == customer.consents.count()
+        counts.append(len(queries.captured_queries))
+    assert customer.enrollments.count() == 10
+    assert counts[0] == counts[1]
