@@ -27,7 +27,7 @@ from .background import enqueue_on_commit, progress_aside, task_mark_queued
 from .changes import changes_apply, plain_value
 from .concurrency import check_version
 from .erasure import erasure_handler
-from .exports import BLANKS, FORMULA_STARTS, export_file_copy, export_file_write, neutralise
+from .exports import export_file_copy, export_file_write, inert_sql, neutralise
 from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
@@ -518,19 +518,9 @@ def _register_export_select(cursor, after, last):
             )
             params.extend([*mobile_params, json.dumps(formatted)])
         else:
-            # ascii(): the code of the first character, 0 for an empty text.
-            # As exports.is_formula: a formula's first character, or blanks
-            # and then one. Most cells start with a printable ASCII character
-            # that is neither (the second branch), so only those starting
-            # with a blank are trimmed (the third).
-            cells.append(
-                f"NULLIF(CASE WHEN ascii(r.{name}) IN %s THEN '''' || r.{name} "
-                f"WHEN ascii(r.{name}) BETWEEN 33 AND 126 THEN r.{name} "
-                f"WHEN ascii(r.{name}) IN %s AND ascii(ltrim(r.{name}, %s)) IN %s "
-                f"THEN '''' || r.{name} ELSE r.{name} END, '')"
-            )
-            formula_codes = tuple(map(ord, FORMULA_STARTS))
-            params.extend([formula_codes, tuple(map(ord, BLANKS)), BLANKS, formula_codes])
+            inert, inert_params = inert_sql(f"r.{name}")
+            cells.append(f"NULLIF({inert}, '')")
+            params.extend(inert_params)
     chunk = _register_export_values().filter(pk__gt=after, pk__lte=last)
     inner, inner_params = chunk.query.sql_with_params()
     sql = (

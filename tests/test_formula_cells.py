@@ -2,8 +2,9 @@
 are written as text (a leading apostrophe), in every export."""
 
 import pytest
+from django.db import connection
 
-from registry.exports import inert_row, neutralise
+from registry.exports import BLANKS, FORMULA_STARTS, inert_row, inert_sql, neutralise
 
 
 @pytest.mark.parametrize(
@@ -41,3 +42,29 @@ def test_a_cell_that_could_be_read_as_a_formula_is_made_text(text):
 )
 def test_a_cell_that_is_not_a_formula_is_left_as_it_is(text):
     assert neutralise(text) == text
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the COPY export's SQL is PostgreSQL's"
+)
+def test_the_copy_exports_sql_makes_inert_what_python_makes_inert():
+    """exports.inert_sql (the COPY export) and neutralise (every other
+    export) over every blank before every formula start and before text."""
+    starts = [*FORMULA_STARTS, "a", "1", "'", "Ä", "\u00e9"]
+    texts = [
+        "",
+        *BLANKS,
+        *(start + "1" for start in starts),
+        *(blank + start + "1" for blank in BLANKS for start in starts),
+        *(blank + other + "=1" for blank in BLANKS for other in BLANKS),
+    ]
+    sql, params = inert_sql("t.value")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql} FROM unnest(%s::text[]) WITH ORDINALITY AS t(value, n) ORDER BY n",  # noqa: S608
+            [*params, texts],
+        )
+        from_sql = [value for (value,) in cursor.fetchall()]
+    assert len(BLANKS) >= 30 and len(texts) > 1700
+    assert from_sql == [neutralise(text) for text in texts]
