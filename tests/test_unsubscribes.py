@@ -230,6 +230,28 @@ def test_the_pages_preview_then_apply(client, subscribers, register_manager):
     assert count == 2
 
 
+def test_the_preview_page_shows_unreadable_rows_beside_the_withdrawals(
+    client, subscribers, register_manager
+):
+    """Fourth probe: one unreadable address made the preview page answer 500,
+    so nobody on the file could be withdrawn."""
+    client.force_login(register_manager)
+    content = f"Email\n{subscribers['aino'].email}\nnot-an-email\n".encode()
+    client.post(
+        reverse("registry:unsubscribe-upload"),
+        {"file": SimpleUploadedFile("unsubscribed.csv", content, content_type="text/csv")},
+    )
+    upload = UnsubscribeImport.objects.get()
+    page = client.get(upload.get_absolute_url())
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "not-an-email" in text and subscribers["aino"].full_name in text
+    read = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
+    assert read.detail["rows"] == 1
+    assert client.post(upload.get_absolute_url(), {"confirm": "1"}).status_code == 302
+    assert subscribers["aino"].pk not in on_email_list()
+
+
 def test_the_upload_page_shows_what_is_wrong_with_a_file(client, register_manager):
     client.force_login(register_manager)
     response = client.post(

@@ -320,13 +320,14 @@ def unsubscribe_detail(request, pk):
     if analysis is not None:
         for outcome in UnsubscribeOutcome.ORDER:
             if outcome == UnsubscribeOutcome.UNREADABLE:
+                # No address, so nobody matched: rows of the file only.
                 items = [
                     {"number": number, "email": text, "customers": []}
                     for number, text in analysis.unreadable
                 ]
             else:
                 items = analysis.of(outcome)
-            shown_customers += sum(len(item.customers) for item in items[:UNSUBSCRIBE_SHOWN])
+                shown_customers += sum(len(item.customers) for item in items[:UNSUBSCRIBE_SHOWN])
             sections.append(
                 {
                     "outcome": outcome,
