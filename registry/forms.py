@@ -354,10 +354,11 @@ class CustomerMergeForm(forms.Form):
 
     @staticmethod
     def _shown(customer, name):
-        display = getattr(customer, f"get_{name}_display", None)
-        value = display() if display else getattr(customer, name)
         if name == "country":
-            value = value.name
+            value = customer.country.name  # in the interface's language
+        else:
+            display = getattr(customer, f"get_{name}_display", None)
+            value = display() if display else getattr(customer, name)
         return str(value) if plain_value(value) else _("(empty)")
 
     def clean(self):

@@ -151,3 +151,21 @@ def test_a_record_cannot_be_merged_with_itself(client, pair, register_manager):
     assert client.get(url).status_code == 404
     with pytest.raises(ValueError):
         customer_merge(keep=keep, remove=keep, values={}, by=register_manager)
+
+
+def test_records_in_different_countries_can_be_merged(client, register_manager):
+    """Fourth probe: the merge page answered 500 whenever the countries differed."""
+    keep = CustomerFactory(country="FI", email="sama@example.invalid")
+    remove = CustomerFactory(country="DE", email="sama@example.invalid", phone="")
+    client.force_login(register_manager)
+    confirm = reverse("registry:customer-merge-confirm", args=[keep.pk, remove.pk])
+    page = client.get(confirm)
+    assert page.status_code == 200
+    choices = dict(page.context["form"].fields["country"].choices)
+    assert (choices["keep"], choices["other"]) == ("Suomi", "Saksa")
+    data = {"keep_version": keep.version, "other_version": remove.version}
+    for field in page.context["form"].visible_fields():
+        data[field.name] = "other" if field.name == "country" else "keep"
+    assert client.post(confirm, data).url == keep.get_absolute_url()
+    keep.refresh_from_db()
+    assert keep.country.code == "DE"
