@@ -19,6 +19,7 @@ from django.db import models
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from phonenumber_field.modelfields import PhoneNumberField
 
 from .audit.models import AuditEvent
@@ -34,6 +35,16 @@ class Edit:
     at: object
     #: (field label, old value, new value), as a person reads them.
     changes: list = field(default_factory=list)
+
+
+class CustomerGone(Exception):
+    """The customer was merged into another record or erased while the form
+    was open: there is nothing left to save into."""
+
+    message = gettext_lazy(
+        "This customer is no longer in the register: the record was merged into "
+        "another one or erased. Search for the customer again."
+    )
 
 
 class EditConflict(Exception):

@@ -25,7 +25,7 @@ from .audit.selectors import (
 from .audit.services import audit_event_create, audit_trail_exported
 from .background import enqueue_on_commit, progress_aside, task_mark_queued
 from .changes import changes_apply, plain_value
-from .concurrency import check_version
+from .concurrency import CustomerGone, check_version
 from .erasure import erasure_handler
 from .exports import export_file_copy, export_file_write, inert_sql, neutralise
 from .marketing.models import MarketingExport, MarketingExportRow
@@ -77,7 +77,9 @@ def customer_update(*, customer, data, by, request=None, case_id=None, version=N
     changed since, EditConflict is raised and nothing is saved.
     Returns the saved customer and the changes as {field: [old, new]}.
     """
-    current = Customer.objects.select_for_update().get(pk=customer.pk)
+    current = Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    if current is None:
+        raise CustomerGone
     check_version((current, version), actions=CUSTOMER_EDITS)
     changes = changes_apply(current, data, CUSTOMER_FIELDS)
     if changes:
@@ -115,6 +117,8 @@ def customer_merge(
         raise ValueError("A customer cannot be merged with itself.")
     locked = Customer.objects.select_for_update().filter(pk__in=[keep.pk, remove.pk])
     rows = {customer.pk: customer for customer in locked.order_by("pk")}
+    if keep.pk not in rows or remove.pk not in rows:
+        raise CustomerGone  # merged the other way, or erased, meanwhile
     keep, remove = rows[keep.pk], rows[remove.pk]
     check_version((keep, keep_version), (remove, remove_version), actions=CUSTOMER_EDITS)
     handlers = handlers_for(Customer)

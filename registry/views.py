@@ -21,7 +21,7 @@ from django.views.generic import CreateView, DetailView, ListView, UpdateView
 from .accounts.reauth import recent_authentication_required
 from .audit.models import AuditEvent
 from .audit.services import customer_searched, customer_viewed
-from .concurrency import EditConflict
+from .concurrency import CustomerGone, EditConflict
 from .exports import csv_response
 from .forms import (
     ConsentForm,
@@ -220,6 +220,12 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
         return context
 
 
+def customer_gone(request, gone):
+    """The answer to a save into a customer merged away or erased meanwhile."""
+    messages.error(request, gone.message)
+    return redirect("registry:customer-list")
+
+
 def warn_if_suppressed(request, customer):
     """Tell the user when the address or number is on the suppression list."""
     if suppressed_since(email=customer.email, phone=customer.phone):
@@ -291,6 +297,8 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
                 case_id=self._case_id(),
                 version=form.cleaned_data["version"],
             )
+        except CustomerGone as gone:
+            return customer_gone(self.request, gone)
         except EditConflict as conflict:
             # Someone saved first: show what they changed, keep what this user typed.
             self.object = conflict.record
@@ -361,6 +369,8 @@ def customer_merge_confirm(request, pk, other_pk):
                 keep_version=form.cleaned_data["keep_version"],
                 remove_version=form.cleaned_data["other_version"],
             )
+        except CustomerGone as gone:
+            return customer_gone(request, gone)
         except EditConflict as error:
             # A record changed while the values were chosen: choose again from
             # the records as they are now (shown, so audited as a view).

@@ -3,9 +3,12 @@
 import pytest
 from django.urls import reverse
 
+from registry import views
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_viewed
+from registry.concurrency import CustomerGone
 from registry.models import Customer
+from registry.rights.erasure import customer_erase
 from registry.services import customer_merge
 
 from .factories import (
@@ -169,3 +172,33 @@ def test_records_in_different_countries_can_be_merged(client, register_manager):
     assert client.post(confirm, data).url == keep.get_absolute_url()
     keep.refresh_from_db()
     assert keep.country.code == "DE"
+
+
+def test_a_record_merged_away_or_erased_meanwhile_is_said_so_not_a_500(
+    client, pair, register_manager, monkeypatch
+):
+    """Fourth probe: an edit of B saved while B was merged into A, and two
+    merges the opposite ways at once, answered 500 (the locked row was gone)."""
+    keep, remove = pair
+    client.force_login(register_manager)
+    edit = reverse("registry:customer-update", args=[remove.pk])
+    form = client.get(edit).context["form"]
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(city="Liperi", country="FI")
+
+    def merged_first(*, customer, **kwargs):
+        customer_merge(keep=keep, remove=remove, values={}, by=register_manager)
+        return original(customer=customer, **kwargs)
+
+    original = views.customer_update
+    monkeypatch.setattr(views, "customer_update", merged_first)
+    response = client.post(edit, data, follow=True)
+    assert response.redirect_chain == [(reverse("registry:customer-list"), 302)]
+    assert "ei ole enää rekisterissä" in response.content.decode()
+    assert not Customer.objects.filter(city="Liperi").exists()
+    # The other merge, the opposite way, chosen from a page opened before.
+    with pytest.raises(CustomerGone):
+        customer_merge(keep=remove, remove=keep, values={}, by=register_manager)
+    with pytest.raises(CustomerGone):
+        customer_erase(customer=remove, by=register_manager)
+    assert Customer.objects.filter(pk=keep.pk).exists()

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.changes import plain_value
+from registry.concurrency import CustomerGone
 from registry.erasure import ERASED, Erasure, erasure_handler, erasure_handlers
 from registry.models import Customer
 from registry.phones import parse_phone
@@ -204,7 +205,10 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
 def customer_erase(*, customer, by, request=None, case=None):
     """Erase one customer; an erasure case of theirs is closed in the same
     transaction. Returns the reference."""
-    reference = customers_erase(customers=[customer], by=by, request=request, case=case)[0]
+    references = customers_erase(customers=[customer], by=by, request=request, case=case)
+    if not references:
+        raise CustomerGone  # merged away or erased meanwhile: nothing was done
+    reference = references[0]
     if case is not None:
         case_update(
             case=case,

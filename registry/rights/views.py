@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from registry.accounts.reauth import lockout_after_wrong_password, recent_authentication_required
-from registry.concurrency import EditConflict
+from registry.concurrency import CustomerGone, EditConflict
 from registry.models import Customer
 
 from .documents import access_document, document_pdf
@@ -136,7 +136,13 @@ def customer_erase_view(request, pk):
     case = DataSubjectRequest.objects.open().filter(customer=customer, kind="erasure").first()
     form = ErasureConfirmForm(request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
-        reference = customer_erase(customer=customer, by=request.user, request=request, case=case)
+        try:
+            reference = customer_erase(
+                customer=customer, by=request.user, request=request, case=case
+            )
+        except CustomerGone as gone:  # merged away or erased in another tab
+            messages.error(request, gone.message)
+            return redirect("registry:customer-list")
         messages.success(
             request,
             _("The customer was erased. Reference: %(reference)s.") % {"reference": reference},
