@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import ListView, UpdateView
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create, customer_searched
+from registry.audit.services import audit_event_create, customer_searched, customer_viewed
 from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
@@ -260,6 +260,7 @@ def customer_enrollment_create_view(request, pk):
 
 
 @permission_required("courses.change_enrollment", raise_exception=True)
+@transaction.atomic
 def enrollment_cancel_view(request, pk, enrollment_pk):
     """Cancel an enrolment (staff), after a page that asks first and says who
     gets the place; the first on the waiting list gets it. A cancelled
@@ -283,6 +284,12 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
             if enrollment.status in Enrollment.TAKING_A_PLACE
             else None
         )
+        # The page names the participant and who would get the place.
+        for shown in (enrollment, next_in_line):
+            if shown is not None and shown.customer is not None:
+                customer_viewed(
+                    customer=shown.customer, by=request.user, request=request, via="cancel"
+                )
         return render(
             request,
             "courses/enrollment_cancel.html",

@@ -331,7 +331,7 @@ def customer_merge_pick(request, pk):
             request=request,
         )
     else:
-        candidates = (
+        candidates = list(
             Customer.objects.possible_duplicates(
                 first_name=customer.first_name,
                 last_name=customer.last_name,
@@ -342,6 +342,16 @@ def customer_merge_pick(request, pk):
             .exclude(pk=pk)
             .ordered("name")[:20]
         )
+        # The likely duplicates are shown with their addresses: a list read.
+        customer_searched(
+            query="",
+            result_count=len(candidates),
+            shown=len(candidates),
+            via="merge",
+            by=request.user,
+            request=request,
+        )
+    customer_viewed(customer=customer, by=request.user, request=request, via="merge")
     return render(
         request,
         "registry/customer_merge_pick.html",
@@ -392,6 +402,7 @@ def customer_merge_confirm(request, pk, other_pk):
 
 
 @permission_required(["registry.view_customer", "registry.add_consent"], raise_exception=True)
+@transaction.atomic
 def consent_create(request, pk):
     """Record a consent, a withdrawal or an objection: staff and the register manager."""
     customer = get_object_or_404(Customer, pk=pk)
@@ -428,6 +439,8 @@ def consent_create(request, pk):
         )
         messages.success(request, _("Recorded in the consent ledger."))
         return redirect(customer.get_absolute_url() + "#consents")
+    # The page names the customer and whether the address is suppressed.
+    customer_viewed(customer=customer, by=request.user, request=request, via="consent")
     return render(
         request,
         "registry/consent_form.html",

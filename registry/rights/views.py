@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from registry.accounts.reauth import lockout_after_wrong_password, recent_authentication_required
+from registry.audit.services import customer_searched, customer_viewed
 from registry.concurrency import CustomerGone, EditConflict
 from registry.models import Customer
 
@@ -47,6 +48,7 @@ def case_list(request):
 
 
 @permission_required([MANAGER, "registry.view_customer"], raise_exception=True)
+@transaction.atomic
 def case_create(request, pk):
     """Log a request of the customer `pk`."""
     customer = get_object_or_404(Customer, pk=pk)
@@ -61,6 +63,7 @@ def case_create(request, pk):
             % {"reference": case.reference, "date": case.deadline.strftime("%d.%m.%Y")},
         )
         return redirect(case)
+    customer_viewed(customer=customer, by=request.user, request=request, via="request")
     return render(request, "registry/request_form.html", {"customer": customer, "form": form})
 
 
@@ -130,6 +133,7 @@ def customer_access_report(request, pk):
 
 @permission_required([MANAGER, "registry.erase_customer"], raise_exception=True)
 @recent_authentication_required
+@transaction.atomic
 def customer_erase_view(request, pk):
     """Erase a customer: password again and a typed confirmation."""
     customer = get_object_or_404(Customer, pk=pk)
@@ -150,6 +154,7 @@ def customer_erase_view(request, pk):
         return redirect(case) if case is not None else redirect("registry:customer-list")
     if (locked_out := lockout_after_wrong_password(request)) is not None:
         return locked_out
+    customer_viewed(customer=customer, by=request.user, request=request, via="erase")
     return render(
         request, "registry/customer_erase.html", {"customer": customer, "form": form, "case": case}
     )
@@ -157,6 +162,7 @@ def customer_erase_view(request, pk):
 
 @permission_required([MANAGER, "registry.erase_customer"], raise_exception=True)
 @recent_authentication_required
+@transaction.atomic
 def retention(request):
     """Customers inactive longer than the retention period, for review; the
     register manager may erase them all after review."""
@@ -172,12 +178,21 @@ def retention(request):
         return redirect("registry:retention")
     if (locked_out := lockout_after_wrong_password(request)) is not None:
         return locked_out
+    shown, count = list(candidates[:500]), candidates.count()
+    customer_searched(
+        query="",
+        result_count=count,
+        shown=len(shown),
+        via="retention",
+        by=request.user,
+        request=request,
+    )
     return render(
         request,
         "registry/retention.html",
         {
-            "candidates": candidates[:500],
-            "count": candidates.count(),
+            "candidates": shown,
+            "count": count,
             "cutoff": retention_cutoff(),
             "form": form,
         },
