@@ -63,3 +63,26 @@ def test_the_fields_changed_are_named_in_finnish():
     with translation.override("fi"):
         html = str(audit_detail({"changes": {"first_name": ["Maija", "Liisa"]}}))
     assert html == '<ul class="list-unstyled mb-0 small"><li>Etunimi: Maija → Liisa</li></ul>'
+
+
+@pytest.mark.parametrize(
+    ("language", "changes", "shown"),
+    [
+        # Review: codes and flags showed as stored (information_request,
+        # False -> True, FI -> SE) in the Finnish interface.
+        ("fi", {"country": ["FI", "SE"]}, "Maa: Suomi → Ruotsi"),
+        ("en", {"country": ["FI", "SE"]}, "Country: Finland → Sweden"),
+        ("fi", {"is_cancelled": ["False", "True"]}, "Peruttu: ei → kyllä"),
+        ("en", {"is_cancelled": ["False", "True"]}, "Cancelled: no → yes"),
+        (
+            "fi",
+            {"source": ["", "web_registration"]},
+            "Asiakassuhteen synty: \u2013 → Rekisteröityminen verkkopalveluun",
+        ),
+        # A code no choice has any more is shown as it was stored.
+        ("fi", {"country": ["XX", HOSTILE]}, "Maa: XX → &lt;script&gt;"),
+    ],
+)
+def test_choices_countries_and_flags_are_shown_by_their_words(language, changes, shown):
+    with translation.override(language):
+        assert shown in str(audit_detail({"changes": changes}))

@@ -4,6 +4,7 @@ from django import template
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import BooleanField
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
@@ -18,6 +19,10 @@ from registry.backups import last_backup_at
 from registry.imports.models import CustomerImport
 from registry.phones import format_phone
 from registry.rights.models import DataSubjectRequest
+
+#: What a field without a value shows (an en dash, as the templates write it).
+DASH = "\u2013"
+
 
 register = template.Library()
 
@@ -109,16 +114,34 @@ def failed_tasks():
 CHANGED_MODELS = ("registry.customer", "registry.datasubjectrequest", "courses.course")
 
 
+def _changed_field(name):
+    for label in CHANGED_MODELS:
+        try:
+            return apps.get_model(label)._meta.get_field(name)
+        except (LookupError, FieldDoesNotExist):
+            continue
+    return None
+
+
 @register.filter
 def field_label(name):
     """A changed field as a person reads it (`first_name` -> `First name`)."""
-    for label in CHANGED_MODELS:
-        try:
-            field = apps.get_model(label)._meta.get_field(name)
-        except (LookupError, FieldDoesNotExist):
-            continue
-        return capfirst(field.verbose_name)
-    return name
+    field = _changed_field(name)
+    return capfirst(field.verbose_name) if field is not None else name
+
+
+def _readable(name, value):
+    """A changed value as the forms show it: a choice (a country too) by its
+    label in the interface's language, a flag as yes or no; any other value
+    as it was stored."""
+    field = _changed_field(name)
+    if field is None or value == DASH:
+        return value
+    if field.choices:
+        return {str(key): label for key, label in field.flatchoices}.get(str(value), value)
+    if isinstance(field, BooleanField):
+        return {"True": _("yes"), "False": _("no")}.get(str(value), value)
+    return value
 
 
 @register.filter
@@ -140,7 +163,10 @@ def audit_detail(detail):
                     "",
                     "<li>{}: {} → {}</li>",
                     (
-                        (field_label(field), *(_value_or_dash(values, i) for i in (0, 1)))
+                        (
+                            field_label(field),
+                            *(_readable(field, _value_or_dash(values, i)) for i in (0, 1)),
+                        )
                         for field, values in changes.items()
                     ),
                 ),
@@ -164,10 +190,6 @@ def audit_detail(detail):
             format_html('<span class="small fst-italic">{}</span>', _("personal values erased"))
         )
     return format_html_join("", "{}", ((part,) for part in parts))
-
-
-#: What a field without a value shows (an en dash, as the templates write it).
-DASH = "\u2013"
 
 
 def _value_or_dash(values, index):
