@@ -201,6 +201,10 @@ class CustomerQuerySet(models.QuerySet):
             }
         )
 
+    def restricted(self):
+        """Customers whose processing is restricted (GDPR art. 18)."""
+        return self.filter(restricted_since__isnull=False)
+
     def contactable_by(self, channel):
         """Customers that own direct marketing may reach through `channel`: the
         rules of with_contact_permissions, as a set-based query (the latest
@@ -278,6 +282,14 @@ class Customer(models.Model):
         editable=False,
         related_name="customers",
     )
+    # Restriction of processing (GDPR art. 18): set and lifted only by the
+    # services of registry.rights.restriction, audited there. While set, the
+    # data is stored and may be corrected, but not otherwise used
+    # (CustomerQuerySet.contactable_by, the courses' enrolments and messages,
+    # retention).
+    restricted_since = models.DateTimeField(
+        _("processing restricted since"), null=True, blank=True, editable=False
+    )
 
     objects = CustomerQuerySet.as_manager()
 
@@ -310,6 +322,14 @@ class Customer(models.Model):
             # pass over the whole table (about a third faster at 200,000).
             models.Index(fields=["id"], condition=~Q(email=""), name="customer_with_email_idx"),
             models.Index(fields=["id"], condition=~Q(phone=""), name="customer_with_phone_idx"),
+            # The few whose processing is restricted, left out of every
+            # marketing list by their ids (contactable_by) without a pass
+            # over the whole table.
+            models.Index(
+                fields=["id"],
+                condition=Q(restricted_since__isnull=False),
+                name="customer_restricted_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
