@@ -55,10 +55,11 @@ def locked_course(course):
 
 
 def _promote_from_waitlist(*, course, by, request):
-    """Give free places to the first on the waiting list, in queue order."""
+    """Give free places to the first on the waiting list, in queue order
+    (passing over those whose processing is restricted)."""
     free = course.capacity - course.enrollments.taking_a_place().count()
     promoted = []
-    for enrollment in course.enrollments.waitlist()[: max(free, 0)]:
+    for enrollment in course.enrollments.next_in_line()[: max(free, 0)]:
         _set_status(enrollment, Enrollment.Status.ENROLLED)
         audit_event_create(
             action=AuditEvent.Action.WAITLIST_PROMOTED,

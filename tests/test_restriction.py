@@ -447,29 +447,38 @@ def test_no_course_messages_are_written_to_them(client, settings, staff_member, 
     enrolled = EnrollmentFactory(course=course)
     customer = enrolled.customer
     waiting = EnrollmentFactory(course=course, status="waitlisted").customer
+    next_one = EnrollmentFactory(course=course, status="waitlisted").customer
     for person in (customer, waiting):
         customer_restrict(customer=person, by=register_manager)
 
     assert [e.customer for e in outbox.reminders_due()] == [participant]
     call_command("send_reminders")
     assert outbox.course_recipients(course) == [participant]
-    assert outbox.course_recipients(course, "waitlist") == []
+    assert outbox.course_recipients(course, "waitlist") == [next_one]
     client.force_login(staff_member)
     url = reverse("courses:course-message", args=[course.pk])
     data = {"audience": "participants", "subject": "Sali", "text": "Sali vaihtui."}
     preview = client.post(url, data).content.decode()
     assert participant.full_name in preview and customer.full_name not in preview
     client.post(url, {**data, "confirm": "1"})
-    # The customer's own cancellation notice, and the place it frees for the
-    # first on the waiting list: the enrolments change, no message is written.
+    # The customer's own cancellation: no notice. The place it frees passes
+    # over the first on the waiting list, restricted (no new place), who
+    # keeps the first position for when the restriction is lifted.
+    cancel_page = client.get(
+        reverse("courses:enrollment-cancel", args=[course.pk, enrolled.pk])
+    ).content.decode()
+    assert next_one.full_name in cancel_page and waiting.full_name not in cancel_page
     _cancelled, promoted = enrollment_cancel(enrollment=enrolled, by=staff_member)
-    assert [e.customer for e in promoted] == [waiting]
+    assert [e.customer for e in promoted] == [next_one]
+    assert waiting.enrollments.get().status == Enrollment.Status.WAITLISTED
+    assert list(course.enrollments.waitlist().values_list("customer", flat=True)) == [waiting.pk]
     session_cancel(session=course.sessions.get(), reason="Sali remontissa", by=staff_member)
     course_update(course=course, data={"is_cancelled": True}, by=staff_member)
 
     assert not Message.objects.filter(customer__in=[customer, waiting]).exists()
     kinds = set(participant.messages.values_list("kind", flat=True))
     assert kinds == {"reminder", "staff", "session_cancelled", "course_cancelled"}
+    assert "promoted" in set(next_one.messages.values_list("kind", flat=True))
 
 
 def test_a_message_written_before_the_restriction_is_not_sent(
