@@ -27,6 +27,7 @@ from courses.services import (
 from courses.tasks import message_deliver
 from registry import models
 from registry.audit.models import AuditEvent
+from registry.imports.services import import_apply, import_undo
 from registry.marketing.models import MarketingExportRow
 from registry.models import Customer, RegisterExport
 from registry.rights import restriction
@@ -46,6 +47,7 @@ from .factories import (
     DataSubjectRequestFactory,
     EnrollmentFactory,
 )
+from .test_imports import person, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -321,6 +323,16 @@ def test_lifting_needs_the_customer_told_and_is_audited(client, register_manager
     assert AuditEvent.objects.filter(action="customer_restriction_lifted").count() == 1
 
 
+def test_an_import_undo_keeps_a_restricted_customer(staff_member, register_manager):
+    rows = [person(first=name, email=f"{name}@example.invalid") for name in ("Tuotu", "Pidetty")]
+    rows[1][3] = "040 222 3344"
+    done = import_apply(customer_import=upload(rows, staff_member), by=staff_member)
+    kept = Customer.objects.get(imported_in=done, first_name="Pidetty")
+    customer_restrict(customer=kept, by=register_manager)
+    report = import_undo(customer_import=done, by=register_manager)
+    assert report["removed"] == 1 and report["kept"] == {str(kept.pk): "changed"}
+
+
 def test_a_merge_keeps_the_restriction_of_either_record(register_manager):
     keep = CustomerFactory()
     remove = restricted()
@@ -448,8 +460,8 @@ def test_no_course_messages_are_written_to_them(client, settings, staff_member, 
     customer = enrolled.customer
     waiting = EnrollmentFactory(course=course, status="waitlisted").customer
     next_one = EnrollmentFactory(course=course, status="waitlisted").customer
-    for person in (customer, waiting):
-        customer_restrict(customer=person, by=register_manager)
+    for someone in (customer, waiting):
+        customer_restrict(customer=someone, by=register_manager)
 
     assert [e.customer for e in outbox.reminders_due()] == [participant]
     call_command("send_reminders")

@@ -66,8 +66,10 @@ def customer_restrict(*, customer, by, request=None, case=None):
         )
     detail = _case_detail(case, current)
     current.restricted_since = timezone.now()
-    # save() also tells the marketing counts that who may be reached changed.
-    current.save(update_fields=["restricted_since"])
+    # A change of the record (its `updated_at` too: an import's undo keeps
+    # it); save() also tells the marketing counts that who may be reached
+    # changed.
+    current.save(update_fields=["restricted_since", "updated_at"])
     audit_event_create(
         action=AuditEvent.Action.CUSTOMER_RESTRICTED,
         by=by,
@@ -101,7 +103,7 @@ def customer_restriction_lift(*, customer, by, request=None, case=None):
     detail = _case_detail(case, current)
     since = current.restricted_since
     current.restricted_since = None
-    current.save(update_fields=["restricted_since"])
+    current.save(update_fields=["restricted_since", "updated_at"])
     audit_event_create(
         action=AuditEvent.Action.CUSTOMER_RESTRICTION_LIFTED,
         by=by,
