@@ -151,6 +151,11 @@ def message_resend_view(request, pk):
     message = get_object_or_404(Message, pk=pk)
     if message.state != Message.State.FAILED or not message.body:
         messages.error(request, _("Only a failed message whose text is kept can be sent again."))
+    elif message.customer.restricted_since is not None:
+        messages.error(
+            request,
+            _("Processing of the customer's data is restricted: the message cannot be sent."),
+        )
     else:
         message_resend(message=message, by=request.user, request=request)
         messages.success(request, _("The message is sent again in a moment."))

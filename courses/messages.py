@@ -7,7 +7,10 @@ one: the services below choose the recipients (never a cancelled enrolment
 for course news, the waiting list only its own), an erased customer is no
 longer there to choose, and a customer without an email address gets a
 message in the state "no address" that staff see with the phone number
-("call these"), never a silent skip.
+("call these"), never a silent skip. A customer whose processing is
+restricted (GDPR art. 18) gets none: `message_create` writes nothing for
+them, the recipients leave them out, and a message written before the
+restriction is not sent (courses.tasks).
 
 These are service messages: they carry no marketing, so they need no
 marketing consent. No tracking pixels, no rewritten links: plain text.
@@ -55,9 +58,9 @@ def _enqueue(message_id):
 
 def message_create(*, customer, kind, course=None, session=None, by=None, request=None, **context):
     """Write one message to one customer and send it after commit. Returns
-    the Message, or None for an erased customer or a kind switched off.
-    Call inside the event's transaction."""
-    if customer is None:
+    the Message, or None for an erased customer, one whose processing is
+    restricted or a kind switched off. Call inside the event's transaction."""
+    if customer is None or customer.restricted_since is not None:
         return None
     if kind in Message.AUTOMATIC and not MessageSettings.current().allows(kind):
         return None
@@ -96,9 +99,17 @@ def message_create(*, customer, kind, course=None, session=None, by=None, reques
 @transaction.atomic
 def message_resend(*, message, by, request=None):
     """Send a failed message again (the outbox's "send again"): the attempts
-    start over. Audited."""
-    message = Message.objects.select_for_update().get(pk=message.pk)
-    if message.state != Message.State.FAILED or not message.body:
+    start over. Audited. Not to a customer whose processing is restricted."""
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=message.pk)
+    )
+    if (
+        message.state != Message.State.FAILED
+        or not message.body
+        or message.customer.restricted_since is not None
+    ):
         return message
     message.state = Message.State.QUEUED
     message.attempts = 0
@@ -170,13 +181,14 @@ def notify_enrollment_cancelled(enrollment, *, by=None, request=None):
 def course_recipients(course, audience="participants"):
     """Those a course's news concerns: everyone with a place, or the waiting
     list (in queue order). Never a cancelled enrolment, never an erased
-    customer."""
+    customer, never one whose processing is restricted."""
     enrollments = (
         course.enrollments.waitlist()
         if audience == "waitlist"
         else course.enrollments.taking_a_place().order_by("id")
     )
-    return [e.customer for e in enrollments.select_related("customer") if e.customer is not None]
+    enrollments = enrollments.filter(customer__isnull=False, customer__restricted_since=None)
+    return [e.customer for e in enrollments.select_related("customer")]
 
 
 def notify_course_cancelled(course, *, by=None, request=None):
@@ -225,6 +237,7 @@ def reminders_due(now=None):
             course__starts_at__gt=now,
             course__starts_at__lte=until,
             customer__isnull=False,
+            customer__restricted_since__isnull=True,
         )
         .select_related("course", "customer")
         .order_by("course__starts_at", "id")

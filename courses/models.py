@@ -124,6 +124,12 @@ class EnrollmentQuerySet(models.QuerySet):
         """The queue: first on the list first."""
         return self.filter(status=Enrollment.Status.WAITLISTED).order_by("status_changed_at", "id")
 
+    def next_in_line(self):
+        """The queue as a freed place goes down it: those whose processing is
+        restricted (GDPR art. 18) are passed over, keeping their position
+        for when the restriction is lifted."""
+        return self.waitlist().exclude(customer__restricted_since__isnull=False)
+
     def taking_a_place(self):
         return self.filter(status__in=Enrollment.TAKING_A_PLACE)
 

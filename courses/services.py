@@ -19,6 +19,7 @@ from registry.concurrency import check_version
 from registry.erasure import erasure_handler
 from registry.merge import merge_handler
 from registry.models import Customer
+from registry.rights.restriction import restricted_since_text
 
 from . import messages as outbox
 from .models import Attendance, Course, Enrollment, Message, Session
@@ -54,10 +55,11 @@ def locked_course(course):
 
 
 def _promote_from_waitlist(*, course, by, request):
-    """Give free places to the first on the waiting list, in queue order."""
+    """Give free places to the first on the waiting list, in queue order
+    (passing over those whose processing is restricted)."""
     free = course.capacity - course.enrollments.taking_a_place().count()
     promoted = []
-    for enrollment in course.enrollments.waitlist()[: max(free, 0)]:
+    for enrollment in course.enrollments.next_in_line()[: max(free, 0)]:
         _set_status(enrollment, Enrollment.Status.ENROLLED)
         audit_event_create(
             action=AuditEvent.Action.WAITLIST_PROMOTED,
@@ -288,7 +290,8 @@ def course_update(*, course, data, by, request=None, version=None):
 
 @transaction.atomic
 def enrollment_create(*, customer, course, source, by, request=None):
-    """Enrol a customer: a place if there is one, else the end of the waiting list."""
+    """Enrol a customer: a place if there is one, else the end of the waiting
+    list. Not a customer whose processing is restricted."""
     # The customer's row first, then the course's: the order a merge takes
     # them in (customer_merge locks both records, its enrolment handler the
     # courses), so an enrolment and a merge of the same customer wait for each
@@ -300,6 +303,16 @@ def enrollment_create(*, customer, course, source, by, request=None):
                 "This customer is no longer in the register: the record was merged into "
                 "another one or erased. Search for the customer again."
             )
+        )
+    if customer.restricted_since is not None:
+        # GDPR art. 18: while restricted, the data is only stored. The
+        # enrolments the customer has stay as they are.
+        raise EnrollmentError(
+            _(
+                "Processing of %(name)s's data is restricted (since %(date)s): the customer "
+                "cannot be enrolled until the register manager lifts the restriction."
+            )
+            % {"name": customer.full_name, "date": restricted_since_text(customer)}
         )
     course = locked_course(course)
     _refuse_if_archived(course)

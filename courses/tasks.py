@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tasks import task
 
 from .models import Message
@@ -46,9 +47,21 @@ def message_deliver(message_id):
     wait before the next, or mark it failed after MESSAGE_SEND_ATTEMPTS.
     Returns None when there is nothing more to do."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("customer")
+            .filter(pk=message_id)
+            .first()
+        )
         if message is None or message.state != Message.State.QUEUED:
             return None  # erased meanwhile, or sent already
+        if message.customer.restricted_since is not None:
+            # Written before the customer's processing was restricted (GDPR
+            # art. 18), or sent again since: not sent, and the outbox says why.
+            message.state = Message.State.FAILED
+            message.error = _("Not sent: processing of the customer's data is restricted.")
+            message.save(update_fields=["state", "error"])
+            return None
         message.attempts += 1
         try:
             with get_connection(fail_silently=False) as connection:

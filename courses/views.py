@@ -280,7 +280,7 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
         return redirect(course)
     if request.method != "POST":
         next_in_line = (
-            course.enrollments.waitlist().select_related("customer").first()
+            course.enrollments.next_in_line().select_related("customer").first()
             if enrollment.status in Enrollment.TAKING_A_PLACE
             else None
         )

@@ -126,6 +126,13 @@ def customer_merge(
     changes = changes_apply(keep, values, CUSTOMER_FIELDS)
     # The relationship began when the earlier record began.
     keep.created_at = min(keep.created_at, remove.created_at)
+    # A restriction of processing of either record is the person's: the
+    # earlier one stays, and the merge event says so if the kept one had none.
+    restricted = min(
+        (since for since in (keep.restricted_since, remove.restricted_since) if since),
+        default=None,
+    )
+    changes |= changes_apply(keep, {"restricted_since": restricted}, ["restricted_since"])
     keep.last_activity_at = timezone.now()
     keep.version += 1
     for handler in handlers:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
@@ -114,15 +114,23 @@ def customer_rows(customers):
     the register's most used one (docs/benchmarks.md)."""
     path_of = PathOfEach("registry:customer-detail")
     short_date = formats.get_format("SHORT_DATE_FORMAT")
+    # Restriction of processing (GDPR art. 18), marked after the name; its
+    # date is on the customer's page.
+    restricted = format_html(
+        ' <span class="badge text-bg-warning" title="{}">{}</span>',
+        _("Processing restricted"),
+        _("restricted"),
+    )
     return format_html_join(
         "\n",
-        '<tr><td><a href="{}">{}, {}</a></td><td>{}</td><td class="text-nowrap">{}</td>'
+        '<tr><td><a href="{}">{}, {}</a>{}</td><td>{}</td><td class="text-nowrap">{}</td>'
         '<td>{}</td><td class="text-nowrap">{}</td></tr>',
         (
             (
                 path_of(customer.pk),
                 customer.last_name,
                 customer.first_name,
+                restricted if customer.restricted_since else "",
                 customer.email,
                 format_phone(customer.phone_text),
                 customer.city,
@@ -150,7 +158,7 @@ class CustomerListView(PermissionRequiredMixin, ListView):
         # millisecond each) only for the page to write it back as text.
         return (
             Customer.objects.filtered(**self.filters.values())
-            .only("first_name", "last_name", "email", "city", "created_at")
+            .only("first_name", "last_name", "email", "city", "created_at", "restricted_since")
             .annotate(phone_text=Cast("phone", models.CharField()))
         )
 

@@ -89,6 +89,8 @@ RULES = {
     "registry:request-create": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
     "registry:access-report": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
     "registry:customer-erase": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
+    "registry:customer-restrict": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
+    "registry:customer-restriction-lift": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
     "registry:retention": (None, MANAGER_ONLY),
     "registry:reports": (None, MANAGER_ONLY),
     "registry:report-customers": (None, MANAGER_ONLY),

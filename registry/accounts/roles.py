@@ -106,12 +106,13 @@ GRANTS = {
         "registry.add_consenttext",
         "registry.use_marketing_lists",
         "registry.export_customers",
-        # Data subject requests and erasure.
+        # Data subject requests, erasure and restriction of processing.
         "registry.view_datasubjectrequest",
         "registry.add_datasubjectrequest",
         "registry.change_datasubjectrequest",
         "registry.handle_data_subject_requests",
         "registry.erase_customer",
+        "registry.restrict_customer",
         # The reports: aggregates only (office staff may be given it in admin).
         "registry.view_reports",
         *_COURSES_OFFICE,

@@ -103,6 +103,11 @@ class AuditEvent(AppendOnlyModel):
         ACCESS_REPORT_VIEWED = "access_report_viewed", _("Viewed an access report")
         ACCESS_REPORT_EXPORTED = "access_report_exported", _("Downloaded an access report")
         CUSTOMER_ERASED = "customer_erased", _("Erased a customer")
+        CUSTOMER_RESTRICTED = "customer_restricted", _("Restricted the processing of a customer")
+        CUSTOMER_RESTRICTION_LIFTED = (
+            "customer_restriction_lifted",
+            _("Lifted the restriction of processing of a customer"),
+        )
         ACCESS_CHANGED = "access_changed", _("Changed access rights")
         ACCOUNT_DEACTIVATED = "account_deactivated", _("Deactivated an account")
         AUDIT_TRAIL_EXPORTED = "audit_trail_exported", _("Exported the audit trail")

@@ -102,7 +102,8 @@ def customers_report(period):
 def retention_forecast(now=None):
     """Customers the retention rule will list, now and by the end of each of
     the next months (the rule of registry.rights.selectors.retention_candidates:
-    no activity for RETENTION_MONTHS, no open request, no coming course)."""
+    no activity for RETENTION_MONTHS, no open request, no coming course, no
+    restriction of processing)."""
     now = now or timezone.now()
     horizons = [(_("Due now"), now)] + [
         (

@@ -92,7 +92,7 @@ def _customer_rows(customer):
             label = _CUSTOMER_EXTRA_LABELS[key]()
         else:
             label = str(Customer._meta.get_field(key).verbose_name)
-        if key.endswith("_at"):
+        if key.endswith("_at") or key == "restricted_since":
             value = _moment(value)
         elif key == "country":
             value = str(Customer._meta.get_field("country").countries.name(value)) or value

@@ -103,6 +103,17 @@ class ErasureConfirmForm(forms.Form):
         return self.cleaned_data["confirmation"]
 
 
+class RestrictionLiftForm(forms.Form):
+    """Lifting a restriction: the customer must be told first (GDPR art. 18(3))."""
+
+    customer_told = forms.BooleanField(
+        label=_("I have told the customer that the restriction will be lifted."),
+        error_messages={
+            "required": _("Tell the customer before lifting the restriction (GDPR art. 18(3)).")
+        },
+    )
+
+
 class RetentionChoiceForm(forms.Form):
     """The customers left ticked on the retention review, to be erased."""
 

@@ -93,6 +93,7 @@ class DataSubjectRequest(models.Model):
         permissions = [
             ("handle_data_subject_requests", _("Can handle data subject requests")),
             ("erase_customer", _("Can erase a customer")),
+            ("restrict_customer", _("Can restrict the processing of a customer's data")),
         ]
 
     def __str__(self):

@@ -48,6 +48,10 @@ def access_report(customer):
             "created_at": customer.created_at.isoformat(timespec="seconds"),
             "updated_at": customer.updated_at.isoformat(timespec="seconds"),
             "last_activity_at": customer.last_activity_at.isoformat(timespec="seconds"),
+            # Restriction of processing (art. 18), while it lasts.
+            "restricted_since": customer.restricted_since.isoformat(timespec="seconds")
+            if customer.restricted_since
+            else None,
             # Where the data came from (GDPR art. 15(1)(g)), when it was a file.
             "imported_from": (
                 f"{customer.imported_in.file_name} ({customer.imported_in.created_at:%Y-%m-%d})"
@@ -144,8 +148,10 @@ def retention_cutoff():
 def retention_candidates(cutoff=None):
     """Customers inactive longer than RETENTION_MONTHS: no change, no consent
     event, no enrolment since. Never those with an open request or a coming
-    course. `cutoff` (default: RETENTION_MONTHS ago) looks ahead: the reports
-    count who will be listed in the coming months."""
+    course, nor those whose processing is restricted (GDPR art. 18: the data
+    is kept, often for a legal claim, until the restriction is lifted).
+    `cutoff` (default: RETENTION_MONTHS ago) looks ahead: the reports count
+    who will be listed in the coming months."""
     open_requests = DataSubjectRequest.objects.open().filter(customer=OuterRef("pk"))
     # The enrolments themselves (by the index on their customer), not the
     # customers joined to them again: registry does not import courses.
@@ -156,7 +162,9 @@ def retention_candidates(cutoff=None):
         status__in=["enrolled", "waitlisted"],
     )
     return (
-        Customer.objects.filter(last_activity_at__lt=cutoff or retention_cutoff())
+        Customer.objects.filter(
+            last_activity_at__lt=cutoff or retention_cutoff(), restricted_since__isnull=True
+        )
         .exclude(Exists(open_requests))
         .exclude(Exists(coming_course))
         .order_by("last_activity_at", "id")

@@ -22,9 +22,11 @@ from .forms import (
     DataSubjectRequestUpdateForm,
     ErasureConfirmForm,
     ReportFormatForm,
+    RestrictionLiftForm,
     RetentionChoiceForm,
 )
 from .models import DataSubjectRequest
+from .restriction import RestrictionError, customer_restrict, customer_restriction_lift
 from .selectors import access_report, case_trail, retention_candidates, retention_cutoff
 from .services import access_report_produced, case_log, case_update
 
@@ -157,6 +159,58 @@ def customer_erase_view(request, pk):
     customer_viewed(customer=customer, by=request.user, request=request, via="erase")
     return render(
         request, "registry/customer_erase.html", {"customer": customer, "form": form, "case": case}
+    )
+
+
+RESTRICTOR = [MANAGER, "registry.restrict_customer"]
+
+
+@permission_required(RESTRICTOR, raise_exception=True)
+def customer_restrict_view(request, pk):
+    """Restrict the processing of a customer's data (GDPR art. 18): the
+    register manager, from the customer's open restriction request, which is
+    closed as done. A page that asks first; only its POST restricts."""
+    customer = get_object_or_404(Customer, pk=pk)
+    case = (
+        DataSubjectRequest.objects.open()
+        .filter(customer=customer, kind=DataSubjectRequest.Kind.RESTRICTION)
+        .first()
+    )
+    if request.method == "POST":
+        try:
+            customer_restrict(customer=customer, by=request.user, request=request, case=case)
+        except RestrictionError as error:
+            messages.warning(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                _("Processing of %(name)s's data is restricted.") % {"name": customer.full_name},
+            )
+        return redirect(case) if case is not None else redirect(customer)
+    return render(request, "registry/customer_restrict.html", {"customer": customer, "case": case})
+
+
+@permission_required(RESTRICTOR, raise_exception=True)
+def customer_restriction_lift_view(request, pk):
+    """Lift a restriction of processing: the register manager, who has told
+    the customer first (art. 18(3)); the page asks them to confirm it."""
+    customer = get_object_or_404(Customer, pk=pk)
+    # Bound on any POST: an empty one (the box not ticked) is an error to show.
+    form = RestrictionLiftForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            customer_restriction_lift(customer=customer, by=request.user, request=request)
+        except RestrictionError as error:
+            messages.warning(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                _("The restriction of processing of %(name)s's data was lifted.")
+                % {"name": customer.full_name},
+            )
+        return redirect(customer)
+    return render(
+        request, "registry/customer_restriction_lift.html", {"customer": customer, "form": form}
     )
 
 

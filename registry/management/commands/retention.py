@@ -11,7 +11,8 @@ from registry.rights.selectors import retention_candidates, retention_cutoff
 class Command(BaseCommand):
     help = (
         "Erase customers inactive for RETENTION_MONTHS (no change, consent event or "
-        "enrolment), except those with an open request or a coming course. "
+        "enrolment), except those with an open request, a coming course or "
+        "restricted processing. "
         "Use --dry-run to list them first."
     )
 
