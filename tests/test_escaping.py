@@ -122,7 +122,11 @@ def changed_value(payload, staff):
     """Old and new values of a change, in the record's history and the trail."""
     customer = CustomerFactory(city="Kaupunki")
     customer_update(customer=customer, data={"city": payload}, by=staff)
-    return [customer.get_absolute_url(), reverse("registry:audit-trail")]
+    return [
+        customer.get_absolute_url(),
+        reverse("registry:audit-trail"),
+        reverse("registry:access-report", args=[customer.pk]),
+    ]
 
 
 def course_text(payload, staff):
@@ -156,8 +160,9 @@ def typed_in_the_audit_trail(payload, staff):
 
 
 def notes_of_a_request(payload, staff):
+    customer = CustomerFactory()
     case = case_log(
-        customer=CustomerFactory(),
+        customer=customer,
         kind="access",
         received_on=timezone.localdate(),
         identity_verification=payload,
@@ -168,7 +173,7 @@ def notes_of_a_request(payload, staff):
         data={"extension_reason": payload, "outcome": payload},
         by=staff,
     )
-    return [case.get_absolute_url()]
+    return [case.get_absolute_url(), reverse("registry:access-report", args=[customer.pk])]
 
 
 def consent_wording(payload, staff):
@@ -188,6 +193,7 @@ def text_of_a_message(payload, staff):
     return [
         reverse("courses:message-detail", args=[message.pk]),
         reverse("courses:outbox"),
+        reverse("registry:access-report", args=[message.customer_id]),
     ]
 
 

@@ -160,6 +160,9 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         "enrollments",
         "marketing_exports",
         "messages",
+        "requests",
+        "changes",
+        "suppressed_since",
         "processing",
     }
     assert report["customer"]["last_name"] == "Esimerkki"
@@ -170,6 +173,7 @@ def test_the_access_report_holds_everything_and_is_audited(client, register_mana
         "status": "enrolled",
         "source": "office",
         "enrolled_at": report["enrollments"][0]["enrolled_at"],
+        "status_changed_at": report["enrollments"][0]["status_changed_at"],
         "attendance": [],
     }
     # Roles, not people (CJEU C-579/21): no user name reaches the customer.

@@ -17,8 +17,10 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
@@ -28,6 +30,9 @@ from registry.audit.models import AuditEvent
 from registry.marketing.models import MarketingExport
 from registry.models import Consent, Customer
 from registry.phones import format_phone
+
+from .models import DataSubjectRequest
+from .services import CASE_NOTES
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 #: What stands for a value the register does not hold.
@@ -68,7 +73,10 @@ def _moment(text, with_time=True):
     """An ISO time of the report as the language writes local time."""
     if not text:
         return NONE
-    moment = datetime.datetime.fromisoformat(text)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return str(text)  # not a time after all (an old audit value): as it is
     if timezone.is_aware(moment):
         moment = timezone.localtime(moment)
     return formats.date_format(
@@ -83,27 +91,102 @@ def _choice(model, field_name, value):
     return str(dict(model._meta.get_field(field_name).flatchoices).get(value, value))
 
 
+def _field_label(key):
+    """A customer field's name as a person reads it: `first_name` is "First
+    name"; a name that is no field (an old audit event's) as it is."""
+    if key in _CUSTOMER_EXTRA_LABELS:
+        label = str(_CUSTOMER_EXTRA_LABELS[key]())
+    else:
+        try:
+            label = str(getattr(Customer._meta.get_field(key), "verbose_name", key))
+        except FieldDoesNotExist:
+            label = str(key)
+    return label[:1].upper() + label[1:]
+
+
+def _field_value(key, value):
+    """A customer field's value in words: times local, the country and how
+    the relationship began named, phone numbers as people write them."""
+    if key.endswith("_at") or key == "restricted_since":
+        value = _moment(value)
+    elif key == "country" and value:
+        value = str(Customer._meta.get_field("country").countries.name(value)) or value
+    elif key == "phone":
+        value = format_phone(value)
+    elif key == "source":
+        value = _choice(Customer, "source", value)
+    return str(value) if value not in ("", None) else NONE
+
+
 def _customer_rows(customer):
+    return [
+        (_field_label(key), _field_value(key, value))
+        for key, value in customer.items()
+        if key != "source_label"  # the words of `source`
+    ]
+
+
+def _change_rows(changes):
+    """The earlier values of the customer's details, one row per field changed."""
     rows = []
-    for key, value in customer.items():
-        if key == "source_label":
-            continue  # the words of `source`, below
-        if key in _CUSTOMER_EXTRA_LABELS:
-            label = _CUSTOMER_EXTRA_LABELS[key]()
-        else:
-            label = str(Customer._meta.get_field(key).verbose_name)
-        if key.endswith("_at") or key == "restricted_since":
-            value = _moment(value)
-        elif key == "country":
-            value = str(Customer._meta.get_field("country").countries.name(value)) or value
-        elif key == "phone":
-            value = format_phone(value)
-        elif key == "source":
-            value = _choice(Customer, "source", value)
+    for change in changes:
+        what = _choice(AuditEvent, "action", change["action"])
+        if change["request"]:
+            what = _("%(action)s, at your request %(reference)s") % {
+                "action": what,
+                "reference": change["request"],
+            }
         rows.append(
-            (label[:1].upper() + label[1:], str(value) if value not in ("", None) else NONE)
+            [
+                _moment(change["at"]),
+                _field_label(change["field"]),
+                _field_value(change["field"], change["old"]),
+                _field_value(change["field"], change["new"]),
+                what,
+            ]
         )
     return rows
+
+
+def _message_text(message):
+    """A message's text while it is kept; when it went, after."""
+    if message.get("body"):
+        return message["body"]
+    if message.get("body_deleted_at"):
+        return _("Deleted %(date)s (texts are kept %(days)s days)") % {
+            "date": _moment(message["body_deleted_at"], with_time=False),
+            "days": settings.MESSAGE_BODY_DAYS,
+        }
+    return NONE
+
+
+def _case_notes(case):
+    """The notes of a request as labelled lines."""
+    lines = []
+    for name in CASE_NOTES:
+        if case.get(name):
+            label = str(DataSubjectRequest._meta.get_field(name).verbose_name)
+            lines.append(f"{label[:1].upper()}{label[1:]}: {case[name]}")
+    return "\n".join(lines) or NONE
+
+
+def _case_status(case):
+    status = _choice(DataSubjectRequest, "status", case["status"])
+    if case["completed_on"]:
+        return f"{status} {_moment(case['completed_on'], with_time=False)}"
+    return status
+
+
+def _enrollment_status(enrollment_model, enrollment):
+    """The status, with the day it changed when that was after the enrolment
+    (cancelled 3.4.2027)."""
+    status = _choice(enrollment_model, "status", enrollment["status"])
+    changed = enrollment.get("status_changed_at")
+    if changed and _moment(changed, with_time=False) != _moment(
+        enrollment["enrolled_at"], with_time=False
+    ):
+        return f"{status} {_moment(changed, with_time=False)}"
+    return status
 
 
 def _attendance(enrollment_model, marks):
@@ -142,6 +225,13 @@ def access_document(report, language):
             sections=[
                 Section(_("Your details"), rows=_customer_rows(report["customer"])),
                 Section(
+                    _("Earlier values of your details"),
+                    columns=[_("When"), _("Detail"), _("Before"), _("After"), _("What was done")],
+                    rows=_change_rows(report["changes"]),
+                    empty=_("Your details have not been changed since they were added."),
+                    widths=(18, 16, 24, 24, 18),
+                ),
+                Section(
                     _("Marketing consents and objections"),
                     columns=[_("When"), _("Channel"), _("What happened"), _("How"), _("Wording")],
                     rows=[
@@ -157,6 +247,7 @@ def access_document(report, language):
                     empty=_("No consents or objections recorded."),
                     widths=(22, 22, 20, 16, 40),
                 ),
+                *_suppression_sections(report["suppressed_since"]),
                 Section(
                     _("Courses"),
                     columns=[
@@ -170,7 +261,7 @@ def access_document(report, language):
                         [
                             e["course"],
                             _moment(e["starts_at"]),
-                            _choice(enrollment, "status", e["status"]),
+                            _enrollment_status(enrollment, e),
                             _moment(e["enrolled_at"], with_time=False),
                             _attendance(enrollment, e.get("attendance", [])),
                         ]
@@ -201,18 +292,44 @@ def access_document(report, language):
                 ),
                 Section(
                     _("Messages sent to you"),
-                    columns=[_("When"), _("Message"), _("To"), _("State")],
+                    columns=[
+                        _("When"),
+                        _("Message"),
+                        # Not the end of a period ("To" of the audit trail's filter).
+                        pgettext("message recipient", "To"),
+                        _("State"),
+                        _("Subject"),
+                        _("Text"),
+                    ],
                     rows=[
                         [
                             _moment(m["sent_at"] or m["created_at"]),
                             _choice(message, "kind", m["kind"]),
                             m["to"] or NONE,
                             _choice(message, "state", m["state"]),
+                            m["subject"] or NONE,
+                            _message_text(m),
                         ]
                         for m in report.get("messages", [])
                     ],
                     empty=_("No messages."),
-                    widths=(22, 34, 30, 14),
+                    widths=(16, 16, 20, 10, 18, 30),
+                ),
+                Section(
+                    _("Your requests about your data"),
+                    columns=[_("Request"), _("Received"), _("Deadline"), _("Status"), _("Notes")],
+                    rows=[
+                        [
+                            f"{_choice(DataSubjectRequest, 'kind', c['kind'])} ({c['reference']})",
+                            _moment(c["received_on"], with_time=False),
+                            _moment(c["deadline"], with_time=False),
+                            _case_status(c),
+                            _case_notes(c),
+                        ]
+                        for c in report["requests"]
+                    ],
+                    empty=_("No requests."),
+                    widths=(22, 16, 14, 16, 32),
                 ),
                 Section(
                     _("Who has handled your data"),
@@ -231,6 +348,26 @@ def access_document(report, language):
                 ),
             ],
         )
+
+
+def _suppression_sections(since):
+    """The suppression list, when one of the customer's addresses is on it."""
+    if not since:
+        return []
+    return [
+        Section(
+            _("Suppression list of marketing"),
+            items=[
+                _(
+                    "Your email address or phone number has been on the register's "
+                    "suppression list since %(date)s: it is used for marketing only with a "
+                    "consent recorded after that day. The list holds a keyed hash of the "
+                    "address, not the address itself."
+                )
+                % {"date": _moment(since, with_time=False)}
+            ],
+        )
+    ]
 
 
 #: A cell longer than this is printed below its table, where it may run over

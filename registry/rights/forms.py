@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from registry.accounts.reauth import password_confirm
@@ -8,6 +9,12 @@ from registry.forms import VersionedFormMixin
 from registry.query_forms import ObjectIdsField, QueryForm
 
 from .models import DataSubjectRequest, add_months
+
+#: The notes of a request are in the customer's access report (GDPR art. 15):
+#: written for the customer to read, about nobody else (art. 15(4)).
+SHOWN_TO_THE_CUSTOMER = _(
+    "The customer reads this in their access report: do not name other people."
+)
 
 
 class RectificationCaseForm(QueryForm):
@@ -30,6 +37,13 @@ class DataSubjectRequestForm(forms.ModelForm):
             "kind": forms.RadioSelect,
             "received_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
+        help_texts = {
+            "identity_verification": format_lazy(
+                "{} {}",
+                DataSubjectRequest._meta.get_field("identity_verification").help_text,
+                SHOWN_TO_THE_CUSTOMER,
+            )
+        }
 
     def clean_received_on(self):
         received = self.cleaned_data["received_on"]
@@ -46,6 +60,7 @@ class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
         model = DataSubjectRequest
         fields = ("status", "outcome", "deadline", "extension_reason")
         widgets = {"deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        help_texts = {"outcome": SHOWN_TO_THE_CUSTOMER, "extension_reason": SHOWN_TO_THE_CUSTOMER}
 
     def clean(self):
         cleaned = super().clean()

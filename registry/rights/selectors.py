@@ -11,15 +11,78 @@ from registry.audit.models import AuditEvent
 from registry.changes import plain_value
 from registry.models import Customer
 from registry.services import CUSTOMER_FIELDS
+from registry.suppression import suppressed_since
 
 from .models import DataSubjectRequest, add_months
+
+#: Where the access report shows what each erasure handler (registry.erasure)
+#: removes or scrubs: the report covers every table that holds the person,
+#: and a test holds every registered handler to this table or the next, so
+#: that a new kind of personal data is not left out of the report.
+REPORT_SECTIONS = {
+    "registry.consent": ("consents",),
+    "registry.marketingexportrow": ("marketing_exports",),
+    "registry.datasubjectrequest": ("requests",),
+    # Who handled the data, and the values the person's record had before.
+    "registry.auditevent": ("processing", "changes"),
+    # The file the customer came from (customer.imported_from).
+    "registry.customerimport": ("customer",),
+    "courses.enrollment": ("enrollments",),
+    "courses.message": ("messages",),
+}
+#: What an erasure handler scrubs that the report does not show, and why.
+NOT_IN_REPORT = {
+    # A copy of the whole register kept for minutes (EXPORT_KEEP_MINUTES) for
+    # the register manager to download: it holds the customer's row as the
+    # report shows it, and is about nobody in particular.
+    "registry.registerexport": "a short-lived copy of rows the report shows",
+    # A newsletter service's file is kept only until it is applied or
+    # cancelled; what it did to the customer is in the consent ledger, and a
+    # file not yet applied is tied to no customer.
+    "registry.unsubscribeimport": "its effect is in the consents",
+    # User names typed at the login: the register's users', tied to no
+    # customer (a customer's address typed there by mistake is scrubbed by an
+    # erasure, but cannot be told from a user name to be reported).
+    "axes.accessattempt": "login records of the register's users",
+}
+
+
+def _changed_values(events, references):
+    """The values the customer's record had before each change (GDPR art.
+    15: the audit trail keeps them), one row per changed field: the edits and
+    the merges of the record and of records merged into it. Read from the
+    events the report already holds; a detail of an unexpected shape is shown
+    as far as it goes, never fails the report."""
+    rows = []
+    for event in events:
+        changes = event.detail.get("changes") if isinstance(event.detail, dict) else None
+        if not isinstance(changes, dict):
+            continue
+        case_id = event.detail.get("case_id")
+        for field_name, pair in changes.items():
+            if not isinstance(pair, (list, tuple)):
+                pair = ["", pair]
+            old, new = [*pair, "", ""][:2]
+            rows.append(
+                {
+                    "at": event.at.isoformat(timespec="seconds"),
+                    "action": event.action,
+                    "field": str(field_name),
+                    "old": "" if old is None else str(old),
+                    "new": "" if new is None else str(new),
+                    # The rectification request it answered, if it was one.
+                    "request": references.get(case_id, "") if type(case_id) is int else "",
+                }
+            )
+    return rows
 
 
 def access_report(customer):
     """Everything the register holds about one customer, as plain data.
 
     The structure is documented in the README (Access report). It is the same
-    for the readable page and the JSON download.
+    for the readable page and the JSON download. The number of queries does
+    not grow with the customer's rows.
     """
     # Through reverse relations: registry does not import courses.
     enrollments = (
@@ -32,12 +95,17 @@ def access_report(customer):
     # one employee did is that employee's personal data too (CJEU C-579/21,
     # Pankki S, 2023). The register manager finds the person in the audit
     # trail if the customer's rights need it (README, Access report).
-    events = (
+    events = list(
         AuditEvent.objects.for_customer(customer)
         .select_related("actor")
         .prefetch_related("actor__groups")
         .order_by("at", "id")
     )
+    # The person's own requests, notes included: the staff's notes on the
+    # request are data about the person. The case form tells the writer that
+    # the customer reads them (README, Access and portability).
+    cases = list(customer.data_subject_requests.order_by("received_on", "id"))
+    suppressed = suppressed_since(email=customer.email, phone=customer.phone)
     return {
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "controller": settings.REGISTER_CONTROLLER["name"],
@@ -82,6 +150,7 @@ def access_report(customer):
                 "status": enrollment.status,
                 "source": enrollment.source,
                 "enrolled_at": enrollment.enrolled_at.isoformat(timespec="seconds"),
+                "status_changed_at": enrollment.status_changed_at.isoformat(timespec="seconds"),
                 # Per session: came, absent (didn't come) or excused (reported absence).
                 "attendance": [
                     {
@@ -115,8 +184,9 @@ def access_report(customer):
                 "export__exported_at", "export_id"
             )
         ],
-        # Service messages sent to the customer (courses.Message): what kind
-        # and when; their texts are not kept for long (MESSAGE_BODY_DAYS).
+        # Service messages written to the customer (courses.Message), with
+        # their texts while they are kept (MESSAGE_BODY_DAYS; then
+        # body_deleted_at says when the text went, the rest stays).
         "messages": [
             {
                 "kind": message.kind,
@@ -127,9 +197,39 @@ def access_report(customer):
                 "sent_at": message.sent_at.isoformat(timespec="seconds")
                 if message.sent_at
                 else None,
+                "course": message.course.title if message.course else "",
+                "session": message.session.starts_at.isoformat(timespec="minutes")
+                if message.session
+                else None,
+                "subject": message.subject,
+                "body": message.body,
+                "body_deleted_at": message.body_deleted_at.isoformat(timespec="seconds")
+                if message.body_deleted_at
+                else None,
             }
-            for message in customer.messages.order_by("created_at", "id")
+            for message in customer.messages.select_related("course", "session").order_by(
+                "created_at", "id"
+            )
         ],
+        "requests": [
+            {
+                "reference": case.reference,
+                "kind": case.kind,
+                "received_on": case.received_on.isoformat(),
+                "identity_verification": case.identity_verification,
+                "deadline": case.deadline.isoformat(),
+                "extension_reason": case.extension_reason,
+                "status": case.status,
+                "completed_on": case.completed_on.isoformat() if case.completed_on else None,
+                "outcome": case.outcome,
+            }
+            for case in cases
+        ],
+        "changes": _changed_values(events, {case.pk: case.reference for case in cases}),
+        # The customer's email or phone on the suppression list (kept when a
+        # record with it was erased while objecting to marketing): since when,
+        # or None. Its keyed hash is data about whoever holds the address now.
+        "suppressed_since": suppressed.isoformat(timespec="seconds") if suppressed else None,
         "processing": [
             {
                 "at": event.at.isoformat(timespec="seconds"),
