@@ -1,12 +1,11 @@
 import datetime
-import secrets
 
 from django import forms
-from django.core import signing
 from django.utils import dates, formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from registry.forms import ExportForm, VersionedFormMixin
+from registry.once import OnceFormMixin
 from registry.query_forms import (
     FIRST_DAY,
     LAST_DAY,
@@ -56,20 +55,17 @@ class CourseForm(VersionedFormMixin, forms.ModelForm):
         return capacity
 
 
-#: How long a series form's token is good for, and how long a saved page
-#: remembers its course: a second post of the same page (a double click, the
-#: browser's "send again") finds it.
-SUBMISSION_SECONDS = 24 * 60 * 60
-SUBMISSION_SIGNER = signing.TimestampSigner(salt="courses.series-form")
-
-
-class SeriesForm(CourseForm):
+class SeriesForm(OnceFormMixin, CourseForm):
     """A new course and its sessions: "weekly on <weekday> <time>-<time>, N
     times from <date>" (or every other week). The first post lists the dates
     with a tick each, so that staff can untick holidays; the second saves the
     ticked ones. `shown_series` carries the series whose dates were shown:
     if the series was changed before saving, the new dates are shown again
-    instead of saving ticks of another series. No JavaScript needed."""
+    instead of saving ticks of another series. No JavaScript needed. The
+    second step's page carries its own token: a double click saves one
+    course, not two (registry.once)."""
+
+    once_name = "course-create"
 
     # Django's own names (its catalog has them in Finnish), Monday first.
     WEEKDAYS = sorted(dates.WEEKDAYS.items())
@@ -98,10 +94,6 @@ class SeriesForm(CourseForm):
         help_text=_("Untick the days with no session, such as holidays."),
     )
     shown_series = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
-    # The second step's own token: a double click saves one course, not two
-    # (course_create_view keys it together with the page's data). Signed: a
-    # token the server did not give, or one older than a day, counts as none.
-    submission = forms.CharField(required=False, max_length=128, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -187,24 +179,6 @@ class SeriesForm(CourseForm):
         data.setlist(self.add_prefix("dates"), [v for v, _label in self.fields["dates"].choices])
         data[self.add_prefix("shown_series")] = self.signature
         return type(self)(data).with_new_token()
-
-    def clean_submission(self):
-        token = self.cleaned_data["submission"]
-        try:
-            return SUBMISSION_SIGNER.unsign(token, max_age=SUBMISSION_SECONDS) if token else ""
-        except signing.BadSignature:  # made up, changed, or expired
-            return ""
-
-    @property
-    def has_token(self):
-        """The page carries a token the server gave it (within the day)."""
-        return bool(self.is_valid() and self.cleaned_data["submission"])
-
-    def with_new_token(self):
-        """The same page, the ticks as they are, with a token of its own."""
-        data = self.data.copy()
-        data[self.add_prefix("submission")] = SUBMISSION_SIGNER.sign(secrets.token_urlsafe(24))
-        return type(self)(data)
 
     def sessions(self):
         """[(start, end)] of the ticked days, in the current time zone."""

@@ -1,14 +1,20 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from registry.once import OnceFormMixin
+
 AUDIENCES = [
     ("participants", _("Participants (those with a place)")),
     ("waitlist", _("The waiting list")),
 ]
 
 
-class CourseMessageForm(forms.Form):
-    """A message from staff to a course's participants or its waiting list."""
+class CourseMessageForm(OnceFormMixin, forms.Form):
+    """A message from staff to a course's participants or its waiting list.
+    The page carries a one-time token: sent twice, it writes the messages
+    once (registry.once)."""
+
+    once_name = "course-message"
 
     audience = forms.ChoiceField(
         label=_("To"), choices=AUDIENCES, initial="participants", widget=forms.RadioSelect

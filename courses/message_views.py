@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_searched, customer_viewed
+from registry.once import Once
 
 from .call_list import warn_to_call
 from .message_forms import CourseMessageForm
@@ -37,26 +38,13 @@ def course_message_view(request, pk):
         data = form.cleaned_data
         recipients = course_recipients(course, data["audience"])
         if request.POST.get("confirm") == "1" and recipients:
-            since = timezone.now()
-            written = staff_message_create(
-                course=course,
-                audience=data["audience"],
-                subject=data["subject"],
-                text=data["text"],
-                by=request.user,
-                request=request,
-            )
-            messages.success(
-                request,
-                ngettext(
-                    "%(count)s message written: it is sent in a moment.",
-                    "%(count)s messages written: they are sent in a moment.",
-                    len(written),
-                )
-                % {"count": len(written)},
-            )
-            warn_to_call(request, since)
-            return redirect(course)
+            if form.has_token:
+                return _send(request, course, form)
+            # Made by hand, or a page from yesterday: nothing is sent; the
+            # preview again, with a token.
+            messages.warning(request, _("Check the message and send again."))
+        if not form.has_token:
+            form = form.with_new_token()
         audit_event_create(
             action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
             by=request.user,
@@ -88,6 +76,41 @@ def course_message_view(request, pk):
             },
         )
     return render(request, "courses/course_message.html", {"course": course, "form": form})
+
+
+def _send(request, course, form):
+    """Write the messages of a confirmed preview, once per page: the page sent
+    twice writes nothing more and says so."""
+    once = Once(request, form)
+    # Taken in the messages' transaction (the view's; registry.once).
+    if not once.take():
+        messages.info(
+            request,
+            _("The message was already sent: the form was sent twice. Nothing more was sent."),
+        )
+        return redirect(course)
+    since = timezone.now()
+    data = form.cleaned_data
+    written = staff_message_create(
+        course=course,
+        audience=data["audience"],
+        subject=data["subject"],
+        text=data["text"],
+        by=request.user,
+        request=request,
+    )
+    once.saved(len(written))
+    messages.success(
+        request,
+        ngettext(
+            "%(count)s message written: it is sent in a moment.",
+            "%(count)s messages written: they are sent in a moment.",
+            len(written),
+        )
+        % {"count": len(written)},
+    )
+    warn_to_call(request, since)
+    return redirect(course)
 
 
 @permission_required("courses.view_message", raise_exception=True)

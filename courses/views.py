@@ -1,13 +1,8 @@
-import hashlib
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,11 +18,11 @@ from registry.audit.services import audit_event_create, customer_searched, custo
 from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
+from registry.once import Once
 
 from .attendance import session_to_mark
 from .call_list import warn_to_call
 from .forms import (
-    SUBMISSION_SECONDS,
     CourseForm,
     CourseListForm,
     CustomerEnrollForm,
@@ -314,22 +309,9 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
     return redirect(course)
 
 
-def _submission_key(request, form):
-    """The cache key of one page's post: its token and what it would save.
-    The same page sent twice (a double click, "send again") has one key; the
-    page edited after Back and sent again is another course and has another.
-    The token as typed never becomes a key."""
-    values = {
-        name: sorted(value) if isinstance(value, list) else getattr(value, "pk", value)
-        for name, value in form.cleaned_data.items()
-    }
-    content = json.dumps(values, cls=DjangoJSONEncoder, sort_keys=True)
-    return f"course-create:{request.user.pk}:{hashlib.sha256(content.encode()).hexdigest()}"
-
-
 def _already_added(request, once):
     messages.info(request, _("The course was already added: the form was sent twice."))
-    added = Course.objects.visible_to(request.user).filter(pk=cache.get(once) or None).first()
+    added = Course.objects.visible_to(request.user).filter(pk=once.earlier()).first()
     return redirect(added or "courses:course-list")
 
 
@@ -346,13 +328,11 @@ def course_create_view(request):
             messages.warning(request, _("Check the sessions and save again."))
             form = form.with_new_token()
             return render(request, "courses/course_form.html", {"form": form})
-        once = _submission_key(request, form)
+        once = Once(request, form)
         try:
             with transaction.atomic():
-                # The key is taken in the course's transaction: a second post
-                # of the same page waits for the first, then finds it taken;
-                # a failed save gives it back.
-                if not cache.add(once, "", SUBMISSION_SECONDS):
+                # Taken in the course's transaction (registry.once).
+                if not once.take():
                     return _already_added(request, once)
                 course = course_create(
                     data=form.cleaned_data,
@@ -360,7 +340,7 @@ def course_create_view(request):
                     by=request.user,
                     request=request,
                 )
-                cache.set(once, course.pk, SUBMISSION_SECONDS)
+                once.saved(course.pk)
         except ValidationError as error:
             # A session the clocks skip (the spring change) ends before it starts.
             form.add_error(None, error)

@@ -12,6 +12,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 
 from .changes import plain_value
 from .models import Consent, ConsentText, Customer, MarketingChannel
+from .once import OnceFormMixin
 from .phones import format_phone
 from .query_forms import MomentField, ObjectIdField, QueryForm
 from .services import CUSTOMER_FIELDS
@@ -285,6 +286,13 @@ class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
         ):
             reasons.append(_("same name and postal code %(code)s") % {"code": other.postal_code})
         return reasons
+
+
+class CustomerCreateForm(OnceFormMixin, CustomerForm):
+    """A new customer: the page carries a one-time token, so the page sent
+    twice adds one customer (registry.once)."""
+
+    once_name = "customer-create"
 
 
 class CustomerFilterForm(QueryForm):

@@ -25,6 +25,7 @@ from .concurrency import CustomerGone, EditConflict
 from .exports import csv_response
 from .forms import (
     ConsentForm,
+    CustomerCreateForm,
     CustomerFilterForm,
     CustomerForm,
     CustomerMergeForm,
@@ -37,6 +38,7 @@ from .models import (
     MarketingChannel,
     RegisterExport,
 )
+from .once import Once
 from .phones import format_phone
 from .rights.forms import RectificationCaseForm
 from .services import (
@@ -248,21 +250,46 @@ SUPPRESSED_WARNING = _(
 
 
 class CustomerCreateView(PermissionRequiredMixin, CreateView):
-    """Add a customer: staff and the register manager."""
+    """Add a customer: staff and the register manager. The page sent twice
+    (a double click) adds one customer and takes the second post to it."""
 
     permission_required = "registry.add_customer"
     raise_exception = True
     model = Customer
-    form_class = CustomerForm
+    form_class = CustomerCreateForm
     template_name = "registry/customer_form.html"
 
-    def form_valid(self, form):
-        self.object = customer_create(
-            data=form.cleaned_data, by=self.request.user, request=self.request
-        )
-        messages.success(self.request, _("Customer added."))
-        warn_if_suppressed(self.request, self.object)
+    def post(self, request, *args, **kwargs):
+        self.object = None
+        form = self.get_form()
+        if not form.has_token:
+            # Made by hand, or a page from yesterday: nothing is saved, and
+            # nothing typed is lost (the page again, with a token).
+            form = form.with_new_token()
+            if form.is_valid():
+                messages.warning(request, _("Check the details and save again."))
+            return self.form_invalid(form)
+        once = Once(request, form)
+        if once.earlier():
+            # Before the duplicate check, which would show the first post's
+            # customer as a possible duplicate of itself.
+            return self._already_added(once)
+        if not form.is_valid():
+            return self.form_invalid(form)
+        with transaction.atomic():
+            # Taken in the customer's transaction (registry.once).
+            if not once.take():
+                return self._already_added(once)
+            self.object = customer_create(data=form.cleaned_data, by=request.user, request=request)
+            once.saved(self.object.pk)
+        messages.success(request, _("Customer added."))
+        warn_if_suppressed(request, self.object)
         return redirect(self.object)
+
+    def _already_added(self, once):
+        messages.info(self.request, _("The customer was already added: the form was sent twice."))
+        added = Customer.objects.filter(pk=once.earlier()).first()
+        return redirect(added or "registry:customer-list")
 
 
 class CustomerUpdateView(PermissionRequiredMixin, UpdateView):

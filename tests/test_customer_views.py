@@ -1,5 +1,7 @@
 """Customer pages: who may use them, what they show, what they audit."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -7,6 +9,7 @@ from django.urls import reverse
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_viewed
+from registry.forms import CustomerCreateForm
 from registry.models import Customer
 from registry.views import CappedPaginator
 
@@ -94,6 +97,7 @@ def test_creating_a_customer_is_audited_without_personal_values(client, staff_me
             "phone": "050 765 4321",
             "country": "FI",
             "source": "enrolment_or_purchase",
+            "submission": CustomerCreateForm.new_token(),
         },
     )
     customer = Customer.objects.get()
@@ -162,6 +166,7 @@ def test_creating_a_duplicate_shows_it_and_needs_confirmation(client, staff_memb
         "phone": "040 123 4567",
         "country": "FI",
         "source": "information_request",
+        "submission": CustomerCreateForm.new_token(),
     }
     response = client.post(reverse("registry:customer-create"), data, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
@@ -276,6 +281,7 @@ def test_a_new_customers_first_save_succeeds(client, staff_member):
         and "checked" in page.split('value="enrolment_or_purchase"')[1].split(">")[0]
     )
     assert 'name="confirm_duplicate"' not in page
+    token = re.search(r'name="submission" value="([^"]+)"', page)[1]
     response = client.post(
         reverse("registry:customer-create"),
         {
@@ -284,6 +290,7 @@ def test_a_new_customers_first_save_succeeds(client, staff_member):
             "phone": "040 765 4321",
             "country": "FI",
             "source": "enrolment_or_purchase",
+            "submission": token,
         },
     )
     assert response.status_code == 302

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from courses.message_forms import CourseMessageForm
 from courses.models import Message, MessageSettings
 from courses.tasks import message_deliver
 from registry.audit.models import AuditEvent
@@ -35,7 +36,8 @@ def test_staff_message_preview_lists_recipients_and_warns_against_marketing(clie
     page = client.get(url).content.decode()
     assert "markkinointi" in page.lower()
     data = {"audience": "participants", "subject": "Sali vaihtui", "text": "Olemme salissa 2."}
-    page = client.post(url, data).content.decode()
+    preview = client.post(url, data)
+    page = preview.content.decode()
     assert participant.full_name in page
     assert no_email.full_name in page
     assert "ei sähköpostiosoitetta: soita" in page.lower()
@@ -44,7 +46,8 @@ def test_staff_message_preview_lists_recipients_and_warns_against_marketing(clie
     assert "Olemme salissa 2." in page
     assert f"Hei {participant.first_name}," in page
     assert not Message.objects.exists()  # a preview writes nothing
-    response = client.post(url, {**data, "confirm": "1"}, follow=True)
+    token = preview.context["form"].data["submission"]
+    response = client.post(url, {**data, "submission": token, "confirm": "1"}, follow=True)
     assert set(Message.objects.values_list("customer", flat=True)) == {
         participant.pk,
         no_email.pk,
@@ -83,6 +86,7 @@ def test_the_waiting_list_gets_only_its_own_message(client, staff_member):
             "audience": "waitlist",
             "subject": "Jono",
             "text": "Paikkoja voi vapautua.",
+            "submission": CourseMessageForm.new_token(),
             "confirm": "1",
         },
     )
@@ -237,6 +241,7 @@ def test_a_subject_with_a_line_break_becomes_one_line(client, staff_member, smtp
             "audience": "participants",
             "subject": "Sali\r\nBcc: kaikki@example.invalid",
             "text": "x",
+            "submission": CourseMessageForm.new_token(),
             "confirm": "1",
         },
     )

@@ -470,9 +470,11 @@ def test_no_course_messages_are_written_to_them(client, settings, staff_member, 
     client.force_login(staff_member)
     url = reverse("courses:course-message", args=[course.pk])
     data = {"audience": "participants", "subject": "Sali", "text": "Sali vaihtui."}
-    preview = client.post(url, data).content.decode()
+    shown = client.post(url, data)
+    preview = shown.content.decode()
     assert participant.full_name in preview and customer.full_name not in preview
-    client.post(url, {**data, "confirm": "1"})
+    token = shown.context["form"].data["submission"]
+    client.post(url, {**data, "submission": token, "confirm": "1"})
     # The customer's own cancellation: no notice. The place it frees passes
     # over the first on the waiting list, restricted (no new place), who
     # keeps the first position for when the restriction is lifted.

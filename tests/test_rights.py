@@ -26,6 +26,7 @@ from registry.imports.services import import_apply, import_cancel, import_upload
 from registry.models import Consent, ConsentText, Customer
 from registry.rights.documents import access_document
 from registry.rights.erasure import customer_erase, read_journal
+from registry.rights.forms import DataSubjectRequestForm
 from registry.rights.models import DataSubjectRequest, one_month_after
 from registry.rights.selectors import access_report, retention_candidates
 from registry.rights.services import case_log, case_update
@@ -86,6 +87,7 @@ def test_logging_a_request_sets_the_deadline_and_is_audited(client, register_man
             "kind": "access",
             "received_on": "2026-11-20",
             "identity_verification": "Vastaus rekisteröidystä sähköpostista",
+            "submission": DataSubjectRequestForm.new_token(),
         },
     )
     case = DataSubjectRequest.objects.get()

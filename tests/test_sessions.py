@@ -6,7 +6,6 @@ import csv
 import datetime
 import importlib
 import io
-import secrets
 import threading
 import time
 from datetime import timedelta
@@ -22,11 +21,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courses.attendance import attendance_grid_page, attendance_save, session_to_mark
-from courses.forms import SUBMISSION_SECONDS, SUBMISSION_SIGNER, SeriesForm
+from courses.forms import SeriesForm
 from courses.models import Attendance, Course, Enrollment, Session
 from courses.services import EnrollmentError, enrollment_cancel, session_cancel, session_update
 from registry.audit.models import AuditEvent
 from registry.models import Customer
+from registry.once import SUBMISSION_SECONDS
 from registry.rights.documents import access_document
 from registry.rights.erasure import customer_erase
 from registry.rights.selectors import access_report
@@ -65,7 +65,7 @@ def series_post(**changes):
     if "shown_series" in changes:
         # The second step: the page's token (course_create_view refuses a
         # confirmation without one).
-        data.setdefault("submission", SUBMISSION_SIGNER.sign(secrets.token_urlsafe(24)))
+        data.setdefault("submission", SeriesForm.new_token())
     return data
 
 
@@ -133,12 +133,13 @@ def test_a_confirmation_without_the_pages_token_saves_nothing(client, staff_memb
     ]
     crafted = series_post(shown_series=shown(), dates=days[:3])
     del crafted["submission"]
-    given = SUBMISSION_SIGNER.sign("a-token-the-server-gave")
+    given = SeriesForm.new_token()
     with monkeypatch.context() as past:
         yesterday = time.time() - SUBMISSION_SECONDS - 60
         past.setattr(signing.time, "time", lambda: yesterday)
-        expired = SUBMISSION_SIGNER.sign("a-token-of-yesterday")
-    made_up = (None, "", "x", "a" * 128, given[:-1] + "A", given + "x", expired)
+        expired = SeriesForm.new_token()
+    changed = given[:-1] + ("B" if given.endswith("A") else "A")  # never the same
+    made_up = (None, "", "x", "a" * 128, changed, given + "x", expired)
     for submission in made_up:
         data = crafted if submission is None else {**crafted, "submission": submission}
         again = client.post(url, data)
@@ -899,7 +900,7 @@ def test_a_series_session_the_clocks_skip_is_refused_on_the_page(client, staff_m
             **data,
             "shown_series": shown(**data),
             "dates": ["2027-03-21", "2027-03-28"],
-            "submission": SUBMISSION_SIGNER.sign(secrets.token_urlsafe(24)),
+            "submission": SeriesForm.new_token(),
         },
     )
     assert response.status_code == 200 and not Course.objects.exists()

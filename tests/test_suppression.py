@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from registry.checks import suppression_key_check
+from registry.forms import CustomerCreateForm
 from registry.imports.services import import_apply
 from registry.marketing.models import SuppressedContact
 from registry.models import Consent, Customer, MarketingChannel
@@ -117,6 +118,7 @@ def test_the_customer_form_warns_on_a_match(client, objector, register_manager, 
             "phone": "",
             "country": "FI",
             "source": "information_request",
+            "submission": CustomerCreateForm.new_token(),
         },
         follow=True,
     )

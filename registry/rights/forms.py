@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from registry.accounts.reauth import password_confirm
 from registry.forms import VersionedFormMixin
+from registry.once import OnceFormMixin
 from registry.query_forms import ObjectIdsField, QueryForm
 
 from .models import DataSubjectRequest, add_months
@@ -29,7 +30,12 @@ class RectificationCaseForm(QueryForm):
         )
 
 
-class DataSubjectRequestForm(forms.ModelForm):
+class DataSubjectRequestForm(OnceFormMixin, forms.ModelForm):
+    """Log a request. The page carries a one-time token: sent twice, it logs
+    one case (registry.once)."""
+
+    once_name = "request-create"
+
     class Meta:
         model = DataSubjectRequest
         fields = ("kind", "received_on", "identity_verification")

@@ -14,6 +14,7 @@ from registry.accounts.reauth import lockout_after_wrong_password, recent_authen
 from registry.audit.services import customer_searched, customer_viewed
 from registry.concurrency import CustomerGone, EditConflict
 from registry.models import Customer
+from registry.once import Once
 
 from .documents import access_document, document_pdf
 from .erasure import customer_erase, customers_erase
@@ -57,14 +58,36 @@ def case_create(request, pk):
     form = DataSubjectRequestForm(
         request.POST or None, initial={"received_on": timezone.localdate()}
     )
-    if request.method == "POST" and form.is_valid():
-        case = case_log(customer=customer, by=request.user, request=request, **form.cleaned_data)
+    if request.method == "POST" and form.is_valid() and form.has_token:
+        once = Once(request, form)
+        # Taken in the case's transaction (registry.once): the page sent twice
+        # (a double click) logs one case and takes the second post to it.
+        if not once.take():
+            messages.info(request, _("The request was already logged: the form was sent twice."))
+            logged = DataSubjectRequest.objects.filter(pk=once.earlier()).first()
+            return redirect(logged or customer)
+        data = form.cleaned_data
+        case = case_log(
+            customer=customer,
+            kind=data["kind"],
+            received_on=data["received_on"],
+            identity_verification=data["identity_verification"],
+            by=request.user,
+            request=request,
+        )
+        once.saved(case.pk)
         messages.success(
             request,
             _("Request %(reference)s logged; deadline %(date)s.")
             % {"reference": case.reference, "date": case.deadline.strftime("%d.%m.%Y")},
         )
         return redirect(case)
+    if form.is_bound and not form.has_token:
+        # Made by hand, or a page from yesterday: nothing is logged; what was
+        # typed comes back with a token.
+        if form.is_valid():
+            messages.warning(request, _("Check the request and log it again."))
+        form = form.with_new_token()
     customer_viewed(customer=customer, by=request.user, request=request, via="request")
     return render(request, "registry/request_form.html", {"customer": customer, "form": form})
 
