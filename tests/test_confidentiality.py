@@ -133,7 +133,7 @@ def test_the_access_review_lists_active_accounts_without_an_undertaking(
     response = client.get(reverse("registry:access-review"))
     assert [a.username for a in response.context["unsigned"]] == ["ohjaaja", "toimisto"]
     html = response.content.decode()
-    assert "2 aktiivisella käyttäjätilillä ei ole allekirjoitettua salassapitositoumusta" in html
+    assert "2 aktiivisen tunnuksen salassapitositoumusta ei ole kirjattu" in html
     change_url = reverse("admin:auth_user_change", args=[staff_member.pk])
     assert f'<li><a href="{change_url}">toimisto</a></li>' in html
     # The table shows the day, or that it is missing (inactive accounts too).
