@@ -135,7 +135,7 @@ def test_the_access_review_lists_active_accounts_without_an_undertaking(
     html = response.content.decode()
     assert "2 aktiivisen tunnuksen salassapitositoumusta ei ole kirjattu" in html
     change_url = reverse("admin:auth_user_change", args=[staff_member.pk])
-    assert f'<li><a href="{change_url}">toimisto</a></li>' in html
+    assert f'<li><a class="alert-link" href="{change_url}">toimisto</a></li>' in html
     # The table shows the day, or that it is missing (inactive accounts too).
     assert "14.3.2025" in html
     assert html.count("puuttuu") == 3
