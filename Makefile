@@ -132,11 +132,13 @@ messages: $(VENV)/.installed-dev
 	DEBUG=true $(MANAGE) makemessages --locale fi --no-obsolete --add-location=file --ignore '.venv/*' --ignore 'var/*'
 	DEBUG=true $(MANAGE) compilemessages --locale fi --ignore '.venv/*'
 
+# The controller's details and the processors (fictional): .ci/production-like.env.
 check-deploy: $(VENV)/.installed
+	mapfile -t deploy_env < <(grep -v -e '^#' -e '^$$' .ci/production-like.env) && \
 	DEBUG=false SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  SUPPRESSION_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  ALLOWED_HOSTS=rekisteri.example.fi CSRF_TRUSTED_ORIGINS=https://rekisteri.example.fi \
-	  $(MANAGE) check --deploy --fail-level WARNING
+	  env "$${deploy_env[@]}" $(MANAGE) check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) var/static

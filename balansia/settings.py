@@ -6,7 +6,9 @@ With DEBUG off (the default) the settings are those of production.
 """
 
 import hashlib
+import json
 import os
+import unicodedata
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
 from django.utils.translation import gettext_lazy as _
+from django_countries.data import COUNTRIES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +50,80 @@ def envint(name, default):
 
 def envlist(name, default=""):
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+#: The EU and EEA (Iceland, Liechtenstein, Norway) by ISO 3166-1 code, with the
+#: parts of EU states that ISO codes apart (Åland, the French outermost regions).
+#: A transfer elsewhere needs a safeguard (GDPR chapter V).
+EU_EEA_COUNTRIES = frozenset(
+    {
+        *("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU"),
+        *("IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"),
+        *("IS", "LI", "NO"),
+        *("AX", "GF", "GP", "MF", "MQ", "RE", "YT"),
+    }
+)
+
+
+def envprocessors(name):
+    """The processors of the register: a JSON list of objects with name, purpose,
+    country (ISO code) and, for a country outside the EU/EEA, the safeguard of
+    the transfer. The privacy notice shows the values, so anything else stops
+    the start with the reason (README, "Processors")."""
+    keys, longest = ("name", "purpose", "country", "safeguard"), 300
+    value = env(name, "[]")
+
+    def refuse(problem):
+        raise ImproperlyConfigured(
+            f"{name}: {problem} Expected a JSON list such as "
+            '[{"name": "Esimerkki Hosting Oy", "purpose": "server and database", '
+            '"country": "FI"}, {"name": "Example Inc.", "purpose": "newsletter", '
+            '"country": "US", "safeguard": "EU-US Data Privacy Framework"}] (README, Processors).'
+        ) from None
+
+    try:
+        processors = json.loads(value)
+    except (ValueError, RecursionError) as error:
+        refuse(
+            f"not valid JSON ({error}). In a file that make reads (.env), write it "
+            "without quotes around it."
+        )
+    if not isinstance(processors, list):
+        refuse("not a list.")
+    cleaned = []
+    for number, processor in enumerate(processors, start=1):
+        if not isinstance(processor, dict):
+            refuse(f"processor {number} is not an object.")
+        if unknown := sorted(set(processor) - set(keys)):
+            refuse(f"processor {number} has unknown keys {unknown}.")
+        texts = {}
+        for key in keys:
+            text = processor.get(key, "")
+            if not isinstance(text, str):
+                refuse(f"the {key} of processor {number} is not text.")
+            text = text.strip()
+            # Control and format characters (a NUL, a line break, a right-to-left
+            # override) have no place in a line of the notice.
+            if len(text) > longest or any(unicodedata.category(c)[0] == "C" for c in text):
+                refuse(
+                    f"the {key} of processor {number} is longer than {longest} characters "
+                    "or holds control characters."
+                )
+            texts[key] = text
+        for key in ("name", "purpose", "country"):
+            if not texts[key]:
+                refuse(f"processor {number} has no {key}.")
+        texts["country"] = texts["country"].upper()
+        if texts["country"] not in COUNTRIES:
+            refuse(f"the country of processor {number} is not an ISO 3166-1 code (FI, DE, US).")
+        if texts["country"] not in EU_EEA_COUNTRIES and not texts["safeguard"]:
+            refuse(
+                f"processor {number} is outside the EU/EEA ({texts['country']}) and has no "
+                "safeguard for the transfer (e.g. the EU-US Data Privacy Framework, or the "
+                "EU standard contractual clauses)."
+            )
+        cleaned.append(texts)
+    return cleaned
 
 
 VAR_DIR = Path(env("VAR_DIR", BASE_DIR / "var"))
@@ -374,6 +451,10 @@ REGISTER_CONTACT_PERSON = {
     "phone": env("REGISTER_CONTACT_PHONE", "+358 40 000 0000"),
     "email": env("REGISTER_CONTACT_EMAIL", "tietosuoja@example.invalid"),
 }
+# Who processes the register's data on the controller's behalf (hosting, mail
+# relay, off-site backups, newsletter service), for the privacy notice and the
+# record of processing; `check --deploy` warns while it is empty.
+REGISTER_PROCESSORS = envprocessors("REGISTER_PROCESSORS")
 try:
     PRIVACY_NOTICE_UPDATED = date.fromisoformat(env("PRIVACY_NOTICE_UPDATED", "2026-11-25"))
 except ValueError:

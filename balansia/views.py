@@ -7,6 +7,7 @@ from django.views.i18n import JavaScriptCatalog
 
 from registry.accounts.forms import LoginForm
 from registry.accounts.roles import role_labels
+from registry.notice import processors, register_content
 
 
 @login_not_required
@@ -15,13 +16,27 @@ def home(request):
     visitors, as the business's original page was; the dashboard for users."""
     if request.user.is_authenticated:
         return render(request, "home/dashboard.html", {"roles": role_labels(request.user)})
-    return render(request, "home/notice.html", {"form": LoginForm(request)})
+    return render(request, "home/notice.html", _notice_context(form=LoginForm(request)))
 
 
 @login_not_required
 def privacy_notice(request):
     """The privacy notice (register description); public."""
-    return render(request, "home/notice.html", {"form": None})
+    return render(request, "home/notice.html", _notice_context(form=None))
+
+
+def _notice_context(*, form):
+    """What the notice tells besides the controller's details (the context
+    processor `register` gives those to every page)."""
+    listed = processors()
+    return {
+        "form": form,
+        "register_content": register_content(),
+        "processors": listed,
+        "transfers": [processor for processor in listed if processor.outside_eu_eea],
+        "backup_keep_daily": settings.BACKUP_KEEP_DAILY,
+        "backup_keep_monthly": settings.BACKUP_KEEP_MONTHLY,
+    }
 
 
 @login_not_required

@@ -50,6 +50,7 @@ def test_register_manager_creates_an_account_that_must_change_its_password(
     response = client.post(
         reverse("admin:auth_user_add"),
         {
+            "confidentiality_signed_on": "2025-06-02",
             "username": "uusi-ohjaaja",
             "usable_password": "true",
             "password1": "ohjaajan-alkusalasana-1",

@@ -6,13 +6,16 @@ import json
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -28,10 +31,24 @@ from .access_rights import grantable_groups, grantable_permissions, manageable
 from .lock import account_login_unlock
 from .models import AccountSecurity
 from .reauth import is_recent
-from .services import access_changed, account_require_password_change
+from .services import (
+    access_changed,
+    account_confidentiality_signed,
+    account_require_password_change,
+)
 from .two_factor import device_changed_in_admin
 
 User = get_user_model()
+
+
+def signed_by_now(day):
+    """An undertaking is signed before the account is made, never ahead."""
+    plausible_moment(day)
+    if day > timezone.localdate():
+        raise ValidationError(
+            _("Give the day the undertaking was signed: it cannot be in the future."),
+            code="future",
+        )
 
 
 class AccountSecurityForm(forms.ModelForm):
@@ -46,7 +63,14 @@ class AccountSecurityForm(forms.ModelForm):
 
     class Meta:
         model = AccountSecurity
-        fields = ("password_change_required",)
+        fields = ("password_change_required", "confidentiality_signed_on")
+        widgets = {"confidentiality_signed_on": AdminDateWidget}
+
+    def clean_confidentiality_signed_on(self):
+        day = self.cleaned_data["confidentiality_signed_on"]
+        if day is not None:
+            signed_by_now(day)
+        return day
 
 
 class AccountSecurityInline(admin.StackedInline):
@@ -55,11 +79,33 @@ class AccountSecurityInline(admin.StackedInline):
     can_delete = False
     readonly_fields = ("login_locked_at",)
 
+    def has_add_permission(self, request, obj=None):
+        # An account made before its security row existed gets one the first
+        # time something is recorded on it (the day of its undertaking):
+        # part of changing the account, audited as that change.
+        return obj is not None and self.has_change_permission(request, obj)
+
     def get_fields(self, request, obj=None):
+        fields = ("password_change_required", "confidentiality_signed_on")
         security = getattr(obj, "security", None) if obj is not None else None
         if security is not None and security.login_locked_at is not None:
-            return ("password_change_required", "login_locked_at", "lift_lock")
-        return ("password_change_required",)
+            return (*fields, "login_locked_at", "lift_lock")
+        return fields
+
+
+class AccountCreationForm(AdminUserCreationForm):
+    """A new account, made only after the person signed the confidentiality
+    undertaking (the notice: employees are bound by confidentiality)."""
+
+    confidentiality_signed_on = forms.DateField(
+        label=_("Confidentiality undertaking signed on"),
+        help_text=_(
+            "Make the account only after the person has signed the confidentiality "
+            "undertaking, and keep the signed copy."
+        ),
+        widget=AdminDateWidget,
+        validators=[signed_by_now],
+    )
 
 
 #: Django's own permissions, named in the interface's language (Django stores
@@ -288,6 +334,22 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
     """
 
     form = AccountChangeForm
+    add_form = AccountCreationForm
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "confidentiality_signed_on",
+                    "username",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+    )
     inlines = (AccountSecurityInline,)
     # Dates a person could type that no page could show again (year 1).
     formfield_overrides = {
@@ -347,6 +409,9 @@ class RegisterUserAdmin(AuditedAccessMixin, UserAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             account_require_password_change(user=obj)
+            account_confidentiality_signed(
+                user=obj, signed_on=form.cleaned_data["confidentiality_signed_on"]
+            )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

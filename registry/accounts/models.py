@@ -29,6 +29,15 @@ class AccountSecurity(models.Model):
         blank=True,
         help_text=_("Failed logins before this no longer count towards a lock."),
     )
+    confidentiality_signed_on = models.DateField(
+        _("confidentiality undertaking signed on"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The day the person signed the confidentiality undertaking, before the account "
+            "was made. Keep the signed copy."
+        ),
+    )
 
     class Meta:
         verbose_name = _("account security")

@@ -10,6 +10,7 @@ from django.db.models import (
     Count,
     Exists,
     ExpressionWrapper,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -56,8 +57,9 @@ def _dormant(days):
 
 def access_review():
     """Every account with its roles, its reads and exports of the last 30 days,
-    the last change of its two-factor devices (when and what), and whether it
-    is dormant (no login for DORMANT_DAYS)."""
+    the last change of its two-factor devices (when and what), the day its
+    confidentiality undertaking was signed, and whether it is dormant (no
+    login for DORMANT_DAYS)."""
     since = timezone.now() - timedelta(days=30)
     recent = Q(audit_events__at__gte=since)
     device_changes = AuditEvent.objects.filter(
@@ -76,6 +78,7 @@ def access_review():
             has_two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
             device_changed_at=Subquery(device_changes.values("at")[:1]),
             device_change=Subquery(device_changes.values("action")[:1]),
+            confidentiality_signed_on=F("security__confidentiality_signed_on"),
             is_dormant=ExpressionWrapper(
                 _dormant(settings.DORMANT_DAYS), output_field=BooleanField()
             ),

@@ -16,6 +16,13 @@ def account_require_password_change(*, user, required=True):
     )
 
 
+def account_confidentiality_signed(*, user, signed_on):
+    """Record the day the person signed the confidentiality undertaking."""
+    AccountSecurity.objects.update_or_create(
+        user=user, defaults={"confidentiality_signed_on": signed_on}
+    )
+
+
 def account_password_must_change(user):
     return AccountSecurity.objects.filter(user=user, password_change_required=True).exists()
 

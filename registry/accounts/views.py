@@ -173,8 +173,9 @@ def reauthenticate(request):
 
 @permission_required("auth.change_user", raise_exception=True)
 def access_review_view(request):
-    """Every account: roles, active, last login, customer records viewed and
-    exported in the last 30 days (register manager)."""
+    """Every account: roles, active, last login, the confidentiality
+    undertaking, customer records viewed and exported in the last 30 days
+    (register manager)."""
     accounts = list(access_review())
     return render(
         request,
@@ -182,6 +183,11 @@ def access_review_view(request):
         {
             "accounts": accounts,
             "dormant": [account for account in accounts if account.is_dormant],
+            "unsigned": [
+                account
+                for account in accounts
+                if account.is_active and account.confidentiality_signed_on is None
+            ],
             "dormant_days": settings.DORMANT_DAYS,
         },
     )

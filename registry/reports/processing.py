@@ -12,13 +12,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from registry.accounts.roles import GRANTS, ROLE_LABELS
-from registry.models import Consent, Customer, MarketingChannel
+from registry.models import Customer, MarketingChannel
+from registry.notice import processors, register_content
 from registry.rights.documents import Document, Section, document_pdf
-from registry.services import CUSTOMER_FIELDS
-
-
-def _field_label(name):
-    return str(Customer._meta.get_field(name).verbose_name)
 
 
 def processing_record():
@@ -31,6 +27,25 @@ def processing_record():
         .values_list("name", "users")
     )
     customers = Customer.objects.count()
+    listed = processors()
+    processor_lines = [
+        _(
+            "Processor (GDPR art. 28, on the controller's instructions under a data processing "
+            "agreement): %(name)s, %(country)s: %(purpose)s."
+        )
+        % {"name": processor.name, "country": processor.country_name, "purpose": processor.purpose}
+        for processor in listed
+    ] or [_("No processors are listed (REGISTER_PROCESSORS).")]
+    transfer_lines = [
+        _("%(name)s, %(country)s: %(safeguard)s.")
+        % {
+            "name": processor.name,
+            "country": processor.country_name,
+            "safeguard": processor.safeguard,
+        }
+        for processor in listed
+        if processor.outside_eu_eea
+    ] or [_("None.")]
     return [
         (
             _("Controller"),
@@ -84,33 +99,22 @@ def processing_record():
         ),
         (
             _("Categories of personal data"),
-            [
-                ", ".join(_field_label(name) for name in CUSTOMER_FIELDS),
-                _(
-                    "Marketing consents and objections, with the wording shown and how they were "
-                    "obtained (%(channels)s)."
-                )
-                % {"channels": ", ".join(str(label) for _v, label in Consent.Channel.choices)},
-                _("Course enrolments and participation."),
-                _("Data subject requests and how they were answered."),
-                _("The audit trail: who read, changed or exported which record, when."),
-            ],
+            # What the privacy notice tells the customer, word for word.
+            register_content(),
         ),
         (
             _("Recipients"),
             [
+                *processor_lines,
                 _(
-                    "None outside %(name)s. Data is disclosed only under a legal obligation, "
-                    "such as at the customer's own request or an authority's request based on "
-                    "law."
+                    "Nobody else outside %(name)s. Data is disclosed only under a legal "
+                    "obligation, such as at the customer's own request or an authority's "
+                    "request based on law."
                 )
-                % {"name": controller["name"]}
+                % {"name": controller["name"]},
             ],
         ),
-        (
-            _("Transfers outside the EU/EEA"),
-            [_("None.")],
-        ),
+        (_("Transfers outside the EU/EEA"), transfer_lines),
         (
             _("Retention periods"),
             [
@@ -125,10 +129,18 @@ def processing_record():
                     "statistics and as proof of the answer."
                 ),
                 _(
-                    "Backups: the newest of each of the last %(daily)s days and of the last "
-                    "%(monthly)s months; an erasure is applied again after a restore."
+                    "Backups, on the server and at the off-site copy: the newest of each of the "
+                    "last %(daily)s days and of the last %(monthly)s months, none for longer "
+                    "(backup --prune; the off-site copy follows with rsync --delete); an erasure "
+                    "is applied again after a restore."
                 )
                 % {"daily": settings.BACKUP_KEEP_DAILY, "monthly": settings.BACKUP_KEEP_MONTHLY},
+                _(
+                    "The texts of messages to customers: %(days)s days (manage.py "
+                    "purge_message_bodies); who got what kind of message when stays with the "
+                    "customer's data."
+                )
+                % {"days": settings.MESSAGE_BODY_DAYS},
                 _("The rejected rows of an import: %(days)s days.")
                 % {"days": settings.IMPORT_UNDO_DAYS},
             ],
