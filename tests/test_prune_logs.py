@@ -22,6 +22,7 @@ from django.utils import timezone
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_viewed
 from registry.erasure import ERASED
+from registry.reports.health import GREEN, RED, health
 from registry.rights.models import add_months
 from registry.rights.selectors import access_report
 
@@ -278,6 +279,21 @@ def test_a_nul_in_the_search_words_does_not_break_it():
     call_command("prune_logs", verbosity=0)
     event.refresh_from_db()
     assert event.detail["query"] == ERASED
+
+
+def test_the_health_page_shows_when_the_logs_were_last_pruned():
+    def line():
+        (found,) = [line for line in health() if "audit trail" in line.promise]
+        return found
+
+    assert line().status == GREEN  # nothing old enough yet
+    age([searched("Eskola Matti")])
+    assert line().status == RED
+    assert "never" in line().evidence
+    call_command("prune_logs", verbosity=0)
+    assert line().status == GREEN
+    assert "Logs last pruned" in line().evidence
+    assert line().link == reverse("registry:audit-trail") + "?action=logs_pruned"
 
 
 @pytest.mark.parametrize("value", ["0", "-3"])
