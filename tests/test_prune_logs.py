@@ -23,6 +23,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_viewed
 from registry.erasure import ERASED
 from registry.reports.health import GREEN, RED, health
+from registry.reports.processing import processing_record_markdown
 from registry.rights.models import add_months
 from registry.rights.selectors import access_report
 
@@ -294,6 +295,14 @@ def test_the_health_page_shows_when_the_logs_were_last_pruned():
     assert line().status == GREEN
     assert "Logs last pruned" in line().evidence
     assert line().link == reverse("registry:audit-trail") + "?action=logs_pruned"
+
+
+def test_the_notice_and_the_record_of_processing_tell_the_period(client, settings):
+    settings.AUDIT_KEEP_MONTHS = 18
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    notice = client.get(reverse("privacy-notice")).content.decode()
+    assert "network addresses for 18 months" in notice
+    assert "IP addresses in them, and the login records, 18 months" in processing_record_markdown()
 
 
 @pytest.mark.parametrize("value", ["0", "-3"])
