@@ -123,7 +123,7 @@ def test_the_run_records_its_counts_and_a_second_run_finds_nothing(client, staff
     first = pruned_event()
     assert first.actor is None
     assert first.detail == {
-        "cutoff": add_months(timezone.localtime(first.at), -24).date().isoformat(),
+        "cutoff": add_months(first.at, -24).date().isoformat(),
         "events": 3,
         "ip_addresses": 2,
         "search_words": 1,
@@ -152,7 +152,7 @@ def test_the_retention_follows_the_setting(settings):
     assert event.detail["query"] == ERASED
 
 
-def test_the_old_values_go_in_one_update_whatever_their_number(django_assert_max_num_queries):
+def test_the_old_values_go_in_one_update_whatever_their_number():
     for number in range(30):
         searched(f"Nimi {number}")
         audit_event_create(
