@@ -16,4 +16,5 @@ def register(request):
         "register_contact": settings.REGISTER_CONTACT_PERSON,
         "notice_updated": settings.PRIVACY_NOTICE_UPDATED,
         "retention_months": settings.RETENTION_MONTHS,
+        "audit_keep_months": settings.AUDIT_KEEP_MONTHS,
     }

@@ -464,6 +464,13 @@ except ValueError:
 # Customers with no activity (no change, consent event or enrolment) for this
 # many months are listed for review and erasure (manage.py retention).
 RETENTION_MONTHS = envint("RETENTION_MONTHS", 36)
+# The audit trail keeps who did what for as long as the register exists, but
+# the values that may name someone it does not need to (search words, user
+# names typed at the login, staff addresses) only this many months; django-axes'
+# login records go after as long (manage.py prune_logs).
+AUDIT_KEEP_MONTHS = envint("AUDIT_KEEP_MONTHS", 24)
+if AUDIT_KEEP_MONTHS < 1:
+    raise ImproperlyConfigured("AUDIT_KEEP_MONTHS must be at least 1.")
 # Erased customer ids are also appended here, outside the database, so that a
 # restore of an older backup can erase them again. Keep it beside the backups.
 ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journal.jsonl"))

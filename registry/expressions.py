@@ -2,7 +2,7 @@
 
 import json
 
-from django.db import models
+from django.db import NotSupportedError, models
 
 
 class OneOf(models.Expression):
@@ -43,3 +43,74 @@ class OneOf(models.Expression):
         # The SQL is a compiled expression; the values are one parameter.
         sql = f"{sql} IN (SELECT value FROM json_each(%s))"  # noqa: S608
         return sql, [*params, json.dumps(self.values)]
+
+
+class JSONObjectPatch(models.Expression):
+    """A JSON object with the texts of `replace` set at their keys and those
+    of `add` set where the key is missing, in SQL (one UPDATE of any number
+    of rows, not a read and a write of each). A value that is not an object
+    (a list, a text, a number: nothing writes them, but a value from outside
+    is not trusted) comes back as it was.
+
+    PostgreSQL: `add || value || replace` (the right side of `||` wins);
+    SQLite: `json_set(json_insert(value, add...), replace...)`.
+    """
+
+    output_field = models.JSONField()
+
+    def __init__(self, expression, *, replace=None, add=None):
+        super().__init__()
+        self.expression = models.F(expression) if isinstance(expression, str) else expression
+        self.replace = {str(key): str(value) for key, value in (replace or {}).items()}
+        self.add = {str(key): str(value) for key, value in (add or {}).items()}
+
+    def get_source_expressions(self):
+        return [self.expression]
+
+    def set_source_expressions(self, exprs):
+        (self.expression,) = exprs
+
+    def resolve_expression(self, *args, **kwargs):
+        resolved = self.copy()
+        resolved.expression = self.expression.resolve_expression(*args, **kwargs)
+        return resolved
+
+    def as_sql(self, compiler, connection):
+        raise NotSupportedError(f"JSONObjectPatch is not written for {connection.vendor}.")
+
+    def as_postgresql(self, compiler, connection):
+        sql, params = compiler.compile(self.expression)
+        parts, parts_params = [], []
+        for values in (self.add, None, self.replace):
+            if values is None:
+                parts.append(sql)
+                parts_params += params
+            elif values:
+                pairs = ", ".join("%s::text, %s::text" for _ in values)
+                parts.append(f"jsonb_build_object({pairs})")
+                parts_params += [item for pair in values.items() for item in pair]
+        patched = " || ".join(parts)
+        return (
+            f"CASE WHEN jsonb_typeof({sql}) = 'object' THEN {patched} ELSE {sql} END",
+            [*params, *parts_params, *params],
+        )
+
+    def as_sqlite(self, compiler, connection):
+        sql, params = compiler.compile(self.expression)
+        patched, patched_params = sql, list(params)
+        for function, values in (("json_insert", self.add), ("json_set", self.replace)):
+            if values:
+                pairs = ", ".join("%s, %s" for _ in values)
+                patched = f"{function}({patched}, {pairs})"
+                patched_params += [
+                    item for key, value in values.items() for item in (_json_path(key), value)
+                ]
+        return (
+            f"CASE WHEN json_type({sql}) = 'object' THEN {patched} ELSE {sql} END",
+            [*params, *patched_params, *params],
+        )
+
+
+def _json_path(key):
+    """SQLite's path of a key of the top object, quoted (a key may hold a dot)."""
+    return "$." + json.dumps(key)

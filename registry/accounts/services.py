@@ -1,7 +1,14 @@
 """Writes about accounts, each audited in the same transaction."""
 
+from datetime import timedelta
+from importlib import import_module
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
@@ -91,3 +98,41 @@ def _erase_from_login_records(erasure):
             if any(scrubbed[name] != (getattr(row, name) or "") for name in text_fields):
                 model.objects.filter(pk=row.pk).update(**scrubbed)
                 erasure.rewrote(model._meta.label_lower)
+
+
+def login_records_prune(*, before, dry_run=False):
+    """django-axes' records of logins and of failed logins from before
+    `before`, with its own reset_logs and reset_failure_logs (which take whole
+    days), and its attempts whose lockout is over (axes removes those itself,
+    but only when someone next logs in). Returns the counts; `dry_run` only
+    counts."""
+    now = timezone.now()
+    days = (now - before).days
+    logs_limit = now - timedelta(days=days)
+    attempts_limit = now - get_cool_off()
+    expired_attempts = AccessAttempt.objects.filter(attempt_time__lte=attempts_limit)
+    if dry_run:
+        return {
+            "login_records": AccessLog.objects.filter(attempt_time__lte=logs_limit).count(),
+            "failed_login_records": AccessFailureLog.objects.filter(
+                attempt_time__lte=logs_limit
+            ).count(),
+            "login_attempts": expired_attempts.count(),
+        }
+    # Not axes' reset_attempts: it would also lift the lockouts still running.
+    _total, deleted = expired_attempts.delete()
+    return {
+        "login_records": AxesProxyHandler.reset_logs(age_days=days),
+        "failed_login_records": AxesProxyHandler.reset_failure_logs(age_days=days),
+        "login_attempts": deleted.get(AccessAttempt._meta.label, 0),
+    }
+
+
+def expired_sessions_clear(*, dry_run=False):
+    """Django's clearsessions: a session that ended stays in the database (with
+    the user it belonged to) until it is cleared. Returns how many ended."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    expired = store.get_model_class().objects.filter(expire_date__lt=timezone.now()).count()
+    if not dry_run:
+        store.clear_expired()
+    return expired

@@ -40,6 +40,13 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         of a data subject calls this: it removes personal values, nothing else."""
         return models.QuerySet.update(self.filter(pk=pk), detail=detail)
 
+    def prune(self, detail):
+        """Forget the address of these events and set their detail to
+        `detail` (an expression of the old one), in one UPDATE. Only the
+        retention of the trail's values calls this (registry.audit.retention):
+        who did what, when, to what and how many stay."""
+        return models.QuerySet.update(self, ip_address=None, detail=detail)
+
     def for_target(self, obj):
         return self.filter(target_type=obj._meta.label_lower, target_id=str(obj.pk))
 
@@ -135,6 +142,7 @@ class AuditEvent(AppendOnlyModel):
         ACCOUNT_REACTIVATED = "account_reactivated", _("Reactivated an account")
         RETENTION_RUN = "retention_run", _("Ran the retention review")
         BACKUP_VERIFIED = "backup_verified", _("Verified a backup by restoring it")
+        LOGS_PRUNED = "logs_pruned", _("Removed old values from the logs")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -23,7 +23,7 @@ from registry.accounts.selectors import EXPORTS, dormant_accounts, unusual_activ
 from registry.audit.models import AuditEvent
 from registry.backups import last_backup_at, last_verified_at
 from registry.rights.models import DataSubjectRequest
-from registry.rights.selectors import retention_candidates
+from registry.rights.selectors import logs_cutoff, retention_candidates
 
 GREEN, AMBER, RED = "green", "amber", "red"
 STATUS_LABELS = {
@@ -38,6 +38,8 @@ BACKUP_HOURS = 26
 VERIFY_DAYS = 31
 #: A retention review longer ago than this, with customers due, is amber.
 RETENTION_DAYS = 31
+#: Logs pruned longer ago than this, with events old enough, are amber; twice red.
+PRUNE_DAYS = 31
 #: Failed logins in 30 days beyond this are amber.
 FAILED_LOGINS = 50
 
@@ -72,6 +74,7 @@ def health(now=None):
         _two_factor(),
         _dormant(),
         _retention(now),
+        _logs(now),
         _requests(now),
         _exports(now),
         _logins(now),
@@ -168,6 +171,34 @@ def _retention(now):
         status,
         reverse("registry:retention"),
         _("Retention review"),
+    )
+
+
+def _logs(now):
+    last_run = (
+        AuditEvent.objects.filter(action=AuditEvent.Action.LOGS_PRUNED)
+        .values_list("at", flat=True)
+        .first()
+    )
+    # Until the first events are AUDIT_KEEP_MONTHS old there is nothing to prune.
+    due = AuditEvent.objects.filter(at__lt=logs_cutoff(now)).exists()
+    evidence = (
+        _("Logs last pruned %(when)s.") % {"when": _when(last_run)}
+        if last_run
+        else _("The logs have never been pruned.")
+    )
+    if not due:
+        evidence += " " + _("No event is old enough yet.")
+    return Line(
+        _(
+            "The audit trail keeps search words, user names typed at the login and IP "
+            "addresses for %(months)s months."
+        )
+        % {"months": settings.AUDIT_KEEP_MONTHS},
+        evidence,
+        _age_status(last_run, timedelta(days=PRUNE_DAYS), now) if due else GREEN,
+        reverse("registry:audit-trail") + "?action=logs_pruned",
+        _("Runs in the audit trail; schedule manage.py prune_logs (README)"),
     )
 
 

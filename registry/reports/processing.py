@@ -143,6 +143,12 @@ def processing_record():
                 % {"days": settings.MESSAGE_BODY_DAYS},
                 _("The rejected rows of an import: %(days)s days.")
                 % {"days": settings.IMPORT_UNDO_DAYS},
+                _(
+                    "The audit trail: its events as long as the register; the search words, "
+                    "user names typed at the login and IP addresses in them, and the login "
+                    "records, %(months)s months (manage.py prune_logs)."
+                )
+                % {"months": settings.AUDIT_KEEP_MONTHS},
             ],
         ),
         (

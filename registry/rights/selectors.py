@@ -245,6 +245,12 @@ def retention_cutoff():
     return add_months(timezone.now(), -settings.RETENTION_MONTHS)
 
 
+def logs_cutoff(now=None):
+    """The audit trail's values and the login records from before this are due
+    to go (AUDIT_KEEP_MONTHS; manage.py prune_logs)."""
+    return add_months(now or timezone.now(), -settings.AUDIT_KEEP_MONTHS)
+
+
 def retention_candidates(cutoff=None):
     """Customers inactive longer than RETENTION_MONTHS: no change, no consent
     event, no enrolment since. Never those with an open request or a coming
