@@ -18,6 +18,7 @@ from registry.imports import reading, services
 from registry.imports.models import CustomerImport, UnsubscribeImport
 from registry.imports.reading import ImportFileError, read_table
 
+from .factories import CustomerImportFactory
 from .test_imports import HEADER, csv_bytes, person, xlsx_bytes
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -265,3 +266,24 @@ def test_the_mapping_page_does_not_read_the_file_again(client, staff_member, mon
     assert response.status_code == 200 and response.context["preview"] is not None
     form = response.context["form"]
     assert "Aino, Eino" in str(form["column_0"].help_text)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content, example",
+    [
+        (b"Etunimi;Sukunimi;S\xc3\xa4hk\xc3\xb6posti\nAino;Aalto;aino@example.invalid\n", "Aino"),
+        # Accepted before the bounds, refused now: the page shows no examples.
+        (b";" * 70_000 + b"\nEtunimi;Sukunimi;Email\nAino;Aalto;a@example.invalid\n", None),
+    ],
+    ids=["readable", "refused now"],
+)
+def test_an_import_uploaded_before_the_examples_were_kept(client, staff_member, content, example):
+    customer_import = CustomerImportFactory(
+        status="pending", applied_at=None, rejected_rows=[], content=content, mapping=["", "", ""]
+    )
+    client.force_login(staff_member)
+    response = client.get(customer_import.get_absolute_url())
+    assert response.status_code == 200
+    help_text = str(response.context["form"]["column_0"].help_text)
+    assert (example in help_text) if example else not help_text

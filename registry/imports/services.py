@@ -34,7 +34,7 @@ from .analysis import (
     rematch_existing,
 )
 from .models import CustomerImport
-from .reading import read_table
+from .reading import ImportFileError, read_table
 from .writing import AddedRowsWriter
 
 
@@ -99,10 +99,14 @@ def import_samples(customer_import):
     """The examples beside each column of a waiting import. They are kept with
     the import at the upload, so that the mapping page does not read the file
     again on every view (a workbook of 100,000 rows took seconds each time);
-    an import uploaded before they were kept reads its first rows once more."""
+    an import uploaded before they were kept reads its first rows once more
+    (none, if the file is refused now: the check of its rows says why)."""
     samples = customer_import.preview.get("samples")
     if samples is None:
-        samples = column_samples(import_table(customer_import, first=SAMPLE_ROWS))
+        try:
+            samples = column_samples(import_table(customer_import, first=SAMPLE_ROWS))
+        except ImportFileError:
+            samples = []
     return samples
 
 
