@@ -78,7 +78,8 @@ class ImportMappingForm(forms.Form):
         for index, header in enumerate(headers):
             name = f"column_{index}"
             self.column_names.append(name)
-            example = ", ".join(value for value in samples[index] if value)
+            values = samples[index] if index < len(samples) else []
+            example = ", ".join(value for value in values if value)
             columns[name] = forms.ChoiceField(
                 label=header,
                 required=False,

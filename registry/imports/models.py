@@ -40,7 +40,8 @@ class CustomerImport(TaskState):
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=list)
     options = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
-    # What the preview showed for the current mapping (kept with the file).
+    # What the preview showed for the current mapping, and the examples of
+    # each column from the upload ("samples"), kept with the file.
     preview = models.JSONField(default=dict)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING

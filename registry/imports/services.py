@@ -34,7 +34,7 @@ from .analysis import (
     rematch_existing,
 )
 from .models import CustomerImport
-from .reading import read_table
+from .reading import ImportFileError, read_table
 from .writing import AddedRowsWriter
 
 
@@ -57,6 +57,7 @@ def import_upload(*, file_name, content, by, request=None, check_rows=True):
         headers=table.headers,
         mapping=guess_mapping(table.headers),
         options=ImportOptions().as_json(),
+        preview={"samples": column_samples(table)},
     )
     audit_event_create(
         action=AuditEvent.Action.IMPORT_UPLOADED,
@@ -80,6 +81,33 @@ def plain_file_name(name):
 
 def import_table(customer_import, *, first=None):
     return read_table(bytes(customer_import.content), first=first)
+
+
+#: Values of each column shown as examples beside it on the mapping page.
+SAMPLE_ROWS = 3
+
+
+def column_samples(table):
+    """The first values of each column: [[value, ...] for each header]."""
+    return [
+        [cells[index] for _number, cells in table.rows[:SAMPLE_ROWS]]
+        for index in range(len(table.headers))
+    ]
+
+
+def import_samples(customer_import):
+    """The examples beside each column of a waiting import. They are kept with
+    the import at the upload, so that the mapping page does not read the file
+    again on every view (a workbook of 100,000 rows took seconds each time);
+    an import uploaded before they were kept reads its first rows once more
+    (none, if the file is refused now: the check of its rows says why)."""
+    samples = customer_import.preview.get("samples")
+    if samples is None:
+        try:
+            samples = column_samples(import_table(customer_import, first=SAMPLE_ROWS))
+        except ImportFileError:
+            samples = []
+    return samples
 
 
 @cycle_collector_paused()
@@ -107,6 +135,7 @@ def import_preview(customer_import, *, fresh=False, progress=None):
         # For the import itself, which then checks again only what the
         # register decides (analysis_from_checked).
         "checked": checked_rows(analysis),
+        "samples": kept.get("samples"),
     }
     CustomerImport.objects.filter(
         pk=customer_import.pk, status=CustomerImport.Status.PENDING
@@ -172,8 +201,10 @@ def import_choices_save(*, customer_import, mapping, options, refresh=False):
     before confirming). `refresh` checks the rows again on the next preview,
     also against customers added meanwhile."""
     changed = mapping != customer_import.mapping
+    # A refresh forgets the checked rows, not the examples of the columns.
+    kept = {"preview": {"samples": customer_import.preview.get("samples")}} if refresh else {}
     CustomerImport.objects.filter(pk=customer_import.pk).update(
-        mapping=mapping, options=options.as_json(), **({"preview": {}} if refresh else {})
+        mapping=mapping, options=options.as_json(), **kept
     )
     customer_import.mapping, customer_import.options = mapping, options.as_json()
     return changed

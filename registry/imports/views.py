@@ -31,7 +31,7 @@ from .services import (
     import_preview_kept,
     import_preview_start,
     import_rejects_download,
-    import_table,
+    import_samples,
     import_undo,
     import_upload,
     plain_file_name,
@@ -132,9 +132,9 @@ def _cancel(request, customer_import):
 
 
 def _preview(request, customer_import):
-    # Three rows are enough for the examples beside each column.
-    table = import_table(customer_import, first=3)
-    samples = [[row[1][index] for row in table.rows[:3]] for index in range(len(table.headers))]
+    # The examples beside each column were kept at the upload: the file is
+    # not read again here.
+    samples = import_samples(customer_import)
     options = ImportOptions.from_json(customer_import.options)
     initial = {
         **{f"column_{index}": target for index, target in enumerate(customer_import.mapping)},
@@ -145,7 +145,7 @@ def _preview(request, customer_import):
         "sms_text": options.sms_text,
     }
     form = ImportMappingForm(
-        request.POST or None, initial=initial, headers=table.headers, samples=samples
+        request.POST or None, initial=initial, headers=customer_import.headers, samples=samples
     )
     if request.method == "POST":
         if "cancel" in request.POST:
