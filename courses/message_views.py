@@ -14,7 +14,12 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create, customer_searched, customer_viewed
+from registry.audit.services import (
+    audit_event_create,
+    customer_searched,
+    customer_viewed,
+    link_shown_customers,
+)
 from registry.once import Once
 
 from .call_list import warn_to_call
@@ -45,13 +50,14 @@ def course_message_view(request, pk):
             messages.warning(request, _("Check the message and send again."))
         if not form.has_token:
             form = form.with_new_token()
-        audit_event_create(
+        event = audit_event_create(
             action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
             by=request.user,
             target=course,
             request=request,
             detail={"view": "message_preview", "audience": data["audience"]},
         )
+        link_shown_customers(event, [customer.pk for customer in recipients])
         example = recipients[0] if recipients else None
         subject, body = message_render(
             Message.Kind.STAFF,
@@ -130,6 +136,7 @@ def outbox_view(request):
         query="",
         result_count=len(shown),
         shown=len(shown),
+        shown_ids=shown,
         by=request.user,
         request=request,
         via="outbox",

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create
+from registry.audit.services import audit_event_create, link_shown_customers
 from registry.concurrency import EditConflict
 
 from .attendance import attendance_grid_page, attendance_save, roll_call
@@ -88,7 +88,7 @@ def roll_call_view(request, pk, session_pk):
                 % {"names": names},
             )
         return back
-    audit_event_create(
+    event = audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
         by=request.user,
         target=course,
@@ -96,6 +96,7 @@ def roll_call_view(request, pk, session_pk):
         # Which rows were seen: the page, as the paginator numbered it.
         detail={"session_id": session.pk, "page": page.number},
     )
+    link_shown_customers(event, [enrollment.customer_id for enrollment, _mark in rows])
     sessions = list(course.sessions.order_by("starts_at", "id"))
     index = next(i for i, s in enumerate(sessions) if s.pk == session.pk)
     return render(
@@ -146,13 +147,14 @@ def attendance_grid_view(request, pk):
     rows a page; the totals count everybody."""
     course = visible_course(request, pk)
     sessions, page, rows, totals = attendance_grid_page(course, request.GET.get("page"))
-    audit_event_create(
+    event = audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
         by=request.user,
         target=course,
         request=request,
         detail={"view": "attendance_grid", "page": page.number},
     )
+    link_shown_customers(event, [row[0].customer_id for row in rows])
     return render(
         request,
         "courses/attendance_grid.html",

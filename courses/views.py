@@ -14,7 +14,12 @@ from django.views.decorators.http import require_POST
 from django.views.generic import ListView, UpdateView
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create, customer_searched, customer_viewed
+from registry.audit.services import (
+    audit_event_create,
+    customer_searched,
+    customer_viewed,
+    link_shown_customers,
+)
 from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
 from registry.models import Customer
@@ -136,18 +141,21 @@ def course_detail(request, pk):
             query=query,
             result_count=len(on_course) + len(candidates),
             shown=len(on_course) + len(candidates),
+            shown_ids=[c.pk for c, _place, _position in on_course] + [c.pk for c in candidates],
             via="course",
             filters={"course": course.pk},
             by=request.user,
             request=request,
         )
-    audit_event_create(
+    event = audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
         by=request.user,
         target=course,
         request=request,
         detail={"page": enrolled_page.number},
     )
+    # Whom the page showed: its enrolled and the waiting list (no query more).
+    link_shown_customers(event, [e.customer_id for e in [*enrolled_page.object_list, *waitlist]])
     return render(
         request,
         "courses/course_detail.html",

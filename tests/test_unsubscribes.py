@@ -219,6 +219,11 @@ def test_the_pages_preview_then_apply(client, subscribers, register_manager):
     assert subscribers["aino"].full_name in text and subscribers["liisa"].full_name in text
     read = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
     assert (read.detail["via"], read.detail["rows"]) == ("unsubscribes", 3)
+    # Each customer named on the page is linked to the read (test_list_reads).
+    entries = [i for s in page.context["sections"] for i in s["items"] if not isinstance(i, dict)]
+    named = {pk for entry in entries for pk, _name in entry.customers}
+    assert len(named) == 3
+    assert set(read.shown_customers.values_list("customer_id", flat=True)) == named
     assert on_email_list() >= {subscribers["aino"].pk, subscribers["eero"].pk}
     response = client.post(upload.get_absolute_url(), {"confirm": "1"})
     assert response.status_code == 302

@@ -2,7 +2,7 @@
 
 from registry.erasure import ERASED, erasure_handler
 
-from .models import AuditEvent
+from .models import AuditEvent, AuditEventCustomer
 
 #: Audit actions whose detail may hold values a user typed or a field held:
 #: search words, old and new values, user names typed at the login, the
@@ -47,6 +47,11 @@ def _erase_from_audit_trail(erasure):
     (`scrubbed_at`, the moment of the erasure's own event), so an auditor
     can tell an erasure's rewrite from tampering."""
     ids = [str(pk) for pk in erasure.customer_ids]
+    # Which lists showed them goes with them (AuditEventCustomer); the list
+    # reads stay, saying who looked at how many, no longer whom.
+    # The links name ids, those of records merged into them too.
+    merged = {int(pk) for c in erasure.customers for pk in AuditEvent.objects.customer_ids(c)}
+    AuditEventCustomer.objects.erase(erasure.customer_ids | merged)
     about = AuditEvent.objects.filter(target_type="registry.customer", target_id__in=ids)
     candidates = AuditEvent.objects.filter(action__in=ACTIONS_WITH_VALUES) | about
     for event in candidates.only("id", "detail", "target_type", "target_id").iterator(

@@ -50,13 +50,14 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
     def for_target(self, obj):
         return self.filter(target_type=obj._meta.label_lower, target_id=str(obj.pk))
 
-    def for_customer(self, customer):
-        """Events about a customer, including those of records merged into it.
+    def customer_ids(self, customer):
+        """The customer's id and those of the records merged into it (strings).
 
         Merging never rewrites old events (the trail is append-only); the merge
         event names the removed record, and its history is followed from here.
+        `customer` is a customer or its id.
         """
-        ids = {str(customer.pk)}
+        ids = {str(getattr(customer, "pk", customer))}
         frontier = set(ids)
         while frontier:
             merged = self.filter(
@@ -66,7 +67,23 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
             ).values_list("detail__removed_id", flat=True)
             frontier = {str(pk) for pk in merged} - ids
             ids |= frontier
-        return self.filter(target_type="registry.customer", target_id__in=ids)
+        return ids
+
+    def for_customer(self, customer):
+        """Events about a customer, including those of records merged into it:
+        the events targeting it and the list reads that showed it (linked by
+        AuditEventCustomer). `customer` is a customer or its id."""
+        ids = self.customer_ids(customer)
+        about = AuditEvent.objects.filter(
+            target_type="registry.customer", target_id__in=ids
+        ).order_by()
+        shown = AuditEventCustomer.objects.filter(
+            customer_id__in=[int(pk) for pk in ids if pk.isdigit()]
+        ).order_by()
+        # A UNION of ids, each from its own index: an OR of the two made
+        # PostgreSQL walk the whole trail by time, testing each event
+        # against the links (a cost growing with the trail, not the customer).
+        return self.filter(pk__in=about.values("pk").union(shown.values("event_id")))
 
 
 def audit_action_choices():
@@ -188,3 +205,40 @@ class AuditEvent(AppendOnlyModel):
             return str(self.Action(self.action).label)
         except ValueError:
             return self.action
+
+
+class AuditEventCustomerQuerySet(AppendOnlyQuerySet):
+    def erase(self, customer_ids):
+        """Delete the links of erased customers. Only the erasure of a data
+        subject calls this; the events themselves stay, scrubbed."""
+        return models.QuerySet.delete(self.filter(customer_id__in=customer_ids))[0]
+
+
+class AuditEventCustomer(AppendOnlyModel):
+    """One customer shown by a list read (a search, a participant list, the
+    outbox...): the event says who and when, this row says whom, so that
+    "who saw customer X" finds the lists that showed X, not only the record.
+
+    An id, not a foreign key: customers are erased and merged, the trail
+    stays. Append-only like the events; an erasure deletes its customer's
+    links (AuditEventCustomerQuerySet.erase), a merge leaves them and the
+    merge event leads to them (AuditEventQuerySet.for_customer).
+    """
+
+    event = models.ForeignKey(
+        AuditEvent,
+        verbose_name=_("audit event"),
+        # Events are never deleted (AppendOnlyModel): PROTECT says so here too.
+        on_delete=models.PROTECT,
+        related_name="shown_customers",
+    )
+    customer_id = models.PositiveBigIntegerField(_("customer id"), db_index=True)
+
+    objects = AuditEventCustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer shown")
+        verbose_name_plural = _("customers shown")
+
+    def __str__(self):
+        return f"{self.event_id}: {self.customer_id}"

@@ -27,7 +27,9 @@ def audit_events(*, user=None, action="", since=None, until=None, customer_id=No
     if until:
         events = events.filter(at__lt=until)
     if customer_id:
-        events = events.filter(target_type="registry.customer", target_id=str(customer_id))
+        # Events about the customer or the records merged into it, and the
+        # lists that showed them (AuditEventQuerySet.for_customer).
+        events = events & AuditEvent.objects.for_customer(customer_id)
     return events
 
 

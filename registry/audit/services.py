@@ -4,7 +4,7 @@ from django.conf import settings
 
 from registry.accounts.roles import role_code
 
-from .models import AuditEvent
+from .models import AuditEvent, AuditEventCustomer
 
 
 def audit_event_create(
@@ -49,18 +49,35 @@ def customer_viewed(*, customer, by, request, via=None):
     )
 
 
-def customer_searched(*, query, result_count, by, request, shown=0, via=None, filters=None):
+def customer_searched(
+    *, query, result_count, by, request, shown=0, via=None, filters=None, shown_ids=None
+):
     """Record a list of customers shown to a user: the search words (if any),
     the filters, how many matched and how many rows the page showed (a list
-    is a read of every row on it; the unusual-activity alert counts them)."""
+    is a read of every row on it; the unusual-activity alert counts them).
+
+    `shown_ids` are the ids of the customers on the page: each gets a link row
+    (AuditEventCustomer), all in one INSERT, so that the customer's own trail
+    and access report find the list that showed them."""
     detail = {"query": query[:200], "results": result_count, "rows": shown}
     if filters:
         detail["filters"] = {key: str(value)[:100] for key, value in filters.items() if value}
     if via:
         detail["via"] = via
-    audit_event_create(
+    event = audit_event_create(
         action=AuditEvent.Action.CUSTOMER_SEARCHED, by=by, request=request, detail=detail
     )
+    link_shown_customers(event, shown_ids)
+    return event
+
+
+def link_shown_customers(event, customer_ids):
+    """Link an event to the customers it showed: one INSERT for the page."""
+    unique = dict.fromkeys(int(pk) for pk in customer_ids or () if pk is not None)
+    if unique:
+        AuditEventCustomer.objects.bulk_create(
+            [AuditEventCustomer(event=event, customer_id=pk) for pk in unique]
+        )
 
 
 def client_ip(request):

@@ -317,6 +317,7 @@ def unsubscribe_detail(request, pk):
             messages.error(request, str(error))
     sections = []
     shown_customers = 0
+    shown_ids = []
     if analysis is not None:
         for outcome in UnsubscribeOutcome.ORDER:
             if outcome == UnsubscribeOutcome.UNREADABLE:
@@ -327,7 +328,9 @@ def unsubscribe_detail(request, pk):
                 ]
             else:
                 items = analysis.of(outcome)
-                shown_customers += sum(len(item.customers) for item in items[:UNSUBSCRIBE_SHOWN])
+                on_page = [pk for item in items[:UNSUBSCRIBE_SHOWN] for pk, _ in item.customers]
+                shown_customers += len(on_page)
+                shown_ids += on_page
             sections.append(
                 {
                     "outcome": outcome,
@@ -344,6 +347,7 @@ def unsubscribe_detail(request, pk):
             by=request.user,
             request=request,
             shown=shown_customers,
+            shown_ids=shown_ids,
             via="unsubscribes",
         )
     return render(

@@ -148,7 +148,13 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
     handlers = erasure_handlers(Customer)
     customers = list(Customer.objects.select_for_update().filter(pk__in=[c.pk for c in customers]))
     # Records merged into these customers were part of them: their events go too.
-    history = [event for c in customers for event in AuditEvent.objects.for_customer(c)]
+    # (Only the events targeting them: a list read that showed them is about
+    # a course or nobody, and names no record merged into them.)
+    history = [
+        event
+        for c in customers
+        for event in AuditEvent.objects.for_customer(c).filter(target_type="registry.customer")
+    ]
     pattern = _personal_pattern(customers, history)
     now = timezone.now()
     erasure = Erasure(

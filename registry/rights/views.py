@@ -260,6 +260,7 @@ def retention(request):
         query="",
         result_count=count,
         shown=len(shown),
+        shown_ids=[customer.pk for customer in shown],
         via="retention",
         by=request.user,
         request=request,
