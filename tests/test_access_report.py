@@ -243,7 +243,8 @@ def test_hostile_values_are_safe_in_the_pdf_and_escaped_on_the_page(
         identity_verification=hostile,
         by=register_manager,
     )
-    case_update(case=case, data={"outcome": long_text}, by=register_manager)
+    # The longest outcome the field holds (300 characters; PostgreSQL refuses more).
+    case_update(case=case, data={"outcome": long_text[:300]}, by=register_manager)
     customer_update(customer=customer, data={"city": hostile}, by=staff_member)
     MessageFactory(customer=customer, subject=hostile, body=f"{long_text}\n{unbroken}")
 
@@ -253,7 +254,7 @@ def test_hostile_values_are_safe_in_the_pdf_and_escaped_on_the_page(
     assert data["requests"][0]["identity_verification"] == hostile
     assert pdf.count("{nb}") >= 3 and "李" not in pdf and "\ufffd\ufffd\ufffd" in pdf
     # All of the long texts, below their tables.
-    assert pdf.count("Kurssialkaatorstainakellokuusi.") >= 2 * 298
+    assert pdf.count("Kurssialkaatorstainakellokuusi.") >= 298 + 8
     assert "y" * 1000 in pdf and unbroken[-40:] in pdf
 
 

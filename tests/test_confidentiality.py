@@ -109,10 +109,18 @@ def test_the_day_of_an_older_account_is_recorded_on_its_page(
     changes = AuditEvent.objects.filter(
         action=AuditEvent.Action.ACCESS_CHANGED, target_id=str(staff_member.pk)
     ).order_by("id")
-    assert [str(event.detail["change"]) for event in changes] == [
-        "[{'added': {'name': 'account security', 'object': 'toimisto'}}]",
-        "[{'changed': {'name': 'account security', 'object': 'toimisto', "
-        "'fields': ['Confidentiality undertaking signed on']}}]",
+    # Compared as data: PostgreSQL's jsonb keeps the keys in an order of its own.
+    assert [event.detail["change"] for event in changes] == [
+        [{"added": {"name": "account security", "object": "toimisto"}}],
+        [
+            {
+                "changed": {
+                    "name": "account security",
+                    "object": "toimisto",
+                    "fields": ["Confidentiality undertaking signed on"],
+                }
+            }
+        ],
     ]
 
 
