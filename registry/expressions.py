@@ -5,7 +5,22 @@ import json
 from django.db import NotSupportedError, models
 
 
-class OneOf(models.Expression):
+class _OfOneExpression(models.Expression):
+    """An expression computed from one other expression, `self.expression`."""
+
+    def get_source_expressions(self):
+        return [self.expression]
+
+    def set_source_expressions(self, exprs):
+        (self.expression,) = exprs
+
+    def resolve_expression(self, *args, **kwargs):
+        resolved = self.copy()
+        resolved.expression = self.expression.resolve_expression(*args, **kwargs)
+        return resolved
+
+
+class OneOf(_OfOneExpression):
     """A condition: `expression` is one of `values`, a list of texts passed as
     one parameter (on PostgreSQL `= ANY(array)`, on SQLite `IN` its JSON).
 
@@ -23,17 +38,6 @@ class OneOf(models.Expression):
         self.expression = expression
         self.values = [str(value) for value in values]
 
-    def get_source_expressions(self):
-        return [self.expression]
-
-    def set_source_expressions(self, exprs):
-        (self.expression,) = exprs
-
-    def resolve_expression(self, *args, **kwargs):
-        resolved = self.copy()
-        resolved.expression = self.expression.resolve_expression(*args, **kwargs)
-        return resolved
-
     def as_sql(self, compiler, connection):
         sql, params = compiler.compile(self.expression)
         return f"{sql} = ANY(%s)", [*params, self.values]
@@ -45,7 +49,7 @@ class OneOf(models.Expression):
         return sql, [*params, json.dumps(self.values)]
 
 
-class JSONObjectPatch(models.Expression):
+class JSONObjectPatch(_OfOneExpression):
     """A JSON object with the texts of `replace` set at their keys and those
     of `add` set where the key is missing, in SQL (one UPDATE of any number
     of rows, not a read and a write of each). A value that is not an object
@@ -63,17 +67,6 @@ class JSONObjectPatch(models.Expression):
         self.expression = models.F(expression) if isinstance(expression, str) else expression
         self.replace = {str(key): str(value) for key, value in (replace or {}).items()}
         self.add = {str(key): str(value) for key, value in (add or {}).items()}
-
-    def get_source_expressions(self):
-        return [self.expression]
-
-    def set_source_expressions(self, exprs):
-        (self.expression,) = exprs
-
-    def resolve_expression(self, *args, **kwargs):
-        resolved = self.copy()
-        resolved.expression = self.expression.resolve_expression(*args, **kwargs)
-        return resolved
 
     def as_sql(self, compiler, connection):
         raise NotSupportedError(f"JSONObjectPatch is not written for {connection.vendor}.")
