@@ -1,4 +1,5 @@
-from functools import wraps
+import json
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.utils import formats, timezone
 from django.utils.dateformat import format as date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
@@ -40,6 +42,7 @@ from .models import (
 )
 from .once import Once
 from .phones import format_phone
+from .reach import reach_count
 from .rights.forms import RectificationCaseForm
 from .services import (
     ExportGone,
@@ -64,9 +67,15 @@ class CappedPaginator(Paginator):
 
     CAP = 10_000
 
+    @classmethod
+    def capped_count(cls, queryset):
+        return queryset.order_by().values("pk")[: cls.CAP + 1].count()
+
     @cached_property
     def count(self):
-        return self.object_list.order_by().values("pk")[: self.CAP + 1].count()
+        if self.kept_count is not None:
+            return self.kept_count
+        return self.capped_count(self.object_list)
 
     @property
     def capped(self):
@@ -75,9 +84,11 @@ class CappedPaginator(Paginator):
     #: From this row on, a page is found by its ids first.
     DEEP = 1000
 
-    def __init__(self, *args, ids_first=False, **kwargs):
+    def __init__(self, *args, ids_first=False, kept_count=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.ids_first = ids_first
+        #: The capped count when the caller has it already (kept_list_count).
+        self.kept_count = kept_count
 
     def page(self, number):
         """A deep page, or any page of a search (`ids_first`), in two steps:
@@ -109,13 +120,22 @@ class PathOfEach:
         return f"{self.head}{int(pk)}{self.tail}"
 
 
+@lru_cache(maxsize=4096)
+def short_date(day, language):
+    """A day as the list shows it, in the language of the page (the key: an
+    English month name must not be served to a Finnish page). Remembered:
+    Django's date formatting parses its format for each call, and the
+    list's days repeat from page to page."""
+    return date_format(day, formats.get_format("SHORT_DATE_FORMAT", lang=language))
+
+
 def customer_rows(customers):
     """The list's table rows, escaped by format_html. Written here rather
     than in the template: the template engine's lookups and filters for 50
     rows of six cells were half of the page's rendering, and the page is
     the register's most used one (docs/benchmarks.md)."""
     path_of = PathOfEach("registry:customer-detail")
-    short_date = formats.get_format("SHORT_DATE_FORMAT")
+    language = get_language()
     # Restriction of processing (GDPR art. 18), marked after the name; its
     # date is on the customer's page.
     restricted = format_html(
@@ -136,7 +156,7 @@ def customer_rows(customers):
                 customer.email,
                 format_phone(customer.phone_text),
                 customer.city,
-                date_format(timezone.localtime(customer.created_at), short_date),
+                short_date(timezone.localdate(customer.created_at), language),
             )
             for customer in customers
         ),
@@ -154,7 +174,6 @@ class CustomerListView(PermissionRequiredMixin, ListView):
     context_object_name = "customers"
 
     def get_queryset(self):
-        self.filters = CustomerFilterForm(self.request.GET or None)
         # Only the columns the page shows, and the phone as its stored text:
         # the field would parse each number into a PhoneNumber (a third of a
         # millisecond each) only for the page to write it back as text.
@@ -166,7 +185,11 @@ class CustomerListView(PermissionRequiredMixin, ListView):
 
     def get_paginator(self, queryset, per_page, **kwargs):
         return super().get_paginator(
-            queryset, per_page, ids_first=bool(self.filters.values()["q"]), **kwargs
+            queryset,
+            per_page,
+            ids_first=bool(self.filters.values()["q"]),
+            kept_count=self.kept_count,
+            **kwargs,
         )
 
     def get_context_data(self, **kwargs):
@@ -180,19 +203,41 @@ class CustomerListView(PermissionRequiredMixin, ListView):
         context["rows"] = customer_rows(context["customers"])
         return context
 
-    @transaction.atomic
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
+    def kept_list_count(self):
+        """The capped count of a list without search words, kept in the
+        shared cache until the register changes (registry/reach.py: every
+        change of a customer or the ledger starts a new generation). The
+        first page of the register counted 10,001 rows of the name index on
+        every visit only to say "over 10,000". Counted outside the read's
+        transaction, so that it can be kept. A search is counted each time:
+        its words are many and its matches few."""
         values = self.filters.values()
-        customer_searched(
-            query=values.pop("q"),
-            result_count=response.context_data["paginator"].count,
-            shown=len(response.context_data["customers"]),
-            shown_ids=[customer.pk for customer in response.context_data["customers"]],
-            filters={**values, "page": response.context_data["page_obj"].number},
-            by=request.user,
-            request=request,
+        if values["q"]:
+            return None
+        filters = {name: str(values[name] or "") for name in ("city", "source", "contactable")}
+        filters["imported"] = str(values["imported"] or "")
+        count, _counted_at, _kept = reach_count(
+            Customer.objects.filtered(**values).order_by().values("pk")[: CappedPaginator.CAP + 1],
+            group="customer-list",
+            key=json.dumps(filters, sort_keys=True),
         )
+        return count
+
+    def get(self, request, *args, **kwargs):
+        self.filters = CustomerFilterForm(request.GET or None)
+        self.kept_count = self.kept_list_count()
+        with transaction.atomic():
+            response = super().get(request, *args, **kwargs)
+            values = self.filters.values()
+            customer_searched(
+                query=values.pop("q"),
+                result_count=response.context_data["paginator"].count,
+                shown=len(response.context_data["customers"]),
+                shown_ids=[customer.pk for customer in response.context_data["customers"]],
+                filters={**values, "page": response.context_data["page_obj"].number},
+                by=request.user,
+                request=request,
+            )
         return response
 
 

@@ -1,6 +1,8 @@
 """Customer pages: who may use them, what they show, what they audit."""
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -318,3 +320,55 @@ def test_the_customer_page_asks_as_many_queries_for_one_of_each_as_for_ten(
         counts.append(len(queries.captured_queries))
     assert customer.enrollments.count() == 10
     assert counts[0] == counts[1]
+
+
+def _counts(queries):
+    """The counts of customers among the queries (not the cache's own)."""
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if "COUNT(" in q["sql"].upper() and "registry_customer" in q["sql"]
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_count_of_a_list_without_search_words_is_kept_until_the_register_changes(
+    client, staff_member
+):
+    first, *_ = CustomerFactory.create_batch(3, city="Joensuu", last_name="Virtanen")
+    client.force_login(staff_member)
+    url = reverse("registry:customer-list")
+    assert client.get(url).context["paginator"].count == 3
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url)
+    assert again.context["paginator"].count == 3
+    assert _counts(queries) == []  # found, not counted
+    CustomerFactory(city="Kitee")  # a change of the register: counted afresh
+    assert client.get(url).context["paginator"].count == 4
+    first.delete()  # an erasure too
+    assert client.get(url).context["paginator"].count == 3
+    # Each set of filters is its own count, and is kept too.
+    assert client.get(url, {"city": "Kitee"}).context["paginator"].count == 1
+    assert client.get(url, {"city": "Joensuu"}).context["paginator"].count == 2
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, {"city": "kitee"}).context["paginator"].count == 1
+    assert len(_counts(queries)) == 1  # another spelling, another key: counted
+    # A search is counted each time: its words are many and its matches few.
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, {"q": "Virtanen"}).context["paginator"].count == 2
+        assert len(_counts(queries)) == 1
+
+
+def test_the_list_writes_its_days_in_the_language_of_the_page(client, staff_member):
+    customer = CustomerFactory()
+    # 23:30 on 4 March in UTC is already 5 March in Joensuu.
+    Customer.objects.filter(pk=customer.pk).update(
+        created_at=datetime(2026, 3, 4, 23, 30, tzinfo=ZoneInfo("UTC"))
+    )
+    client.force_login(staff_member)
+    url = reverse("registry:customer-list")
+    for _ in range(2):  # the remembered day must not cross languages
+        assert "5 Mar 2026" in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        finnish = client.get(url, HTTP_ACCEPT_LANGUAGE="fi").content.decode()
+        assert "5.3.2026" in finnish and "Mar" not in finnish
