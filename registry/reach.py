@@ -79,9 +79,11 @@ def reach_count(queryset, *, group, key=""):
     are hashed."""
     if transaction.get_connection(queryset.db).in_atomic_block:
         return queryset.count(), timezone.now(), False
-    generation = _generation()
     cache_key = f"registry:reach:{_digest(group)}"
-    found = cache.get(cache_key)
+    # The generation and the row in one read of the cache table.
+    both = cache.get_many([GENERATION_KEY, cache_key])
+    generation = both.get(GENERATION_KEY) or _generation()
+    found = both.get(cache_key)
     counts = found[1] if found is not None and found[0] == generation else {}
     digest = _digest(key)
     if digest in counts:

@@ -343,6 +343,8 @@ def test_the_count_of_a_list_without_search_words_is_kept_until_the_register_cha
         again = client.get(url)
     assert again.context["paginator"].count == 3
     assert _counts(queries) == []  # found, not counted
+    # in one read of the cache: the generation and the kept counts together
+    assert len([q for q in queries.captured_queries if "balansia_cache" in q["sql"]]) == 1
     CustomerFactory(city="Kitee")  # a change of the register: counted afresh
     assert client.get(url).context["paginator"].count == 4
     first.delete()  # an erasure too
