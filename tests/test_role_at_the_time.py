@@ -3,11 +3,12 @@ Consent.recorded_by_role): asked once per user, and told from today's role
 for what was recorded before the columns (migration 0014)."""
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from registry.accounts.roles import REGISTER_MANAGER
+from registry.accounts.lock import AccountLockBackend
+from registry.accounts.roles import REGISTER_MANAGER, role_code
 from registry.audit.models import AuditEvent
 from registry.models import ConsentText
 from registry.rights.erasure import customers_erase
@@ -70,3 +71,45 @@ def test_what_was_recorded_before_roles_were_kept_is_told_by_todays_role(staff_m
         ("customer_viewed", "register_manager")
     ]
     assert report["consents"][0]["recorded_by"] == "register_manager"
+
+
+@pytest.mark.parametrize(
+    ("persona", "role"),
+    [
+        ("staff_member", "staff"),
+        ("register_manager", "register_manager"),
+        ("instructor", "instructor"),
+    ],
+)
+def test_a_page_reads_the_role_with_the_user_not_in_a_query_of_its_own(
+    client, request, persona, role
+):
+    """The logged-in user is loaded with their role (AccountLockBackend.get_user):
+    the audited pages asked the groups in a query of their own."""
+    user = request.getfixturevalue(persona)
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/privacy/")  # any page: the user is loaded by the session
+    assert not [q for q in queries.captured_queries if '"auth_group"."name"' in q["sql"]]
+    assert client.session["_auth_user_backend"] == "registry.accounts.lock.AccountLockBackend"
+    loaded = AccountLockBackend().get_user(user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert role_code(loaded) == role
+    assert queries.captured_queries == []
+
+
+def test_a_page_records_the_role_the_user_has_now(client, staff_member):
+    """A role changed during a session is the one the next page records."""
+    client.force_login(staff_member)
+    customer = CustomerFactory()
+    client.get(f"/customers/{customer.pk}/")
+    # Out of the office's group, the one permission given to the account alone.
+    staff_member.groups.clear()
+    staff_member.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    client.get(f"/customers/{customer.pk}/")
+    roles = list(
+        AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_VIEWED)
+        .order_by("id")
+        .values_list("actor_role", flat=True)
+    )
+    assert roles == ["staff", "user"]

@@ -17,7 +17,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 
 from .models import AccountSecurity
+from .roles import NO_ROLE, ROLE_CODES
 
 
 def password_was_checked(request):
@@ -101,6 +104,17 @@ def account_login_unlock(*, user, by, request=None):
     return bool(lifted)
 
 
+def _role_flag(code):
+    return f"in_role_{code}"
+
+
+#: Whether the user is in each role's group, as annotations of the user's row.
+_ROLE_FLAGS = {
+    _role_flag(code): Exists(Group.objects.filter(user=OuterRef("pk"), name=name))
+    for name, code in ROLE_CODES.items()
+}
+
+
 class AccountLockBackend(ModelBackend):
     """Django's ModelBackend that refuses the password of a locked account.
 
@@ -108,6 +122,20 @@ class AccountLockBackend(ModelBackend):
     same time to refuse as a wrong password does. Sessions that were open
     before the lock go on (get_user is ModelBackend's): only logins are locked.
     """
+
+    def get_user(self, user_id):
+        """ModelBackend's, with the user's role read in the same query: every
+        page that writes an audit event records the actor's role
+        (roles.role_code), which cost each of them a query of its own."""
+        user_model = get_user_model()
+        try:
+            user = user_model._default_manager.annotate(**_ROLE_FLAGS).get(pk=user_id)
+        except user_model.DoesNotExist:
+            return None
+        user._role_code_cache = next(
+            (code for code in ROLE_CODES.values() if getattr(user, _role_flag(code))), NO_ROLE
+        )
+        return user if self.user_can_authenticate(user) else None
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is not None:

@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 
-from .roles import REGISTER_MANAGER
+from .roles import REGISTER_MANAGER, ROLE_CODES, role_code
 
 BACKUP_CODES = 10
 
@@ -20,7 +20,8 @@ BACKUP_CODES = 10
 def requires_two_factor(user):
     if settings.OTP_REQUIRED_FOR_ALL or user.is_staff or user.is_superuser:
         return True
-    return user.groups.filter(name=REGISTER_MANAGER).exists()
+    # The role read with the user (AccountLockBackend.get_user), not a query.
+    return role_code(user) == ROLE_CODES[REGISTER_MANAGER]
 
 
 def has_device(user):
