@@ -16,10 +16,12 @@ from pypdf import PdfReader
 
 from courses.models import Attendance, Course, Enrollment, Session
 from courses.reports import course_figures, courses_report, enrolment_counts, session_figures
+from courses.services import enrollment_create
 from registry.accounts.roles import REGISTER_MANAGER, STAFF
 from registry.audit.models import AuditEvent
 from registry.backups import backup_verified, last_verified_at
-from registry.models import ConsentText
+from registry.management.commands import retention as retention_command
+from registry.models import ConsentText, Customer
 from registry.reports.health import AMBER, GREEN, RED, health
 from registry.reports.processing import processing_record_markdown
 from registry.reports.selectors import (
@@ -32,6 +34,8 @@ from registry.reports.selectors import (
 from registry.reports.tables import SMALL, Period, bar_chart, people, share
 from registry.rights.erasure import customer_erase
 from registry.rights.models import add_months
+from registry.rights.restriction import customer_restrict
+from registry.services import customer_update
 
 from .factories import (
     ConsentFactory,
@@ -671,6 +675,36 @@ def test_the_retention_run_is_recorded_even_when_nobody_is_due():
     call_command("retention", verbosity=0)
     event = AuditEvent.objects.get(action=AuditEvent.Action.RETENTION_RUN)
     assert event.detail["erased"] == 0
+
+
+def test_the_retention_run_skips_who_became_due_no_longer_after_the_choice(
+    monkeypatch, staff_member, register_manager
+):
+    """Between the list and the erasure one customer enrols, one is
+    restricted, one is changed: each is asked again, locked, and kept."""
+    long_ago = timezone.now() - timedelta(days=4 * 365)
+    enrols, restricted, changed, due = CustomerFactory.create_batch(4)
+    Customer.objects.update(last_activity_at=long_ago)
+    chosen = retention_command.retention_candidates
+
+    def chosen_then_changed(cutoff=None):
+        listed = list(chosen(cutoff))
+        enrollment_create(
+            customer=enrols, course=CourseFactory(), source="office", by=staff_member
+        )
+        customer_restrict(customer=restricted, by=register_manager)
+        customer_update(customer=changed, data={"city": "Kuopio"}, by=staff_member)
+        return listed
+
+    monkeypatch.setattr(retention_command, "retention_candidates", chosen_then_changed)
+    out = io.StringIO()
+    call_command("retention", stdout=out)
+    assert set(Customer.objects.all()) == {enrols, restricted, changed}
+    assert "Erased 1 customers." in out.getvalue()
+    assert "Skipped 3 customers" in out.getvalue()
+    run = AuditEvent.objects.get(action=AuditEvent.Action.RETENTION_RUN)
+    assert (run.detail["erased"], run.detail["skipped"]) == (1, 3)
+    assert f"#{due.pk}" in out.getvalue() and f"#{enrols.pk}" not in out.getvalue()
 
 
 def test_the_record_of_processing_activities_comes_from_settings(
