@@ -18,6 +18,7 @@ from courses.models import Attendance, Course, Enrollment, Session
 from courses.reports import course_figures, courses_report, enrolment_counts, session_figures
 from courses.services import enrollment_create
 from registry.accounts.roles import REGISTER_MANAGER, STAFF
+from registry.accounts.services import account_confidentiality_signed
 from registry.audit.models import AuditEvent
 from registry.backups import backup_verified, last_verified_at
 from registry.management.commands import retention as retention_command
@@ -650,7 +651,8 @@ def test_health_in_order(settings, tmp_path, register_manager):
     (tmp_path / f"balansia-{timezone.now():%Y%m%d-%H%M%S}-x.balansia-backup").write_bytes(b"")
     backup_verified(tmp_path / "x.balansia-backup", [])
     call_command("retention", verbosity=0)
-    assert statuses() == [GREEN] * 10
+    account_confidentiality_signed(user=register_manager, signed_on=date(2026, 1, 5))
+    assert statuses() == [GREEN] * 11
 
 
 def test_health_shows_what_needs_doing(settings, tmp_path, register_manager):
@@ -663,12 +665,26 @@ def test_health_shows_what_needs_doing(settings, tmp_path, register_manager):
     DataSubjectRequestFactory(received_on=date(2025, 1, 1), deadline=date(2025, 2, 1))
     lines = health()
     assert [line.status for line in lines] == [
-        *[RED, RED, RED, AMBER, RED],
+        *[RED, RED, RED, AMBER, AMBER, RED],
         GREEN,  # no event is old enough for prune_logs
         *[RED, GREEN, GREEN, GREEN],
     ]
     assert "1 of 2 register managers have no two-factor authentication." in lines[2].evidence
-    assert lines[4].link == reverse("registry:retention")
+    assert lines[5].link == reverse("registry:retention")
+
+
+def test_health_counts_active_accounts_without_a_signed_undertaking(client, register_manager):
+    account_confidentiality_signed(user=register_manager, signed_on=date(2026, 1, 5))
+    UserFactory(roles=[STAFF])  # never recorded
+    account_confidentiality_signed(user=UserFactory(roles=[STAFF]), signed_on=None)
+    UserFactory(roles=[STAFF], is_active=False)  # gone: not counted
+    (line,) = [line for line in health() if "confidentiality" in line.promise]
+    assert line.status == AMBER
+    assert line.evidence == "2 active accounts without a signed confidentiality undertaking."
+    assert line.link == reverse("registry:access-review")
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:report-health")).content.decode()
+    assert "ilman allekirjoitettua salassapitositoumusta" in page
 
 
 def test_the_retention_run_is_recorded_even_when_nobody_is_due():
