@@ -194,6 +194,22 @@ def test_the_notice_says_how_long_backups_are_kept(client, settings, language, w
         assert word in body, word
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("fi", ["käsittelyä on rajoitettu (tietosuoja-asetuksen 18 artikla)", "kunnes rajoitus"]),
+        ("en", ["restricted (GDPR art. 18)", "kept until the restriction is lifted"]),
+    ],
+)
+def test_the_notice_says_a_restricted_customer_is_kept_past_the_retention(client, language, words):
+    """Retention skips a customer whose processing is restricted
+    (rights.selectors.retention_candidates): the notice says so."""
+    body = notice(client, language)
+    for word in words:
+        assert word in body, word
+
+
 def readme_offsite_copy():
     """The README's cron line that copies the backups off the server."""
     lines = [
