@@ -3,9 +3,12 @@
 With no EMAIL_HOST (a laptop, `make run`) settings choose this backend: every
 message lands in EMAIL_FILE_PATH (var/mail/) as one .eml file, which any mail
 program opens, so a newcomer sees exactly what a customer would receive.
+The files hold what the messages hold (names, addresses, dates):
+purge_message_bodies deletes them with the texts (purge_mail_files).
 """
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -26,3 +29,19 @@ class EmlFileBackend(BaseEmailBackend):
             (self.directory / name).write_bytes(message.message().as_bytes(linesep="\n"))
             sent += 1
         return sent
+
+
+def purge_mail_files(now=None):
+    """Delete the .eml files in EMAIL_FILE_PATH older than MESSAGE_BODY_DAYS
+    (by their modification time), as purge_message_bodies deletes the texts
+    in the database. Returns how many were deleted."""
+    directory = Path(settings.EMAIL_FILE_PATH)
+    if not directory.is_dir():
+        return 0
+    cutoff = ((now or timezone.now()) - timedelta(days=settings.MESSAGE_BODY_DAYS)).timestamp()
+    deleted = 0
+    for path in directory.glob("*.eml"):
+        if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted

@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.once import OnceFormMixin
 
@@ -17,7 +18,10 @@ class CourseMessageForm(OnceFormMixin, forms.Form):
     once_name = "course-message"
 
     audience = forms.ChoiceField(
-        label=_("To"), choices=AUDIENCES, initial="participants", widget=forms.RadioSelect
+        label=pgettext_lazy("message recipient", "To"),
+        choices=AUDIENCES,
+        initial="participants",
+        widget=forms.RadioSelect,
     )
     subject = forms.CharField(
         label=_("Subject"),

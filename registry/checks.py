@@ -97,3 +97,24 @@ def controller_check(app_configs, **kwargs):
             id="registry.W003",
         )
     ]
+
+
+#: What settings.py chooses without EMAIL_HOST: each message as a file on the server.
+FILE_BACKEND = "courses.mail.EmlFileBackend"
+
+
+@register("privacy", deploy=True)
+def mail_files_check(app_configs, **kwargs):
+    if settings.DEBUG or settings.EMAIL_BACKEND != FILE_BACKEND:
+        return []
+    return [
+        Warning(
+            f"Mail is written to files in {settings.EMAIL_FILE_PATH}, not sent: no customer "
+            "receives a message, and the files hold their names, addresses and course dates "
+            "(purge_message_bodies deletes them after MESSAGE_BODY_DAYS).",
+            hint="Set EMAIL_HOST (and its user, password and TLS) to the company's mail "
+            "server in the environment of the web app and the worker (README, Messages to "
+            "customers).",
+            id="registry.W004",
+        )
+    ]

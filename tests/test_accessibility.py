@@ -6,13 +6,16 @@ with 200, so a new view is checked as soon as it has its row there. axe-core
 comes with the axe-playwright-python package (no download).
 """
 
+from datetime import timedelta
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory
 from .test_permission_table import RULES
 
 pytestmark = [
@@ -127,3 +130,14 @@ def test_unbroken_long_names_do_not_widen_a_phones_page(page, live_server, log_i
         page.goto(live_server.url + url)
         widths[url] = page.evaluate("document.documentElement.scrollWidth")
     assert widths == dict.fromkeys(widths, PHONE["width"])
+
+
+def test_the_alerts_of_the_access_review_pass_axe(page, live_server, log_in, register_manager):
+    """The pages above show no alert (no account of `world` is dormant): a
+    dormant account's link on the warning's yellow was 4.1:1, below AA."""
+    long_ago = timezone.now() - timedelta(days=400)
+    UserFactory(username="unohtunut", date_joined=long_ago, last_login=long_ago)
+    log_in(page, register_manager)
+    page.goto(live_server.url + reverse("registry:access-review"))
+    expect(page.get_by_role("link", name="unohtunut").first).to_be_visible()
+    assert serious(Axe().run(page, options=AXE_OPTIONS)) == []

@@ -18,7 +18,7 @@ INCLUDE = Template(
     '{% if detail.via %}<span class="small">{{ detail.via }}</span>{% endif %}'
     '{% if detail.fields %}<span class="small">{{ detail.fields|join:", " }}</span>{% endif %}'
     '{% if detail.file %}<span class="small">{{ detail.file }}'
-    "{% if detail.added is not None %} · {% blocktranslate with rows=detail.rows added=detail.added matched=detail.matched rejected=detail.rejected %}{{ rows }} rows: {{ added }} added, {{ matched }} already in the register, {{ rejected }} rejected{% endblocktranslate %}{% elif detail.removed is not None %} · {% blocktranslate with removed=detail.removed kept=detail.kept|length %}{{ removed }} removed, {{ kept }} kept{% endblocktranslate %}{% elif detail.rows %} · {% blocktranslate count counter=detail.rows %}{{ counter }} row{% plural %}{{ counter }} rows{% endblocktranslate %}{% endif %}</span>{% endif %}"
+    "{% if detail.added is not None %} · {% blocktranslate count rows=detail.rows with added=detail.added matched=detail.matched rejected=detail.rejected %}{{ rows }} row: {{ added }} added, {{ matched }} already in the register, {{ rejected }} rejected{% plural %}{{ rows }} rows: {{ added }} added, {{ matched }} already in the register, {{ rejected }} rejected{% endblocktranslate %}{% elif detail.removed is not None %} · {% blocktranslate with removed=detail.removed kept=detail.kept|length %}{{ removed }} removed, {{ kept }} kept{% endblocktranslate %}{% elif detail.rows %} · {% blocktranslate count counter=detail.rows %}{{ counter }} row{% plural %}{{ counter }} rows{% endblocktranslate %}{% endif %}</span>{% endif %}"
     '{% if detail.page %}<span class="small">{% blocktranslate with number=detail.page %}page {{ number }}{% endblocktranslate %}</span>{% endif %}'
     '{% if detail.scrubbed_at %}<span class="small fst-italic">{% translate "personal values erased" %}</span>{% endif %}'
 )
@@ -36,6 +36,7 @@ DETAILS = [
     {"via": "access report"},
     {"fields": ["email", HOSTILE]},
     {"file": "asiakkaat.csv", "rows": 3, "added": 1, "matched": 1, "rejected": 1},
+    {"file": "yksi.csv", "rows": 1, "added": 1, "matched": 0, "rejected": 0},
     {"file": HOSTILE, "removed": 5, "kept": [1, 2]},
     {"file": "poisto.csv", "rows": 1},
     {"file": "poisto.csv", "rows": 12},
@@ -51,6 +52,21 @@ DETAILS = [
 def test_the_filter_renders_what_the_include_did(detail, language):
     with translation.override(language):
         assert str(audit_detail(detail)) == INCLUDE.render(Context({"detail": detail}))
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "two"),
+    [
+        ("fi", "1 rivi: 1 lisätty", "2 riviä: 2 lisätty"),
+        ("en", "1 row: 1 added", "2 rows: 2 added"),
+    ],
+)
+def test_the_rows_of_an_import_are_counted_in_singular_and_plural(language, one, two):
+    """Not "1 rows" ("1 riviä")."""
+    with translation.override(language):
+        for rows, words in ((1, one), (2, two)):
+            detail = {"file": "a.csv", "rows": rows, "added": rows, "matched": 0, "rejected": 0}
+            assert words in str(audit_detail(detail))
 
 
 def test_values_are_escaped():

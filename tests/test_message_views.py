@@ -277,3 +277,23 @@ def test_the_register_manager_switches_automatic_messages_in_admin(
     settings_row = MessageSettings.current()
     assert not settings_row.enrollment_cancelled
     assert settings_row.enrolled
+
+
+@pytest.mark.django_db
+def test_message_pages_name_the_sender_and_recipient_not_a_date_range(
+    client, staff_member, register_manager
+):
+    """ "From"/"To" of a message are a sender and a recipient ("Lähettäjä",
+    "Vastaanottaja"); the audit trail's "From"/"To" are a date range."""
+    message = MessageFactory()
+    client.force_login(staff_member)
+    page = client.get(reverse("courses:message-detail", args=[message.pk])).content.decode()
+    assert "Lähettäjä" in page and "Vastaanottaja" in page
+    assert "Alkaen" not in page and "Päättyen" not in page
+    form = client.get(reverse("courses:course-message", args=[CourseFactory().pk]))
+    assert "Vastaanottaja" in form.content.decode()
+    assert "Päättyen" not in form.content.decode()
+    client.force_login(register_manager)
+    trail = client.get(reverse("registry:audit-trail")).content.decode()
+    assert "Alkaen" in trail and "Päättyen" in trail
+    assert "Vastaanottaja" not in trail

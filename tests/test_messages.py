@@ -7,16 +7,19 @@ import subprocess
 import sys
 from datetime import timedelta
 from email import policy
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.mail import EmailMessage
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from courses import messages as outbox
+from courses.mail import EmlFileBackend
 from courses.models import Enrollment, Message, MessageSettings
 from courses.services import (
     course_update,
@@ -206,6 +209,29 @@ def test_bodies_are_deleted_after_the_retention_and_metadata_kept(settings, staf
     assert old.body_deleted_at is not None
     assert (old.kind, old.to, old.subject) == ("enrolled", customer.email, old.subject)
     assert new.body
+
+
+@pytest.mark.django_db
+def test_mail_written_to_files_is_deleted_after_the_retention(settings, tmp_path):
+    """Without a mail server each message is an .eml file on the server: it
+    holds what the text holds and goes when the text would."""
+    settings.MESSAGE_BODY_DAYS = 90
+    settings.EMAIL_FILE_PATH = tmp_path
+    EmlFileBackend().send_messages([EmailMessage("Muistutus", "Hei Aino,", to=["a@example.fi"])])
+    (old,) = tmp_path.glob("*.eml")
+    EmlFileBackend().send_messages([EmailMessage("Muistutus", "Hei Eino,", to=["e@example.fi"])])
+    (new,) = set(tmp_path.glob("*.eml")) - {old}
+    long_ago = (timezone.now() - timedelta(days=91)).timestamp()
+    os.utime(old, (long_ago, long_ago))
+    other = tmp_path / "notes.txt"
+    other.write_text("not mail")
+    os.utime(other, (long_ago, long_ago))
+    out = StringIO()
+    call_command("purge_message_bodies", stdout=out)
+    assert not old.exists()
+    assert new.exists()
+    assert other.exists()  # only mail files
+    assert "1 mail files deleted" in out.getvalue()
 
 
 @pytest.mark.django_db

@@ -3,7 +3,9 @@ processes the data and where, what the register keeps, how long backups stay;
 and the deployment checks warn while the notice would not be true."""
 
 import json
+import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
@@ -21,7 +23,12 @@ from django.utils.translation import override
 
 from balansia.settings import envprocessors
 from registry.backups import SUFFIX, prune
-from registry.checks import controller_check, is_business_id, processors_check
+from registry.checks import (
+    controller_check,
+    is_business_id,
+    mail_files_check,
+    processors_check,
+)
 from registry.models import Customer
 from registry.notice import NOT_PERSONAL, REGISTER_CONTENT, register_content
 from registry.reports.processing import processing_record, processing_record_markdown
@@ -182,6 +189,22 @@ def test_the_content_is_said_in_plain_finnish(client):
 )
 def test_the_notice_says_how_long_backups_are_kept(client, settings, language, words):
     settings.BACKUP_KEEP_DAILY, settings.BACKUP_KEEP_MONTHLY = 7, 6
+    body = notice(client, language)
+    for word in words:
+        assert word in body, word
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("fi", ["käsittelyä on rajoitettu (tietosuoja-asetuksen 18 artikla)", "kunnes rajoitus"]),
+        ("en", ["restricted (GDPR art. 18)", "kept until the restriction is lifted"]),
+    ],
+)
+def test_the_notice_says_a_restricted_customer_is_kept_past_the_retention(client, language, words):
+    """Retention skips a customer whose processing is restricted
+    (rights.selectors.retention_candidates): the notice says so."""
     body = notice(client, language)
     for word in words:
         assert word in body, word
@@ -440,6 +463,48 @@ def test_check_deploy_warns_about_the_notice(settings):
         call_command("check", "--deploy", "--fail-level", "WARNING")
     assert "registry.W002" in str(failed.value)
     assert "registry.W003" in str(failed.value)
+
+
+def test_check_deploy_warns_when_mail_is_written_to_files(settings):
+    """Without EMAIL_HOST settings.py writes every message to an .eml file:
+    right on a laptop, not on a server (no customer gets the mail, and the
+    files hold personal data)."""
+    settings.DEBUG, settings.EMAIL_BACKEND = False, "courses.mail.EmlFileBackend"
+    assert [w.id for w in mail_files_check(None)] == ["registry.W004"]
+    with pytest.raises(SystemCheckError) as failed:
+        call_command("check", "--deploy", "--fail-level", "WARNING")
+    assert "registry.W004" in str(failed.value)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    assert mail_files_check(None) == []
+    settings.DEBUG, settings.EMAIL_BACKEND = True, "courses.mail.EmlFileBackend"
+    assert mail_files_check(None) == []
+
+
+def test_ci_deployment_checks_pass_with_the_production_like_settings(tmp_path):
+    """The step of .ci/run and `make check-deploy`, in a fresh interpreter
+    that reads the settings from the environment as a server does."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/")}
+    env.update(
+        line.split("=", 1)
+        for line in (ROOT / ".ci" / "production-like.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    env.update(
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        SUPPRESSION_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="rekisteri.example.fi",
+        CSRF_TRUSTED_ORIGINS="https://rekisteri.example.fi",
+        VAR_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_production_like_settings_of_ci_pass_the_notice_checks(monkeypatch, settings):

@@ -16,10 +16,13 @@ from pypdf import PdfReader
 
 from courses.models import Attendance, Course, Enrollment, Session
 from courses.reports import course_figures, courses_report, enrolment_counts, session_figures
+from courses.services import enrollment_create
 from registry.accounts.roles import REGISTER_MANAGER, STAFF
+from registry.accounts.services import account_confidentiality_signed
 from registry.audit.models import AuditEvent
 from registry.backups import backup_verified, last_verified_at
-from registry.models import ConsentText
+from registry.management.commands import retention as retention_command
+from registry.models import ConsentText, Customer
 from registry.reports.health import AMBER, GREEN, RED, health
 from registry.reports.processing import processing_record_markdown
 from registry.reports.selectors import (
@@ -32,6 +35,8 @@ from registry.reports.selectors import (
 from registry.reports.tables import SMALL, Period, bar_chart, people, share
 from registry.rights.erasure import customer_erase
 from registry.rights.models import add_months
+from registry.rights.restriction import customer_restrict
+from registry.services import customer_update
 
 from .factories import (
     ConsentFactory,
@@ -646,7 +651,8 @@ def test_health_in_order(settings, tmp_path, register_manager):
     (tmp_path / f"balansia-{timezone.now():%Y%m%d-%H%M%S}-x.balansia-backup").write_bytes(b"")
     backup_verified(tmp_path / "x.balansia-backup", [])
     call_command("retention", verbosity=0)
-    assert statuses() == [GREEN] * 10
+    account_confidentiality_signed(user=register_manager, signed_on=date(2026, 1, 5))
+    assert statuses() == [GREEN] * 11
 
 
 def test_health_shows_what_needs_doing(settings, tmp_path, register_manager):
@@ -659,18 +665,62 @@ def test_health_shows_what_needs_doing(settings, tmp_path, register_manager):
     DataSubjectRequestFactory(received_on=date(2025, 1, 1), deadline=date(2025, 2, 1))
     lines = health()
     assert [line.status for line in lines] == [
-        *[RED, RED, RED, AMBER, RED],
+        *[RED, RED, RED, AMBER, AMBER, RED],
         GREEN,  # no event is old enough for prune_logs
         *[RED, GREEN, GREEN, GREEN],
     ]
     assert "1 of 2 register managers have no two-factor authentication." in lines[2].evidence
-    assert lines[4].link == reverse("registry:retention")
+    assert lines[5].link == reverse("registry:retention")
+
+
+def test_health_counts_active_accounts_without_a_signed_undertaking(client, register_manager):
+    account_confidentiality_signed(user=register_manager, signed_on=date(2026, 1, 5))
+    UserFactory(roles=[STAFF])  # never recorded
+    account_confidentiality_signed(user=UserFactory(roles=[STAFF]), signed_on=None)
+    UserFactory(roles=[STAFF], is_active=False)  # gone: not counted
+    (line,) = [line for line in health() if "confidentiality" in line.promise]
+    assert line.status == AMBER
+    assert line.evidence == "2 active accounts without a signed confidentiality undertaking."
+    assert line.link == reverse("registry:access-review")
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:report-health")).content.decode()
+    assert "ilman allekirjoitettua salassapitositoumusta" in page
 
 
 def test_the_retention_run_is_recorded_even_when_nobody_is_due():
     call_command("retention", verbosity=0)
     event = AuditEvent.objects.get(action=AuditEvent.Action.RETENTION_RUN)
     assert event.detail["erased"] == 0
+
+
+def test_the_retention_run_skips_who_became_due_no_longer_after_the_choice(
+    monkeypatch, staff_member, register_manager
+):
+    """Between the list and the erasure one customer enrols, one is
+    restricted, one is changed: each is asked again, locked, and kept."""
+    long_ago = timezone.now() - timedelta(days=4 * 365)
+    enrols, restricted, changed, due = CustomerFactory.create_batch(4)
+    Customer.objects.update(last_activity_at=long_ago)
+    chosen = retention_command.retention_candidates
+
+    def chosen_then_changed(cutoff=None):
+        listed = list(chosen(cutoff))
+        enrollment_create(
+            customer=enrols, course=CourseFactory(), source="office", by=staff_member
+        )
+        customer_restrict(customer=restricted, by=register_manager)
+        customer_update(customer=changed, data={"city": "Kuopio"}, by=staff_member)
+        return listed
+
+    monkeypatch.setattr(retention_command, "retention_candidates", chosen_then_changed)
+    out = io.StringIO()
+    call_command("retention", stdout=out)
+    assert set(Customer.objects.all()) == {enrols, restricted, changed}
+    assert "Erased 1 customers." in out.getvalue()
+    assert "Skipped 3 customers" in out.getvalue()
+    run = AuditEvent.objects.get(action=AuditEvent.Action.RETENTION_RUN)
+    assert (run.detail["erased"], run.detail["skipped"]) == (1, 3)
+    assert f"#{due.pk}" in out.getvalue() and f"#{enrols.pk}" not in out.getvalue()
 
 
 def test_the_record_of_processing_activities_comes_from_settings(

@@ -92,6 +92,14 @@ def dormant_accounts(days):
     return get_user_model().objects.filter(_dormant(days)).order_by("last_login", "username")
 
 
+def unsigned_accounts():
+    """Active accounts whose confidentiality undertaking has no signing day
+    (none recorded, or no AccountSecurity row at all)."""
+    return get_user_model().objects.filter(
+        is_active=True, security__confidentiality_signed_on__isnull=True
+    )
+
+
 def unusual_activity(hours=24):
     """Users who, within some hour of the last `hours`, viewed or exported more
     customer records than UNUSUAL_ACTIVITY_PER_HOUR (views count one each,

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.query_forms import DayField, ObjectIdField, QueryForm
 
@@ -18,7 +19,7 @@ class AuditFilterForm(QueryForm):
     )
     action = forms.ChoiceField(label=_("Action"), required=False)
     since = DayField(label=_("From"), required=False)
-    until = DayField(label=_("To"), required=False)
+    until = DayField(label=pgettext_lazy("date range", "To"), required=False)
     customer = ObjectIdField(label=_("Customer number"), required=False)
 
     def __init__(self, *args, **kwargs):

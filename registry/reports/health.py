@@ -19,7 +19,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.accounts.lock import locked_accounts
 from registry.accounts.roles import REGISTER_MANAGER
-from registry.accounts.selectors import EXPORTS, dormant_accounts, unusual_activity
+from registry.accounts.selectors import (
+    EXPORTS,
+    dormant_accounts,
+    unsigned_accounts,
+    unusual_activity,
+)
 from registry.audit.models import AuditEvent
 from registry.backups import last_backup_at, last_verified_at
 from registry.rights.models import DataSubjectRequest
@@ -73,6 +78,7 @@ def health(now=None):
         *_backups(now),
         _two_factor(),
         _dormant(),
+        _confidentiality(),
         _retention(now),
         _logs(now),
         _requests(now),
@@ -142,6 +148,18 @@ def _dormant():
         AMBER if count else GREEN,
         reverse("registry:access-review"),
         _("Access review: deactivate dormant accounts"),
+    )
+
+
+def _confidentiality():
+    count = unsigned_accounts().count()
+    return Line(
+        _("Employees who handle register data are bound by confidentiality."),
+        _("%(count)s active accounts without a signed confidentiality undertaking.")
+        % {"count": count},
+        AMBER if count else GREEN,
+        reverse("registry:access-review"),
+        _("Access review: record the undertakings"),
     )
 
 

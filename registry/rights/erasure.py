@@ -24,6 +24,7 @@ from registry.phones import parse_phone
 from registry.suppression import keep_digests, objector_digests
 
 from .models import DataSubjectRequest
+from .selectors import retention_candidates
 from .services import CASE_NOTES, case_update, new_reference
 
 #: Fields whose values identify a person, also in the audit trail's history.
@@ -205,6 +206,21 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
     if journal:
         _journal(entries)
     return references
+
+
+@transaction.atomic
+def retention_erase(*, customers, cutoff, by=None, request=None):
+    """Erase the customers chosen for the retention rule who are still due.
+    The choice was made before: a customer who enrolled, asked for something,
+    was restricted or was active since is no longer due. Their rows are
+    locked first (an enrolment, a change or a restriction locks them too), and
+    the rule asked again in this transaction, so none of them is erased.
+    Returns (the erased customers, their references, how many were skipped)."""
+    ids = [customer.pk for customer in customers]
+    list(Customer.objects.select_for_update().filter(pk__in=ids).values_list("pk"))
+    due = list(retention_candidates(cutoff).filter(pk__in=ids))
+    references = customers_erase(customers=due, by=by, request=request, reason="retention")
+    return due, references, len(ids) - len(due)
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from registry.models import Customer
 from registry.once import Once
 
 from .documents import access_document, document_pdf
-from .erasure import customer_erase, customers_erase
+from .erasure import customer_erase, retention_erase
 from .forms import (
     DataSubjectRequestForm,
     DataSubjectRequestUpdateForm,
@@ -248,8 +248,8 @@ def retention(request):
     ticked = RetentionChoiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and ticked.is_valid():
         chosen = candidates.filter(pk__in=ticked.cleaned_data["customer"])
-        references = customers_erase(
-            customers=list(chosen), by=request.user, request=request, reason="retention"
+        _erased, references, _skipped = retention_erase(
+            customers=list(chosen), cutoff=retention_cutoff(), by=request.user, request=request
         )
         messages.success(request, _("%(count)s customers erased.") % {"count": len(references)})
         return redirect("registry:retention")

@@ -205,10 +205,14 @@ def _file_summary(detail):
     text = str(detail["file"])
     if detail.get("added") is not None:
         counts = {key: detail.get(key, "") for key in ("rows", "added", "matched", "rejected")}
+        rows = counts["rows"] if isinstance(counts["rows"], int) else 0
         text += " · " + (
-            _(
+            ngettext(
+                "%(rows)s row: %(added)s added, %(matched)s already in the register, "
+                "%(rejected)s rejected",
                 "%(rows)s rows: %(added)s added, %(matched)s already in the register, "
-                "%(rejected)s rejected"
+                "%(rejected)s rejected",
+                rows,
             )
             % counts
         )

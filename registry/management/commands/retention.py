@@ -4,7 +4,7 @@ from django.db import transaction
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
-from registry.rights.erasure import customers_erase
+from registry.rights.erasure import retention_erase
 from registry.rights.selectors import retention_candidates, retention_cutoff
 
 
@@ -20,8 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="List, erase nothing.")
 
     def handle(self, *args, dry_run, **options):
-        candidates = list(retention_candidates())
         cutoff = retention_cutoff()
+        candidates = list(retention_candidates(cutoff))
         self.stdout.write(
             f"Retention {settings.RETENTION_MONTHS} months: inactive since before "
             f"{cutoff:%Y-%m-%d}: {len(candidates)} customers."
@@ -36,15 +36,26 @@ class Command(BaseCommand):
             self.stdout.write("Dry run: nothing was erased.")
             return
         with transaction.atomic():
-            references = customers_erase(customers=candidates, by=None, reason="retention")
+            # Each one is asked again, locked, when erased: who became active,
+            # enrolled or restricted since the list was made is skipped.
+            erased, references, skipped = retention_erase(customers=candidates, cutoff=cutoff)
             # The run itself, also when nobody was due: the health page shows
             # when the retention rule was last applied.
             audit_event_create(
                 action=AuditEvent.Action.RETENTION_RUN,
-                detail={"erased": len(references), "cutoff": cutoff.date().isoformat()},
+                detail={
+                    "erased": len(references),
+                    "skipped": skipped,
+                    "cutoff": cutoff.date().isoformat(),
+                },
             )
         # A real run's output goes to cron's mail and the system log, which
         # nothing erases: the numbers of those erased, never their names.
-        for customer in candidates:
+        for customer in erased:
             self.stdout.write(f"  #{customer.pk}")
         self.stdout.write(self.style.SUCCESS(f"Erased {len(references)} customers."))
+        if skipped:
+            self.stdout.write(
+                f"Skipped {skipped} customers no longer due (active, enrolled, asking or "
+                "restricted since they were listed)."
+            )
