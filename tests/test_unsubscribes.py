@@ -207,6 +207,7 @@ def test_hostile_files_give_a_message_or_a_preview(db, register_manager, content
     assert analysis.counts is not None
 
 
+@pytest.mark.usefixtures("immediate_tasks")
 def test_the_pages_preview_then_apply(client, subscribers, register_manager):
     client.force_login(register_manager)
     with (FIXTURES / "mailerlite_unsubscribed.csv").open("rb") as upload:
@@ -220,14 +221,25 @@ def test_the_pages_preview_then_apply(client, subscribers, register_manager):
     read = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_SEARCHED)
     assert (read.detail["via"], read.detail["rows"]) == ("unsubscribes", 3)
     # Each customer named on the page is linked to the read (test_list_reads).
-    entries = [i for s in page.context["sections"] for i in s["items"] if not isinstance(i, dict)]
-    named = {pk for entry in entries for pk, _name in entry.customers}
+    entries = [item for section in page.context["sections"] for item in section["items"]]
+    named = {pk for entry in entries for pk, _name in entry["customers"]}
     assert len(named) == 3
     assert set(read.shown_customers.values_list("customer_id", flat=True)) == named
     assert on_email_list() >= {subscribers["aino"].pk, subscribers["eero"].pk}
-    response = client.post(upload.get_absolute_url(), {"confirm": "1"})
+    response = client.post(upload.get_absolute_url(), {"confirm": "1"}, REMOTE_ADDR="192.0.2.7")
     assert response.status_code == 302
     assert on_email_list() == {subscribers["liisa"].pk, subscribers["other"].pk}
+    upload.refresh_from_db()
+    assert upload.status == "applied" and upload.task_state == "done"
+    assert upload.content is None and upload.preview == {}
+    # Done in the worker on the request's behalf: its user and address.
+    event = AuditEvent.objects.get(action=AuditEvent.Action.UNSUBSCRIBES_IMPORTED)
+    assert (event.actor, event.ip_address) == (register_manager, "192.0.2.7")
+    assert set(
+        AuditEvent.objects.filter(
+            action=AuditEvent.Action.CONSENT_RECORDED, detail__unsubscribe_import=upload.pk
+        ).values_list("ip_address", flat=True)
+    ) == {"192.0.2.7"}
     # A marketing export after it leaves them out.
     _columns, count, _rows = marketing_list_export(
         channel=MarketingChannel.EMAIL, purpose="Uutiskirje", by=register_manager
@@ -235,6 +247,7 @@ def test_the_pages_preview_then_apply(client, subscribers, register_manager):
     assert count == 2
 
 
+@pytest.mark.usefixtures("immediate_tasks")
 def test_the_preview_page_shows_unreadable_rows_beside_the_withdrawals(
     client, subscribers, register_manager
 ):
@@ -308,6 +321,7 @@ def test_command_dry_run_then_apply(subscribers, register_manager, staff_member,
         ("old.xls", b"\xd0\xcf\x11\xe0" + b"\x00" * 100),
     ],
 )
+@pytest.mark.usefixtures("immediate_tasks")
 def test_hostile_uploads_answer_with_a_page_not_an_error(
     client, register_manager, settings, name, content
 ):
@@ -317,6 +331,14 @@ def test_hostile_uploads_answer_with_a_page_not_an_error(
         reverse("registry:unsubscribe-upload"), {"file": _named(content, name)}, follow=True
     )
     assert response.status_code == 200
+    # Refused beside the file field, or checked by the worker: a preview or
+    # the reason it failed.
+    text = response.content.decode()
+    assert (
+        (response.context.get("form") is not None and response.context["form"].errors)
+        or 'id="task-failed"' in text
+        or 'name="confirm"' in text
+    )
     for upload in UnsubscribeImport.objects.all():
         assert "\x00" not in upload.file_name and len(upload.file_name) <= 255
 

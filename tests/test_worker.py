@@ -23,8 +23,9 @@ from openpyxl import load_workbook
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.imports import services
+from registry.imports.unsubscribes import unsubscribes_apply_start, unsubscribes_upload
 from registry.marketing.models import MarketingExportRow
-from registry.models import Customer
+from registry.models import Consent, Customer
 from registry.services import (
     audit_trail_export_request,
     marketing_list_export_request,
@@ -114,6 +115,34 @@ def test_an_import_is_checked_and_applied_by_the_worker(tmp_path, staff_member):
     assert customer_import.status == "applied", customer_import.task_error
     assert customer_import.task_state == "done"
     assert Customer.objects.count() == 2
+
+
+def test_an_unsubscribe_file_is_checked_and_applied_by_the_worker(tmp_path, register_manager):
+    aino = CustomerFactory(email="aino.aijala@example.invalid")
+    ConsentFactory(customer=aino)
+    upload = unsubscribes_upload(
+        file_name="pois.csv",
+        content=b"Email,Status\nAINO.AIJALA@example.invalid,spam\nei.ketaan@example.invalid,\n",
+        by=register_manager,
+    )
+    upload.refresh_from_db()
+    assert upload.task_state == "queued" and upload.task_id and upload.preview == {}
+    run_workers(tmp_path)
+    upload.refresh_from_db()
+    assert upload.task_state == "done", upload.task_error
+    assert upload.row_count == 2 and upload.preview["counts"]["withdraw"] == 1
+    assert upload.preview["sections"]["withdraw"][0]["customers"] == [aino.pk]
+
+    unsubscribes_apply_start(upload=upload, by=register_manager)
+    assert not Consent.objects.filter(method="newsletter_service").exists()  # nothing yet
+    run_workers(tmp_path)
+    upload.refresh_from_db()
+    assert upload.status == "applied", upload.task_error
+    assert upload.task_state == "done" and upload.content is None
+    withdrawal = Consent.objects.get(method="newsletter_service")
+    assert withdrawal.customer_id == aino.pk and withdrawal.complaint
+    event = AuditEvent.objects.get(action="unsubscribes_imported")
+    assert event.actor == register_manager and event.detail["customers"] == 1
 
 
 def test_two_workers_run_each_of_fifty_tasks_exactly_once(tmp_path):

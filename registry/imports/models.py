@@ -107,11 +107,14 @@ class CustomerImport(TaskState):
         )
 
 
-class UnsubscribeImport(models.Model):
+class UnsubscribeImport(TaskState):
     """One file of unsubscribes, spam complaints and hard bounces brought back
     from the newsletter service (registry.imports.unsubscribes).
 
-    The file is kept only until it is applied or cancelled; what stays is
+    As with a customer import, the request only keeps the file: the task
+    worker reads it and checks every address for the preview, and applies it
+    (registry/imports/tasks.py); TaskState holds their progress. The file and
+    the preview are kept only until it is applied or cancelled; what stays is
     the file name and the counts (the ledger events it added name it in the
     audit trail)."""
 
@@ -119,6 +122,12 @@ class UnsubscribeImport(models.Model):
         PENDING = "pending", _("Waiting for confirmation")
         APPLIED = "applied", _("Imported")
         CANCELLED = "cancelled", _("Cancelled")
+
+    class Step(models.TextChoices):
+        READ = "read", _("Reading the file")
+        ANALYSE = "analyse", _("Checking the addresses for the preview")
+        CHECK = "check", _("Checking the addresses against the register")
+        WRITE = "write", _("Withdrawing the consents")
 
     created_at = models.DateTimeField(_("uploaded"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
@@ -133,6 +142,10 @@ class UnsubscribeImport(models.Model):
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
     )
     row_count = models.PositiveIntegerField(_("rows"), default=0)
+    # What the worker's check found, as the preview page shows it: the counts
+    # and the first addresses of each outcome with the ids of their customers
+    # (the names are read when the page is shown). Kept with the file.
+    preview = models.JSONField(default=dict)
     # What applying it did: {outcome: number of addresses}.
     counts = models.JSONField(default=dict)
     applied_at = models.DateTimeField(_("imported"), null=True, blank=True)
@@ -147,6 +160,10 @@ class UnsubscribeImport(models.Model):
 
     def get_absolute_url(self):
         return reverse("registry:unsubscribe-detail", args=[self.pk])
+
+    @property
+    def step_label(self):
+        return self.Step(self.task_step).label if self.task_step in self.Step.values else ""
 
     @property
     def is_expired(self):

@@ -15,6 +15,9 @@ marketing export leaves them out.
 - Columns are recognised by name (Mailchimp, Brevo, MailerLite, Mailjet, a
   plain list of addresses); the file is read by `reading.read_table`, with
   the customer import's limits and encoding detection.
+- As with the customer import, the upload reads only the first rows; the
+  whole file is read and checked in the task worker, for the preview and
+  again when it is applied (registry/imports/tasks.py).
 """
 
 import datetime
@@ -29,7 +32,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create
+from registry.audit.services import audit_event_create, client_ip
+from registry.background import (
+    PlainError,
+    cycle_collector_paused,
+    enqueue_on_commit,
+    task_dequeue,
+    task_mark_queued,
+)
 from registry.erasure import erasure_handler
 from registry.models import Consent, Customer
 from registry.reach import reach_changed
@@ -281,6 +291,7 @@ class Analysis:
     entries: list
     unreadable: list  # [(row number, text)]
     columns: Columns
+    row_count: int = 0
 
     @functools.cached_property
     def counts(self):
@@ -299,10 +310,27 @@ class Analysis:
     def of(self, outcome):
         return [entry for entry in self.entries if entry.outcome == outcome]
 
+    def match(self, chunk=1000):
+        """Decide every address against the register as it is now (again)."""
+        _match(self.entries, chunk)
+        self.__dict__.pop("counts", None)
 
-def analyse(table, now=None, chunk=1000):
+
+def analyse(table, now=None, chunk=1000, progress=None):
     """Decide every address of the file against the register as it is now.
     A few indexed queries per thousand addresses."""
+    analysis = read_entries(table, now=now, progress=progress)
+    analysis.match(chunk)
+    return analysis
+
+
+#: Rows looked at to find the column of addresses when no header names it
+#: (and all that the upload reads of the file).
+COLUMN_SAMPLE = 50
+
+
+def read_entries(table, *, now=None, progress=None):
+    """The addresses of the file, one entry each, not yet matched."""
     now = now or timezone.now()
     columns = recognise_columns(table.headers, table.rows)
     rows = table.rows
@@ -310,7 +338,9 @@ def analyse(table, now=None, chunk=1000):
         # A plain list of addresses has no header: its first line is an address.
         rows = [(1, table.headers), *rows]
     entries, unreadable = {}, []
-    for number, cells in rows:
+    for done, (number, cells) in enumerate(rows, start=1):
+        if progress is not None:
+            progress.report(done, len(rows))
         email = normalise_email(cells[columns.email])
         if not email or len(email) > 254 or not looks_like_email(email):
             unreadable.append((number, cells[columns.email][:100]))
@@ -330,8 +360,7 @@ def analyse(table, now=None, chunk=1000):
             entry.kind = kind
         if at and (entry.at is None or at < entry.at):
             entry.at = at
-    _match(list(entries.values()), chunk)
-    return Analysis(list(entries.values()), unreadable, columns)
+    return Analysis(list(entries.values()), unreadable, columns, row_count=len(table.rows))
 
 
 def _match(entries, chunk):
@@ -359,6 +388,7 @@ def _match(entries, chunk):
         withdrawn |= {pk for pk, event in latest if event == Consent.Event.CONSENT_WITHDRAWN}
     for entry in entries:
         entry.customers = by_email.get(entry.email.upper(), [])
+        entry.withdraw_ids = []
         if entry.kind == Kind.IGNORED:
             entry.outcome = Outcome.IGNORED
         elif not entry.customers:
@@ -370,62 +400,179 @@ def _match(entries, chunk):
             entry.outcome = Outcome.WITHDRAW if entry.withdraw_ids else Outcome.ALREADY
 
 
-def unsubscribes_table(content):
-    return read_table(content)
+#: Addresses of each outcome kept for the preview page (and shown on it).
+PREVIEW_SHOWN = 200
+
+
+def preview_of(analysis):
+    """What the preview page shows, kept with the file: the counts, and the
+    first PREVIEW_SHOWN addresses of each outcome with the ids of their
+    customers (not their names: the page reads those when it is shown)."""
+    sections = {}
+    for outcome in Outcome.ORDER:
+        if outcome == Outcome.UNREADABLE:
+            # No address, so nobody matched: rows of the file only.
+            items = [
+                {"number": number, "email": text, "kind": "", "at": None, "customers": []}
+                for number, text in analysis.unreadable[:PREVIEW_SHOWN]
+            ]
+        else:
+            items = [
+                {
+                    "number": entry.number,
+                    "email": entry.email,
+                    "kind": entry.kind,
+                    "at": entry.at.isoformat() if entry.at else None,
+                    "customers": [pk for pk, _name in entry.customers],
+                }
+                for entry in analysis.of(outcome)[:PREVIEW_SHOWN]
+            ]
+        sections[outcome] = items
+    return {
+        "at": timezone.now().isoformat(),
+        "counts": analysis.counts,
+        # Customers with an address of the file, all of them: the page is a
+        # read of this many (customer_searched's result count).
+        "matched": sum(len(entry.customers) for entry in analysis.entries),
+        "sections": sections,
+    }
+
+
+def _read_and_check(upload, *, step, now=None, progress=None):
+    """Read the kept file and its addresses (`step` names the checking on the
+    progress page); not yet matched against the register."""
+    if progress is not None:
+        progress.step(UnsubscribeImport.Step.READ)
+    table = read_table(bytes(upload.content))
+    if progress is not None:
+        progress.step(step, total=len(table.rows))
+    return read_entries(table, now=now, progress=progress)
 
 
 @transaction.atomic
-def unsubscribes_upload(*, file_name, content, by, request=None):
-    """Read an uploaded file and keep it until it is confirmed or cancelled.
-    Raises ImportFileError for a file that cannot be read or has no addresses."""
-    table = read_table(content)
+def unsubscribes_upload(*, file_name, content, by, request=None, check_rows=True):
+    """Keep an uploaded file until it is confirmed or cancelled. Only its first
+    rows are read here (the format, the header and the column of addresses),
+    so that the upload is quick; every address is checked by the preview's
+    task in the worker (unless `check_rows` is false: the command line
+    applies at once). Raises ImportFileError for a file that cannot be read
+    or has no addresses."""
+    table = read_table(content, first=COLUMN_SAMPLE)
     recognise_columns(table.headers, table.rows)
     upload = UnsubscribeImport.objects.create(
         created_by=by,
         file_name=plain_file_name(file_name),
         content=content,
-        row_count=len(table.rows),
     )
     audit_event_create(
         action=AuditEvent.Action.IMPORT_UPLOADED,
         by=by,
         target=upload,
         request=request,
-        detail={"file": upload.file_name, "rows": len(table.rows)},
+        detail={"file": upload.file_name, "bytes": len(content)},
     )
+    if check_rows:
+        unsubscribes_preview_start(upload)
     return upload
 
 
-def unsubscribes_preview(upload):
-    return analyse(read_table(bytes(upload.content)))
+def unsubscribes_preview_start(upload):
+    """Have the worker check every address for the preview, once the current
+    transaction commits."""
+    task_mark_queued(upload, UnsubscribeImport.Step.ANALYSE)
+    enqueue_on_commit("registry.imports.tasks.preview_unsubscribes", upload)
 
 
-class UnsubscribeStateError(Exception):
-    """Applied twice, cancelled, or waited too long."""
+@cycle_collector_paused()
+def unsubscribes_preview(upload, *, progress=None):
+    """Check every address of a waiting file against the register and keep
+    what the preview page shows (in the task worker). Returns the analysis."""
+    analysis = _read_and_check(upload, step=UnsubscribeImport.Step.ANALYSE, progress=progress)
+    analysis.match()
+    preview = preview_of(analysis)
+    UnsubscribeImport.objects.filter(pk=upload.pk, status=UnsubscribeImport.Status.PENDING).update(
+        preview=preview, row_count=analysis.row_count
+    )
+    upload.preview, upload.row_count = preview, analysis.row_count
+    return analysis
 
 
-@transaction.atomic
-def unsubscribes_apply(*, upload, by, request=None, batch_size=2000):
-    """Append a *consent withdrawn* event for email to the ledger of every
-    matched customer (complaints marked), checked again against the register
-    as it is now; audit each and the import with the file name and counts;
-    all in one transaction. The file is not kept afterwards."""
-    upload = UnsubscribeImport.objects.select_for_update().get(pk=upload.pk)
+class UnsubscribeStateError(PlainError):
+    """Applied twice, cancelled, not checked yet, or waited too long."""
+
+
+def _check_can_apply(upload):
     if upload.status != UnsubscribeImport.Status.PENDING or upload.content is None:
         raise UnsubscribeStateError(_("This import has already been handled."))
     if upload.is_expired:
         raise UnsubscribeStateError(
             _("The file waited too long for confirmation and is discarded: upload it again.")
         )
+
+
+@transaction.atomic
+def unsubscribes_apply_start(*, upload, by, request=None):
+    """Have the worker apply a checked file, once the current transaction
+    commits. A second confirmation while the first waits or runs (a double
+    click, a second tab) starts nothing more. Raises UnsubscribeStateError."""
+    upload = UnsubscribeImport.objects.select_for_update().get(pk=upload.pk)
+    _check_can_apply(upload)
+    if upload.task_active:
+        return upload
+    if not upload.preview:
+        raise UnsubscribeStateError(_("The file has not been checked yet: wait for the preview."))
+    task_mark_queued(upload, UnsubscribeImport.Step.CHECK)
+    enqueue_on_commit(
+        "registry.imports.tasks.apply_unsubscribes",
+        upload,
+        by.pk,
+        client_ip(request) if request else None,
+    )
+    return upload
+
+
+@cycle_collector_paused()
+def unsubscribes_apply(
+    *, upload, by, request=None, ip_address=None, batch_size=2000, progress=None
+):
+    """Append a *consent withdrawn* event for email to the ledger of every
+    matched customer (complaints marked); audit each and the import with the
+    file name and counts. The file is read outside the transaction (so that
+    `progress` can be seen); the addresses are matched against the register
+    again inside it, as it is then, and everything is written in that one
+    transaction. The file is not kept afterwards. Returns (upload, analysis)."""
+    upload = UnsubscribeImport.objects.defer("preview").get(pk=upload.pk)
+    _check_can_apply(upload)
     now = timezone.now()
-    analysis = analyse(read_table(bytes(upload.content)), now=now)
+    analysis = _read_and_check(
+        upload, step=UnsubscribeImport.Step.CHECK, now=now, progress=progress
+    )
+    if progress is not None:
+        progress.step(UnsubscribeImport.Step.WRITE)
+    return _unsubscribes_write(
+        upload,
+        analysis,
+        by=by,
+        request=request,
+        ip_address=ip_address,
+        now=now,
+        batch_size=batch_size,
+    )
+
+
+@transaction.atomic
+def _unsubscribes_write(checked, analysis, *, by, request, ip_address, now, batch_size):
+    upload = UnsubscribeImport.objects.select_for_update().defer("preview").get(pk=checked.pk)
+    _check_can_apply(upload)
+    analysis.match()
     counts = analysis.counts
     event = audit_event_create(
         action=AuditEvent.Action.UNSUBSCRIBES_IMPORTED,
         by=by,
         target=upload,
         request=request,
-        detail={"file": upload.file_name, "rows": upload.row_count, **counts},
+        ip_address=ip_address,
+        detail={"file": upload.file_name, "rows": analysis.row_count, **counts},
     )
     pairs = [(pk, entry) for entry in analysis.of(Outcome.WITHDRAW) for pk in entry.withdraw_ids]
     role = event.actor_role
@@ -473,27 +620,40 @@ def unsubscribes_apply(*, upload, by, request=None, batch_size=2000):
         Customer.objects.filter(pk__in=[pk for pk, _entry in part]).update(last_activity_at=now)
     upload.status = UnsubscribeImport.Status.APPLIED
     upload.applied_at = now
+    upload.row_count = analysis.row_count
     upload.counts = counts
-    upload.content = None
-    upload.save()
+    upload.content = None  # the file is not kept once applied
+    upload.preview = {}
+    upload.save(
+        update_fields=["status", "applied_at", "row_count", "counts", "content", "preview"]
+    )
     return upload, analysis
 
 
 @transaction.atomic
 def unsubscribes_cancel(*, upload):
-    return bool(
-        UnsubscribeImport.objects.filter(
-            pk=upload.pk, status=UnsubscribeImport.Status.PENDING
-        ).update(status=UnsubscribeImport.Status.CANCELLED, content=None)
+    """Drop a waiting file and its preview; nothing was changed. Its task, if
+    one waits for the worker, is dropped too; one that checks addresses stops
+    at its next progress report (the writing cannot be stopped: the cancel
+    then waits for it and finds the file applied)."""
+    updated = unsubscribes_discard_files(
+        UnsubscribeImport.objects.filter(pk=upload.pk), task_state=UnsubscribeImport.State.NONE
     )
+    task_dequeue(upload)
+    return bool(updated)
 
 
-def unsubscribes_discard_files(older_than=None):
-    """Cancel waiting files (all, or those uploaded before `older_than`)."""
-    pending = UnsubscribeImport.objects.filter(status=UnsubscribeImport.Status.PENDING)
+def unsubscribes_discard_files(uploads=None, *, older_than=None, **also):
+    """Cancel waiting files (of `uploads`, or all; those uploaded before
+    `older_than`) and drop them and their previews."""
+    pending = (uploads if uploads is not None else UnsubscribeImport.objects).filter(
+        status=UnsubscribeImport.Status.PENDING
+    )
     if older_than is not None:
         pending = pending.filter(created_at__lt=older_than)
-    return pending.update(status=UnsubscribeImport.Status.CANCELLED, content=None)
+    return pending.update(
+        status=UnsubscribeImport.Status.CANCELLED, content=None, preview={}, **also
+    )
 
 
 @erasure_handler("registry.unsubscribeimport")

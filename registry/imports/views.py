@@ -36,14 +36,15 @@ from .services import (
     import_upload,
     plain_file_name,
 )
-from .unsubscribes import Outcome as UnsubscribeOutcome
 from .unsubscribes import (
+    PREVIEW_SHOWN,
     UnsubscribeStateError,
-    unsubscribes_apply,
+    unsubscribes_apply_start,
     unsubscribes_cancel,
-    unsubscribes_preview,
+    unsubscribes_preview_start,
     unsubscribes_upload,
 )
+from .unsubscribes import Outcome as UnsubscribeOutcome
 
 PERMISSION = "registry.import_customers"
 PREVIEW_ROWS = 100
@@ -254,13 +255,13 @@ def import_undo_view(request, pk):
 #: Unsubscribes change the marketing state of many customers at once: the
 #: register manager's, who exports the marketing lists they come back from.
 UNSUBSCRIBE_PERMISSION = "registry.use_marketing_lists"
-UNSUBSCRIBE_SHOWN = 200
 
 
 @permission_required(UNSUBSCRIBE_PERMISSION, raise_exception=True)
 def unsubscribe_upload_view(request):
     """Upload the newsletter service's export of unsubscribed, cleaned or
-    complained addresses; it is read at once and nothing is changed yet."""
+    complained addresses; it is kept, its addresses are checked in the task
+    worker, and nothing is changed yet."""
     form = UnsubscribeUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -277,90 +278,105 @@ def unsubscribe_upload_view(request):
         "registry/unsubscribe_upload.html",
         {
             "form": form,
-            "uploads": UnsubscribeImport.objects.select_related("created_by")[:10],
+            "uploads": UnsubscribeImport.objects.select_related("created_by").defer(
+                "content", "preview"
+            )[:10],
         },
     )
 
 
 @permission_required(UNSUBSCRIBE_PERMISSION, raise_exception=True)
 def unsubscribe_detail(request, pk):
-    """A waiting file: what would happen to every address, then confirm or
-    cancel. A handled one: what it did."""
+    """A waiting file: the worker's progress while it checks or applies it;
+    then what would happen to every address, to confirm or cancel (or why the
+    check failed). A handled one: what it did."""
     upload = get_object_or_404(UnsubscribeImport.objects.select_related("created_by"), pk=pk)
-    analysis = None
-    if upload.status == UnsubscribeImport.Status.PENDING:
-        if request.method == "POST":
-            if "cancel" in request.POST:
-                unsubscribes_cancel(upload=upload)
-                messages.info(request, _("The import was cancelled; nothing was changed."))
-                return redirect("registry:unsubscribe-upload")
-            try:
-                upload, analysis = unsubscribes_apply(
-                    upload=upload, by=request.user, request=request
-                )
-            except UnsubscribeStateError as error:
-                messages.error(request, str(error))
-                return redirect(upload)
-            messages.success(
-                request,
-                ngettext(
-                    "Consent to email marketing withdrawn for %(count)s customer.",
-                    "Consent to email marketing withdrawn for %(count)s customers.",
-                    analysis.counts["customers"],
-                )
-                % {"count": analysis.counts["customers"]},
-            )
-            return redirect(upload)
+    if request.method == "POST":
+        return _unsubscribe_post(request, upload)
+    context = {
+        "upload": upload,
+        "done_counts": [
+            (UnsubscribeOutcome.LABELS[outcome], upload.counts.get(outcome, 0))
+            for outcome in UnsubscribeOutcome.ORDER
+        ],
+    }
+    if upload.status == UnsubscribeImport.Status.PENDING and not upload.task_active:
+        context.update(_unsubscribe_preview(request, upload))
+    return render(request, "registry/unsubscribe_detail.html", context)
+
+
+def _unsubscribe_post(request, upload):
+    """Cancel, check again (after a failure) or confirm a waiting file. A
+    second confirmation while the first waits or runs starts nothing more."""
+    if upload.status != UnsubscribeImport.Status.PENDING:
+        messages.error(request, _("This import has already been handled."))
+        return redirect(upload)
+    if "cancel" in request.POST:
+        if unsubscribes_cancel(upload=upload):
+            messages.info(request, _("The import was cancelled; nothing was changed."))
+            return redirect("registry:unsubscribe-upload")
+        messages.error(request, _("This import has already been handled."))
+    elif upload.task_active:
+        pass  # already on its way: the page shows its progress
+    elif "preview" in request.POST:
+        with transaction.atomic():
+            unsubscribes_preview_start(upload)
+    elif "confirm" in request.POST:
         try:
-            analysis = unsubscribes_preview(upload)
-        except ImportFileError as error:
+            unsubscribes_apply_start(upload=upload, by=request.user, request=request)
+        except UnsubscribeStateError as error:
             messages.error(request, str(error))
-    sections = []
-    shown_customers = 0
-    shown_ids = []
-    if analysis is not None:
-        for outcome in UnsubscribeOutcome.ORDER:
-            if outcome == UnsubscribeOutcome.UNREADABLE:
-                # No address, so nobody matched: rows of the file only.
-                items = [
-                    {"number": number, "email": text, "customers": []}
-                    for number, text in analysis.unreadable
-                ]
-            else:
-                items = analysis.of(outcome)
-                on_page = [pk for item in items[:UNSUBSCRIBE_SHOWN] for pk, _ in item.customers]
-                shown_customers += len(on_page)
-                shown_ids += on_page
-            sections.append(
-                {
-                    "outcome": outcome,
-                    "label": UnsubscribeOutcome.LABELS[outcome],
-                    "count": len(items),
-                    "items": items[:UNSUBSCRIBE_SHOWN],
-                }
-            )
-    if analysis is not None:
-        # The names of the matched customers are a list of records read.
-        customer_searched(
-            query="",
-            result_count=sum(len(entry.customers) for entry in analysis.entries),
-            by=request.user,
-            request=request,
-            shown=shown_customers,
-            shown_ids=shown_ids,
-            via="unsubscribes",
+    return redirect(upload)
+
+
+@transaction.atomic
+def _unsubscribe_preview(request, upload):
+    """The kept preview with the names of its customers as they are now; the
+    names shown are a read of the customers, audited in the same transaction."""
+    preview = upload.preview
+    if not preview:
+        return {"preview": None}
+    sections = preview["sections"]
+    ids = {pk for items in sections.values() for item in items for pk in item["customers"]}
+    names = {
+        pk: f"{first} {last}"
+        for pk, first, last in Customer.objects.filter(pk__in=ids).values_list(
+            "pk", "first_name", "last_name"
         )
-    return render(
-        request,
-        "registry/unsubscribe_detail.html",
-        {
-            "upload": upload,
-            "analysis": analysis,
-            "sections": sections,
-            "shown": UNSUBSCRIBE_SHOWN,
-            "done_counts": [
-                (UnsubscribeOutcome.LABELS[outcome], upload.counts.get(outcome, 0))
-                for outcome in UnsubscribeOutcome.ORDER
-            ],
-        },
+    }
+    shown = []
+    for outcome in UnsubscribeOutcome.ORDER:
+        items = [
+            {
+                **item,
+                "at": datetime.datetime.fromisoformat(item["at"]) if item["at"] else None,
+                "customers": [(pk, names[pk]) for pk in item["customers"] if pk in names],
+            }
+            for item in sections.get(outcome, [])
+        ]
+        shown.append(
+            {
+                "outcome": outcome,
+                "label": UnsubscribeOutcome.LABELS[outcome],
+                "count": preview["counts"].get(outcome, 0),
+                "items": items,
+            }
+        )
+    shown_ids = [
+        pk for section in shown for item in section["items"] for pk, _ in item["customers"]
+    ]
+    customer_searched(
+        query="",
+        result_count=preview["matched"],
+        by=request.user,
+        request=request,
+        shown=len(shown_ids),
+        shown_ids=shown_ids,
+        via="unsubscribes",
     )
+    return {
+        "preview": preview,
+        "checked_at": datetime.datetime.fromisoformat(preview["at"]),
+        "sections": shown,
+        "shown": PREVIEW_SHOWN,
+    }

@@ -54,7 +54,10 @@ class Command(BaseCommand):
             self.stdout.write("Dry run: nothing was written.")
             return
         with transaction.atomic():
-            upload = unsubscribes_upload(file_name=file.name, content=content, by=by)
+            # Applied here and now: no preview for the worker to make.
+            upload = unsubscribes_upload(
+                file_name=file.name, content=content, by=by, check_rows=False
+            )
             try:
                 upload, done = unsubscribes_apply(upload=upload, by=by)
             except UnsubscribeStateError as error:
