@@ -253,8 +253,11 @@ class AuditEventCustomerQuerySet(AppendOnlyQuerySet):
 
 class AuditEventCustomer(AppendOnlyModel):
     """One customer shown by a list read (a search, a participant list, the
-    outbox...): the event says who and when, this row says whom, so that
-    "who saw customer X" finds the lists that showed X, not only the record.
+    outbox...) or held in an export's file (a participant list, a marketing
+    list; the whole register links nobody, see
+    AuditEventQuerySet.whole_register_exports): the event says who and when,
+    this row says whom, so that "who saw customer X" finds the lists and
+    files that held X, not only the record.
 
     An id, not a foreign key: customers are erased and merged, the trail
     stays. Append-only like the events; an erasure deletes its customer's
