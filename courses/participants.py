@@ -6,7 +6,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create
+from registry.audit.services import audit_event_create, link_shown_customers
 from registry.phones import format_phone
 
 from .attendance import attendance_by_enrollment
@@ -82,7 +82,8 @@ def _attendance_cells(course, enrollments):
 def participant_list_export(
     *, course, columns, purpose, file_format, by, request=None, attendance=False, waitlist=True
 ):
-    """Audit the export of a participant list; return (rows, count). Those
+    """Audit the export of a participant list, linking each participant in
+    it to the event (AuditEventCustomer); return (rows, count). Those
     with a place come first, then the waiting list in queue order (left out
     without `waitlist`). With `attendance`, each row ends with one column per
     session (came, didn't come, reported absence) and the times the
@@ -92,12 +93,15 @@ def participant_list_export(
     if not waitlist:
         enrollments = enrollments.exclude(status=Enrollment.Status.WAITLISTED)
     enrollments = list(enrollments)
-    audit_event_create(
+    event = audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
         by=by,
         target=course,
         request=request,
         detail={
+            # The title then, for the participants' own trail and access
+            # report ("Participant list of ... exported"): a course is renamed.
+            "course": course.title,
             "columns": list(columns),
             "rows": len(enrollments),
             "purpose": purpose,
@@ -106,6 +110,9 @@ def participant_list_export(
             "waitlist": waitlist,
         },
     )
+    # Whom the file names: one INSERT of the ids already read, the very rows
+    # written (an INSERT ... SELECT could see an enrolment made meanwhile).
+    link_shown_customers(event, [enrollment.customer_id for enrollment in enrollments])
 
     def value(enrollment, column):
         if column == "status":

@@ -22,7 +22,7 @@ from .audit.selectors import (
     audit_filters_from_json,
     audit_trail_rows,
 )
-from .audit.services import audit_event_create, audit_trail_exported
+from .audit.services import audit_event_create, audit_trail_exported, link_selected_customers
 from .background import enqueue_on_commit, progress_aside, task_mark_queued
 from .changes import changes_apply, plain_value
 from .concurrency import CustomerGone, check_version
@@ -274,7 +274,10 @@ def marketing_list_export(*, channel, city="", course=None, purpose, by, request
     columns = MARKETING_COLUMNS[channel]
     export = MarketingExport.objects.create(exported_by=by, channel=channel, purpose=purpose)
     count = _marketing_rows_record(export, channel=channel, city=city, course=course)
-    _marketing_export_audit(export, city=city, course=course, count=count, by=by, request=request)
+    event = _marketing_export_audit(
+        export, city=city, course=course, count=count, by=by, request=request
+    )
+    _marketing_export_link(export, event)
     return columns, count, _marketing_rows(export, columns)
 
 
@@ -319,6 +322,12 @@ def marketing_export_write(export, *, progress=None):
             city=parameters.get("city", ""),
             course=parameters.get("course"),
         )
+        # The event was written when the list was asked for; whom the file
+        # names is known now, and linked with the rows it is written from.
+        event = AuditEvent.objects.for_target(marketing_export).get(
+            action=AuditEvent.Action.MARKETING_LIST_EXPORTED
+        )
+        _marketing_export_link(marketing_export, event)
     columns = MARKETING_COLUMNS[channel]
     return _export_file_write(
         export,
@@ -345,8 +354,16 @@ def _marketing_rows_record(export, *, channel, city, course):
     return count
 
 
+def _marketing_export_link(export, event):
+    """Link the export's event to each customer on the list (AuditEventCustomer):
+    one INSERT ... SELECT from the rows kept, whatever their number."""
+    link_selected_customers(
+        event, MarketingExportRow.objects.filter(export=export).values("customer_id").order_by()
+    )
+
+
 def _marketing_export_audit(export, *, city, course, count, by, request):
-    audit_event_create(
+    return audit_event_create(
         action=AuditEvent.Action.MARKETING_LIST_EXPORTED,
         by=by,
         target=export,
@@ -413,24 +430,44 @@ REGISTER_COLUMNS = (*CUSTOMER_FIELDS, "created_at", "last_activity_at")
 
 
 @transaction.atomic
-def register_export(*, file_format, purpose, by, request=None):
-    """Audit an export of the whole register; return (columns, rows) with rows
-    an iterator over the database, to be streamed."""
-    audit_event_create(
+def register_export(*, export, purpose, by, request=None):
+    """Audit an export of the whole register, `export` (its RegisterExport,
+    the event's target). No link per customer: the event covers the whole
+    register as of its moment, the file holds the customers added until
+    then (register_export_as_of), and AuditEventQuerySet.
+    whole_register_exports finds the event for each of them."""
+    return audit_event_create(
         action=AuditEvent.Action.REGISTER_EXPORTED,
         by=by,
+        target=export,
         request=request,
-        detail={"rows": Customer.objects.count(), "format": file_format, "purpose": purpose},
+        detail={
+            "rows": Customer.objects.count(),
+            "format": export.file_format,
+            "purpose": purpose,
+        },
     )
-    return register_export_rows()
 
 
-def register_export_rows():
-    """(columns, rows) of the whole register, rows an iterator over the database."""
+def register_export_as_of(export):
+    """The moment an export of the whole register is of: its event's. The
+    file holds the customers added until then, as the trail says (None: a
+    RegisterExport without an event, as the benchmark's, holds everyone)."""
+    return (
+        AuditEvent.objects.for_target(export)
+        .filter(action=AuditEvent.Action.REGISTER_EXPORTED)
+        .values_list("at", flat=True)
+        .first()
+    )
+
+
+def register_export_rows(as_of=None):
+    """(columns, rows) of the whole register (the customers added until
+    `as_of`, if given), rows an iterator over the database."""
     phone = REGISTER_COLUMNS.index("phone")
 
     def rows():
-        for values in _register_export_values().iterator(chunk_size=5000):
+        for values in _register_export_values(as_of).iterator(chunk_size=5000):
             row = list(values)
             row[phone] = format_phone(row[phone])
             yield row
@@ -438,10 +475,11 @@ def register_export_rows():
     return REGISTER_COLUMNS, rows()
 
 
-def _register_export_values():
+def _register_export_values(as_of=None):
     """The whole register in REGISTER_COLUMNS order, every value as text from
     the database: the stored text of the phone (no PhoneNumber per row) and
-    the days, in local time, of the times."""
+    the days, in local time, of the times. With `as_of`, only the customers
+    added until then."""
     as_text = {
         "phone": Cast("phone", models.CharField()),
         **{
@@ -452,6 +490,8 @@ def _register_export_values():
     raw = Customer.objects.order_by("id").annotate(
         **{f"{name}_text": value for name, value in as_text.items()}
     )
+    if as_of is not None:
+        raw = raw.filter(created_at__lte=as_of)
     return raw.values_list(
         *(f"{name}_text" if name in as_text else name for name in REGISTER_COLUMNS)
     )
@@ -477,7 +517,7 @@ def _finnish_mobile_sql(column):
     )
 
 
-def _register_export_selects(cursor, *, progress=None, total=0):
+def _register_export_selects(cursor, *, progress=None, total=0, as_of=None):
     """PostgreSQL: (sql, params) of SELECTs for COPY, REGISTER_COPY_ROWS
     customers each in id order, of the rows of register_export_rows() as
     inert_row() leaves them; the rows copied so far are reported to
@@ -497,11 +537,11 @@ def _register_export_selects(cursor, *, progress=None, total=0):
             return
         if done and progress is not None:
             progress.report(done, max(done, total), force=True)
-        yield _register_export_select(cursor, after, last)
+        yield _register_export_select(cursor, after, last, as_of)
         done, after = done + rows, last
 
 
-def _register_export_select(cursor, after, last):
+def _register_export_select(cursor, after, last, as_of=None):
     """(sql, params) of a SELECT of the customers with ids after `after` up
     to `last`, formatted by the database: the phone as format_phone writes
     it, a would-be formula behind an apostrophe, an empty cell NULL (COPY
@@ -532,7 +572,7 @@ def _register_export_select(cursor, after, last):
             inert, inert_params = inert_sql(f"r.{name}")
             cells.append(f"NULLIF({inert}, '')")
             params.extend(inert_params)
-    chunk = _register_export_values().filter(pk__gt=after, pk__lte=last)
+    chunk = _register_export_values(as_of).filter(pk__gt=after, pk__lte=last)
     inner, inner_params = chunk.query.sql_with_params()
     sql = (
         f"SELECT {', '.join(cells)}, chr(13) "  # noqa: S608 - the columns are this module's
@@ -565,10 +605,12 @@ def register_export_request(*, file_format, purpose, by, request=None):
     """Ask the task worker for a file of the whole register: audited now, as
     when the file was sent at once, with the purpose; written by the worker
     in the language of the person who asked (the column names)."""
-    register_export(file_format=file_format, purpose=purpose, by=by, request=request)
-    return _export_queue(
-        kind=RegisterExport.Kind.REGISTER, file_format=file_format, parameters={}, by=by
+    export = RegisterExport.objects.create(
+        requested_by=by, kind=RegisterExport.Kind.REGISTER, file_format=file_format
     )
+    # The event first: the worker writes the register as of its moment.
+    register_export(export=export, purpose=purpose, by=by, request=request)
+    return _export_enqueue(export)
 
 
 def _export_queue(*, kind, file_format, parameters, by):
@@ -577,6 +619,10 @@ def _export_queue(*, kind, file_format, parameters, by):
     export = RegisterExport.objects.create(
         requested_by=by, kind=kind, file_format=file_format, parameters=parameters
     )
+    return _export_enqueue(export)
+
+
+def _export_enqueue(export):
     task_mark_queued(export, "write")
     enqueue_on_commit("registry.tasks.export_write", export, translation.get_language())
     return export
@@ -589,15 +635,18 @@ def register_export_write(export, *, progress=None):
     the same."""
     header = register_export_header(REGISTER_COLUMNS)
     total = Customer.objects.count()
+    as_of = register_export_as_of(export)
     if connection.vendor != "postgresql" or export.file_format != "csv":
-        _columns, rows = register_export_rows()
+        _columns, rows = register_export_rows(as_of)
         return _export_file_write(export, header, rows, total=total, progress=progress)
     if progress is not None:
         progress.step("write", total=total)
     name, path = _export_path(export)
     try:
         with _one_snapshot(progress) as meanwhile, connection.cursor() as cursor:
-            selects = _register_export_selects(cursor, progress=meanwhile, total=total)
+            selects = _register_export_selects(
+                cursor, progress=meanwhile, total=total, as_of=as_of
+            )
             count = export_file_copy(path, header, cursor, selects)
         if progress is not None:
             progress.report(count, max(count, total), force=True)

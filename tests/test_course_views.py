@@ -188,6 +188,7 @@ def test_csv_export_has_the_chosen_columns_is_safe_and_audited(client, staff_mem
     assert rows == [["etunimi", "sukunimi", "tila"], ["'=1+1", "Aho", "Ilmoittautunut"]]
     event = AuditEvent.objects.get(action=AuditEvent.Action.PARTICIPANT_LIST_EXPORTED)
     assert event.detail == {
+        "course": "Kevätjooga",
         "columns": ["first_name", "last_name", "status"],
         "rows": 1,
         "purpose": "lista ohjaajalle",

@@ -30,7 +30,12 @@ from registry.rights.forms import DataSubjectRequestForm
 from registry.rights.models import DataSubjectRequest, one_month_after
 from registry.rights.selectors import access_report, retention_candidates
 from registry.rights.services import case_log, case_update
-from registry.services import consent_record, customer_merge, customer_update, register_export
+from registry.services import (
+    consent_record,
+    customer_merge,
+    customer_update,
+    register_export_request,
+)
 
 from .factories import (
     ConsentFactory,
@@ -380,7 +385,7 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
     import_upload(file_name="lista.csv", content=content, by=staff_member)
     # Texts users type, which may name the person: the purposes of exports,
     # the notes of requests (also of someone else's), a column's header.
-    register_export(
+    register_export_request(
         file_format="csv", purpose="Ilmari Poistettava-Äijälä pyysi", by=register_manager
     )
     participant_list_export(

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -71,8 +72,10 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
 
     def for_customer(self, customer):
         """Events about a customer, including those of records merged into it:
-        the events targeting it and the list reads that showed it (linked by
-        AuditEventCustomer). `customer` is a customer or its id."""
+        the events targeting it, the list reads and filtered exports that
+        showed it (linked by AuditEventCustomer), and the exports of the whole
+        register made while it was in the register (whole_register_exports).
+        `customer` is a customer or its id."""
         ids = self.customer_ids(customer)
         about = AuditEvent.objects.filter(
             target_type="registry.customer", target_id__in=ids
@@ -83,7 +86,41 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         # A UNION of ids, each from its own index: an OR of the two made
         # PostgreSQL walk the whole trail by time, testing each event
         # against the links (a cost growing with the trail, not the customer).
-        return self.filter(pk__in=about.values("pk").union(shown.values("event_id")))
+        whole = AuditEvent.objects.whole_register_exports(customer).order_by()
+        return self.filter(
+            pk__in=about.values("pk").union(shown.values("event_id"), whole.values("pk"))
+        )
+
+    def whole_register_exports(self, customer):
+        """The exports of the whole register that held `customer` (a customer
+        or its id): those made at or after the moment it was added. The file
+        is written as of the event's moment (registry.services.
+        register_export_write leaves out customers added later), so this is
+        exact without a link per customer: a million rows an export. A
+        merged record's own time is the earlier of the two (customer_merge);
+        an erased customer has no time, and no such events.
+
+        Found by the event's target, an export (RegisterExport), through the
+        index on the target: the few events of this kind, not the trail by
+        time."""
+        created_at = getattr(customer, "created_at", None)
+        if created_at is None:
+            # Not imported at the top: registry.models imports this module.
+            created_at = models.Subquery(
+                apps.get_model("registry", "Customer")
+                .objects.filter(pk=getattr(customer, "pk", customer))
+                .values("created_at")[:1]
+            )
+        return self.filter(
+            target_type=WHOLE_REGISTER_TARGET,
+            action=AuditEvent.Action.REGISTER_EXPORTED,
+            at__gte=created_at,
+        )
+
+
+#: The target of an export of the whole register's event: the export
+#: (registry.RegisterExport) the worker writes.
+WHOLE_REGISTER_TARGET = "registry.registerexport"
 
 
 def audit_action_choices():
@@ -216,8 +253,11 @@ class AuditEventCustomerQuerySet(AppendOnlyQuerySet):
 
 class AuditEventCustomer(AppendOnlyModel):
     """One customer shown by a list read (a search, a participant list, the
-    outbox...): the event says who and when, this row says whom, so that
-    "who saw customer X" finds the lists that showed X, not only the record.
+    outbox...) or held in an export's file (a participant list, a marketing
+    list; the whole register links nobody, see
+    AuditEventQuerySet.whole_register_exports): the event says who and when,
+    this row says whom, so that "who saw customer X" finds the lists and
+    files that held X, not only the record.
 
     An id, not a foreign key: customers are erased and merged, the trail
     stays. Append-only like the events; an erasure deletes its customer's

@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from registry.models import MarketingChannel
+
 from .models import AuditEvent
 
 
@@ -72,6 +74,47 @@ def audit_filters_from_json(data):
         "until": parse_datetime(data["until"]) if data.get("until") else None,
         "customer_id": data.get("customer_id"),
     }
+
+
+def export_scope(event):
+    """What an export event put in its file about specific customers, as
+    plain data (the access report's `exported`): the whole register, a
+    course's participant list (with the course's title at the time), a
+    marketing list (with its channel); None for any other event."""
+    detail = event.detail if isinstance(event.detail, dict) else {}
+    if event.action == AuditEvent.Action.REGISTER_EXPORTED:
+        return {"what": "whole_register"}
+    if event.action == AuditEvent.Action.PARTICIPANT_LIST_EXPORTED:
+        return {"what": "participant_list", "course": str(detail.get("course") or "")}
+    if event.action == AuditEvent.Action.MARKETING_LIST_EXPORTED:
+        return {"what": "marketing_list", "channel": str(detail.get("channel") or "")}
+    return None
+
+
+def export_in_words(scope):
+    """export_scope() as a person reads it, in the customer's trail and
+    access report: which file held them."""
+    what = scope.get("what")
+    if what == "whole_register":
+        return _("Customer register exported (whole register)")
+    if what == "participant_list":
+        if scope.get("course"):
+            return _("Participant list of %(course)s exported") % {"course": scope["course"]}
+        # An export from before the title was kept in the event.
+        return _("Participant list exported")
+    channel = scope.get("channel")
+    if channel in MarketingChannel.values:
+        return _("Marketing list exported (%(channel)s)") % {
+            "channel": MarketingChannel(channel).label
+        }
+    return _("Marketing list exported")
+
+
+def event_in_words(event):
+    """An event as the customer's trail shows it: an export says which file,
+    any other event its action."""
+    scope = export_scope(event)
+    return export_in_words(scope) if scope else event.get_action_display()
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,26 @@ def link_shown_customers(event, customer_ids):
     )
 
 
+def link_selected_customers(event, customer_ids):
+    """Link an event to the customers of a query (`customer_ids`: a queryset
+    of one column, the customers' ids) in one INSERT ... SELECT: the
+    database writes the rows, none comes to Python, so an export of 350,000
+    customers links them in one statement and flat memory. Returns the
+    number of links."""
+    sql, params = customer_ids.query.sql_with_params()
+    meta = AuditEventCustomer._meta
+    columns = (meta.get_field(name).column for name in ("event", "customer_id"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The table and columns are the model's; the inner query Django's own.
+            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "  # noqa: S608
+            f"({', '.join(map(connection.ops.quote_name, columns))}) "
+            f"SELECT %s, selected.* FROM ({sql}) selected",
+            [event.pk, *params],
+        )
+        return cursor.rowcount
+
+
 def client_ip(request):
     """The client's address: from the header the TLS proxy sets, else REMOTE_ADDR.
 

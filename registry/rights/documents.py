@@ -27,6 +27,7 @@ from fpdf.fonts import FontFace
 
 from registry.accounts.roles import ROLE_CODE_LABELS
 from registry.audit.models import AuditEvent
+from registry.audit.selectors import export_in_words
 from registry.marketing.models import MarketingExport
 from registry.models import Consent, Customer
 from registry.phones import format_phone
@@ -340,7 +341,9 @@ def access_document(report, language):
                             str(ROLE_CODE_LABELS[p["role"]])
                             if p["role"]
                             else _("the register itself"),
-                            _choice(AuditEvent, "action", p["action"]),
+                            export_in_words(p["exported"])
+                            if p.get("exported")
+                            else _choice(AuditEvent, "action", p["action"]),
                         ]
                         for p in report["processing"]
                     ],

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from registry.accounts.roles import role_code
 from registry.audit.models import AuditEvent
+from registry.audit.selectors import export_scope
 from registry.changes import plain_value
 from registry.models import Customer
 from registry.services import CUSTOMER_FIELDS
@@ -235,6 +236,9 @@ def access_report(customer):
                 "at": event.at.isoformat(timespec="seconds"),
                 "role": event.actor_role or (role_code(event.actor) if event.actor else None),
                 "action": event.action,
+                # An export says which file held the customer (the whole
+                # register, a participant list, a marketing list).
+                **({"exported": scope} if (scope := export_scope(event)) else {}),
             }
             for event in events
         ],

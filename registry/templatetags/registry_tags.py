@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 from registry.accounts import lock as account_lock
 from registry.accounts.selectors import unusual_activity as alerts
 from registry.audit.models import AuditEvent
+from registry.audit.selectors import event_in_words
 from registry.background import failed_tasks_since
 from registry.backups import last_backup_at
 from registry.imports.models import CustomerImport
@@ -142,6 +143,13 @@ def _readable(name, value):
     if isinstance(field, BooleanField):
         return {"True": _("yes"), "False": _("no")}.get(str(value), value)
     return value
+
+
+@register.filter
+def audit_event_words(event):
+    """What an event did, in words; an export says which file (the whole
+    register, the participant list of which course, a marketing list)."""
+    return event_in_words(event)
 
 
 @register.filter
