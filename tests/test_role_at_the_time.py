@@ -8,11 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from registry.accounts.lock import AccountLockBackend
-from registry.accounts.roles import REGISTER_MANAGER, role_code
 from registry.audit.models import AuditEvent
 from registry.models import ConsentText
 from registry.rights.erasure import customers_erase
 from registry.rights.selectors import access_report
+from registry.roles import REGISTER_MANAGER, role_code
 from registry.services import consent_record
 
 from .factories import ConsentFactory, CustomerFactory

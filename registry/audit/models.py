@@ -175,7 +175,7 @@ class AuditEvent(AppendOnlyModel):
     action = models.CharField(_("action"), max_length=40, choices=audit_action_choices)
     target_type = models.CharField(_("target type"), max_length=100, blank=True)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
-    # The actor's role when it happened (registry.accounts.roles.role_code), for
+    # The actor's role when it happened (registry.roles.role_code), for
     # the customer's access report, which names roles, not people; "" without an
     # actor and in the events recorded before the column (0014).
     actor_role = models.CharField(_("role"), max_length=20, blank=True, default="", db_default="")

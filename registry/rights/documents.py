@@ -25,11 +25,11 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from registry.accounts.roles import ROLE_CODE_LABELS
 from registry.audit.models import AuditEvent
 from registry.marketing.models import MarketingExport
 from registry.models import Consent, Customer
 from registry.phones import format_phone
+from registry.roles import RoleCode
 
 from .models import DataSubjectRequest
 from .services import CASE_NOTES
@@ -337,7 +337,7 @@ def access_document(report, language):
                     rows=[
                         [
                             _moment(p["at"]),
-                            str(ROLE_CODE_LABELS[p["role"]])
+                            str(RoleCode(p["role"]).label)
                             if p["role"]
                             else _("the register itself"),
                             _choice(AuditEvent, "action", p["action"]),
