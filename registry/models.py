@@ -17,6 +17,7 @@ from .audit.models import AppendOnlyModel, AppendOnlyQuerySet
 from .background import TaskState
 from .phones import national_digits, parse_phone
 from .reach import reach_changed
+from .roles import RoleCode
 
 
 def is_email(text):
@@ -577,7 +578,12 @@ class Consent(AppendOnlyModel):
     )
     # The recorder's role then, as AuditEvent.actor_role ("" before 0014).
     recorded_by_role = models.CharField(
-        _("role of the recorder"), max_length=20, blank=True, default="", db_default=""
+        _("role of the recorder"),
+        max_length=20,
+        choices=RoleCode.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now, editable=False)
     # A withdrawal that came as a spam complaint to the newsletter service. It

@@ -4,6 +4,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registry.roles import RoleCode
+
 
 class AppendOnlyError(Exception):
     """Raised on any attempt to change or delete a row of an append-only ledger."""
@@ -178,7 +180,14 @@ class AuditEvent(AppendOnlyModel):
     # The actor's role when it happened (registry.roles.role_code), for
     # the customer's access report, which names roles, not people; "" without an
     # actor and in the events recorded before the column (0014).
-    actor_role = models.CharField(_("role"), max_length=20, blank=True, default="", db_default="")
+    actor_role = models.CharField(
+        _("role"),
+        max_length=20,
+        choices=RoleCode.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True, encoder=DjangoJSONEncoder)
 

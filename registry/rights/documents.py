@@ -29,7 +29,6 @@ from registry.audit.models import AuditEvent
 from registry.marketing.models import MarketingExport
 from registry.models import Consent, Customer
 from registry.phones import format_phone
-from registry.roles import RoleCode
 
 from .models import DataSubjectRequest
 from .services import CASE_NOTES
@@ -337,7 +336,7 @@ def access_document(report, language):
                     rows=[
                         [
                             _moment(p["at"]),
-                            str(RoleCode(p["role"]).label)
+                            _choice(AuditEvent, "actor_role", p["role"])
                             if p["role"]
                             else _("the register itself"),
                             _choice(AuditEvent, "action", p["action"]),
