@@ -89,12 +89,13 @@ def _send(request, course, form):
     twice writes nothing more and says so."""
     once = Once(request, form)
     # Taken in the messages' transaction (the view's; registry.once).
-    if not once.take():
-        messages.info(
-            request,
-            _("The message was already sent: the form was sent twice. Nothing more was sent."),
-        )
-        return redirect(course)
+    already = once.answer_if_sent_again(
+        request,
+        _("The message was already sent: the form was sent twice. Nothing more was sent."),
+        otherwise=course,
+    )
+    if already:
+        return already
     since = timezone.now()
     data = form.cleaned_data
     written = staff_message_create(

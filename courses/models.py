@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from registry.accounts.roles import INSTRUCTOR
 from registry.models import Customer
+from registry.roles import INSTRUCTOR
 
 
 class CourseQuerySet(models.QuerySet):

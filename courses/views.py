@@ -317,12 +317,6 @@ def enrollment_cancel_view(request, pk, enrollment_pk):
     return redirect(course)
 
 
-def _already_added(request, once):
-    messages.info(request, _("The course was already added: the form was sent twice."))
-    added = Course.objects.visible_to(request.user).filter(pk=once.earlier()).first()
-    return redirect(added or "courses:course-list")
-
-
 @permission_required("courses.add_course", raise_exception=True)
 def course_create_view(request):
     """Add a course and its sessions (staff and the register manager): the
@@ -340,8 +334,14 @@ def course_create_view(request):
         try:
             with transaction.atomic():
                 # Taken in the course's transaction (registry.once).
-                if not once.take():
-                    return _already_added(request, once)
+                already = once.answer_if_sent_again(
+                    request,
+                    _("The course was already added: the form was sent twice."),
+                    found_in=Course.objects.visible_to(request.user),
+                    otherwise="courses:course-list",
+                )
+                if already:
+                    return already
                 course = course_create(
                     data=form.cleaned_data,
                     sessions=form.sessions(),

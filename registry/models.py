@@ -1,3 +1,6 @@
+import abc
+import functools
+import operator
 import re
 from typing import NamedTuple
 
@@ -6,7 +9,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Coalesce, FirstValue, Upper
+from django.db.models.functions import FirstValue, Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +20,7 @@ from .audit.models import AppendOnlyModel, AppendOnlyQuerySet
 from .background import TaskState
 from .phones import national_digits, parse_phone
 from .reach import reach_changed
+from .roles import RoleCode
 
 
 def is_email(text):
@@ -39,24 +43,6 @@ class MarketingChannel(models.TextChoices):
     PHONE = "phone", _("Phone")
 
 
-#: What each channel needs of the customer's own data.
-REACHABLE_BY = {
-    MarketingChannel.POST: ~Q(street_address="") & ~Q(postal_code="") & ~Q(city=""),
-    MarketingChannel.PHONE: ~Q(phone=""),
-    MarketingChannel.EMAIL: ~Q(email=""),
-    MarketingChannel.SMS: ~Q(phone=""),
-}
-
-
-#: The same, for one customer in hand (contact_permissions_of).
-HAS_WHAT_CHANNEL_NEEDS = {
-    MarketingChannel.POST: lambda c: bool(c.street_address and c.postal_code and c.city),
-    MarketingChannel.PHONE: lambda c: bool(str(c.phone or "")),
-    MarketingChannel.EMAIL: lambda c: bool(c.email),
-    MarketingChannel.SMS: lambda c: bool(str(c.phone or "")),
-}
-
-
 class ConsentState(NamedTuple):
     """Customer.consent_state(): the ledger, each channel's latest event, and
     what the marketing channels allow."""
@@ -67,27 +53,13 @@ class ConsentState(NamedTuple):
 
 
 def contact_permissions_of(customer, latest):
-    """The rules of CustomerQuerySet.with_contact_permissions for one customer
-    whose ledger is in hand (the customer page reads it anyway; the annotated
-    query took 8 ms, most of it Django compiling its SQL): `latest` maps each
-    ledger channel to its latest event. {channel: allowed} for every
-    MarketingChannel. tests/test_consent_rules.py holds both to one oracle."""
-    objected = latest.get(Consent.Channel.DIRECT_MARKETING) not in (
-        None,
-        Consent.Event.OBJECTION_LIFTED,
-    )
-    restricted = customer.restricted_since is not None
-    opted_in = {
-        MarketingChannel.POST: True,
-        MarketingChannel.PHONE: True,
-        MarketingChannel.EMAIL: latest.get(Consent.Channel.EMAIL) == Consent.Event.CONSENT_GIVEN,
-        MarketingChannel.SMS: latest.get(Consent.Channel.SMS) == Consent.Event.CONSENT_GIVEN,
-    }
+    """CONTACT_RULES read for one customer whose ledger is in hand (the
+    customer page reads it anyway; the annotated query took 8 ms, most of it
+    Django compiling its SQL): `latest` maps each ledger channel to its latest
+    event. {channel: allowed} for every MarketingChannel."""
     return {
-        channel: not (objected or restricted)
-        and opted_in[channel]
-        and HAS_WHAT_CHANNEL_NEEDS[channel](customer)
-        for channel in MarketingChannel.values
+        channel: all(rule.holds(customer, latest) for rule in rules)
+        for channel, rules in CONTACT_RULES.items()
     }
 
 
@@ -182,39 +154,14 @@ class CustomerQuerySet(models.QuerySet):
 
     def with_contact_permissions(self):
         """Annotate may_email, may_sms, may_post and may_phone: whether own direct
-        marketing may reach the customer that way. The rules, in one place:
-
-        - post, phone: allowed unless the customer objected to direct marketing
-          (opt-out), and only with a full postal address / a phone number;
-        - email, SMS: only with a consent for that channel that was not
-          withdrawn (opt-in), and an email address / a phone number;
-        - an objection to direct marketing overrides every consent until lifted;
-        - a customer whose processing is restricted (GDPR art. 18) may not be
-          reached at all.
-        """
-        not_objected = Q(marketing_objection__isnull=True) | Q(
-            marketing_objection=Consent.Event.OBJECTION_LIFTED
-        )
-        not_restricted = Q(restricted_since__isnull=True)
-        rules = {
-            MarketingChannel.POST: REACHABLE_BY[MarketingChannel.POST],
-            MarketingChannel.PHONE: REACHABLE_BY[MarketingChannel.PHONE],
-            MarketingChannel.EMAIL: Q(email_consent=Consent.Event.CONSENT_GIVEN)
-            & REACHABLE_BY[MarketingChannel.EMAIL],
-            MarketingChannel.SMS: Q(sms_consent=Consent.Event.CONSENT_GIVEN)
-            & REACHABLE_BY[MarketingChannel.SMS],
-        }
-        return self.with_marketing_state().annotate(
+        marketing may reach the customer that way, by CONTACT_RULES (the same
+        conditions as contactable_by, one column per channel)."""
+        return self.annotate(
             **{
-                # SQL compares NULL to NULL: without a ledger row the answer is no.
-                f"may_{channel}": Coalesce(
-                    models.ExpressionWrapper(
-                        not_objected & not_restricted & rule,
-                        output_field=models.BooleanField(),
-                    ),
-                    models.Value(False),
+                f"may_{channel}": models.ExpressionWrapper(
+                    contact_rules_q(channel), output_field=models.BooleanField()
                 )
-                for channel, rule in rules.items()
+                for channel in CONTACT_RULES
             }
         )
 
@@ -224,29 +171,15 @@ class CustomerQuerySet(models.QuerySet):
 
     def contactable_by(self, channel):
         """Customers that own direct marketing may reach through `channel`: the
-        rules of with_contact_permissions, as a set-based query (the latest
-        ledger events found in one pass over the ledger, not looked up customer
-        by customer: 130 ms instead of 480 ms for the email list of 200,000
-        customers, docs/benchmarks.md). The consent-rule tests hold both to the
-        same oracle.
+        conditions of CONTACT_RULES as a set-based query (the latest ledger
+        events found in one pass over the ledger, not looked up customer by
+        customer: 130 ms instead of 480 ms for the email list of 200,000
+        customers, docs/benchmarks.md).
 
         Every marketing path reads this (the lists, their counts and exports,
         the customer list's filter): a customer whose processing is
         restricted is left out here, whatever the ledger says."""
-        customers = (
-            self.filter(REACHABLE_BY[channel])
-            .exclude(
-                pk__in=Consent.objects.customers_whose_latest(
-                    Consent.Channel.DIRECT_MARKETING, Consent.Event.OBJECTION
-                )
-            )
-            .exclude(pk__in=Customer.objects.restricted().values("pk"))
-        )
-        if channel in (MarketingChannel.EMAIL, MarketingChannel.SMS):
-            customers = customers.filter(
-                pk__in=Consent.objects.customers_whose_latest(channel, Consent.Event.CONSENT_GIVEN)
-            )
-        return customers
+        return self.filter(contact_rules_q(channel))
 
     def filtered(self, *, q="", city="", source="", contactable="", imported=None, sort=""):
         """The customer list's search and filters, each optional: the words of
@@ -577,7 +510,12 @@ class Consent(AppendOnlyModel):
     )
     # The recorder's role then, as AuditEvent.actor_role ("" before 0014).
     recorded_by_role = models.CharField(
-        _("role of the recorder"), max_length=20, blank=True, default="", db_default=""
+        _("role of the recorder"),
+        max_length=20,
+        choices=RoleCode.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now, editable=False)
     # A withdrawal that came as a spam complaint to the newsletter service. It
@@ -622,6 +560,111 @@ class Consent(AppendOnlyModel):
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         reach_changed(using=self._state.db)
+
+
+# --- Who may be contacted, and how ---------------------------------------------
+#
+# The rules of the privacy notice and Finnish law, written once as data
+# (CONTACT_RULES): each channel lists the conditions a customer must meet.
+# Each kind of condition reads itself two ways, as a Q on customers (the
+# marketing lists, their counts and exports, the customer list's filter:
+# CustomerQuerySet.contactable_by and with_contact_permissions) and in Python
+# for a customer whose ledger is in hand (the customer page:
+# contact_permissions_of). A new rule is a new row or condition of the table,
+# so no reading can miss it; tests/test_consent_rules.py holds both readings
+# to one oracle.
+
+
+class ContactCondition(abc.ABC):
+    """One condition of CONTACT_RULES, read both ways: a kind of condition
+    that lacks either reading cannot be made."""
+
+    @abc.abstractmethod
+    def q(self):
+        """The condition on Customer rows (set-based: no query per customer)."""
+
+    @abc.abstractmethod
+    def holds(self, customer, latest):
+        """The condition for one customer whose ledger is in hand: `latest`
+        maps each ledger channel to its latest event."""
+
+
+class Filled(ContactCondition):
+    """The customer's own data holds what the channel needs: every one of
+    these fields filled in."""
+
+    def __init__(self, *fields):
+        self.fields = fields
+
+    def q(self):
+        return functools.reduce(operator.and_, (~Q(**{field: ""}) for field in self.fields))
+
+    def holds(self, customer, latest):
+        return all(str(getattr(customer, field) or "") for field in self.fields)
+
+
+class LatestEvent(ContactCondition):
+    """The latest event of a ledger channel is `event` (opt-in: a consent not
+    withdrawn since); with `is_=False`, it is not (opt-out: no objection, or
+    one lifted since). No event at all is not `event`."""
+
+    def __init__(self, channel, event, *, is_=True):
+        self.channel, self.event, self.is_ = channel, event, is_
+
+    def q(self):
+        q = Q(pk__in=Consent.objects.customers_whose_latest(self.channel, self.event))
+        return q if self.is_ else ~q
+
+    def holds(self, customer, latest):
+        return (latest.get(self.channel) == self.event) == self.is_
+
+
+class NotRestricted(ContactCondition):
+    """The customer's processing is not restricted (GDPR art. 18)."""
+
+    def q(self):
+        return ~Q(pk__in=Customer.objects.restricted().values("pk"))
+
+    def holds(self, customer, latest):
+        return customer.restricted_since is None
+
+
+#: An objection to direct marketing overrides every consent until lifted;
+#: a restricted customer may not be reached at all.
+_EVERY_CHANNEL = (
+    LatestEvent(Consent.Channel.DIRECT_MARKETING, Consent.Event.OBJECTION, is_=False),
+    NotRestricted(),
+)
+
+#: Who own direct marketing may reach through each channel: every condition
+#: must hold. Post and phone are opt-out (allowed unless objected), email and
+#: SMS opt-in (only with a consent for that channel, not withdrawn since);
+#: each channel needs its address first.
+CONTACT_RULES = {
+    MarketingChannel.POST: (Filled("street_address", "postal_code", "city"), *_EVERY_CHANNEL),
+    MarketingChannel.PHONE: (Filled("phone"), *_EVERY_CHANNEL),
+    MarketingChannel.EMAIL: (
+        Filled("email"),
+        *_EVERY_CHANNEL,
+        LatestEvent(Consent.Channel.EMAIL, Consent.Event.CONSENT_GIVEN),
+    ),
+    MarketingChannel.SMS: (
+        Filled("phone"),
+        *_EVERY_CHANNEL,
+        LatestEvent(Consent.Channel.SMS, Consent.Event.CONSENT_GIVEN),
+    ),
+}
+
+#: What each channel needs of the customer's own data, alone (the reports).
+REACHABLE_BY = {
+    channel: next(rule for rule in rules if isinstance(rule, Filled)).q()
+    for channel, rules in CONTACT_RULES.items()
+}
+
+
+def contact_rules_q(channel):
+    """The conditions of `channel` in CONTACT_RULES, as one Q on customers."""
+    return functools.reduce(operator.and_, (rule.q() for rule in CONTACT_RULES[channel]))
 
 
 class RegisterExportQuerySet(models.QuerySet):

@@ -14,9 +14,11 @@ import json
 import secrets
 
 from django import forms
+from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
+from django.shortcuts import redirect
 
 #: How long a page's token is good for, and how long a saved page remembers
 #: what it saved: a second post of the same page finds it.
@@ -124,3 +126,16 @@ class Once:
         """What the page's first post saved, or None while none has."""
         value = cache.get(self.key)
         return None if value in (None, "") else value
+
+    def answer_if_sent_again(self, request, note, *, found_in=None, otherwise):
+        """Take the key (call in the transaction that saves, before saving):
+        None for the page's first post, which goes on to save and then calls
+        `saved`. For the same page sent again, the answer: `note` told, and
+        a redirect to what the first post saved, looked up by the value it
+        remembered in `found_in` (a queryset of what the user may see), or
+        to `otherwise` when there is none (or nothing to look up)."""
+        if self.take():
+            return None
+        messages.info(request, note)
+        earlier = None if found_in is None else found_in.filter(pk=self.earlier()).first()
+        return redirect(earlier or otherwise)

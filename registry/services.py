@@ -13,7 +13,8 @@ from django.db import connection, models, transaction
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone, translation
 
-from .accounts.roles import role_code
+from registry.roles import role_code
+
 from .audit.models import AuditEvent
 from .audit.selectors import (
     AUDIT_TRAIL_HEADER,

@@ -21,7 +21,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry import background
-from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
+from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
 from .factories import (
     PASSWORD,

@@ -10,8 +10,8 @@ from faker import Faker
 
 from courses.models import Session
 from courses.services import course_dates_sync
-from registry.accounts.roles import role_code
 from registry.models import ConsentText
+from registry.roles import role_code
 
 #: Every persona's password; long enough for the validators.
 PASSWORD = "kurssi-kevät-2027-salasana"

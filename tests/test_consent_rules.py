@@ -12,11 +12,19 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from registry.audit.models import AppendOnlyError
-from registry.models import Consent, ConsentText, Customer
+from registry.models import (
+    CONTACT_RULES,
+    Consent,
+    ConsentText,
+    ContactCondition,
+    Customer,
+    Filled,
+    MarketingChannel,
+)
 from registry.services import consent_record, customer_merge
 
 from .factories import ConsentFactory, CustomerFactory
@@ -112,6 +120,35 @@ def test_who_may_be_contacted(email, sms, objection, contact, staff_member):
     # The same rules applied to the ledger in hand (the customer page).
     in_hand = Customer.objects.get(pk=customer.pk).consent_state().allowed
     assert in_hand == expected(email, sms, objection, contact)
+
+
+def test_the_rules_are_written_once(monkeypatch, staff_member):
+    """Every reading follows CONTACT_RULES: a condition added there applies to
+    the lists, the annotated query and the customer page alike (review: the
+    rules were written twice, as Q objects and as a Python table)."""
+    customer = CustomerFactory(city="")
+    record(customer, "email", "given", timezone.now() - timedelta(days=1), staff_member)
+
+    def readings():
+        return {
+            Customer.objects.contactable_by("email").filter(pk=customer.pk).exists(),
+            Customer.objects.with_contact_permissions().get(pk=customer.pk).may_email,
+            Customer.objects.get(pk=customer.pk).consent_state().allowed["email"],
+        }
+
+    assert readings() == {True}
+    rules = CONTACT_RULES[MarketingChannel.EMAIL]
+    monkeypatch.setitem(CONTACT_RULES, MarketingChannel.EMAIL, (*rules, Filled("city")))
+    assert readings() == {False}
+
+
+def test_a_condition_reads_both_ways_or_cannot_be_made():
+    class OnlySql(ContactCondition):
+        def q(self):
+            return Q()
+
+    with pytest.raises(TypeError):
+        OnlySql()
 
 
 @pytest.mark.parametrize(

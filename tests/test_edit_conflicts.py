@@ -15,11 +15,11 @@ from django.utils import timezone, translation
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from courses.models import Course
-from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER
 from registry.audit.models import AuditEvent
 from registry.concurrency import EditConflict
 from registry.models import Customer
 from registry.rights.models import DataSubjectRequest
+from registry.roles import INSTRUCTOR, REGISTER_MANAGER
 from registry.services import customer_update
 
 from .factories import (

@@ -15,10 +15,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from openpyxl import load_workbook
 
 from registry import services
-from registry.accounts.roles import REGISTER_MANAGER
 from registry.audit.models import AuditEvent
 from registry.models import RegisterExport
 from registry.rights.erasure import customer_erase
+from registry.roles import REGISTER_MANAGER
 
 from .factories import CustomerFactory, UserFactory
 

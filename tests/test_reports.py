@@ -17,7 +17,6 @@ from pypdf import PdfReader
 from courses.models import Attendance, Course, Enrollment, Session
 from courses.reports import course_figures, courses_report, enrolment_counts, session_figures
 from courses.services import enrollment_create
-from registry.accounts.roles import REGISTER_MANAGER, STAFF
 from registry.accounts.services import account_confidentiality_signed
 from registry.audit.models import AuditEvent
 from registry.backups import backup_verified, last_verified_at
@@ -36,6 +35,7 @@ from registry.reports.tables import SMALL, Period, bar_chart, people, share
 from registry.rights.erasure import customer_erase
 from registry.rights.models import add_months
 from registry.rights.restriction import customer_restrict
+from registry.roles import REGISTER_MANAGER, STAFF
 from registry.services import customer_update
 
 from .factories import (

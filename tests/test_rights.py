@@ -18,7 +18,6 @@ from pypdf import PdfReader
 from courses.models import Enrollment
 from courses.participants import participant_list_export
 from registry import erasure
-from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_searched, customer_viewed
@@ -30,6 +29,7 @@ from registry.rights.forms import DataSubjectRequestForm
 from registry.rights.models import DataSubjectRequest, one_month_after
 from registry.rights.selectors import access_report, retention_candidates
 from registry.rights.services import case_log, case_update
+from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 from registry.services import (
     consent_record,
     customer_merge,

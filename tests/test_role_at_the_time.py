@@ -6,13 +6,15 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import translation
 
 from registry.accounts.lock import AccountLockBackend
-from registry.accounts.roles import REGISTER_MANAGER, role_code
 from registry.audit.models import AuditEvent
 from registry.models import ConsentText
 from registry.rights.erasure import customers_erase
 from registry.rights.selectors import access_report
+from registry.roles import REGISTER_MANAGER, RoleCode, role_code
 from registry.services import consent_record
 
 from .factories import ConsentFactory, CustomerFactory
@@ -113,3 +115,37 @@ def test_a_page_records_the_role_the_user_has_now(client, staff_member):
         .values_list("actor_role", flat=True)
     )
     assert roles == ["staff", "user"]
+
+
+def test_admin_shows_the_role_by_its_name(client, register_manager, staff_member):
+    """The role columns have choices: admin shows "Toimisto", not the code."""
+    customer = CustomerFactory()
+    consent = ConsentFactory(customer=customer, recorded_by=staff_member)
+    event = AuditEvent.objects.create(
+        actor=staff_member,
+        actor_role=role_code(staff_member),
+        action=AuditEvent.Action.CUSTOMER_VIEWED,
+        target_type="registry.customer",
+        target_id=str(customer.pk),
+    )
+    client.force_login(register_manager)
+    for page in (
+        client.get(reverse("admin:registry_auditevent_change", args=[event.pk])),
+        client.get(reverse("admin:registry_consent_change", args=[consent.pk])),
+    ):
+        assert page.status_code == 200
+        shown = page.content.decode()
+        assert '<div class="readonly">Toimisto</div>' in shown
+        assert '<div class="readonly">staff</div>' not in shown
+
+
+def test_a_role_is_told_in_the_interface_language():
+    event = AuditEvent(actor_role=RoleCode.REGISTER_MANAGER)
+    consent = ConsentFactory.build(recorded_by_role=RoleCode.INSTRUCTOR)
+    with translation.override("fi"):
+        assert event.get_actor_role_display() == "Rekisteristä vastaava henkilö"
+        assert consent.get_recorded_by_role_display() == "Ohjaaja"
+    with translation.override("en"):
+        assert event.get_actor_role_display() == "Register manager"
+    # The register's own work has no role and no name.
+    assert AuditEvent(actor_role="").get_actor_role_display() == ""

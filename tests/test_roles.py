@@ -7,7 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry.accounts.roles import GRANTS, INSTRUCTOR, REGISTER_MANAGER, STAFF
+from registry.accounts.roles import GRANTS
+from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
 from .factories import UserFactory
 from .htmlforms import form_data

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.messages import get_messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core import signing
 from django.db import connection, connections
 from django.test import Client
@@ -24,7 +25,7 @@ from courses.models import Course, Message
 from registry import views as registry_views
 from registry.forms import CustomerCreateForm
 from registry.models import Customer
-from registry.once import SUBMISSION_SECONDS
+from registry.once import SUBMISSION_SECONDS, Once
 from registry.rights import views as rights_views
 from registry.rights.models import DataSubjectRequest
 
@@ -278,3 +279,31 @@ def test_the_same_page_sent_twice_in_parallel_saves_once(request, monkeypatch, n
     assert [r.status_code for r in responses] == [302, 302]
     assert responses[0].url == responses[1].url
     assert sorted(notes(r)[-1] == form.once for r in responses) == [False, True]
+
+
+def test_a_page_sent_again_is_answered_with_what_the_first_post_saved(rf, staff_member):
+    """registry.once's answer to a second post: the note, and the way to what
+    the first saved, or elsewhere when that is gone or nothing to look up."""
+    kept = CustomerFactory()
+
+    def post(token):
+        request = rf.post("/", {"submission": token})
+        request.user = staff_member
+        request._messages = CookieStorage(request)
+        return request, Once(request, CustomerCreateForm(request.POST))
+
+    request, once = post(CustomerCreateForm.new_token())
+    assert once.answer_if_sent_again(request, "kahdesti", otherwise="/lista/") is None
+    once.saved(kept.pk)
+    request, once = post(request.POST["submission"])
+    again = once.answer_if_sent_again(
+        request, "kahdesti", found_in=Customer.objects.all(), otherwise="/lista/"
+    )
+    assert again.url == kept.get_absolute_url()
+    assert [str(m) for m in request._messages] == ["kahdesti"]
+    # Out of sight (or erased): elsewhere; nothing to look up: elsewhere.
+    again = once.answer_if_sent_again(
+        request, "kahdesti", found_in=Customer.objects.exclude(pk=kept.pk), otherwise="/lista/"
+    )
+    assert again.url == "/lista/"
+    assert once.answer_if_sent_again(request, "kahdesti", otherwise="/lista/").url == "/lista/"

@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
+from registry.roles import NO_ROLE, ROLE_CODES
 
 from .models import AccountSecurity
-from .roles import NO_ROLE, ROLE_CODES
 
 
 def password_was_checked(request):
@@ -126,7 +126,7 @@ class AccountLockBackend(ModelBackend):
     def get_user(self, user_id):
         """ModelBackend's, with the user's role read in the same query: every
         page that writes an audit event records the actor's role
-        (roles.role_code), which cost each of them a query of its own."""
+        (registry.roles.role_code), which cost each of them a query of its own."""
         user_model = get_user_model()
         try:
             user = user_model._default_manager.annotate(**_ROLE_FLAGS).get(pk=user_id)

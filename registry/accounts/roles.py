@@ -1,50 +1,7 @@
-"""The roles of the register, as Django groups, and what each may do."""
+"""What each role of the register (registry/roles.py: the groups, their
+codes and labels) may do, and the roles of an account."""
 
-from django.utils.translation import gettext_lazy as _
-
-#: The person responsible for the register ("rekisteristä vastaava henkilö").
-REGISTER_MANAGER = "Rekisterivastaava"
-#: Office staff ("toimisto").
-STAFF = "Toimisto"
-#: Course instructors ("ohjaaja").
-INSTRUCTOR = "Ohjaaja"
-
-ROLE_LABELS = {
-    REGISTER_MANAGER: _("Register manager"),
-    STAFF: _("Staff"),
-    INSTRUCTOR: _("Instructor"),
-}
-
-
-#: The role codes an access report names instead of a person, highest first.
-ROLE_CODES = {REGISTER_MANAGER: "register_manager", STAFF: "staff", INSTRUCTOR: "instructor"}
-#: The code of an account in none of the roles: a superuser made with
-#: createsuperuser, or permissions granted one by one in admin. It is told as
-#: what it is, a user of the register, not as one of the roles.
-NO_ROLE = "user"
-#: The codes' names, for the documents.
-ROLE_CODE_LABELS = {code: ROLE_LABELS[name] for name, code in ROLE_CODES.items()} | {
-    NO_ROLE: _("User")
-}
-
-
-def role_code(user):
-    """The user's highest role as a code (NO_ROLE without one): what the audit
-    trail records with each event (AuditEvent.actor_role) and the access
-    report names instead of people. Reads prefetched groups when there are
-    (many users: prefetch `groups`); otherwise one light query, remembered on
-    the user object as Django's ModelBackend remembers permissions, so a
-    request or a task that writes many events asks once."""
-    prefetched = getattr(user, "_prefetched_objects_cache", {})
-    if "groups" in prefetched:
-        return _code_of({group.name for group in prefetched["groups"]})
-    if not hasattr(user, "_role_code_cache"):
-        user._role_code_cache = _code_of(set(user.groups.values_list("name", flat=True)))
-    return user._role_code_cache
-
-
-def _code_of(names):
-    return next((code for name, code in ROLE_CODES.items() if name in names), NO_ROLE)
+from registry.roles import INSTRUCTOR, REGISTER_MANAGER, ROLE_LABELS, STAFF
 
 
 def role_labels(user):

@@ -11,8 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
-
-from .roles import REGISTER_MANAGER, ROLE_CODES, role_code
+from registry.roles import REGISTER_MANAGER, ROLE_CODES, role_code
 
 BACKUP_CODES = 10
 

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registry.roles import RoleCode
+
 
 class AppendOnlyError(Exception):
     """Raised on any attempt to change or delete a row of an append-only ledger."""
@@ -212,10 +214,17 @@ class AuditEvent(AppendOnlyModel):
     action = models.CharField(_("action"), max_length=40, choices=audit_action_choices)
     target_type = models.CharField(_("target type"), max_length=100, blank=True)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)
-    # The actor's role when it happened (registry.accounts.roles.role_code), for
+    # The actor's role when it happened (registry.roles.role_code), for
     # the customer's access report, which names roles, not people; "" without an
     # actor and in the events recorded before the column (0014).
-    actor_role = models.CharField(_("role"), max_length=20, blank=True, default="", db_default="")
+    actor_role = models.CharField(
+        _("role"),
+        max_length=20,
+        choices=RoleCode.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True, encoder=DjangoJSONEncoder)
 

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import connection
 
-from registry.accounts.roles import role_code
+from registry.roles import role_code
 
 from .models import AuditEvent, AuditEventCustomer
 

@@ -17,11 +17,11 @@ from functools import cached_property
 
 from django.db import connection
 
-from registry.accounts.roles import role_code
 from registry.audit.models import AuditEvent
 from registry.changes import plain_value
 from registry.models import Consent, Customer, search_text_of
 from registry.reach import reach_changed
+from registry.roles import role_code
 from registry.services import CUSTOMER_FIELDS
 
 from .analysis import CONSENT_TARGETS, ImportOptions

@@ -18,7 +18,6 @@ from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.accounts.lock import locked_accounts
-from registry.accounts.roles import REGISTER_MANAGER
 from registry.accounts.selectors import (
     EXPORTS,
     dormant_accounts,
@@ -29,6 +28,7 @@ from registry.audit.models import AuditEvent
 from registry.backups import last_backup_at, last_verified_at
 from registry.rights.models import DataSubjectRequest
 from registry.rights.selectors import logs_cutoff, retention_candidates
+from registry.roles import REGISTER_MANAGER
 
 GREEN, AMBER, RED = "green", "amber", "red"
 STATUS_LABELS = {

@@ -11,10 +11,11 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from registry.accounts.roles import GRANTS, ROLE_LABELS
+from registry.accounts.roles import GRANTS
 from registry.models import Customer, MarketingChannel
 from registry.notice import processors, register_content
 from registry.rights.documents import Document, Section, document_pdf
+from registry.roles import ROLE_LABELS
 
 
 def processing_record():

@@ -25,7 +25,6 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from registry.accounts.roles import ROLE_CODE_LABELS
 from registry.audit.models import AuditEvent
 from registry.audit.selectors import export_in_words
 from registry.marketing.models import MarketingExport
@@ -338,7 +337,7 @@ def access_document(report, language):
                     rows=[
                         [
                             _moment(p["at"]),
-                            str(ROLE_CODE_LABELS[p["role"]])
+                            _choice(AuditEvent, "actor_role", p["role"])
                             if p["role"]
                             else _("the register itself"),
                             export_in_words(p["exported"])

@@ -6,11 +6,11 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from registry.accounts.roles import role_code
 from registry.audit.models import AuditEvent
 from registry.audit.selectors import export_scope
 from registry.changes import plain_value
 from registry.models import Customer
+from registry.roles import role_code
 from registry.services import CUSTOMER_FIELDS
 from registry.suppression import suppressed_since
 

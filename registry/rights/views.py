@@ -62,10 +62,14 @@ def case_create(request, pk):
         once = Once(request, form)
         # Taken in the case's transaction (registry.once): the page sent twice
         # (a double click) logs one case and takes the second post to it.
-        if not once.take():
-            messages.info(request, _("The request was already logged: the form was sent twice."))
-            logged = DataSubjectRequest.objects.filter(pk=once.earlier()).first()
-            return redirect(logged or customer)
+        already = once.answer_if_sent_again(
+            request,
+            _("The request was already logged: the form was sent twice."),
+            found_in=DataSubjectRequest.objects.all(),
+            otherwise=customer,
+        )
+        if already:
+            return already
         data = form.cleaned_data
         case = case_log(
             customer=customer,

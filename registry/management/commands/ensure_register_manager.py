@@ -8,10 +8,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from registry.accounts.roles import REGISTER_MANAGER
 from registry.accounts.services import account_require_password_change
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
+from registry.roles import REGISTER_MANAGER
 
 
 def one_time_password(user, attempts=100):

@@ -19,10 +19,10 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from faker import Faker
 
-from registry.accounts.roles import STAFF
 from registry.imports.analysis import ImportOptions
 from registry.imports.services import import_apply, import_preview, import_undo, import_upload
 from registry.models import ConsentText, Customer
+from registry.roles import STAFF
 
 HEADER = [
     "Etunimi",

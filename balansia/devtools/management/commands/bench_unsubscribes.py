@@ -21,7 +21,6 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from registry.accounts.roles import REGISTER_MANAGER
 from registry.imports.unsubscribes import (
     Outcome,
     unsubscribes_apply,
@@ -29,6 +28,7 @@ from registry.imports.unsubscribes import (
     unsubscribes_upload,
 )
 from registry.models import Customer
+from registry.roles import REGISTER_MANAGER
 
 HEADER = ["Email Address", "First Name", "Last Name", "UNSUB_TIME", "UNSUB_REASON"]
 

@@ -24,9 +24,9 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from courses.models import Course
-from registry.accounts.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 from registry.models import Customer
 from registry.rights.models import DataSubjectRequest
+from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
 PASSWORD = "kuvakaappaus-esittely-2026"  # noqa: S105 - fictional demo accounts only
 WIDTHS = (1280, 390)
