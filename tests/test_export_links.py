@@ -14,11 +14,10 @@ from django.utils import timezone
 from courses.participants import participant_list_export
 from registry import services
 from registry.audit.models import AuditEvent, AuditEventCustomer
-from registry.audit.selectors import export_in_words
 from registry.marketing.models import MarketingExportRow
 from registry.models import Customer, RegisterExport
 from registry.rights.documents import access_document
-from registry.rights.selectors import access_report
+from registry.rights.selectors import access_report, export_in_words
 
 from .factories import ConsentFactory, CourseFactory, CustomerFactory, EnrollmentFactory
 from .test_worker import run_workers

@@ -12,8 +12,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from registry.models import MarketingChannel
-
 from .models import AuditEvent
 
 
@@ -89,32 +87,6 @@ def export_scope(event):
     if event.action == AuditEvent.Action.MARKETING_LIST_EXPORTED:
         return {"what": "marketing_list", "channel": str(detail.get("channel") or "")}
     return None
-
-
-def export_in_words(scope):
-    """export_scope() as a person reads it, in the customer's trail and
-    access report: which file held them."""
-    what = scope.get("what")
-    if what == "whole_register":
-        return _("Customer register exported (whole register)")
-    if what == "participant_list":
-        if scope.get("course"):
-            return _("Participant list of %(course)s exported") % {"course": scope["course"]}
-        # An export from before the title was kept in the event.
-        return _("Participant list exported")
-    channel = scope.get("channel")
-    if channel in MarketingChannel.values:
-        return _("Marketing list exported (%(channel)s)") % {
-            "channel": MarketingChannel(channel).label
-        }
-    return _("Marketing list exported")
-
-
-def event_in_words(event):
-    """An event as the customer's trail shows it: an export says which file,
-    any other event its action."""
-    scope = export_scope(event)
-    return export_in_words(scope) if scope else event.get_action_display()
 
 
 @dataclass(frozen=True)

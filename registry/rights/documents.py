@@ -26,10 +26,10 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from registry.audit.models import AuditEvent
-from registry.audit.selectors import export_in_words
 from registry.marketing.models import MarketingExport
 from registry.models import Consent, Customer
 from registry.phones import format_phone
+from registry.rights.selectors import export_in_words
 
 from .models import DataSubjectRequest
 from .services import CASE_NOTES

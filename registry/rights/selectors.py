@@ -5,11 +5,12 @@ import datetime
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
 from registry.audit.selectors import export_scope
 from registry.changes import plain_value
-from registry.models import Customer
+from registry.models import Customer, MarketingChannel
 from registry.roles import role_code
 from registry.services import CUSTOMER_FIELDS
 from registry.suppression import suppressed_since
@@ -300,3 +301,29 @@ def case_trail(case):
             at__gte=received,
         )
     return events.select_related("actor").order_by("at", "id")
+
+
+def export_in_words(scope):
+    """export_scope() as a person reads it, in the customer's trail and
+    access report: which file held them."""
+    what = scope.get("what")
+    if what == "whole_register":
+        return _("Customer register exported (whole register)")
+    if what == "participant_list":
+        if scope.get("course"):
+            return _("Participant list of %(course)s exported") % {"course": scope["course"]}
+        # An export from before the title was kept in the event.
+        return _("Participant list exported")
+    channel = scope.get("channel")
+    if channel in MarketingChannel.values:
+        return _("Marketing list exported (%(channel)s)") % {
+            "channel": MarketingChannel(channel).label
+        }
+    return _("Marketing list exported")
+
+
+def event_in_words(event):
+    """An event as the customer's trail shows it: an export says which file,
+    any other event its action."""
+    scope = export_scope(event)
+    return export_in_words(scope) if scope else event.get_action_display()

@@ -14,12 +14,12 @@ from django.utils.translation import ngettext
 from registry.accounts import lock as account_lock
 from registry.accounts.selectors import unusual_activity as alerts
 from registry.audit.models import AuditEvent
-from registry.audit.selectors import event_in_words
 from registry.background import failed_tasks_since
 from registry.backups import last_backup_at
 from registry.imports.models import CustomerImport
 from registry.phones import format_phone
 from registry.rights.models import DataSubjectRequest
+from registry.rights.selectors import event_in_words
 
 #: What a field without a value shows (an en dash, as the templates write it).
 DASH = "\u2013"
