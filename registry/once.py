@@ -136,6 +136,11 @@ class Once:
         to `otherwise` when there is none (or nothing to look up)."""
         if self.take():
             return None
+        return self.answer(request, note, found_in=found_in, otherwise=otherwise)
+
+    def answer(self, request, note, *, found_in=None, otherwise):
+        """The answer to the same page sent again (see answer_if_sent_again),
+        for a page that knows it before taking the key."""
         messages.info(request, note)
         earlier = None if found_in is None else found_in.filter(pk=self.earlier()).first()
         return redirect(earlier or otherwise)

@@ -316,26 +316,26 @@ class CustomerCreateView(PermissionRequiredMixin, CreateView):
                 messages.warning(request, _("Check the details and save again."))
             return self.form_invalid(form)
         once = Once(request, form)
+        sent_again = {
+            "note": _("The customer was already added: the form was sent twice."),
+            "found_in": Customer.objects.all(),
+            "otherwise": "registry:customer-list",
+        }
         if once.earlier():
             # Before the duplicate check, which would show the first post's
             # customer as a possible duplicate of itself.
-            return self._already_added(once)
+            return once.answer(request, **sent_again)
         if not form.is_valid():
             return self.form_invalid(form)
         with transaction.atomic():
             # Taken in the customer's transaction (registry.once).
-            if not once.take():
-                return self._already_added(once)
+            if answer := once.answer_if_sent_again(request, **sent_again):
+                return answer
             self.object = customer_create(data=form.cleaned_data, by=request.user, request=request)
             once.saved(self.object.pk)
         messages.success(request, _("Customer added."))
         warn_if_suppressed(request, self.object)
         return redirect(self.object)
-
-    def _already_added(self, once):
-        messages.info(self.request, _("The customer was already added: the form was sent twice."))
-        added = Customer.objects.filter(pk=once.earlier()).first()
-        return redirect(added or "registry:customer-list")
 
 
 class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
