@@ -134,6 +134,11 @@ def customer_merge(
         default=None,
     )
     changes |= changes_apply(keep, {"restricted_since": restricted}, ["restricted_since"])
+    if "restricted_since" in changes:
+        # In the row before the handlers run: the enrolments' handler gives a
+        # freed place to the waiting list, which passes over the restricted by
+        # what the database says (fifth probe: the person was enrolled).
+        Customer.objects.filter(pk=keep.pk).update(restricted_since=restricted)
     keep.last_activity_at = timezone.now()
     keep.version += 1
     for handler in handlers:

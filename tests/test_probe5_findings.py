@@ -1,0 +1,175 @@
+"""Found by the fifth probe (of the restriction of processing, the once
+tokens, the list reads' links, prune_logs and the notice's processors).
+Each test failed before its fix (docs/security.md, "Found by the fifth
+probe")."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from courses.models import Enrollment, Message
+from courses.participants import participant_list_export
+from registry.audit.models import AuditEvent
+from registry.models import Customer
+from registry.services import customer_merge
+
+from .factories import (
+    CourseFactory,
+    CustomerFactory,
+    DataSubjectRequestFactory,
+    EnrollmentFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def restricted(**kwargs):
+    customer = CustomerFactory(**kwargs)
+    Customer.objects.filter(pk=customer.pk).update(restricted_since=timezone.now())
+    customer.refresh_from_db()
+    return customer
+
+
+def test_a_merge_does_not_promote_a_restricted_person_from_the_waiting_list(
+    register_manager, immediate_tasks
+):
+    """The restricted record waited on a course with a free place (passed
+    over); the kept record had cancelled its own enrolment. The merge kept the
+    waiting one and gave the free place to the kept record, still unrestricted
+    in the database while the merge's handlers ran: the person (restricted)
+    was enrolled and written a message."""
+    course = CourseFactory(capacity=2)
+    EnrollmentFactory(course=course, status=Enrollment.Status.ENROLLED)
+    remove = restricted(first_name="Rajoitettu")
+    waiting = EnrollmentFactory(
+        course=course, customer=remove, status=Enrollment.Status.WAITLISTED
+    )
+    keep = CustomerFactory(first_name="Pidetty")
+    EnrollmentFactory(course=course, customer=keep, status=Enrollment.Status.CANCELLED)
+    assert waiting.status == Enrollment.Status.WAITLISTED
+
+    merged = customer_merge(keep=keep, remove=remove, values={}, by=register_manager)
+
+    assert merged.restricted_since is not None
+    assert course.enrollments.get(customer=merged).status == Enrollment.Status.WAITLISTED
+    assert not AuditEvent.objects.filter(action="waitlist_promoted").exists()
+    assert not Message.objects.filter(customer=merged).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "via", "restrict_first"),
+    [
+        ("registry:customer-restrict", "restrict", False),
+        ("registry:customer-restriction-lift", "restriction_lift", True),
+    ],
+)
+def test_the_restriction_pages_are_reads(client, register_manager, name, via, restrict_first):
+    """The pages name the customer (their heading): a read, as the erasure
+    page is."""
+    customer = restricted() if restrict_first else CustomerFactory()
+    client.force_login(register_manager)
+    response = client.get(reverse(name, args=[customer.pk]))
+    assert response.status_code == 200 and customer.full_name in response.content.decode()
+    assert response.headers["Cache-Control"].count("no-store") == 1
+    viewed = AuditEvent.objects.filter(action="customer_viewed", actor=register_manager)
+    assert [(e.target_id, e.detail.get("via")) for e in viewed] == [(str(customer.pk), via)]
+
+
+def seen_by(customer, user):
+    """The events of `user` that the customer's trail (and access report)
+    finds: who saw customer X."""
+    return list(AuditEvent.objects.for_customer(customer).filter(actor=user))
+
+
+def test_the_course_pages_cancelled_are_linked_to_its_read(client, staff_member):
+    """The course page lists its cancelled participants by name (to enrol
+    them again): the page's read did not name them."""
+    course = CourseFactory()
+    gone = EnrollmentFactory(course=course, status=Enrollment.Status.CANCELLED).customer
+    client.force_login(staff_member)
+    page = client.get(course.get_absolute_url()).content.decode()
+    assert gone.full_name in page
+    assert [e.action for e in seen_by(gone, staff_member)] == ["participant_list_viewed"]
+
+
+def test_the_course_pages_cancelled_are_not_linked_where_not_shown(client, instructor):
+    """The instructor may not enrol, and the page does not list the
+    cancelled to them: no link for what was not shown."""
+    course = CourseFactory(instructor=instructor)
+    gone = EnrollmentFactory(course=course, status=Enrollment.Status.CANCELLED).customer
+    client.force_login(instructor)
+    page = client.get(course.get_absolute_url()).content.decode()
+    assert gone.full_name not in page
+    assert seen_by(gone, instructor) == []
+
+
+def test_a_participant_export_is_linked_to_whom_it_held(client, staff_member):
+    """The export of a participant list (names, addresses, phones) named
+    nobody: the customer's trail and access report did not find it."""
+    course = CourseFactory(capacity=1)
+    taking = EnrollmentFactory(course=course).customer
+    waiting = EnrollmentFactory(course=course, status=Enrollment.Status.WAITLISTED).customer
+    left_out = EnrollmentFactory(course=course, status=Enrollment.Status.CANCELLED).customer
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:participant-export", args=[course.pk]),
+        {
+            "columns": ["first_name", "last_name", "email"],
+            "waitlist": "on",
+            "file_format": "csv",
+            "purpose": "Nimilista salille",
+        },
+    )
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert response.status_code == 200 and taking.email in body
+    for customer in (taking, waiting):
+        assert [e.action for e in seen_by(customer, staff_member)] == ["participant_list_exported"]
+    assert seen_by(left_out, staff_member) == []
+    # Without the waiting list, the waiting one is not in the file nor linked.
+    rows, _count = participant_list_export(
+        course=course,
+        columns=["email"],
+        purpose="Ilman jonoa",
+        file_format="csv",
+        by=staff_member,
+        waitlist=False,
+    )
+    assert rows == [[taking.email]]
+    assert len(seen_by(taking, staff_member)) == 2 and len(seen_by(waiting, staff_member)) == 1
+
+
+def test_the_request_list_and_a_request_are_reads(client, register_manager):
+    """The request list and a request's page name the customer (and that they
+    made a data subject request): neither was a read."""
+    case = DataSubjectRequestFactory()
+    other = DataSubjectRequestFactory()
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:request-list")).content.decode()
+    assert case.customer.full_name in page and other.customer.full_name in page
+    assert [e.action for e in seen_by(case.customer, register_manager)] == ["customer_searched"]
+    page = client.get(case.get_absolute_url()).content.decode()
+    assert case.customer.full_name in page
+    assert sorted(e.action for e in seen_by(case.customer, register_manager)) == [
+        "customer_searched",
+        "customer_viewed",
+    ]
+    assert len(seen_by(other.customer, register_manager)) == 1
+
+
+def test_whom_to_call_is_a_read_of_them(client, staff_member):
+    """After an event, "call these" shows the names and phone numbers of
+    those its messages could not reach by email (all of a cancelled course's
+    participants without an address, not only those on a page shown): the
+    warning was no read of them."""
+    course = CourseFactory(capacity=1)
+    enrolled = EnrollmentFactory(course=course)
+    phoned = CustomerFactory(first_name="Kalle", last_name="Puhelin", email="")
+    EnrollmentFactory(course=course, status="waitlisted", customer=phoned)
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:enrollment-cancel", args=[course.pk, enrolled.pk]), follow=True
+    )
+    texts = [str(m) for m in response.context["messages"]]
+    assert any("Kalle Puhelin" in t and "soita" in t for t in texts), texts
+    reads = [e for e in seen_by(phoned, staff_member) if e.action == "customer_searched"]
+    assert [e.detail["via"] for e in reads] == ["to_call"]
