@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from registry.audit.services import customer_searched
 from registry.phones import format_phone
 
 from .models import Message
@@ -20,6 +21,18 @@ def warn_to_call(request, since):
     )
     if not to_call:
         return
+    # Names and phone numbers shown (all of a cancelled course's, not only
+    # those of a page already read): a list read.
+    shown = {m.customer_id for m in to_call}
+    customer_searched(
+        query="",
+        result_count=len(shown),
+        shown=len(shown),
+        shown_ids=shown,
+        via="to_call",
+        by=request.user,
+        request=request,
+    )
     no_phone = _("no phone")  # outside the f-string, where makemessages finds it
     people = ", ".join(
         f"{m.customer.full_name} ({format_phone(m.customer.phone) or no_phone})" for m in to_call

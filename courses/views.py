@@ -147,6 +147,17 @@ def course_detail(request, pk):
             by=request.user,
             request=request,
         )
+    # Taken back with one click: enrolled again, or onto the waiting list
+    # (listed only to those who may enrol, while the course takes people).
+    cancelled = (
+        list(
+            course.enrollments.filter(
+                status=Enrollment.Status.CANCELLED, customer__isnull=False
+            ).select_related("customer")
+        )
+        if enrolling and request.user.has_perm("courses.add_enrollment")
+        else []
+    )
     event = audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
         by=request.user,
@@ -154,8 +165,10 @@ def course_detail(request, pk):
         request=request,
         detail={"page": enrolled_page.number},
     )
-    # Whom the page showed: its enrolled and the waiting list (no query more).
-    link_shown_customers(event, [e.customer_id for e in [*enrolled_page.object_list, *waitlist]])
+    # Whom the page showed: its enrolled, the waiting list and the cancelled.
+    link_shown_customers(
+        event, [e.customer_id for e in [*enrolled_page.object_list, *waitlist, *cancelled]]
+    )
     return render(
         request,
         "courses/course_detail.html",
@@ -171,12 +184,7 @@ def course_detail(request, pk):
             "candidates": candidates,
             "on_course": on_course,
             "is_full": enrolled_page.paginator.count >= course.capacity,
-            # Taken back with one click: enrolled again, or onto the waiting list.
-            "cancelled": list(
-                course.enrollments.filter(
-                    status=Enrollment.Status.CANCELLED, customer__isnull=False
-                ).select_related("customer")
-            ),
+            "cancelled": cancelled,
             "enroll_form": EnrollForm(),
         },
     )

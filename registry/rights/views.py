@@ -35,18 +35,29 @@ MANAGER = "registry.handle_data_subject_requests"
 
 
 @permission_required(MANAGER, raise_exception=True)
+@transaction.atomic
 def case_list(request):
     """Open requests by deadline, then the closed ones."""
     cases = DataSubjectRequest.objects.select_related("customer", "handled_by")
+    open_cases = list(cases.open().order_by("deadline", "id"))
+    closed_cases = list(
+        cases.exclude(pk__in=cases.open().values("pk")).order_by("-completed_on", "-id")[:100]
+    )
+    # The list names the customers (and that they made a request): a list read.
+    shown = {case.customer_id for case in [*open_cases, *closed_cases]} - {None}
+    customer_searched(
+        query="",
+        result_count=len(shown),
+        shown=len(shown),
+        shown_ids=shown,
+        via="requests",
+        by=request.user,
+        request=request,
+    )
     return render(
         request,
         "registry/request_list.html",
-        {
-            "open_cases": cases.open().order_by("deadline", "id"),
-            "closed_cases": cases.exclude(pk__in=cases.open().values("pk")).order_by(
-                "-completed_on", "-id"
-            )[:100],
-        },
+        {"open_cases": open_cases, "closed_cases": closed_cases},
     )
 
 
@@ -97,6 +108,7 @@ def case_create(request, pk):
 
 
 @permission_required(MANAGER, raise_exception=True)
+@transaction.atomic
 def case_detail(request, pk):
     """A case: what was asked, its deadline, what was done (from the audit trail)."""
     case = get_object_or_404(DataSubjectRequest.objects.select_related("customer"), pk=pk)
@@ -116,6 +128,8 @@ def case_detail(request, pk):
         else:
             messages.success(request, _("Request updated."))
             return redirect(case)
+    if case.customer is not None:
+        customer_viewed(customer=case.customer, by=request.user, request=request, via="request")
     return render(
         request,
         "registry/request_detail.html",
@@ -193,6 +207,7 @@ RESTRICTOR = [MANAGER, "registry.restrict_customer"]
 
 
 @permission_required(RESTRICTOR, raise_exception=True)
+@transaction.atomic
 def customer_restrict_view(request, pk):
     """Restrict the processing of a customer's data (GDPR art. 18): the
     register manager, from the customer's open restriction request, which is
@@ -214,10 +229,12 @@ def customer_restrict_view(request, pk):
                 _("Processing of %(name)s's data is restricted.") % {"name": customer.full_name},
             )
         return redirect(case) if case is not None else redirect(customer)
+    customer_viewed(customer=customer, by=request.user, request=request, via="restrict")
     return render(request, "registry/customer_restrict.html", {"customer": customer, "case": case})
 
 
 @permission_required(RESTRICTOR, raise_exception=True)
+@transaction.atomic
 def customer_restriction_lift_view(request, pk):
     """Lift a restriction of processing: the register manager, who has told
     the customer first (art. 18(3)); the page asks them to confirm it."""
@@ -236,6 +253,7 @@ def customer_restriction_lift_view(request, pk):
                 % {"name": customer.full_name},
             )
         return redirect(customer)
+    customer_viewed(customer=customer, by=request.user, request=request, via="restriction_lift")
     return render(
         request, "registry/customer_restriction_lift.html", {"customer": customer, "form": form}
     )
