@@ -48,6 +48,18 @@ def envint(name, default):
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
 
 
+def envmonths(name, default):
+    """A period in months: at least 1 (0 or less would reach the present or the
+    future: every customer due for erasure, every log value due to go), at most
+    1200 (the dates counted back from it stay in the calendar)."""
+    value = envint(name, default)
+    if not 1 <= value <= 1200:
+        raise ImproperlyConfigured(
+            f"{name} must be at least 1 and at most 1200 (months), not {value}."
+        )
+    return value
+
+
 def envlist(name, default=""):
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
@@ -463,14 +475,12 @@ except ValueError:
 # --- Data subject rights ---------------------------------------------------
 # Customers with no activity (no change, consent event or enrolment) for this
 # many months are listed for review and erasure (manage.py retention).
-RETENTION_MONTHS = envint("RETENTION_MONTHS", 36)
+RETENTION_MONTHS = envmonths("RETENTION_MONTHS", 36)
 # The audit trail keeps who did what for as long as the register exists, but
 # the values that may name someone it does not need to (search words, user
 # names typed at the login, staff addresses) only this many months; django-axes'
 # login records go after as long (manage.py prune_logs).
-AUDIT_KEEP_MONTHS = envint("AUDIT_KEEP_MONTHS", 24)
-if AUDIT_KEEP_MONTHS < 1:
-    raise ImproperlyConfigured("AUDIT_KEEP_MONTHS must be at least 1.")
+AUDIT_KEEP_MONTHS = envmonths("AUDIT_KEEP_MONTHS", 24)
 # Erased customer ids are also appended here, outside the database, so that a
 # restore of an older backup can erase them again. Keep it beside the backups.
 ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journal.jsonl"))

@@ -4,6 +4,7 @@ Each test failed before its fix (docs/security.md, "Found by the fifth
 probe")."""
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from .factories import (
     DataSubjectRequestFactory,
     EnrollmentFactory,
 )
+from .test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +175,30 @@ def test_whom_to_call_is_a_read_of_them(client, staff_member):
     assert any("Kalle Puhelin" in t and "soita" in t for t in texts), texts
     reads = [e for e in seen_by(phoned, staff_member) if e.action == "customer_searched"]
     assert [e.detail["via"] for e in reads] == ["to_call"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # 0 or less: the cutoff is now or later, and the nightly retention run
+        # erased every customer without an open request or a coming course.
+        ("RETENTION_MONTHS", "0"),
+        ("RETENTION_MONTHS", "-36"),
+        # Before year 1: prune_logs, the retention run and the health page
+        # stopped with "year -474 is out of range".
+        ("RETENTION_MONTHS", "30000"),
+        ("AUDIT_KEEP_MONTHS", "30000"),
+    ],
+)
+def test_a_period_in_months_out_of_the_calendar_is_refused_at_the_start(name, value):
+    result = load_settings(SECRET_KEY="x" * 50, **{name: value})
+    assert result.returncode != 0
+    assert f"{name} must be at least 1 and at most 1200" in result.stderr
+
+
+def test_the_longest_periods_still_work(settings, client, register_manager):
+    settings.RETENTION_MONTHS = settings.AUDIT_KEEP_MONTHS = 1200
+    call_command("prune_logs", verbosity=0)
+    call_command("retention", "--dry-run", verbosity=0)
+    client.force_login(register_manager)
+    assert client.get(reverse("registry:report-health")).status_code == 200
