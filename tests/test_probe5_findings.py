@@ -11,7 +11,9 @@ from django.utils import timezone
 from courses.models import Enrollment, Message
 from courses.participants import participant_list_export
 from registry.audit.models import AuditEvent
+from registry.imports.services import import_apply, import_undo
 from registry.models import Customer
+from registry.rights.restriction import customer_restrict
 from registry.services import customer_merge
 
 from .factories import (
@@ -20,6 +22,7 @@ from .factories import (
     DataSubjectRequestFactory,
     EnrollmentFactory,
 )
+from .test_imports import person, upload
 from .test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
@@ -202,3 +205,23 @@ def test_the_longest_periods_still_work(settings, client, register_manager):
     call_command("retention", "--dry-run", verbosity=0)
     client.force_login(register_manager)
     assert client.get(reverse("registry:report-health")).status_code == 200
+
+
+def test_the_undos_kept_customers_on_an_import_page_are_a_read(
+    client, staff_member, register_manager
+):
+    """A handled import's page names the customers its undo kept (any
+    number of them): no read named them."""
+    rows = [person(first=name, email=f"{name}@example.invalid") for name in ("Tuotu", "Pidetty")]
+    rows[1][3] = "040 222 3344"
+    done = import_apply(customer_import=upload(rows, staff_member), by=staff_member)
+    kept = Customer.objects.get(imported_in=done, first_name="Pidetty")
+    customer_restrict(customer=kept, by=register_manager)
+    import_undo(customer_import=done, by=register_manager)
+    client.force_login(staff_member)
+    page = client.get(reverse("registry:import-detail", args=[done.pk])).content.decode()
+    assert kept.full_name in page
+    reads = [
+        e.detail.get("via") for e in seen_by(kept, staff_member) if e.action == "customer_searched"
+    ]
+    assert reads == ["import_undo"]

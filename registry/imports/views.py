@@ -89,6 +89,7 @@ def import_upload_view(request):
 
 
 @permission_required(PERMISSION, raise_exception=True)
+@transaction.atomic
 def import_detail(request, pk):
     """A waiting import: column mapping and preview, then confirm or cancel.
     A handled import: what it did, its rejected rows, and undo."""
@@ -101,6 +102,17 @@ def import_detail(request, pk):
         return _preview(request, customer_import)
     kept = customer_import.undo_report.get("kept", {})
     kept_customers = Customer.objects.in_bulk([int(pk) for pk in kept])
+    if kept_customers:
+        # The undo's kept customers are named: a list read (fifth probe).
+        customer_searched(
+            query="",
+            result_count=len(kept_customers),
+            shown=len(kept_customers),
+            shown_ids=kept_customers,
+            via="import_undo",
+            by=request.user,
+            request=request,
+        )
     return render(
         request,
         "registry/import_detail.html",
