@@ -225,3 +225,23 @@ def test_the_undos_kept_customers_on_an_import_page_are_a_read(
         e.detail.get("via") for e in seen_by(kept, staff_member) if e.action == "customer_searched"
     ]
     assert reads == ["import_undo"]
+
+
+def test_the_audit_trail_page_is_a_read_of_the_customers_it_names(
+    client, register_manager, staff_member
+):
+    """The trail names each event's customer (50 a page, any customer by
+    its number in the filter): the page was no read of them."""
+    named, other = CustomerFactory(), CustomerFactory()
+    client.force_login(staff_member)
+    client.get(named.get_absolute_url())
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:audit-trail"), {"customer": named.pk}).content.decode()
+    assert named.full_name in page and other.full_name not in page
+    reads = [
+        e.detail.get("via")
+        for e in seen_by(named, register_manager)
+        if e.action == "customer_searched"
+    ]
+    assert reads == ["audit_trail"]
+    assert seen_by(other, register_manager) == []

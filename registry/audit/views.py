@@ -15,15 +15,16 @@ from django.utils.translation import gettext as _
 
 from registry.accounts.reauth import recent_authentication_required
 from registry.exports import csv_response
-from registry.models import RegisterExport
+from registry.models import Customer, RegisterExport
 from registry.services import audit_trail_export_request
 
 from .forms import AuditFilterForm
 from .selectors import AUDIT_TRAIL_HEADER, audit_events, audit_trail_rows, event_targets
-from .services import audit_trail_exported
+from .services import audit_trail_exported, customer_searched
 
 
 @permission_required("registry.view_auditevent", raise_exception=True)
+@transaction.atomic
 def audit_trail(request, user_pk=None):
     """All audit events with filters, newest first, 50 a page (register manager).
     /audit/user/<id>/ is one person's activity, this month by default."""
@@ -35,6 +36,26 @@ def audit_trail(request, user_pk=None):
     form = AuditFilterForm(data or None)
     events = audit_events(**form.filters())
     page = Paginator(events, 50).get_page(request.GET.get("page"))
+    rows = _with_targets(page.object_list, request.user)
+    # The page names the customers its events are about: a list read of them
+    # (fifth probe), as any page listing customers is.
+    named = Customer.objects.filter(
+        pk__in=[
+            int(event.target_id)
+            for event in page.object_list
+            if event.target_type == "registry.customer" and event.target_id.isdigit()
+        ]
+    ).values_list("pk", flat=True)
+    if named := list(named):
+        customer_searched(
+            query="",
+            result_count=len(named),
+            shown=len(named),
+            shown_ids=named,
+            via="audit_trail",
+            by=request.user,
+            request=request,
+        )
     return render(
         request,
         "registry/audit_trail.html",
@@ -42,7 +63,7 @@ def audit_trail(request, user_pk=None):
             "form": form,
             "page_obj": page,
             "events": page.object_list,
-            "rows": _with_targets(page.object_list, request.user),
+            "rows": rows,
             "person": person,
             "waiting": RegisterExport.objects.waiting_for(request.user, RegisterExport.Kind.AUDIT),
             "query_string": form.query_string(),
