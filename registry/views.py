@@ -282,6 +282,22 @@ def customer_gone(request, gone):
     return redirect("registry:customer-list")
 
 
+def duplicates_read(request, form):
+    """The customer forms list the records that look like the one typed
+    (names, emails, cities): a list read of them, though nothing is saved
+    (fifth probe: the new customer form was a search no one could see)."""
+    if form.duplicates:
+        customer_searched(
+            query="",
+            result_count=len(form.duplicates),
+            shown=len(form.duplicates),
+            shown_ids=[other.pk for other in form.duplicates],
+            via="duplicates",
+            by=request.user,
+            request=request,
+        )
+
+
 def warn_if_suppressed(request, customer):
     """Tell the user when the address or number is on the suppression list."""
     if suppressed_since(email=customer.email, phone=customer.phone):
@@ -337,6 +353,11 @@ class CustomerCreateView(PermissionRequiredMixin, CreateView):
         warn_if_suppressed(request, self.object)
         return redirect(self.object)
 
+    @transaction.atomic
+    def form_invalid(self, form):
+        duplicates_read(self.request, form)
+        return super().form_invalid(form)
+
 
 class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
     """Edit a customer (rectification): staff and the register manager. The
@@ -367,6 +388,11 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
         )
         case = form.values()["case"]
         return case.pk if case else None
+
+    @transaction.atomic
+    def form_invalid(self, form):
+        duplicates_read(self.request, form)
+        return super().form_invalid(form)
 
     def form_valid(self, form):
         try:

@@ -23,6 +23,7 @@ from .factories import (
     EnrollmentFactory,
 )
 from .test_imports import person, upload
+from .test_sent_twice import token_of
 from .test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
@@ -245,3 +246,45 @@ def test_the_audit_trail_page_is_a_read_of_the_customers_it_names(
     ]
     assert reads == ["audit_trail"]
     assert seen_by(other, register_manager) == []
+
+
+def test_the_possible_duplicates_on_the_customer_forms_are_a_read(client, staff_member):
+    """The new customer form (and the edit form) lists up to ten records that
+    look like the one typed, with their emails and cities, and saves
+    nothing: typing an address into it was a search no one could see."""
+    existing = CustomerFactory(email="etsitty@example.invalid", city="Kuopio")
+    client.force_login(staff_member)
+    url = reverse("registry:customer-create")
+    data = {
+        "first_name": "Kuka",
+        "last_name": "Lienee",
+        "email": existing.email,
+        "country": "FI",
+        "source": "enrolment_or_purchase",
+        "submission": token_of(client.get(url)),
+    }
+    page = client.post(url, data).content.decode()
+    assert existing.full_name in page and not Customer.objects.filter(last_name="Lienee")
+    reads = [
+        e.detail.get("via")
+        for e in seen_by(existing, staff_member)
+        if e.action == "customer_searched"
+    ]
+    assert reads == ["duplicates"]
+    # The edit form of another record: the same list, the same read.
+    other = CustomerFactory()
+    edit = reverse("registry:customer-update", args=[other.pk])
+    form = client.get(edit).context["form"]
+    posted = {
+        **{k: v for k, v in form.initial.items() if v is not None},
+        "email": existing.email,
+        "country": "FI",
+    }
+    page = client.post(edit, posted).content.decode()
+    assert existing.full_name in page
+    reads = [
+        e.detail.get("via")
+        for e in seen_by(existing, staff_member)
+        if e.action == "customer_searched"
+    ]
+    assert reads == ["duplicates", "duplicates"]
