@@ -4,6 +4,7 @@ Each test failed before its fix (docs/security.md, "Found by the fifth
 probe")."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +23,7 @@ from .factories import (
     DataSubjectRequestFactory,
     EnrollmentFactory,
 )
-from .test_imports import person, upload
+from .test_imports import HEADER, csv_bytes, person, upload
 from .test_sent_twice import token_of
 from .test_settings import load_settings
 
@@ -288,3 +289,30 @@ def test_the_possible_duplicates_on_the_customer_forms_are_a_read(client, staff_
         if e.action == "customer_searched"
     ]
     assert reads == ["duplicates", "duplicates"]
+
+
+def test_an_import_previews_matches_are_a_read(client, staff_member, immediate_tasks):
+    """The preview of an import links each row that matches a record ("left
+    as it is (same email): open the record"): a file of addresses told which
+    are customers, and their numbers, with no read of them."""
+    existing = CustomerFactory(email="tunnettu@example.invalid")
+    CustomerFactory()  # not in the file
+    client.force_login(staff_member)
+    rows = [
+        HEADER,
+        person(email=existing.email),
+        person(first="Uusi", email="uusi@example.invalid"),
+    ]
+    response = client.post(
+        reverse("registry:import-upload"),
+        {"file": SimpleUploadedFile("asiakkaat.csv", csv_bytes(rows))},
+    )
+    page = client.get(response.url)
+    assert page.context["preview"]["counts"]["match"] == 1
+    assert reverse("registry:customer-detail", args=[existing.pk]) in page.content.decode()
+    reads = [
+        e.detail.get("via")
+        for e in seen_by(existing, staff_member)
+        if e.action == "customer_searched"
+    ]
+    assert reads == ["import_preview"]

@@ -199,6 +199,24 @@ def _preview(request, customer_import):
         if show:
             rows = [row for row in rows if row["outcome"] == show]
     page = Paginator(rows, PREVIEW_ROWS).get_page(request.GET.get("page"))
+    # (Those still in the register: the preview was kept at the check.)
+    matched = list(
+        Customer.objects.filter(
+            pk__in=[row["match_id"] for row in page.object_list if row.get("match_id")]
+        ).values_list("pk", flat=True)
+    )
+    if matched:
+        # A row that matches a record links to it: which addresses of the
+        # file are customers, and their numbers, is a list read (fifth probe).
+        customer_searched(
+            query="",
+            result_count=len(matched),
+            shown=len(matched),
+            shown_ids=matched,
+            via="import_preview",
+            by=request.user,
+            request=request,
+        )
     return render(
         request,
         "registry/import_preview.html",
