@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from registry.audit.services import customer_searched
+from registry.audit.services import customers_listed
 from registry.phones import format_phone
 
 from .models import Message
@@ -24,11 +24,8 @@ def warn_to_call(request, since):
     # Names and phone numbers shown (all of a cancelled course's, not only
     # those of a page already read): a list read.
     shown = {m.customer_id for m in to_call}
-    customer_searched(
-        query="",
-        result_count=len(shown),
-        shown=len(shown),
-        shown_ids=shown,
+    customers_listed(
+        shown,
         via="to_call",
         by=request.user,
         request=request,

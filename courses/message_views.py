@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from registry.audit.models import AuditEvent
 from registry.audit.services import (
     audit_event_create,
-    customer_searched,
     customer_viewed,
+    customers_listed,
     link_shown_customers,
 )
 from registry.once import Once
@@ -133,14 +133,11 @@ def outbox_view(request):
     )
     latest = list(Message.objects.select_related("customer", "course")[:50])
     shown = {m.customer_id for m in [*failed, *to_call, *latest]}
-    customer_searched(
-        query="",
-        result_count=len(shown),
-        shown=len(shown),
-        shown_ids=shown,
+    customers_listed(
+        shown,
+        via="outbox",
         by=request.user,
         request=request,
-        via="outbox",
     )
     return render(
         request,

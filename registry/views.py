@@ -22,7 +22,7 @@ from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
 from .accounts.reauth import recent_authentication_required
 from .audit.models import AuditEvent
-from .audit.services import customer_searched, customer_viewed
+from .audit.services import customer_searched, customer_viewed, customers_listed
 from .concurrency import CustomerGone, EditConflict
 from .exports import csv_response
 from .forms import (
@@ -287,11 +287,8 @@ def duplicates_read(request, form):
     (names, emails, cities): a list read of them, though nothing is saved
     (fifth probe: the new customer form was a search no one could see)."""
     if form.duplicates:
-        customer_searched(
-            query="",
-            result_count=len(form.duplicates),
-            shown=len(form.duplicates),
-            shown_ids=[other.pk for other in form.duplicates],
+        customers_listed(
+            [other.pk for other in form.duplicates],
             via="duplicates",
             by=request.user,
             request=request,
@@ -451,11 +448,8 @@ def customer_merge_pick(request, pk):
             .ordered("name")[:20]
         )
         # The likely duplicates are shown with their addresses: a list read.
-        customer_searched(
-            query="",
-            result_count=len(candidates),
-            shown=len(candidates),
-            shown_ids=[candidate.pk for candidate in candidates],
+        customers_listed(
+            [candidate.pk for candidate in candidates],
             via="merge",
             by=request.user,
             request=request,

@@ -72,6 +72,21 @@ def customer_searched(
     return event
 
 
+def customers_listed(customer_ids, *, via, by, request):
+    """Record a page that names exactly these customers (not a search: no
+    words, every match shown): a list read, each customer linked."""
+    shown_ids = list(customer_ids)
+    return customer_searched(
+        query="",
+        result_count=len(shown_ids),
+        shown=len(shown_ids),
+        shown_ids=shown_ids,
+        via=via,
+        by=by,
+        request=request,
+    )
+
+
 def link_shown_customers(event, customer_ids):
     """Link an event to the customers it showed: one INSERT for the page."""
     unique = list(dict.fromkeys(int(pk) for pk in customer_ids or () if pk is not None))

@@ -20,7 +20,7 @@ from registry.services import audit_trail_export_request
 
 from .forms import AuditFilterForm
 from .selectors import AUDIT_TRAIL_HEADER, audit_events, audit_trail_rows, event_targets
-from .services import audit_trail_exported, customer_searched
+from .services import audit_trail_exported, customers_listed
 
 
 @permission_required("registry.view_auditevent", raise_exception=True)
@@ -47,11 +47,8 @@ def audit_trail(request, user_pk=None):
         ]
     ).values_list("pk", flat=True)
     if named := list(named):
-        customer_searched(
-            query="",
-            result_count=len(named),
-            shown=len(named),
-            shown_ids=named,
+        customers_listed(
+            named,
             via="audit_trail",
             by=request.user,
             request=request,

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from registry.audit.services import customer_searched
+from registry.audit.services import customer_searched, customers_listed
 from registry.exports import csv_response
 from registry.models import Customer
 from registry.query_forms import QueryForm
@@ -104,11 +104,8 @@ def import_detail(request, pk):
     kept_customers = Customer.objects.in_bulk([int(pk) for pk in kept])
     if kept_customers:
         # The undo's kept customers are named: a list read (fifth probe).
-        customer_searched(
-            query="",
-            result_count=len(kept_customers),
-            shown=len(kept_customers),
-            shown_ids=kept_customers,
+        customers_listed(
+            kept_customers,
             via="import_undo",
             by=request.user,
             request=request,
@@ -208,11 +205,8 @@ def _preview(request, customer_import):
     if matched:
         # A row that matches a record links to it: which addresses of the
         # file are customers, and their numbers, is a list read (fifth probe).
-        customer_searched(
-            query="",
-            result_count=len(matched),
-            shown=len(matched),
-            shown_ids=matched,
+        customers_listed(
+            matched,
             via="import_preview",
             by=request.user,
             request=request,

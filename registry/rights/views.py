@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from registry.accounts.reauth import lockout_after_wrong_password, recent_authentication_required
-from registry.audit.services import customer_searched, customer_viewed
+from registry.audit.services import customer_searched, customer_viewed, customers_listed
 from registry.concurrency import CustomerGone, EditConflict
 from registry.models import Customer
 from registry.once import Once
@@ -45,11 +45,8 @@ def case_list(request):
     )
     # The list names the customers (and that they made a request): a list read.
     shown = {case.customer_id for case in [*open_cases, *closed_cases]} - {None}
-    customer_searched(
-        query="",
-        result_count=len(shown),
-        shown=len(shown),
-        shown_ids=shown,
+    customers_listed(
+        shown,
         via="requests",
         by=request.user,
         request=request,
