@@ -6,10 +6,13 @@
 One small panel per page that the stock admin also serves: the register's
 p95 (solid, green) and the admin's (dashed, grey) at each size, on a
 logarithmic time axis shared by all panels so that the panels compare.
+Several files of one size (runs of one sitting) are drawn as the median of
+their p95s, with a bar from the lowest to the highest.
 """
 
 import json
 import math
+import statistics
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -39,6 +42,10 @@ class Command(BaseCommand):
             for label, figures in runs[0]["pages"].items()
             if figures["admin"] and all(label in run["pages"] for run in runs)
         ]
+        # {customers: [run, ...]}: the runs of each size, in the order given.
+        sizes = {}
+        for run in runs:
+            sizes.setdefault(run["customers"], []).append(run)
         values = [
             run["pages"][label][side][1]
             for run in runs
@@ -60,7 +67,7 @@ class Command(BaseCommand):
         for index, label in enumerate(pages):
             x0 = (index % COLUMNS) * PANEL_W
             y0 = (index // COLUMNS) * PANEL_H
-            parts.extend(self._panel(label, runs, x0, y0, low, high))
+            parts.extend(self._panel(label, sizes, x0, y0, low, high))
         legend_y = height - 16
         parts.append(
             f'<line x1="20" y1="{legend_y}" x2="50" y2="{legend_y}" stroke="{GREEN}" '
@@ -72,14 +79,12 @@ class Command(BaseCommand):
         )
         parts.append("</svg>")
         Path(out).write_text("\n".join(parts) + "\n")
-        self.stdout.write(
-            f"Wrote {out}: {len(pages)} pages, sizes {[r['customers'] for r in runs]}"
-        )
+        counts = ", ".join(f"{size}: {len(group)}" for size, group in sizes.items())
+        self.stdout.write(f"Wrote {out}: {len(pages)} pages, runs per size {{{counts}}}")
 
-    def _panel(self, label, runs, x0, y0, low, high):
+    def _panel(self, label, sizes, x0, y0, low, high):
         plot_w = PANEL_W - LEFT - RIGHT
         plot_h = PANEL_H - TOP - BOTTOM
-        sizes = [run["customers"] for run in runs]
         smallest, largest = min(sizes), max(sizes)
 
         def x(size):
@@ -110,18 +115,30 @@ class Command(BaseCommand):
             ("admin", GREY, ' stroke-dasharray="5 3"'),
             ("ours", GREEN, ""),
         ):
+            # {customers: [p95 of each run]}
+            p95s = {
+                size: [run["pages"][label][side][1] for run in group]
+                for size, group in sizes.items()
+            }
             points = " ".join(
-                f"{x(run['customers']):.1f},{y(run['pages'][label][side][1]):.1f}" for run in runs
+                f"{x(size):.1f},{y(statistics.median(ms)):.1f}" for size, ms in p95s.items()
             )
             parts.append(
                 f'<polyline points="{points}" fill="none" stroke="{colour}" '
                 f'stroke-width="{2.5 if side == "ours" else 2}"{dash}/>'
             )
-            for run in runs:
-                ms = run["pages"][label][side][1]
+            for size, ms in p95s.items():
+                if len(ms) > 1:
+                    parts.append(
+                        f'<line x1="{x(size):.1f}" y1="{y(min(ms)):.1f}" x2="{x(size):.1f}" '
+                        f'y2="{y(max(ms)):.1f}" stroke="{colour}" stroke-width="1.5"/>'
+                    )
+                each = " / ".join(f"{value:.1f}" for value in ms)
+                runs_text = f" (median of {len(ms)} runs: {each})" if len(ms) > 1 else ""
                 parts.append(
-                    f'<circle cx="{x(run["customers"]):.1f}" cy="{y(ms):.1f}" r="3" '
+                    f'<circle cx="{x(size):.1f}" cy="{y(statistics.median(ms)):.1f}" r="3" '
                     f'fill="{colour}"><title>{escape(label)}, {side}, '
-                    f"{run['customers']} customers: p95 {ms:.1f} ms</title></circle>"
+                    f"{size} customers: p95 {statistics.median(ms):.1f} ms{runs_text}"
+                    "</title></circle>"
                 )
         return parts
