@@ -22,7 +22,8 @@ def enrollable_courses(customer):
         Course.objects.upcoming()
         .filter(is_cancelled=False)
         .exclude(Exists(on_course))
-        .with_counts()[:ENROLLABLE_COURSES]
+        .only("title", "starts_at", "capacity")
+        .with_counts(waitlisted=False)[:ENROLLABLE_COURSES]
     )
     return [(course.pk, _option_label(course)) for course in courses]
 
