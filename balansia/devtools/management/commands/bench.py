@@ -34,6 +34,7 @@ class Command(BaseCommand):
         "participant list",
         "marketing list, email",
         "marketing count afresh",
+        "floor: privacy notice",
     )
 
     #: Pages timed with something done (untimed) before each request.
@@ -123,6 +124,9 @@ class Command(BaseCommand):
                 ),
                 ("marketing list, email", "/marketing/?channel=email", None),
                 ("marketing count afresh", "/marketing/?channel=email", None),
+                # The floor of any page for a logged-in user (session, user,
+                # two-factor device, the base template), for scale.
+                ("floor: privacy notice", "/privacy/", None),
                 # The reports (issue 22), each over its default period of 12 months.
                 ("report: customers", "/reports/customers/", None),
                 ("report: consents", "/reports/consents/", None),
