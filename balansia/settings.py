@@ -317,6 +317,10 @@ SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_TOUCH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Flash messages may name customers ("call these 3: ... 040 ..."): kept in the
+# session, in the database, not in Django's default cookie (signed, but
+# readable by anyone holding the browser).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Two-factor authentication (django-otp, TOTP) ---------------------------
 # Register managers must use it; with this on, every user must.

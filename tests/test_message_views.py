@@ -171,6 +171,27 @@ def test_cancelling_tells_staff_whom_to_call(client, staff_member):
     assert any("Kalle Puhelin" in t and "soita" in t for t in texts), texts
 
 
+@pytest.mark.django_db
+def test_whom_to_call_stays_on_the_server_not_in_a_cookie(client, staff_member):
+    """The flash message holds names and phone numbers: kept in the session
+    (the database), not in Django's default messages cookie, which is signed
+    but readable by anyone holding the browser."""
+    course = CourseFactory(capacity=1)
+    enrolled = EnrollmentFactory(course=course)
+    EnrollmentFactory(
+        course=course,
+        status="waitlisted",
+        customer=CustomerFactory(first_name="Kalle", last_name="Puhelin", email=""),
+    )
+    client.force_login(staff_member)
+    response = client.post(reverse("courses:enrollment-cancel", args=[course.pk, enrolled.pk]))
+    assert response.status_code == 302
+    assert "messages" not in response.cookies
+    assert not any("Puhelin" in morsel.value for morsel in client.cookies.values())
+    shown = client.get(response.url).content.decode()
+    assert "Kalle Puhelin" in shown
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_cancel_a_participant_of_a_full_course_and_the_first_waiting_gets_the_place(

@@ -7,6 +7,13 @@ from django.utils.translation import gettext_lazy as _
 
 from registry.background import TaskState
 
+#: Who may import customers (the views' check, and the worker's again before
+#: it writes in the name of the account that confirmed).
+IMPORT_PERMISSION = "registry.import_customers"
+#: Unsubscribes change the marketing state of many customers at once: the
+#: register manager's, who exports the marketing lists they come back from.
+UNSUBSCRIBE_PERMISSION = "registry.use_marketing_lists"
+
 
 class CustomerImport(TaskState):
     """One file of customers brought into the register (tuonti).

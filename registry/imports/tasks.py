@@ -4,17 +4,34 @@ of unsubscribes. Enqueued by the services after the request's transaction
 commits."""
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
 from django_tasks import task
 
-from registry.background import task_run
+from registry.background import PlainError, task_run
 
 from . import services, unsubscribes
-from .models import CustomerImport, UnsubscribeImport
+from .models import IMPORT_PERMISSION, UNSUBSCRIBE_PERMISSION, CustomerImport, UnsubscribeImport
 
 #: The work is for a file that still waits: a cancelled, expired or applied
 #: one is left alone (a task queued twice runs once).
 WAITING = {"status": CustomerImport.Status.PENDING}
 UNSUBSCRIBES_WAITING = {"status": UnsubscribeImport.Status.PENDING}
+
+
+def still_allowed(user_id, permission):
+    """The account that confirmed the work, if it may still do it: the work
+    waits in the queue, and is written in that account's name. An account
+    deactivated, or whose role lost the permission, in the meantime gets
+    nothing written in its name: the task fails with this reason."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.has_perm(permission):
+        raise PlainError(
+            _(
+                "the account that confirmed it is no longer active or no longer "
+                "allowed to do this; nothing was changed"
+            )
+        )
+    return user
 
 
 @task(takes_context=True)
@@ -36,7 +53,7 @@ def apply_import(context, import_id, user_id, ip_address):
             return None
         done = services.import_apply(
             customer_import=CustomerImport.objects.get(pk=import_id),
-            by=get_user_model().objects.get(pk=user_id),
+            by=still_allowed(user_id, IMPORT_PERMISSION),
             progress=progress,
             ip_address=ip_address,
         )
@@ -62,7 +79,7 @@ def apply_unsubscribes(context, upload_id, user_id, ip_address):
             return None
         _upload, analysis = unsubscribes.unsubscribes_apply(
             upload=UnsubscribeImport.objects.get(pk=upload_id),
-            by=get_user_model().objects.get(pk=user_id),
+            by=still_allowed(user_id, UNSUBSCRIBE_PERMISSION),
             progress=progress,
             ip_address=ip_address,
         )

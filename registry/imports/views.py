@@ -20,7 +20,7 @@ from registry.query_forms import QueryForm
 
 from .analysis import ImportOptions, Outcome
 from .forms import ImportMappingForm, ImportUploadForm, UnsubscribeUploadForm
-from .models import CustomerImport, UnsubscribeImport
+from .models import IMPORT_PERMISSION, UNSUBSCRIBE_PERMISSION, CustomerImport, UnsubscribeImport
 from .reading import ImportFileError
 from .services import (
     ImportStateError,
@@ -46,7 +46,7 @@ from .unsubscribes import (
 )
 from .unsubscribes import Outcome as UnsubscribeOutcome
 
-PERMISSION = "registry.import_customers"
+PERMISSION = IMPORT_PERMISSION
 PREVIEW_ROWS = 100
 
 
@@ -274,11 +274,6 @@ def import_undo_view(request, pk):
         messages.success(request, message)
         return redirect(customer_import)
     return render(request, "registry/import_undo.html", {"customer_import": customer_import})
-
-
-#: Unsubscribes change the marketing state of many customers at once: the
-#: register manager's, who exports the marketing lists they come back from.
-UNSUBSCRIBE_PERMISSION = "registry.use_marketing_lists"
 
 
 @permission_required(UNSUBSCRIBE_PERMISSION, raise_exception=True)
