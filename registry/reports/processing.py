@@ -125,6 +125,12 @@ def processing_record():
                     "(manage.py retention)."
                 )
                 % {"months": settings.RETENTION_MONTHS},
+                # As the privacy notice says: an exception to the period above.
+                _(
+                    "A customer whose processing is restricted (GDPR art. 18) is not erased when "
+                    "that period has passed: the data is kept, only stored, until the "
+                    "restriction is lifted, and erased after that by the same rule."
+                ),
                 _(
                     "Enrolments and requests stay without the person after an erasure, for "
                     "statistics and as proof of the answer."
