@@ -152,8 +152,9 @@ def processing_record():
                 % {"days": settings.IMPORT_UNDO_DAYS},
                 _(
                     "The audit trail: its events as long as the register; the search words, "
-                    "user names typed at the login and IP addresses in them, and the login "
-                    "records, %(months)s months (manage.py prune_logs)."
+                    "cities typed in the customer list's filter, user names typed at the login "
+                    "and IP addresses in them, and the login records, %(months)s months "
+                    "(manage.py prune_logs)."
                 )
                 % {"months": settings.AUDIT_KEEP_MONTHS},
             ],
