@@ -135,7 +135,9 @@ def participant_list_export(
         restricted = is_restricted(enrollment)
         if column == "status":
             status = enrollment.get_status_display()
-            return f"{status} ({_('processing restricted')})" if restricted else status
+            if restricted:
+                return _("%(status)s (processing restricted)") % {"status": status}
+            return status
         if column in CONTACT_COLUMNS and restricted:
             # Only stored while restricted: the file names the place, not how
             # to reach the person.
