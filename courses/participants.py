@@ -22,6 +22,21 @@ PARTICIPANT_COLUMNS = {
     "phone": (_("phone"), "courses.view_participant_contacts"),
 }
 DEFAULT_PARTICIPANT_COLUMNS = ("first_name", "last_name", "status")
+#: The columns left empty for a participant whose processing is restricted.
+CONTACT_COLUMNS = ("email", "phone")
+
+
+def is_restricted(enrollment):
+    """Whether the participant's processing is restricted (GDPR art. 18): the
+    place taken before stays and the name is shown (the place is taken), but
+    not the contact details. Read from the customer already selected with the
+    enrolment, so a list asks no query per row."""
+    return enrollment.customer is not None and enrollment.customer.restricted_since is not None
+
+
+def any_restricted(enrollments):
+    """Whether a list shows anyone whose processing is restricted (its note)."""
+    return any(is_restricted(enrollment) for enrollment in enrollments)
 
 
 def participant_columns_for(user):
@@ -83,7 +98,9 @@ def participant_list_export(
     *, course, columns, purpose, file_format, by, request=None, attendance=False, waitlist=True
 ):
     """Audit the export of a participant list, linking each participant in
-    it to the event (AuditEventCustomer); return (rows, count). Those
+    it to the event (AuditEventCustomer); return (rows, count). A
+    participant whose processing is restricted has empty contact columns and
+    the restriction after the status. Those
     with a place come first, then the waiting list in queue order (left out
     without `waitlist`). With `attendance`, each row ends with one column per
     session (came, didn't come, reported absence) and the times the
@@ -115,8 +132,16 @@ def participant_list_export(
     link_shown_customers(event, [enrollment.customer_id for enrollment in enrollments])
 
     def value(enrollment, column):
+        restricted = is_restricted(enrollment)
         if column == "status":
-            return enrollment.get_status_display()
+            status = enrollment.get_status_display()
+            if restricted:
+                return _("%(status)s (processing restricted)") % {"status": status}
+            return status
+        if column in CONTACT_COLUMNS and restricted:
+            # Only stored while restricted: the file names the place, not how
+            # to reach the person.
+            return ""
         if column == "enrolled_at":
             return timezone.localtime(enrollment.enrolled_at).strftime("%d.%m.%Y %H:%M")
         raw = getattr(enrollment.customer, column)

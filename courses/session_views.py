@@ -24,6 +24,7 @@ from .forms import (
     ShownRowsField,
 )
 from .models import Attendance
+from .participants import any_restricted
 from .services import (
     session_cancel,
     session_create,
@@ -113,6 +114,7 @@ def roll_call_view(request, pk, session_pk):
             "previous": sessions[index - 1] if index > 0 else None,
             "next": sessions[index + 1] if index + 1 < len(sessions) else None,
             "statuses": Attendance.Status.choices,
+            "restricted_shown": any_restricted(enrollment for enrollment, _mark in rows),
         },
     )
 
@@ -165,6 +167,7 @@ def attendance_grid_view(request, pk):
             "page_obj": page,
             "page_range": page.paginator.get_elided_page_range(page.number),
             "query_string": "",
+            "restricted_shown": any_restricted(row[0] for row in rows),
         },
     )
 

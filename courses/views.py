@@ -39,6 +39,7 @@ from .forms import (
 from .models import Course, Enrollment
 from .participants import (
     PARTICIPANT_COLUMNS,
+    any_restricted,
     attendance_export_header,
     participant_columns_for,
     participant_list_export,
@@ -180,6 +181,7 @@ def course_detail(request, pk):
             "enrolled_page": enrolled_page,
             "waitlist": waitlist,
             "show_contacts": request.user.has_perm("courses.view_participant_contacts"),
+            "restricted_shown": any_restricted([*enrolled_page.object_list, *waitlist]),
             "query": query,
             "candidates": candidates,
             "on_course": on_course,

@@ -56,8 +56,13 @@ class JSONObjectPatch(_OfOneExpression):
     (a list, a text, a number: nothing writes them, but a value from outside
     is not trusted) comes back as it was.
 
-    PostgreSQL: `add || value || replace` (the right side of `||` wins);
-    SQLite: `json_set(json_insert(value, add...), replace...)`.
+    A key of `replace` may be a path, a tuple of keys into nested objects
+    (`("filters", "city")`): the value is set there if the object it is in
+    exists (callers ask for the key first).
+
+    PostgreSQL: `add || value || replace` (the right side of `||` wins), then
+    `jsonb_set` for each path; SQLite: `json_set(json_insert(value, add...),
+    replace...)`.
     """
 
     output_field = models.JSONField()
@@ -65,16 +70,20 @@ class JSONObjectPatch(_OfOneExpression):
     def __init__(self, expression, *, replace=None, add=None):
         super().__init__()
         self.expression = models.F(expression) if isinstance(expression, str) else expression
-        self.replace = {str(key): str(value) for key, value in (replace or {}).items()}
-        self.add = {str(key): str(value) for key, value in (add or {}).items()}
+        self.replace = {_path(key): str(value) for key, value in (replace or {}).items()}
+        self.add = {_path(key): str(value) for key, value in (add or {}).items()}
+        if any(len(key) > 1 for key in self.add):
+            raise ValueError("`add` takes keys of the top object only.")
 
     def as_sql(self, compiler, connection):
         raise NotSupportedError(f"JSONObjectPatch is not written for {connection.vendor}.")
 
     def as_postgresql(self, compiler, connection):
         sql, params = compiler.compile(self.expression)
+        top = {key[0]: value for key, value in self.replace.items() if len(key) == 1}
+        nested = {key: value for key, value in self.replace.items() if len(key) > 1}
         parts, parts_params = [], []
-        for values in (self.add, None, self.replace):
+        for values in ({key[0]: value for key, value in self.add.items()}, None, top):
             if values is None:
                 parts.append(sql)
                 parts_params += params
@@ -83,6 +92,9 @@ class JSONObjectPatch(_OfOneExpression):
                 parts.append(f"jsonb_build_object({pairs})")
                 parts_params += [item for pair in values.items() for item in pair]
         patched = " || ".join(parts)
+        for path, value in nested.items():
+            patched = f"jsonb_set({patched}, %s::text[], to_jsonb(%s::text), false)"
+            parts_params += [list(path), value]
         return (
             f"CASE WHEN jsonb_typeof({sql}) = 'object' THEN {patched} ELSE {sql} END",
             [*params, *parts_params, *params],
@@ -104,6 +116,11 @@ class JSONObjectPatch(_OfOneExpression):
         )
 
 
-def _json_path(key):
-    """SQLite's path of a key of the top object, quoted (a key may hold a dot)."""
-    return "$." + json.dumps(key)
+def _path(key):
+    """A key of the top object, or a path of keys, as a tuple of texts."""
+    return tuple(str(part) for part in key) if isinstance(key, tuple) else (str(key),)
+
+
+def _json_path(path):
+    """SQLite's path of a tuple of keys, each quoted (a key may hold a dot)."""
+    return "$" + "".join("." + json.dumps(key) for key in path)

@@ -131,27 +131,6 @@ class CustomerQuerySet(models.QuerySet):
             )
         return self.filter(condition)
 
-    def with_marketing_state(self):
-        """Annotate the latest ledger event per channel (latest by time, then by id).
-
-        email_consent / sms_consent: "given", "withdrawn" or None;
-        marketing_objection: "objection", "objection_lifted" or None.
-        One subquery per channel, so a list costs the same for 10 or 10,000 rows.
-        """
-
-        def latest(channel):
-            return models.Subquery(
-                Consent.objects.filter(customer=models.OuterRef("pk"), channel=channel)
-                .order_by(*LATEST_FIRST)
-                .values("event")[:1]
-            )
-
-        return self.annotate(
-            email_consent=latest(Consent.Channel.EMAIL),
-            sms_consent=latest(Consent.Channel.SMS),
-            marketing_objection=latest(Consent.Channel.DIRECT_MARKETING),
-        )
-
     def with_contact_permissions(self):
         """Annotate may_email, may_sms, may_post and may_phone: whether own direct
         marketing may reach the customer that way, by CONTACT_RULES (the same
@@ -580,8 +559,11 @@ class ContactCondition(abc.ABC):
     that lacks either reading cannot be made."""
 
     @abc.abstractmethod
-    def q(self):
-        """The condition on Customer rows (set-based: no query per customer)."""
+    def q(self, at=None):
+        """The condition on Customer rows (set-based: no query per customer),
+        as it holds now, or with `at` as it stood at that moment as far as
+        the register keeps the history (the reports: the ledger, and a
+        restriction that still lasts; contact details only as they are)."""
 
     @abc.abstractmethod
     def holds(self, customer, latest):
@@ -596,7 +578,7 @@ class Filled(ContactCondition):
     def __init__(self, *fields):
         self.fields = fields
 
-    def q(self):
+    def q(self, at=None):
         return functools.reduce(operator.and_, (~Q(**{field: ""}) for field in self.fields))
 
     def holds(self, customer, latest):
@@ -611,8 +593,9 @@ class LatestEvent(ContactCondition):
     def __init__(self, channel, event, *, is_=True):
         self.channel, self.event, self.is_ = channel, event, is_
 
-    def q(self):
-        q = Q(pk__in=Consent.objects.customers_whose_latest(self.channel, self.event))
+    def q(self, at=None):
+        ledger = Consent.objects if at is None else Consent.objects.filter(occurred_at__lt=at)
+        q = Q(pk__in=ledger.customers_whose_latest(self.channel, self.event))
         return q if self.is_ else ~q
 
     def holds(self, customer, latest):
@@ -620,10 +603,15 @@ class LatestEvent(ContactCondition):
 
 
 class NotRestricted(ContactCondition):
-    """The customer's processing is not restricted (GDPR art. 18)."""
+    """The customer's processing is not restricted (GDPR art. 18). At a
+    past moment: not restricted since before it (a restriction lifted since
+    leaves no date on the customer, so it is not known)."""
 
-    def q(self):
-        return ~Q(pk__in=Customer.objects.restricted().values("pk"))
+    def q(self, at=None):
+        restricted = Customer.objects.restricted()
+        if at is not None:
+            restricted = restricted.filter(restricted_since__lt=at)
+        return ~Q(pk__in=restricted.values("pk"))
 
     def holds(self, customer, latest):
         return customer.restricted_since is None
@@ -662,9 +650,10 @@ REACHABLE_BY = {
 }
 
 
-def contact_rules_q(channel):
-    """The conditions of `channel` in CONTACT_RULES, as one Q on customers."""
-    return functools.reduce(operator.and_, (rule.q() for rule in CONTACT_RULES[channel]))
+def contact_rules_q(channel, at=None):
+    """The conditions of `channel` in CONTACT_RULES, as one Q on customers
+    (with `at`, as they stood at that moment: ContactCondition.q)."""
+    return functools.reduce(operator.and_, (rule.q(at) for rule in CONTACT_RULES[channel]))
 
 
 class RegisterExportQuerySet(models.QuerySet):

@@ -10,7 +10,7 @@ import zipfile
 import openpyxl
 import pytest
 from defusedxml import EntitiesForbidden
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, load_command_class
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import override
@@ -906,6 +906,15 @@ def test_the_daily_command_discards_what_is_due(staff_member, settings):
     waiting.refresh_from_db()
     assert waiting.status == "cancelled" and waiting.content is None
     assert out.getvalue().startswith("Discarded 1 uploaded files")
+
+
+def test_the_daily_command_says_that_only_cron_runs_it():
+    """Opening the import list discards nothing (test_import_views.py::
+    test_a_file_waiting_too_long_cannot_be_confirmed) and no task runs the
+    command: its help must not promise otherwise."""
+    help_text = load_command_class("registry", "expire_imports").help
+    assert "from cron: nothing else runs it" in help_text
+    assert "import list" not in help_text
 
 
 @pytest.mark.django_db

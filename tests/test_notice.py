@@ -300,6 +300,15 @@ def test_the_record_lists_the_content_of_the_notice_and_its_retention(settings):
 
 
 @pytest.mark.django_db
+def test_the_record_names_the_restriction_as_an_exception_to_the_retention():
+    """The notice tells the customer that a restriction keeps the data past
+    the retention period; the record of processing says the same."""
+    retention = " ".join(sections()["Retention periods"])
+    assert "processing is restricted (GDPR art. 18) is not erased" in retention
+    assert "until the restriction is lifted" in retention
+
+
+@pytest.mark.django_db
 def test_the_record_as_markdown_and_pdf_carries_the_processors(client, register_manager, settings):
     settings.REGISTER_PROCESSORS = [HOSTING, NEWSLETTER]
     with override("fi"):

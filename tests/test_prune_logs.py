@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
@@ -20,8 +21,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from registry.audit.models import AuditEvent
+from registry.audit.retention import TYPED_VALUES
 from registry.audit.services import audit_event_create, customer_viewed
 from registry.erasure import ERASED
+from registry.forms import CustomerFilterForm
 from registry.reports.health import GREEN, RED, health
 from registry.reports.processing import processing_record_markdown
 from registry.rights.models import add_months
@@ -128,6 +131,7 @@ def test_the_run_records_its_counts_and_a_second_run_finds_nothing(client, staff
         "ip_addresses": 2,
         "search_words": 1,
         "user_names": 1,
+        "filter_values": 0,
         "login_records": 0,
         "failed_login_records": 0,
         "login_attempts": 0,
@@ -237,6 +241,85 @@ def test_a_dry_run_counts_and_changes_nothing(client, staff_member, password, ca
     assert list(AuditEvent.objects.values_list("id", "detail", "ip_address")) == before
     assert AccessFailureLog.objects.count() == 1
     assert not AuditEvent.objects.filter(action="logs_pruned").exists()
+
+
+def list_filtered(client, **filters):
+    """The customer list with its filters, as a user opens it: the event it writes."""
+    client.get(reverse("registry:customer-list"), filters)
+    return AuditEvent.objects.filter(action="customer_searched").latest("id")
+
+
+def test_a_city_typed_in_the_list_filter_goes_and_the_choices_stay(client, staff_member):
+    CustomerFactory(city="Kuusamo", source="web_registration")
+    client.force_login(staff_member)
+    old = list_filtered(
+        client, q="Eskola", city="Kuusamo", source="web_registration", contactable="post"
+    )
+    only_city = list_filtered(client, city="Kuusamo")
+    age([old, only_city])
+    recent = list_filtered(client, city="Kuusamo")
+    assert old.detail["filters"]["city"] == "Kuusamo"
+
+    call_command("prune_logs", verbosity=0)
+
+    old.refresh_from_db()
+    assert old.detail["query"] == ERASED
+    assert old.detail["filters"] == {
+        "city": ERASED,
+        "source": "web_registration",
+        "contactable": "post",
+        "page": "1",
+    }
+    only_city.refresh_from_db()
+    assert only_city.detail["query"] == ""  # no words were typed: nothing to blank
+    assert only_city.detail["filters"]["city"] == ERASED
+    assert only_city.detail["scrubbed_at"] and only_city.ip_address is None
+    recent.refresh_from_db()
+    assert recent.detail["filters"]["city"] == "Kuusamo"
+    counts = pruned_event().detail
+    assert (counts["filter_values"], counts["search_words"], counts["events"]) == (2, 1, 2)
+
+
+def test_a_dry_run_counts_the_typed_filter_values_and_changes_nothing(
+    client, staff_member, capsys
+):
+    client.force_login(staff_member)
+    age([list_filtered(client, city="Kuusamo")])
+    before = list(AuditEvent.objects.values_list("id", "detail", "ip_address"))
+
+    call_command("prune_logs", "--dry-run")
+
+    out = capsys.readouterr().out
+    assert "typed filter values 1," in out and "Dry run: nothing was changed." in out
+    assert list(AuditEvent.objects.values_list("id", "detail", "ip_address")) == before
+
+
+def test_every_typed_filter_of_the_customer_list_is_blanked():
+    """The list's filters that take free text (not a choice or a number) are
+    in TYPED_VALUES: a new one must be added there, or blanked some other way."""
+    typed = {
+        name
+        for name, field in CustomerFilterForm.base_fields.items()
+        if type(field) is forms.CharField and name != "q"
+    }
+    assert typed == {path[1] for path in TYPED_VALUES if path[0] == "filters"}
+
+
+@pytest.mark.parametrize(
+    "filters",
+    ["Kuusamo", ["Kuusamo"], {"city": ["Kuusamo"]}, {"city": {"x": "Kuusamo"}}, {"city": 7}],
+    ids=range(5),
+)
+def test_hostile_filters_do_not_break_it(filters):
+    event = searched("Eskola", filters=filters)
+    age([event])
+    call_command("prune_logs", verbosity=0)
+    event.refresh_from_db()
+    assert event.detail["query"] == ERASED and event.ip_address is None
+    if isinstance(filters, dict):
+        assert event.detail["filters"] == {"city": ERASED}
+    else:
+        assert event.detail["filters"] == filters  # not an object: left as it was
 
 
 HOSTILE_DETAILS = [

@@ -837,6 +837,65 @@ def test_the_month_end_counts_in_sql_agree_with_one_query_per_month_end():
     assert reachable_at_month_ends(period) == [reachable_at(moment) for moment in moments]
 
 
+def restricted_at(customer, moment):
+    Customer.objects.filter(pk=customer.pk).update(restricted_since=moment)
+
+
+def test_the_reach_leaves_out_the_restricted_from_when_they_were_restricted(
+    client, register_manager
+):
+    """A customer whose processing is restricted (GDPR art. 18) is not
+    reachable from the month end after the restriction began, on any channel;
+    the month not yet over counts as the marketing lists do now."""
+    this_month = timezone.localdate().replace(day=1)
+    period = Period(first=add_months(this_month, -2), last=this_month)
+    ends = [moment for _month, moment in period.month_ends()]
+    long_ago = ends[0] - timedelta(days=90)
+    free, lately, early = (CustomerFactory(created_at=long_ago) for _ in range(3))
+    for customer in (free, lately, early):
+        _ledger(customer, ("email", "given", long_ago + timedelta(days=1)))
+    restricted_at(lately, ends[1] - timedelta(days=1))
+    restricted_at(early, long_ago + timedelta(days=2))
+
+    counts = reachable_at_month_ends(period)
+
+    assert [month["email"] for month in counts] == [2, 1, 1]
+    assert [month["post"] for month in counts] == [2, 1, 1]
+    assert [month["total"] for month in counts] == [3, 3, 3]
+    assert counts == [reachable_at(moment) for moment in ends]
+    assert {channel: counts[-1][channel] for channel in ("email", "sms", "post", "phone")} == {
+        channel: Customer.objects.contactable_by(channel).count()
+        for channel in ("email", "sms", "post", "phone")
+    }
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:report-consents"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "nobody whose processing is restricted is counted" in page.content.decode()
+
+
+def test_the_month_end_counts_agree_with_the_oracle_with_restrictions():
+    """As the sweep above, with a third of the customers restricted at a
+    random moment (some before they were added, some after the period)."""
+    rng = random.Random(18)
+    period = Period(first=date(2024, 10, 1), last=date(2025, 3, 1))
+    moments = [moment for _month, moment in period.month_ends()]
+    start = at(2024, 8, 1)
+    for number in range(45):
+        customer = CustomerFactory(
+            created_at=start + timedelta(days=rng.randrange(0, 240)),
+            phone="" if number % 5 == 1 else f"+35850{number:07d}",
+        )
+        for _ in range(rng.randrange(0, 6)):
+            channel = rng.choice(["email", "sms", "direct_marketing"])
+            if channel == "direct_marketing":
+                event = rng.choice(["objection", "objection_lifted"])
+            else:
+                event = rng.choice(["given", "withdrawn"])
+            _ledger(customer, (channel, event, start + timedelta(days=rng.randrange(0, 260))))
+        if number % 3 == 0:
+            restricted_at(customer, start + timedelta(days=rng.randrange(-30, 300)))
+    assert reachable_at_month_ends(period) == [reachable_at(moment) for moment in moments]
+
+
 def test_the_course_figures_agree_with_counting_each_course_and_session(register_manager):
     """enrolment_counts, course_figures and session_figures (the enrolments
     grouped once by course and status, the marks by session and status)

@@ -5,13 +5,16 @@ An event says who did what, when, to which object and how many: the access
 report, the access review, the reports and the health page read that for as
 long as the register exists, so the event stays. What a user typed that may
 name a person does not: the words of a customer search (which may name
-someone who was never added to the register, so no erasure reaches them) and
-a user name typed at the login (sometimes a password), nor the address a
-user came from. After AUDIT_KEEP_MONTHS these are replaced by ERASED, or
-forgotten, in one UPDATE whatever the number of events. Each rewritten event
+someone who was never added to the register, so no erasure reaches them),
+a city typed in the customer list's filter, and a user name typed at the
+login (sometimes a password), nor the address a user came from. After
+AUDIT_KEEP_MONTHS these are replaced by ERASED, or forgotten, in one UPDATE
+whatever the number of events. Each rewritten event
 is marked as an erasure marks it (`scrubbed_at`, the moment of the run's own
 event); an event an erasure marked keeps its mark.
 """
+
+import itertools
 
 from django.db.models import Case, Count, Q, When
 
@@ -20,39 +23,64 @@ from registry.expressions import JSONObjectPatch
 
 from .models import AuditEvent
 
-#: The keys of `detail` that hold what a user typed, and the actions that write them.
+#: Where in `detail` a user's typed text is kept (a key, or the path of keys
+#: to it), and the actions that write it. The customer list's filters are
+#: kept under `filters`: its city is typed (it may be where one person
+#: lives); the others are choices (how the relationship began, a channel,
+#: the sort), an import's or a course's number and a page number, which name
+#: nobody. tests/test_prune_logs.py holds this to the list's form.
 TYPED_VALUES = {
-    "query": [AuditEvent.Action.CUSTOMER_SEARCHED],
-    "username": [AuditEvent.Action.LOGIN_FAILED, AuditEvent.Action.LOCKOUT],
+    ("query",): [AuditEvent.Action.CUSTOMER_SEARCHED],
+    ("username",): [AuditEvent.Action.LOGIN_FAILED, AuditEvent.Action.LOCKOUT],
+    ("filters", "city"): [AuditEvent.Action.CUSTOMER_SEARCHED],
 }
 
-#: The name of each count the run reports, by the key it blanks.
-COUNT_NAMES = {"query": "search_words", "username": "user_names"}
+#: The name of each count the run reports, by the value it blanks.
+COUNT_NAMES = {
+    ("query",): "search_words",
+    ("username",): "user_names",
+    ("filters", "city"): "filter_values",
+}
 
 
-def _holding(key):
-    """Events whose `key` still holds a typed value (not empty, not erased)."""
+def _holding(path):
+    """Events whose value at `path` still holds a typed text (not empty, not erased)."""
+    *within, key = path
+    lookup = "__".join(["detail", *within])
     return (
-        Q(action__in=TYPED_VALUES[key])
-        & Q(detail__has_key=key)
-        & ~Q(**{f"detail__{key}__in": ["", ERASED]})
+        Q(action__in=TYPED_VALUES[path])
+        & Q(**{f"{lookup}__has_key": key})
+        & ~Q(**{f"{lookup}__{key}__in": ["", ERASED]})
     )
+
+
+def _held_together():
+    """The combinations of typed values one event may hold (those written
+    by a same action), the largest first: a CASE takes the first that holds,
+    so an event holding two is patched by the branch that blanks both."""
+    paths = list(TYPED_VALUES)
+    return [
+        combination
+        for size in range(len(paths), 0, -1)
+        for combination in itertools.combinations(paths, size)
+        if set.intersection(*(set(TYPED_VALUES[path]) for path in combination))
+    ]
 
 
 def audit_values_due(before):
     """Events from before `before` that still hold an address or a typed value."""
     holding = Q(ip_address__isnull=False)
-    for key in TYPED_VALUES:
-        holding |= _holding(key)
+    for path in TYPED_VALUES:
+        holding |= _holding(path)
     return AuditEvent.objects.filter(holding, at__lt=before)
 
 
 def audit_values_count(before):
-    """{events, ip_addresses, search_words, user_names} due, in one query."""
+    """{events, ip_addresses, search_words, user_names, filter_values} due, in one query."""
     return audit_values_due(before).aggregate(
         events=Count("pk"),
         ip_addresses=Count("pk", filter=Q(ip_address__isnull=False)),
-        **{COUNT_NAMES[key]: Count("pk", filter=_holding(key)) for key in TYPED_VALUES},
+        **{COUNT_NAMES[path]: Count("pk", filter=_holding(path)) for path in TYPED_VALUES},
     )
 
 
@@ -67,10 +95,12 @@ def audit_values_prune(*, before, at):
             Case(
                 *(
                     When(
-                        _holding(key),
-                        then=JSONObjectPatch("detail", replace={key: ERASED}, add=mark),
+                        Q(*(_holding(path) for path in paths)),
+                        then=JSONObjectPatch(
+                            "detail", replace=dict.fromkeys(paths, ERASED), add=mark
+                        ),
                     )
-                    for key in TYPED_VALUES
+                    for paths in _held_together()
                 ),
                 default=JSONObjectPatch("detail", add=mark),
             )

@@ -125,6 +125,12 @@ def processing_record():
                     "(manage.py retention)."
                 )
                 % {"months": settings.RETENTION_MONTHS},
+                # As the privacy notice says: an exception to the period above.
+                _(
+                    "A customer whose processing is restricted (GDPR art. 18) is not erased when "
+                    "that period has passed: the data is kept, only stored, until the "
+                    "restriction is lifted, and erased after that by the same rule."
+                ),
                 _(
                     "Enrolments and requests stay without the person after an erasure, for "
                     "statistics and as proof of the answer."
@@ -146,8 +152,9 @@ def processing_record():
                 % {"days": settings.IMPORT_UNDO_DAYS},
                 _(
                     "The audit trail: its events as long as the register; the search words, "
-                    "user names typed at the login and IP addresses in them, and the login "
-                    "records, %(months)s months (manage.py prune_logs)."
+                    "cities typed in the customer list's filter, user names typed at the login "
+                    "and IP addresses in them, and the login records, %(months)s months "
+                    "(manage.py prune_logs)."
                 )
                 % {"months": settings.AUDIT_KEEP_MONTHS},
             ],

@@ -8,9 +8,11 @@ from registry.imports.unsubscribes import unsubscribes_discard_files
 
 class Command(BaseCommand):
     help = (
-        "Discard what imports keep longer than needed: uploaded files not confirmed "
-        "within IMPORT_PENDING_HOURS, rejected rows once IMPORT_UNDO_DAYS have passed. "
-        "Run daily; the import list also does it whenever it is opened."
+        "Discard what imports keep longer than needed: uploaded customer and unsubscribe "
+        "files not confirmed within IMPORT_PENDING_HOURS, rejected rows once "
+        "IMPORT_UNDO_DAYS have passed. Run it daily from cron: nothing else runs it "
+        "(neither the task worker nor opening a page); until it has run, a file waiting "
+        "too long is shown as expired and cannot be confirmed."
     )
 
     def handle(self, *args, **options):

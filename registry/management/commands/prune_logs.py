@@ -13,7 +13,8 @@ from registry.rights.selectors import logs_cutoff
 class Command(BaseCommand):
     help = (
         "Remove what the logs keep longer than AUDIT_KEEP_MONTHS: the search words, "
-        "user names typed at the login and IP addresses of older audit events (the "
+        "cities typed in the customer list's filter, user names typed at the login and "
+        "IP addresses of older audit events (the "
         "events stay), and django-axes' older login records; also django-axes' "
         "attempts whose lockout is over and the sessions that ended (Django's "
         "clearsessions). Run daily; --dry-run only counts."
@@ -47,6 +48,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Audit events: {counts['events']} {verb} rewritten (search words "
             f"{counts['search_words']}, typed user names {counts['user_names']}, "
+            f"typed filter values {counts['filter_values']}, "
             f"IP addresses {counts['ip_addresses']})."
         )
         self.stdout.write(
