@@ -17,15 +17,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.shortcuts import render
 from django.utils import timezone
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
-from registry.roles import NO_ROLE, ROLE_CODES
+from registry.roles import remember_role, with_role_flags
 
 from .models import AccountSecurity
 
@@ -104,17 +102,6 @@ def account_login_unlock(*, user, by, request=None):
     return bool(lifted)
 
 
-def _role_flag(code):
-    return f"in_role_{code}"
-
-
-#: Whether the user is in each role's group, as annotations of the user's row.
-_ROLE_FLAGS = {
-    _role_flag(code): Exists(Group.objects.filter(user=OuterRef("pk"), name=name))
-    for name, code in ROLE_CODES.items()
-}
-
-
 class AccountLockBackend(ModelBackend):
     """Django's ModelBackend that refuses the password of a locked account.
 
@@ -129,12 +116,10 @@ class AccountLockBackend(ModelBackend):
         (registry.roles.role_code), which cost each of them a query of its own."""
         user_model = get_user_model()
         try:
-            user = user_model._default_manager.annotate(**_ROLE_FLAGS).get(pk=user_id)
+            user = with_role_flags(user_model._default_manager).get(pk=user_id)
         except user_model.DoesNotExist:
             return None
-        user._role_code_cache = next(
-            (code for code in ROLE_CODES.values() if getattr(user, _role_flag(code))), NO_ROLE
-        )
+        remember_role(user)
         return user if self.user_can_authenticate(user) else None
 
     def authenticate(self, request, username=None, password=None, **kwargs):
