@@ -25,7 +25,7 @@ def warn_to_call(request, since):
     # those of a page already read): a list read.
     shown = {m.customer_id for m in to_call}
     customers_listed(
-        shown,
+        ids=shown,
         via="to_call",
         by=request.user,
         request=request,

@@ -134,7 +134,7 @@ def outbox_view(request):
     latest = list(Message.objects.select_related("customer", "course")[:50])
     shown = {m.customer_id for m in [*failed, *to_call, *latest]}
     customers_listed(
-        shown,
+        ids=shown,
         via="outbox",
         by=request.user,
         request=request,

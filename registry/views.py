@@ -288,7 +288,7 @@ def duplicates_read(request, form):
     (fifth probe: the new customer form was a search no one could see)."""
     if form.duplicates:
         customers_listed(
-            [other.pk for other in form.duplicates],
+            ids=[other.pk for other in form.duplicates],
             via="duplicates",
             by=request.user,
             request=request,
@@ -449,7 +449,7 @@ def customer_merge_pick(request, pk):
         )
         # The likely duplicates are shown with their addresses: a list read.
         customers_listed(
-            [candidate.pk for candidate in candidates],
+            ids=[candidate.pk for candidate in candidates],
             via="merge",
             by=request.user,
             request=request,

@@ -72,10 +72,11 @@ def customer_searched(
     return event
 
 
-def customers_listed(customer_ids, *, via, by, request):
+def customers_listed(*, ids, via, by, request):
     """Record a page that names exactly these customers (not a search: no
-    words, every match shown): a list read, each customer linked."""
-    shown_ids = list(customer_ids)
+    words, every match shown): a list read, each customer linked. `ids`: an
+    iterable of customer ids."""
+    shown_ids = list(ids)
     return customer_searched(
         query="",
         result_count=len(shown_ids),

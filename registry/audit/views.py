@@ -48,7 +48,7 @@ def audit_trail(request, user_pk=None):
     ).values_list("pk", flat=True)
     if named := list(named):
         customers_listed(
-            named,
+            ids=named,
             via="audit_trail",
             by=request.user,
             request=request,

@@ -105,7 +105,7 @@ def import_detail(request, pk):
     if kept_customers:
         # The undo's kept customers are named: a list read (fifth probe).
         customers_listed(
-            kept_customers,
+            ids=kept_customers.keys(),
             via="import_undo",
             by=request.user,
             request=request,
@@ -206,7 +206,7 @@ def _preview(request, customer_import):
         # A row that matches a record links to it: which addresses of the
         # file are customers, and their numbers, is a list read (fifth probe).
         customers_listed(
-            matched,
+            ids=matched,
             via="import_preview",
             by=request.user,
             request=request,

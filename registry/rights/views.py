@@ -46,7 +46,7 @@ def case_list(request):
     # The list names the customers (and that they made a request): a list read.
     shown = {case.customer_id for case in [*open_cases, *closed_cases]} - {None}
     customers_listed(
-        shown,
+        ids=shown,
         via="requests",
         by=request.user,
         request=request,
