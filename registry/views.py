@@ -71,6 +71,20 @@ class CappedPaginator(Paginator):
     def capped_count(cls, queryset):
         return queryset.order_by().values("pk")[: cls.CAP + 1].count()
 
+    @classmethod
+    def kept_capped_count(cls, queryset, *, group, key=""):
+        """capped_count(queryset) kept in the shared cache until the register
+        changes (registry/reach.py: every change of a customer or the ledger
+        starts a new generation), under `group` and `key` (any text: hashed).
+        The first page of the register counted 10,001 rows of the name index
+        on every visit only to say "over 10,000". Call it outside the read's
+        transaction, or the count is taken afresh and not kept (it could see
+        the transaction's own writes)."""
+        count, _counted_at, _kept = reach_count(
+            queryset.order_by().values("pk")[: cls.CAP + 1], group=group, key=key
+        )
+        return count
+
     @cached_property
     def count(self):
         if self.kept_count is not None:
@@ -204,24 +218,20 @@ class CustomerListView(PermissionRequiredMixin, ListView):
         return context
 
     def kept_list_count(self):
-        """The capped count of a list without search words, kept in the
-        shared cache until the register changes (registry/reach.py: every
-        change of a customer or the ledger starts a new generation). The
-        first page of the register counted 10,001 rows of the name index on
-        every visit only to say "over 10,000". Counted outside the read's
-        transaction, so that it can be kept. A search is counted each time:
+        """The capped count of a list without search words, kept per filters
+        (CappedPaginator.kept_capped_count), counted before the read's
+        transaction so that it can be kept. A search is counted each time:
         its words are many and its matches few."""
         values = self.filters.values()
         if values["q"]:
             return None
         filters = {name: str(values[name] or "") for name in ("city", "source", "contactable")}
         filters["imported"] = str(values["imported"] or "")
-        count, _counted_at, _kept = reach_count(
-            Customer.objects.filtered(**values).order_by().values("pk")[: CappedPaginator.CAP + 1],
+        return CappedPaginator.kept_capped_count(
+            Customer.objects.filtered(**values),
             group="customer-list",
             key=json.dumps(filters, sort_keys=True),
         )
-        return count
 
     def get(self, request, *args, **kwargs):
         self.filters = CustomerFilterForm(request.GET or None)

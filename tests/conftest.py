@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from registry import background
 from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
+from . import liveserver
 from .factories import (
     PASSWORD,
     CourseFactory,
@@ -37,6 +38,9 @@ from .factories import (
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
+
+# pytest-django's, stopped after the browser's open connections (tests/liveserver.py).
+live_server = liveserver.live_server
 
 
 def rerun_data_migrations():

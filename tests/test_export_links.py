@@ -14,6 +14,7 @@ from django.utils import timezone
 from courses.participants import participant_list_export
 from registry import services
 from registry.audit.models import AuditEvent, AuditEventCustomer
+from registry.audit.services import audit_event_create
 from registry.marketing.models import MarketingExportRow
 from registry.models import Customer, RegisterExport
 from registry.rights.documents import access_document
@@ -231,6 +232,41 @@ def test_the_whole_register_export_covers_the_customers_added_until_its_moment(r
     ]
     assert "Customer register exported (whole register)" in document_text(earlier)
     assert "Customer register exported" not in document_text(later)
+
+
+def test_an_older_whole_register_export_without_a_target_held_the_customers_added_before_it(
+    client, register_manager
+):
+    """Register exports recorded before their event named the export (no
+    target, no RegisterExport link) held the register of their moment."""
+    earlier = CustomerFactory()
+    old = audit_event_create(
+        action=AuditEvent.Action.REGISTER_EXPORTED,
+        by=register_manager,
+        detail={"rows": 1, "format": "csv", "purpose": "siirto"},
+    )
+    assert old.target_type == "" and old.target_id == ""
+    later = CustomerFactory()
+    assert exported_events(earlier) == exported_events(earlier.pk) == ["register_exported"]
+    assert exported_events(later) == exported_events(later.pk) == []
+    assert {"what": "whole_register"} in [
+        entry.get("exported") for entry in access_report(earlier)["processing"]
+    ]
+    assert "Customer register exported (whole register)" in document_text(earlier)
+    assert "Customer register exported" not in document_text(later)
+    # The register manager's filtered trail and the customer page find it too.
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:customer-detail", args=[earlier.pk])).content.decode()
+    assert export_in_words({"what": "whole_register"}) in page
+    page = client.get(reverse("registry:customer-detail", args=[later.pk])).content.decode()
+    assert export_in_words({"what": "whole_register"}) not in page
+
+
+def test_other_events_without_a_target_are_not_exports_of_the_customer(register_manager):
+    customer = CustomerFactory()
+    audit_event_create(action=AuditEvent.Action.AUDIT_TRAIL_EXPORTED, by=register_manager)
+    audit_event_create(action=AuditEvent.Action.LOGIN, by=register_manager)
+    assert list(AuditEvent.objects.for_customer(customer).values_list("action", flat=True)) == []
 
 
 def test_a_merged_record_keeps_the_earlier_time_and_the_exports_of_it(register_manager):

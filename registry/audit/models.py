@@ -102,9 +102,16 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         merged record's own time is the earlier of the two (customer_merge);
         an erased customer has no time, and no such events.
 
-        Found by the event's target, an export (RegisterExport), through the
-        index on the target: the few events of this kind, not the trail by
-        time."""
+        The event targets its export (RegisterExport); one recorded before
+        the event named its export has no target, and its file held at least
+        the register as it was at the event, so it counts by the same rule
+        (a customer added while such a file waited for the worker may be in
+        it unnamed: the old file was written as of the worker's moment).
+
+        Found through the index on (action, at), audit_action_at_idx: the
+        few events of this kind since the customer was added, not the trail
+        by time, nor every event without a target (logins, searches), which
+        the index on the target would give."""
         created_at = getattr(customer, "created_at", None)
         if created_at is None:
             # Not imported at the top: registry.models imports this module.
@@ -114,9 +121,9 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
                 .values("created_at")[:1]
             )
         return self.filter(
-            target_type=WHOLE_REGISTER_TARGET,
             action=AuditEvent.Action.REGISTER_EXPORTED,
             at__gte=created_at,
+            target_type__in=[WHOLE_REGISTER_TARGET, ""],
         )
 
 
@@ -237,6 +244,10 @@ class AuditEvent(AppendOnlyModel):
         indexes = [
             models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
             models.Index(fields=["actor", "at"], name="audit_actor_at_idx"),
+            # The exports of the whole register since a customer was added
+            # (AuditEventQuerySet.whole_register_exports), and the trail
+            # filtered by action.
+            models.Index(fields=["action", "at"], name="audit_action_at_idx"),
         ]
 
     def __str__(self):
