@@ -19,10 +19,14 @@ import contextlib
 import os
 import socket
 import threading
+import warnings
 
 import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer
 from pytest_django.live_server_helper import LiveServer
+
+#: How long the server waits, when it stops, for each request thread to end.
+JOIN_SECONDS = 30
 
 
 class ClosingWSGIServer(ThreadedWSGIServer):
@@ -55,6 +59,19 @@ class ClosingWSGIServer(ThreadedWSGIServer):
             # (OSError: its thread closed it meanwhile.)
             with contextlib.suppress(OSError):
                 request.shutdown(socket.SHUT_RD)
+        # Waited for, but not for ever: a request stuck in its view must not
+        # hang the run. One left running is named (and then not joined).
+        # socketserver's list of the request threads (a list of its own).
+        threads = list(self._threads) if isinstance(self._threads, list) else []
+        for thread in threads:
+            thread.join(timeout=JOIN_SECONDS)
+        stuck = [thread.name for thread in threads if thread.is_alive()]
+        if stuck:
+            self._threads[:] = []  # not joined again by socketserver below
+            warnings.warn(
+                f"live server: request threads still running after {JOIN_SECONDS} s: {stuck}",
+                stacklevel=2,
+            )
         super().server_close()
 
 

@@ -7,7 +7,10 @@ import http.client
 import threading
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpResponse
 
+from . import liveserver
 from .liveserver import start_live_server
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +37,36 @@ def test_a_connection_left_open_ends_with_the_live_server():
         threading.excepthook = pytest_hook
     assert left == []
     assert [args.exc_value for args in errors] == []
+
+
+def test_a_request_stuck_in_its_view_does_not_hang_the_stop(monkeypatch):
+    """The server waits for a request still running, but not for ever: one
+    stuck in its view is named in a warning and left (the run goes on)."""
+    release = threading.Event()
+    inside = threading.Event()
+
+    def stuck(self, request):
+        inside.set()
+        release.wait(timeout=10)
+        return HttpResponse("late")  # no database: the test is over by then
+
+    monkeypatch.setattr(WSGIHandler, "get_response", stuck)
+    monkeypatch.setattr(liveserver, "JOIN_SECONDS", 0.2)
+    # The late request's end would close the database connection, no longer
+    # shared with its thread once the server stopped: not in this test.
+    monkeypatch.setattr(liveserver.ClosingWSGIServer, "_close_connections", lambda self: None)
+    before = set(threading.enumerate())
+    server = start_live_server()
+    browser = http.client.HTTPConnection(server.thread.host, server.thread.port, timeout=10)
+    sender = threading.Thread(target=browser.request, args=("GET", "/accounts/login/"))
+    sender.start()
+    try:
+        assert inside.wait(timeout=5)
+        with pytest.warns(UserWarning, match="request threads still running"):
+            server.stop()
+    finally:
+        release.set()
+        sender.join(timeout=5)
+        browser.close()
+        for thread in set(threading.enumerate()) - before:
+            thread.join(timeout=5)
