@@ -68,3 +68,5 @@ def test_runs_of_one_size_are_drawn_as_their_median_with_a_bar(tmp_path):
         and line.getAttribute("stroke") != "#ddd"
     ]
     assert len(bars) == 4  # ours and the admin's, at two sizes
+    texts = [node.firstChild.data for node in svg.getElementsByTagName("text")]
+    assert any("the median of 3 runs" in text for text in texts)

@@ -75,12 +75,20 @@ class Command(BaseCommand):
             f'<line x1="140" y1="{legend_y}" x2="170" y2="{legend_y}" stroke="{GREY}" '
             f'stroke-width="2" stroke-dasharray="5 3"/>'
             f'<text x="176" y="{legend_y + 4}">stock Django admin</text>'
-            f'<text x="330" y="{legend_y + 4}">p95 ms (log scale) against customers</text>'
+            f'<text x="330" y="{legend_y + 4}">p95 ms (log scale) against customers'
+            f"{self._runs_note(sizes)}</text>"
         )
         parts.append("</svg>")
         Path(out).write_text("\n".join(parts) + "\n")
         counts = ", ".join(f"{size}: {len(group)}" for size, group in sizes.items())
         self.stdout.write(f"Wrote {out}: {len(pages)} pages, runs per size {{{counts}}}")
+
+    @staticmethod
+    def _runs_note(sizes):
+        most = max(len(group) for group in sizes.values())
+        if most == 1:
+            return ""
+        return f"; the median of {most} runs, a bar from the lowest to the highest"
 
     def _panel(self, label, sizes, x0, y0, low, high):
         plot_w = PANEL_W - LEFT - RIGHT
