@@ -165,3 +165,39 @@ def test_marking_them_asks_no_query_per_row(client, staff_member):
     many = running_course(capacity=40)
     people(many, restricted=12, others=12, waiting=4)
     assert page_queries(client, many) == page_queries(client, few)
+
+
+# --- The course page's enrol search ----------------------------------------------
+
+
+def test_the_enrol_search_shows_them_marked_without_contacts_or_button(client, staff_member):
+    course = CourseFactory()
+    held = CustomerFactory(first_name="Riina", last_name="Hakuinen")
+    free = CustomerFactory(first_name="Vapaa", last_name="Hakuinen")
+    restrict(held)
+    client.force_login(staff_member)
+    page = client.get(course.get_absolute_url(), {"q": "hakuinen"}).content.decode()
+    found = page.split('id="enrol-heading"')[1]
+    held_row = found.split(held.full_name)[1].split("</li>")[0]
+    assert "restricted-participant" in held_row and "enrol-restricted" in held_row
+    assert 'name="customer"' not in held_row and "<button" not in held_row
+    for text in contact_texts(held):
+        assert text not in page
+    assert f'value="{free.pk}"' in found and free.email in found
+    assert f'value="{held.pk}"' not in found
+
+
+def test_the_enrol_search_asks_no_query_per_restricted_customer(client, staff_member):
+    client.force_login(staff_member)
+    client.get("/")
+    course = CourseFactory(capacity=40)
+    counts = []
+    for name, restricted in (("Harva", 1), ("Moni", 8)):
+        found = CustomerFactory.create_batch(10, last_name=name)
+        EnrollmentFactory(course=course, customer=CustomerFactory(last_name=name))
+        restrict(*found[:restricted])
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(course.get_absolute_url(), {"q": name}).content.decode()
+        assert page.count("enrol-restricted") == restricted
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
