@@ -45,7 +45,13 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
     instructor and the office may mark the same session at once, and a mark
     someone else saved meanwhile on another row stays. Rows not on the list
     (enrolled since) are left alone. A customer marked as came has been
-    active at the session's start (retention starts again)."""
+    active at the session's start (retention starts again).
+
+    No attendance is recorded for a participant whose processing is
+    restricted (GDPR art. 18: the data is only stored): a mark that would
+    change their row refuses the whole save with their names, and nothing
+    changes. The roll call offers no choice on their row; this holds against
+    a list shown before the restriction and a post made by hand."""
     course = locked_course(session.course)
     session = Session.objects.select_for_update().get(pk=session.pk)
     if session.course_id != course.pk:  # pragma: no cover - the views look the session up
@@ -57,19 +63,25 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
     valid = set(Attendance.Status.values)
     existing = {a.enrollment_id: a for a in session.attendances.all()}
     now = timezone.now()
-    changes, came_customers, conflicts = {}, [], []
+    changes, came_customers, conflicts, restricted = {}, [], [], []
     to_create, to_update = [], []
     # Only the rows marked: a lecture's roll call is saved a page at a time.
-    for enrollment in course.enrollments.taking_a_place().filter(pk__in=list(marks)):
+    for enrollment in (
+        course.enrollments.taking_a_place().filter(pk__in=list(marks)).select_related("customer")
+    ):
         status = marks.get(enrollment.pk)
         if status not in valid:
             continue  # not on the list, or left unmarked
         old = existing.get(enrollment.pk)
         old_status = old.status if old else NOT_MARKED
-        if shown is not None and shown.get(enrollment.pk, status) == status:
-            continue  # left as it was shown (or not on the user's list)
         if old_status == status:
             continue
+        if enrollment.is_restricted:
+            # Whatever the list showed: no choice is offered on their row.
+            restricted.append(enrollment.customer)
+            continue
+        if shown is not None and shown.get(enrollment.pk, status) == status:
+            continue  # left as it was shown (or not on the user's list)
         if shown is not None and shown[enrollment.pk] != old_status:
             conflicts.append(enrollment)  # someone else marked it meanwhile: theirs stays
             continue
@@ -89,13 +101,21 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
         changes[str(enrollment.pk)] = [old_status, status]
         if status == Attendance.Status.CAME and enrollment.customer_id:
             came_customers.append(enrollment.customer_id)
+    if restricted:
+        raise EnrollmentError(
+            _(
+                "Processing of the data of %(names)s is restricted: their attendance is not "
+                "recorded. Nothing was saved; mark the others again."
+            )
+            % {"names": ", ".join(sorted(customer.full_name for customer in restricted))}
+        )
     Attendance.objects.bulk_create(to_create)
     Attendance.objects.bulk_update(to_update, ["status", "marked_by", "marked_at"])
     if came_customers:
-        # Coming to a session is the customer's activity (registry.rights retention).
-        Customer.objects.filter(
-            pk__in=came_customers, last_activity_at__lt=session.starts_at
-        ).update(last_activity_at=session.starts_at)
+        # Coming to a session is the customer's activity (registry.rights
+        # retention), at its start; mark_active passes over one restricted in
+        # the moment since their row was read above.
+        Customer.objects.filter(pk__in=came_customers).mark_active(session.starts_at)
     if changes:
         audit_event_create(
             action=AuditEvent.Action.ATTENDANCE_MARKED,

@@ -333,7 +333,7 @@ def enrollment_create(*, customer, course, source, by, request=None):
     enrollment.status_changed_at = now
     enrollment.save()
     # Enrolling is activity of the customer (the retention period starts again).
-    Customer.objects.filter(pk=customer.pk).update(last_activity_at=now)
+    Customer.objects.filter(pk=customer.pk).mark_active(now)
     audit_event_create(
         action=AuditEvent.Action.ENROLLED,
         by=by,

@@ -148,6 +148,19 @@ class CustomerQuerySet(models.QuerySet):
         """Customers whose processing is restricted (GDPR art. 18)."""
         return self.filter(restricted_since__isnull=False)
 
+    def mark_active(self, moment):
+        """Record these customers' activity at `moment`: their retention period
+        starts again (registry.rights.selectors.retention_candidates); never
+        moved back. Not for a customer whose processing is restricted: the
+        data is only stored (GDPR art. 18), so what is done with it meanwhile
+        (a correction, a consent recorded, a session marked in the moment of
+        the restriction) is no activity of the relationship, and once the
+        restriction is lifted the period counts on from the activity before
+        it. Returns how many rows changed."""
+        return self.filter(restricted_since__isnull=True, last_activity_at__lt=moment).update(
+            last_activity_at=moment
+        )
+
     def contactable_by(self, channel):
         """Customers that own direct marketing may reach through `channel`: the
         conditions of CONTACT_RULES as a set-based query (the latest ledger

@@ -84,7 +84,9 @@ def customer_update(*, customer, data, by, request=None, case_id=None, version=N
     check_version((current, version), actions=CUSTOMER_EDITS)
     changes = changes_apply(current, data, CUSTOMER_FIELDS)
     if changes:
-        current.last_activity_at = timezone.now()
+        if current.restricted_since is None:
+            # A correction while restricted is no activity (CustomerQuerySet.mark_active).
+            current.last_activity_at = timezone.now()
         current.version += 1
         current.save()
         audit_event_create(
@@ -139,7 +141,13 @@ def customer_merge(
         # freed place to the waiting list, which passes over the restricted by
         # what the database says (fifth probe: the person was enrolled).
         Customer.objects.filter(pk=keep.pk).update(restricted_since=restricted)
-    keep.last_activity_at = timezone.now()
+    # A merge is activity of the person, unless either record was restricted
+    # (CustomerQuerySet.mark_active): then the later activity of the two stays.
+    keep.last_activity_at = (
+        timezone.now()
+        if restricted is None
+        else max(keep.last_activity_at, remove.last_activity_at)
+    )
     keep.version += 1
     for handler in handlers:
         handler(keep=keep, remove=remove)
@@ -188,7 +196,7 @@ def consent_record(
     )
     consent.full_clean()
     consent.save()
-    Customer.objects.filter(pk=customer.pk).update(last_activity_at=timezone.now())
+    Customer.objects.filter(pk=customer.pk).mark_active(timezone.now())
     audit_event_create(
         action=AuditEvent.Action.CONSENT_RECORDED,
         by=by,

@@ -13,6 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from courses.attendance import attendance_save
+from courses.models import Attendance
+from courses.services import EnrollmentError
+from registry.audit.models import AuditEvent
 from registry.models import Customer
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
@@ -165,3 +169,153 @@ def test_marking_them_asks_no_query_per_row(client, staff_member):
     many = running_course(capacity=40)
     people(many, restricted=12, others=12, waiting=4)
     assert page_queries(client, many) == page_queries(client, few)
+
+
+# --- No attendance recorded while restricted ------------------------------------
+
+
+def roll_call_url(course):
+    session = course.sessions.order_by("starts_at").first()
+    return session, reverse("courses:roll-call", args=[course.pk, session.pk])
+
+
+def test_the_roll_call_offers_no_choice_on_their_row(client, instructor):
+    course = running_course(instructor=instructor)
+    (held,), (free,) = people(course)
+    held_place, free_place = held.enrollments.get(), free.enrollments.get()
+    _session, url = roll_call_url(course)
+    client.force_login(instructor)
+    page = client.get(url).content.decode()
+    rows = {
+        place: page.split(f'id="row-{place.pk}"')[1].split("</li>")[0]
+        for place in (held_place, free_place)
+    }
+    assert 'type="radio"' not in rows[held_place]
+    assert "restricted-participant" in rows[held_place]
+    assert "Läsnäoloa ei merkitä, kun käsittely on rajoitettu." in rows[held_place]
+    assert rows[free_place].count('type="radio"') == 3
+
+
+def test_the_grid_says_their_attendance_is_not_recorded(client, staff_member):
+    course = running_course()
+    (held,), _free = people(course)
+    client.force_login(staff_member)
+    page = client.get(reverse("courses:attendance-grid", args=[course.pk])).content.decode()
+    row = page.split(held.full_name)[1].split("</tr>")[0]
+    assert "restricted-participant" in row and "läsnäoloa ei merkitä" in row
+    assert page.count("grid-restricted") == 1
+
+
+def test_a_post_marking_them_is_refused_and_changes_nothing(client, instructor):
+    """A post made by hand, or from a list shown before the restriction."""
+    course = running_course(instructor=instructor)
+    (held,), (free,) = people(course)
+    long_ago = timezone.now() - timedelta(days=400)
+    Customer.objects.filter(pk__in=[held.pk, free.pk]).update(last_activity_at=long_ago)
+    held_place, free_place = held.enrollments.get(), free.enrollments.get()
+    session, url = roll_call_url(course)
+    client.force_login(instructor)
+    for data in (
+        {f"mark-{held_place.pk}": "came", f"mark-{free_place.pk}": "came"},
+        {
+            f"mark-{held_place.pk}": "came",
+            f"mark-{free_place.pk}": "came",
+            "shown": [f"{held_place.pk}:", f"{free_place.pk}:"],
+        },
+    ):
+        response = client.post(url, data, follow=True)
+        assert response.status_code == 200
+        texts = [str(m) for m in response.context["messages"]]
+        assert any(held.full_name in t and "rajoitettu" in t for t in texts), texts
+    assert not session.attendances.exists()
+    assert not AuditEvent.objects.filter(action="attendance_marked").exists()
+    assert set(Customer.objects.values_list("last_activity_at", flat=True)) == {long_ago}
+
+
+def test_the_service_refuses_them_and_saves_the_others_without_them(instructor):
+    course = running_course(instructor=instructor)
+    (held,), (free,) = people(course)
+    held_place, free_place = held.enrollments.get(), free.enrollments.get()
+    session = course.sessions.order_by("starts_at").first()
+    with pytest.raises(EnrollmentError, match=held.full_name):
+        attendance_save(
+            session=session, marks={held_place.pk: "excused", free_place.pk: "came"}, by=instructor
+        )
+    assert not session.attendances.exists()
+    saved = attendance_save(session=session, marks={free_place.pk: "came"}, by=instructor)
+    assert list(saved.changes) == [str(free_place.pk)]
+
+
+def test_a_mark_made_before_the_restriction_stays_and_counts_no_activity(client, instructor):
+    course = running_course(instructor=instructor)
+    (held,), _free = people(course, others=0)
+    place = held.enrollments.get()
+    session, url = roll_call_url(course)
+    Customer.objects.filter(pk=held.pk).update(restricted_since=None)
+    attendance_save(session=session, marks={place.pk: "came"}, by=instructor)
+    restrict(held)
+    client.force_login(instructor)
+    page = client.get(url).content.decode()
+    assert "Merkitty: Läsnä." in page
+    # The same mark again (an old list) changes nothing and is no refusal.
+    assert attendance_save(session=session, marks={place.pk: "came"}, by=instructor).changes == {}
+    with pytest.raises(EnrollmentError):
+        attendance_save(session=session, marks={place.pk: "absent"}, by=instructor)
+    assert session.attendances.get().status == "came"
+
+
+def test_a_restriction_in_the_moment_of_the_save_refreshes_no_activity(monkeypatch, instructor):
+    """The marks were read before the restriction committed: the mark may
+    land, but the customer's retention is not started again."""
+    course = running_course(instructor=instructor)
+    _held, (free,) = people(course, restricted=0)
+    place = free.enrollments.get()
+    session = course.sessions.order_by("starts_at").first()
+    long_ago = timezone.now() - timedelta(days=400)
+    Customer.objects.filter(pk=free.pk).update(last_activity_at=long_ago)
+    bulk_create = Attendance.objects.bulk_create
+
+    def restricted_meanwhile(rows, *args, **kwargs):
+        restrict(free)
+        return bulk_create(rows, *args, **kwargs)
+
+    monkeypatch.setattr(Attendance.objects, "bulk_create", restricted_meanwhile)
+    attendance_save(session=session, marks={place.pk: "came"}, by=instructor)
+    free.refresh_from_db()
+    assert free.last_activity_at == long_ago
+
+
+# --- The course page's enrol search ----------------------------------------------
+
+
+def test_the_enrol_search_shows_them_marked_without_contacts_or_button(client, staff_member):
+    course = CourseFactory()
+    held = CustomerFactory(first_name="Riina", last_name="Hakuinen")
+    free = CustomerFactory(first_name="Vapaa", last_name="Hakuinen")
+    restrict(held)
+    client.force_login(staff_member)
+    page = client.get(course.get_absolute_url(), {"q": "hakuinen"}).content.decode()
+    found = page.split('id="enrol-heading"')[1]
+    held_row = found.split(held.full_name)[1].split("</li>")[0]
+    assert "restricted-participant" in held_row and "enrol-restricted" in held_row
+    assert 'name="customer"' not in held_row and "<button" not in held_row
+    for text in contact_texts(held):
+        assert text not in page
+    assert f'value="{free.pk}"' in found and free.email in found
+    assert f'value="{held.pk}"' not in found
+
+
+def test_the_enrol_search_asks_no_query_per_restricted_customer(client, staff_member):
+    client.force_login(staff_member)
+    client.get("/")
+    course = CourseFactory(capacity=40)
+    counts = []
+    for name, restricted in (("Harva", 1), ("Moni", 8)):
+        found = CustomerFactory.create_batch(10, last_name=name)
+        EnrollmentFactory(course=course, customer=CustomerFactory(last_name=name))
+        restrict(*found[:restricted])
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(course.get_absolute_url(), {"q": name}).content.decode()
+        assert page.count("enrol-restricted") == restricted
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

@@ -38,7 +38,12 @@ from registry.rights.restriction import (
     customer_restriction_lift,
 )
 from registry.rights.selectors import access_report, retention_candidates
-from registry.services import customer_merge, register_export_rows
+from registry.services import (
+    consent_record,
+    customer_merge,
+    customer_update,
+    register_export_rows,
+)
 
 from .factories import (
     ConsentFactory,
@@ -531,6 +536,55 @@ def test_retention_skips_them_until_lifted(register_manager, capsys):
     assert list(retention_candidates()) == [customer]
     call_command("retention", "--dry-run")
     assert f"#{customer.pk}" in capsys.readouterr().out
+
+
+def test_nothing_done_while_restricted_starts_the_retention_period_again(
+    client, staff_member, register_manager
+):
+    """A correction, a consent recorded or a merge of a restricted customer is
+    no activity: lifted, the customer is due as if nothing had happened."""
+    long_ago = timezone.now() - timedelta(days=4 * 365)
+    customer = restricted(last_name="Säilytettävä")
+    other = restricted(last_name="Toinen")
+    Customer.objects.filter(pk__in=[customer.pk, other.pk]).update(last_activity_at=long_ago)
+    customer.refresh_from_db()
+    customer_update(customer=customer, data={"city": "Turku"}, by=staff_member)
+    consent_record(
+        customer=customer,
+        channel="direct_marketing",
+        event="objection",
+        method="phone",
+        by=staff_member,
+    )
+    duplicate = CustomerFactory(last_name="Säilytettävä")
+    Customer.objects.filter(pk=duplicate.pk).update(last_activity_at=long_ago)
+    customer = customer_merge(
+        keep=customer, remove=Customer.objects.get(pk=duplicate.pk), values={}, by=staff_member
+    )
+    # A merge into an unrestricted record that takes the restriction along.
+    kept = CustomerFactory(last_name="Pidetty")
+    Customer.objects.filter(pk=kept.pk).update(last_activity_at=long_ago)
+    kept = customer_merge(
+        keep=Customer.objects.get(pk=kept.pk), remove=other, values={}, by=staff_member
+    )
+    for someone in (customer, kept):
+        someone.refresh_from_db()
+        assert someone.last_activity_at == long_ago, someone
+        customer_restriction_lift(customer=someone, by=register_manager)
+    assert set(retention_candidates()) == {customer, kept}
+
+    # Unrestricted, the same writes are activity as before.
+    active = CustomerFactory()
+    Customer.objects.filter(pk=active.pk).update(last_activity_at=long_ago)
+    consent_record(
+        customer=active,
+        channel="direct_marketing",
+        event="objection",
+        method="phone",
+        by=staff_member,
+    )
+    active.refresh_from_db()
+    assert active.last_activity_at > long_ago
 
 
 def test_the_register_export_and_the_access_report_still_hold_them(client, register_manager):
