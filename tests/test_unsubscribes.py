@@ -374,3 +374,20 @@ def test_the_customers_ledger_shows_the_complaint(client, subscribers, register_
 )
 def test_the_kind_of_a_row_from_its_words(text, kind):
     assert kind_of(text, Kind.UNSUBSCRIBE) == kind
+
+
+def test_an_unsubscribe_does_not_start_a_restricted_customers_retention_again(
+    subscribers, register_manager
+):
+    """The withdrawal is recorded for everyone in the file, but is activity
+    only of a customer whose processing is not restricted (mark_active)."""
+    long_ago = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    Customer.objects.update(last_activity_at=long_ago)
+    Customer.objects.filter(pk=subscribers["aino"].pk).update(restricted_since=long_ago)
+    content = (FIXTURES / "plain_list.txt").read_bytes()
+    upload = unsubscribes_upload(file_name="plain_list.txt", content=content, by=register_manager)
+    unsubscribes_apply(upload=upload, by=register_manager)
+    aino, eero = (Customer.objects.get(pk=subscribers[name].pk) for name in ("aino", "eero"))
+    assert Consent.objects.filter(customer=aino).latest("id").event == "withdrawn"
+    assert aino.last_activity_at == long_ago
+    assert eero.last_activity_at > long_ago

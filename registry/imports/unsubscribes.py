@@ -617,7 +617,7 @@ def _unsubscribes_write(checked, analysis, *, by, request, ip_address, now, batc
                 for pk, entry in part
             ]
         )
-        Customer.objects.filter(pk__in=[pk for pk, _entry in part]).update(last_activity_at=now)
+        Customer.objects.filter(pk__in=[pk for pk, _entry in part]).mark_active(now)
     upload.status = UnsubscribeImport.Status.APPLIED
     upload.applied_at = now
     upload.row_count = analysis.row_count
