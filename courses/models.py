@@ -307,8 +307,11 @@ class MessageQuerySet(models.QuerySet):
         return self.filter(state=Message.State.FAILED)
 
     def to_call(self):
-        """Messages that could not be sent: the customer has no email address."""
-        return self.filter(state=Message.State.NO_ADDRESS)
+        """Messages that could not be sent, the customer having no email
+        address: staff tell them by phone. Not a customer whose processing
+        has been restricted since (GDPR art. 18): nobody calls them, and their
+        number is not shown for it, as on the course lists."""
+        return self.filter(state=Message.State.NO_ADDRESS, customer__restricted_since__isnull=True)
 
 
 class Message(models.Model):

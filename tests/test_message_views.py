@@ -316,3 +316,17 @@ def test_message_pages_name_the_sender_and_recipient_not_a_date_range(
     trail = client.get(reverse("registry:audit-trail")).content.decode()
     assert "Alkaen" in trail and "Päättyen" in trail
     assert "Vastaanottaja" not in trail
+
+
+@pytest.mark.django_db
+def test_a_customer_restricted_since_is_not_among_those_to_call(client, staff_member):
+    """Sixth probe: a message that found no email address, and its customer's
+    processing restricted since: not on "call these", no phone number."""
+    customer = CustomerFactory(email="", phone="+358401234567")
+    MessageFactory(state="no_address", to="", customer=customer)
+    type(customer).objects.filter(pk=customer.pk).update(restricted_since=timezone.now())
+    client.force_login(staff_member)
+    response = client.get(reverse("courses:outbox"))
+    assert response.context["to_call"] == []
+    assert "040 123 4567" not in response.content.decode()
+    assert "+358401234567" not in response.content.decode()
