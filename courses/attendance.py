@@ -2,7 +2,7 @@
 course (participants x sessions). Writes lock the course as every write of
 courses.services does."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
 from django.db import models, transaction
@@ -27,11 +27,13 @@ ATTENDANCE_PER_PAGE = 100
 @dataclass
 class RollCallSaved:
     """What a roll call's save did: the rows changed ({enrolment id: [old,
-    new]}) and the enrolments whose mark someone else changed after the
-    user's list was shown (their mark was kept, not overwritten)."""
+    new]}), the enrolments whose mark someone else changed after the
+    user's list was shown (their mark was kept, not overwritten), and the
+    customers whose processing is restricted (their mark was not recorded)."""
 
     changes: dict
     conflicts: list
+    restricted: list = field(default_factory=list)
 
 
 @transaction.atomic
@@ -49,9 +51,10 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
 
     No attendance is recorded for a participant whose processing is
     restricted (GDPR art. 18: the data is only stored): a mark that would
-    change their row refuses the whole save with their names, and nothing
-    changes. The roll call offers no choice on their row; this holds against
-    a list shown before the restriction and a post made by hand."""
+    change their row is left out and they are named (`restricted`), while
+    the others' marks are saved, so nothing the user marked for them is
+    lost. The roll call offers no choice on their row; this holds against a
+    list shown before the restriction and a post made by hand."""
     course = locked_course(session.course)
     session = Session.objects.select_for_update().get(pk=session.pk)
     if session.course_id != course.pk:  # pragma: no cover - the views look the session up
@@ -101,14 +104,6 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
         changes[str(enrollment.pk)] = [old_status, status]
         if status == Attendance.Status.CAME and enrollment.customer_id:
             came_customers.append(enrollment.customer_id)
-    if restricted:
-        raise EnrollmentError(
-            _(
-                "Processing of the data of %(names)s is restricted: their attendance is not "
-                "recorded. Nothing was saved; mark the others again."
-            )
-            % {"names": ", ".join(sorted(customer.full_name for customer in restricted))}
-        )
     Attendance.objects.bulk_create(to_create)
     Attendance.objects.bulk_update(to_update, ["status", "marked_by", "marked_at"])
     if came_customers:
@@ -129,7 +124,7 @@ def attendance_save(*, session, marks, by, request=None, shown=None):
                 "changes": changes,
             },
         )
-    return RollCallSaved(changes=changes, conflicts=conflicts)
+    return RollCallSaved(changes=changes, conflicts=conflicts, restricted=restricted)
 
 
 def attendance_by_enrollment(sessions, enrollments=None):

@@ -88,6 +88,15 @@ def roll_call_view(request, pk, session_pk):
                 )
                 % {"names": names},
             )
+        if saved.restricted:
+            messages.warning(
+                request,
+                _(
+                    "Processing of the data of %(names)s is restricted: their attendance "
+                    "is not recorded. The other marks were saved."
+                )
+                % {"names": ", ".join(sorted(c.full_name for c in saved.restricted))},
+            )
         return back
     event = audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,

@@ -15,7 +15,6 @@ from openpyxl import load_workbook
 
 from courses.attendance import attendance_save
 from courses.models import Attendance
-from courses.services import EnrollmentError
 from registry.audit.models import AuditEvent
 from registry.models import Customer
 
@@ -206,8 +205,10 @@ def test_the_grid_says_their_attendance_is_not_recorded(client, staff_member):
     assert page.count("grid-restricted") == 1
 
 
-def test_a_post_marking_them_is_refused_and_changes_nothing(client, instructor):
-    """A post made by hand, or from a list shown before the restriction."""
+def test_a_post_marking_them_records_the_others_and_not_them(client, instructor):
+    """A post made by hand, or from a list shown before the restriction: the
+    others' marks are saved (nothing typed is lost), theirs is not, and the
+    user is told whose."""
     course = running_course(instructor=instructor)
     (held,), (free,) = people(course)
     long_ago = timezone.now() - timedelta(days=400)
@@ -226,24 +227,31 @@ def test_a_post_marking_them_is_refused_and_changes_nothing(client, instructor):
         response = client.post(url, data, follow=True)
         assert response.status_code == 200
         texts = [str(m) for m in response.context["messages"]]
-        assert any(held.full_name in t and "rajoitettu" in t for t in texts), texts
-    assert not session.attendances.exists()
-    assert not AuditEvent.objects.filter(action="attendance_marked").exists()
-    assert set(Customer.objects.values_list("last_activity_at", flat=True)) == {long_ago}
+        assert any(
+            held.full_name in t and "rajoitettu" in t and "Muut merkinnät tallennettiin" in t
+            for t in texts
+        ), texts
+    assert list(session.attendances.values_list("enrollment", "status")) == [
+        (free_place.pk, "came")
+    ]
+    [event] = AuditEvent.objects.filter(action="attendance_marked")
+    assert list(event.detail["changes"]) == [str(free_place.pk)]
+    held.refresh_from_db()
+    free.refresh_from_db()
+    assert held.last_activity_at == long_ago and free.last_activity_at > long_ago
 
 
-def test_the_service_refuses_them_and_saves_the_others_without_them(instructor):
+def test_the_service_leaves_them_out_and_saves_the_others(instructor):
     course = running_course(instructor=instructor)
     (held,), (free,) = people(course)
     held_place, free_place = held.enrollments.get(), free.enrollments.get()
     session = course.sessions.order_by("starts_at").first()
-    with pytest.raises(EnrollmentError, match=held.full_name):
-        attendance_save(
-            session=session, marks={held_place.pk: "excused", free_place.pk: "came"}, by=instructor
-        )
-    assert not session.attendances.exists()
-    saved = attendance_save(session=session, marks={free_place.pk: "came"}, by=instructor)
+    saved = attendance_save(
+        session=session, marks={held_place.pk: "excused", free_place.pk: "came"}, by=instructor
+    )
+    assert saved.restricted == [held]
     assert list(saved.changes) == [str(free_place.pk)]
+    assert list(session.attendances.values_list("enrollment", flat=True)) == [free_place.pk]
 
 
 def test_a_mark_made_before_the_restriction_stays_and_counts_no_activity(client, instructor):
@@ -259,8 +267,8 @@ def test_a_mark_made_before_the_restriction_stays_and_counts_no_activity(client,
     assert "Merkitty: Läsnä." in page
     # The same mark again (an old list) changes nothing and is no refusal.
     assert attendance_save(session=session, marks={place.pk: "came"}, by=instructor).changes == {}
-    with pytest.raises(EnrollmentError):
-        attendance_save(session=session, marks={place.pk: "absent"}, by=instructor)
+    saved = attendance_save(session=session, marks={place.pk: "absent"}, by=instructor)
+    assert saved.restricted == [held] and saved.changes == {}
     assert session.attendances.get().status == "came"
 
 
