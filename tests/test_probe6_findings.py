@@ -10,6 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
 from registry.background import PlainError
 from registry.imports import services, unsubscribes
 from registry.imports.models import IMPORT_PERMISSION
@@ -113,8 +115,9 @@ def test_the_import_command_writes_nothing_for_an_account_deactivated_while_it_r
 @pytest.mark.django_db(transaction=True)
 def test_a_deactivation_waits_for_the_writing_that_checked_the_account(staff_member):
     """The writing's check keeps the account's row locked until it commits:
-    a deactivation (admin saves that row) waits for it."""
-    waited = []
+    a deactivation (admin saves that row) waits for it; the account's own
+    pages meanwhile, which write audit events naming it, do not."""
+    waited, audited = [], []
 
     def deactivate():
         started = time.monotonic()
@@ -122,8 +125,17 @@ def test_a_deactivation_waits_for_the_writing_that_checked_the_account(staff_mem
         waited.append(time.monotonic() - started)
         connections.close_all()
 
+    def audit():
+        audit_event_create(action=AuditEvent.Action.CUSTOMER_SEARCHED, by=staff_member)
+        audited.append(True)
+        connections.close_all()
+
     with transaction.atomic():
         services.account_still_allowed(staff_member, IMPORT_PERMISSION, lock=True)
+        page = threading.Thread(target=audit)
+        page.start()
+        page.join(timeout=5)
+        assert audited  # not held up by the lock
         other = threading.Thread(target=deactivate)
         other.start()
         time.sleep(0.5)

@@ -247,7 +247,9 @@ def account_still_allowed(user, permission, *, lock=False):
     big file open to it)."""
     users = get_user_model().objects.filter(pk=getattr(user, "pk", user), is_active=True)
     if lock:
-        users = users.select_for_update()
+        # FOR NO KEY UPDATE: the account's own pages meanwhile, which write
+        # audit events naming it (a foreign key: FOR KEY SHARE), do not wait.
+        users = users.select_for_update(no_key=True)
     found = users.first()
     if found is None or not found.has_perm(permission):
         raise AccountNoLongerAllowed(
