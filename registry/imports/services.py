@@ -4,6 +4,7 @@ audited in the same transaction as the change."""
 import unicodedata
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -33,7 +34,7 @@ from .analysis import (
     options_problems,
     rematch_existing,
 )
-from .models import CustomerImport
+from .models import IMPORT_PERMISSION, CustomerImport
 from .reading import ImportFileError, read_table
 from .writing import AddedRowsWriter
 
@@ -230,6 +231,36 @@ def _preview_row(row):
     }
 
 
+class AccountNoLongerAllowed(PlainError):
+    """The account in whose name queued work would be written was deactivated,
+    or lost the right to it, since it confirmed the work."""
+
+
+def account_still_allowed(user, permission, *, lock=False):
+    """The account `user` (a user or its id), read afresh, if it is still
+    active and still has `permission`; else AccountNoLongerAllowed. With
+    `lock` (inside the writing's transaction), its row stays locked until
+    the writing commits: a deactivation or a change of role in admin, which
+    saves that row, waits for the writing, so nothing is written in the name
+    of an account no longer allowed to (the sixth probe: a check at the
+    start of the worker's task left the minutes of reading and writing a
+    big file open to it)."""
+    users = get_user_model().objects.filter(pk=getattr(user, "pk", user), is_active=True)
+    if lock:
+        # FOR NO KEY UPDATE: the account's own pages meanwhile, which write
+        # audit events naming it (a foreign key: FOR KEY SHARE), do not wait.
+        users = users.select_for_update(no_key=True)
+    found = users.first()
+    if found is None or not found.has_perm(permission):
+        raise AccountNoLongerAllowed(
+            _(
+                "the account that confirmed it is no longer active or no longer "
+                "allowed to do this; nothing was changed"
+            )
+        )
+    return found
+
+
 class ImportStateError(PlainError):
     """The import is not in a state that allows this (applied twice, expired...)."""
 
@@ -307,6 +338,8 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
         CustomerImport.objects.select_for_update().defer("preview").get(pk=checked.pk)
     )
     _check_can_apply(customer_import)
+    # Still allowed now, and until the commit (its row locked).
+    account_still_allowed(by, IMPORT_PERMISSION, lock=True)
     if (customer_import.mapping, customer_import.options) != (checked.mapping, checked.options):
         raise ImportStateError(
             _("The choices changed since the preview: check it and confirm again.")

@@ -3,11 +3,9 @@ for the preview, and the import itself, of a file of customers and of a file
 of unsubscribes. Enqueued by the services after the request's transaction
 commits."""
 
-from django.contrib.auth import get_user_model
-from django.utils.translation import gettext as _
 from django_tasks import task
 
-from registry.background import PlainError, task_run
+from registry.background import task_run
 
 from . import services, unsubscribes
 from .models import IMPORT_PERMISSION, UNSUBSCRIBE_PERMISSION, CustomerImport, UnsubscribeImport
@@ -22,16 +20,10 @@ def still_allowed(user_id, permission):
     """The account that confirmed the work, if it may still do it: the work
     waits in the queue, and is written in that account's name. An account
     deactivated, or whose role lost the permission, in the meantime gets
-    nothing written in its name: the task fails with this reason."""
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not user.has_perm(permission):
-        raise PlainError(
-            _(
-                "the account that confirmed it is no longer active or no longer "
-                "allowed to do this; nothing was changed"
-            )
-        )
-    return user
+    nothing written in its name: the task fails with this reason
+    (services.AccountNoLongerAllowed). Checked here before the file is read,
+    and again in the writing's transaction (the reading takes minutes)."""
+    return services.account_still_allowed(user_id, permission)
 
 
 @task(takes_context=True)

@@ -45,9 +45,9 @@ from registry.models import Consent, Customer
 from registry.reach import reach_changed
 
 from .analysis import normalise_header
-from .models import UnsubscribeImport
+from .models import UNSUBSCRIBE_PERMISSION, UnsubscribeImport
 from .reading import ImportFileError, read_table
-from .services import plain_file_name
+from .services import account_still_allowed, plain_file_name
 
 #: Headers of the column holding the address (after normalise_header):
 #: Mailchimp "Email Address", Brevo "EMAIL", MailerLite "Subscriber"/"email",
@@ -564,6 +564,8 @@ def unsubscribes_apply(
 def _unsubscribes_write(checked, analysis, *, by, request, ip_address, now, batch_size):
     upload = UnsubscribeImport.objects.select_for_update().defer("preview").get(pk=checked.pk)
     _check_can_apply(upload)
+    # Still allowed now, and until the commit (its row locked).
+    account_still_allowed(by, UNSUBSCRIBE_PERMISSION, lock=True)
     analysis.match()
     counts = analysis.counts
     event = audit_event_create(

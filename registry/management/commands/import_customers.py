@@ -20,6 +20,7 @@ from registry.imports.analysis import (
 from registry.imports.models import CustomerImport
 from registry.imports.reading import ImportFileError, read_table
 from registry.imports.services import (
+    AccountNoLongerAllowed,
     ImportStateError,
     import_apply,
     import_upload,
@@ -121,7 +122,7 @@ class Command(BaseCommand):
             )
             try:
                 done = import_apply(customer_import=customer_import, by=by)
-            except ImportStateError as error:
+            except (ImportStateError, AccountNoLongerAllowed) as error:
                 raise CommandError(str(error)) from error
         if options["rejects"] and done.rejected_rows:
             self._write_csv(options["rejects"], *rejected_rows_table(done))

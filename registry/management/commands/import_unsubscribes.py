@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from registry.imports.reading import ImportFileError, read_table
+from registry.imports.services import AccountNoLongerAllowed
 from registry.imports.unsubscribes import (
     Outcome,
     UnsubscribeStateError,
@@ -60,7 +61,7 @@ class Command(BaseCommand):
             )
             try:
                 upload, done = unsubscribes_apply(upload=upload, by=by)
-            except UnsubscribeStateError as error:
+            except (UnsubscribeStateError, AccountNoLongerAllowed) as error:
                 raise CommandError(str(error)) from error
         self.stdout.write(
             self.style.SUCCESS(
