@@ -330,3 +330,16 @@ def test_a_customer_restricted_since_is_not_among_those_to_call(client, staff_me
     assert response.context["to_call"] == []
     assert "040 123 4567" not in response.content.decode()
     assert "+358401234567" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_progress_poll_leaves_the_flash_messages_for_the_next_page(client, staff_member):
+    """The progress pages fetch themselves every two seconds (X-Task-Poll):
+    that fetch must not take a message meant for the page the user sees
+    next (sixth probe)."""
+    response = cancel_before_one_without_email(client, staff_member)
+    flash = "soita tälle asiakkaalle: Kalle Puhelin"
+    polled = client.get(response.url, HTTP_X_TASK_POLL="1").content.decode()
+    assert flash not in polled
+    shown = client.get(response.url).content.decode()
+    assert flash in shown

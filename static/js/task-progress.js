@@ -14,7 +14,12 @@
       return;
     }
     window.setTimeout(function () {
-      fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+      // X-Task-Poll: the page leaves its flash messages for the next page.
+      fetch(window.location.href, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { "X-Task-Poll": "1" },
+      })
         .then(function (response) {
           if (!response.ok) {
             throw new Error(response.status);
