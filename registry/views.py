@@ -281,8 +281,9 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
             ]
         if self.request.user.has_perm("registry.view_auditevent"):
             # The latest events; the audit trail has the rest (linked).
-            events = AuditEvent.objects.for_customer(self.object).select_related("actor")
-            context["audit_events"] = events[:20]
+            context["audit_events"] = AuditEvent.objects.select_related(
+                "actor"
+            ).latest_for_customer(self.object, 20)
         return context
 
 

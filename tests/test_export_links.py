@@ -314,3 +314,41 @@ def test_the_worker_links_a_big_marketing_list_and_writes_the_register_as_of_its
     assert "Myöhempi" not in register.path.read_text(encoding="utf-8-sig")
     assert exported_events(later) == []
     assert RegisterExport.objects.count() == 2
+
+
+def test_the_customer_pages_latest_events_are_the_newest_of_all_three_sources(
+    client, register_manager
+):
+    """The customer page takes its 20 events through latest_for_customer (on
+    PostgreSQL each source cut to 20 on its own index before the union): the
+    same 20 as the newest of for_customer, from events about the customer,
+    list reads that showed them and whole-register exports."""
+    customer, other = CustomerFactory(), CustomerFactory()
+    for round_ in range(12):
+        audit_event_create(
+            action=AuditEvent.Action.CUSTOMER_VIEWED, by=register_manager, target=customer
+        )
+        audit_event_create(
+            action=AuditEvent.Action.CUSTOMER_VIEWED, by=register_manager, target=other
+        )
+        read = audit_event_create(
+            action=AuditEvent.Action.CUSTOMER_SEARCHED, by=register_manager, detail={}
+        )
+        AuditEventCustomer.objects.create(event=read, customer_id=customer.pk)
+        if round_ % 3 == 0:
+            audit_event_create(
+                action=AuditEvent.Action.REGISTER_EXPORTED,
+                by=register_manager,
+                detail={"rows": 2, "format": "csv", "purpose": "varmuus"},
+            )
+    expected = list(AuditEvent.objects.for_customer(customer).order_by("-at", "-id")[:20])
+    latest = list(AuditEvent.objects.latest_for_customer(customer, 20))
+    assert latest == expected
+    assert {event.action for event in latest} == {
+        "customer_viewed",
+        "customer_searched",
+        "register_exported",
+    }
+    client.force_login(register_manager)
+    page = client.get(customer.get_absolute_url())
+    assert list(page.context["audit_events"])[1:] == expected[:19]  # [0]: this read
