@@ -2,7 +2,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
-from django.db.models import F
+from django.db.models import F, Func, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -90,9 +90,14 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         # PostgreSQL walk the whole trail by time, testing each event
         # against the links (a cost growing with the trail, not the customer).
         whole = AuditEvent.objects.whole_register_exports(customer).order_by()
-        return self.filter(
-            pk__in=about.values("pk").union(shown.values("event_id"), whole.values("pk"))
-        )
+        event_ids = about.values("pk").union(shown.values("event_id"), whole.values("pk"))
+        if connection.vendor == "postgresql":
+            # The ids gathered once, then each event found by its primary key:
+            # with `IN (union)` the planner could join the union to a scan of
+            # the whole trail (a customer with 6,000 events: 38-46 ms a page of
+            # the trail, 12-17 ms this way, docs/benchmarks.md).
+            return self.filter(InArray(F("pk"), Subquery(event_ids)))
+        return self.filter(pk__in=event_ids)
 
     def latest_for_customer(self, customer, limit):
         """The `limit` newest of for_customer(customer), newest first, for a
@@ -158,6 +163,16 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
 #: The target of an export of the whole register's event: the export
 #: (registry.RegisterExport) the worker writes.
 WHOLE_REGISTER_TARGET = "registry.registerexport"
+
+
+class InArray(Func):
+    """`field = ANY(ARRAY(subquery))` (PostgreSQL): the subquery runs once, as
+    an InitPlan, and the field is matched by its index."""
+
+    arg_joiner = " = ANY(ARRAY("
+    template = "%(expressions)s))"
+    output_field = models.BooleanField()
+    conditional = True
 
 
 def audit_action_choices():
