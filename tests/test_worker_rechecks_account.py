@@ -46,6 +46,18 @@ def confirmed_import(client, user, django_capture_on_commit_callbacks):
     return customer_import
 
 
+def confirmed_unsubscribes(client, user, customer, django_capture_on_commit_callbacks):
+    """An unsubscribe file naming `customer`, checked by the worker and
+    confirmed: its application waits in the queue."""
+    client.force_login(user)
+    upload = checked(post_file(client, addresses(customer.email)))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(upload.get_absolute_url(), {"confirm": ""})
+    upload.refresh_from_db()
+    assert upload.task_state == "queued"
+    return upload
+
+
 def the_import_was_refused(customer_import, user):
     with pytest.raises(PlainError, match=REFUSED):
         apply_import.call(None, customer_import.pk, user.pk, "192.0.2.7")
@@ -89,12 +101,9 @@ def test_unsubscribes_confirmed_by_an_account_deactivated_since_are_not_applied(
     client, register_manager, django_capture_on_commit_callbacks
 ):
     aino = ConsentFactory(customer__email="aino.aijala@example.invalid").customer
-    client.force_login(register_manager)
-    upload = checked(post_file(client, addresses(aino.email)))
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(upload.get_absolute_url(), {"confirm": ""})
-    upload.refresh_from_db()
-    assert upload.task_state == "queued"
+    upload = confirmed_unsubscribes(
+        client, register_manager, aino, django_capture_on_commit_callbacks
+    )
     register_manager.is_active = False
     register_manager.save()
     with pytest.raises(PlainError, match=REFUSED):
