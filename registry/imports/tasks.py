@@ -16,16 +16,6 @@ WAITING = {"status": CustomerImport.Status.PENDING}
 UNSUBSCRIBES_WAITING = {"status": UnsubscribeImport.Status.PENDING}
 
 
-def still_allowed(user_id, permission):
-    """The account that confirmed the work, if it may still do it: the work
-    waits in the queue, and is written in that account's name. An account
-    deactivated, or whose role lost the permission, in the meantime gets
-    nothing written in its name: the task fails with this reason
-    (services.AccountNoLongerAllowed). Checked here before the file is read,
-    and again in the writing's transaction (the reading takes minutes)."""
-    return services.account_still_allowed(user_id, permission)
-
-
 @task(takes_context=True)
 def preview_import(context, import_id):
     """Read every row of the file and decide what would happen to it."""
@@ -45,7 +35,8 @@ def apply_import(context, import_id, user_id, ip_address):
             return None
         done = services.import_apply(
             customer_import=CustomerImport.objects.get(pk=import_id),
-            by=still_allowed(user_id, IMPORT_PERMISSION),
+            # Checked before the file is read, and again, locked, where it is written.
+            by=services.account_still_allowed(user_id, IMPORT_PERMISSION),
             progress=progress,
             ip_address=ip_address,
         )
@@ -71,7 +62,8 @@ def apply_unsubscribes(context, upload_id, user_id, ip_address):
             return None
         _upload, analysis = unsubscribes.unsubscribes_apply(
             upload=UnsubscribeImport.objects.get(pk=upload_id),
-            by=still_allowed(user_id, UNSUBSCRIBE_PERMISSION),
+            # Checked before the file is read, and again, locked, where it is written.
+            by=services.account_still_allowed(user_id, UNSUBSCRIBE_PERMISSION),
             progress=progress,
             ip_address=ip_address,
         )
