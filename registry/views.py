@@ -69,7 +69,12 @@ class CappedPaginator(Paginator):
 
     @classmethod
     def capped_count(cls, queryset):
-        return queryset.order_by().values("pk")[: cls.CAP + 1].count()
+        return cls._capped(queryset).count()
+
+    @classmethod
+    def _capped(cls, queryset):
+        """The rows counted: at most one more than CAP, by primary key."""
+        return queryset.order_by().values("pk")[: cls.CAP + 1]
 
     @classmethod
     def kept_capped_count(cls, queryset, *, group, key=""):
@@ -80,9 +85,7 @@ class CappedPaginator(Paginator):
         on every visit only to say "over 10,000". Call it outside the read's
         transaction, or the count is taken afresh and not kept (it could see
         the transaction's own writes)."""
-        count, _counted_at, _kept = reach_count(
-            queryset.order_by().values("pk")[: cls.CAP + 1], group=group, key=key
-        )
+        count, _counted_at, _kept = reach_count(cls._capped(queryset), group=group, key=key)
         return count
 
     @cached_property
