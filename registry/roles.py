@@ -5,9 +5,7 @@ A building block: the audit trail, the consent ledger and the access report
 use it, so it lives below them, not in `accounts` (which keeps who may do
 what, `accounts/roles.py`'s GRANTS, on top of these names)."""
 
-from django.contrib.auth.models import Group
 from django.db import models
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 #: The person responsible for the register ("rekisteristä vastaava henkilö").
@@ -50,36 +48,16 @@ def role_code(user):
     report names instead of people. Reads prefetched groups when there are
     (many users: prefetch `groups`); otherwise one light query, remembered on
     the user object as Django's ModelBackend remembers permissions, so a
-    request or a task that writes many events asks once."""
+    request or a task that writes many events asks once, and a page that
+    records nothing does not ask. (Reading it with the logged-in user, one
+    EXISTS per group, cost every page 4 ms of building and compiling that
+    query on a machine where this query takes 0.8 ms: docs/benchmarks.md.)"""
     prefetched = getattr(user, "_prefetched_objects_cache", {})
     if "groups" in prefetched:
         return _code_of({group.name for group in prefetched["groups"]})
     if not hasattr(user, "_role_code_cache"):
         user._role_code_cache = _code_of(set(user.groups.values_list("name", flat=True)))
     return user._role_code_cache
-
-
-def with_role_flags(users):
-    """Users annotated with whether they are in each role's group (one EXISTS
-    each), so that `remember_role` needs no query of its own."""
-    return users.annotate(
-        **{
-            _flag(code): Exists(Group.objects.filter(user=OuterRef("pk"), name=name))
-            for name, code in ROLE_CODES.items()
-        }
-    )
-
-
-def remember_role(user):
-    """Remember on a user read `with_role_flags` the role `role_code` gives."""
-    user._role_code_cache = _code_of(
-        {name for name, code in ROLE_CODES.items() if getattr(user, _flag(code))}
-    )
-    return user
-
-
-def _flag(code):
-    return f"in_role_{code}"
 
 
 def _code_of(names):

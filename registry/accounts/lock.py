@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
-from registry.roles import remember_role, with_role_flags
 
 from .models import AccountSecurity
 
@@ -109,18 +108,6 @@ class AccountLockBackend(ModelBackend):
     same time to refuse as a wrong password does. Sessions that were open
     before the lock go on (get_user is ModelBackend's): only logins are locked.
     """
-
-    def get_user(self, user_id):
-        """ModelBackend's, with the user's role read in the same query: every
-        page that writes an audit event records the actor's role
-        (registry.roles.role_code), which cost each of them a query of its own."""
-        user_model = get_user_model()
-        try:
-            user = with_role_flags(user_model._default_manager).get(pk=user_id)
-        except user_model.DoesNotExist:
-            return None
-        remember_role(user)
-        return user if self.user_can_authenticate(user) else None
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is not None:

@@ -19,7 +19,7 @@ BACKUP_CODES = 10
 def requires_two_factor(user):
     if settings.OTP_REQUIRED_FOR_ALL or user.is_staff or user.is_superuser:
         return True
-    # The role read with the user (AccountLockBackend.get_user), not a query.
+    # Asked only of a user without a device, before the second factor.
     return role_code(user) == ROLE_CODES[REGISTER_MANAGER]
 
 
