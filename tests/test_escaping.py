@@ -245,9 +245,13 @@ ALLOWED_SAFE = {
     # The customers' messages are plain text emails (text/plain), never HTML:
     # escaping would put &amp; and &lt; into them. Pages show them escaped.
     ("templates/courses/messages/base.txt", "{% autoescape off %}"),
-    # The customer list's rows, built by format_html_join, which escapes every
-    # value (the list is one of the pages test_data_is_shown_as_text opens).
+    # The customer list's rows: the restriction mark by format_html, and each
+    # row's values by html.escape, the page then marked safe once (the list is
+    # one of the pages test_data_is_shown_as_text opens, and
+    # test_every_value_of_a_list_row_is_escaped below checks each cell).
     ("registry/views.py", "format_html"),
+    ("registry/views.py", "mark_safe(  # noqa: S308 (each value escaped above)"),
+    ("registry/views.py", "from django.utils.safestring import mark_safe"),
     # The reports' table rows, by format_html_join too (test_report_rows_are_escaped
     # in tests/test_reports.py).
     ("registry/templatetags/registry_tags.py", "format_html"),
@@ -275,3 +279,23 @@ def test_nothing_else_is_declared_safe():
         if any(file == place and marker in line for place, marker in ALLOWED_SAFE)
     }
     assert found - allowed == set()
+
+
+def test_every_value_of_a_list_row_is_escaped(client, staff_member):
+    """Each cell of the customer list (name, email, city; the phone and the
+    day are the register's own formats) comes out escaped, one payload per
+    field, the restriction mark staying markup."""
+    customer = CustomerFactory(
+        first_name='<b id="first">',
+        last_name='"><i id="last">',
+        email="x@example.invalid",
+        city='<u id="city">&amp;',
+        restricted_since=timezone.now(),
+    )
+    client.force_login(staff_member)
+    page = client.get(reverse("registry:customer-list")).content.decode()
+    for value in (customer.first_name, customer.last_name, customer.city):
+        assert escape(value) in page
+        assert value not in page
+    assert "<b id=" not in page and "<i id=" not in page and "<u id=" not in page
+    assert 'class="badge text-bg-warning"' in page
