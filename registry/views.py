@@ -383,9 +383,19 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
 
     @transaction.atomic
     def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        customer_viewed(customer=self.object, by=request.user, request=request, via="edit")
-        return response
+        return super().get(request, *args, **kwargs)
+
+    @transaction.atomic
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def render_to_response(self, context, **response_kwargs):
+        # Opened, or shown again after a refused post (with the customer's
+        # name; after a conflict, the record as it is now): each is a read.
+        customer_viewed(
+            customer=self.object, by=self.request.user, request=self.request, via="edit"
+        )
+        return super().render_to_response(context, **response_kwargs)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(case_id=self._case_id(), **kwargs)
