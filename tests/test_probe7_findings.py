@@ -3,10 +3,14 @@ the code before its fix."""
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from courses.models import MessageSettings
 from registry.audit.models import AuditEvent
 from registry.models import Customer
+from registry.roles import REGISTER_MANAGER
 from registry.services import customer_update
 
 from .factories import (
@@ -213,3 +217,42 @@ def test_staff_still_see_every_message(client, staff_member):
     client.force_login(staff_member)
     assert "Kaikkinen" in client.get(reverse("courses:outbox")).content.decode()
     assert client.get(reverse("courses:message-detail", args=[message.pk])).status_code == 200
+
+
+# --- Two register managers switching automatic messages ------------------------
+
+
+def test_two_register_managers_switching_automatic_messages_lose_nothing(client, register_manager):
+    """The page of automatic messages in admin had no check of what the other
+    saved: one register manager switched reminders off, another, from the
+    page opened before, switched the cancellation messages off, and the
+    reminders were on again without anyone knowing."""
+    deputy = UserFactory(username="varavastaava", roles=[REGISTER_MANAGER], is_staff=True)
+    TOTPDevice.objects.create(user=deputy, name="authenticator", confirmed=True)
+    second = Client()
+    second.force_login(deputy)
+    client.force_login(register_manager)
+    url = reverse("admin:courses_messagesettings_change", args=[1])
+
+    def shown(page):
+        form = page.context["adminform"].form
+        data = {name: "on" for name in form.fields if name != "seen" and form[name].value()}
+        if "seen" in form.fields:
+            data["seen"] = form["seen"].value()
+        return data
+
+    first_page, second_page = shown(client.get(url)), shown(second.get(url))
+    del first_page["reminder"]
+    assert client.post(url, first_page).status_code == 302
+    del second_page["enrollment_cancelled"]
+    refused = second.post(url, second_page)
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.has_error("__all__", "changed_meanwhile")
+    assert not MessageSettings.current().reminder
+    assert MessageSettings.current().enrollment_cancelled
+
+    again = shown(refused)
+    assert "reminder" not in again  # the other's change is on the form
+    assert second.post(url, again).status_code == 302
+    current = MessageSettings.current()
+    assert not current.reminder and not current.enrollment_cancelled
