@@ -402,7 +402,11 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
 
     def _case_id(self):
         """The rectification request of this customer that this edit answers,
-        if it came from one."""
+        if it came from one. Only a user who handles requests links an edit
+        to one: to others a request is not theirs to see (the seventh probe:
+        `?case=` told staff which numbers were the customer's requests)."""
+        if not self.request.user.has_perm("registry.handle_data_subject_requests"):
+            return None
         form = RectificationCaseForm(
             self.request.POST if self.request.method == "POST" else self.request.GET,
             customer=self.object,

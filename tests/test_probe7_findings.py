@@ -17,6 +17,7 @@ from .factories import (
     ConsentFactory,
     CourseFactory,
     CustomerFactory,
+    DataSubjectRequestFactory,
     MessageFactory,
     UserFactory,
 )
@@ -256,3 +257,31 @@ def test_two_register_managers_switching_automatic_messages_lose_nothing(client,
     assert second.post(url, again).status_code == 302
     current = MessageSettings.current()
     assert not current.reminder and not current.enrollment_cancelled
+
+
+# --- Staff could link an edit to a data subject request ------------------------
+
+
+def test_only_who_handles_requests_links_an_edit_to_one(client, staff_member, register_manager):
+    """The edit form takes `?case=` (the register manager's "Korjaa tiedot"
+    on a rectification request) and links the change to the request, whose
+    page then shows it. Staff, who may not see requests, could link their
+    edits to any request of the customer, and the form's hidden `case`
+    told which numbers are rectification requests of that customer (that a
+    person asked about their data is itself about them)."""
+    customer = CustomerFactory(city="Joensuu")
+    case = DataSubjectRequestFactory(customer=customer, kind="rectification")
+    url = reverse("registry:customer-update", args=[customer.pk]) + f"?case={case.pk}"
+    client.force_login(staff_member)
+    form = opened(client, url)
+    assert f'name="case" value="{case.pk}"' not in client.get(url).content.decode()
+    assert client.post(url, {**submitted(form, city="Kuopio"), "case": case.pk}).status_code == 302
+    change = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_CHANGED)
+    assert "case_id" not in change.detail
+
+    client.force_login(register_manager)
+    form = opened(client, url)
+    assert f'name="case" value="{case.pk}"' in client.get(url).content.decode()
+    client.post(url, {**submitted(form, city="Liperi"), "case": case.pk})
+    latest = AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_CHANGED).latest("id")
+    assert latest.detail["case_id"] == case.pk
