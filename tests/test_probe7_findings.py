@@ -285,3 +285,23 @@ def test_only_who_handles_requests_links_an_edit_to_one(client, staff_member, re
     client.post(url, {**submitted(form, city="Liperi"), "case": case.pk})
     latest = AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_CHANGED).latest("id")
     assert latest.detail["case_id"] == case.pk
+
+
+# --- Admin's page of one audit event showed a customer's data without a read ---
+
+
+def test_admins_page_of_an_event_about_a_customer_is_a_read(
+    client, register_manager, staff_member
+):
+    """Admin's audit trail shows each event's details: for a change of a
+    customer, the old and new values (a former address). The register's own
+    trail page is a read of the customers it names (fifth probe); admin's
+    page of one event was none."""
+    customer = CustomerFactory(street_address="Ensitie 1", postal_code="80100", city="Joensuu")
+    customer_update(customer=customer, data={"street_address": "Toinentie 2"}, by=staff_member)
+    change = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_CHANGED)
+    client.force_login(register_manager)
+    page = client.get(reverse("admin:registry_auditevent_change", args=[change.pk]))
+    assert "Ensitie 1" in page.content.decode()
+    read = reads_of(customer, register_manager).get()
+    assert read.detail == {"via": "audit_event"}
