@@ -125,13 +125,14 @@ def _send(request, course, form):
 def outbox_view(request):
     """Lähtevät viestit: failed messages with "send again", customers to call,
     and the latest messages. Reading it is audited as a list of customers."""
-    failed = list(Message.objects.failed().select_related("customer", "course")[:200])
+    visible = Message.objects.visible_to(request.user).select_related("customer", "course")
+    failed = list(visible.failed()[:200])
     to_call = list(
-        Message.objects.to_call()
-        .filter(created_at__gte=timezone.now() - timedelta(days=TO_CALL_DAYS))
-        .select_related("customer", "course")[:200]
+        visible.to_call().filter(created_at__gte=timezone.now() - timedelta(days=TO_CALL_DAYS))[
+            :200
+        ]
     )
-    latest = list(Message.objects.select_related("customer", "course")[:50])
+    latest = list(visible[:50])
     shown = {m.customer_id for m in [*failed, *to_call, *latest]}
     customers_listed(
         ids=shown,
@@ -158,7 +159,10 @@ def outbox_view(request):
 def message_detail_view(request, pk):
     """One message as the customer got it (until its text is deleted)."""
     message = get_object_or_404(
-        Message.objects.select_related("customer", "course", "session", "caused_by"), pk=pk
+        Message.objects.visible_to(request.user).select_related(
+            "customer", "course", "session", "caused_by"
+        ),
+        pk=pk,
     )
     customer_viewed(customer=message.customer, by=request.user, request=request, via="message")
     return render(
@@ -176,7 +180,8 @@ def message_detail_view(request, pk):
 @require_POST
 @permission_required("courses.change_message", raise_exception=True)
 def message_resend_view(request, pk):
-    message = get_object_or_404(Message, pk=pk)
+    """Send a failed message again: whoever may see it and change messages."""
+    message = get_object_or_404(Message.objects.visible_to(request.user), pk=pk)
     if message.state != Message.State.FAILED or not message.body:
         messages.error(request, _("Only a failed message whose text is kept can be sent again."))
     elif message.customer.restricted_since is not None:

@@ -303,6 +303,13 @@ class Attendance(models.Model):
 
 
 class MessageQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Staff see every message; a user who sees only the courses they
+        teach (an instructor given the outbox) only those courses' messages."""
+        if user.has_perm("courses.view_all_courses"):
+            return self
+        return self.filter(course__in=Course.objects.visible_to(user))
+
     def failed(self):
         return self.filter(state=Message.State.FAILED)
 

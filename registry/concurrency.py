@@ -12,8 +12,10 @@ version, so that saving again after a look succeeds and both changes stand.
 The form's side is registry.forms.VersionedFormMixin.
 """
 
+import json
 from dataclasses import dataclass, field
 
+from django import forms
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import formats, timezone
@@ -23,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from phonenumber_field.modelfields import PhoneNumberField
 
 from .audit.models import AuditEvent
+from .changes import plain_value
 from .phones import format_phone, parse_phone
 
 
@@ -132,3 +135,87 @@ def shown(row, name, text):
     if isinstance(model_field, models.BooleanField):
         return str(_("yes") if text == "True" else _("no"))
     return text
+
+
+class SeenValuesFormMixin:
+    """Two register managers editing one record in admin that has no version
+    (an account, a group, the automatic messages' switches): the change form
+    carries the values it showed (`seen_fields`) in a hidden field `seen`.
+    If the record no longer holds them, the save is refused with the fields
+    someone else changed; the form shows their values where this user left a
+    field as it was, keeps this user's own changes, and the next save goes
+    through."""
+
+    seen_fields = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["seen"] = json.dumps(self._values_now())
+
+    def _watched(self):
+        return [name for name in self.seen_fields if name in self.fields]
+
+    def _values_now(self):
+        """The watched values of the record as the form shows them."""
+        values = {}
+        for name in self._watched():
+            model_field = self.instance._meta.get_field(name)
+            if model_field.many_to_many:
+                offered = self.fields[name].queryset
+                shown = offered.filter(pk__in=getattr(self.instance, name).values("pk"))
+                values[name] = sorted(str(pk) for pk in shown.values_list("pk", flat=True))
+            else:
+                values[name] = plain_value(model_field.value_from_object(self.instance))
+        return values
+
+    def _posted(self, name):
+        key = self.add_prefix(name)
+        model_field = self.instance._meta.get_field(name)
+        if model_field.many_to_many:
+            return sorted(self.data.getlist(key))
+        if isinstance(model_field, models.BooleanField):
+            return str(self.fields[name].widget.value_from_datadict(self.data, self.files, key))
+        return self.data.get(key, "")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None or "seen" not in self.fields:
+            return cleaned
+        try:
+            seen = json.loads(self.data.get(self.add_prefix("seen")) or "")
+        except ValueError:
+            seen = {}
+        now = self._values_now()
+        changed = [
+            name for name in now if not isinstance(seen, dict) or seen.get(name) != now[name]
+        ]
+        if not changed:
+            return cleaned
+        data = self.data.copy()
+        for name in changed:
+            if isinstance(seen, dict) and self._posted(name) == seen.get(name):
+                self._show(data, name, now[name])
+        data[self.add_prefix("seen")] = json.dumps(now)
+        self.data = data
+        raise forms.ValidationError(
+            _(
+                "Someone else changed this while you were editing it: %(fields)s. The form "
+                "now shows their changes with yours on top; check it and save again."
+            )
+            % {"fields": ", ".join(str(self.fields[name].label) for name in changed)},
+            code="changed_meanwhile",
+        )
+
+    def _show(self, data, name, value):
+        key = self.add_prefix(name)
+        model_field = self.instance._meta.get_field(name)
+        if model_field.many_to_many:
+            data.setlist(key, value)
+        elif isinstance(model_field, models.BooleanField):
+            if value == "True":
+                data[key] = "on"
+            else:
+                data.pop(key, None)
+        else:
+            data[key] = value

@@ -4,6 +4,7 @@ import phonenumbers
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Field, Layout, Row
 from django import forms
+from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +13,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 
 from .changes import plain_value
 from .models import Consent, ConsentText, Customer, MarketingChannel
-from .once import OnceFormMixin
+from .once import SUBMISSION_SECONDS, OnceFormMixin
 from .phones import format_phone
 from .query_forms import MomentField, ObjectIdField, QueryForm
 from .services import CUSTOMER_FIELDS
@@ -124,35 +125,81 @@ class CustomerFieldsForm(forms.ModelForm):
         return cleaned.get("country")
 
 
+class VersionField(forms.CharField):
+    """The version of the record the page was opened on, signed by the server
+    together with the record (model and id) it belongs to, within a day. It
+    cleans to the version, or to None for none, a made-up or changed one, one
+    of another record or an expired one.
+
+    Signed because the version decides what a refused save tells: every
+    change made since it, with the old and new values, from the audit trail
+    (registry.concurrency). A plain number typed by hand (`version=1`)
+    showed staff a record's whole history, which only the register manager
+    sees (the seventh probe)."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, *, record, **kwargs):
+        super().__init__(required=False, **kwargs)
+        self.record = record
+
+    @staticmethod
+    def signer():
+        return signing.TimestampSigner(salt="registry.forms.version")
+
+    @staticmethod
+    def _key(record):
+        return f"{record._meta.label_lower}.{record.pk}"
+
+    @classmethod
+    def token(cls, record):
+        """The page's value for `record` at its version now."""
+        return cls.signer().sign(f"{cls._key(record)}.{record.version}")
+
+    def clean(self, value):
+        if not isinstance(value, str) or not value or len(value) > 200:
+            return None
+        try:
+            key, _dot, version = (
+                self.signer().unsign(value, max_age=SUBMISSION_SECONDS).rpartition(".")
+            )
+        except signing.BadSignature:  # made up, changed, or expired
+            return None
+        if key != self._key(self.record) or not version.isdigit():
+            return None
+        return int(version)
+
+
 class VersionedFormMixin:
     """An edit form (ModelForm) that carries the version of its record in a
-    hidden field, and can be shown again after a refused save (see
-    registry.concurrency). A form for a new record has no version."""
+    hidden field (VersionField: signed), and can be shown again after a
+    refused save (see registry.concurrency). A form for a new record has no
+    version."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.conflict = None
         if self.instance.pk is not None:
-            self.fields["version"] = forms.IntegerField(
-                widget=forms.HiddenInput, required=False, min_value=1
-            )
-            self.initial.setdefault("version", self.instance.version)
+            self.fields["version"] = VersionField(record=self.instance)
+            self.initial.setdefault("version", VersionField.token(self.instance))
 
     @property
     def stale(self):
         """Posted from a page of an older version: what looks changed against
         the record as it is now may be someone else's change. Rules about
         changes wait until the save is refused and the form shown again."""
-        return (
-            self.is_bound
-            and "version" in self.fields
-            and self.data.get(self.add_prefix("version")) != str(self.instance.version)
+        if not self.is_bound or "version" not in self.fields:
+            return False
+        field = self.fields["version"]
+        posted = field.widget.value_from_datadict(
+            self.data, self.files, self.add_prefix("version")
         )
+        return field.clean(posted) != self.instance.version
 
     def clean(self):
         cleaned = super().clean()
         if "version" in self.fields and cleaned.get("version") is None:
-            # Only a page older than the check, or a hand-made request.
+            # A page older than a day, or a hand-made request.
             raise forms.ValidationError(
                 _("This form is out of date: open the page again."), code="no_version"
             )

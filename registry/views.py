@@ -402,16 +402,30 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
 
     @transaction.atomic
     def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        customer_viewed(customer=self.object, by=request.user, request=request, via="edit")
-        return response
+        return super().get(request, *args, **kwargs)
+
+    @transaction.atomic
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def render_to_response(self, context, **response_kwargs):
+        # Opened, or shown again after a refused post (with the customer's
+        # name; after a conflict, the record as it is now): each is a read.
+        customer_viewed(
+            customer=self.object, by=self.request.user, request=self.request, via="edit"
+        )
+        return super().render_to_response(context, **response_kwargs)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(case_id=self._case_id(), **kwargs)
 
     def _case_id(self):
         """The rectification request of this customer that this edit answers,
-        if it came from one."""
+        if it came from one. Only a user who handles requests links an edit
+        to one: to others a request is not theirs to see (the seventh probe:
+        `?case=` told staff which numbers were the customer's requests)."""
+        if not self.request.user.has_perm("registry.handle_data_subject_requests"):
+            return None
         form = RectificationCaseForm(
             self.request.POST if self.request.method == "POST" else self.request.GET,
             customer=self.object,

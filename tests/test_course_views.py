@@ -17,6 +17,7 @@ import courses.views
 from courses.models import Attendance, Enrollment
 from courses.templatetags.courses_tags import ENROLLABLE_COURSES
 from registry.audit.models import AuditEvent
+from registry.forms import VersionField
 from registry.services import customer_merge
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory
@@ -144,7 +145,7 @@ def test_lowering_the_capacity_below_enrolled_shows_the_error_beside_the_field(
         "ends_at": course.ends_at.strftime("%Y-%m-%dT%H:%M"),
         "location": course.location,
         "capacity": 1,
-        "version": course.version,
+        "version": VersionField.token(course),
     }
     response = client.post(reverse("courses:course-update", args=[course.pk]), data)
     assert response.status_code == 200

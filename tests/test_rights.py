@@ -21,6 +21,7 @@ from registry import erasure
 from registry.accounts.services import account_deactivate
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_searched, customer_viewed
+from registry.forms import VersionField
 from registry.imports.services import import_apply, import_cancel, import_upload
 from registry.models import Consent, ConsentText, Customer
 from registry.rights.documents import access_document
@@ -110,7 +111,7 @@ def test_extending_a_deadline_needs_a_reason_and_stays_within_three_months(
     )
     client.force_login(register_manager)
     url = reverse("registry:request-detail", args=[case.pk])
-    unchanged = {"status": "open", "outcome": "", "version": case.version}
+    unchanged = {"status": "open", "outcome": "", "version": VersionField.token(case)}
     response = client.post(url, {**unchanged, "deadline": "2027-01-20", "extension_reason": ""})
     assert "extension_reason" in response.context["form"].errors
     response = client.post(
@@ -139,7 +140,7 @@ def test_closing_a_request_records_the_completion_date(client, register_manager)
             "outcome": "Raportti lähetetty",
             "deadline": case.deadline.isoformat(),
             "extension_reason": "",
-            "version": case.version,
+            "version": VersionField.token(case),
         },
     )
     case.refresh_from_db()
@@ -274,7 +275,7 @@ def test_rectification_is_linked_to_its_request(client, register_manager):
             "phone": str(customer.phone),
             "country": "FI",
             "case": case.pk,
-            "version": customer.version,
+            "version": VersionField.token(customer),
         }
     )
     client.post(reverse("registry:customer-update", args=[customer.pk]), data)

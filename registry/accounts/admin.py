@@ -1,8 +1,6 @@
 """Accounts, roles and two-factor devices in Django admin (the register manager;
 devices: superusers)."""
 
-import json
-
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
@@ -24,7 +22,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry.changes import plain_value
+from registry.concurrency import SeenValuesFormMixin
 from registry.query_forms import plausible_moment
 
 from .access_rights import grantable_groups, grantable_permissions, manageable
@@ -191,89 +189,6 @@ class WithinOwnRightsFormMixin:
             if name in cleaned:
                 cleaned[name] = [*cleaned[name], *kept]
         return cleaned
-
-
-class SeenValuesFormMixin:
-    """Two register managers editing one account (or group): an account has no
-    version (registry.concurrency), so the change form carries the values it
-    showed (`seen_fields`) in a hidden field. If the record no longer holds
-    them, the save is refused with the fields someone else changed; the form
-    shows their values where this user left a field as it was, keeps this
-    user's own changes, and the next save goes through."""
-
-    seen_fields = ()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
-            self.initial["seen"] = json.dumps(self._values_now())
-
-    def _watched(self):
-        return [name for name in self.seen_fields if name in self.fields]
-
-    def _values_now(self):
-        """The watched values of the record as the form shows them."""
-        values = {}
-        for name in self._watched():
-            model_field = self.instance._meta.get_field(name)
-            if model_field.many_to_many:
-                offered = self.fields[name].queryset
-                shown = offered.filter(pk__in=getattr(self.instance, name).values("pk"))
-                values[name] = sorted(str(pk) for pk in shown.values_list("pk", flat=True))
-            else:
-                values[name] = plain_value(model_field.value_from_object(self.instance))
-        return values
-
-    def _posted(self, name):
-        key = self.add_prefix(name)
-        model_field = self.instance._meta.get_field(name)
-        if model_field.many_to_many:
-            return sorted(self.data.getlist(key))
-        if isinstance(model_field, models.BooleanField):
-            return str(self.fields[name].widget.value_from_datadict(self.data, self.files, key))
-        return self.data.get(key, "")
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.instance.pk is None or "seen" not in self.fields:
-            return cleaned
-        try:
-            seen = json.loads(self.data.get(self.add_prefix("seen")) or "")
-        except ValueError:
-            seen = {}
-        now = self._values_now()
-        changed = [
-            name for name in now if not isinstance(seen, dict) or seen.get(name) != now[name]
-        ]
-        if not changed:
-            return cleaned
-        data = self.data.copy()
-        for name in changed:
-            if isinstance(seen, dict) and self._posted(name) == seen.get(name):
-                self._show(data, name, now[name])
-        data[self.add_prefix("seen")] = json.dumps(now)
-        self.data = data
-        raise forms.ValidationError(
-            _(
-                "Someone else changed this while you were editing it: %(fields)s. The form "
-                "now shows their changes with yours on top; check it and save again."
-            )
-            % {"fields": ", ".join(str(self.fields[name].label) for name in changed)},
-            code="changed_meanwhile",
-        )
-
-    def _show(self, data, name, value):
-        key = self.add_prefix(name)
-        model_field = self.instance._meta.get_field(name)
-        if model_field.many_to_many:
-            data.setlist(key, value)
-        elif isinstance(model_field, models.BooleanField):
-            if value == "True":
-                data[key] = "on"
-            else:
-                data.pop(key, None)
-        else:
-            data[key] = value
 
 
 class AccountChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, UserChangeForm):

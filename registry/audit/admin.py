@@ -1,6 +1,9 @@
 from django.contrib import admin
 
+from registry.models import Customer
+
 from .models import AuditEvent
+from .services import customer_viewed
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,3 +40,20 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ("action", "at")
     list_select_related = ("actor",)
     search_fields = ("actor__username", "target_id")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # An event's page shows what it recorded about its customer (a
+        # change's old and new values): a read of them, as the register's own
+        # trail page is (the seventh probe). Admin's view runs in a transaction.
+        if (
+            obj is not None
+            and obj.target_type == "registry.customer"
+            and obj.target_id.isascii()
+            and obj.target_id.isdigit()
+        ):
+            customer = Customer.objects.filter(pk=int(obj.target_id)).first()
+            if customer is not None:
+                customer_viewed(
+                    customer=customer, by=request.user, request=request, via="audit_event"
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
