@@ -310,17 +310,46 @@ def options_problems(mapping, options):
 def analyse(table, mapping, options, *, progress=None):
     """Decide every row: added, already in the register, or rejected (why).
     `progress` (registry.background.Progress) hears of the rows checked."""
+    return Analysis(list(decided_rows(table.rows, mapping, options, progress=progress)))
+
+
+#: Rows decided together against the register (customers already in it, the
+#: suppression list): a few queries per chunk. The check holds one chunk's
+#: rows at a time (see `decided_rows`).
+DECIDE_CHUNK = 2000
+
+
+def decided_rows(rows, mapping, options, *, progress=None, total=None):
+    """The RowResult of each (number, cells) of `rows`, in order, decided as
+    `analyse` decides them, a chunk of DECIDE_CHUNK rows at a time: what a
+    row is depends only on the rows before it in the file (the first of two
+    with the same email or phone passes) and on the register, so the caller
+    may keep of each row only what it needs, and memory holds one chunk of
+    checked rows rather than the whole file's (50,000 rows took 80 MB as
+    RowResults). Only a rejected row keeps its cells (for its download).
+    `total` is the number of rows, for `progress` (by default len(rows))."""
     validator = CustomerRowValidator()
-    total = len(table.rows)
-    results = []
-    for done, (number, cells) in enumerate(table.rows, start=1):
-        results.append(_check_row(number, cells, mapping, options, validator))
+    within_file = _DuplicatesWithinFile()
+    total = len(rows) if total is None else total
+    chunk = []
+    for done, (number, cells) in enumerate(rows, start=1):
+        row = _check_row(number, cells, mapping, options, validator)
+        within_file.check(row)
+        if row.outcome != Outcome.REJECT:
+            row.cells = []
+        chunk.append(row)
+        if len(chunk) == DECIDE_CHUNK:
+            yield from _decided(chunk)
+            chunk = []
         if progress is not None:
             progress.report(done, total)
-    _reject_duplicates_within_file(results)
-    _match_existing(results)
-    _respect_suppression(results)
-    return Analysis(results)
+    yield from _decided(chunk)
+
+
+def _decided(chunk):
+    _match_existing(chunk)
+    _respect_suppression(chunk)
+    return chunk
 
 
 def rematch_existing(analysis):
@@ -356,23 +385,24 @@ def checked_rows(analysis):
     duplicates within the file) is not done again; what depends on the
     register (customers already in it, the suppression list) is (see
     `analysis_from_checked`)."""
-    rows = []
-    for row in analysis.rows:
-        if row.outcome == Outcome.REJECT:
-            rows.append([row.number, row.reasons, row.cells])
-            continue
-        phone = row.data["phone"]
-        parts = None
-        if row.phone_text:
-            parts = [
-                phone.country_code,
-                phone.national_number,
-                phone.italian_leading_zero,
-                phone.number_of_leading_zeros,
-            ]
-        data = [row.data[name] for name in CHECKED_FIELDS]
-        rows.append([row.number, None, *data, row.phone_text, parts, row.file_consents])
-    return {"version": CHECKED_VERSION, "rows": rows}
+    return {"version": CHECKED_VERSION, "rows": [checked_row(row) for row in analysis.rows]}
+
+
+def checked_row(row):
+    """One row of `checked_rows`."""
+    if row.outcome == Outcome.REJECT:
+        return [row.number, row.reasons, row.cells]
+    phone = row.data["phone"]
+    parts = None
+    if row.phone_text:
+        parts = [
+            phone.country_code,
+            phone.national_number,
+            phone.italian_leading_zero,
+            phone.number_of_leading_zeros,
+        ]
+    data = [row.data[name] for name in CHECKED_FIELDS]
+    return [row.number, None, *data, row.phone_text, parts, row.file_consents]
 
 
 def analysis_from_checked(checked, options):
@@ -385,31 +415,30 @@ def analysis_from_checked(checked, options):
     rejected rows' are kept after the import."""
     if not checked or checked.get("version") != CHECKED_VERSION:
         return None
-    results = []
-    for item in checked["rows"]:
-        if item[1] is not None:
-            number, reasons, cells = item
-            results.append(
-                RowResult(number=number, cells=cells, outcome=Outcome.REJECT, reasons=reasons)
-            )
-            continue
-        number, _reasons, *values, phone_text, parts, consents = item
-        row = RowResult(number=number, cells=[])
-        row.data = dict(zip(CHECKED_FIELDS, values, strict=True))
-        row.data["phone"] = ""
-        if parts:
-            country_code, national_number, leading_zero, zeros = parts
-            row.data["phone"] = RememberingPhoneNumber.checked(
-                country_code=country_code,
-                national_number=national_number,
-                italian_leading_zero=leading_zero,
-                leading_zeros=zeros,
-            )
-        row.data["source"] = options.source
-        row.phone_text = phone_text
-        row.file_consents, row.consents = consents, list(consents)
-        results.append(row)
-    return Analysis(results)
+    return Analysis([row_from_checked(item, options) for item in checked["rows"]])
+
+
+def row_from_checked(item, options):
+    """The RowResult of one row of `checked_rows`, before the register decides."""
+    if item[1] is not None:
+        number, reasons, cells = item
+        return RowResult(number=number, cells=cells, outcome=Outcome.REJECT, reasons=reasons)
+    number, _reasons, *values, phone_text, parts, consents = item
+    row = RowResult(number=number, cells=[])
+    row.data = dict(zip(CHECKED_FIELDS, values, strict=True))
+    row.data["phone"] = ""
+    if parts:
+        country_code, national_number, leading_zero, zeros = parts
+        row.data["phone"] = RememberingPhoneNumber.checked(
+            country_code=country_code,
+            national_number=national_number,
+            italian_leading_zero=leading_zero,
+            leading_zeros=zeros,
+        )
+    row.data["source"] = options.source
+    row.phone_text = phone_text
+    row.file_consents, row.consents = consents, list(consents)
+    return row
 
 
 #: Consents a suppressed address does not get from a file.
@@ -520,30 +549,35 @@ def _check_row(number, cells, mapping, options, validator):
     return result
 
 
-def _reject_duplicates_within_file(results):
-    seen_email, seen_phone = {}, {}
-    for row in results:
+class _DuplicatesWithinFile:
+    """The second row of a file with an email or phone of an earlier row
+    (that passed) is rejected; rows are given in the order of the file."""
+
+    def __init__(self):
+        self.seen_email, self.seen_phone = {}, {}
+
+    def check(self, row):
         if row.outcome == Outcome.REJECT:
-            continue
+            return
         email = row.data["email"].casefold()
         phone = row.phone_text
-        if email and email in seen_email:
+        if email and email in self.seen_email:
             row.outcome = Outcome.REJECT
             row.reasons.append(
                 _("The same email address as row %(row)s of this file.")
-                % {"row": seen_email[email]}
+                % {"row": self.seen_email[email]}
             )
-        elif phone and phone in seen_phone:
+        elif phone and phone in self.seen_phone:
             row.outcome = Outcome.REJECT
             row.reasons.append(
                 _("The same phone number as row %(row)s of this file.")
-                % {"row": seen_phone[phone]}
+                % {"row": self.seen_phone[phone]}
             )
         else:
             if email:
-                seen_email[email] = row.number
+                self.seen_email[email] = row.number
             if phone:
-                seen_phone[phone] = row.number
+                self.seen_phone[phone] = row.number
 
 
 def _match_existing(results):
