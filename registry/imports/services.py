@@ -35,7 +35,6 @@ from .analysis import (
     guess_mapping,
     mapping_problems,
     options_problems,
-    rematch_existing,
 )
 from .models import IMPORT_PERMISSION, CustomerImport
 from .reading import ImportFileError, read_table
@@ -443,7 +442,7 @@ def _kept_rows(customer_import):
     with connection.cursor() as cursor:
         cursor.execute(sql, [customer_import.pk])
         for (text,) in cursor:
-            yield json.loads(text)
+            yield text
 
 
 def _check_can_apply(customer_import):
@@ -477,7 +476,7 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
         )
     # Customers added since the rows were checked are matched now, and
     # addresses put on the suppression list since are respected.
-    rematch_existing(analysis)
+    analysis.rematch()
     now = timezone.now()
     added = analysis.of(Outcome.CREATE)
     # The import's own event first, in the same transaction as the customers.
@@ -489,11 +488,11 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
         ip_address=ip_address,
         detail={
             "file": customer_import.file_name,
-            "rows": len(analysis.rows),
+            "rows": analysis.row_count,
             "added": len(added),
             "matched": analysis.count(Outcome.MATCH),
             "rejected": analysis.count(Outcome.REJECT),
-            "consents": sum(len(row.consents) for row in added),
+            "consents": analysis.consent_count(Outcome.CREATE),
         },
     )
     AddedRowsWriter(
@@ -506,7 +505,7 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
     ).write(added, batch_size=batch_size)
     customer_import.status = CustomerImport.Status.APPLIED
     customer_import.applied_at = timezone.now()
-    customer_import.row_count = len(analysis.rows)
+    customer_import.row_count = analysis.row_count
     customer_import.created_count = len(added)
     customer_import.matched_count = analysis.count(Outcome.MATCH)
     customer_import.rejected_count = analysis.count(Outcome.REJECT)
@@ -544,6 +543,10 @@ class UndoReason(models.TextChoices):
     RELATED = "related", gettext_lazy("enrolled on a course or named in a request since")
 
 
+#: Customers removed together by an undo.
+UNDO_CHUNK = 2000
+
+
 @cycle_collector_paused()
 @transaction.atomic
 def import_undo(*, customer_import, by, request=None):
@@ -572,8 +575,13 @@ def import_undo(*, customer_import, by, request=None):
             kept.setdefault(pk, UndoReason.RELATED)
     removable = ids - set(kept)
     reach_changed()
-    Consent.objects.filter(customer__in=removable).erase()
-    Customer.objects.filter(pk__in=removable).delete()
+    # A chunk at a time: Django's delete holds an instance of every customer
+    # it deletes (and of what cascades), 70 MB for 50,000 at once.
+    removed = sorted(removable)
+    for start in range(0, len(removed), UNDO_CHUNK):
+        chunk = removed[start : start + UNDO_CHUNK]
+        Consent.objects.filter(customer__in=chunk).erase()
+        Customer.objects.filter(pk__in=chunk).delete()
     report = {
         "removed": len(removable),
         # Erased or merged into another record since the import.
