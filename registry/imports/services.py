@@ -213,9 +213,12 @@ def _store_preview(customer_import, preview, shown, checked, *, row_count):
         if connection.vendor != "postgresql":
             cursor.execute(update.format("%s"), ["".join(pieces), *where])
             return
-        cursor.execute("CREATE TEMPORARY TABLE import_preview (doc text) ON COMMIT DROP")
+        # Dropped at once, not at the commit: the caller's transaction may
+        # write another preview (an error rolls its creation back too).
+        cursor.execute("CREATE TEMPORARY TABLE import_preview (doc text)")
         cursor.copy_expert("COPY import_preview (doc) FROM STDIN", _CopyText(pieces))
         cursor.execute(update.format("(SELECT doc::jsonb FROM import_preview)"), where)
+        cursor.execute("DROP TABLE import_preview")
 
 
 class _CopyText:
