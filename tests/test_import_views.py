@@ -228,9 +228,9 @@ def test_the_list_shows_imports_newest_first(client, staff_member):
 
 def test_rows_are_checked_once_per_mapping_and_paging_reuses_them(client, uploaded, monkeypatch):
     calls = []
-    original = services.analyse
+    original = services.decided_rows
     monkeypatch.setattr(
-        services, "analyse", lambda *args, **kw: calls.append(1) or original(*args, **kw)
+        services, "decided_rows", lambda *args, **kw: calls.append(1) or original(*args, **kw)
     )
     # The upload's task checked the rows; the pages only show what it kept.
     assert uploaded.preview["counts"] == {"create": 1, "match": 0, "reject": 2}

@@ -163,8 +163,15 @@ def _read_csv(content, limits):
     return _table(headers, rows, "csv", encoding, delimiter)
 
 
+#: A line and its end, as io.StringIO(text, newline="") gives them (ended by
+#: \n, \r\n or \r; the last one maybe by nothing), without its copy of the
+#: whole text: four bytes a character, 19 MB for a 4.7 MB file.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
 def _bounded_lines(text):
-    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+    lines = (match.group() for match in _LINE.finditer(text))
+    for number, line in enumerate(lines, start=1):
         if len(line) > MAX_LINE:
             raise ImportFileError(
                 _(

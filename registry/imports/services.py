@@ -1,11 +1,12 @@
 """Writing imports: upload, preview, apply, cancel, undo and expiry, each
 audited in the same transaction as the change."""
 
+import json
 import unicodedata
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,15 +25,16 @@ from registry.models import Consent, Customer
 from registry.reach import reach_changed
 
 from .analysis import (
+    CHECKED_VERSION,
     ImportOptions,
     Outcome,
     analyse,
     analysis_from_checked,
-    checked_rows,
+    checked_row,
+    decided_rows,
     guess_mapping,
     mapping_problems,
     options_problems,
-    rematch_existing,
 )
 from .models import IMPORT_PERMISSION, CustomerImport
 from .reading import ImportFileError, read_table
@@ -113,46 +115,151 @@ def import_samples(customer_import):
 
 @cycle_collector_paused()
 def import_preview(customer_import, *, fresh=False, progress=None):
-    """What would happen to each row of a waiting import, for the preview page.
+    """What would happen to each row of a waiting import, for the preview
+    page; returns its counts ({outcome: rows}).
 
     Checked once per mapping, in the task worker (50,000 rows take about ten
     seconds), and kept with the file, so that paging through the preview is
     quick. Confirming reuses the checked rows when the options are the same,
     and checks them again only against the register as it is then.
+
+    Each row is kept as JSON text as soon as it is decided (a chunk at a
+    time, `decided_rows`), and the preview is written from those texts:
+    holding every row's check, its shown row and its kept row as objects,
+    and then the JSON of them all, took 270 MB for 50,000 rows
+    (docs/benchmarks.md, "The import in less memory").
     """
     kept = customer_import.preview
     if not fresh and kept.get("mapping") == customer_import.mapping:
-        return kept
+        return kept["counts"]
     options = ImportOptions.from_json(customer_import.options)
-    analysis = _read_and_check(
-        customer_import, options, step=CustomerImport.Step.ANALYSE, progress=progress
+    table = _read_table(customer_import, step=CustomerImport.Step.ANALYSE, progress=progress)
+    row_count = len(table.rows)
+    counts = dict.fromkeys(Outcome.values, 0)
+    shown, checked = [], []
+    decided = decided_rows(
+        _given_once(table.rows),
+        customer_import.mapping,
+        options,
+        progress=progress,
+        total=row_count,
     )
+    for row in decided:
+        counts[row.outcome] += 1
+        shown.append(_json(_preview_row(row)))
+        # For the import itself, which then checks again only what the
+        # register decides (analysis_from_checked).
+        checked.append(_json(checked_row(row)))
     preview = {
         "mapping": customer_import.mapping,
         "options": customer_import.options,
         "at": timezone.now().isoformat(),
-        "counts": analysis.counts,
-        "rows": [_preview_row(row) for row in analysis.rows],
-        # For the import itself, which then checks again only what the
-        # register decides (analysis_from_checked).
-        "checked": checked_rows(analysis),
+        "counts": counts,
         "samples": kept.get("samples"),
     }
-    CustomerImport.objects.filter(
-        pk=customer_import.pk, status=CustomerImport.Status.PENDING
-    ).update(preview=preview, row_count=len(analysis.rows))
-    customer_import.preview, customer_import.row_count = preview, len(analysis.rows)
-    return preview
+    _store_preview(customer_import, preview, shown, checked, row_count=row_count)
+    # Read from the database when it is next used (rarely in the worker).
+    del customer_import.preview
+    customer_import.row_count = row_count
+    return counts
 
 
-def _read_and_check(customer_import, options, *, step, progress=None):
-    """Read the waiting file and check every row (`step` names the checking
-    on the progress page)."""
+def _given_once(rows):
+    """The items of the list `rows`, each dropped from it once given: the
+    file's cells are held only until their row is checked (a rejected row's
+    check keeps its own). The list is emptied."""
+    rows.reverse()
+    while rows:
+        yield rows.pop()
+
+
+#: Rows kept as JSON text: the same encoding as the JSONField's.
+_json = json.JSONEncoder().encode
+
+
+def _preview_json(preview, shown, checked):
+    """The pieces of the JSON text of `preview` with "rows" (the texts
+    `shown`) and "checked" (the version and the texts `checked`): joined,
+    the text of the preview as `import_preview` keeps it."""
+    head = _json(preview)
+    yield head[:-1]  # without its closing brace: the rows follow
+    yield ', "rows": ['
+    yield from _joined(shown)
+    yield f'], "checked": {{"version": {CHECKED_VERSION}, "rows": ['
+    yield from _joined(checked)
+    yield "]}}"
+
+
+def _joined(texts):
+    for index, text in enumerate(texts):
+        yield f",{text}" if index else text
+
+
+def _store_preview(customer_import, preview, shown, checked, *, row_count):
+    """Write the preview of a waiting import from the JSON texts of its rows.
+
+    The JSON is written as text rather than through the JSONField: the ORM
+    passes it as one value, which psycopg2 holds four times over (the text,
+    its bytes, its quoted bytes and the query): 100 MB at the moment of
+    writing 50,000 rows. On PostgreSQL the text goes in a piece at a time
+    with COPY into a temporary table, and from there into the import's row;
+    elsewhere (SQLite) as one value."""
+    table = connection.ops.quote_name(CustomerImport._meta.db_table)
+    # Only the table's own name is formatted in; every value is a parameter.
+    update = f"UPDATE {table} SET preview = {{}}, row_count = %s WHERE id = %s AND status = %s"  # noqa: S608
+    where = [row_count, customer_import.pk, CustomerImport.Status.PENDING.value]
+    pieces = _preview_json(preview, shown, checked)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(update.format("%s"), ["".join(pieces), *where])
+            return
+        # Dropped at once, not at the commit: the caller's transaction may
+        # write another preview (an error rolls its creation back too).
+        cursor.execute("CREATE TEMPORARY TABLE import_preview (doc text)")
+        cursor.copy_expert("COPY import_preview (doc) FROM STDIN", _CopyText(pieces))
+        cursor.execute(update.format("(SELECT doc::jsonb FROM import_preview)"), where)
+        cursor.execute("DROP TABLE import_preview")
+
+
+class _CopyText:
+    """A file to COPY one text value from, in COPY's text format, read from
+    `pieces` of JSON text (as json encodes it: printable ASCII, so a
+    backslash is the only character COPY would read otherwise)."""
+
+    def __init__(self, pieces):
+        self.pieces = iter(pieces)
+        self.buffer = ""
+        self.done = False
+
+    def read(self, size=-1):
+        while not self.done and (size < 0 or len(self.buffer) < size):
+            piece = next(self.pieces, None)
+            if piece is None:
+                self.buffer += "\n"
+                self.done = True
+            else:
+                self.buffer += piece.replace("\\", "\\\\")
+        if size < 0:
+            size = len(self.buffer)
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+
+def _read_table(customer_import, *, step, progress=None):
+    """Read the waiting file (`step` names the checking that follows on the
+    progress page)."""
     if progress is not None:
         progress.step(CustomerImport.Step.READ)
     table = import_table(customer_import)
     if progress is not None:
         progress.step(step, total=len(table.rows))
+    return table
+
+
+def _read_and_check(customer_import, options, *, step, progress=None):
+    """Read the waiting file and check every row (`step` names the checking
+    on the progress page)."""
+    table = _read_table(customer_import, step=step, progress=progress)
     return analyse(table, customer_import.mapping, options, progress=progress)
 
 
@@ -304,15 +411,41 @@ def import_apply(
 
 
 def _kept_check(customer_import):
-    """The rows the preview checked, if it was made with the current mapping and options."""
-    mapping, options, checked = (
+    """The rows the preview checked, if it was made with the current mapping
+    and options: {"version": ..., "rows": an iterator of the rows}."""
+    mapping, options, version = (
         CustomerImport.objects.filter(pk=customer_import.pk)
-        .values_list("preview__mapping", "preview__options", "preview__checked")
+        .values_list("preview__mapping", "preview__options", "preview__checked__version")
         .get()
     )
     if (mapping, options) == (customer_import.mapping, customer_import.options):
-        return checked
+        return {"version": version, "rows": _kept_rows(customer_import)}
     return None
+
+
+def _kept_rows(customer_import):
+    """The kept rows of the preview's check, one at a time, in order: read as
+    the texts of the JSON array's items (the database splits it), so that
+    the whole array is never decoded at once (8.9 MB of JSON for 50,000 rows
+    took 47 MB as Python lists, held beside the rows made of them)."""
+    table = connection.ops.quote_name(CustomerImport._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT checked.item::text FROM {table}, "  # noqa: S608 (the table's name)
+            "jsonb_array_elements(preview -> 'checked' -> 'rows') "
+            "WITH ORDINALITY AS checked(item, place) "
+            f"WHERE {table}.id = %s ORDER BY checked.place"
+        )
+    else:
+        sql = (
+            f"SELECT checked.value FROM {table}, "  # noqa: S608 (the table's name)
+            "json_each(preview, '$.checked.rows') AS checked "
+            f"WHERE {table}.id = %s ORDER BY checked.key"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [customer_import.pk])
+        for (text,) in cursor:
+            yield text
 
 
 def _check_can_apply(customer_import):
@@ -346,7 +479,7 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
         )
     # Customers added since the rows were checked are matched now, and
     # addresses put on the suppression list since are respected.
-    rematch_existing(analysis)
+    analysis.rematch()
     now = timezone.now()
     added = analysis.of(Outcome.CREATE)
     # The import's own event first, in the same transaction as the customers.
@@ -358,11 +491,11 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
         ip_address=ip_address,
         detail={
             "file": customer_import.file_name,
-            "rows": len(analysis.rows),
+            "rows": analysis.row_count,
             "added": len(added),
             "matched": analysis.count(Outcome.MATCH),
             "rejected": analysis.count(Outcome.REJECT),
-            "consents": sum(len(row.consents) for row in added),
+            "consents": analysis.consent_count(Outcome.CREATE),
         },
     )
     AddedRowsWriter(
@@ -375,7 +508,7 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
     ).write(added, batch_size=batch_size)
     customer_import.status = CustomerImport.Status.APPLIED
     customer_import.applied_at = timezone.now()
-    customer_import.row_count = len(analysis.rows)
+    customer_import.row_count = analysis.row_count
     customer_import.created_count = len(added)
     customer_import.matched_count = analysis.count(Outcome.MATCH)
     customer_import.rejected_count = analysis.count(Outcome.REJECT)
@@ -413,6 +546,10 @@ class UndoReason(models.TextChoices):
     RELATED = "related", gettext_lazy("enrolled on a course or named in a request since")
 
 
+#: Customers removed together by an undo.
+UNDO_CHUNK = 2000
+
+
 @cycle_collector_paused()
 @transaction.atomic
 def import_undo(*, customer_import, by, request=None):
@@ -441,8 +578,13 @@ def import_undo(*, customer_import, by, request=None):
             kept.setdefault(pk, UndoReason.RELATED)
     removable = ids - set(kept)
     reach_changed()
-    Consent.objects.filter(customer__in=removable).erase()
-    Customer.objects.filter(pk__in=removable).delete()
+    # A chunk at a time: Django's delete holds an instance of every customer
+    # it deletes (and of what cascades), 70 MB for 50,000 at once.
+    removed = sorted(removable)
+    for start in range(0, len(removed), UNDO_CHUNK):
+        chunk = removed[start : start + UNDO_CHUNK]
+        Consent.objects.filter(customer__in=chunk).erase()
+        Customer.objects.filter(pk__in=chunk).delete()
     report = {
         "removed": len(removable),
         # Erased or merged into another record since the import.

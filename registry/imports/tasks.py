@@ -23,8 +23,7 @@ def preview_import(context, import_id):
         if progress is None:
             return None
         customer_import = CustomerImport.objects.get(pk=import_id)
-        preview = services.import_preview(customer_import, fresh=True, progress=progress)
-        return preview["counts"]
+        return services.import_preview(customer_import, fresh=True, progress=progress)
 
 
 @task(takes_context=True)

@@ -58,7 +58,7 @@ class Command(BaseCommand):
         customer_import.save(update_fields=["options"])
 
         started = time.perf_counter()
-        preview = import_preview(customer_import)
+        counts = import_preview(customer_import)
         timings["preview (check every row)"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -76,7 +76,6 @@ class Command(BaseCommand):
         )
         for step, seconds in timings.items():
             self.stdout.write(f"  {step:<34} {seconds:6.2f} s")
-        counts = preview["counts"]
         self.stdout.write(
             f"  added {done.created_count}, already in the register {counts['match']}, "
             f"rejected {counts['reject']}; undo removed {report['removed']}; "
