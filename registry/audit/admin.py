@@ -1,9 +1,7 @@
 from django.contrib import admin
 
-from registry.models import Customer
-
 from .models import AuditEvent
-from .services import customer_viewed
+from .services import event_about_customer_viewed
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -45,15 +43,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
         # An event's page shows what it recorded about its customer (a
         # change's old and new values): a read of them, as the register's own
         # trail page is (the seventh probe). Admin's view runs in a transaction.
-        if (
-            obj is not None
-            and obj.target_type == "registry.customer"
-            and obj.target_id.isascii()
-            and obj.target_id.isdigit()
-        ):
-            customer = Customer.objects.filter(pk=int(obj.target_id)).first()
-            if customer is not None:
-                customer_viewed(
-                    customer=customer, by=request.user, request=request, via="audit_event"
-                )
+        if obj is not None:
+            event_about_customer_viewed(event=obj, by=request.user, request=request)
         return super().render_change_form(request, context, add, change, form_url, obj)

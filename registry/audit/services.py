@@ -7,23 +7,31 @@ from registry.roles import role_code
 
 from .models import AuditEvent, AuditEventCustomer
 
+#: How the trail names a customer as a target (Customer._meta.label_lower).
+CUSTOMER_TARGET = "registry.customer"
+
 
 def audit_event_create(
-    *, action, by=None, target=None, request=None, detail=None, ip_address=None
+    *, action, by=None, target=None, request=None, detail=None, ip_address=None, target_key=None
 ):
     """Append one event to the audit trail. `ip_address` is for work done in
     the task worker on behalf of a request (the request's address).
+    `target_key` (type, id) names a target known only by its key, as the
+    trail's own pages know the customer an event is about.
 
     Call it inside the transaction of the change it records, so that the change
     and its trace are committed together or not at all.
     """
     actor = by if by is not None and by.is_authenticated else None
+    if target is not None:
+        target_key = (target._meta.label_lower, str(target.pk))
+    target_type, target_id = target_key or ("", "")
     return AuditEvent.objects.create(
         actor=actor,
         actor_role=role_code(actor) if actor else "",
         action=action,
-        target_type=target._meta.label_lower if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
+        target_type=target_type,
+        target_id=target_id,
         ip_address=client_ip(request) if request is not None else ip_address,
         detail=detail or {},
     )
@@ -47,6 +55,24 @@ def customer_viewed(*, customer, by, request, via=None):
         target=customer,
         request=request,
         detail={"via": via} if via else None,
+    )
+
+
+def event_about_customer_viewed(*, event, by, request):
+    """Record admin's page of one event about a customer (it shows what the
+    event recorded of them: a change's old and new values) as a read of
+    that customer, as the register's own trail page is (the seventh probe).
+    The event knows its customer by its key only: the trail sits below the
+    register's models (tests/test_layout.py)."""
+    key = event.target_id
+    if event.target_type != CUSTOMER_TARGET or not (key.isascii() and key.isdigit()):
+        return
+    audit_event_create(
+        action=AuditEvent.Action.CUSTOMER_VIEWED,
+        by=by,
+        target_key=(CUSTOMER_TARGET, key),
+        request=request,
+        detail={"via": "audit_event"},
     )
 
 
