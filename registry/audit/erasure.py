@@ -2,7 +2,7 @@
 
 from registry.erasure import ERASED, erasure_handler
 
-from .models import AuditEvent, AuditEventCustomer
+from .models import CUSTOMER_TARGET, AuditEvent, AuditEventCustomer
 
 #: Audit actions whose detail may hold values a user typed or a field held:
 #: search words, old and new values, user names typed at the login, the
@@ -52,13 +52,13 @@ def _erase_from_audit_trail(erasure):
     # The links name ids, those of records merged into them too.
     merged = {int(pk) for c in erasure.customers for pk in AuditEvent.objects.customer_ids(c)}
     AuditEventCustomer.objects.erase(erasure.customer_ids | merged)
-    about = AuditEvent.objects.filter(target_type="registry.customer", target_id__in=ids)
+    about = AuditEvent.objects.filter(target_type=CUSTOMER_TARGET, target_id__in=ids)
     candidates = AuditEvent.objects.filter(action__in=ACTIONS_WITH_VALUES) | about
     for event in candidates.only("id", "detail", "target_type", "target_id").iterator(
         chunk_size=2000
     ):
         scrubbed = erasure.scrub(event.detail)
-        if event.target_type == "registry.customer" and event.target_id in ids:
+        if event.target_type == CUSTOMER_TARGET and event.target_id in ids:
             scrubbed = _erase_changes(scrubbed)
         if scrubbed != event.detail:
             scrubbed["scrubbed_at"] = erasure.at.isoformat(timespec="seconds")

@@ -66,7 +66,7 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         while frontier:
             merged = self.filter(
                 action=AuditEvent.Action.CUSTOMER_MERGED,
-                target_type="registry.customer",
+                target_type=CUSTOMER_TARGET,
                 target_id__in=frontier,
             ).values_list("detail__removed_id", flat=True)
             frontier = {str(pk) for pk in merged} - ids
@@ -81,7 +81,7 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         `customer` is a customer or its id."""
         ids = self.customer_ids(customer)
         about = AuditEvent.objects.filter(
-            target_type="registry.customer", target_id__in=ids
+            target_type=CUSTOMER_TARGET, target_id__in=ids
         ).order_by()
         shown = AuditEventCustomer.objects.filter(
             customer_id__in=[int(pk) for pk in ids if pk.isdigit()]
@@ -116,9 +116,9 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         # read through the customer's own index and sorted, never by walking
         # the whole trail's time (or ids) backwards until `limit` rows match,
         # which a misestimate for a rarely seen customer would do.
-        about = AuditEvent.objects.filter(
-            target_type="registry.customer", target_id__in=ids
-        ).order_by(F("at").desc(nulls_last=True), F("id").desc(nulls_last=True))[:limit]
+        about = AuditEvent.objects.filter(target_type=CUSTOMER_TARGET, target_id__in=ids).order_by(
+            F("at").desc(nulls_last=True), F("id").desc(nulls_last=True)
+        )[:limit]
         shown = AuditEventCustomer.objects.filter(
             customer_id__in=[int(pk) for pk in ids if pk.isdigit()]
         ).order_by(F("event_id").desc(nulls_last=True))[:limit]
@@ -163,6 +163,8 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
 #: The target of an export of the whole register's event: the export
 #: (registry.RegisterExport) the worker writes.
 WHOLE_REGISTER_TARGET = "registry.registerexport"
+#: How the trail names a customer as a target (Customer._meta.label_lower).
+CUSTOMER_TARGET = "registry.customer"
 
 
 class InArray(Func):

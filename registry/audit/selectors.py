@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from .models import AuditEvent
+from .models import CUSTOMER_TARGET, AuditEvent
 
 
 def audit_events(*, user=None, action="", since=None, until=None, customer_id=None):
@@ -114,7 +114,7 @@ def event_targets(events, *, user):
             continue
         keys = [model._meta.pk.to_python(pk) for pk in ids if str(pk).isdigit()]
         found[label] = model._default_manager.in_bulk(keys)
-    gone = _gone_customers(wanted.get(CUSTOMER, ()))
+    gone = _gone_customers(wanted.get(CUSTOMER_TARGET, ()))
     targets = {}
     for event in events:
         if not event.target_type:
@@ -123,8 +123,6 @@ def event_targets(events, *, user):
         targets[event.pk] = _target(event, obj, gone, user)
     return targets
 
-
-CUSTOMER = "registry.customer"
 
 #: The permission that opens an object's page, where it is not view_<model>.
 OPENED_WITH = {
@@ -161,7 +159,7 @@ def _gone_customers(ids):
 def _target(event, obj, gone, user):
     model_label = event.target_type
     if obj is None:
-        note = gone.get(_as_key(event.target_id), "") if model_label == CUSTOMER else ""
+        note = gone.get(_as_key(event.target_id), "") if model_label == CUSTOMER_TARGET else ""
         return Target(label=f"#{event.target_id}", gone=note or _("removed"))
     if isinstance(obj, get_user_model()):
         # An account: its activity in the trail.

@@ -5,10 +5,7 @@ from django.db import connection
 
 from registry.roles import role_code
 
-from .models import AuditEvent, AuditEventCustomer
-
-#: How the trail names a customer as a target (Customer._meta.label_lower).
-CUSTOMER_TARGET = "registry.customer"
+from .models import CUSTOMER_TARGET, AuditEvent, AuditEventCustomer
 
 
 def audit_event_create(

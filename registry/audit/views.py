@@ -19,6 +19,7 @@ from registry.models import Customer, RegisterExport
 from registry.services import audit_trail_export_request
 
 from .forms import AuditFilterForm
+from .models import CUSTOMER_TARGET
 from .selectors import AUDIT_TRAIL_HEADER, audit_events, audit_trail_rows, event_targets
 from .services import audit_trail_exported, customers_listed
 
@@ -43,7 +44,7 @@ def audit_trail(request, user_pk=None):
         pk__in=[
             int(event.target_id)
             for event in page.object_list
-            if event.target_type == "registry.customer" and event.target_id.isdigit()
+            if event.target_type == CUSTOMER_TARGET and event.target_id.isdigit()
         ]
     ).values_list("pk", flat=True)
     if named := list(named):
