@@ -1,5 +1,6 @@
 """Accessibility in a real browser: axe-core on every page each persona can
-open, no page wider than a phone, and the keyboard reaches what the mouse does.
+open, no page wider than a phone, no button whose words do not fit it, and
+the keyboard reaches what the mouse does.
 
 The pages are those of tests/test_permission_table.py that answer a persona
 with 200, so a new view is checked as soon as it has its row there. axe-core
@@ -56,6 +57,32 @@ def serious(results):
     ]
 
 
+#: Buttons whose words do not fit: a word broken over two lines ("Ha" above
+#: "e"), or text wider than the button (cut off by its column).
+BROKEN_BUTTONS = """() => [...document.querySelectorAll("button, .btn")]
+  .filter((el) => el.offsetParent !== null && el.textContent.trim())
+  .flatMap((el) => {
+    const text = el.textContent.trim().replace(/\\s+/g, " ");
+    const range = document.createRange();
+    const found = [];
+    for (const node of el.childNodes) {
+      if (node.nodeType !== Node.TEXT_NODE) continue;
+      for (const match of node.textContent.matchAll(/\\S+/g)) {
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) found.push(`the button "${text}" breaks "${match[0]}" over lines`);
+      }
+    }
+    if (el.scrollWidth > el.clientWidth + 1) found.push(`the button "${text}" is cut off`);
+    return found;
+  })"""
+
+
+def broken_buttons(page):
+    return page.evaluate(BROKEN_BUTTONS)
+
+
 @pytest.mark.parametrize(("persona", "with_axe"), PERSONAS.items())
 def test_every_page_passes_axe_and_fits_a_phone(
     page,
@@ -81,8 +108,10 @@ def test_every_page_passes_axe_and_fits_a_phone(
             continue  # shown by the browser, but not a page (admin's JavaScript texts)
         checked += 1
         found = serious(axe.run(page, options=AXE_OPTIONS)) if with_axe else []
+        found += [f"{text} at 1280 px" for text in broken_buttons(page)]
         page.set_viewport_size(PHONE)
         width = page.evaluate("document.documentElement.scrollWidth")
+        found += [f"{text} at 390 px" for text in broken_buttons(page)]
         page.set_viewport_size({"width": 1280, "height": 720})
         if width > PHONE["width"]:
             found.append(f"the page is {width} px wide at 390 px")
