@@ -1,12 +1,17 @@
 # ruff: noqa: E501  (the oracle is the replaced include, its lines as they were)
 """An audit event's details as the customer page, the audit trail and a
 request's page show them (registry_tags.audit_detail): the same HTML as the
-include it replaced, every value escaped."""
+include it replaced (but for the names of the fields filled in, and the
+pages a customer was read on, now in words), every value escaped."""
+
+import re
+from pathlib import Path
 
 import pytest
 from django.template import Context, Template
 from django.utils import translation
 
+from registry.audit.models import VIA_WORDS
 from registry.templatetags.registry_tags import audit_detail
 
 #: The include the filter replaced, word for word: the oracle.
@@ -16,7 +21,7 @@ INCLUDE = Template(
     '{% if detail.reference %}<span class="small">{{ detail.reference }}</span>{% endif %}'
     '{% if detail.removed_id %}<span class="small">{% blocktranslate with id=detail.removed_id %}merged record #{{ id }}{% endblocktranslate %}</span>{% endif %}'
     '{% if detail.via %}<span class="small">{{ detail.via }}</span>{% endif %}'
-    '{% if detail.fields %}<span class="small">{{ detail.fields|join:", " }}</span>{% endif %}'
+    '{% if detail.fields %}<span class="small">{% for name in detail.fields %}{% if not forloop.first %}, {% endif %}{{ name|field_label }}{% endfor %}</span>{% endif %}'
     '{% if detail.file %}<span class="small">{{ detail.file }}'
     "{% if detail.added is not None %} · {% blocktranslate count rows=detail.rows with added=detail.added matched=detail.matched rejected=detail.rejected %}{{ rows }} row: {{ added }} added, {{ matched }} already in the register, {{ rejected }} rejected{% plural %}{{ rows }} rows: {{ added }} added, {{ matched }} already in the register, {{ rejected }} rejected{% endblocktranslate %}{% elif detail.removed is not None %} · {% blocktranslate with removed=detail.removed kept=detail.kept|length %}{{ removed }} removed, {{ kept }} kept{% endblocktranslate %}{% elif detail.rows %} · {% blocktranslate count counter=detail.rows %}{{ counter }} row{% plural %}{{ counter }} rows{% endblocktranslate %}{% endif %}</span>{% endif %}"
     '{% if detail.page %}<span class="small">{% blocktranslate with number=detail.page %}page {{ number }}{% endblocktranslate %}</span>{% endif %}'
@@ -29,7 +34,7 @@ DETAILS = [
     None,
     {},
     {"changes": {"first_name": ["Maija", "Maija-Liisa"], "email": ["", "m@example.fi"]}},
-    {"changes": {"city": [HOSTILE, None]}, "via": "edit"},
+    {"changes": {"city": [HOSTILE, None]}, "via": HOSTILE},
     {"changes": {"unknown_field": ["a"]}},
     {"reference": HOSTILE},
     {"removed_id": 42},
@@ -102,3 +107,44 @@ def test_the_fields_changed_are_named_in_finnish():
 def test_choices_countries_and_flags_are_shown_by_their_words(language, changes, shown):
     with translation.override(language):
         assert shown in str(audit_detail({"changes": changes}))
+
+
+@pytest.mark.parametrize(
+    ("language", "detail", "shown"),
+    [
+        # Review: the trail's details showed the code of the page ("edit",
+        # "requests") and the fields' names (email, first_name) as stored.
+        ("fi", {"via": "edit"}, '<span class="small">muokkauslomake</span>'),
+        ("en", {"via": "edit"}, '<span class="small">edit form</span>'),
+        ("fi", {"via": "requests"}, '<span class="small">rekisteröityjen pyynnöt</span>'),
+        (
+            "fi",
+            {"fields": ["email", "first_name"]},
+            '<span class="small">Sähköposti, Etunimi</span>',
+        ),
+        (
+            "en",
+            {"fields": ["email", "first_name"]},
+            '<span class="small">Email, First name</span>',
+        ),
+        # An unknown code or name is shown as stored, escaped.
+        ("fi", {"via": "access report"}, '<span class="small">access report</span>'),
+        ("fi", {"via": HOSTILE}, "&lt;script&gt;"),
+        ("fi", {"fields": [HOSTILE]}, "&lt;script&gt;"),
+    ],
+)
+def test_the_page_and_the_fields_are_said_in_words(language, detail, shown):
+    with translation.override(language):
+        assert shown in str(audit_detail(detail))
+
+
+def test_every_page_that_records_a_read_has_words():
+    """A new `via="..."` in the code without words in VIA_WORDS would show its
+    code in the trail."""
+    root = Path(__file__).resolve().parent.parent
+    used = set()
+    for package in ("registry", "courses", "balansia"):
+        for path in (root / package).rglob("*.py"):
+            used |= set(re.findall(r'via(?:=|": )"([a-z_]+)"', path.read_text()))
+    assert len(used) >= 15
+    assert used - set(VIA_WORDS) == set()

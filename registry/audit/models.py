@@ -166,6 +166,31 @@ WHOLE_REGISTER_TARGET = "registry.registerexport"
 #: How the trail names a customer as a target (Customer._meta.label_lower).
 CUSTOMER_TARGET = "registry.customer"
 
+#: Where a customer was read or listed (an event's detail "via"), in words
+#: for the trail's pages. A code not here (none yet) is shown as it is.
+VIA_WORDS = {
+    "audit_event": _("audit event's page"),
+    "audit_trail": _("audit trail"),
+    "cancel": _("cancelling an enrolment"),
+    "consent": _("consent form"),
+    "course": _("course page"),
+    "duplicates": _("possible duplicates"),
+    "edit": _("edit form"),
+    "erase": _("erasure"),
+    "import_preview": _("import preview"),
+    "import_undo": _("undoing an import"),
+    "merge": _("merging two records"),
+    "message": _("message"),
+    "outbox": _("outgoing messages"),
+    "request": _("data subject request"),
+    "requests": _("data subject requests"),
+    "restrict": _("restricting processing"),
+    "restriction_lift": _("lifting a restriction"),
+    "retention": _("retention review"),
+    "to_call": _("people to call"),
+    "unsubscribes": _("unsubscribes"),
+}
+
 
 class InArray(Func):
     """`field = ANY(ARRAY(subquery))` (PostgreSQL): the subquery runs once, as

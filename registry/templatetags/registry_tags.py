@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 
 from registry.accounts import lock as account_lock
 from registry.accounts.selectors import unusual_activity as alerts
-from registry.audit.models import AuditEvent
+from registry.audit.models import VIA_WORDS, AuditEvent
 from registry.background import failed_tasks_since
 from registry.backups import last_backup_at
 from registry.imports.models import CustomerImport
@@ -186,9 +186,11 @@ def audit_detail(detail):
     if detail.get("removed_id"):
         parts.append(format_html(small, _("merged record #%(id)s") % {"id": detail["removed_id"]}))
     if detail.get("via"):
-        parts.append(format_html(small, detail["via"]))
+        via = detail["via"]
+        parts.append(format_html(small, VIA_WORDS.get(via, via) if isinstance(via, str) else via))
     if detail.get("fields"):
-        parts.append(format_html(small, ", ".join(str(name) for name in detail["fields"])))
+        names = detail["fields"] if isinstance(detail["fields"], list) else [detail["fields"]]
+        parts.append(format_html(small, ", ".join(str(field_label(str(n))) for n in names)))
     if detail.get("file"):
         parts.append(format_html(small, _file_summary(detail)))
     if detail.get("page"):
