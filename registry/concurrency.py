@@ -62,9 +62,23 @@ class EditConflict(Exception):
         #: {field: [value when the form was opened, value now]} as stored text.
         self.raw_changes = raw_changes
 
+    #: Whether the page is told what others changed (`edits`). Not a page
+    #: opened more than a day ago: its version is the server's
+    #: (registry.forms.VersionField), but a page kept for weeks would be
+    #: told weeks of the record's history. It is told only that the record
+    #: has changed since.
+    history_told = True
+
     @property
     def record(self):
         return self.current[0]
+
+    def without_history(self):
+        """This conflict as a page opened more than a day ago is told it:
+        the records as they are now, and no edits."""
+        told = EditConflict(current=self.current, edits=[], raw_changes={})
+        told.history_told = False
+        return told
 
 
 def check_version(*rows_and_versions, actions):

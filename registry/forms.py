@@ -12,6 +12,7 @@ from phonenumber_field.formfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
 
 from .changes import plain_value
+from .concurrency import shown
 from .models import Consent, ConsentText, Customer, MarketingChannel
 from .once import SUBMISSION_SECONDS, OnceFormMixin
 from .phones import format_phone
@@ -127,15 +128,20 @@ class CustomerFieldsForm(forms.ModelForm):
 
 class VersionField(forms.CharField):
     """The version of the record the page was opened on, signed by the server
-    together with the record (model and id) it belongs to, within a day. It
-    cleans to the version, or to None for none, a made-up or changed one, one
-    of another record or an expired one.
+    together with the record (model and id) it belongs to. It cleans to the
+    version, or to None for none, a made-up or changed one, or one of another
+    record; `read` also tells whether the page was opened within the day.
 
     Signed because the version decides what a refused save tells: every
     change made since it, with the old and new values, from the audit trail
     (registry.concurrency). A plain number typed by hand (`version=1`)
     showed staff a record's whole history, which only the register manager
-    sees (the seventh probe)."""
+    sees (the seventh probe). That history is told only to a page opened
+    within the day (SUBMISSION_SECONDS): a page kept open for longer still
+    saves while its record is at the version it was opened on; when the
+    record has changed since, the form comes back with the user's changes on
+    top of the record as it is now and without the history
+    (VersionedFormMixin.after_conflict)."""
 
     widget = forms.HiddenInput
 
@@ -156,18 +162,30 @@ class VersionField(forms.CharField):
         """The page's value for `record` at its version now."""
         return cls.signer().sign(f"{cls._key(record)}.{record.version}")
 
-    def clean(self, value):
+    def read(self, value):
+        """`value` as (version, opened within the day) when the server signed
+        it for this record, at any age; None for anything else."""
         if not isinstance(value, str) or not value or len(value) > 200:
             return None
+        signer = self.signer()
         try:
-            key, _dot, version = (
-                self.signer().unsign(value, max_age=SUBMISSION_SECONDS).rpartition(".")
-            )
-        except signing.BadSignature:  # made up, changed, or expired
+            text, within_a_day = signer.unsign(value, max_age=SUBMISSION_SECONDS), True
+        except signing.SignatureExpired:  # the server's, from more than a day ago
+            text, within_a_day = signer.unsign(value), False
+        except signing.BadSignature:  # made up or changed
             return None
-        if key != self._key(self.record) or not version.isdigit():
+        key, _dot, version = text.rpartition(".")
+        if key != self._key(self.record) or not (version.isascii() and version.isdigit()):
             return None
-        return int(version)
+        return int(version), within_a_day
+
+    def clean(self, value):
+        read = self.read(value)
+        return None if read is None else read[0]
+
+
+#: An empty value in a message, as the conflict note shows one.
+NO_VALUE = "\u2013"
 
 
 class VersionedFormMixin:
@@ -183,6 +201,13 @@ class VersionedFormMixin:
             self.fields["version"] = VersionField(record=self.instance)
             self.initial.setdefault("version", VersionField.token(self.instance))
 
+    def _posted_version(self):
+        """(version, opened within the day) of the page posted, or None."""
+        field = self.fields["version"]
+        return field.read(
+            field.widget.value_from_datadict(self.data, self.files, self.add_prefix("version"))
+        )
+
     @property
     def stale(self):
         """Posted from a page of an older version: what looks changed against
@@ -190,26 +215,83 @@ class VersionedFormMixin:
         changes wait until the save is refused and the form shown again."""
         if not self.is_bound or "version" not in self.fields:
             return False
-        field = self.fields["version"]
-        posted = field.widget.value_from_datadict(
-            self.data, self.files, self.add_prefix("version")
-        )
-        return field.clean(posted) != self.instance.version
+        posted = self._posted_version()
+        return posted is None or posted[0] != self.instance.version
+
+    @property
+    def opened_within_a_day(self):
+        """Whether a refused save may tell what others changed since the page
+        was opened (VersionField: not for a page older than a day)."""
+        posted = self._posted_version() if "version" in self.fields else None
+        return posted is not None and posted[1]
 
     def clean(self):
         cleaned = super().clean()
         if "version" in self.fields and cleaned.get("version") is None:
-            # A page older than a day, or a hand-made request.
-            raise forms.ValidationError(
-                _("This form is out of date: open the page again."), code="no_version"
-            )
+            # A hand-made request, a page of another record, or one whose token
+            # the server cannot read (from before versions were signed, or
+            # signed with a retired key). Nothing is saved, and no history is
+            # told: the page comes back with what was typed, the record's
+            # values now where they differ (what anyone who may edit it sees
+            # by opening it), and a token of the version now, so that saving
+            # again after a look goes through.
+            self._show_current_version()
+            errors = [
+                forms.ValidationError(
+                    _(
+                        "Nothing was saved: this page does not show which version of the "
+                        "record it was opened on. What you entered is kept; check it and "
+                        "save again."
+                    ),
+                    code="no_version",
+                )
+            ]
+            if differences := self._differences_from_record(cleaned):
+                errors.append(
+                    forms.ValidationError(
+                        _("The record as it is now holds: %(values)s."),
+                        code="record_now",
+                        params={"values": "; ".join(differences)},
+                    )
+                )
+            raise forms.ValidationError(errors)
         return cleaned
+
+    def _show_current_version(self):
+        data = self.data.copy()
+        data[self.add_prefix("version")] = VersionField.token(self.instance)
+        self.data = data
+
+    def _differences_from_record(self, cleaned):
+        """For each field whose posted value is not the record's now, its
+        label and the value now (read before the ModelForm writes the posted
+        values into the instance)."""
+        differences = []
+        for name in self._meta.fields or ():
+            if name not in cleaned or name not in self.fields:
+                continue
+            model_field = self.instance._meta.get_field(name)
+            now = model_field.value_from_object(self.instance)
+            field = self.fields[name]
+            if plain_value(cleaned[name]) == plain_value(now):
+                continue
+            shown_now = field.widget.format_value(field.prepare_value(now))
+            if shown_now == self.data.get(self.add_prefix(name)):
+                continue  # the same value at another precision or format
+            if model_field.is_relation:
+                text = str(getattr(self.instance, name) or "")
+            else:
+                text = shown(self.instance, name, plain_value(now))
+            differences.append(f"{field.label}: {text or NO_VALUE}")
+        return differences
 
     def after_conflict(self, conflict):
         """The form again after `conflict`: the record as it is now with what
         this user changed on top, and the current version. A field that
         someone else changed and this user left as it was shows the new value;
-        a field both changed shows this user's (the message shows theirs)."""
+        a field both changed shows this user's (the message shows theirs).
+        A page opened more than a day ago is not told what others changed,
+        only that the record has changed (VersionField)."""
         initial = {}
         for name, value in self.cleaned_data.items():
             before = conflict.raw_changes.get(name)
@@ -217,7 +299,7 @@ class VersionedFormMixin:
                 continue
             initial[name] = value
         form = type(self)(instance=conflict.record, initial=initial)
-        form.conflict = conflict
+        form.conflict = conflict if self.opened_within_a_day else conflict.without_history()
         return form
 
     def _left_as_shown(self, name, before):
@@ -380,17 +462,22 @@ class CustomerMergeForm(forms.Form):
     def __init__(self, *args, keep, other, **kwargs):
         super().__init__(*args, **kwargs)
         self.keep, self.other = keep, other
-        # The versions of the two records the user chose from: if either has
-        # changed since, the choices were made on other values (the merge
-        # service refuses; the page shows the records again).
+        # The versions of the two records the user chose from, signed as on
+        # the edit forms (VersionField): if either has changed since, the
+        # choices were made on other values (the merge service refuses; the
+        # page shows the records again, with what changed if it was opened
+        # within the day).
+        self.posted = {}
         for name, record in (("keep_version", keep), ("other_version", other)):
-            self.fields[name] = forms.IntegerField(
-                widget=forms.HiddenInput, required=False, initial=record.version
-            )
-        self.stale = self.is_bound and (
-            self.data.get("keep_version"),
-            self.data.get("other_version"),
-        ) != (str(keep.version), str(other.version))
+            field = VersionField(record=record, initial=VersionField.token(record))
+            self.fields[name] = field
+            if self.is_bound:
+                posted = field.widget.value_from_datadict(self.data, self.files, name)
+                self.posted[name] = field.read(posted)
+        self.stale = self.is_bound and any(
+            posted is None or posted[0] != record.version
+            for posted, record in zip(self.posted.values(), (keep, other), strict=True)
+        )
         self.differing = []
         for name in CUSTOMER_FIELDS:
             mine, theirs = getattr(keep, name), getattr(other, name)
@@ -407,6 +494,12 @@ class CustomerMergeForm(forms.Form):
                 required=not self.stale,
             )
 
+    @property
+    def opened_within_a_day(self):
+        """Whether a refused merge may tell what changed since the page was
+        opened (as VersionedFormMixin)."""
+        return bool(self.posted) and all(posted and posted[1] for posted in self.posted.values())
+
     @staticmethod
     def _shown(customer, name):
         if name == "country":
@@ -420,8 +513,21 @@ class CustomerMergeForm(forms.Form):
         cleaned = super().clean()
         if self.stale:
             if cleaned.get("keep_version") is None or cleaned.get("other_version") is None:
+                # Made by hand, or a page the server cannot read: no history is
+                # told. The choices on the page are the records as they are
+                # now; with tokens of their versions now, merging again after
+                # a look goes through.
+                data = self.data.copy()
+                data["keep_version"] = VersionField.token(self.keep)
+                data["other_version"] = VersionField.token(self.other)
+                self.data = data
                 raise forms.ValidationError(
-                    _("This form is out of date: open the page again."), code="no_version"
+                    _(
+                        "Nothing was merged: this page does not show which versions of the "
+                        "records it was opened on. Check the choices below, which show the "
+                        "records as they are now, and merge again."
+                    ),
+                    code="no_version",
                 )
             cleaned["values"] = {}
             return cleaned

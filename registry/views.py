@@ -533,8 +533,9 @@ def customer_merge_confirm(request, pk, other_pk):
             return customer_gone(request, gone)
         except EditConflict as error:
             # A record changed while the values were chosen: choose again from
-            # the records as they are now (shown, so audited as a view).
-            conflict = error
+            # the records as they are now (shown, so audited as a view). What
+            # changed is told only to a page opened within the day.
+            conflict = error if form.opened_within_a_day else error.without_history()
             customer, other = conflict.current
             picks = {name: value for name, value in request.POST.items() if value == "other"}
             form = CustomerMergeForm(initial=picks, keep=customer, other=other)

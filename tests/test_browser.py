@@ -2,8 +2,11 @@
 
 import json
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -11,6 +14,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from registry.models import Customer
+from registry.once import SUBMISSION_SECONDS
+from registry.services import customer_update
 
 from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
 from .test_imports import csv_bytes
@@ -92,6 +97,36 @@ def test_staff_finds_and_corrects_a_customer_and_the_manager_sees_the_trail(
         "+358401112233 → +358501234567"
     )
     expect(history.get_by_role("row").filter(has_text="toimisto").first).to_be_visible()
+
+
+def test_an_edit_page_left_open_overnight_keeps_what_was_typed(
+    page, live_server, log_in, staff_member, register_manager
+):
+    """The page is opened, the city typed; someone moves the customer; the
+    Save is clicked the next day. Nothing typed is lost, and no history is
+    shown; the second Save goes through."""
+    customer = CustomerFactory(street_address="Ensitie 1", city="Joensuu", postal_code="80100")
+    log_in(page, staff_member)
+    page.goto(live_server.url + f"/customers/{customer.pk}/edit/")
+    page.get_by_label("Postitoimipaikka").fill("Kuopio")
+    for street in ("Toinentie 2", "Kolmastie 3"):
+        customer_update(
+            customer=Customer.objects.get(pk=customer.pk),
+            data={"street_address": street},
+            by=register_manager,
+        )
+    later = time.time() + SUBMISSION_SECONDS + 60
+    with mock.patch("django.core.signing.time", SimpleNamespace(time=lambda: later)):
+        page.get_by_role("button", name="Tallenna").click()
+        note = page.locator("#edit-outdated")
+        expect(note).to_contain_text("Sivu oli auki yli vuorokauden")
+        expect(page.get_by_text("Toinentie 2")).to_have_count(0)
+        expect(page.get_by_label("Katuosoite")).to_have_value("Kolmastie 3")
+        expect(page.get_by_label("Postitoimipaikka")).to_have_value("Kuopio")
+        page.get_by_role("button", name="Tallenna").click()
+        expect(page.get_by_text("Muutokset tallennettu.")).to_be_visible()
+    customer.refresh_from_db()
+    assert (customer.street_address, customer.city) == ("Kolmastie 3", "Kuopio")
 
 
 def test_consent_given_then_withdrawn_changes_the_marketing_list(

@@ -7,6 +7,7 @@ from registry import views
 from registry.audit.models import AuditEvent
 from registry.audit.services import customer_viewed
 from registry.concurrency import CustomerGone
+from registry.forms import VersionField
 from registry.models import Customer
 from registry.rights.erasure import customer_erase
 from registry.services import customer_merge
@@ -21,6 +22,15 @@ from .factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def versions(keep, remove):
+    """The merge page's versions of the two records as they are now (signed)."""
+    return {
+        "keep_version": VersionField.token(keep),
+        "other_version": VersionField.token(remove),
+    }
+
 
 #: One way to attach a row of each model that points at Customer. A new model
 #: with a relation to Customer must be added here (the first test says so), and
@@ -121,8 +131,7 @@ def test_merge_in_the_browser_flow(client, pair, register_manager):
             "phone": "keep",
             "street_address": "keep",
             "city": "other",
-            "keep_version": keep.version,
-            "other_version": remove.version,
+            **versions(keep, remove),
         },
     )
     assert response.url == keep.get_absolute_url()
@@ -139,9 +148,7 @@ def test_a_merge_that_would_leave_no_way_to_reach_is_refused(client, register_ma
     )
     client.force_login(register_manager)
     confirm = reverse("registry:customer-merge-confirm", args=[keep.pk, remove.pk])
-    response = client.post(
-        confirm, {"email": "keep", "phone": "other", "keep_version": 1, "other_version": 1}
-    )
+    response = client.post(confirm, {"email": "keep", "phone": "other", **versions(keep, remove)})
     assert response.status_code == 200
     assert "vähintään yksi tapa tavoittaa" in response.content.decode()
     assert Customer.objects.count() == 2
@@ -166,7 +173,7 @@ def test_records_in_different_countries_can_be_merged(client, register_manager):
     assert page.status_code == 200
     choices = dict(page.context["form"].fields["country"].choices)
     assert (choices["keep"], choices["other"]) == ("Suomi", "Saksa")
-    data = {"keep_version": keep.version, "other_version": remove.version}
+    data = versions(keep, remove)
     for field in page.context["form"].visible_fields():
         data[field.name] = "other" if field.name == "country" else "keep"
     assert client.post(confirm, data).url == keep.get_absolute_url()

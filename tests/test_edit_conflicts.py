@@ -305,11 +305,13 @@ def test_every_edit_page_carries_the_version_of_its_record(client, register_mana
     }.items():
         value = client.get(url).context["form"]["version"].value()
         assert VersionField(record=record).clean(value) == 1, url
-    body = client.get(
+    # So are the merge page's two versions, each with its own record.
+    merge = client.get(
         reverse("registry:customer-merge-confirm", args=[customer.pk, other.pk])
-    ).content.decode()
-    for name in ("keep_version", "other_version"):
-        assert f'type="hidden" name="{name}" value="1"' in body, name
+    ).context["form"]
+    for name, record in (("keep_version", customer), ("other_version", other)):
+        assert VersionField(record=record).clean(merge[name].value()) == 1, name
+        assert VersionField(record=record).clean("1") is None, name
 
 
 def test_two_register_managers_editing_one_account(client, register_manager, staff_member):
