@@ -542,9 +542,10 @@ def customer_merge_confirm(request, pk, other_pk):
         else:
             messages.success(request, _("The records were merged."))
             return redirect(customer)
-    if request.method == "GET" or conflict is not None:
-        for shown in (customer, other):
-            customer_viewed(customer=shown, by=request.user, request=request, via="merge")
+    # Every showing of the page shows both records: the first, a refused
+    # choice (invalid, or from a page without a version) and a conflict.
+    for shown in (customer, other):
+        customer_viewed(customer=shown, by=request.user, request=request, via="merge")
     return render(
         request,
         "registry/customer_merge_confirm.html",

@@ -154,6 +154,28 @@ def test_a_merge_that_would_leave_no_way_to_reach_is_refused(client, register_ma
     assert Customer.objects.count() == 2
 
 
+@pytest.mark.parametrize("hand_made", [False, True])
+def test_a_refused_choice_shows_both_records_again_and_is_audited(
+    client, register_manager, hand_made
+):
+    """Found with i-expiredform: a refused post showed both records without a
+    read in the trail (only a first showing and a conflict were recorded)."""
+    keep = CustomerFactory(email="", phone="+358401111111", street_address="", city="")
+    remove = CustomerFactory(email="a@example.invalid", phone="", street_address="", city="")
+    client.force_login(register_manager)
+    confirm = reverse("registry:customer-merge-confirm", args=[keep.pk, remove.pk])
+    posted = {"email": "keep", "phone": "other"}  # no way left to reach them
+    if not hand_made:
+        posted |= versions(keep, remove)
+    response = client.post(confirm, posted)
+    assert response.status_code == 200
+    assert Customer.objects.count() == 2
+    reads = AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_VIEWED)
+    assert sorted((event.target_id, event.detail.get("via")) for event in reads) == sorted(
+        [(str(keep.pk), "merge"), (str(remove.pk), "merge")]
+    )
+
+
 def test_a_record_cannot_be_merged_with_itself(client, pair, register_manager):
     keep, _ = pair
     client.force_login(register_manager)
