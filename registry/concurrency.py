@@ -68,6 +68,9 @@ class EditConflict(Exception):
     #: told weeks of the record's history. It is told only that the record
     #: has changed since.
     history_told = True
+    #: "Label: value now" of the fields the form shows otherwise, when no
+    #: change is told (VersionedFormMixin.after_conflict).
+    record_now = ()
 
     @property
     def record(self):

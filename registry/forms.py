@@ -262,16 +262,17 @@ class VersionedFormMixin:
         data[self.add_prefix("version")] = VersionField.token(self.instance)
         self.data = data
 
-    def _differences_from_record(self, cleaned):
+    def _differences_from_record(self, cleaned, record=None):
         """For each field whose posted value is not the record's now, its
-        label and the value now (read before the ModelForm writes the posted
-        values into the instance)."""
+        label and the value now: of `record`, or of the form's instance
+        (read before the ModelForm writes the posted values into it)."""
+        record = self.instance if record is None else record
         differences = []
         for name in self._meta.fields or ():
             if name not in cleaned or name not in self.fields:
                 continue
-            model_field = self.instance._meta.get_field(name)
-            now = model_field.value_from_object(self.instance)
+            model_field = record._meta.get_field(name)
+            now = model_field.value_from_object(record)
             field = self.fields[name]
             if plain_value(cleaned[name]) == plain_value(now):
                 continue
@@ -279,9 +280,9 @@ class VersionedFormMixin:
             if shown_now == self.data.get(self.add_prefix(name)):
                 continue  # the same value at another precision or format
             if model_field.is_relation:
-                text = str(getattr(self.instance, name) or "")
+                text = str(getattr(record, name) or "")
             else:
-                text = shown(self.instance, name, plain_value(now))
+                text = shown(record, name, plain_value(now))
             differences.append(f"{field.label}: {text or NO_VALUE}")
         return differences
 
@@ -291,7 +292,11 @@ class VersionedFormMixin:
         someone else changed and this user left as it was shows the new value;
         a field both changed shows this user's (the message shows theirs).
         A page opened more than a day ago is not told what others changed,
-        only that the record has changed (VersionField)."""
+        only that the record has changed (VersionField). When no change is
+        told (that page, or a record whose changes the trail keeps elsewhere,
+        as a session's under its course), the conflict lists the record's
+        values now where the form shows another: saving again without a look
+        would otherwise undo them unseen."""
         initial = {}
         for name, value in self.cleaned_data.items():
             before = conflict.raw_changes.get(name)
@@ -299,7 +304,10 @@ class VersionedFormMixin:
                 continue
             initial[name] = value
         form = type(self)(instance=conflict.record, initial=initial)
-        form.conflict = conflict if self.opened_within_a_day else conflict.without_history()
+        told = conflict if self.opened_within_a_day else conflict.without_history()
+        if not told.edits:
+            told.record_now = self._differences_from_record(initial, conflict.record)
+        form.conflict = told
         return form
 
     def _left_as_shown(self, name, before):

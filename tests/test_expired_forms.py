@@ -365,3 +365,24 @@ def test_plain_versions_on_the_merge_page_tell_no_history(client, pair, staff_me
     assert client.post(url, submitted(again)).status_code == 302
     keep.refresh_from_db()
     assert (keep.email, keep.city) == ("sitten@example.invalid", "Liperi")
+
+
+def test_a_session_conflict_lists_the_values_now_where_the_form_shows_others(
+    client, staff_member, register_manager
+):
+    """A session's changes are in its course's trail, so a refused save could
+    not say what changed, and the form came back with every posted value:
+    saving again without a look undid the other's change unseen. Now the
+    note lists the session's values where the form shows others."""
+    course = CourseFactory(location="Sali 1")
+    session = course.sessions.get()
+    url = reverse("courses:session-update", args=[course.pk, session.pk])
+    client.force_login(staff_member)
+    form = opened(client, url)
+    session_update(session=session, data={"location": "Sali 2"}, by=register_manager)
+    refused = client.post(url, submitted(form, location="Sali 1"))
+    assert refused.status_code == 200
+    conflict = refused.context["form"].conflict
+    assert conflict.record_now == ["Paikka: Sali 2"]
+    assert "<li>Paikka: Sali 2</li>" in refused.content.decode()
+    assert refused.context["form"]["location"].value() == "Sali 1"  # theirs, to decide
