@@ -53,7 +53,7 @@ class CustomerGone(Exception):
 class EditConflict(Exception):
     """A save refused because the record changed since the form was opened."""
 
-    def __init__(self, *, current, edits, raw_changes):
+    def __init__(self, *, current, edits, raw_changes, complete=True):
         super().__init__("The record changed since the form was opened.")
         #: The rows as they are now (the first is the record edited).
         self.current = current
@@ -61,6 +61,13 @@ class EditConflict(Exception):
         self.edits = edits
         #: {field: [value when the form was opened, value now]} as stored text.
         self.raw_changes = raw_changes
+        #: Whether `edits` tell every save of the record edited since the form
+        #: was opened. Not when a version was raised without an event saying
+        #: what changed: an erasure blanking a name in a request's notes, or a
+        #: session's change (in its course's trail). A field such a save
+        #: changed is not in `raw_changes`, so the form shows the user's old
+        #: value there; the eighth probe: the erased name went back unseen.
+        self.complete = complete
 
     #: Whether the page is told what others changed (`edits`). Not a page
     #: opened more than a day ago: its version is the server's
@@ -97,7 +104,7 @@ def check_version(*rows_and_versions, actions):
     if not stale:
         return
     edited = rows_and_versions[0][0]
-    edits, raw_changes = [], {}
+    edits, raw_changes, told_versions = [], {}, set()
     for row, version in stale:
         events = (
             AuditEvent.objects.for_target(row)
@@ -119,10 +126,20 @@ def check_version(*rows_and_versions, actions):
                 )
             )
             if row is edited:
+                told_versions.add(event.detail.get("version"))
                 for name, (old, new) in changes.items():
                     raw_changes[name] = [raw_changes.get(name, [old])[0], new]
+    # Each save of the record raises its version by one and names the new
+    # version in its event: a step with no event was not told.
+    posted = rows_and_versions[0][1]
+    complete = posted is None or len(
+        {step for step in told_versions if isinstance(step, int) and step <= edited.version}
+    ) >= (edited.version - posted)
     raise EditConflict(
-        current=[row for row, _version in rows_and_versions], edits=edits, raw_changes=raw_changes
+        current=[row for row, _version in rows_and_versions],
+        edits=edits,
+        raw_changes=raw_changes,
+        complete=complete,
     )
 
 

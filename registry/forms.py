@@ -292,11 +292,12 @@ class VersionedFormMixin:
         someone else changed and this user left as it was shows the new value;
         a field both changed shows this user's (the message shows theirs).
         A page opened more than a day ago is not told what others changed,
-        only that the record has changed (VersionField). When no change is
-        told (that page, or a record whose changes the trail keeps elsewhere,
-        as a session's under its course), the conflict lists the record's
-        values now where the form shows another: saving again without a look
-        would otherwise undo them unseen."""
+        only that the record has changed (VersionField). When not every
+        change is told (that page; a record whose changes the trail keeps
+        elsewhere, as a session's under its course; a request whose notes an
+        erasure blanked), the conflict lists the record's values now where
+        the form shows another: saving again without a look would otherwise
+        undo them unseen (the eighth probe: an erased name written back)."""
         initial = {}
         for name, value in self.cleaned_data.items():
             before = conflict.raw_changes.get(name)
@@ -305,7 +306,7 @@ class VersionedFormMixin:
             initial[name] = value
         form = type(self)(instance=conflict.record, initial=initial)
         told = conflict if self.opened_within_a_day else conflict.without_history()
-        if not told.edits:
+        if not told.edits or not told.complete:
             told.record_now = self._differences_from_record(initial, conflict.record)
         form.conflict = told
         return form
