@@ -3,9 +3,11 @@ a day, the audit trail's details in words and the changed tables), each test
 failing on the code before its fix."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
+from registry.audit.models import AuditEvent
 from registry.erasure import ERASED
 from registry.rights.erasure import customer_erase
 from registry.rights.models import DataSubjectRequest
@@ -76,3 +78,45 @@ def test_a_conflict_the_trail_tells_whole_lists_no_record_values(client, registe
     body = refused.content.decode()
     assert "\u2013 → Selvitys kesken" in body
     assert "Tietueessa on nyt" not in body and "ei kerro" not in body
+
+
+# --- A detail naming the other side of a relation answered 500 ---------------
+
+
+HOSTILE_DETAIL = {
+    "fields": ["consents", "enrollments", "<b>nimi</b>"],
+    "changes": {
+        "data_subject_requests": ["<i>vanha</i>", "uusi"],
+        "messages": {"<s>": 1},
+        "city": ["<script>x</script>", None],
+    },
+    "via": {"<u>missä</u>": ["edit"]},
+}
+
+
+def test_a_detail_naming_the_other_side_of_a_relation_is_shown_as_text(
+    register_manager,
+):
+    """The trail's details name fields by their labels (`fields` since the
+    details are in words, `changes` before): a name that is the other side of
+    a relation (`consents`, `enrollments`, `messages`: a model's reverse
+    accessor has no label) answered 500 on the customer's page and the audit
+    trail. The detail is JSON and may hold anything: such a name is shown as
+    it is, escaped."""
+    customer = CustomerFactory()
+    AuditEvent.objects.create(
+        action=AuditEvent.Action.CUSTOMER_CHANGED,
+        target_type="registry.customer",
+        target_id=str(customer.pk),
+        detail=HOSTILE_DETAIL,
+    )
+    client = Client(raise_request_exception=False)
+    client.force_login(register_manager)
+    for url in (customer.get_absolute_url(), reverse("registry:audit-trail")):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.content.decode()
+        assert "consents, enrollments, &lt;b&gt;nimi&lt;/b&gt;" in body, url
+        assert "data_subject_requests: &lt;i&gt;vanha&lt;/i&gt; → uusi" in body, url
+        for markup in ("<b>nimi", "<i>vanha", "<s>", "<script>x", "<u>missä"):
+            assert markup not in body, (url, markup)

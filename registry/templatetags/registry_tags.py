@@ -4,7 +4,7 @@ from django import template
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import BooleanField
+from django.db.models import BooleanField, ForeignObjectRel
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
@@ -116,11 +116,16 @@ CHANGED_MODELS = ("registry.customer", "registry.datasubjectrequest", "courses.c
 
 
 def _changed_field(name):
+    """The field of that name of a model whose changes the trail names. Not
+    the other side of a relation (`consents`, `enrollments`): it has no label
+    nor choices, and a detail naming one answered 500 (the eighth probe)."""
     for label in CHANGED_MODELS:
         try:
-            return apps.get_model(label)._meta.get_field(name)
+            field = apps.get_model(label)._meta.get_field(name)
         except (LookupError, FieldDoesNotExist):
             continue
+        if not isinstance(field, ForeignObjectRel):
+            return field
     return None
 
 
