@@ -1,8 +1,9 @@
 """An import's memory grows with a chunk of rows, not with the whole file:
-the preview keeps each row as JSON text once it is decided, the import makes
-rows of those texts a chunk at a time. Holding every row's check at once took
-4.8 KB a row in the preview and 2.8 KB in the import here, and 274 MB for
-50,000 rows (docs/benchmarks.md, "The import in less memory")."""
+the preview writes each chunk of rows as the preview's rows once it is
+decided, the import makes rows of their texts a chunk at a time. Holding
+every row's check at once took 4.8 KB a row in the preview and 2.8 KB in the
+import here, and 274 MB for 50,000 rows (docs/benchmarks.md, "The import in
+less memory")."""
 
 import datetime
 import tracemalloc
@@ -27,9 +28,10 @@ ROWS = 2000
 CHUNK = 200
 
 #: Bytes a row at most at the peak of each step, beyond what it started
-#: with. Measured on SQLite (2,000 rows): preview 1.8 KB, import 1.4 KB a
-#: row; with every row held at once, 4.8 and 2.8 KB.
-PREVIEW_BYTES_A_ROW = 2500
+#: with. Measured on SQLite (2,000 rows): preview 1.1 KB, import 1.4 KB a
+#: row; with every row held at once, 4.8 and 2.8 KB, and with the preview's
+#: rows held as JSON texts until all were checked, 1.7 KB for the preview.
+PREVIEW_BYTES_A_ROW = 1300
 IMPORT_BYTES_A_ROW = 2000
 
 

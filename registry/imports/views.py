@@ -29,6 +29,7 @@ from .services import (
     import_cancel,
     import_choices_save,
     import_preview_kept,
+    import_preview_rows,
     import_preview_start,
     import_rejects_download,
     import_samples,
@@ -94,7 +95,9 @@ def import_detail(request, pk):
     """A waiting import: column mapping and preview, then confirm or cancel.
     A handled import: what it did, its rejected rows, and undo."""
     customer_import = get_object_or_404(
-        CustomerImport.objects.select_related("created_by", "undone_by"), pk=pk
+        # Not the file (4.7 MB for 50,000 rows): no page shows it.
+        CustomerImport.objects.select_related("created_by", "undone_by").defer("content"),
+        pk=pk,
     )
     if customer_import.status == CustomerImport.Status.PENDING:
         if customer_import.task_active:
@@ -192,9 +195,8 @@ def _preview(request, customer_import):
     show = PreviewFilterForm(request.GET).values()["show"]
     rows = []
     if preview is not None:
-        rows = preview["rows"]
-        if show:
-            rows = [row for row in rows if row["outcome"] == show]
+        # Only the page's rows are read (and counted): not the whole file's.
+        rows = import_preview_rows(customer_import, preview, outcome=show)
     page = Paginator(rows, PREVIEW_ROWS).get_page(request.GET.get("page"))
     # (Those still in the register: the preview was kept at the check.)
     matched = list(
@@ -227,6 +229,7 @@ def _preview(request, customer_import):
             ]
             if preview
             else [],
+            "row_total": sum(preview["counts"].values()) if preview else 0,
             "page_obj": page,
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
             "query_string": urlencode({"show": show}) if show else "",
