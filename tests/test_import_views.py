@@ -385,3 +385,52 @@ def test_a_page_of_the_preview_does_not_read_the_whole_file(client, staff_member
     small, large = peak_of_a_page(200), peak_of_a_page(2200)
     # Measured 7-27 KB more (SQLite, PostgreSQL); every row decoded, 3.4 MB.
     assert large - small < 400_000, (small, large)
+
+
+def test_rejected_rows_naming_a_customer_are_a_read_of_that_customer(client, staff_member):
+    """A rejected row may hold the address of a customer in the register:
+    rejected for another of its cells, or as a copy of an earlier row of the
+    file (which matched the customer). The preview's page of such rows, the
+    list of them on the import's page and their download show it: each is
+    a read of that customer, found by "who saw my data"."""
+    by_email = CustomerFactory(email="tunnettu@example.invalid", phone="")
+    by_phone = CustomerFactory(email="", phone="+358401112299")
+    other = CustomerFactory()
+    client.force_login(staff_member)
+    rows = [
+        HEADER,
+        person(first="Tunnettu", email=by_email.email, phone=""),
+        # The same address again (in capitals): rejected as a copy of row 2.
+        person(first="Kopio", email=by_email.email.upper(), phone=""),
+        # Without a first name, with the other customer's number.
+        person(first="", email="uusi@example.invalid", phone="040 111 2299"),
+    ]
+    response = post_file(client, csv_bytes(rows))
+    customer_import = CustomerImport.objects.get()
+
+    def reads(customer, via):
+        return [
+            event
+            for event in AuditEvent.objects.for_customer(customer).filter(actor=staff_member)
+            if event.action == via or event.detail.get("via") == via
+        ]
+
+    page = client.get(response.url + "?show=reject").context["page_obj"]
+    assert [row["number"] for row in page] == [3, 4]
+    assert len(reads(by_email, "import_preview")) == 1
+    assert len(reads(by_phone, "import_preview")) == 1
+
+    client.post(response.url, {**mapping_data(customer_import), "confirm": ""})
+    customer_import.refresh_from_db()
+    assert customer_import.rejected_count == 2 and customer_import.matched_count == 1
+    assert client.get(response.url).status_code == 200
+    assert len(reads(by_email, "import_rejected")) == 1
+    assert len(reads(by_phone, "import_rejected")) == 1
+
+    download = client.get(reverse("registry:import-rejected", args=[customer_import.pk]))
+    assert b"".join(download.streaming_content)
+    event = AuditEvent.objects.get(action="import_rejects_downloaded")
+    assert event.detail["customers"] == 2
+    assert reads(by_email, "import_rejects_downloaded") == [event]
+    assert reads(by_phone, "import_rejects_downloaded") == [event]
+    assert AuditEvent.objects.for_customer(other).count() == 0

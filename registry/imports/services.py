@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create, client_ip
+from registry.audit.services import audit_event_create, client_ip, link_shown_customers
 from registry.background import (
     PlainError,
     cycle_collector_paused,
@@ -34,6 +34,7 @@ from .analysis import (
     analyse,
     analysis_from_checked,
     checked_row,
+    customers_named,
     decided_rows,
     guess_mapping,
     mapping_problems,
@@ -749,15 +750,50 @@ def imports_expire(now=None):
 
 @transaction.atomic
 def import_rejects_download(*, customer_import, by, request=None):
-    """Audit a download of an import's rejected rows and return their table."""
-    audit_event_create(
+    """Audit a download of an import's rejected rows and return their table.
+    The event is linked to each customer of the register whose address a
+    rejected row holds (rejected_rows_customers), as a list read is: "who
+    saw my data" finds the file that held theirs."""
+    rejected = customer_import.rejected_rows
+    named = rejected_rows_customers(customer_import, rejected)
+    event = audit_event_create(
         action=AuditEvent.Action.IMPORT_REJECTS_DOWNLOADED,
         by=by,
         target=customer_import,
         request=request,
-        detail={"file": customer_import.file_name, "rows": len(customer_import.rejected_rows)},
+        detail={
+            "file": customer_import.file_name,
+            "rows": len(rejected),
+            "customers": len(named),
+        },
     )
+    link_shown_customers(event, sorted(named))
     return rejected_rows_table(customer_import)
+
+
+def rejected_rows_customers(customer_import, rows):
+    """The ids of the customers in the register whom these rejected rows of
+    `customer_import` (items of its rejected_rows) name by an email address
+    or a phone number of theirs, in the columns the import took them from
+    (analysis.customers_named): a row rejected for another of its cells, or
+    as a copy of an earlier row of the file, may hold a customer's. Asked a
+    chunk of rows at a time."""
+    mapping = customer_import.mapping
+    columns = [mapping.index(name) if name in mapping else None for name in ("email", "phone")]
+    if columns == [None, None]:
+        return set()
+
+    def cell(item, column):
+        cells = item.get("cells") or []
+        return str(cells[column]) if column is not None and column < len(cells) else ""
+
+    named = set()
+    for start in range(0, len(rows), checking.DECIDE_CHUNK):
+        chunk = rows[start : start + checking.DECIDE_CHUNK]
+        named |= customers_named(
+            [cell(item, columns[0]) for item in chunk], [cell(item, columns[1]) for item in chunk]
+        )
+    return named
 
 
 def rejected_rows_table(customer_import):

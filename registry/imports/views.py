@@ -18,7 +18,7 @@ from registry.exports import csv_response
 from registry.models import Customer
 from registry.query_forms import QueryForm
 
-from .analysis import ImportOptions, Outcome
+from .analysis import ImportOptions, Outcome, customers_named
 from .forms import ImportMappingForm, ImportUploadForm, UnsubscribeUploadForm
 from .models import IMPORT_PERMISSION, UNSUBSCRIBE_PERMISSION, CustomerImport, UnsubscribeImport
 from .reading import ImportFileError
@@ -36,6 +36,7 @@ from .services import (
     import_undo,
     import_upload,
     plain_file_name,
+    rejected_rows_customers,
 )
 from .unsubscribes import (
     PREVIEW_SHOWN,
@@ -113,12 +114,18 @@ def import_detail(request, pk):
             by=request.user,
             request=request,
         )
+    rejected_rows = customer_import.rejected_rows[:500]
+    if named := rejected_rows_customers(customer_import, rejected_rows):
+        # Rejected rows shown that hold a customer's address: a read of them.
+        customers_listed(
+            ids=sorted(named), via="import_rejected", by=request.user, request=request
+        )
     return render(
         request,
         "registry/import_detail.html",
         {
             "customer_import": customer_import,
-            "rejected_rows": customer_import.rejected_rows[:500],
+            "rejected_rows": rejected_rows,
             "kept": [
                 (kept_customers.get(int(pk)), UndoReason(reason).label)
                 for pk, reason in kept.items()
@@ -199,16 +206,21 @@ def _preview(request, customer_import):
         rows = import_preview_rows(customer_import, preview, outcome=show)
     page = Paginator(rows, PREVIEW_ROWS).get_page(request.GET.get("page"))
     # (Those still in the register: the preview was kept at the check.)
-    matched = list(
+    named = set(
         Customer.objects.filter(
             pk__in=[row["match_id"] for row in page.object_list if row.get("match_id")]
         ).values_list("pk", flat=True)
     )
-    if matched:
+    # A rejected row shows what the file holds: maybe a customer's address.
+    rejected = [row for row in page.object_list if row["outcome"] == Outcome.REJECT]
+    named |= customers_named(
+        [row["email"] for row in rejected], [row["phone"] for row in rejected]
+    )
+    if named:
         # A row that matches a record links to it: which addresses of the
         # file are customers, and their numbers, is a list read (fifth probe).
         customers_listed(
-            ids=matched,
+            ids=sorted(named),
             via="import_preview",
             by=request.user,
             request=request,
