@@ -206,10 +206,10 @@ def _preview_rows_of(customer_import):
 def _preview_rows_write(customer_import, key, rows):
     """Write the preview rows `rows` ([(place, outcome, place among the
     outcome's rows, shown JSON text, checked JSON text)]) of the check
-    `key`, each chunk committed at once (outside
-    a transaction, the worker's progress reports are seen meanwhile, and
-    SQLite's writers are not kept waiting): on PostgreSQL with COPY, else
-    with one INSERT for them all."""
+    `key`, each chunk committed at once (outside a transaction, the
+    worker's progress reports are seen meanwhile, and SQLite's writers are
+    not kept waiting): on PostgreSQL with COPY, else with one INSERT of
+    many rows."""
     if not rows:
         return
     meta = ImportPreviewRow._meta
