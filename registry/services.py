@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 
 from registry.roles import role_code
 
-from .audit.models import AuditEvent
+from .audit.models import AuditEvent, CustomerKey
 from .audit.selectors import (
     AUDIT_TRAIL_HEADER,
     audit_events,
@@ -683,9 +683,25 @@ def audit_trail_export_request(*, filters, count, by, request=None):
     )
 
 
+def audit_trail_events(filters):
+    """The audit trail of the filter form's `filters` (AuditFilterForm),
+    newest first (registry.audit.selectors.audit_events). A customer's
+    number is made into the customer as the trail needs it, with the moment
+    the customer was added (CustomerKey): the exports of the whole register
+    since then held it (AuditEventQuerySet.whole_register_exports), and the
+    trail does not look it up itself: it sits below the register's models."""
+    filters = dict(filters)
+    customer_id = filters.pop("customer_id", None)
+    customer = None
+    if customer_id:
+        added = Customer.objects.filter(pk=customer_id).values_list("created_at", flat=True)
+        customer = CustomerKey(customer_id, added.first())
+    return audit_events(**filters, customer=customer)
+
+
 def audit_trail_export_write(export, *, progress=None):
     """Write the filtered audit trail into the export's file (in the worker)."""
-    events = audit_events(**audit_filters_from_json(export.parameters))
+    events = audit_trail_events(audit_filters_from_json(export.parameters))
     return _export_file_write(
         export,
         AUDIT_TRAIL_HEADER,

@@ -33,11 +33,13 @@ def linked(event):
 
 
 def exported_events(customer):
-    return list(
-        AuditEvent.objects.for_customer(customer)
-        .filter(action__endswith="_exported")
-        .values_list("action", flat=True)
-    )
+    """The exports that held `customer`, or (a number) the customer with that
+    number, as the trail's customer filter finds them."""
+    if isinstance(customer, int):
+        events = services.audit_trail_events({"customer_id": customer}).order_by()
+    else:
+        events = AuditEvent.objects.for_customer(customer)
+    return list(events.filter(action__endswith="_exported").values_list("action", flat=True))
 
 
 def on_email_list(count=1, **fields):

@@ -128,6 +128,42 @@ def test_the_audit_trail_is_the_lowest_layer():
     assert wrong == set()
 
 
+def models_named(path):
+    """The models a module looks up by a name written in it:
+    `apps.get_model("registry", "Customer")` or `apps.get_model("registry.Customer")`."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    named = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get_model"
+            and node.args
+            and all(isinstance(arg, ast.Constant) for arg in node.args)
+        ):
+            named.add(".".join(str(arg.value) for arg in node.args))
+    return named
+
+
+def test_the_audit_trail_does_not_look_up_the_registers_models_by_name():
+    """An import the walk above cannot see: the trail's lowest modules take
+    what they need of a customer from their caller (a customer, or a
+    CustomerKey with the moment it was added), instead of asking Django for
+    registry.Customer (AuditEventQuerySet.whole_register_exports did)."""
+    lowest = ("models", "services", "selectors", "erasure", "admin")
+    known = dict(modules())
+    wrong = {
+        (name, model)
+        for name in (f"registry.audit.{part}" for part in lowest)
+        for model in models_named(known[name])
+        if model.casefold().startswith("registry")
+    }
+    assert wrong == set()
+    assert models_named(ROOT / "registry/migrations/0021_import_preview_rows.py") == {
+        "registry.CustomerImport"
+    }
+
+
 def test_the_core_does_not_import_accounts():
     """The audit trail, the consent ledger and the services record the
     actor's role: its codes live in the core (registry.roles), so the core

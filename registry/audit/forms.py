@@ -28,7 +28,7 @@ class AuditFilterForm(QueryForm):
         self.fields["action"].choices = [("", _("All")), *AuditEvent.Action.choices]
 
     def filters(self):
-        """Keyword arguments for audit.selectors.audit_events; a filter
+        """The filters for registry.services.audit_trail_events; a filter
         whose value is not valid is left out (its error shows beside it)."""
         data = self.values()
 

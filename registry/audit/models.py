@@ -1,4 +1,6 @@
-from django.apps import apps
+import datetime
+from typing import NamedTuple
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
@@ -78,7 +80,7 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         the events targeting it, the list reads and filtered exports that
         showed it (linked by AuditEventCustomer), and the exports of the whole
         register made while it was in the register (whole_register_exports).
-        `customer` is a customer or its id."""
+        `customer` is a customer or a CustomerKey."""
         ids = self.customer_ids(customer)
         about = AuditEvent.objects.filter(
             target_type=CUSTOMER_TARGET, target_id__in=ids
@@ -128,7 +130,9 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
 
     def whole_register_exports(self, customer):
         """The exports of the whole register that held `customer` (a customer
-        or its id): those made at or after the moment it was added. The file
+        or a CustomerKey): those made at or after the moment it was added
+        (its created_at; the caller knows it: the trail sits below the
+        register's models and does not look it up). The file
         is written as of the event's moment (registry.services.
         register_export_write leaves out customers added later), so this is
         exact without a link per customer: a million rows an export. A
@@ -145,19 +149,26 @@ class AuditEventQuerySet(AppendOnlyQuerySet):
         few events of this kind since the customer was added, not the trail
         by time, nor every event without a target (logins, searches), which
         the index on the target would give."""
-        created_at = getattr(customer, "created_at", None)
+        created_at = customer.created_at
         if created_at is None:
-            # Not imported at the top: registry.models imports this module.
-            created_at = models.Subquery(
-                apps.get_model("registry", "Customer")
-                .objects.filter(pk=getattr(customer, "pk", customer))
-                .values("created_at")[:1]
-            )
+            return self.none()  # no longer in the register (CustomerKey)
         return self.filter(
             action=AuditEvent.Action.REGISTER_EXPORTED,
             at__gte=created_at,
             target_type__in=[WHOLE_REGISTER_TARGET, ""],
         )
+
+
+class CustomerKey(NamedTuple):
+    """A customer as the trail knows one by its number (a filter of the
+    trail): its id and when it was added to the register (its created_at;
+    None if it is no longer there, erased or merged into another). Made by
+    the register (registry.services.audit_trail_events): the trail sits
+    below its models (tests/test_layout.py) and takes what it needs of a
+    customer from its caller, as for_customer takes a customer."""
+
+    pk: int
+    created_at: datetime.datetime | None
 
 
 #: The target of an export of the whole register's event: the export
@@ -178,6 +189,7 @@ VIA_WORDS = {
     "edit": _("edit form"),
     "erase": _("erasure"),
     "import_preview": _("import preview"),
+    "import_rejected": _("rejected rows of an import"),
     "import_undo": _("undoing an import"),
     "merge": _("merging two records"),
     "message": _("message"),

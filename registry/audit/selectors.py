@@ -15,8 +15,10 @@ from django.utils.translation import gettext as _
 from .models import CUSTOMER_TARGET, AuditEvent
 
 
-def audit_events(*, user=None, action="", since=None, until=None, customer_id=None):
-    """The audit trail, newest first, filtered; the actor comes in the same query."""
+def audit_events(*, user=None, action="", since=None, until=None, customer=None):
+    """The audit trail, newest first, filtered; the actor comes in the same
+    query. `customer`: a customer or a CustomerKey (the filter form gives a
+    number: registry.services.audit_trail_events makes the key of it)."""
     events = AuditEvent.objects.select_related("actor").order_by("-at", "-id")
     if user is not None:
         events = events.filter(actor=user)
@@ -26,10 +28,10 @@ def audit_events(*, user=None, action="", since=None, until=None, customer_id=No
         events = events.filter(at__gte=since)
     if until:
         events = events.filter(at__lt=until)
-    if customer_id:
+    if customer is not None:
         # Events about the customer or the records merged into it, and the
         # lists that showed them (AuditEventQuerySet.for_customer).
-        events = events & AuditEvent.objects.for_customer(customer_id)
+        events = events & AuditEvent.objects.for_customer(customer)
     return events
 
 
@@ -53,7 +55,7 @@ def audit_trail_rows(events):
 
 
 def audit_filters_as_json(filters):
-    """audit_events()'s keyword arguments as JSON, for the task worker."""
+    """The audit filter form's filters as JSON, for the task worker."""
     return {
         "user": filters["user"].pk if filters.get("user") is not None else None,
         "action": filters.get("action") or "",

@@ -16,11 +16,11 @@ from django.utils.translation import gettext as _
 from registry.accounts.reauth import recent_authentication_required
 from registry.exports import csv_response
 from registry.models import Customer, RegisterExport
-from registry.services import audit_trail_export_request
+from registry.services import audit_trail_events, audit_trail_export_request
 
 from .forms import AuditFilterForm
 from .models import CUSTOMER_TARGET
-from .selectors import AUDIT_TRAIL_HEADER, audit_events, audit_trail_rows, event_targets
+from .selectors import AUDIT_TRAIL_HEADER, audit_trail_rows, event_targets
 from .services import audit_trail_exported, customers_listed
 
 
@@ -35,7 +35,7 @@ def audit_trail(request, user_pk=None):
         data["user"] = str(person.pk)
         data.setdefault("since", timezone.localdate().replace(day=1).isoformat())
     form = AuditFilterForm(data or None)
-    events = audit_events(**form.filters())
+    events = audit_trail_events(form.filters())
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     rows = _with_targets(page.object_list, request.user)
     # The page names the customers its events are about: a list read of them
@@ -101,7 +101,7 @@ def audit_trail_export(request):
         messages.error(request, _("Correct the filters first: nothing was exported."))
         return redirect(trail)
     filters = form.filters()
-    events = audit_events(**filters)
+    events = audit_trail_events(filters)
     count = events.count()
     if count > settings.EXPORT_INLINE_MAX_ROWS:
         export = audit_trail_export_request(

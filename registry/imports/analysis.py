@@ -20,7 +20,7 @@ from django_countries import countries
 from registry.expressions import OneOf
 from registry.forms import CustomerFieldsForm, RememberingPhoneNumber
 from registry.models import Consent, ConsentText, Customer
-from registry.phones import e164_text, format_phone
+from registry.phones import e164_text, format_phone, parse_phone
 from registry.services import CUSTOMER_FIELDS
 from registry.suppression import digests_of, suppressed_digests
 
@@ -668,9 +668,25 @@ def _match_existing(results):
     """Rows whose email or phone is already in the register are matched to that
     customer and left as they are. Two queries, by index."""
     candidates = [row for row in results if row.outcome == Outcome.CREATE]
+    by_email, by_phone = _in_register(
+        {row.data["email"].upper() for row in candidates if row.data["email"]},
+        {row.phone_text for row in candidates if row.phone_text},
+    )
+    for row in candidates:
+        email, phone = row.data["email"].upper(), row.phone_text
+        if email and email in by_email:
+            row.outcome, row.match_id = Outcome.MATCH, by_email[email]
+            row.match_reason = _("same email address")
+        elif phone and phone in by_phone:
+            row.outcome, row.match_id = Outcome.MATCH, by_phone[phone]
+            row.match_reason = _("same phone number")
+
+
+def _in_register(emails, phones):
+    """The customers with these email addresses (upper case) and phone
+    numbers (E.164): ({email: id}, {phone: id}), the oldest record of each.
+    Two queries, by index."""
     by_email, by_phone = {}, {}
-    emails = {row.data["email"].upper() for row in candidates if row.data["email"]}
-    phones = {row.phone_text for row in candidates if row.phone_text}
     if emails:
         found = (
             Customer.objects.filter(OneOf(Upper("email"), emails))
@@ -689,14 +705,22 @@ def _match_existing(results):
         )
         for phone, pk in found.order_by("pk"):
             by_phone.setdefault(phone, pk)
-    for row in candidates:
-        email, phone = row.data["email"].upper(), row.phone_text
-        if email and email in by_email:
-            row.outcome, row.match_id = Outcome.MATCH, by_email[email]
-            row.match_reason = _("same email address")
-        elif phone and phone in by_phone:
-            row.outcome, row.match_id = Outcome.MATCH, by_phone[phone]
-            row.match_reason = _("same phone number")
+    return by_email, by_phone
+
+
+def customers_named(emails, phones):
+    """The ids of the customers in the register whose email address or
+    phone number is among these, as a file or a person typed them (any
+    case and spacing; a phone in any common way): the customers whom rows
+    rejected by an import may name, by the same rule an import matches a row
+    to a customer by. A row rejected for one of its cells may still hold a
+    customer's address, and the second row of a file with an address is
+    rejected as a copy of the first, which may be a customer's."""
+    by_email, by_phone = _in_register(
+        {email.strip().upper() for email in emails if email and email.strip()},
+        {e164 for e164 in map(parse_phone, filter(None, phones)) if e164},
+    )
+    return {*by_email.values(), *by_phone.values()}
 
 
 class CustomerRowForm(CustomerFieldsForm):

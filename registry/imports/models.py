@@ -47,8 +47,9 @@ class CustomerImport(TaskState):
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=list)
     options = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
-    # What the preview showed for the current mapping, and the examples of
-    # each column from the upload ("samples"), kept with the file.
+    # What the preview found for the current mapping (its counts, when, the
+    # key of its rows), and the examples of each column from the upload
+    # ("samples"), kept with the file. The rows themselves are ImportPreviewRows.
     preview = models.JSONField(default=dict)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
@@ -112,6 +113,56 @@ class CustomerImport(TaskState):
             and self.created_count > 0
             and timezone.now() < self.undo_deadline
         )
+
+
+class ImportPreviewRow(models.Model):
+    """One row of a waiting import's preview: what the preview page shows of
+    it (`shown`) and what the import needs of its check (`checked`,
+    analysis.checked_row), written by the worker's check
+    (services.import_preview) a chunk at a time.
+
+    Rows of their own, so that a page of the preview reads the hundred rows
+    it shows and nothing else: kept inside the import's `preview` as one
+    JSON document (23 MB for 50,000 rows), every view of a page decoded the
+    whole of it (1.1 s and 125 MB, docs/benchmarks.md, "A page of the
+    preview"). Each row knows its place among all rows and among the rows
+    of its outcome, so a page is a range of places on an index, not a count
+    of the rows before it. `preview_key` is the check that wrote the row:
+    the import's `preview` names the current one, so a page never mixes two
+    checks, and the rows of an older or an unfinished check are deleted by
+    the next (and by whatever discards the preview: confirm, cancel,
+    expiry, erasure). They hold what the file holds, as the kept file does."""
+
+    customer_import = models.ForeignKey(
+        CustomerImport,
+        on_delete=models.CASCADE,
+        related_name="+",
+        # The indexes below begin with it.
+        db_index=False,
+    )
+    preview_key = models.BigIntegerField()
+    # In the order of the file, from 0: among all rows, among its outcome's.
+    place = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=10)
+    outcome_place = models.PositiveIntegerField()
+    shown = models.JSONField()
+    checked = models.JSONField()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer_import", "preview_key", "place"],
+                name="import_preview_row_place",
+            ),
+            models.UniqueConstraint(
+                fields=["customer_import", "preview_key", "outcome", "outcome_place"],
+                name="import_preview_outcome_place",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_import_id}: {self.place}"
 
 
 class UnsubscribeImport(TaskState):

@@ -1,18 +1,20 @@
 """Writing imports: upload, preview, apply, cancel, undo and expiry, each
 audited in the same transaction as the change."""
 
+import collections.abc
 import json
+import secrets
 import unicodedata
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create, client_ip
+from registry.audit.services import audit_event_create, client_ip, link_shown_customers
 from registry.background import (
     PlainError,
     cycle_collector_paused,
@@ -24,6 +26,7 @@ from registry.erasure import erasure_handler
 from registry.models import Consent, Customer
 from registry.reach import reach_changed
 
+from . import analysis as checking
 from .analysis import (
     CHECKED_VERSION,
     ImportOptions,
@@ -31,12 +34,13 @@ from .analysis import (
     analyse,
     analysis_from_checked,
     checked_row,
+    customers_named,
     decided_rows,
     guess_mapping,
     mapping_problems,
     options_problems,
 )
-from .models import IMPORT_PERMISSION, CustomerImport
+from .models import IMPORT_PERMISSION, CustomerImport, ImportPreviewRow
 from .reading import ImportFileError, read_table
 from .writing import AddedRowsWriter
 
@@ -123,45 +127,63 @@ def import_preview(customer_import, *, fresh=False, progress=None):
     quick. Confirming reuses the checked rows when the options are the same,
     and checks them again only against the register as it is then.
 
-    Each row is kept as JSON text as soon as it is decided (a chunk at a
-    time, `decided_rows`), and the preview is written from those texts:
-    holding every row's check, its shown row and its kept row as objects,
-    and then the JSON of them all, took 270 MB for 50,000 rows
-    (docs/benchmarks.md, "The import in less memory").
+    The rows are decided a chunk at a time (`decided_rows`) and each chunk
+    is written as ImportPreviewRows as soon as it is decided: nothing of the
+    rows is held beyond the file's cells not yet checked and one chunk.
+    Holding every row's check, its shown row and its kept row as objects,
+    and then the JSON of them all, took 270 MB for 50,000 rows, and their
+    JSON texts still 40 MB (docs/benchmarks.md, "The import in less
+    memory", "A page of the preview").
     """
     kept = customer_import.preview
-    if not fresh and kept.get("mapping") == customer_import.mapping:
+    if not fresh and import_preview_kept(customer_import) is not None:
         return kept["counts"]
     options = ImportOptions.from_json(customer_import.options)
     table = _read_table(customer_import, step=CustomerImport.Step.ANALYSE, progress=progress)
     row_count = len(table.rows)
     counts = dict.fromkeys(Outcome.values, 0)
-    shown, checked = [], []
-    decided = decided_rows(
-        _given_once(table.rows),
-        customer_import.mapping,
-        options,
-        progress=progress,
-        total=row_count,
-    )
-    for row in decided:
-        counts[row.outcome] += 1
-        shown.append(_json(_preview_row(row)))
-        # For the import itself, which then checks again only what the
-        # register decides (analysis_from_checked).
-        checked.append(_json(checked_row(row)))
-    preview = {
-        "mapping": customer_import.mapping,
-        "options": customer_import.options,
-        "at": timezone.now().isoformat(),
-        "counts": counts,
-        "samples": kept.get("samples"),
-    }
-    _store_preview(customer_import, preview, shown, checked, row_count=row_count)
-    # Read from the database when it is next used (rarely in the worker).
-    del customer_import.preview
-    customer_import.row_count = row_count
+    decided = file_rows_decided(table, customer_import.mapping, options, progress=progress)
+    key = secrets.randbits(62)
+    stored = False
+    try:
+        chunk = []
+        for place, row in enumerate(decided):
+            # As the page shows it, and as the import needs it (which then
+            # checks again only what the register decides,
+            # analysis_from_checked).
+            shown, checked = _json(_preview_row(row)), _json(checked_row(row))
+            chunk.append((place, row.outcome, counts[row.outcome], shown, checked))
+            counts[row.outcome] += 1
+            if len(chunk) == checking.DECIDE_CHUNK:
+                _preview_rows_write(customer_import, key, chunk)
+                chunk = []
+        _preview_rows_write(customer_import, key, chunk)
+        preview = {
+            "key": key,
+            "mapping": customer_import.mapping,
+            "options": customer_import.options,
+            "at": timezone.now().isoformat(),
+            "counts": counts,
+            "samples": kept.get("samples"),
+            "checked": {"version": CHECKED_VERSION},
+        }
+        stored = _preview_keep(customer_import, preview, key, row_count=row_count)
+    finally:
+        if not stored:
+            # Cancelled, failed, or the import was handled meanwhile.
+            _preview_rows_forget(customer_import, key)
+    customer_import.preview, customer_import.row_count = preview, row_count
     return counts
+
+
+def file_rows_decided(table, mapping, options, *, progress=None):
+    """The RowResult of each row of the file `table`, in order, decided a
+    chunk at a time (analysis.decided_rows): the table's list of rows is
+    emptied as they are checked, so that the cells of a row are held only
+    until it is decided. For the preview, and the command line's dry run."""
+    return decided_rows(
+        _given_once(table.rows), mapping, options, progress=progress, total=len(table.rows)
+    )
 
 
 def _given_once(rows):
@@ -177,72 +199,91 @@ def _given_once(rows):
 _json = json.JSONEncoder().encode
 
 
-def _preview_json(preview, shown, checked):
-    """The pieces of the JSON text of `preview` with "rows" (the texts
-    `shown`) and "checked" (the version and the texts `checked`): joined,
-    the text of the preview as `import_preview` keeps it."""
-    head = _json(preview)
-    yield head[:-1]  # without its closing brace: the rows follow
-    yield ', "rows": ['
-    yield from _joined(shown)
-    yield f'], "checked": {{"version": {CHECKED_VERSION}, "rows": ['
-    yield from _joined(checked)
-    yield "]}}"
+def _preview_rows_of(customer_import):
+    return ImportPreviewRow.objects.filter(customer_import=customer_import)
 
 
-def _joined(texts):
-    for index, text in enumerate(texts):
-        yield f",{text}" if index else text
-
-
-def _store_preview(customer_import, preview, shown, checked, *, row_count):
-    """Write the preview of a waiting import from the JSON texts of its rows.
-
-    The JSON is written as text rather than through the JSONField: the ORM
-    passes it as one value, which psycopg2 holds four times over (the text,
-    its bytes, its quoted bytes and the query): 100 MB at the moment of
-    writing 50,000 rows. On PostgreSQL the text goes in a piece at a time
-    with COPY into a temporary table, and from there into the import's row;
-    elsewhere (SQLite) as one value."""
-    table = connection.ops.quote_name(CustomerImport._meta.db_table)
-    # Only the table's own name is formatted in; every value is a parameter.
-    update = f"UPDATE {table} SET preview = {{}}, row_count = %s WHERE id = %s AND status = %s"  # noqa: S608
-    where = [row_count, customer_import.pk, CustomerImport.Status.PENDING.value]
-    pieces = _preview_json(preview, shown, checked)
+def _preview_rows_write(customer_import, key, rows):
+    """Write the preview rows `rows` ([(place, outcome, place among the
+    outcome's rows, shown JSON text, checked JSON text)]) of the check
+    `key`, each chunk committed at once (outside a transaction, the
+    worker's progress reports are seen meanwhile, and SQLite's writers are
+    not kept waiting): on PostgreSQL with COPY, else with one INSERT of
+    many rows."""
+    if not rows:
+        return
+    meta = ImportPreviewRow._meta
+    table = connection.ops.quote_name(meta.db_table)
+    names = ("customer_import", "preview_key", "place", "outcome", "outcome_place")
+    names += ("shown", "checked")
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in names)
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute(update.format("%s"), ["".join(pieces), *where])
+        if connection.vendor == "postgresql":
+            lines = (
+                f"{customer_import.pk}\t{key}\t{place}\t{outcome}\t{outcome_place}\t"
+                f"{_copy_text(shown)}\t{_copy_text(checked)}\n"
+                for place, outcome, outcome_place, shown, checked in rows
+            )
+            cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", _CopyLines(lines))
             return
-        # Dropped at once, not at the commit: the caller's transaction may
-        # write another preview (an error rolls its creation back too).
-        cursor.execute("CREATE TEMPORARY TABLE import_preview (doc text)")
-        cursor.copy_expert("COPY import_preview (doc) FROM STDIN", _CopyText(pieces))
-        cursor.execute(update.format("(SELECT doc::jsonb FROM import_preview)"), where)
-        cursor.execute("DROP TABLE import_preview")
+        cursor.executemany(
+            # Only the model's own table and columns are formatted in.
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+            [(customer_import.pk, key, *row) for row in rows],
+        )
 
 
-class _CopyText:
-    """A file to COPY one text value from, in COPY's text format, read from
-    `pieces` of JSON text (as json encodes it: printable ASCII, so a
-    backslash is the only character COPY would read otherwise)."""
+def _copy_text(text):
+    """JSON text as a value of COPY's text format. As json encodes it, it is
+    printable ASCII: a backslash is the only character COPY reads otherwise."""
+    return text.replace("\\", "\\\\")
 
-    def __init__(self, pieces):
-        self.pieces = iter(pieces)
+
+class _CopyLines:
+    """A file to COPY from, read from an iterator of lines."""
+
+    def __init__(self, lines):
+        self.lines = iter(lines)
         self.buffer = ""
-        self.done = False
 
     def read(self, size=-1):
-        while not self.done and (size < 0 or len(self.buffer) < size):
-            piece = next(self.pieces, None)
-            if piece is None:
-                self.buffer += "\n"
-                self.done = True
-            else:
-                self.buffer += piece.replace("\\", "\\\\")
+        while size < 0 or len(self.buffer) < size:
+            line = next(self.lines, None)
+            if line is None:
+                break
+            self.buffer += line
         if size < 0:
             size = len(self.buffer)
         data, self.buffer = self.buffer[:size], self.buffer[size:]
         return data
+
+
+def _preview_rows_forget(customer_import, key):
+    """Delete the rows of the check `key`, which did not become the preview.
+    Inside a transaction that failed, they go with its rollback (the delete
+    would fail too, and hide why); any left behind (a worker killed) are
+    deleted by the next check of the file, or when it is imported,
+    cancelled or expires."""
+    try:
+        with transaction.atomic():
+            _preview_rows_of(customer_import).filter(preview_key=key).delete()
+    except DatabaseError:
+        pass
+
+
+@transaction.atomic
+def _preview_keep(customer_import, preview, key, *, row_count):
+    """Make the check `key`, whose rows are written, the import's preview,
+    and delete the rows of any other check. False (and nothing changed) if
+    the import no longer waits."""
+    updated = CustomerImport.objects.filter(
+        pk=customer_import.pk, status=CustomerImport.Status.PENDING
+    ).update(preview=preview, row_count=row_count)
+    if updated:
+        # After the UPDATE, which waited for any other check's keeping: its
+        # rows are seen and deleted here.
+        _preview_rows_of(customer_import).exclude(preview_key=key).delete()
+    return bool(updated)
 
 
 def _read_table(customer_import, *, step, progress=None):
@@ -273,11 +314,63 @@ def import_choices_ready(customer_import):
 
 
 def import_preview_kept(customer_import):
-    """The preview of the saved mapping, if the worker has made it; else None."""
+    """The preview of the saved mapping, if the worker has made it; else None.
+    Its counts and when it was made: its rows are read a page at a time
+    (import_preview_rows)."""
     kept = customer_import.preview
-    if kept and kept.get("mapping") == customer_import.mapping:
+    if kept and "key" in kept and kept.get("mapping") == customer_import.mapping:
         return kept
     return None
+
+
+def import_preview_rows(customer_import, preview, *, outcome=""):
+    """The rows of the kept preview `preview` (of import_preview_kept), of
+    one outcome or all, in the order of the file, as the page shows them."""
+    return PreviewRows(customer_import, preview, outcome)
+
+
+class PreviewRows(collections.abc.Sequence):
+    """The rows of a kept preview, of one outcome or all, as a sequence of
+    what the page shows of each, to page through (django's Paginator): its
+    length is the preview's count, and a slice reads only its own rows, a
+    range of their places on an index (an OFFSET would read every row
+    before them: 70 ms for the middle of 50,000 rows)."""
+
+    def __init__(self, customer_import, preview, outcome=""):
+        self.rows = _preview_rows_of(customer_import).filter(preview_key=preview["key"])
+        counts = preview["counts"]
+        self.length = counts[outcome] if outcome else sum(counts.values())
+        self.place = "place"
+        if outcome:
+            self.rows, self.place = self.rows.filter(outcome=outcome), "outcome_place"
+
+    def __len__(self):
+        return self.length
+
+    def count(self):
+        return self.length
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.length)
+            if step != 1:
+                raise ValueError("PreviewRows are read in ranges")
+            if start >= stop:
+                return []
+            rows = self.rows.filter(
+                **{f"{self.place}__gte": start, f"{self.place}__lt": stop}
+            ).order_by(self.place)
+            return list(rows.values_list("shown", flat=True))
+        index = key + self.length if key < 0 else key
+        if not 0 <= index < self.length:
+            raise IndexError(key)
+        return self[index : index + 1][0]
+
+    def __iter__(self):
+        """Every row (the command line's report), a chunk at a time."""
+        chunk = checking.DECIDE_CHUNK
+        for start in range(0, self.length, chunk):
+            yield from self[start : start + chunk]
 
 
 def import_preview_start(customer_import):
@@ -314,6 +407,8 @@ def import_choices_save(*, customer_import, mapping, options, refresh=False):
     CustomerImport.objects.filter(pk=customer_import.pk).update(
         mapping=mapping, options=options.as_json(), **kept
     )
+    if refresh:
+        _preview_rows_of(customer_import).delete()
     customer_import.mapping, customer_import.options = mapping, options.as_json()
     return changed
 
@@ -387,9 +482,7 @@ def import_apply(
     then matches the rows once more against the register as it is then (and
     the suppression list, for a kept check), and writes. A worker killed in
     the middle of the writing leaves the register as it was."""
-    # Not the rows the preview shows (14 MB of JSON for 50,000 rows): only
-    # what it kept for the import.
-    customer_import = CustomerImport.objects.defer("preview").get(pk=customer_import.pk)
+    customer_import = CustomerImport.objects.get(pk=customer_import.pk)
     _check_can_apply(customer_import)
     options = ImportOptions.from_json(customer_import.options)
     analysis = analysis_from_checked(_kept_check(customer_import), options)
@@ -413,37 +506,35 @@ def import_apply(
 def _kept_check(customer_import):
     """The rows the preview checked, if it was made with the current mapping
     and options: {"version": ..., "rows": an iterator of the rows}."""
-    mapping, options, version = (
-        CustomerImport.objects.filter(pk=customer_import.pk)
-        .values_list("preview__mapping", "preview__options", "preview__checked__version")
-        .get()
-    )
-    if (mapping, options) == (customer_import.mapping, customer_import.options):
-        return {"version": version, "rows": _kept_rows(customer_import)}
+    kept = customer_import.preview
+    if "key" not in kept:
+        return None
+    if (kept.get("mapping"), kept.get("options")) == (
+        customer_import.mapping,
+        customer_import.options,
+    ):
+        return {
+            "version": kept.get("checked", {}).get("version"),
+            "rows": _kept_rows(customer_import, kept["key"]),
+        }
     return None
 
 
-def _kept_rows(customer_import):
-    """The kept rows of the preview's check, one at a time, in order: read as
-    the texts of the JSON array's items (the database splits it), so that
-    the whole array is never decoded at once (8.9 MB of JSON for 50,000 rows
-    took 47 MB as Python lists, held beside the rows made of them)."""
-    table = connection.ops.quote_name(CustomerImport._meta.db_table)
+def _kept_rows(customer_import, key):
+    """The kept rows of the preview's check, one at a time, in order, as the
+    texts of their JSON: made into rows a chunk at a time (KeptAnalysis),
+    never all decoded at once (8.9 MB of JSON for 50,000 rows took 47 MB as
+    Python lists, held beside the rows made of them)."""
+    meta = ImportPreviewRow._meta
+    checked = connection.ops.quote_name(meta.get_field("checked").column)
     if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT checked.item::text FROM {table}, "  # noqa: S608 (the table's name)
-            "jsonb_array_elements(preview -> 'checked' -> 'rows') "
-            "WITH ORDINALITY AS checked(item, place) "
-            f"WHERE {table}.id = %s ORDER BY checked.place"
-        )
-    else:
-        sql = (
-            f"SELECT checked.value FROM {table}, "  # noqa: S608 (the table's name)
-            "json_each(preview, '$.checked.rows') AS checked "
-            f"WHERE {table}.id = %s ORDER BY checked.key"
-        )
+        checked += "::text"
+    sql = (
+        f"SELECT {checked} FROM {connection.ops.quote_name(meta.db_table)} "  # noqa: S608
+        "WHERE customer_import_id = %s AND preview_key = %s ORDER BY place"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [customer_import.pk])
+        cursor.execute(sql, [customer_import.pk, key])
         for (text,) in cursor:
             yield text
 
@@ -466,10 +557,7 @@ def _check_can_apply(customer_import):
 
 @transaction.atomic
 def _import_write(checked, analysis, options, *, by, request, ip_address, batch_size):
-    # Not its preview again: decoding 50,000 rows of JSON takes a second.
-    customer_import = (
-        CustomerImport.objects.select_for_update().defer("preview").get(pk=checked.pk)
-    )
+    customer_import = CustomerImport.objects.select_for_update().get(pk=checked.pk)
     _check_can_apply(customer_import)
     # Still allowed now, and until the commit (its row locked).
     account_still_allowed(by, IMPORT_PERMISSION, lock=True)
@@ -519,6 +607,7 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
     customer_import.content = None  # the file is not kept once imported
     customer_import.preview = {}
     customer_import.save()
+    _preview_rows_of(customer_import).delete()
     return customer_import
 
 
@@ -536,6 +625,8 @@ def import_cancel(*, customer_import):
         preview={},
         task_state=CustomerImport.State.NONE,
     )
+    if updated:
+        _preview_rows_of(customer_import).delete()
     task_dequeue(customer_import)
     return bool(updated)
 
@@ -613,7 +704,16 @@ def imports_discard_files():
     CustomerImport.objects.filter(status=CustomerImport.Status.PENDING).update(
         status=CustomerImport.Status.CANCELLED, content=None, preview={}
     )
+    _preview_rows_discard()
     CustomerImport.objects.exclude(rejected_rows=[]).update(rejected_rows=[])
+
+
+def _preview_rows_discard():
+    """Delete the preview rows of every import that no longer waits (those
+    a check left behind when its worker died, too)."""
+    ImportPreviewRow.objects.exclude(
+        customer_import__status=CustomerImport.Status.PENDING
+    ).delete()
 
 
 @erasure_handler("registry.customerimport")
@@ -638,6 +738,7 @@ def imports_expire(now=None):
     cancelled = CustomerImport.objects.filter(
         status=CustomerImport.Status.PENDING, created_at__lt=pending_limit
     ).update(status=CustomerImport.Status.CANCELLED, content=None, preview={})
+    _preview_rows_discard()
     undo_limit = now - timezone.timedelta(days=settings.IMPORT_UNDO_DAYS)
     cleared = (
         CustomerImport.objects.filter(applied_at__lt=undo_limit)
@@ -649,15 +750,50 @@ def imports_expire(now=None):
 
 @transaction.atomic
 def import_rejects_download(*, customer_import, by, request=None):
-    """Audit a download of an import's rejected rows and return their table."""
-    audit_event_create(
+    """Audit a download of an import's rejected rows and return their table.
+    The event is linked to each customer of the register whose address a
+    rejected row holds (rejected_rows_customers), as a list read is: "who
+    saw my data" finds the file that held theirs."""
+    rejected = customer_import.rejected_rows
+    named = rejected_rows_customers(customer_import, rejected)
+    event = audit_event_create(
         action=AuditEvent.Action.IMPORT_REJECTS_DOWNLOADED,
         by=by,
         target=customer_import,
         request=request,
-        detail={"file": customer_import.file_name, "rows": len(customer_import.rejected_rows)},
+        detail={
+            "file": customer_import.file_name,
+            "rows": len(rejected),
+            "customers": len(named),
+        },
     )
+    link_shown_customers(event, sorted(named))
     return rejected_rows_table(customer_import)
+
+
+def rejected_rows_customers(customer_import, rows):
+    """The ids of the customers in the register whom these rejected rows of
+    `customer_import` (items of its rejected_rows) name by an email address
+    or a phone number of theirs, in the columns the import took them from
+    (analysis.customers_named): a row rejected for another of its cells, or
+    as a copy of an earlier row of the file, may hold a customer's. Asked a
+    chunk of rows at a time."""
+    mapping = customer_import.mapping
+    columns = [mapping.index(name) if name in mapping else None for name in ("email", "phone")]
+    if columns == [None, None]:
+        return set()
+
+    def cell(item, column):
+        cells = item.get("cells") or []
+        return str(cells[column]) if column is not None and column < len(cells) else ""
+
+    named = set()
+    for start in range(0, len(rows), checking.DECIDE_CHUNK):
+        chunk = rows[start : start + checking.DECIDE_CHUNK]
+        named |= customers_named(
+            [cell(item, columns[0]) for item in chunk], [cell(item, columns[1]) for item in chunk]
+        )
+    return named
 
 
 def rejected_rows_table(customer_import):

@@ -18,7 +18,7 @@ from registry.exports import csv_response
 from registry.models import Customer
 from registry.query_forms import QueryForm
 
-from .analysis import ImportOptions, Outcome
+from .analysis import ImportOptions, Outcome, customers_named
 from .forms import ImportMappingForm, ImportUploadForm, UnsubscribeUploadForm
 from .models import IMPORT_PERMISSION, UNSUBSCRIBE_PERMISSION, CustomerImport, UnsubscribeImport
 from .reading import ImportFileError
@@ -29,12 +29,14 @@ from .services import (
     import_cancel,
     import_choices_save,
     import_preview_kept,
+    import_preview_rows,
     import_preview_start,
     import_rejects_download,
     import_samples,
     import_undo,
     import_upload,
     plain_file_name,
+    rejected_rows_customers,
 )
 from .unsubscribes import (
     PREVIEW_SHOWN,
@@ -94,7 +96,9 @@ def import_detail(request, pk):
     """A waiting import: column mapping and preview, then confirm or cancel.
     A handled import: what it did, its rejected rows, and undo."""
     customer_import = get_object_or_404(
-        CustomerImport.objects.select_related("created_by", "undone_by"), pk=pk
+        # Not the file (4.7 MB for 50,000 rows): no page shows it.
+        CustomerImport.objects.select_related("created_by", "undone_by").defer("content"),
+        pk=pk,
     )
     if customer_import.status == CustomerImport.Status.PENDING:
         if customer_import.task_active:
@@ -110,12 +114,18 @@ def import_detail(request, pk):
             by=request.user,
             request=request,
         )
+    rejected_rows = customer_import.rejected_rows[:500]
+    if named := rejected_rows_customers(customer_import, rejected_rows):
+        # Rejected rows shown that hold a customer's address: a read of them.
+        customers_listed(
+            ids=sorted(named), via="import_rejected", by=request.user, request=request
+        )
     return render(
         request,
         "registry/import_detail.html",
         {
             "customer_import": customer_import,
-            "rejected_rows": customer_import.rejected_rows[:500],
+            "rejected_rows": rejected_rows,
             "kept": [
                 (kept_customers.get(int(pk)), UndoReason(reason).label)
                 for pk, reason in kept.items()
@@ -192,21 +202,25 @@ def _preview(request, customer_import):
     show = PreviewFilterForm(request.GET).values()["show"]
     rows = []
     if preview is not None:
-        rows = preview["rows"]
-        if show:
-            rows = [row for row in rows if row["outcome"] == show]
+        # Only the page's rows are read (and counted): not the whole file's.
+        rows = import_preview_rows(customer_import, preview, outcome=show)
     page = Paginator(rows, PREVIEW_ROWS).get_page(request.GET.get("page"))
     # (Those still in the register: the preview was kept at the check.)
-    matched = list(
+    named = set(
         Customer.objects.filter(
             pk__in=[row["match_id"] for row in page.object_list if row.get("match_id")]
         ).values_list("pk", flat=True)
     )
-    if matched:
+    # A rejected row shows what the file holds: maybe a customer's address.
+    rejected = [row for row in page.object_list if row["outcome"] == Outcome.REJECT]
+    named |= customers_named(
+        [row["email"] for row in rejected], [row["phone"] for row in rejected]
+    )
+    if named:
         # A row that matches a record links to it: which addresses of the
         # file are customers, and their numbers, is a list read (fifth probe).
         customers_listed(
-            ids=matched,
+            ids=sorted(named),
             via="import_preview",
             by=request.user,
             request=request,
@@ -227,6 +241,7 @@ def _preview(request, customer_import):
             ]
             if preview
             else [],
+            "row_total": sum(preview["counts"].values()) if preview else 0,
             "page_obj": page,
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
             "query_string": urlencode({"show": show}) if show else "",
