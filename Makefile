@@ -112,8 +112,13 @@ chromium:
 	  fi; \
 	fi
 
+# The tests run in TEST_WORKERS processes at once (pytest-xdist), each with a
+# test database of its own (test_NAME_gw0, ...); an idle worker takes tests
+# from a busy one (worksteal). PYTEST_ARGS comes after, so
+# `make test PYTEST_ARGS=-n0` runs them all in one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev chromium
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The same checks as .pre-commit-config.yaml, without changing any file.
 lint: $(VENV)/.installed-dev
