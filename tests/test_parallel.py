@@ -38,8 +38,21 @@ def test_a_worker_process_is_given_the_database_of_this_test_process(tmp_path):
         assert database_url(tmp_path) == f"sqlite:///{tmp_path / 'worker.sqlite3'}"
 
 
+#: What a calling make (`make test TEST_WORKERS=3`) passes down to another.
+MAKE_VARIABLES = {
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+    "TEST_WORKERS",
+    "PYTEST_ARGS",
+}
+
+
 def pytest_command(*arguments):
-    """The pytest command line `make test` would run."""
+    """The pytest command line `make test` would run (with make's defaults,
+    whatever the make that runs this test was given)."""
+    env = {key: value for key, value in os.environ.items() if key not in MAKE_VARIABLES}
     made = subprocess.run(
         [
             shutil.which("make"),
@@ -50,6 +63,7 @@ def pytest_command(*arguments):
             *arguments,
         ],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
