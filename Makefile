@@ -17,6 +17,7 @@ help:
 	@echo "make run        install, migrate, create the first register manager, serve on :8000"
 	@echo "                (with the task worker beside it; Ctrl-C stops both)"
 	@echo "make test       install test tools (and Debian chromium as root), run all tests"
+	@echo "                in two processes (TEST_WORKERS=2; PYTEST_ARGS=-n0: in one)"
 	@echo "make lint       ruff, django-upgrade and djhtml checks (as the pre-commit hooks)"
 	@echo "make format     ruff format and safe fixes"
 	@echo "make migrate    apply migrations and create the cache table"
