@@ -17,6 +17,7 @@ help:
 	@echo "make run        install, migrate, create the first register manager, serve on :8000"
 	@echo "                (with the task worker beside it; Ctrl-C stops both)"
 	@echo "make test       install test tools (and Debian chromium as root), run all tests"
+	@echo "                in two processes (TEST_WORKERS=2; PYTEST_ARGS=-n0: in one)"
 	@echo "make lint       ruff, django-upgrade and djhtml checks (as the pre-commit hooks)"
 	@echo "make format     ruff format and safe fixes"
 	@echo "make migrate    apply migrations and create the cache table"
@@ -112,8 +113,13 @@ chromium:
 	  fi; \
 	fi
 
+# The tests run in TEST_WORKERS processes at once (pytest-xdist), each with a
+# test database of its own (test_NAME_gw0, ...); an idle worker takes tests
+# from a busy one (worksteal). PYTEST_ARGS comes after, so
+# `make test PYTEST_ARGS=-n0` runs them all in one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev chromium
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The same checks as .pre-commit-config.yaml, without changing any file.
 lint: $(VENV)/.installed-dev

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.db import connection, migrations
 from django.db.migrations.loader import MigrationLoader
-from django.test import Client
+from django.test import Client, override_settings
 from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -23,7 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from registry import background
 from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 
-from . import liveserver
+from . import hashers, liveserver
 from .factories import (
     PASSWORD,
     CourseFactory,
@@ -70,10 +71,24 @@ def _data_migrations(request):
         rerun_data_migrations()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Passwords are hashed with Argon2 at its lowest cost (tests/hashers.py);
+    production's hasher stays in the list, so its hashes are still checked."""
+    with override_settings(PASSWORD_HASHERS=[hashers.FAST, *django_settings.PASSWORD_HASHERS]):
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _erasure_journal(settings, tmp_path):
-    """Each test writes its erasure journal into its own temporary folder."""
+def _own_files(settings, tmp_path):
+    """Each test writes its files into its own temporary folder: the erasure
+    journal, exports, backups and mail files. Never into the checkout's var/
+    (a laptop's own register may live there), and never into a folder that
+    another test process of a parallel run (pytest-xdist) writes or prunes."""
     settings.ERASURE_JOURNAL_PATH = tmp_path / "erasure-journal.jsonl"
+    settings.EXPORT_DIR = tmp_path / "exports"
+    settings.BACKUP_DIR = tmp_path / "backups"
+    settings.EMAIL_FILE_PATH = tmp_path / "mail"
 
 
 @pytest.fixture

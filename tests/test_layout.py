@@ -14,6 +14,7 @@ none but manage.py's, and ruff's PLC0415 keeps it so).
 """
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,13 @@ def modules():
             yield module_name(path), path
 
 
+@functools.cache
+def module_names():
+    """The product's module names (walked once, not once per module read: each
+    test here took five seconds)."""
+    return frozenset(name for name, _path in modules())
+
+
 def imported_by(name, path, *, module_level_only=False):
     """The product modules `name` imports (`from . import x` resolved)."""
     tree = ast.parse(path.read_text(), filename=str(path))
@@ -65,11 +73,13 @@ def imported_by(name, path, *, module_level_only=False):
             found.add(source)
             # `from registry import backups` imports the module registry.backups.
             found |= {f"{source}.{alias.name}" for alias in node.names}
-    known = dict(modules())
-    return {module for module in found if module in known}
+    return found & module_names()
 
 
+@functools.cache
 def edges(*, module_level_only=False):
+    """Each product module's imports (read once per test process; the tests
+    only read the answer)."""
     return {
         name: imported_by(name, path, module_level_only=module_level_only)
         for name, path in modules()

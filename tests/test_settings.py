@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import Argon2PasswordHasher, identify_hasher, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+
+import balansia.settings as production_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +110,11 @@ def test_a_malformed_boolean_is_refused(value):
 
 
 def test_argon2_hashes_passwords_and_short_ones_are_refused(settings):
-    assert make_password("kurssi-kevät-2027").startswith("argon2$")
+    # Production's hashers, not the tests' cheaper Argon2 (tests/hashers.py).
+    settings.PASSWORD_HASHERS = production_settings.PASSWORD_HASHERS
+    hashed = make_password("kurssi-kevät-2027")
+    assert hashed.startswith("argon2$")
+    assert type(identify_hasher(hashed)) is Argon2PasswordHasher
+    assert not Argon2PasswordHasher().must_update(hashed)  # at Django's own cost
     with pytest.raises(ValidationError):
         validate_password("Lyhyt-123")
