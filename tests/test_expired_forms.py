@@ -195,13 +195,20 @@ def test_a_course_page_older_than_a_day(client, staff_member, register_manager):
     assert (course.title, course.location) == ("Jooga aloittelijoille", "Sali 3")
 
 
-def test_a_session_page_older_than_a_day(client, staff_member, register_manager):
+def session_moved_while_open(client, staff_member, register_manager):
+    """A session's page opened by staff, then the session moved from Sali 1
+    to Sali 2 by the register manager: (session, url, the form opened)."""
     course = CourseFactory(location="Sali 1")
     session = course.sessions.get()
     url = reverse("courses:session-update", args=[course.pk, session.pk])
     client.force_login(staff_member)
     form = opened(client, url)
     session_update(session=session, data={"location": "Sali 2"}, by=register_manager)
+    return session, url, form
+
+
+def test_a_session_page_older_than_a_day(client, staff_member, register_manager):
+    session, url, form = session_moved_while_open(client, staff_member, register_manager)
     later = timezone.localtime(session.starts_at + datetime.timedelta(days=1)).replace(second=0)
     with a_day_later():
         refused = client.post(
@@ -374,12 +381,7 @@ def test_a_session_conflict_lists_the_values_now_where_the_form_shows_others(
     not say what changed, and the form came back with every posted value:
     saving again without a look undid the other's change unseen. Now the
     note lists the session's values where the form shows others."""
-    course = CourseFactory(location="Sali 1")
-    session = course.sessions.get()
-    url = reverse("courses:session-update", args=[course.pk, session.pk])
-    client.force_login(staff_member)
-    form = opened(client, url)
-    session_update(session=session, data={"location": "Sali 2"}, by=register_manager)
+    _session, url, form = session_moved_while_open(client, staff_member, register_manager)
     refused = client.post(url, submitted(form, location="Sali 1"))
     assert refused.status_code == 200
     conflict = refused.context["form"].conflict
