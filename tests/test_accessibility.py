@@ -91,6 +91,33 @@ WIDE_TABLES = """() => [...document.querySelectorAll(".table-responsive")]
   .map((el) => `a table ${el.scrollWidth} px wide in ${el.clientWidth} px`)"""
 
 
+#: Controls laid out side by side in a row of a form (".row.align-items-end")
+#: whose bottoms do not line up: a help text under one of them lifted it
+#: above its neighbours (the customer page's enrolment form).
+MISALIGNED_CONTROLS = """() => [...document.querySelectorAll(".row.align-items-end")]
+  .filter((row) => row.offsetParent !== null)
+  .flatMap((row) => {
+    const lines = [];
+    for (const col of row.children) {
+      const control = col.querySelector(
+        "select, textarea, .btn, input:not([type=hidden]):not([type=checkbox]):not([type=radio])"
+      );
+      if (col.offsetParent === null || !control) continue;
+      const box = col.getBoundingClientRect();
+      const line = lines.find((l) => box.top < l.bottom && l.top < box.bottom);
+      const name = control.name || control.textContent.trim();
+      const entry = { name, bottom: control.getBoundingClientRect().bottom };
+      if (line) line.controls.push(entry);
+      else lines.push({ top: box.top, bottom: box.bottom, controls: [entry] });
+    }
+    const bottoms = (l) => l.controls.map((c) => c.bottom);
+    const named = (l) => l.controls.map((c) => `${c.name} ${Math.round(c.bottom)}`);
+    return lines
+      .filter((l) => Math.max(...bottoms(l)) - Math.min(...bottoms(l)) > 2)
+      .map((l) => `controls out of line: ${named(l).join(", ")}`);
+  })"""
+
+
 @pytest.mark.parametrize(("persona", "with_axe"), PERSONAS.items())
 def test_every_page_passes_axe_and_fits_a_phone(
     page,
@@ -117,7 +144,10 @@ def test_every_page_passes_axe_and_fits_a_phone(
         checked += 1
         found = serious(axe.run(page, options=AXE_OPTIONS)) if with_axe else []
         found += [
-            f"{text} at 1280 px" for text in broken_buttons(page) + page.evaluate(WIDE_TABLES)
+            f"{text} at 1280 px"
+            for text in broken_buttons(page)
+            + page.evaluate(WIDE_TABLES)
+            + page.evaluate(MISALIGNED_CONTROLS)
         ]
         page.set_viewport_size(PHONE)
         width = page.evaluate("document.documentElement.scrollWidth")
