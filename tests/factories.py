@@ -28,7 +28,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("username",)
         skip_postgeneration_save = True
 
-    username = factory.Sequence(lambda n: f"kayttaja{n}")
+    username = factory.Sequence(lambda n: f"henkilo{n}")
     first_name = factory.Faker("first_name", locale="fi_FI")
     last_name = factory.Faker("last_name", locale="fi_FI")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.invalid")

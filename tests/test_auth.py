@@ -107,24 +107,31 @@ def test_first_register_manager_gets_a_one_time_password_once(client, capsys):
     call_command("ensure_register_manager")
     assert "one-time password" not in capsys.readouterr().out
 
+    assert "choose a new password and your own user name" in out
+
     response = log_in(client, "admin", password)
     assert response.status_code == 302
     # Anything but the password change is refused until the password is changed.
     assert client.get("/").url == reverse("password_change")
-    response = client.post(
-        reverse("password_change"),
-        {
-            "old_password": password,
-            "new_password1": "oma-uusi-salasana-2026",
-            "new_password2": "oma-uusi-salasana-2026",
-        },
-    )
+    change = {
+        "old_password": password,
+        "new_password1": "oma-uusi-salasana-2026",
+        "new_password2": "oma-uusi-salasana-2026",
+    }
+    # "admin" is nobody's own name: the audit trail could not say who it was.
+    refused = client.post(reverse("password_change"), {**change, "username": "Admin"})
+    assert refused.status_code == 200
+    assert "username" in refused.context["form"].errors
+    response = client.post(reverse("password_change"), {**change, "username": "aino.ahola"})
     assert response.status_code == 302
     # A register manager must set up two-factor authentication next.
     assert client.get("/").url.startswith(reverse("two-factor-setup"))
 
     client.get(reverse("two-factor-setup"))
-    admin_user = get_user_model().objects.get(username="admin")
+    admin_user = get_user_model().objects.get(username="aino.ahola")
+    renamed = AuditEvent.objects.get(action="access_changed")
+    assert renamed.detail["change"] == "username: admin -> aino.ahola"
+    assert renamed.actor == admin_user
 
     TOTPDevice.objects.filter(user=admin_user).update(confirmed=True)
     code = totp_code(admin_user)
@@ -140,6 +147,7 @@ def test_first_register_manager_gets_a_one_time_password_once(client, capsys):
 @pytest.mark.django_db
 def test_first_register_manager_is_staff_in_the_register_manager_group(client, capsys):
     call_command("ensure_register_manager", username="hallinto")
+    assert "choose a new password. " in capsys.readouterr().out
 
     user = get_user_model().objects.get(username="hallinto")
     assert user.is_staff and not user.is_superuser

@@ -35,6 +35,7 @@ from .services import (
     account_require_password_change,
 )
 from .two_factor import device_changed_in_admin
+from .usernames import validate_personal_username
 
 User = get_user_model()
 
@@ -104,6 +105,11 @@ class AccountCreationForm(AdminUserCreationForm):
         widget=AdminDateWidget,
         validators=[signed_by_now],
     )
+
+    def clean_username(self):
+        username = super().clean_username()
+        validate_personal_username(username)
+        return username
 
 
 #: Django's own permissions, named in the interface's language (Django stores
@@ -207,6 +213,14 @@ class AccountChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, UserChang
         "groups",
         "user_permissions",
     )
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        # An old shared name may stay while other things change; a rename
+        # must be to a personal name.
+        if "username" in self.changed_data:
+            validate_personal_username(username)
+        return username
 
 
 class GroupChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, forms.ModelForm):

@@ -1,8 +1,11 @@
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
 from .reauth import password_confirm
+from .usernames import is_generic_username, validate_personal_username
 
 
 class LoginForm(AuthenticationForm):
@@ -19,11 +22,42 @@ class LoginForm(AuthenticationForm):
 
 
 class OwnPasswordChangeForm(PasswordChangeForm):
-    """Django's form, with the old password checked as a login would be."""
+    """Django's form, with the old password checked as a login would be. A user
+    whose name is not personal ("admin": the first register manager as
+    `make run` creates it) chooses their own name here too (usernames)."""
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(request.user, *args, **kwargs)
         self.request = request
+        self.renamed_from = None
+        if is_generic_username(self.user.get_username()):
+            self.fields["username"] = forms.CharField(
+                label=_("Your own user name"),
+                max_length=150,
+                help_text=_(
+                    "“%(name)s” is not a personal user name: choose the name you "
+                    "will log in with from now on, e.g. firstname.lastname."
+                )
+                % {"name": self.user.get_username()},
+                validators=[UnicodeUsernameValidator(), validate_personal_username],
+                widget=forms.TextInput(attrs={"autocomplete": "username"}),
+            )
+            self.order_fields(["username", "old_password"])
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        taken = get_user_model().objects.filter(username__iexact=username)
+        if taken.exclude(pk=self.user.pk).exists():
+            raise forms.ValidationError(
+                _("A user with that user name already exists."), code="unique"
+            )
+        return username
+
+    def save(self, commit=True):
+        if "username" in self.cleaned_data:
+            self.renamed_from = self.user.get_username()
+            self.user.username = self.cleaned_data["username"]
+        return super().save(commit)
 
     def clean_old_password(self):
         password = self.cleaned_data["old_password"]

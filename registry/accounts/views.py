@@ -23,7 +23,12 @@ from .reauth import (
     recent_authentication_required,
 )
 from .selectors import access_review
-from .services import account_deactivate, account_password_changed, account_reactivate
+from .services import (
+    access_changed,
+    account_deactivate,
+    account_password_changed,
+    account_reactivate,
+)
 from .two_factor import (
     has_device,
     pending_totp_device,
@@ -62,6 +67,13 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
         account_password_changed(user=self.request.user, request=self.request)
+        if form.renamed_from is not None:
+            access_changed(
+                obj=self.request.user,
+                message=f"username: {form.renamed_from} -> {self.request.user.get_username()}",
+                by=self.request.user,
+                request=self.request,
+            )
         self.request.session[PASSWORD_CHANGE_REQUIRED] = False
         messages.success(self.request, _("Your password has been changed."))
         return response

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from registry.accounts.services import account_require_password_change
+from registry.accounts.usernames import is_generic_username
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.roles import REGISTER_MANAGER
@@ -69,12 +70,17 @@ class Command(BaseCommand):
                 detail={"by": "ensure_register_manager", "role": REGISTER_MANAGER},
             )
         # Printed once and stored nowhere: the user must change it at first login.
+        choose = (
+            "a new password and your own user name"
+            if is_generic_username(username)
+            else "a new password"
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 "\nCreated the first register manager.\n"
                 f"  user name: {username}\n"
                 f"  one-time password: {password}\n"
-                f"Log in at {url or default_url()} and choose a new password. "
+                f"Log in at {url or default_url()} and choose {choose}. "
                 "This password is not shown again.\n"
             )
         )
