@@ -594,8 +594,8 @@ def test_a_case_shows_that_its_access_report_was_viewed_and_sent(client, registe
 
 
 def test_an_erasure_blanks_names_where_words_start_only(register_manager, staff_member):
-    """Erasing Mäki blanks "Mäki" and "Mäelle"-less prefixes ("Mäkiä"), not the
-    "mäki" inside someone else's "Kotimäki"; the untouched event keeps no mark."""
+    """Erasing Mäki blanks "Mäki" where a word starts ("Mäkiä"), not the "mäki"
+    inside someone else's "Kotimäki"; the untouched event keeps no mark."""
     customer = CustomerFactory(first_name="Testi", last_name="Mäki", phone="")
     customer_searched(query="Mäkiä etsittiin", result_count=1, by=staff_member, request=None)
     customer_searched(query="Kotimäki", result_count=1, by=staff_member, request=None)

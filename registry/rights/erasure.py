@@ -23,6 +23,7 @@ from registry.models import Customer
 from registry.phones import parse_phone
 from registry.suppression import keep_digests, objector_digests
 
+from .inflection import inflected_name_pattern
 from .models import DataSubjectRequest
 from .selectors import retention_candidates
 from .services import CASE_NOTES, case_update, new_reference
@@ -35,7 +36,9 @@ IDENTIFYING_FIELDS = ("first_name", "last_name", "email", "phone", "street_addre
 _PHONE_SEPARATORS = r"[\s./()-]*"
 #: A name part matches where a word starts (also after "_" or a digit, as in
 #: file names), and runs on into Finnish endings: "Aho" finds "Aholle" and,
-#: unavoidably, "Ahonen"; it does not find "Mäki" inside "Kotimäki".
+#: unavoidably, "Ahonen"; it does not find "Mäki" inside "Kotimäki". The forms
+#: whose stem changes (Virtasen, Lahden, Pekan) are found by their stems and
+#: endings (registry/rights/inflection.py).
 _WORD_START = r"(?<![^\W\d_])"
 
 
@@ -58,10 +61,15 @@ def _patterns(field, value):
     if field == "phone" and value:
         return {(len(value), _phone_pattern(parse_phone(value) or value))}
     if field in ("first_name", "last_name"):
-        # Each part of a double name too, which also finds the Finnish forms
-        # whose stem does not change (Mäki-Petäjälle, "lista Poistettavalle").
+        # Each part of a double name too. By its beginning, which finds the
+        # Finnish forms whose stem does not change (Mäki-Petäjälle, "lista
+        # Poistettavalle"); by its stems, those whose stem changes (Virtaselle):
+        # the stem goes, the ending stays, as with the beginning ("[poistettu]lle").
         parts = {value, *re.split(r"[\s'\u2019-]+", value)}
-        return {(len(part), _WORD_START + re.escape(part)) for part in parts if len(part) >= 3}
+        found = {(len(part), _WORD_START + re.escape(part)) for part in parts if len(part) >= 3}
+        last_name = field == "last_name"
+        inflected = {(len(p), inflected_name_pattern(p, last_name=last_name)) for p in parts}
+        return found | {(length, _WORD_START + p) for length, p in inflected if p}
     return {(len(value), re.escape(value))} if len(value) >= 3 else set()
 
 
