@@ -488,6 +488,10 @@ AUDIT_KEEP_MONTHS = envmonths("AUDIT_KEEP_MONTHS", 24)
 # Erased customer ids are also appended here, outside the database, so that a
 # restore of an older backup can erase them again. Keep it beside the backups.
 ERASURE_JOURNAL_PATH = Path(env("ERASURE_JOURNAL_PATH", VAR_DIR / "erasure-journal.jsonl"))
+# Every objection and withdrawn consent of the ledger is also appended here,
+# so that a restore of an older backup records it again (registry.marketing.
+# journal). Keep it beside the backups and the erasure journal.
+MARKETING_JOURNAL_PATH = Path(env("MARKETING_JOURNAL_PATH", VAR_DIR / "marketing-journal.jsonl"))
 # The key of the suppression list (keyed hashes of the addresses of erased
 # customers who had objected or withdrawn; registry.suppression). Set it on
 # its own: derived from SECRET_KEY by default, so rotating SECRET_KEY would

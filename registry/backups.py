@@ -20,7 +20,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg2
@@ -35,6 +35,12 @@ from registry.models import Customer
 
 from .imports.services import imports_discard_files
 from .imports.unsubscribes import unsubscribes_discard_files
+from .marketing.journal import (
+    MarketingJournalError,
+    marketing_journal_prune,
+    marketing_journal_reapply,
+    read_marketing_journal,
+)
 from .reach import new_generation
 from .rights.erasure import customers_erase, read_journal
 from .suppression import restore_from_journal
@@ -229,10 +235,16 @@ def _load(manifest, scratch, alias="default", name=None):
 
 
 def restore_backup(path, *, force=False):
-    """Restore a backup into this database, then re-apply the erasure journal.
+    """Restore a backup into this database, then re-apply the erasure journal
+    and after it the marketing journal (registry.marketing.journal).
 
-    Returns (manifest, re-erased customer ids).
+    Returns (manifest, re-erased customer ids, re-applied Consent rows).
     """
+    try:
+        # Read before anything is restored: a damaged line stops the restore.
+        marketing = read_marketing_journal()
+    except MarketingJournalError as error:
+        raise BackupError(str(error)) from None
     with tempfile.TemporaryDirectory() as scratch:
         manifest = _open(path, scratch)
         if not force and not database_is_empty():
@@ -242,7 +254,8 @@ def restore_backup(path, *, force=False):
         _load(manifest, scratch)
     # The cache table came back with the data; counts kept since are not its.
     new_generation()
-    return manifest, reapply_erasures()
+    erased_again = reapply_erasures()
+    return manifest, erased_again, marketing_journal_reapply(marketing)
 
 
 def reapply_erasures():
@@ -400,6 +413,32 @@ def prune(directory=None, *, keep_daily=None, keep_monthly=None):
     for path in deleted:
         path.unlink()
     return deleted
+
+
+#: How long before the oldest kept backup the marketing journal still keeps
+#: an entry: an event is journalled before its transaction commits, and the
+#: file is named when the copy is done, so an event journalled a little
+#: before that moment may be missing from it.
+MARKETING_JOURNAL_MARGIN = timedelta(days=1)
+
+
+def prune_marketing_journal(directory=None):
+    """Drop the marketing journal's entries that every backup still kept
+    holds (recorded a day or more before the oldest one was made), and those
+    of customers in the erasure journal. With no backup, nothing is dropped.
+    Returns how many entries were dropped."""
+    files = backups(directory)
+    if not files:
+        return 0
+    oldest = timezone.make_aware(min(_taken_at(path) for path in files))
+    erased = [
+        (
+            entry["customer_id"],
+            datetime.fromisoformat(entry["created_at"]) if entry.get("created_at") else None,
+        )
+        for entry in read_journal()
+    ]
+    return marketing_journal_prune(before=oldest - MARKETING_JOURNAL_MARGIN, erased=erased)
 
 
 def last_backup_at(directory=None):

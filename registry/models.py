@@ -494,10 +494,14 @@ class Consent(AppendOnlyModel):
         blank=True,
         related_name="consents",
     )
+    # None only for an event a restore recorded again from the marketing
+    # journal whose account the restored register does not have (made after
+    # the backup): the role below still says who recorded it.
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recorded by"),
         on_delete=models.PROTECT,
+        null=True,
         related_name="+",
     )
     # The recorder's role then, as AuditEvent.actor_role ("" before 0014).

@@ -29,6 +29,7 @@ from .changes import changes_apply, plain_value
 from .concurrency import CustomerGone, check_version
 from .erasure import erasure_handler
 from .exports import export_file_copy, export_file_write, inert_sql, neutralise
+from .marketing.journal import marketing_journal_append
 from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
@@ -183,7 +184,8 @@ def _erase_consents(erasure):
 def consent_record(
     *, customer, channel, event, method, text=None, occurred_at=None, by, request=None
 ):
-    """Append an event to a customer's consent ledger and audit it."""
+    """Append an event to a customer's consent ledger and audit it; an
+    objection or a withdrawal goes into the marketing journal too."""
     consent = Consent(
         customer=customer,
         channel=channel,
@@ -196,6 +198,8 @@ def consent_record(
     )
     consent.full_clean()
     consent.save()
+    # An objection or a withdrawal outlives a restore of an older backup.
+    marketing_journal_append([consent])
     Customer.objects.filter(pk=customer.pk).mark_active(timezone.now())
     audit_event_create(
         action=AuditEvent.Action.CONSENT_RECORDED,

@@ -82,10 +82,11 @@ def _fast_password_hashing():
 @pytest.fixture(autouse=True)
 def _own_files(settings, tmp_path):
     """Each test writes its files into its own temporary folder: the erasure
-    journal, exports, backups and mail files. Never into the checkout's var/
+    and marketing journals, exports, backups and mail files. Never into the checkout's var/
     (a laptop's own register may live there), and never into a folder that
     another test process of a parallel run (pytest-xdist) writes or prunes."""
     settings.ERASURE_JOURNAL_PATH = tmp_path / "erasure-journal.jsonl"
+    settings.MARKETING_JOURNAL_PATH = tmp_path / "marketing-journal.jsonl"
     settings.EXPORT_DIR = tmp_path / "exports"
     settings.BACKUP_DIR = tmp_path / "backups"
     settings.EMAIL_FILE_PATH = tmp_path / "mail"

@@ -21,7 +21,13 @@ def test_a_tests_files_go_into_its_own_folder(settings, tmp_path):
     """Not into the checkout's var/, which every process of a run shares (and
     a laptop's own register may use): a test that expired or erased exports
     there could delete another test's file while it is being read."""
-    for name in ("EXPORT_DIR", "BACKUP_DIR", "EMAIL_FILE_PATH", "ERASURE_JOURNAL_PATH"):
+    for name in (
+        "EXPORT_DIR",
+        "BACKUP_DIR",
+        "EMAIL_FILE_PATH",
+        "ERASURE_JOURNAL_PATH",
+        "MARKETING_JOURNAL_PATH",
+    ):
         assert tmp_path in Path(getattr(settings, name)).parents, name
 
 

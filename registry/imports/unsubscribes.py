@@ -41,6 +41,7 @@ from registry.background import (
     task_mark_queued,
 )
 from registry.erasure import erasure_handler
+from registry.marketing.journal import marketing_journal_append
 from registry.models import Consent, Customer
 from registry.reach import reach_changed
 
@@ -581,7 +582,7 @@ def _unsubscribes_write(checked, analysis, *, by, request, ip_address, now, batc
     reach_changed()
     for start in range(0, len(pairs), batch_size):
         part = pairs[start : start + batch_size]
-        Consent.objects.bulk_create(
+        withdrawals = Consent.objects.bulk_create(
             [
                 Consent(
                     customer_id=pk,
@@ -597,6 +598,7 @@ def _unsubscribes_write(checked, analysis, *, by, request, ip_address, now, batc
                 for pk, entry in part
             ]
         )
+        marketing_journal_append(withdrawals)  # they outlive a restore of an older backup
         AuditEvent.objects.bulk_create(
             [
                 AuditEvent(

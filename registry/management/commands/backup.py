@@ -6,7 +6,8 @@ from registry import backups
 class Command(BaseCommand):
     help = (
         "Write an encrypted, compressed backup of the whole database into BACKUP_DIR. "
-        "--prune removes backups beyond the kept daily and monthly ones; --verify FILE "
+        "--prune removes backups beyond the kept daily and monthly ones, and the "
+        "marketing journal's entries that every kept backup holds; --verify FILE "
         "restores FILE into a scratch database and compares row counts."
     )
 
@@ -46,3 +47,8 @@ class Command(BaseCommand):
         if options["prune"]:
             for deleted in backups.prune():
                 self.stdout.write(f"Removed {deleted.name}")
+            dropped = backups.prune_marketing_journal()
+            self.stdout.write(
+                f"Marketing journal: {dropped} entries that every kept backup holds, "
+                "or of customers erased since, removed."
+            )

@@ -6,7 +6,8 @@ from registry.backups import BackupError, restore_backup
 class Command(BaseCommand):
     help = (
         "Restore a backup into an empty database (--force to overwrite a non-empty one), "
-        "then erase again everybody in the erasure journal."
+        "then erase again everybody in the erasure journal and record again the "
+        "objections and withdrawals of the marketing journal that it lacks."
     )
 
     def add_arguments(self, parser):
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, force, **options):
         try:
-            manifest, erased_again = restore_backup(file, force=force)
+            manifest, erased_again, reapplied = restore_backup(file, force=force)
         except BackupError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Restored the backup of {manifest['created_at']}."))
@@ -28,3 +29,13 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Erasure journal: nobody to erase again.")
+        if reapplied:
+            ids = sorted({consent.customer_id for consent in reapplied})
+            many = len(reapplied) > 1
+            events = "objections or withdrawals" if many else "objection or withdrawal"
+            self.stdout.write(
+                f"Re-applied the marketing journal: {len(reapplied)} {events} recorded "
+                f"again (customer ids {', '.join(map(str, ids))})."
+            )
+        else:
+            self.stdout.write("Marketing journal: nothing to re-apply.")

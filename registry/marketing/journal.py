@@ -1,0 +1,247 @@
+"""The marketing journal: what narrows marketing outlives a restore.
+
+A data protection audit found that restoring last night's backup lost the
+objections and withdrawals recorded since: a customer who objected in the
+morning was marketed to again. So every event of the consent ledger that
+narrows marketing (an objection to direct marketing, a withdrawn consent, an
+unsubscribe or spam complaint from the newsletter service) is also appended
+to a file outside the database, MARKETING_JOURNAL_PATH, as the erasure
+journal is: durably (fsync before the transaction commits: should the commit
+fail, a restore records an objection the customer did make), owner-only, one
+JSON object a line. An entry names the customer by id and the moment they
+were added (so that a restore never gives it to someone else holding the id
+later), the channel, the event and when it happened; no name, no address.
+
+After a restore, `marketing_journal_reapply` records again every journalled
+event the restored ledger lacks (registry.backups). The ledger's state is its
+latest event by when it happened, so an objection put back behind a later
+consent that the backup holds leaves that consent the state, as it was in the
+register the journal was written in.
+
+Not journalled: consents given and objections lifted (a restore that forgets
+one markets less, never more), and the objection columns of a customer
+import: an import adds its customers and their objections in one
+transaction, so a backup that lacks the objection lacks the customer too.
+"""
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+from registry.models import Consent, Customer
+
+#: The ledger's events that narrow marketing.
+NARROWING = (Consent.Event.OBJECTION, Consent.Event.CONSENT_WITHDRAWN)
+
+
+class MarketingJournalError(Exception):
+    """The journal cannot be read; the message says where."""
+
+
+def marketing_journal_append(consents):
+    """Append the narrowing events among `consents` (Consent rows just
+    written, in this transaction) to the journal, durably. One query for the
+    moments their customers were added."""
+    narrowing = [consent for consent in consents if consent.event in NARROWING]
+    if not narrowing:
+        return
+    added = dict(
+        Customer.objects.filter(pk__in={c.customer_id for c in narrowing}).values_list(
+            "pk", "created_at"
+        )
+    )
+    entries = []
+    for consent in narrowing:
+        recorder = consent.recorded_by
+        entries.append(
+            {
+                "customer_id": consent.customer_id,
+                "created_at": added[consent.customer_id].isoformat(),
+                "channel": str(consent.channel),
+                "event": str(consent.event),
+                "occurred_at": consent.occurred_at.isoformat(),
+                "method": str(consent.method),
+                "complaint": consent.complaint,
+                # The account by its id and when it was made, as the customer.
+                "recorded_by": recorder.pk,
+                "recorded_by_joined": recorder.date_joined.isoformat(),
+                "recorded_by_role": consent.recorded_by_role,
+                "recorded_at": consent.recorded_at.isoformat(),
+            }
+        )
+    with _locked_journal() as journal:
+        for entry in entries:
+            journal.write(json.dumps(entry) + "\n")
+        journal.flush()
+        os.fsync(journal.fileno())
+
+
+@contextmanager
+def _locked_journal():
+    """The journal opened for appending, with an exclusive lock (flock), so
+    that `marketing_journal_prune`, which replaces the file, never drops a
+    line written meanwhile: a writer that opened the replaced file opens the
+    new one."""
+    path = settings.MARKETING_JOURNAL_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    with os.fdopen(fd, "a", encoding="utf-8") as journal:  # closing releases the lock
+        yield journal
+
+
+def read_marketing_journal():
+    """The journal's entries, oldest first. MarketingJournalError names a
+    line that is not an entry (a restore checks this before it restores)."""
+    path = settings.MARKETING_JOURNAL_PATH
+    if not path.exists():
+        return []
+    entries = []
+    with path.open(encoding="utf-8") as journal:
+        for number, line in enumerate(journal, start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                raise MarketingJournalError(
+                    f"Line {number} of the marketing journal {path} is not readable: "
+                    "repair or remove that line, then restore again."
+                ) from None
+    return entries
+
+
+def _moment(text):
+    return datetime.fromisoformat(text)
+
+
+@transaction.atomic
+def marketing_journal_reapply(entries):
+    """After a restore (and after the erasure journal): record again every
+    journalled event that the ledger lacks, for the customer the entry names
+    (the id *and* the moment added: someone else holding the id gets
+    nothing; a customer erased since is not there). Restoring twice adds
+    nothing twice. Each event comes back as it was (when it happened, how,
+    the recorder's role, and the account if the restored register has that
+    very account), with an audit event. Returns the re-applied Consent rows."""
+    if not entries:
+        return []
+    customers = Customer.objects.filter(pk__in={entry["customer_id"] for entry in entries})
+    added = dict(customers.values_list("pk", "created_at"))
+    ours = [
+        entry
+        for entry in entries
+        if entry["customer_id"] in added
+        and _moment(entry["created_at"]) == added[entry["customer_id"]]
+    ]
+    held = {
+        (pk, channel, event, occurred_at)
+        for pk, channel, event, occurred_at in Consent.objects.filter(
+            customer_id__in={entry["customer_id"] for entry in ours}, event__in=NARROWING
+        ).values_list("customer_id", "channel", "event", "occurred_at")
+    }
+    accounts = dict(
+        get_user_model()
+        .objects.filter(pk__in={entry["recorded_by"] for entry in ours})
+        .values_list("pk", "date_joined")
+    )
+    reapplied = []
+    for entry in ours:
+        occurred_at = _moment(entry["occurred_at"])
+        key = (entry["customer_id"], entry["channel"], entry["event"], occurred_at)
+        if key in held:
+            continue
+        held.add(key)
+        recorder = entry["recorded_by"]
+        if accounts.get(recorder) != _moment(entry["recorded_by_joined"]):
+            recorder = None  # made after the backup (or another account now has its id)
+        consent = Consent(
+            customer_id=entry["customer_id"],
+            channel=entry["channel"],
+            event=entry["event"],
+            occurred_at=occurred_at,
+            method=entry["method"],
+            complaint=entry["complaint"],
+            recorded_by_id=recorder,
+            recorded_by_role=entry["recorded_by_role"],
+            recorded_at=_moment(entry["recorded_at"]),
+        )
+        consent.save()
+        audit_event_create(
+            action=AuditEvent.Action.CONSENT_RECORDED,
+            target_key=("registry.customer", str(entry["customer_id"])),
+            detail={
+                "channel": entry["channel"],
+                "event": entry["event"],
+                "method": entry["method"],
+                "occurred_at": entry["occurred_at"],
+                "reason": "marketing journal after restore",
+            },
+        )
+        reapplied.append(consent)
+    # The activity as it happened: the retention period counts from it.
+    for consent in reapplied:
+        Customer.objects.filter(pk=consent.customer_id).mark_active(consent.recorded_at)
+    return reapplied
+
+
+def marketing_journal_prune(*, before, erased=()):
+    """Drop the entries recorded before `before` (every backup still kept
+    holds their events) and those of customers erased since (`erased`:
+    (id, moment added or None) pairs, as the erasure journal names them; a
+    restore erases them again before it would read these). The kept lines
+    stay as they were, in a new owner-only file that replaces the old one
+    at once. Returns how many entries were dropped."""
+    path = settings.MARKETING_JOURNAL_PATH
+    if not path.exists():
+        return 0
+    gone_ids = {pk for pk, added in erased if added is None}
+    gone = {(pk, added) for pk, added in erased if added is not None}
+    with _locked_journal():
+        lines = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+            if line.strip()
+        ]
+        kept = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                kept.append(line)  # not ours to drop: a restore names it
+                continue
+            pk, added = entry["customer_id"], _moment(entry["created_at"])
+            if _moment(entry["recorded_at"]) < before or pk in gone_ids or (pk, added) in gone:
+                continue
+            kept.append(line)
+        if len(kept) == len(lines):
+            return 0
+        scratch = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as new:
+            new.writelines(kept)
+            new.flush()
+            os.fsync(new.fileno())
+        os.replace(scratch, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    return len(lines) - len(kept)
