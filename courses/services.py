@@ -388,6 +388,21 @@ def _erase_enrollments(erasure):
     count stays true too."""
 
 
+@erasure_handler("courses.session")
+def _erase_from_session_reasons(erasure):
+    """The reason typed when a session was cancelled may name the person
+    ("Hilkka Virtanen booked the hall"): scrubbed in every session. Its
+    version goes up, so that a form opened before cannot write it back."""
+    sessions = Session.objects.exclude(cancelled_reason="").only("pk", "cancelled_reason")
+    for session in sessions.iterator(chunk_size=2000):
+        scrubbed = erasure.scrub(session.cancelled_reason)
+        if scrubbed != session.cancelled_reason:
+            Session.objects.filter(pk=session.pk).update(
+                cancelled_reason=scrubbed, version=models.F("version") + 1
+            )
+            erasure.rewrote("courses.session")
+
+
 @merge_handler("courses.enrollment")
 def _merge_enrollments(*, keep, remove):
     """Move the removed record's enrolments. Where both records were on the

@@ -1,0 +1,88 @@
+"""Erasure on the courses' side (the audit of 2026-12, h2): after it, her
+name is found nowhere (JOURNEYS step 8) and her place on a coming course
+goes to the next in line. The reasons typed when a session is cancelled, the
+messages kept for other customers, the audit events of courses and the
+mail files written without a mail server are scrubbed; her past places stay
+as anonymous counts."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from courses.models import Session
+from courses.services import session_cancel
+from registry.audit.models import AuditEvent
+from registry.rights.erasure import customer_erase
+
+from .factories import CourseFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+NAME = ("Hilkka", "Häivytettävä")
+#: What must not be found after the erasure: her names and her address.
+HER_VALUES = ("Hilkka", "Häivytettävä", "hilkka.haivy")
+
+
+@pytest.fixture
+def hilkka(db):
+    return CustomerFactory(
+        first_name=NAME[0],
+        last_name=NAME[1],
+        email="hilkka.haivy@example.invalid",
+        phone="+358407778899",
+    )
+
+
+@pytest.fixture
+def olli(db):
+    return CustomerFactory(first_name="Olli", last_name="Muukalainen", phone="")
+
+
+def assert_nothing_of_her(text):
+    for value in HER_VALUES:
+        assert value.casefold() not in text.casefold(), f"{value!r} in {text!r}"
+
+
+def coming_course(**kwargs):
+    start = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    hours = timedelta(hours=2)
+    return CourseFactory(
+        sessions=[
+            (start, start + hours),
+            (start + timedelta(days=7), start + timedelta(days=7) + hours),
+        ],
+        **kwargs,
+    )
+
+
+def erased_event():
+    return AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_ERASED)
+
+
+# --- 1. The reason of a cancelled session --------------------------------------
+
+
+def test_a_cancelled_sessions_reason_that_names_her_is_scrubbed(
+    hilkka, olli, register_manager, staff_member
+):
+    course = coming_course()
+    session = course.sessions.order_by("starts_at").last()
+    session_cancel(session=session, reason="Hilkka Häivytettävä varasi salin", by=staff_member)
+    other = course.sessions.order_by("starts_at").first()
+    Session.objects.filter(pk=other.pk).update(cancelled_reason="Ohjaaja sairastui")
+    version = Session.objects.get(pk=session.pk).version
+
+    customer_erase(customer=hilkka, by=register_manager)
+
+    session.refresh_from_db()
+    assert_nothing_of_her(session.cancelled_reason)
+    assert session.cancelled_reason.endswith("varasi salin")
+    # A form opened on the session before the erasure cannot write it back.
+    assert session.version == version + 1
+    other.refresh_from_db()
+    assert other.cancelled_reason == "Ohjaaja sairastui"
+    assert other.version == 1
+    assert erased_event().detail["rewritten"]["courses.session"] == 1
