@@ -292,8 +292,17 @@ def purge_message_bodies(now=None):
 
 @erasure_handler("courses.message")
 def _erase_messages(erasure):
-    """The messages hold the customer's name and dates: deleted with them."""
+    """The customer's messages hold their name and dates: deleted with them.
+    A message to someone else may name them too (a note from staff, the
+    reason a session was cancelled): the subject, text and error of every
+    message kept are scrubbed."""
     Message.objects.filter(customer__in=erasure.customers).delete()
+    fields = ("subject", "body", "error")
+    for message in Message.objects.only("pk", *fields).iterator(chunk_size=2000):
+        scrubbed = {name: erasure.scrub(getattr(message, name)) for name in fields}
+        if any(scrubbed[name] != getattr(message, name) for name in fields):
+            Message.objects.filter(pk=message.pk).update(**scrubbed)
+            erasure.rewrote("courses.message")
 
 
 @merge_handler("courses.message")

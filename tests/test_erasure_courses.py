@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from courses.models import Session
-from courses.services import session_cancel
+from courses.messages import staff_message_create
+from courses.models import Message, Session
+from courses.services import enrollment_create, session_cancel
 from registry.audit.models import AuditEvent
 from registry.rights.erasure import customer_erase
 
@@ -86,3 +87,39 @@ def test_a_cancelled_sessions_reason_that_names_her_is_scrubbed(
     assert other.cancelled_reason == "Ohjaaja sairastui"
     assert other.version == 1
     assert erased_event().detail["rewritten"]["courses.session"] == 1
+
+
+# --- 2. Messages kept for other customers ---------------------------------------
+
+
+def test_messages_to_others_that_name_her_are_scrubbed(
+    hilkka, olli, register_manager, staff_member
+):
+    course = coming_course()
+    enrollment_create(customer=hilkka, course=course, source="office", by=staff_member)
+    enrollment_create(customer=olli, course=course, source="office", by=staff_member)
+    staff_message_create(
+        course=course,
+        audience="participants",
+        subject="Hilkka Häivytettävä ja joogamatot",
+        text="Hilkka Häivytettävä tuo ensi kerralla joogamatot kaikille.",
+        by=staff_member,
+    )
+    session = course.sessions.order_by("starts_at").last()
+    session_cancel(session=session, reason="Hilkka Häivytettävä varasi salin", by=staff_member)
+    assert Message.objects.filter(customer=olli).count() == 3
+
+    customer_erase(customer=hilkka, by=register_manager)
+
+    # Hers are gone; the other's stay, without her.
+    assert set(Message.objects.values_list("customer", flat=True)) == {olli.pk}
+    staff, cancelled = (
+        Message.objects.get(customer=olli, kind=kind) for kind in ("staff", "session_cancelled")
+    )
+    for message in (staff, cancelled):
+        assert_nothing_of_her(message.subject + message.body)
+        assert "Hei Olli" in message.body
+    assert "joogamatot kaikille" in staff.body
+    assert staff.subject.endswith("ja joogamatot")
+    assert "varasi salin" in cancelled.body
+    assert erased_event().detail["rewritten"]["courses.message"] == 2
