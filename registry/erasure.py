@@ -32,7 +32,8 @@ class Erasure:
     A handler that rewrites a row not about these customers (someone else's
     audit event or note that named them) calls `rewrote(model_label)`: the
     erasure's audit event then says how many rows of each kind it rewrote,
-    so no changed record goes unexplained."""
+    so no changed record goes unexplained. Files are counted by what they
+    are (`mail_files`)."""
 
     customers: list
     customer_ids: set
@@ -40,8 +41,9 @@ class Erasure:
     at: datetime
     rewritten: Counter = field(default_factory=Counter)
 
-    def rewrote(self, model_label):
-        self.rewritten[model_label] += 1
+    def rewrote(self, model_label, count=1):
+        if count:
+            self.rewritten[model_label] += count
 
 
 _handlers = {}

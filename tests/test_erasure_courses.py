@@ -5,7 +5,10 @@ messages kept for other customers, the audit events of courses and the
 mail files written without a mail server are scrubbed; her past places stay
 as anonymous counts."""
 
+import email
+import os
 from datetime import timedelta
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from django.utils import timezone
 from courses.messages import staff_message_create
 from courses.models import Message, Session
 from courses.services import enrollment_create, session_cancel
+from courses.tasks import message_deliver
 from registry.audit.models import AuditEvent
 from registry.rights.erasure import customer_erase
 
@@ -123,3 +127,82 @@ def test_messages_to_others_that_name_her_are_scrubbed(
     assert staff.subject.endswith("ja joogamatot")
     assert "varasi salin" in cancelled.body
     assert erased_event().detail["rewritten"]["courses.message"] == 2
+
+
+# --- 4. Mail files written without a mail server ---------------------------------
+
+
+def _deliver_all():
+    for pk in Message.objects.order_by("pk").values_list("pk", flat=True):
+        message_deliver(pk)
+
+
+def _decoded(path):
+    mail = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    return " ".join([*(str(value) for value in mail.values()), mail.get_content()])
+
+
+def test_mail_files_that_name_her_are_deleted_and_only_those(
+    hilkka, olli, register_manager, staff_member, settings, tmp_path
+):
+    settings.EMAIL_BACKEND = "courses.mail.EmlFileBackend"
+    folder = Path(settings.EMAIL_FILE_PATH)
+    course = coming_course()
+    enrollment_create(customer=hilkka, course=course, source="office", by=staff_member)
+    enrollment_create(customer=olli, course=course, source="office", by=staff_member)
+    staff_message_create(
+        course=course,
+        audience="participants",
+        subject="Hilkka Häivytettävä ja joogamatot",
+        text="Hilkka Häivytettävä tuo joogamatot.",
+        by=staff_member,
+    )
+    _deliver_all()
+    files = sorted(folder.glob("*.eml"))
+    assert len(files) == 4  # two confirmations, the staff message to both
+    naming = [path for path in files if "Hilkka" in _decoded(path)]
+    assert len(naming) == 3  # her confirmation names her too
+    # What is not mail, or not in the folder itself, is not touched: a link
+    # (to a file elsewhere), a folder, another kind of file.
+    outside = tmp_path / "outside.txt"
+    outside.write_text("Hilkka Häivytettävä", encoding="utf-8")
+    (folder / "link.eml").symlink_to(outside)
+    (folder / "old.eml").mkdir()
+    (folder / "old.eml" / "inner.eml").write_text("To: hilkka.haivy@example.invalid\n\nHei")
+    (folder / "notes.txt").write_text("Hilkka Häivytettävä", encoding="utf-8")
+
+    customer_erase(customer=hilkka, by=register_manager)
+
+    left = sorted(folder.glob("*.eml"))
+    assert [path for path in left if path.is_file() and not path.is_symlink()] == [
+        path for path in files if path not in naming
+    ]
+    assert "Hei Olli" in _decoded(left[0])
+    assert (folder / "link.eml").is_symlink() and outside.read_text(encoding="utf-8")
+    assert (folder / "old.eml" / "inner.eml").exists()
+    assert (folder / "notes.txt").exists()
+    assert erased_event().detail["rewritten"]["mail_files"] == 3
+
+
+def test_an_encoded_name_is_found_in_a_mail_file(hilkka, register_manager, settings):
+    """A subject in RFC 2047 words and a body in base64 hide the letters
+    from a search of the file's bytes: the file is read as mail."""
+    folder = Path(settings.EMAIL_FILE_PATH)
+    folder.mkdir(parents=True)
+    mail = email.message.EmailMessage()
+    mail["Subject"] = "Terveisiä Häivytettävälle"
+    mail["To"] = "joku@example.invalid"
+    mail.set_content("Hilkka Häivytettävä tulee.", cte="base64")
+    raw = mail.as_bytes()
+    assert b"Hilkka" not in raw and "Häivytettävä".encode() not in raw
+    (folder / "20261201-120000-abcdef12.eml").write_bytes(raw)
+
+    customer_erase(customer=hilkka, by=register_manager)
+
+    assert not list(folder.glob("*.eml"))
+
+
+def test_an_erasure_without_a_mail_folder_is_fine(hilkka, register_manager, settings):
+    assert not os.path.exists(settings.EMAIL_FILE_PATH)
+    customer_erase(customer=hilkka, by=register_manager)
+    assert "mail_files" not in erased_event().detail.get("rewritten", {})
