@@ -27,7 +27,9 @@ class Erasure:
     """What a handler gets: the customers being erased (locked, still in the
     database), their ids with those of records merged into them, `scrub`,
     which returns a text, list or dict with every personal value of theirs
-    replaced by ERASED, and the moment of the erasure.
+    replaced by ERASED, the moment of the erasure, and who erased them in
+    which request (for the audit events of what a handler changes in their
+    wake, such as a place on a course given to the next in line).
 
     A handler that rewrites a row not about these customers (someone else's
     audit event or note that named them) calls `rewrote(model_label)`: the
@@ -39,6 +41,8 @@ class Erasure:
     customer_ids: set
     scrub: Callable
     at: datetime
+    by: object = None
+    request: object = None
     rewritten: Counter = field(default_factory=Counter)
 
     def rewrote(self, model_label, count=1):

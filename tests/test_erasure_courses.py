@@ -13,17 +13,18 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from courses.messages import staff_message_create
-from courses.models import Message, Session
-from courses.services import enrollment_create, session_cancel
+from courses.models import Attendance, Enrollment, Message, Session
+from courses.services import enrollment_cancel, enrollment_create, session_cancel
 from courses.tasks import message_deliver
 from registry.audit import erasure as audit_erasure
 from registry.audit.models import AuditEvent
-from registry.rights.erasure import customer_erase
+from registry.rights.erasure import customer_erase, customers_erase
 
-from .factories import CourseFactory, CustomerFactory
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -422,3 +423,101 @@ def test_an_erasure_without_a_mail_folder_is_fine(hilkka, register_manager, sett
     assert not os.path.exists(settings.EMAIL_FILE_PATH)
     customer_erase(customer=hilkka, by=register_manager)
     assert "mail_files" not in erased_event().detail.get("rewritten", {})
+
+
+# --- 5. Her places on courses ----------------------------------------------------
+
+
+def test_her_place_on_a_coming_course_goes_to_the_next_in_line(
+    hilkka, olli, register_manager, staff_member, client
+):
+    course = coming_course(capacity=1)
+    enrollment_create(customer=hilkka, course=course, source="office", by=staff_member)
+    enrollment_create(customer=olli, course=course, source="office", by=staff_member)
+    hers = Enrollment.objects.get(customer=hilkka)
+    assert Enrollment.objects.get(customer=olli).status == "waitlisted"
+    before = Message.objects.filter(customer=olli).count()
+
+    customer_erase(customer=hilkka, by=register_manager)
+
+    hers.refresh_from_db()
+    assert (hers.customer, hers.status) == (None, "cancelled")
+    assert Enrollment.objects.get(customer=olli).status == "enrolled"
+    # As a cancellation at the office: audited, the promoted told, nobody
+    # told of a place of someone who is gone.
+    cancelled = AuditEvent.objects.get(action=AuditEvent.Action.ENROLLMENT_CANCELLED)
+    assert cancelled.actor == register_manager
+    assert cancelled.detail == {"course_id": course.pk}
+    promoted = AuditEvent.objects.get(action=AuditEvent.Action.WAITLIST_PROMOTED)
+    assert promoted.target_id == str(olli.pk)
+    assert list(
+        Message.objects.filter(customer=olli).order_by("pk").values_list("kind", flat=True)
+    )[before:] == ["promoted"]
+    assert set(Message.objects.values_list("customer", flat=True)) == {olli.pk}
+    client.force_login(staff_member)
+    page = client.get(reverse("courses:course-detail", args=[course.pk])).content.decode()
+    assert "Muukalainen" in page
+
+
+def test_her_queue_places_and_cancelled_courses_are_cancelled_past_places_stay(
+    hilkka, olli, register_manager, staff_member
+):
+    full = coming_course(capacity=1)
+    EnrollmentFactory(customer=olli, course=full)
+    waiting = EnrollmentFactory(customer=hilkka, course=full, status="waitlisted")
+    cancelled_course = coming_course(is_cancelled=True)
+    on_cancelled = EnrollmentFactory(customer=hilkka, course=cancelled_course)
+    start = timezone.now() - timedelta(days=30)
+    past = CourseFactory(starts_at=start, ends_at=start + timedelta(hours=2))
+    was_there = EnrollmentFactory(customer=hilkka, course=past)
+    Attendance.objects.create(
+        session=past.sessions.get(), enrollment=was_there, status="came", marked_at=start
+    )
+
+    customer_erase(customer=hilkka, by=register_manager)
+
+    for enrollment in (waiting, on_cancelled, was_there):
+        enrollment.refresh_from_db()
+        assert enrollment.customer is None
+    assert waiting.status == on_cancelled.status == "cancelled"
+    # Her past place stays as an anonymous count, with her attendance.
+    assert was_there.status == "enrolled"
+    assert past.enrollments.taking_a_place().count() == 1
+    assert Attendance.objects.get(enrollment=was_there).status == "came"
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.WAITLIST_PROMOTED).exists()
+
+
+def test_two_erased_on_one_course_the_place_goes_to_neither(
+    hilkka, olli, register_manager, staff_member
+):
+    """Erased together (the retention run), the one waiting is not given the
+    other's place on the way out: the place goes to the next one staying."""
+    course = coming_course(capacity=1)
+    second = CustomerFactory(first_name="Toinen", last_name="Lähtijä")
+    for customer in (hilkka, second, olli):
+        enrollment_create(customer=customer, course=course, source="office", by=staff_member)
+
+    customers_erase(customers=[hilkka, second], by=register_manager)
+
+    assert list(course.enrollments.order_by("pk").values_list("customer", "status")) == [
+        (None, "cancelled"),
+        (None, "cancelled"),
+        (olli.pk, "enrolled"),
+    ]
+    promoted = AuditEvent.objects.get(action=AuditEvent.Action.WAITLIST_PROMOTED)
+    assert promoted.target_id == str(olli.pk)
+
+
+def test_a_place_left_in_the_queue_by_an_earlier_erasure_is_passed_over(olli, staff_member):
+    """Erasures before this one left their queue places without a person:
+    a freed place goes to the first who is still there."""
+    course = coming_course(capacity=1)
+    taken = EnrollmentFactory(course=course)
+    left = EnrollmentFactory(customer=None, course=course, status="waitlisted")
+    waiting = EnrollmentFactory(customer=olli, course=course, status="waitlisted")
+
+    enrollment_cancel(enrollment=taken, by=staff_member)
+
+    left.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (left.status, waiting.status) == ("waitlisted", "enrolled")
