@@ -28,6 +28,7 @@ from registry.audit.services import audit_event_create
 from registry.erasure import erasure_handler
 from registry.merge import merge_handler
 
+from .mail import mail_files_erase
 from .models import Enrollment, Message, MessageSettings
 from .tasks import send_message
 
@@ -292,8 +293,21 @@ def purge_message_bodies(now=None):
 
 @erasure_handler("courses.message")
 def _erase_messages(erasure):
-    """The messages hold the customer's name and dates: deleted with them."""
+    """The customer's messages hold their name and dates: deleted with them.
+    A message to someone else may name them too (a note from staff, the
+    reason a session was cancelled): the subject, text and error of every
+    message kept are scrubbed. Then the mail files written without a mail
+    server that name them are deleted (courses.mail): a send in progress
+    holds its message's row, so its file is written before the rows above
+    can change, and is found."""
     Message.objects.filter(customer__in=erasure.customers).delete()
+    fields = ("subject", "body", "error")
+    for message in Message.objects.only("pk", *fields).iterator(chunk_size=2000):
+        scrubbed = {name: erasure.scrub(getattr(message, name)) for name in fields}
+        if any(scrubbed[name] != getattr(message, name) for name in fields):
+            Message.objects.filter(pk=message.pk).update(**scrubbed)
+            erasure.rewrote("courses.message")
+    erasure.rewrote("mail_files", mail_files_erase(erasure.scrub))
 
 
 @merge_handler("courses.message")

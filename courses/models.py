@@ -128,8 +128,14 @@ class EnrollmentQuerySet(models.QuerySet):
     def next_in_line(self):
         """The queue as a freed place goes down it: those whose processing is
         restricted (GDPR art. 18) are passed over, keeping their position
-        for when the restriction is lifted."""
-        return self.waitlist().exclude(customer__restricted_since__isnull=False)
+        for when the restriction is lifted, and so is a place left in the
+        queue by a customer erased before erasures cancelled such places:
+        there is nobody to give it to."""
+        return (
+            self.waitlist()
+            .exclude(customer__restricted_since__isnull=False)
+            .exclude(customer=None)
+        )
 
     def taking_a_place(self):
         return self.filter(status__in=Enrollment.TAKING_A_PLACE)

@@ -347,14 +347,8 @@ def enrollment_create(*, customer, course, source, by, request=None):
     return enrollment
 
 
-@transaction.atomic
-def enrollment_cancel(*, enrollment, by, request=None):
-    """Cancel an enrolment; a freed place goes to the first on the waiting list."""
-    course = locked_course(enrollment.course)
-    _refuse_if_archived(course)
-    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
-    if enrollment.status == Enrollment.Status.CANCELLED:
-        return enrollment, []
+def _cancel(enrollment, *, course, by, request):
+    """Cancel a locked enrolment on the locked course, audited."""
     _set_status(enrollment, Enrollment.Status.CANCELLED)
     audit_event_create(
         action=AuditEvent.Action.ENROLLMENT_CANCELLED,
@@ -363,13 +357,27 @@ def enrollment_cancel(*, enrollment, by, request=None):
         request=request,
         detail={"course_id": course.pk},
     )
+
+
+def _place_freed(course, *, by, request):
+    """After cancellations: the freed places go down the waiting list (not
+    on a cancelled course). Returns those promoted."""
+    if course.is_cancelled:
+        return []
+    return _promote_from_waitlist(course=course, by=by, request=request)
+
+
+@transaction.atomic
+def enrollment_cancel(*, enrollment, by, request=None):
+    """Cancel an enrolment; a freed place goes to the first on the waiting list."""
+    course = locked_course(enrollment.course)
+    _refuse_if_archived(course)
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    if enrollment.status == Enrollment.Status.CANCELLED:
+        return enrollment, []
+    _cancel(enrollment, course=course, by=by, request=request)
     outbox.notify_enrollment_cancelled(enrollment, by=by, request=request)
-    promoted = (
-        []
-        if course.is_cancelled
-        else _promote_from_waitlist(course=course, by=by, request=request)
-    )
-    return enrollment, promoted
+    return enrollment, _place_freed(course, by=by, request=request)
 
 
 _STATUS_RANK = {
@@ -381,11 +389,55 @@ _STATUS_RANK = {
 
 @erasure_handler("courses.enrollment")
 def _erase_enrollments(erasure):
-    """Nothing to remove: an enrolment holds no personal data of its own, and
-    when the customer row goes it stays without the person (SET_NULL), so the
-    course's numbers stay true. Its attendance (courses.Attendance points at
-    the enrolment, not at the customer) stays with it, so each session's
-    count stays true too."""
+    """An enrolment holds no personal data of its own: when the customer row
+    goes it stays without the person (SET_NULL), so the course's numbers
+    stay true, and so does its attendance (courses.Attendance points at the
+    enrolment, not at the customer), so each session's count stays true too.
+
+    A place on a course that is not over, or one in its queue, is of no use
+    to someone who is gone: it is cancelled as enrollment_cancel cancels it
+    (the course locked, after the customers the erasure locked first, as an
+    enrolment locks them; audited; the freed place to the first on the
+    waiting list, who is told), but the erased are not told. The places of
+    all the customers erased together go first, so that none of them is
+    given another's place on the way out. Past courses keep their places:
+    the archive and the statistics stay true."""
+    course_ids = (
+        Enrollment.objects.filter(customer__in=erasure.customers, course__ends_at__gte=erasure.at)
+        .exclude(status=Enrollment.Status.CANCELLED)
+        .values_list("course", flat=True)
+        .distinct()
+        .order_by("course")
+    )
+    for course_id in list(course_ids):
+        course = Course.objects.select_for_update().get(pk=course_id)
+        if course.is_past:
+            continue  # over meanwhile: its list is the archive
+        enrollments = (
+            Enrollment.objects.select_for_update()
+            .filter(course=course, customer__in=erasure.customers)
+            .exclude(status=Enrollment.Status.CANCELLED)
+            .select_related("customer")
+            .order_by("pk")
+        )
+        for enrollment in enrollments:
+            _cancel(enrollment, course=course, by=erasure.by, request=erasure.request)
+        _place_freed(course, by=erasure.by, request=erasure.request)
+
+
+@erasure_handler("courses.session")
+def _erase_from_session_reasons(erasure):
+    """The reason typed when a session was cancelled may name the person
+    ("Hilkka Virtanen booked the hall"): scrubbed in every session. Its
+    version goes up, so that a form opened before cannot write it back."""
+    sessions = Session.objects.exclude(cancelled_reason="").only("pk", "cancelled_reason")
+    for session in sessions.iterator(chunk_size=2000):
+        scrubbed = erasure.scrub(session.cancelled_reason)
+        if scrubbed != session.cancelled_reason:
+            Session.objects.filter(pk=session.pk).update(
+                cancelled_reason=scrubbed, version=models.F("version") + 1
+            )
+            erasure.rewrote("courses.session")
 
 
 @merge_handler("courses.enrollment")

@@ -27,21 +27,27 @@ class Erasure:
     """What a handler gets: the customers being erased (locked, still in the
     database), their ids with those of records merged into them, `scrub`,
     which returns a text, list or dict with every personal value of theirs
-    replaced by ERASED, and the moment of the erasure.
+    replaced by ERASED, the moment of the erasure, and who erased them in
+    which request (for the audit events of what a handler changes in their
+    wake, such as a place on a course given to the next in line).
 
     A handler that rewrites a row not about these customers (someone else's
     audit event or note that named them) calls `rewrote(model_label)`: the
     erasure's audit event then says how many rows of each kind it rewrote,
-    so no changed record goes unexplained."""
+    so no changed record goes unexplained. Files are counted by what they
+    are (`mail_files`)."""
 
     customers: list
     customer_ids: set
     scrub: Callable
     at: datetime
+    by: object = None
+    request: object = None
     rewritten: Counter = field(default_factory=Counter)
 
-    def rewrote(self, model_label):
-        self.rewritten[model_label] += 1
+    def rewrote(self, model_label, count=1):
+        if count:
+            self.rewritten[model_label] += count
 
 
 _handlers = {}

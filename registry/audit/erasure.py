@@ -4,28 +4,65 @@ from registry.erasure import ERASED, erasure_handler
 
 from .models import CUSTOMER_TARGET, AuditEvent, AuditEventCustomer
 
-#: Audit actions whose detail may hold values a user typed or a field held:
+#: Audit actions whose detail holds only codes, ids, numbers and times: the
+#: keys each writes, none of them a value a user typed or a field held. An
+#: erasure scrubs the events of every other action (ACTIONS_WITH_VALUES):
 #: search words, old and new values, user names typed at the login, the
 #: purposes of exports, file names (people name files after people: "Erkki
-#: Virtanen yhteystiedot.xlsx") and reasons.
-ACTIONS_WITH_VALUES = {
-    AuditEvent.Action.CUSTOMER_SEARCHED,
-    AuditEvent.Action.CUSTOMER_CHANGED,
-    AuditEvent.Action.CUSTOMER_MERGED,
-    AuditEvent.Action.LOGIN_FAILED,
-    AuditEvent.Action.LOCKOUT,
-    AuditEvent.Action.MARKETING_LIST_EXPORTED,
-    AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
-    AuditEvent.Action.REGISTER_EXPORTED,
-    AuditEvent.Action.CASE_LOGGED,
-    AuditEvent.Action.CASE_UPDATED,
-    AuditEvent.Action.ACCOUNT_DEACTIVATED,
-    AuditEvent.Action.IMPORT_UPLOADED,
-    AuditEvent.Action.CUSTOMERS_IMPORTED,
-    AuditEvent.Action.IMPORT_UNDONE,
-    AuditEvent.Action.IMPORT_REJECTS_DOWNLOADED,
-    AuditEvent.Action.UNSUBSCRIBES_IMPORTED,
+#: Virtanen yhteystiedot.xlsx"), reasons (of a deactivation, of a cancelled
+#: session), names typed in admin. So an action added later is scrubbed
+#: until it is listed here; tests/test_erasure_courses.py reads every place
+#: the code writes an event and fails when a listed action writes a key not
+#: listed with it (say, a reason added later).
+ACTIONS_WITHOUT_VALUES = {
+    AuditEvent.Action.LOGIN: frozenset(),
+    AuditEvent.Action.LOGOUT: frozenset(),
+    AuditEvent.Action.PASSWORD_CHANGED: frozenset(),
+    AuditEvent.Action.ACCOUNT_CREATED: frozenset({"by", "role"}),
+    AuditEvent.Action.CUSTOMER_VIEWED: frozenset({"via"}),
+    # The names of the fields that had a value, and the import's number.
+    AuditEvent.Action.CUSTOMER_CREATED: frozenset({"fields", "import"}),
+    # `text` is the wording's channel and version ("email v3"); the number of
+    # the newsletter service's file it came from.
+    AuditEvent.Action.CONSENT_RECORDED: frozenset(
+        {"channel", "event", "method", "text", "occurred_at", "complaint", "unsubscribe_import"}
+    ),
+    AuditEvent.Action.COURSE_CREATED: frozenset({"sessions"}),
+    AuditEvent.Action.ENROLLED: frozenset({"course_id", "status", "source"}),
+    AuditEvent.Action.ENROLLMENT_CANCELLED: frozenset({"course_id"}),
+    AuditEvent.Action.WAITLIST_PROMOTED: frozenset({"course_id"}),
+    # `changes`: the old and new mark of each enrolment, by its number.
+    AuditEvent.Action.ATTENDANCE_MARKED: frozenset(
+        {"session_id", "session_starts_at", "correction", "changes"}
+    ),
+    AuditEvent.Action.PARTICIPANT_LIST_VIEWED: frozenset(
+        {"view", "audience", "session_id", "page"}
+    ),
+    AuditEvent.Action.ACCESS_REPORT_VIEWED: frozenset(),
+    AuditEvent.Action.ACCESS_REPORT_EXPORTED: frozenset(),
+    AuditEvent.Action.CUSTOMER_ERASED: frozenset(
+        {"customer_id", "reference", "reason", "rewritten"}
+    ),
+    AuditEvent.Action.CUSTOMER_RESTRICTED: frozenset({"case_id", "reference"}),
+    AuditEvent.Action.CUSTOMER_RESTRICTION_LIFTED: frozenset(
+        {"restricted_since", "case_id", "reference"}
+    ),
+    # The filters are chosen, not typed: a user, an action, dates, a number.
+    AuditEvent.Action.AUDIT_TRAIL_EXPORTED: frozenset({"filters", "rows"}),
+    AuditEvent.Action.TWO_FACTOR_ENABLED: frozenset(),
+    AuditEvent.Action.TWO_FACTOR_FAILED: frozenset({"during"}),
+    AuditEvent.Action.TWO_FACTOR_REPLACED: frozenset(),
+    AuditEvent.Action.MESSAGE_QUEUED: frozenset(
+        {"message_id", "kind", "course_id", "session_id", "state"}
+    ),
+    AuditEvent.Action.MESSAGE_RESENT: frozenset({"message_id", "kind"}),
+    AuditEvent.Action.ACCOUNT_LOCKED: frozenset({"failures", "minutes"}),
+    AuditEvent.Action.ACCOUNT_UNLOCKED: frozenset(),
+    AuditEvent.Action.ACCOUNT_REACTIVATED: frozenset(),
+    AuditEvent.Action.RETENTION_RUN: frozenset({"erased", "skipped", "cutoff"}),
 }
+
+ACTIONS_WITH_VALUES = set(AuditEvent.Action) - set(ACTIONS_WITHOUT_VALUES)
 
 
 def _erase_changes(detail):

@@ -146,12 +146,15 @@ def read_journal():
 @transaction.atomic
 def customers_erase(*, customers, by, request=None, case=None, reason="request", journal=True):
     """Erase customers: every registered erasure handler removes or scrubs its
-    data (registry.erasure: the consent ledger goes, enrolments and requests
-    stay without the person, personal values are scrubbed out of the audit
-    trail, request notes, login records and imported file names), then the
-    customer rows are deleted. An audit event with the old id and a random
-    reference records each erasure, when and by whom; the ids are appended to
-    the erasure journal outside the database for restores of older backups.
+    data (registry.erasure: the consent ledger and the person's messages go,
+    places on courses not over are cancelled, enrolments and requests stay
+    without the person, personal values are scrubbed out of the audit
+    trail, request notes, login records, imported file names, sessions'
+    reasons and other people's messages, and mail files naming them are
+    deleted), then the customer rows are deleted. An audit event with the old
+    id and a random reference records each erasure, when and by whom; the ids
+    are appended to the erasure journal outside the database for restores of
+    older backups.
     Returns the references, one per customer.
     """
     handlers = erasure_handlers(Customer)
@@ -171,6 +174,8 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
         customers=customers,
         customer_ids={int(event.target_id) for event in history} | {c.pk for c in customers},
         scrub=lambda value: _scrub(value, pattern),
+        by=by,
+        request=request,
     )
     # An objection or a withdrawal in the ledger outlives the person as keyed
     # hashes of their addresses (registry.suppression), kept before the ledger

@@ -46,6 +46,9 @@ NOT_IN_REPORT = {
     # customer (a customer's address typed there by mistake is scrubbed by an
     # erasure, but cannot be told from a user name to be reported).
     "axes.accessattempt": "login records of the register's users",
+    # The reason typed when a session was cancelled is about the course; a
+    # name typed in it is scrubbed, but the reason is tied to no customer.
+    "courses.session": "a cancelled session's reason, about the course",
 }
 
 
