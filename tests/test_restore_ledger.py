@@ -82,7 +82,7 @@ def test_an_objection_recorded_after_the_backup_outlives_a_restore(customer, sta
     audit = AuditEvent.objects.get(action=AuditEvent.Action.CONSENT_RECORDED)
     assert audit.target_id == str(customer.pk) and audit.actor is None
     assert audit.detail["event"] == "objection"
-    assert audit.detail["reason"] == "marketing journal after restore"
+    assert audit.detail["via"] == "marketing_journal"
 
 
 def test_a_withdrawal_and_an_unsubscribe_outlive_a_restore(staff, register_manager):

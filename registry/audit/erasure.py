@@ -25,7 +25,16 @@ ACTIONS_WITHOUT_VALUES = {
     # `text` is the wording's channel and version ("email v3"); the number of
     # the newsletter service's file it came from.
     AuditEvent.Action.CONSENT_RECORDED: frozenset(
-        {"channel", "event", "method", "text", "occurred_at", "complaint", "unsubscribe_import"}
+        {
+            "channel",
+            "event",
+            "method",
+            "text",
+            "occurred_at",
+            "complaint",
+            "unsubscribe_import",
+            "via",
+        }
     ),
     AuditEvent.Action.COURSE_CREATED: frozenset({"sessions"}),
     AuditEvent.Action.ENROLLED: frozenset({"course_id", "status", "source"}),

@@ -191,6 +191,7 @@ VIA_WORDS = {
     "import_preview": _("import preview"),
     "import_rejected": _("rejected rows of an import"),
     "import_undo": _("undoing an import"),
+    "marketing_journal": _("marketing journal, after a restore"),
     "merge": _("merging two records"),
     "message": _("message"),
     "outbox": _("outgoing messages"),

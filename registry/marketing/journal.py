@@ -191,7 +191,7 @@ def marketing_journal_reapply(entries):
                 "event": entry["event"],
                 "method": entry["method"],
                 "occurred_at": entry["occurred_at"],
-                "reason": "marketing journal after restore",
+                "via": "marketing_journal",
             },
         )
         reapplied.append(consent)
