@@ -208,6 +208,9 @@ def world(db, instructor, register_manager):
         "customer": customer,
         "other_customer": CustomerFactory(),
         "case": DataSubjectRequestFactory(customer=customer),
+        "case_without_customer": DataSubjectRequestFactory(
+            customer=None, requester_name="Tiina Testinen", requester_contact="040 000 0000"
+        ),
         "own_course": own_course,
         "own_session": own_course.sessions.get(),
         "other_course": CourseFactory(),

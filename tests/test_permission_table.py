@@ -87,6 +87,17 @@ RULES = {
     "registry:request-list": (None, MANAGER_ONLY),
     "registry:request-detail": (lambda w: {"pk": w["case"].pk}, MANAGER_ONLY),
     "registry:request-create": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
+    "registry:request-create-without-customer": (None, MANAGER_ONLY),
+    "registry:request-link": (lambda w: {"pk": w["case_without_customer"].pk}, MANAGER_ONLY),
+    "registry:request-link-confirm": (
+        lambda w: {"pk": w["case_without_customer"].pk, "customer_pk": w["customer"].pk},
+        MANAGER_ONLY,
+    ),
+    "registry:request-close-no-data": (
+        lambda w: {"pk": w["case_without_customer"].pk},
+        POST_ONLY,
+    ),
+    "registry:request-answer": (lambda w: {"pk": w["case_without_customer"].pk}, MANAGER_ONLY),
     "registry:access-report": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
     "registry:customer-erase": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
     "registry:customer-restrict": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
@@ -143,6 +154,12 @@ RULES = {
 
 #: Objects outside the instructor's scope answer 404, not 403.
 SCOPED = [
+    # The answer "we hold nothing about you" is for a request without a customer.
+    (
+        "registry:request-answer",
+        lambda w: {"pk": w["case"].pk},
+        {**MANAGER_ONLY, "register_manager": 404},
+    ),
     # Another register manager's export: only the one who asked sees it.
     (
         "registry:register-export-detail",

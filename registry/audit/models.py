@@ -196,6 +196,7 @@ VIA_WORDS = {
     "message": _("message"),
     "outbox": _("outgoing messages"),
     "request": _("data subject request"),
+    "request_link": _("linking a request to a customer"),
     "requests": _("data subject requests"),
     "restrict": _("restricting processing"),
     "restriction_lift": _("lifting a restriction"),
@@ -253,6 +254,12 @@ class AuditEvent(AppendOnlyModel):
         PARTICIPANT_LIST_EXPORTED = "participant_list_exported", _("Exported a participant list")
         CASE_LOGGED = "request_logged", _("Logged a data subject request")
         CASE_UPDATED = "request_updated", _("Updated a data subject request")
+        CASE_VIEWED = "request_viewed", _("Viewed a data subject request without a customer")
+        CASE_LINKED = "request_linked", _("Linked a data subject request to a customer")
+        CASE_ANSWER_EXPORTED = (
+            "request_answer_downloaded",
+            _("Downloaded the answer to a data subject request"),
+        )
         ACCESS_REPORT_VIEWED = "access_report_viewed", _("Viewed an access report")
         ACCESS_REPORT_EXPORTED = "access_report_exported", _("Downloaded an access report")
         CUSTOMER_ERASED = "customer_erased", _("Erased a customer")

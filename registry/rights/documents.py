@@ -352,6 +352,48 @@ def access_document(report, language):
         )
 
 
+def no_data_document(case, language):
+    """The answer to an access request of someone the register holds nothing
+    about (a case without a customer, closed as done), in `language`."""
+    contact = settings.REGISTER_CONTACT_PERSON
+    with translation.override(language):
+        return Document(
+            title=_("Answer to your access request"),
+            introduction=_(
+                "%(controller)s has searched its customer register for personal data about "
+                "%(name)s (%(contact)s), as you asked in the request %(reference)s received "
+                "%(received)s (EU General Data Protection Regulation, article 15)."
+            )
+            % {
+                "controller": settings.REGISTER_CONTROLLER["name"],
+                "name": case.requester_name,
+                "contact": case.requester_contact,
+                "reference": case.reference,
+                "received": formats.date_format(case.received_on, "SHORT_DATE_FORMAT"),
+            },
+            language=language,
+            sections=[
+                Section(
+                    _("Answer"),
+                    items=[
+                        _("The customer register holds no personal data about you."),
+                        _(
+                            "We keep your request and this answer as the record that it was "
+                            "answered; your name and contact details on it are removed "
+                            "%(months)s months after the answer."
+                        )
+                        % {"months": settings.RETENTION_MONTHS},
+                        _(
+                            "Questions: %(person)s, %(email)s. You also have the right to "
+                            "lodge a complaint with the Data Protection Ombudsman."
+                        )
+                        % {"person": contact["name"], "email": contact["email"]},
+                    ],
+                )
+            ],
+        )
+
+
 def _suppression_sections(since):
     """The suppression list, when one of the customer's addresses is on it."""
     if not since:

@@ -58,6 +58,21 @@ class DataSubjectRequestForm(OnceFormMixin, forms.ModelForm):
         return received
 
 
+class CaseWithoutCustomerForm(DataSubjectRequestForm):
+    """Log a request of someone who is no customer (or no longer): who asked
+    and how to reach them, nothing more (data minimisation)."""
+
+    once_name = "request-create-without-customer"
+
+    class Meta(DataSubjectRequestForm.Meta):
+        fields = ("requester_name", "requester_contact", *DataSubjectRequestForm.Meta.fields)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("requester_name", "requester_contact"):
+            self.fields[name].required = True
+
+
 class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
     """Close a case, or extend its deadline with a reason (GDPR art. 12(3):
     by at most two further months)."""
@@ -150,4 +165,12 @@ class ReportFormatForm(QueryForm):
     )
     language = forms.ChoiceField(
         label=_("Language of the report"), required=False, choices=settings.LANGUAGES
+    )
+
+
+class AnswerLanguageForm(QueryForm):
+    """The language of the answer to a requester (theirs, whatever the user's)."""
+
+    language = forms.ChoiceField(
+        label=_("Language of the answer"), required=False, choices=settings.LANGUAGES
     )

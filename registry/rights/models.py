@@ -6,6 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registry.erasure import ERASED
+
 
 def add_months(day, months):
     """The same day `months` later (or earlier), or that month's last day when
@@ -58,6 +60,19 @@ class DataSubjectRequest(models.Model):
         blank=True,
         related_name="data_subject_requests",
     )
+    # Who asked, when they are no customer (none found, or erased before):
+    # only what it takes to answer them (data minimisation). Emptied when the
+    # case is linked to a customer, whose record holds it; scrubbed by an
+    # erasure that names them (CASE_NOTES) and by retention (README).
+    requester_name = models.CharField(_("requester's name"), max_length=200, blank=True)
+    requester_contact = models.CharField(
+        _("how to reach the requester"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "An email address, a phone number or a postal address: where the answer goes."
+        ),
+    )
     kind = models.CharField(_("request"), max_length=20, choices=Kind.choices)
     received_on = models.DateField(_("received"))
     identity_verification = models.CharField(
@@ -105,6 +120,18 @@ class DataSubjectRequest(models.Model):
     @property
     def is_open(self):
         return self.status not in self.CLOSED
+
+    @property
+    def without_customer(self):
+        """Logged for someone who is no customer, and not linked to one since
+        (a case whose customer was erased has no requester)."""
+        return self.customer_id is None and bool(self.requester_name)
+
+    @property
+    def linkable(self):
+        """May still be linked to a customer: an open case without one, whose
+        requester was not scrubbed out by an erasure."""
+        return self.without_customer and self.is_open and self.requester_name != ERASED
 
     @property
     def days_left(self):

@@ -287,11 +287,13 @@ def retention_candidates(cutoff=None):
 
 def case_trail(case):
     """What was done for a case, oldest first: its own events, changes made
-    for it (rectification), and the customer's access reports viewed or
-    downloaded since it was received."""
-    events = AuditEvent.objects.for_target(case) | AuditEvent.objects.filter(
-        detail__case_id=case.pk
-    )
+    for it (rectification) and its linking to a customer, and the customer's
+    access reports viewed or downloaded since it was received."""
+    # Not the reads of a case without a customer (CASE_VIEWED): as a
+    # customer's page views are not, they are no step of the answer.
+    events = AuditEvent.objects.for_target(case).exclude(
+        action=AuditEvent.Action.CASE_VIEWED
+    ) | AuditEvent.objects.filter(detail__case_id=case.pk)
     if case.customer_id is not None:
         received = timezone.make_aware(
             datetime.datetime.combine(case.received_on, datetime.time())

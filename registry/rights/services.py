@@ -2,8 +2,10 @@
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
@@ -13,8 +15,12 @@ from registry.merge import merge_handler
 
 from .models import DataSubjectRequest, one_month_after
 
-#: The notes typed on a data subject request.
-CASE_NOTES = ("identity_verification", "extension_reason", "outcome")
+#: Who asked, on a request logged without a customer.
+REQUESTER_FIELDS = ("requester_name", "requester_contact")
+#: The text typed on a data subject request, which an erasure scrubs on every
+#: case (registry.rights.erasure): its notes, and the requester's name and
+#: contact when it has no customer.
+CASE_NOTES = ("identity_verification", "extension_reason", "outcome", *REQUESTER_FIELDS)
 
 
 CASE_FIELDS = (
@@ -33,12 +39,34 @@ def new_reference():
     return f"DSR-{secrets.token_hex(4).upper()}"
 
 
+class CaseRefused(ValidationError):
+    """A change a case cannot take as it is now (said to the user)."""
+
+
 @transaction.atomic
-def case_log(*, customer, kind, received_on, identity_verification, by, request=None):
-    """Log a request; its deadline is one month from receipt (GDPR art. 12(3))."""
+def case_log(
+    *,
+    customer,
+    kind,
+    received_on,
+    identity_verification,
+    by,
+    request=None,
+    requester_name="",
+    requester_contact="",
+):
+    """Log a request; its deadline is one month from receipt (GDPR art. 12(3)).
+
+    Without a customer (someone who is none, or no longer), the requester's
+    name and how to reach them are kept on the case; with one, the
+    customer's record holds them. The audit event names neither."""
+    if customer is None and not requester_name:
+        raise ValueError("A request without a customer needs the requester's name.")
     case = DataSubjectRequest.objects.create(
         reference=new_reference(),
         customer=customer,
+        requester_name="" if customer else requester_name,
+        requester_contact="" if customer else requester_contact,
         kind=kind,
         received_on=received_on,
         identity_verification=identity_verification,
@@ -53,6 +81,55 @@ def case_log(*, customer, kind, received_on, identity_verification, by, request=
         detail={"kind": kind, "customer_id": customer.pk if customer else None},
     )
     return case
+
+
+@transaction.atomic
+def case_link(*, case, customer, by, request=None):
+    """Link an open request without a customer to the customer who made it.
+    The requester's name and contact go: the customer's record holds how to
+    reach them (data minimisation). Audited as an event of the customer that
+    names the case, so both the customer's trail and the case's page list it.
+    Refused (CaseRefused) when the case was linked or closed meanwhile."""
+    case = DataSubjectRequest.objects.select_for_update().get(pk=case.pk)
+    if not case.linkable:
+        raise CaseRefused(
+            _("This request can no longer be linked: it has a customer or it is closed.")
+        )
+    case.customer = customer
+    case.requester_name = case.requester_contact = ""
+    case.version += 1
+    case.save(update_fields=["customer", *REQUESTER_FIELDS, "version"])
+    audit_event_create(
+        action=AuditEvent.Action.CASE_LINKED,
+        by=by,
+        target=customer,
+        request=request,
+        detail={"case_id": case.pk, "reference": case.reference},
+    )
+    return case
+
+
+def no_data_outcome():
+    return _("No personal data about the requester is held in the register.")
+
+
+@transaction.atomic
+def case_close_no_data(*, case, by, request=None):
+    """Close an open access request without a customer: the register holds
+    nothing about the requester (the answer GDPR art. 15 still requires).
+    Refused (CaseRefused) for another kind, a case with a customer, or one
+    already closed."""
+    case = DataSubjectRequest.objects.select_for_update().get(pk=case.pk)
+    if not (
+        case.kind == DataSubjectRequest.Kind.ACCESS and case.without_customer and case.is_open
+    ):
+        raise CaseRefused(_("Only an open access request without a customer is closed this way."))
+    return case_update(
+        case=case,
+        data={"status": DataSubjectRequest.Status.DONE, "outcome": no_data_outcome()},
+        by=by,
+        request=request,
+    )
 
 
 @transaction.atomic
@@ -78,6 +155,18 @@ def case_update(*, case, data, by, request=None, version=None):
             detail={"changes": changes, "version": case.version},
         )
     return case
+
+
+def case_viewed(*, case, by, request=None):
+    """A request without a customer shows its requester: its page is a read
+    of them, as a customer's page is of the customer."""
+    audit_event_create(action=AuditEvent.Action.CASE_VIEWED, by=by, target=case, request=request)
+
+
+def case_answer_produced(*, case, by, request=None):
+    audit_event_create(
+        action=AuditEvent.Action.CASE_ANSWER_EXPORTED, by=by, target=case, request=request
+    )
 
 
 def access_report_produced(*, customer, download, by, request=None):

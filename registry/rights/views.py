@@ -5,20 +5,24 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from registry.accounts.reauth import lockout_after_wrong_password, recent_authentication_required
 from registry.audit.services import customer_searched, customer_viewed, customers_listed
 from registry.concurrency import CustomerGone, EditConflict
+from registry.forms import CustomerFilterForm
 from registry.models import Customer
 from registry.once import Once
 
-from .documents import access_document, document_pdf
+from .documents import access_document, document_pdf, no_data_document
 from .erasure import customer_erase, retention_erase
 from .forms import (
+    AnswerLanguageForm,
+    CaseWithoutCustomerForm,
     DataSubjectRequestForm,
     DataSubjectRequestUpdateForm,
     ErasureConfirmForm,
@@ -29,7 +33,16 @@ from .forms import (
 from .models import DataSubjectRequest
 from .restriction import RestrictionError, customer_restrict, customer_restriction_lift
 from .selectors import access_report, case_trail, retention_candidates, retention_cutoff
-from .services import access_report_produced, case_log, case_update
+from .services import (
+    CaseRefused,
+    access_report_produced,
+    case_answer_produced,
+    case_close_no_data,
+    case_link,
+    case_log,
+    case_update,
+    case_viewed,
+)
 
 MANAGER = "registry.handle_data_subject_requests"
 
@@ -58,6 +71,46 @@ def case_list(request):
     )
 
 
+def _case_logged(request, form, *, customer=None):
+    """Log the case of a valid form with its token, once; the answer to give,
+    or None when the form is to be shown (again)."""
+    if not (request.method == "POST" and form.is_valid() and form.has_token):
+        # Made by hand, or a page from yesterday: nothing is logged; what was
+        # typed comes back with a token (the view shows it).
+        if form.is_bound and not form.has_token and form.is_valid():
+            messages.warning(request, _("Check the request and log it again."))
+        return None
+    once = Once(request, form)
+    # Taken in the case's transaction (registry.once): the page sent twice
+    # (a double click) logs one case and takes the second post to it.
+    already = once.answer_if_sent_again(
+        request,
+        _("The request was already logged: the form was sent twice."),
+        found_in=DataSubjectRequest.objects.all(),
+        otherwise=customer or "registry:request-list",
+    )
+    if already:
+        return already
+    data = form.cleaned_data
+    case = case_log(
+        customer=customer,
+        kind=data["kind"],
+        received_on=data["received_on"],
+        identity_verification=data["identity_verification"],
+        requester_name=data.get("requester_name", ""),
+        requester_contact=data.get("requester_contact", ""),
+        by=request.user,
+        request=request,
+    )
+    once.saved(case.pk)
+    messages.success(
+        request,
+        _("Request %(reference)s logged; deadline %(date)s.")
+        % {"reference": case.reference, "date": case.deadline.strftime("%d.%m.%Y")},
+    )
+    return redirect(case)
+
+
 @permission_required([MANAGER, "registry.view_customer"], raise_exception=True)
 @transaction.atomic
 def case_create(request, pk):
@@ -66,42 +119,29 @@ def case_create(request, pk):
     form = DataSubjectRequestForm(
         request.POST or None, initial={"received_on": timezone.localdate()}
     )
-    if request.method == "POST" and form.is_valid() and form.has_token:
-        once = Once(request, form)
-        # Taken in the case's transaction (registry.once): the page sent twice
-        # (a double click) logs one case and takes the second post to it.
-        already = once.answer_if_sent_again(
-            request,
-            _("The request was already logged: the form was sent twice."),
-            found_in=DataSubjectRequest.objects.all(),
-            otherwise=customer,
-        )
-        if already:
-            return already
-        data = form.cleaned_data
-        case = case_log(
-            customer=customer,
-            kind=data["kind"],
-            received_on=data["received_on"],
-            identity_verification=data["identity_verification"],
-            by=request.user,
-            request=request,
-        )
-        once.saved(case.pk)
-        messages.success(
-            request,
-            _("Request %(reference)s logged; deadline %(date)s.")
-            % {"reference": case.reference, "date": case.deadline.strftime("%d.%m.%Y")},
-        )
-        return redirect(case)
+    if (answer := _case_logged(request, form, customer=customer)) is not None:
+        return answer
     if form.is_bound and not form.has_token:
-        # Made by hand, or a page from yesterday: nothing is logged; what was
-        # typed comes back with a token.
-        if form.is_valid():
-            messages.warning(request, _("Check the request and log it again."))
         form = form.with_new_token()
     customer_viewed(customer=customer, by=request.user, request=request, via="request")
     return render(request, "registry/request_form.html", {"customer": customer, "form": form})
+
+
+@permission_required(MANAGER, raise_exception=True)
+@transaction.atomic
+def case_create_without_customer(request):
+    """Log a request of someone who is no customer, or no longer (erased, or
+    only in an import's rejected rows, a search or a message): the register
+    manager. Its deadline counts as any request's; it can be linked to a
+    customer later."""
+    form = CaseWithoutCustomerForm(
+        request.POST or None, initial={"received_on": timezone.localdate()}
+    )
+    if (answer := _case_logged(request, form)) is not None:
+        return answer
+    if form.is_bound and not form.has_token:
+        form = form.with_new_token()
+    return render(request, "registry/request_form.html", {"customer": None, "form": form})
 
 
 @permission_required(MANAGER, raise_exception=True)
@@ -127,11 +167,129 @@ def case_detail(request, pk):
             return redirect(case)
     if case.customer is not None:
         customer_viewed(customer=case.customer, by=request.user, request=request, via="request")
+    elif case.without_customer:
+        case_viewed(case=case, by=request.user, request=request)
     return render(
         request,
         "registry/request_detail.html",
         {"case": case, "form": form, "trail": case_trail(case)},
     )
+
+
+def _requester_matches(case):
+    """Customers who may be the requester: by the words of the name, or by
+    the contact as an email address or phone number."""
+    found = Customer.objects.none()
+    for words in (case.requester_name, case.requester_contact):
+        if words.strip():
+            found |= Customer.objects.search(words)
+    return found
+
+
+@permission_required([MANAGER, "registry.view_customer"], raise_exception=True)
+@transaction.atomic
+def case_link_pick(request, pk):
+    """Find the customer who made a request logged without one: the register
+    manager. Without search words, those who match the requester's name or
+    contact; the list is a read of them."""
+    case = get_object_or_404(DataSubjectRequest, pk=pk)
+    if not case.linkable:
+        messages.info(request, _("This request has a customer or is closed: it is not linked."))
+        return redirect(case)
+    filters = CustomerFilterForm(request.GET or None)
+    if query := filters.values()["q"]:
+        candidates = list(Customer.objects.filtered(**filters.values())[:20])
+        customer_searched(
+            query=query,
+            result_count=len(candidates),
+            shown=len(candidates),
+            shown_ids=[candidate.pk for candidate in candidates],
+            via="request_link",
+            by=request.user,
+            request=request,
+        )
+    else:
+        candidates = list(_requester_matches(case).ordered("name")[:20])
+        customers_listed(
+            ids=[candidate.pk for candidate in candidates],
+            via="request_link",
+            by=request.user,
+            request=request,
+        )
+    case_viewed(case=case, by=request.user, request=request)
+    return render(
+        request,
+        "registry/request_link_pick.html",
+        {"case": case, "candidates": candidates, "filters": filters},
+    )
+
+
+@permission_required([MANAGER, "registry.view_customer"], raise_exception=True)
+@transaction.atomic
+def case_link_confirm(request, pk, customer_pk):
+    """Link a request without a customer to the customer `customer_pk`, after
+    a look at both: the register manager. Audited; a customer not in the
+    register answers 404."""
+    case = get_object_or_404(DataSubjectRequest, pk=pk)
+    customer = get_object_or_404(Customer, pk=customer_pk)
+    if request.method == "POST":
+        try:
+            case_link(case=case, customer=customer, by=request.user, request=request)
+        except CaseRefused as refused:
+            messages.warning(request, " ".join(refused.messages))
+        else:
+            messages.success(
+                request,
+                _("Request %(reference)s is now %(name)s's.")
+                % {"reference": case.reference, "name": customer.full_name},
+            )
+        return redirect(case)
+    if not case.linkable:
+        messages.info(request, _("This request has a customer or is closed: it is not linked."))
+        return redirect(case)
+    customer_viewed(customer=customer, by=request.user, request=request, via="request_link")
+    case_viewed(case=case, by=request.user, request=request)
+    return render(
+        request, "registry/request_link_confirm.html", {"case": case, "customer": customer}
+    )
+
+
+@require_POST
+@permission_required(MANAGER, raise_exception=True)
+@transaction.atomic
+def case_close_no_data_view(request, pk):
+    """Close an open access request without a customer as "no data held":
+    the register manager, after searching the customers (the case page)."""
+    case = get_object_or_404(DataSubjectRequest, pk=pk)
+    try:
+        case_close_no_data(case=case, by=request.user, request=request)
+    except CaseRefused as refused:
+        messages.warning(request, " ".join(refused.messages))
+    else:
+        messages.success(request, _("Request closed: no data held."))
+    return redirect(case)
+
+
+@permission_required(MANAGER, raise_exception=True)
+@transaction.atomic
+def case_answer(request, pk):
+    """The answer to an access request without a customer, "the register
+    holds nothing about you", as a PDF in the requester's language: the
+    register manager. Audited."""
+    case = get_object_or_404(
+        DataSubjectRequest.objects.filter(kind=DataSubjectRequest.Kind.ACCESS), pk=pk
+    )
+    if not case.without_customer:
+        raise Http404
+    language = AnswerLanguageForm(request.GET).values()["language"]
+    language = language or translation.get_language()[:2]
+    case_answer_produced(case=case, by=request.user, request=request)
+    response = HttpResponse(
+        document_pdf(no_data_document(case, language)), content_type="application/pdf"
+    )
+    filename = f"vastaus-{case.reference}-{timezone.localdate():%Y-%m-%d}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @permission_required([MANAGER, "registry.view_customer"], raise_exception=True)

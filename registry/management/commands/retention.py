@@ -5,6 +5,7 @@ from django.db import transaction
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.rights.erasure import retention_erase
+from registry.rights.requesters import requesters_cutoff, requesters_due, requesters_forget
 from registry.rights.selectors import retention_candidates, retention_cutoff
 
 
@@ -12,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Erase customers inactive for RETENTION_MONTHS (no change, consent event or "
         "enrolment), except those with an open request, a coming course or "
-        "restricted processing. "
+        "restricted processing; and forget the name and contact of the requester of "
+        "each request without a customer closed as long ago. "
         "Use --dry-run to list them first."
     )
 
@@ -33,12 +35,14 @@ class Command(BaseCommand):
                     f"  #{customer.pk} {customer.full_name}: last activity "
                     f"{customer.last_activity_at:%Y-%m-%d}"
                 )
+            self._requesters(requesters_due().count(), "would be")
             self.stdout.write("Dry run: nothing was erased.")
             return
         with transaction.atomic():
             # Each one is asked again, locked, when erased: who became active,
             # enrolled or restricted since the list was made is skipped.
             erased, references, skipped = retention_erase(customers=candidates, cutoff=cutoff)
+            requesters = requesters_forget()
             # The run itself, also when nobody was due: the health page shows
             # when the retention rule was last applied.
             audit_event_create(
@@ -46,6 +50,7 @@ class Command(BaseCommand):
                 detail={
                     "erased": len(references),
                     "skipped": skipped,
+                    "requesters": requesters,
                     "cutoff": cutoff.date().isoformat(),
                 },
             )
@@ -59,3 +64,11 @@ class Command(BaseCommand):
                 f"Skipped {skipped} customers no longer due (active, enrolled, asking or "
                 "restricted since they were listed)."
             )
+        self._requesters(requesters, "were")
+
+    def _requesters(self, count, verb):
+        # Counted, never named: the requesters are not in the register.
+        self.stdout.write(
+            f"Requests without a customer closed before {requesters_cutoff():%Y-%m-%d}: "
+            f"{count} requests; their requesters' names and contacts {verb} removed."
+        )
