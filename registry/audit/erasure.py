@@ -68,7 +68,7 @@ ACTIONS_WITHOUT_VALUES = {
     AuditEvent.Action.ACCOUNT_LOCKED: frozenset({"failures", "minutes"}),
     AuditEvent.Action.ACCOUNT_UNLOCKED: frozenset(),
     AuditEvent.Action.ACCOUNT_REACTIVATED: frozenset(),
-    AuditEvent.Action.RETENTION_RUN: frozenset({"erased", "skipped", "cutoff"}),
+    AuditEvent.Action.RETENTION_RUN: frozenset({"erased", "skipped", "requesters", "cutoff"}),
 }
 
 ACTIONS_WITH_VALUES = set(AuditEvent.Action) - set(ACTIONS_WITHOUT_VALUES)
