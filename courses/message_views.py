@@ -13,19 +13,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from registry.audit.models import AuditEvent
-from registry.audit.services import (
-    audit_event_create,
-    customer_viewed,
-    customers_listed,
-    link_shown_customers,
-)
+from registry.audit.services import customer_viewed, customers_listed
 from registry.once import Once
 
 from .call_list import warn_to_call
 from .message_forms import CourseMessageForm
 from .messages import course_recipients, message_render, message_resend, staff_message_create
 from .models import Message
+from .participants import participant_list_viewed
 from .views import visible_course
 
 #: How long the outbox lists a customer without email to call.
@@ -50,14 +45,13 @@ def course_message_view(request, pk):
             messages.warning(request, _("Check the message and send again."))
         if not form.has_token:
             form = form.with_new_token()
-        event = audit_event_create(
-            action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+        participant_list_viewed(
+            course=course,
+            customer_ids=[customer.pk for customer in recipients],
             by=request.user,
-            target=course,
             request=request,
             detail={"view": "message_preview", "audience": data["audience"]},
         )
-        link_shown_customers(event, [customer.pk for customer in recipients])
         example = recipients[0] if recipients else None
         subject, body = message_render(
             Message.Kind.STAFF,

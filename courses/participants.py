@@ -31,6 +31,25 @@ def any_restricted(enrollments):
     return any(enrollment.is_restricted for enrollment in enrollments)
 
 
+def participant_list_viewed(*, course, customer_ids, by, request, detail):
+    """Audit a participant list shown on a page (the course page, roll call,
+    the attendance grid, a message's preview), in the page's transaction.
+    The event says how many customers the page showed (`rows`, as a page of
+    the customer list does: the unusual-activity alert and the access review
+    count them) and is linked to each of them in one INSERT. An erased
+    participant's row names nobody and is not counted."""
+    shown = list(dict.fromkeys(pk for pk in customer_ids if pk is not None))
+    event = audit_event_create(
+        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+        by=by,
+        target=course,
+        request=request,
+        detail={**detail, "rows": len(shown)},
+    )
+    link_shown_customers(event, shown)
+    return event
+
+
 def participant_columns_for(user):
     return [
         name

@@ -11,8 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create, link_shown_customers
 from registry.concurrency import EditConflict
 
 from .attendance import attendance_grid_page, attendance_save, roll_call
@@ -24,7 +22,7 @@ from .forms import (
     ShownRowsField,
 )
 from .models import Attendance
-from .participants import any_restricted
+from .participants import any_restricted, participant_list_viewed
 from .services import (
     session_cancel,
     session_create,
@@ -98,15 +96,14 @@ def roll_call_view(request, pk, session_pk):
                 % {"names": ", ".join(sorted(c.full_name for c in saved.restricted))},
             )
         return back
-    event = audit_event_create(
-        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+    participant_list_viewed(
+        course=course,
+        customer_ids=[enrollment.customer_id for enrollment, _mark in rows],
         by=request.user,
-        target=course,
         request=request,
         # Which rows were seen: the page, as the paginator numbered it.
         detail={"session_id": session.pk, "page": page.number},
     )
-    link_shown_customers(event, [enrollment.customer_id for enrollment, _mark in rows])
     sessions = list(course.sessions.order_by("starts_at", "id"))
     index = next(i for i, s in enumerate(sessions) if s.pk == session.pk)
     return render(
@@ -158,14 +155,13 @@ def attendance_grid_view(request, pk):
     rows a page; the totals count everybody."""
     course = visible_course(request, pk)
     sessions, page, rows, totals = attendance_grid_page(course, request.GET.get("page"))
-    event = audit_event_create(
-        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+    participant_list_viewed(
+        course=course,
+        customer_ids=[row[0].customer_id for row in rows],
         by=request.user,
-        target=course,
         request=request,
         detail={"view": "attendance_grid", "page": page.number},
     )
-    link_shown_customers(event, [row[0].customer_id for row in rows])
     return render(
         request,
         "courses/attendance_grid.html",

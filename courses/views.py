@@ -13,12 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import ListView, UpdateView
 
-from registry.audit.models import AuditEvent
 from registry.audit.services import (
-    audit_event_create,
     customer_searched,
     customer_viewed,
-    link_shown_customers,
 )
 from registry.concurrency import EditConflict
 from registry.exports import csv_response, xlsx_file_response
@@ -43,6 +40,7 @@ from .participants import (
     attendance_export_header,
     participant_columns_for,
     participant_list_export,
+    participant_list_viewed,
     participants,
 )
 from .services import (
@@ -159,16 +157,13 @@ def course_detail(request, pk):
         if enrolling and request.user.has_perm("courses.add_enrollment")
         else []
     )
-    event = audit_event_create(
-        action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
+    # Whom the page showed: its enrolled, the waiting list and the cancelled.
+    participant_list_viewed(
+        course=course,
+        customer_ids=[e.customer_id for e in [*enrolled_page.object_list, *waitlist, *cancelled]],
         by=request.user,
-        target=course,
         request=request,
         detail={"page": enrolled_page.number},
-    )
-    # Whom the page showed: its enrolled, the waiting list and the cancelled.
-    link_shown_customers(
-        event, [e.customer_id for e in [*enrolled_page.object_list, *waitlist, *cancelled]]
     )
     return render(
         request,

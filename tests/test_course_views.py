@@ -96,12 +96,14 @@ def test_instructors_see_names_and_status_but_contacts_only_when_granted(
 
 
 def test_viewing_a_participant_list_is_audited(client, own_course, instructor):
+    EnrollmentFactory.create_batch(2, course=own_course)
     client.force_login(instructor)
     client.get(urls(own_course)["detail"])
     event = AuditEvent.objects.get(action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED)
     assert (event.actor, event.target_id) == (instructor, str(own_course.pk))
-    # The enrolled are shown a page at a time: the trail says which page.
-    assert event.detail == {"page": 1}
+    # The enrolled are shown a page at a time: the trail says which page, and
+    # how many customers it showed.
+    assert event.detail == {"page": 1, "rows": 2}
 
 
 def test_enrol_from_the_participant_list_tells_the_waiting_list_position(client, staff_member):

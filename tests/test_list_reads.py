@@ -145,6 +145,37 @@ def test_the_message_preview_links_its_recipients(client, staff_member):
     assert linked(event) == {e.customer_id for e in rows}
 
 
+def test_every_participant_list_says_how_many_customers_it_showed(client, staff_member):
+    """As a page of the customer list does (`rows`), so that the unusual-activity
+    alert and the access review count them: the course page (its enrolled, the
+    waiting list and the cancelled), roll call, the attendance grid and a
+    message's preview. An erased participant's row names nobody and is not
+    counted (the audit of participant-list reads: a 1,000-person lecture paged
+    through left events without a count)."""
+    course = CourseFactory(capacity=10, starts_at=timezone.now() - timedelta(hours=1))
+    enrolled = EnrollmentFactory.create_batch(3, course=course)
+    EnrollmentFactory(course=course, customer=None)  # erased
+    EnrollmentFactory(course=course, status=Enrollment.Status.WAITLISTED)
+    EnrollmentFactory(course=course, status=Enrollment.Status.CANCELLED)
+    session = course.sessions.get()
+    client.force_login(staff_member)
+
+    def rows_of_last_read():
+        event = last_read(AuditEvent.Action.PARTICIPANT_LIST_VIEWED)
+        assert event.detail["rows"] == len(linked(event))
+        return event.detail["rows"]
+
+    client.get(course.get_absolute_url())
+    assert rows_of_last_read() == 5
+    client.get(reverse("courses:roll-call", args=[course.pk, session.pk]))
+    assert rows_of_last_read() == 3
+    client.get(reverse("courses:attendance-grid", args=[course.pk]))
+    assert rows_of_last_read() == 3
+    data = {"audience": "participants", "subject": "Sali vaihtui", "text": "Olemme salissa 2."}
+    client.post(reverse("courses:course-message", args=[course.pk]), data)
+    assert rows_of_last_read() == len(enrolled)
+
+
 def test_who_saw_a_customer_finds_the_lists_that_showed_them(
     client, staff_member, register_manager
 ):

@@ -15,13 +15,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from registry.accounts.selectors import unusual_activity
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_viewed
 from registry.models import RegisterExport
 from registry.rights.erasure import customer_erase
+from registry.rights.services import access_report_produced
 from registry.services import customer_update
 
-from .factories import CourseFactory, CustomerFactory, UserFactory
+from .factories import CourseFactory, CustomerFactory, EnrollmentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -178,6 +180,38 @@ def test_access_review_counts_views_and_exports(client, register_manager, staff_
     assert (accounts["toimisto"].customers_viewed, accounts["toimisto"].exports) == (3, 1)
 
 
+def test_the_access_review_counts_the_customers_on_the_lists_one_saw(
+    client, register_manager, staff_member, instructor
+):
+    """Records viewed: a page about one customer counts one (an access report
+    too), a list the customers on it, every time it was shown: a page of the
+    customer list, a course's participants, roll call. The audit of
+    participant-list reads found a user who paged through a 1,000-person
+    lecture counted as having viewed nothing."""
+    course = CourseFactory(
+        capacity=10, instructor=instructor, starts_at=timezone.now() - timedelta(hours=1)
+    )
+    EnrollmentFactory.create_batch(4, course=course)
+    customer = CustomerFactory()
+    customer_viewed(customer=customer, by=staff_member, request=None)
+    access_report_produced(customer=customer, download=False, by=register_manager)
+    old = audit_event_create(action="customer_searched", by=staff_member, detail={"rows": 50})
+    QuerySet.update(AuditEvent.objects.filter(pk=old.pk), at=timezone.now() - timedelta(days=31))
+    client.force_login(staff_member)
+    client.get(reverse("registry:customer-list"))  # the five customers
+    client.get(course.get_absolute_url())
+    client.get(course.get_absolute_url())  # shown again: counted again
+    client.force_login(instructor)
+    client.get(reverse("courses:roll-call", args=[course.pk, course.sessions.get().pk]))
+    client.force_login(register_manager)
+    accounts = {
+        a.username: a for a in client.get(reverse("registry:access-review")).context["accounts"]
+    }
+    assert accounts["toimisto"].customers_viewed == 1 + 5 + 4 + 4
+    assert accounts["ohjaaja"].customers_viewed == 4
+    assert accounts["vastaava"].customers_viewed == 1
+
+
 def test_deactivating_asks_first_audits_and_can_be_undone(client, register_manager, staff_member):
     client.force_login(register_manager)
     url = reverse("registry:account-deactivate", args=[staff_member.pk])
@@ -250,6 +284,53 @@ def test_no_alert_below_the_threshold(client, register_manager, staff_member, se
         customer_viewed(customer=CustomerFactory(), by=staff_member, request=None)
     client.force_login(register_manager)
     assert "border-danger" not in client.get("/").content.decode()
+
+
+def test_a_participant_list_counts_towards_the_alert_as_the_customer_list_does(
+    client, register_manager, staff_member, settings
+):
+    """Each showing of a list counts the customers on it: a course's
+    participants as a page of the customer list. A page shown again counts
+    again, as a customer's page opened twice does: the alert counts records
+    read, not different people."""
+    settings.UNUSUAL_ACTIVITY_PER_HOUR = 5
+    course = CourseFactory()
+    EnrollmentFactory.create_batch(3, course=course)
+    client.force_login(staff_member)
+    client.get(course.get_absolute_url())
+    assert unusual_activity() == []
+    client.get(course.get_absolute_url())
+    assert [(a["username"], a["records"]) for a in unusual_activity()] == [("toimisto", 6)]
+    client.get(reverse("registry:customer-list"))  # the same three
+    assert [(a["username"], a["records"]) for a in unusual_activity()] == [("toimisto", 9)]
+    client.force_login(register_manager)
+    body = client.get("/").content.decode()
+    assert reverse("registry:audit-user", args=[staff_member.pk]) in body
+
+
+def test_an_access_report_download_counts_as_one_record(register_manager, settings):
+    """An export without a row count (one customer's access report) is one
+    record, not none."""
+    settings.UNUSUAL_ACTIVITY_PER_HOUR = 1
+    customer = CustomerFactory()
+    access_report_produced(customer=customer, download=True, by=register_manager)
+    customer_viewed(customer=customer, by=register_manager, request=None)
+    assert [a["records"] for a in unusual_activity()] == [2]
+
+
+def test_the_trail_says_how_many_customers_a_list_showed(client, register_manager, staff_member):
+    """The alert links to the user's trail: each list read there says how
+    many customers it showed, so the hour's count can be checked."""
+    course = CourseFactory()
+    EnrollmentFactory.create_batch(3, course=course)
+    client.force_login(staff_member)
+    client.get(course.get_absolute_url())
+    client.get(reverse("registry:customer-list"))
+    client.force_login(register_manager)
+    page = client.get(
+        reverse("registry:audit-user", args=[staff_member.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert page.content.decode().count("3 customers shown") == 2
 
 
 def test_an_invalid_filter_is_ignored_and_shown_the_others_still_apply(

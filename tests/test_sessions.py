@@ -574,11 +574,11 @@ def test_viewing_a_page_of_the_roll_call_or_grid_records_which_page(
     client.get(grid_url)
     events = AuditEvent.objects.filter(action="participant_list_viewed").order_by("id")
     assert [event.detail for event in events] == [
-        {"session_id": session.pk, "page": 2},
-        {"session_id": session.pk, "page": 3},
-        {"view": "attendance_grid", "page": 3},
-        {"view": "attendance_grid", "page": 1},
-        {"view": "attendance_grid", "page": 1},
+        {"session_id": session.pk, "page": 2, "rows": 3},
+        {"session_id": session.pk, "page": 3, "rows": 1},
+        {"view": "attendance_grid", "page": 3, "rows": 1},
+        {"view": "attendance_grid", "page": 1, "rows": 3},
+        {"view": "attendance_grid", "page": 1, "rows": 3},
     ]
     client.force_login(register_manager)
     trail = client.get(reverse("registry:audit-trail"), {"action": "participant_list_viewed"})

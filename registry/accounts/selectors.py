@@ -11,6 +11,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     IntegerField,
     OuterRef,
     Q,
@@ -18,18 +19,19 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, TruncHour
+from django.db.models.functions import Cast, Coalesce, TruncHour
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry.audit.models import AuditEvent
+from registry.audit.models import LIST_READS, AuditEvent
 
-#: Audit actions that read or export customer records.
-VIEWS = [AuditEvent.Action.CUSTOMER_VIEWED]
-#: Lists of customers shown on a page: their rows are read as well.
-LISTS = [AuditEvent.Action.CUSTOMER_SEARCHED]
-
-
+#: Pages about one customer: each showing is one record read.
+VIEWS = [AuditEvent.Action.CUSTOMER_VIEWED, AuditEvent.Action.ACCESS_REPORT_VIEWED]
+#: Lists of customers shown on a page (the customer list and every other
+#: list read, a course's participants, roll call, the attendance grid, a
+#: message's preview): each showing reads the customers on it, its `rows`.
+LISTS = LIST_READS
+#: Files of customers: each reads its `rows` (an access report, one).
 EXPORTS = [
     AuditEvent.Action.REGISTER_EXPORTED,
     AuditEvent.Action.MARKETING_LIST_EXPORTED,
@@ -47,6 +49,14 @@ DEVICE_CHANGES = [
 ]
 
 
+def _records(detail="detail"):
+    """The customer records an event read: a list's or a file's `rows`, one
+    for a page about one customer (or a file of one, without a count). A
+    page shown again is read again and counts again, as a customer's page
+    opened twice does: the count is of reads, not of different people."""
+    return Coalesce(Cast(KeyTextTransform("rows", detail), IntegerField()), 1)
+
+
 def _dormant(days):
     """Active, and no login for `days` days (or never, if older than that)."""
     limit = timezone.now() - timedelta(days=days)
@@ -56,12 +66,11 @@ def _dormant(days):
 
 
 def access_review():
-    """Every account with its roles, its reads and exports of the last 30 days,
-    the last change of its two-factor devices (when and what), the day its
-    confidentiality undertaking was signed, and whether it is dormant (no
-    login for DORMANT_DAYS)."""
+    """Every account with its roles, the customer records it read (_records)
+    and its exports in the last 30 days, the last change of its two-factor
+    devices (when and what), the day its confidentiality undertaking was
+    signed, and whether it is dormant (no login for DORMANT_DAYS)."""
     since = timezone.now() - timedelta(days=30)
-    recent = Q(audit_events__at__gte=since)
     device_changes = AuditEvent.objects.filter(
         action__in=DEVICE_CHANGES,
         target_type=get_user_model()._meta.label_lower,
@@ -70,11 +79,24 @@ def access_review():
     return (
         get_user_model()
         .objects.prefetch_related("groups")
+        # The period in the join's ON, not in the aggregates' FILTER: the
+        # database reads the month's events off the index on their time
+        # instead of joining every event ever (11 s over 4 million events).
         .annotate(
-            customers_viewed=Count(
-                "audit_events", filter=recent & Q(audit_events__action__in=VIEWS)
+            recent=FilteredRelation(
+                "audit_events",
+                condition=Q(
+                    audit_events__at__gte=since,
+                    audit_events__action__in=[*VIEWS, *LISTS, *EXPORTS],
+                ),
+            )
+        )
+        .annotate(
+            customers_viewed=Coalesce(
+                Sum(_records("recent__detail"), filter=Q(recent__action__in=[*VIEWS, *LISTS])),
+                0,
             ),
-            exports=Count("audit_events", filter=recent & Q(audit_events__action__in=EXPORTS)),
+            exports=Count("recent", filter=Q(recent__action__in=EXPORTS)),
             has_two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
             device_changed_at=Subquery(device_changes.values("at")[:1]),
             device_change=Subquery(device_changes.values("action")[:1]),
@@ -101,36 +123,26 @@ def unsigned_accounts():
 
 
 def unusual_activity(hours=24):
-    """Users who, within some hour of the last `hours`, viewed or exported more
-    customer records than UNUSUAL_ACTIVITY_PER_HOUR (views count one each,
-    exports and the pages of customer lists count their rows)."""
-    threshold = settings.UNUSUAL_ACTIVITY_PER_HOUR
+    """Users who, within some hour of the last `hours`, read more customer
+    records than UNUSUAL_ACTIVITY_PER_HOUR: pages about one customer count
+    one each, lists and exports their rows (_records), newest hour first."""
     since = timezone.now() - timedelta(hours=hours)
-    events = AuditEvent.objects.filter(at__gte=since, actor__isnull=False)
-    views = (
-        events.filter(action__in=VIEWS)
+    hours_read = (
+        AuditEvent.objects.filter(
+            at__gte=since, actor__isnull=False, action__in=[*VIEWS, *LISTS, *EXPORTS]
+        )
         .annotate(hour=TruncHour("at"))
         .values("actor", "actor__username", "hour")
-        .annotate(records=Count("id"))
+        .annotate(records=Sum(_records()))
+        .filter(records__gt=settings.UNUSUAL_ACTIVITY_PER_HOUR)
+        .order_by("-hour", "actor__username")
     )
-    exports = (
-        events.filter(action__in=[*EXPORTS, *LISTS])
-        .annotate(
-            hour=TruncHour("at"), rows=Cast(KeyTextTransform("rows", "detail"), IntegerField())
-        )
-        .values("actor", "actor__username", "hour")
-        .annotate(records=Sum("rows"))
-    )
-    totals = {}
-    for row in [*views, *exports]:
-        key = (row["actor"], row["actor__username"], row["hour"])
-        totals[key] = totals.get(key, 0) + (row["records"] or 0)
-    return sorted(
-        (
-            {"user_id": actor, "username": username, "hour": hour, "records": records}
-            for (actor, username, hour), records in totals.items()
-            if records > threshold
-        ),
-        key=lambda alert: alert["hour"],
-        reverse=True,
-    )
+    return [
+        {
+            "user_id": row["actor"],
+            "username": row["actor__username"],
+            "hour": row["hour"],
+            "records": row["records"],
+        }
+        for row in hours_read
+    ]
