@@ -50,7 +50,8 @@ def course_message_view(request, pk):
             customer_ids=[customer.pk for customer in recipients],
             by=request.user,
             request=request,
-            detail={"view": "message_preview", "audience": data["audience"]},
+            view="message_preview",
+            audience=data["audience"],
         )
         example = recipients[0] if recipients else None
         subject, body = message_render(

@@ -31,20 +31,32 @@ def any_restricted(enrollments):
     return any(enrollment.is_restricted for enrollment in enrollments)
 
 
-def participant_list_viewed(*, course, customer_ids, by, request, detail):
+def participant_list_viewed(
+    *, course, customer_ids, by, request, view=None, session_id=None, page=None, audience=None
+):
     """Audit a participant list shown on a page (the course page, roll call,
     the attendance grid, a message's preview), in the page's transaction.
     The event says how many customers the page showed (`rows`, as a page of
     the customer list does: the unusual-activity alert and the access review
     count them) and is linked to each of them in one INSERT. An erased
-    participant's row names nobody and is not counted."""
+    participant's row names nobody and is not counted. The details are codes
+    and numbers only, written key by key (the erasure's audit check reads them)."""
     shown = list(dict.fromkeys(pk for pk in customer_ids if pk is not None))
+    detail = {"rows": len(shown)}
+    if view is not None:
+        detail["view"] = view
+    if session_id is not None:
+        detail["session_id"] = session_id
+    if page is not None:
+        detail["page"] = page
+    if audience is not None:
+        detail["audience"] = audience
     event = audit_event_create(
         action=AuditEvent.Action.PARTICIPANT_LIST_VIEWED,
         by=by,
         target=course,
         request=request,
-        detail={**detail, "rows": len(shown)},
+        detail=detail,
     )
     link_shown_customers(event, shown)
     return event

@@ -102,7 +102,8 @@ def roll_call_view(request, pk, session_pk):
         by=request.user,
         request=request,
         # Which rows were seen: the page, as the paginator numbered it.
-        detail={"session_id": session.pk, "page": page.number},
+        session_id=session.pk,
+        page=page.number,
     )
     sessions = list(course.sessions.order_by("starts_at", "id"))
     index = next(i for i, s in enumerate(sessions) if s.pk == session.pk)
@@ -160,7 +161,8 @@ def attendance_grid_view(request, pk):
         customer_ids=[row[0].customer_id for row in rows],
         by=request.user,
         request=request,
-        detail={"view": "attendance_grid", "page": page.number},
+        view="attendance_grid",
+        page=page.number,
     )
     return render(
         request,

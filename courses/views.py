@@ -163,7 +163,7 @@ def course_detail(request, pk):
         customer_ids=[e.customer_id for e in [*enrolled_page.object_list, *waitlist, *cancelled]],
         by=request.user,
         request=request,
-        detail={"page": enrolled_page.number},
+        page=enrolled_page.number,
     )
     return render(
         request,

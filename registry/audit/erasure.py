@@ -45,7 +45,7 @@ ACTIONS_WITHOUT_VALUES = {
         {"session_id", "session_starts_at", "correction", "changes"}
     ),
     AuditEvent.Action.PARTICIPANT_LIST_VIEWED: frozenset(
-        {"view", "audience", "session_id", "page"}
+        {"view", "audience", "session_id", "page", "rows"}
     ),
     AuditEvent.Action.ACCESS_REPORT_VIEWED: frozenset(),
     AuditEvent.Action.ACCESS_REPORT_EXPORTED: frozenset(),
