@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from registry import backups
 from registry.audit.models import AuditEvent
+from registry.identities import customer_identities
 from registry.marketing.journal import marketing_journal_reapply, read_marketing_journal
 from registry.models import Consent, Customer
 from registry.rights.erasure import customer_erase, read_journal
@@ -55,12 +56,6 @@ def pair():
 
 def restore(path):
     call_command("restore", str(path), "--force")
-
-
-def customer_identities(customer):
-    from registry.identities import customer_identities  # noqa: PLC0415
-
-    return customer_identities(customer)
 
 
 def objections(pk):
