@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
+from registry.identities import identities_from_entry
 from registry.models import Customer
 
 from .imports.services import imports_discard_files
@@ -263,7 +264,10 @@ def reapply_erasures():
     backup older than their erasure)."""
 
     journal = read_journal()
-    ids = {entry["customer_id"] for entry in journal}
+    # An entry names the person by every (id, moment added) they had: a
+    # record merged into them and erased with them comes back from a backup
+    # older than the merge under its own id (registry.identities).
+    ids = {pk for entry in journal for pk in _entry_ids(entry)}
     if ids:
         # A kept import file of the backup may hold someone erased since,
         # even when that person was never added to the register.
@@ -277,10 +281,12 @@ def reapply_erasures():
     # Objections kept on the suppression list since the backup was made, with
     # their first times (before the erasures below would add them anew).
     restore_from_journal(journal)
+    erased = _erased_identities(journal)
     back = [
         customer
         for customer in Customer.objects.filter(pk__in=ids)
-        if _is_the_erased(customer, journal)
+        if customer.pk in erased["ids"]
+        or (customer.pk, customer.created_at) in erased["identities"]
     ]
     if back:
         customers_erase(
@@ -289,17 +295,21 @@ def reapply_erasures():
     return sorted(c.pk for c in back)
 
 
-def _is_the_erased(customer, journal):
-    """Is this the person the journal erased under this id? An entry names
-    them by id and the moment they were added; entries written before the
-    moment was kept name the id alone."""
+def _entry_ids(entry):
+    return {entry["customer_id"], *(int(pk) for pk, _added in entry.get("identities") or ())}
+
+
+def _erased_identities(journal):
+    """Whom the journal erased: {"identities": (id, moment added) pairs, "ids":
+    ids alone}. An entry names the person by the id and the moment they were
+    added, and by every other pair they had (merges: registry.identities);
+    an entry written before the moment was kept names the id alone."""
+    identities, ids = set(), set()
     for entry in journal:
-        if entry["customer_id"] != customer.pk:
-            continue
-        added = entry.get("created_at")
-        if added is None or datetime.fromisoformat(added) == customer.created_at:
-            return True
-    return False
+        identities |= identities_from_entry(entry)
+        if entry.get("created_at") is None:
+            ids.add(entry["customer_id"])
+    return {"identities": identities, "ids": ids}
 
 
 def _ids_continue_after(model, last_id):
@@ -432,11 +442,13 @@ def prune_marketing_journal(directory=None):
         return 0
     oldest = timezone.make_aware(min(_taken_at(path) for path in files))
     erased = [
-        (
-            entry["customer_id"],
-            datetime.fromisoformat(entry["created_at"]) if entry.get("created_at") else None,
-        )
+        pair
         for entry in read_journal()
+        for pair in (
+            identities_from_entry(entry)
+            if entry.get("created_at")
+            else {(entry["customer_id"], None)}
+        )
     ]
     return marketing_journal_prune(before=oldest - MARKETING_JOURNAL_MARGIN, erased=erased)
 

@@ -128,6 +128,13 @@ def customer_merge(
     handlers = handlers_for(Customer)
 
     changes = changes_apply(keep, values, CUSTOMER_FIELDS)
+    # Both records as the journals name a person (id and the moment added),
+    # for the merge event: a backup made before the merge holds these two,
+    # and a journal entry written after it names them too (registry.identities).
+    identities = {
+        "removed_created_at": remove.created_at.isoformat(),
+        "kept_created_at": keep.created_at.isoformat(),
+    }
     # The relationship began when the earlier record began.
     keep.created_at = min(keep.created_at, remove.created_at)
     # A restriction of processing of either record is the person's: the
@@ -160,7 +167,12 @@ def customer_merge(
         by=by,
         target=keep,
         request=request,
-        detail={"removed_id": removed_id, "changes": changes, "version": keep.version},
+        detail={
+            "removed_id": removed_id,
+            **identities,
+            "changes": changes,
+            "version": keep.version,
+        },
     )
     return keep
 

@@ -70,6 +70,7 @@ def test_every_relation_of_customer_has_a_row_factory_here():
 
 def test_merge_keeps_the_chosen_values_and_removes_the_other(pair, register_manager):
     keep, remove = pair
+    kept_added, removed_added = keep.created_at, remove.created_at
     customer_merge(keep=keep, remove=remove, values={"email": remove.email}, by=register_manager)
     keep.refresh_from_db()
     assert keep.email == "uusi@example.invalid"
@@ -78,6 +79,9 @@ def test_merge_keeps_the_chosen_values_and_removes_the_other(pair, register_mana
     event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMER_MERGED)
     assert event.detail == {
         "removed_id": remove.pk,
+        # Both records as the journals name them (tests/test_journal_merges.py).
+        "removed_created_at": removed_added.isoformat(),
+        "kept_created_at": kept_added.isoformat(),
         "changes": {"email": ["vanha@example.invalid", "uusi@example.invalid"]},
         "version": 2,
     }

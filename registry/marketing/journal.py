@@ -10,7 +10,10 @@ journal is: durably (fsync before the transaction commits: should the commit
 fail, a restore records an objection the customer did make), owner-only, one
 JSON object a line. An entry names the customer by id and the moment they
 were added (so that a restore never gives it to someone else holding the id
-later), the channel, the event and when it happened; no name, no address.
+later), and by every other such pair the person had ("identities": the
+records merged into them and the kept record's moment before a merge,
+registry.identities), the channel, the event and when it happened; no name,
+no address.
 
 After a restore, `marketing_journal_reapply` records again every journalled
 event the restored ledger lacks (registry.backups). The ledger's state is its
@@ -36,6 +39,7 @@ from django.db import transaction
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
+from registry.identities import customers_identities, identities_as_json, identities_from_entry
 from registry.models import Consent, Customer
 
 #: The ledger's events that narrow marketing.
@@ -53,18 +57,20 @@ def marketing_journal_append(consents):
     narrowing = [consent for consent in consents if consent.event in NARROWING]
     if not narrowing:
         return
-    added = dict(
-        Customer.objects.filter(pk__in={c.customer_id for c in narrowing}).values_list(
-            "pk", "created_at"
-        )
+    customers = Customer.objects.filter(pk__in={c.customer_id for c in narrowing}).only(
+        "pk", "created_at"
     )
+    # Every (id, moment added) the customer had: a backup older than a merge
+    # holds the person as the records merged (registry.identities).
+    identities = customers_identities(list(customers))
     entries = []
     for consent in narrowing:
         recorder = consent.recorded_by
         entries.append(
             {
                 "customer_id": consent.customer_id,
-                "created_at": added[consent.customer_id].isoformat(),
+                "created_at": identities[consent.customer_id][0][1].isoformat(),
+                "identities": identities_as_json(identities[consent.customer_id]),
                 "channel": str(consent.channel),
                 "event": str(consent.event),
                 "occurred_at": consent.occurred_at.isoformat(),
@@ -134,37 +140,41 @@ def _moment(text):
 @transaction.atomic
 def marketing_journal_reapply(entries):
     """After a restore (and after the erasure journal): record again every
-    journalled event that the ledger lacks, for the customer the entry names
-    (the id *and* the moment added: someone else holding the id gets
-    nothing; a customer erased since is not there). Restoring twice adds
+    journalled event that the ledger lacks, for each restored record the
+    entry names (the id *and* the moment added, any of the pairs the person
+    had: both records of a backup older than a merge get it; someone else
+    holding the id gets nothing; a customer erased since is not there). Restoring twice adds
     nothing twice. Each event comes back as it was (when it happened, how,
     the recorder's role, and the account if the restored register has that
     very account), with an audit event. Returns the re-applied Consent rows."""
     if not entries:
         return []
-    customers = Customer.objects.filter(pk__in={entry["customer_id"] for entry in entries})
+    # An entry names the person by every (id, moment added) they had (a
+    # merge: registry.identities); each restored record that is one of them
+    # gets the event: a backup older than a merge holds both records.
+    named = {entry_id: identities_from_entry(entry) for entry_id, entry in enumerate(entries)}
+    customers = Customer.objects.filter(pk__in={pk for pairs in named.values() for pk, _ in pairs})
     added = dict(customers.values_list("pk", "created_at"))
     ours = [
-        entry
-        for entry in entries
-        if entry["customer_id"] in added
-        and _moment(entry["created_at"]) == added[entry["customer_id"]]
+        (pk, entry)
+        for entry_id, entry in enumerate(entries)
+        for pk in sorted({pk for pk, moment in named[entry_id] if added.get(pk) == moment})
     ]
     held = {
         (pk, channel, event, occurred_at)
         for pk, channel, event, occurred_at in Consent.objects.filter(
-            customer_id__in={entry["customer_id"] for entry in ours}, event__in=NARROWING
+            customer_id__in={pk for pk, _entry in ours}, event__in=NARROWING
         ).values_list("customer_id", "channel", "event", "occurred_at")
     }
     accounts = dict(
         get_user_model()
-        .objects.filter(pk__in={entry["recorded_by"] for entry in ours})
+        .objects.filter(pk__in={entry["recorded_by"] for _pk, entry in ours})
         .values_list("pk", "date_joined")
     )
     reapplied = []
-    for entry in ours:
+    for customer_id, entry in ours:
         occurred_at = _moment(entry["occurred_at"])
-        key = (entry["customer_id"], entry["channel"], entry["event"], occurred_at)
+        key = (customer_id, entry["channel"], entry["event"], occurred_at)
         if key in held:
             continue
         held.add(key)
@@ -172,7 +182,7 @@ def marketing_journal_reapply(entries):
         if accounts.get(recorder) != _moment(entry["recorded_by_joined"]):
             recorder = None  # made after the backup (or another account now has its id)
         consent = Consent(
-            customer_id=entry["customer_id"],
+            customer_id=customer_id,
             channel=entry["channel"],
             event=entry["event"],
             occurred_at=occurred_at,
@@ -185,7 +195,7 @@ def marketing_journal_reapply(entries):
         consent.save()
         audit_event_create(
             action=AuditEvent.Action.CONSENT_RECORDED,
-            target_key=("registry.customer", str(entry["customer_id"])),
+            target_key=("registry.customer", str(customer_id)),
             detail={
                 "channel": entry["channel"],
                 "event": entry["event"],

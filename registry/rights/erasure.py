@@ -19,6 +19,7 @@ from registry.audit.services import audit_event_create
 from registry.changes import plain_value
 from registry.concurrency import CustomerGone
 from registry.erasure import ERASED, Erasure, erasure_handler, erasure_handlers
+from registry.identities import customers_identities, identities_as_json
 from registry.models import Customer
 from registry.phones import parse_phone
 from registry.suppression import keep_digests, objector_digests
@@ -181,6 +182,10 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
     # hashes of their addresses (registry.suppression), kept before the ledger
     # goes; into the journal too, so that a restore of an older backup keeps them.
     suppressed = objector_digests(customers)
+    # Every (id, moment added) the person had, records merged into them
+    # included, read from the merge events before the handlers scrub them:
+    # a backup made before a merge holds the person as the old records.
+    identities = customers_identities(customers)
     keep_digests({value for values in suppressed.values() for value in values}, now)
     for handler in handlers.values():
         handler(erasure)
@@ -204,9 +209,12 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
         )
         # The id and the moment the customer was added name one person: a
         # restore of an older backup must not erase whoever holds the id next.
+        # "identities": every pair the person had (registry.identities), so
+        # that the records of a backup older than a merge are erased too.
         entry = {
             "customer_id": old_id,
             "created_at": customer.created_at.isoformat(),
+            "identities": identities_as_json(identities[old_id]),
             "reference": reference,
             "erased_at": now.isoformat(),
         }
