@@ -611,9 +611,12 @@ class ConsentForm(forms.Form):
 
     def clean_occurred_at(self):
         occurred_at = self.cleaned_data["occurred_at"]
-        if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
+        now = timezone.now()
+        if occurred_at > now + timezone.timedelta(minutes=5):
             raise forms.ValidationError(_("The time cannot be in the future."))
-        return occurred_at
+        # A browser's clock a few minutes fast: the ledger gets now, never a
+        # time still to come (which would beat the refusals recorded until then).
+        return min(occurred_at, now)
 
     def clean(self):
         cleaned = super().clean()

@@ -185,22 +185,26 @@ def consent_record(
     *, customer, channel, event, method, text=None, occurred_at=None, by, request=None
 ):
     """Append an event to a customer's consent ledger and audit it; an
-    objection or a withdrawal goes into the marketing journal too."""
+    objection or a withdrawal goes into the marketing journal too. An event
+    dated after now is refused (ValidationError, from Consent.clean): the
+    latest event wins, so it would beat every refusal recorded until then."""
+    now = timezone.now()
     consent = Consent(
         customer=customer,
         channel=channel,
         event=event,
         method=method,
         text=text,
-        occurred_at=occurred_at or timezone.now(),
+        occurred_at=occurred_at or now,
         recorded_by=by,
         recorded_by_role=role_code(by),
+        recorded_at=now,
     )
     consent.full_clean()
     consent.save()
     # An objection or a withdrawal outlives a restore of an older backup.
     marketing_journal_append([consent])
-    Customer.objects.filter(pk=customer.pk).mark_active(timezone.now())
+    Customer.objects.filter(pk=customer.pk).mark_active(now)
     audit_event_create(
         action=AuditEvent.Action.CONSENT_RECORDED,
         by=by,

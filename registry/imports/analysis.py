@@ -222,11 +222,32 @@ class ImportOptions:
             sms_text=texts.get(data.get("sms_text")),
         )
 
-    def consent_moment(self):
-        """Noon of the stated day, local time: the ledger needs a time, the
-        files usually give a day at most."""
-        day = self.consent_date or timezone.localdate()
-        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+    # The ledger needs a time; a file gives a day at most, and the latest
+    # event wins. Where the order within that day is not known, the refusal
+    # wins: a consent of the file is dated at the start of its day (a
+    # withdrawal of the same day, recorded before the import or after it, is
+    # later), an objection or a withdrawal at its end, and neither after the
+    # moment the import records it (an event dated after its recording beat
+    # the withdrawals recorded meanwhile, for good).
+
+    def consent_moment(self, now):
+        """When a consent of the file happened, for the ledger: the start of
+        the stated day, local time, and not after `now` (the import's moment)."""
+        day = self.consent_date or timezone.localdate(now)
+        return min(timezone.make_aware(datetime.datetime.combine(day, datetime.time())), now)
+
+    def refusal_moment(self, now):
+        """When an objection or a withdrawal of the file happened: the end of
+        the stated day, but not after `now` (the import's moment)."""
+        day = self.consent_date or timezone.localdate(now)
+        end = timezone.make_aware(datetime.datetime.combine(day, datetime.time(23, 59, 59)))
+        return min(end, now)
+
+    def date_problem(self, today=None):
+        """Why the stated date cannot be taken, or "": a day still to come."""
+        if self.consent_date and self.consent_date > (today or timezone.localdate()):
+            return _("The date cannot be in the future.")
+        return ""
 
 
 class Outcome(models.TextChoices):
@@ -316,6 +337,8 @@ def options_problems(mapping, options):
         problems["sms_text"] = _("Choose the SMS consent wording the customers agreed to.")
     if set(mapping) & set(CONSENT_TARGETS) and options.consent_date is None:
         problems["consent_date"] = _("State when the consents or objections were given.")
+    elif problem := options.date_problem():
+        problems["consent_date"] = problem
     return problems
 
 

@@ -71,13 +71,13 @@ class AddedRowsWriter:
                 event=event,
                 method=self.options.consent_method,
                 text=text,
-                occurred_at=self._consent_moment,
+                occurred_at=moment,
                 recorded_by=self.by,
                 recorded_by_role=self._role,
                 recorded_at=self.now,
             )
             for row, customer in zip(rows, customers, strict=True)
-            for channel, event, text in self._consents_of(row)
+            for channel, event, text, moment in self._consents_of(row)
         )
         AuditEvent.objects.bulk_create(
             AuditEvent(
@@ -127,7 +127,7 @@ class AddedRowsWriter:
                 for row, pk, fields in zip(rows, ids, values, strict=True)
             ],
         )
-        moment, by, role = self._consent_moment.isoformat(), self.by.pk, self._role
+        by, role = self.by.pk, self._role
         method = self.options.consent_method
         _copy_into(
             Consent,
@@ -146,7 +146,7 @@ class AddedRowsWriter:
             [
                 (pk, str(channel), str(event), method, text_id, moment, by, role, now, "false")
                 for row, pk in zip(rows, ids, strict=True)
-                for channel, event, text_id in self._consents_of(row, ids=True)
+                for channel, event, text_id, moment in self._consents_of(row, ids=True)
             ],
         )
         ip_address = AuditEvent._meta.get_field("ip_address").get_prep_value(self.ip_address)
@@ -194,8 +194,12 @@ class AddedRowsWriter:
         return role_code(self.by)
 
     @cached_property
-    def _consent_moment(self):
-        return self.options.consent_moment()
+    def _moments(self):
+        """When the file's consents and its objections are dated (ImportOptions)."""
+        return {
+            Consent.Event.CONSENT_GIVEN: self.options.consent_moment(self.now),
+            Consent.Event.OBJECTION: self.options.refusal_moment(self.now),
+        }
 
     @cached_property
     def _json_encoder(self):
@@ -206,12 +210,17 @@ class AddedRowsWriter:
         return {"email_consent": self.options.email_text, "sms_consent": self.options.sms_text}
 
     def _consents_of(self, row, *, ids=False):
-        """(channel, event, wording) of each consent or objection the row
-        gives; with `ids`, the wording's id (None for an objection)."""
+        """(channel, event, wording, when) of each consent or objection the
+        row gives; with `ids`, the wording's id (None for an objection) and
+        the moment as ISO text."""
         for target in row.consents:
             channel, event = CONSENT_TARGETS[target]
             text = self._texts.get(target)
-            yield channel, event, (text.pk if text else None) if ids else text
+            moment = self._moments[event]
+            if ids:
+                yield channel, event, text.pk if text else None, moment.isoformat()
+            else:
+                yield channel, event, text, moment
 
     def _event_detail(self, row):
         return {

@@ -93,6 +93,13 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         mapping = self._mapping(head.headers, options["map"])
         import_options = self._options(options)
+        if import_options.date_problem():
+            # A consent dated after its import would beat the withdrawals
+            # recorded until that day (ImportOptions.consent_moment).
+            raise CommandError(
+                f"--consent-date {import_options.consent_date.isoformat()} is in the future: "
+                "give the day the consents or objections were given (today at the latest)."
+            )
         problems = [
             *mapping_problems(mapping),
             *options_problems(mapping, import_options).values(),
