@@ -473,6 +473,10 @@ class Consent(AppendOnlyModel):
         # An unsubscribe, bounce or complaint brought back from the newsletter
         # service (registry.imports.unsubscribes).
         NEWSLETTER_SERVICE = "newsletter_service", _("Newsletter service")
+        # An objection the register itself records for a customer added with
+        # an address an erased objector had (registry.suppression): no person
+        # gives anything this way, so no form offers it.
+        SUPPRESSION_LIST = "suppression_list", _("Suppression list")
 
     customer = models.ForeignKey(
         Customer,

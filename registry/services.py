@@ -35,6 +35,7 @@ from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
 from .phones import FINNISH_MOBILE, FINNISH_MOBILE_LENGTHS, format_phone
 from .reach import reach_count
+from .suppression import suppressed_since
 
 #: The fields of a customer that staff edit, in form order.
 CUSTOMER_FIELDS = (
@@ -52,7 +53,14 @@ CUSTOMER_FIELDS = (
 
 @transaction.atomic
 def customer_create(*, data, by, request=None):
-    """Add a customer. The audit event names the fields given, not their values."""
+    """Add a customer. The audit event names the fields given, not their values.
+
+    A customer whose email or phone is on the suppression list (an erased
+    customer's objection or withdrawal, registry.suppression) gets an
+    objection to direct marketing, dated when the address was put on the
+    list, as an import gives one: the privacy notice promises that the
+    objection is still respected. Staff lift it (and record a consent) if
+    the customer now allows marketing; the latest event wins."""
     customer = Customer(**{field: data[field] for field in CUSTOMER_FIELDS if field in data})
     customer.save()
     audit_event_create(
@@ -62,6 +70,16 @@ def customer_create(*, data, by, request=None):
         request=request,
         detail={"fields": [f for f in CUSTOMER_FIELDS if plain_value(getattr(customer, f))]},
     )
+    if suppressed_at := suppressed_since(email=customer.email, phone=customer.phone):
+        consent_record(
+            customer=customer,
+            channel=Consent.Channel.DIRECT_MARKETING,
+            event=Consent.Event.OBJECTION,
+            method=Consent.Method.SUPPRESSION_LIST,
+            occurred_at=suppressed_at,
+            by=by,
+            request=request,
+        )
     return customer
 
 

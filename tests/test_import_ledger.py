@@ -11,13 +11,27 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import override
 
-from registry.imports.services import ImportStateError, import_apply
+from registry.audit.models import AuditEvent
+from registry.forms import ConsentForm, CustomerCreateForm
+from registry.imports.analysis import Outcome
+from registry.imports.forms import ImportMappingForm
+from registry.imports.services import ImportStateError, _preview_row, import_apply, import_undo
+from registry.marketing.models import SuppressedContact
 from registry.models import Consent, Customer, MarketingChannel
+from registry.rights.erasure import customer_erase
 from registry.services import consent_record, marketing_list
 
 from .factories import CustomerFactory
-from .test_imports import HEADER, csv_bytes, email_wording, person, upload  # noqa: F401
+from .test_imports import (  # noqa: F401
+    HEADER,
+    check,
+    csv_bytes,
+    email_wording,
+    person,
+    upload,
+)
 
 NEWSLETTER = [*HEADER, "Uutiskirje"]
 
@@ -186,3 +200,158 @@ def test_a_time_a_few_minutes_ahead_on_the_form_is_recorded_as_now(client, staff
     assert response.status_code == 302
     consent = aino.consents.get()
     assert consent.occurred_at <= consent.recorded_at <= timezone.now()
+
+
+# --- The suppression list: an erased objector added again (audit t4) ----------------
+
+
+OLD_FILE_ROW = person(email="kerttu.k@example.invalid", phone="040 555 6677")
+
+
+@pytest.fixture
+def erased_objector(db, staff_member, register_manager):
+    """A customer who objected to direct marketing, then was erased: the
+    suppression list keeps the hashes of the address and the number."""
+    kerttu = CustomerFactory(email="kerttu.k@example.invalid", phone="+358405556677")
+    consent_record(
+        customer=kerttu,
+        channel="direct_marketing",
+        event="objection",
+        method="letter",
+        by=staff_member,
+    )
+    customer_erase(customer=kerttu, by=register_manager)
+    return SuppressedContact.objects.order_by("suppressed_at").first().suppressed_at
+
+
+def on_some_list(customer):
+    return [channel for channel in MarketingChannel if on_list(channel, customer)]
+
+
+@pytest.mark.django_db
+def test_an_erased_objector_imported_again_from_an_old_file_is_on_no_list(
+    erased_objector, staff_member, register_manager
+):
+    with override("en"):
+        row = check([OLD_FILE_ROW]).rows[0]
+        shown = _preview_row(row)
+    assert row.outcome == Outcome.CREATE
+    assert "Objection to direct marketing" in shown["marketing"]
+    assert "objection to direct marketing is recorded" in " ".join(shown["warnings"])
+
+    done = import_apply(customer_import=upload([OLD_FILE_ROW], staff_member), by=staff_member)
+
+    again = Customer.objects.get(email="kerttu.k@example.invalid")
+    assert on_some_list(again) == []
+    objection = again.consents.get()
+    assert (objection.channel, objection.event, objection.method) == (
+        "direct_marketing",
+        "objection",
+        "suppression_list",
+    )
+    assert objection.recorded_by == staff_member
+    assert objection.occurred_at == erased_objector <= objection.recorded_at
+    audited = AuditEvent.objects.for_customer(again).get(action=AuditEvent.Action.CONSENT_RECORDED)
+    assert audited.actor == staff_member
+    assert audited.detail["method"] == "suppression_list"
+    assert audited.detail["import"] == done.pk
+    imported = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMERS_IMPORTED)
+    assert imported.detail["suppressed"] == 1
+
+    # The undo removes the customer it added, with the objection.
+    assert import_undo(customer_import=done, by=register_manager)["removed"] == 1
+    assert not Customer.objects.filter(email="kerttu.k@example.invalid").exists()
+
+
+@pytest.mark.django_db
+def test_a_phone_on_the_list_is_enough_and_the_files_consent_is_still_dropped(
+    erased_objector,
+    staff_member,
+    email_wording,  # noqa: F811
+):
+    row = [*person(email="uusi.osoite@example.invalid", phone="040 555 6677"), "kyllä"]
+    customer_import = upload(
+        [row],
+        staff_member,
+        header=NEWSLETTER,
+        consent_date=datetime.date(2026, 3, 1),
+        email_text=email_wording,
+    )
+    import_apply(customer_import=customer_import, by=staff_member)
+    again = Customer.objects.get(email="uusi.osoite@example.invalid")
+    assert list(again.consents.values_list("event", "method")) == [
+        ("objection", "suppression_list")
+    ]
+    assert on_some_list(again) == []
+
+
+@pytest.mark.django_db
+def test_a_file_that_objects_itself_gets_one_objection(erased_objector, staff_member):
+    customer_import = upload(
+        [[*OLD_FILE_ROW, "kyllä"]],
+        staff_member,
+        header=[*HEADER, "Suoramarkkinointikielto"],
+        consent_date=datetime.date(2026, 3, 1),
+        consent_method="letter",
+    )
+    import_apply(customer_import=customer_import, by=staff_member)
+    again = Customer.objects.get(email="kerttu.k@example.invalid")
+    assert list(again.consents.values_list("event", "method")) == [("objection", "letter")]
+
+
+@pytest.mark.django_db
+def test_staff_lifting_the_objection_later_still_wins(erased_objector, staff_member):
+    import_apply(customer_import=upload([OLD_FILE_ROW], staff_member), by=staff_member)
+    again = Customer.objects.get(email="kerttu.k@example.invalid")
+    consent_record(
+        customer=again,
+        channel="direct_marketing",
+        event="objection_lifted",
+        method="in_person",
+        by=staff_member,
+    )
+    assert set(on_some_list(again)) == {MarketingChannel.POST, MarketingChannel.PHONE}
+
+
+@pytest.mark.django_db
+def test_a_customer_added_by_hand_with_a_suppressed_address_gets_the_objection(
+    client, erased_objector, staff_member
+):
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("registry:customer-create"),
+        {
+            "first_name": "Kerttu",
+            "last_name": "Kieltäjä",
+            "email": "KERTTU.K@example.invalid",
+            "phone": "",
+            "street_address": "Kieltotie 3",
+            "postal_code": "80100",
+            "city": "Joensuu",
+            "country": "FI",
+            "source": "information_request",
+            "submission": CustomerCreateForm.new_token(),
+        },
+        follow=True,
+    )
+    again = Customer.objects.get(email="KERTTU.K@example.invalid")
+    assert on_some_list(again) == []
+    objection = again.consents.get()
+    assert (objection.event, objection.method, objection.recorded_by) == (
+        "objection",
+        "suppression_list",
+        staff_member,
+    )
+    said = " ".join(str(message) for message in response.context["messages"])
+    # What happened, and what to do if the customer now allows marketing.
+    assert "vastustus" in said.casefold() or "objection" in said.casefold(), said
+    assert "Kirjaa suostumus tai kielto" in said or "record" in said.casefold(), said
+
+
+def test_the_suppression_list_is_no_way_a_person_gives_anything():
+    """Only the register records an objection from the suppression list."""
+    methods = dict(ConsentForm.base_fields["method"].choices)
+    assert Consent.Method.SUPPRESSION_LIST not in methods
+    assert Consent.Method.SUPPRESSION_LIST not in dict(
+        ImportMappingForm.base_fields["consent_method"].choices
+    )

@@ -652,6 +652,7 @@ def test_an_import_adds_the_new_customers_in_one_go_and_audits_it(staff_member, 
         "matched": 1,
         "rejected": 1,
         "consents": 1,
+        "suppressed": 0,
     }
     created = AuditEvent.objects.for_customer(aino).get(action=AuditEvent.Action.CUSTOMER_CREATED)
     assert created.detail["import"] == done.pk

@@ -270,6 +270,14 @@ class RowResult:
     phone_text: str = ""  # E.164, once valid
     match_id: int | None = None
     match_reason: str = ""
+    # When the row's email or phone was put on the suppression list (ISO
+    # text), if it is on it: a row added gets an objection dated then.
+    suppressed_at: str = ""
+
+    @property
+    def suppression_objection(self):
+        """Whether adding the row records an objection from the suppression list."""
+        return suppression_objection(self.outcome, self.consents, self.suppressed_at)
 
     @property
     def full_name(self):
@@ -281,7 +289,17 @@ class RowResult:
 
     @property
     def consent_labels(self):
-        return [short_label(target) for target in self.consents]
+        labels = [short_label(target) for target in self.consents]
+        if self.suppression_objection:
+            labels.append(_("Objection to direct marketing (suppression list)"))
+        return labels
+
+
+def suppression_objection(outcome, consents, suppressed_at):
+    """Whether a row of `outcome`, giving `consents`, whose address was put on
+    the suppression list at `suppressed_at` ("" if not), records an objection
+    from the list when it is added: unless the file objects already."""
+    return outcome == Outcome.CREATE and bool(suppressed_at) and "objection" not in consents
 
 
 @dataclass
@@ -300,6 +318,10 @@ class Analysis:
 
     def consent_count(self, outcome):
         return sum(len(row.consents) for row in self.rows if row.outcome == outcome)
+
+    def suppression_count(self):
+        """The rows added with an objection from the suppression list."""
+        return sum(1 for row in self.rows if row.suppression_objection)
 
     @property
     def row_count(self):
@@ -460,12 +482,12 @@ class KeptAnalysis:
     when they are written (`of`). All of them as RowResults at once took
     85 MB for 50,000 rows; their texts take 14 MB, and decoding them twice
     half a second. The register's decision on each row is kept beside its
-    text: what `rematch_existing` changes (outcome, match, consents)."""
+    text: what `rematch_existing` changes (REGISTER_DECIDES)."""
 
     def __init__(self, texts, options):
         # The texts of the rows (or the rows, already decoded).
         self.texts, self.options = texts, options
-        self.decided = None  # per row: (outcome, match_id, match_reason, consents, warnings)
+        self.decided = None  # per row: its values of REGISTER_DECIDES
 
     @property
     def row_count(self):
@@ -478,19 +500,31 @@ class KeptAnalysis:
             _match_existing(rows)
             _respect_suppression(rows)
             self.decided.extend(
-                (row.outcome, row.match_id, row.match_reason, row.consents, row.warnings)
-                for row in rows
+                tuple(getattr(row, name) for name in REGISTER_DECIDES) for row in rows
             )
 
+    def _decided(self, *names):
+        """The values of these fields of REGISTER_DECIDES, per row."""
+        places = [REGISTER_DECIDES.index(name) for name in names]
+        return ([decided[place] for place in places] for decided in self.decided)
+
     def count(self, outcome):
-        return sum(1 for decided in self.decided if decided[0] == outcome)
+        return sum(1 for (decided,) in self._decided("outcome") if decided == outcome)
 
     @functools.cached_property
     def counts(self):
         return {outcome.value: self.count(outcome) for outcome in Outcome}
 
     def consent_count(self, outcome):
-        return sum(len(decided[3]) for decided in self.decided if decided[0] == outcome)
+        decided = self._decided("outcome", "consents")
+        return sum(len(consents) for of, consents in decided if of == outcome)
+
+    def suppression_count(self):
+        return sum(
+            1
+            for decided in self._decided("outcome", "consents", "suppressed_at")
+            if suppression_objection(*decided)
+        )
 
     def of(self, outcome):
         """The rows of `outcome`: a sequence whose items (or slices) are made
@@ -506,9 +540,8 @@ class KeptAnalysis:
         item = self.texts[index]
         row = row_from_checked(json.loads(item) if isinstance(item, str) else item, self.options)
         if decided:
-            row.outcome, row.match_id, row.match_reason, row.consents, row.warnings = self.decided[
-                index
-            ]
+            for name, value in zip(REGISTER_DECIDES, self.decided[index], strict=True):
+                setattr(row, name, value)
         return row
 
 
@@ -548,6 +581,18 @@ def row_from_checked(item, options):
     return row
 
 
+#: What the register decides of a checked row (`rematch_existing`), kept
+#: beside each row's text by KeptAnalysis, in this order.
+REGISTER_DECIDES = (
+    "outcome",
+    "match_id",
+    "match_reason",
+    "consents",
+    "warnings",
+    "suppressed_at",
+)
+
+
 #: Consents a suppressed address does not get from a file.
 SUPPRESSED_CONSENTS = ("email_consent", "sms_consent")
 
@@ -556,25 +601,35 @@ def _respect_suppression(results):
     """Rows whose email or phone is on the suppression list (an erased
     customer objected or withdrew) are warned about, and their consent
     columns are not imported: only staff, recording a consent given again,
-    re-enable marketing (registry.suppression)."""
+    re-enable marketing (registry.suppression). A row added records an
+    objection to direct marketing dated when the address was put on the
+    list (`suppression_objection`), so that it is on no list either: the
+    list does not say which channel was refused, and post and phone are
+    opt-out. Decided afresh each time (the rows are checked again when
+    imported)."""
     digests = {}
     for row in results:
         if row.outcome == Outcome.REJECT:
             continue
+        row.consents, row.suppressed_at = list(row.file_consents), ""
+        row.warnings = []
         digests[row.number] = digests_of(email=row.data["email"], valid_e164=row.phone_text)
     found = suppressed_digests({d for values in digests.values() for d in values})
     if not found:
         return
     for row in results:
-        if not set(digests.get(row.number, ())) & set(found):
+        on_list = [found[d] for d in digests.get(row.number, ()) if d in found]
+        if not on_list:
             continue
+        row.suppressed_at = min(on_list).isoformat()
         dropped = [target for target in row.file_consents if target in SUPPRESSED_CONSENTS]
         row.consents = [t for t in row.file_consents if t not in SUPPRESSED_CONSENTS]
         warning = _("This address has asked not to be marketed to.")
-        if dropped:
-            warning += " " + _("The marketing consent of the file is not imported for it.")
-        if warning not in row.warnings:  # checked again when imported
-            row.warnings.append(warning)
+        if row.outcome == Outcome.CREATE:
+            warning += " " + _("An objection to direct marketing is recorded for it.")
+            if dropped:
+                warning += " " + _("The marketing consent of the file is not imported for it.")
+        row.warnings.append(warning)
 
 
 def _row_values(cells, mapping):

@@ -584,6 +584,8 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
             "matched": analysis.count(Outcome.MATCH),
             "rejected": analysis.count(Outcome.REJECT),
             "consents": analysis.consent_count(Outcome.CREATE),
+            # Customers added with an objection from the suppression list.
+            "suppressed": analysis.suppression_count(),
         },
     )
     AddedRowsWriter(

@@ -11,6 +11,7 @@ on hostile values.
 """
 
 import csv
+import datetime
 import io
 from dataclasses import dataclass
 from functools import cached_property
@@ -69,7 +70,7 @@ class AddedRowsWriter:
                 customer=customer,
                 channel=channel,
                 event=event,
-                method=self.options.consent_method,
+                method=method,
                 text=text,
                 occurred_at=moment,
                 recorded_by=self.by,
@@ -77,8 +78,9 @@ class AddedRowsWriter:
                 recorded_at=self.now,
             )
             for row, customer in zip(rows, customers, strict=True)
-            for channel, event, text, moment in self._consents_of(row)
+            for channel, event, method, text, moment in self._consents_of(row)
         )
+        self._audit_suppression_objections(rows, [customer.pk for customer in customers])
         AuditEvent.objects.bulk_create(
             AuditEvent(
                 at=self.now,
@@ -128,7 +130,6 @@ class AddedRowsWriter:
             ],
         )
         by, role = self.by.pk, self._role
-        method = self.options.consent_method
         _copy_into(
             Consent,
             [
@@ -146,9 +147,10 @@ class AddedRowsWriter:
             [
                 (pk, str(channel), str(event), method, text_id, moment, by, role, now, "false")
                 for row, pk in zip(rows, ids, strict=True)
-                for channel, event, text_id, moment in self._consents_of(row, ids=True)
+                for channel, event, method, text_id, moment in self._consents_of(row, ids=True)
             ],
         )
+        self._audit_suppression_objections(rows, ids)
         ip_address = AuditEvent._meta.get_field("ip_address").get_prep_value(self.ip_address)
         given = [
             tuple(f for f, value in zip(CUSTOMER_FIELDS, fields, strict=True) if value)
@@ -210,17 +212,56 @@ class AddedRowsWriter:
         return {"email_consent": self.options.email_text, "sms_consent": self.options.sms_text}
 
     def _consents_of(self, row, *, ids=False):
-        """(channel, event, wording, when) of each consent or objection the
-        row gives; with `ids`, the wording's id (None for an objection) and
-        the moment as ISO text."""
+        """(channel, event, method, wording, when) of each consent or
+        objection the row gives, and of the objection the suppression list
+        gives it (RowResult.suppression_objection); with `ids`, the wording's
+        id (None for an objection) and the moment as ISO text."""
+        method = self.options.consent_method
         for target in row.consents:
             channel, event = CONSENT_TARGETS[target]
             text = self._texts.get(target)
             moment = self._moments[event]
             if ids:
-                yield channel, event, text.pk if text else None, moment.isoformat()
+                yield channel, event, method, text.pk if text else None, moment.isoformat()
             else:
-                yield channel, event, text, moment
+                yield channel, event, method, text, moment
+        if row.suppression_objection:
+            moment = datetime.datetime.fromisoformat(row.suppressed_at)
+            yield (
+                Consent.Channel.DIRECT_MARKETING,
+                Consent.Event.OBJECTION,
+                Consent.Method.SUPPRESSION_LIST,
+                None,
+                row.suppressed_at if ids else moment,
+            )
+
+    def _audit_suppression_objections(self, rows, ids):
+        """A *consent recorded* event for each objection from the suppression
+        list, as for one recorded on the customer's page: the customer's
+        trail says where the objection came from. The file's own consents
+        are audited by the import's event (their counts) and the customers'
+        *customer added* events."""
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                at=self.now,
+                actor=self.by,
+                actor_role=self._role,
+                action=AuditEvent.Action.CONSENT_RECORDED,
+                target_type="registry.customer",
+                target_id=str(pk),
+                ip_address=self.ip_address,
+                detail={
+                    "channel": Consent.Channel.DIRECT_MARKETING,
+                    "event": Consent.Event.OBJECTION,
+                    "method": Consent.Method.SUPPRESSION_LIST,
+                    "text": "",
+                    "occurred_at": row.suppressed_at,
+                    "import": self.customer_import.pk,
+                },
+            )
+            for row, pk in zip(rows, ids, strict=True)
+            if row.suppression_objection
+        )
 
     def _event_detail(self, row):
         return {

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from registry.exports import neutralise
+from registry.forms import GIVEN_BY_METHODS
 from registry.imports.analysis import (
     TARGET_LABELS,
     ImportOptions,
@@ -67,7 +68,9 @@ class Command(BaseCommand):
             help="Date (YYYY-MM-DD) the consents or objections in the file were given.",
         )
         parser.add_argument(
-            "--consent-method", choices=Consent.Method.values, default=Consent.Method.WEB_FORM
+            "--consent-method",
+            choices=[value for value, _label in GIVEN_BY_METHODS],
+            default=Consent.Method.WEB_FORM,
         )
         parser.add_argument("--email-text", type=int, help="Version of the email consent wording.")
         parser.add_argument("--sms-text", type=int, help="Version of the SMS consent wording.")
