@@ -4,26 +4,37 @@ day, and no event of the ledger is dated in the future (the data-protection
 audit's t14)."""
 
 import datetime
+import io
+import re
 from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
 
 from registry.audit.models import AuditEvent
 from registry.forms import ConsentForm, CustomerCreateForm
-from registry.imports.analysis import Outcome
+from registry.imports.analysis import ImportOptions, Outcome
 from registry.imports.forms import ImportMappingForm
-from registry.imports.services import ImportStateError, _preview_row, import_apply, import_undo
+from registry.imports.models import CustomerImport
+from registry.imports.services import (
+    ImportStateError,
+    _preview_row,
+    import_apply,
+    import_preview,
+    import_undo,
+)
 from registry.marketing.models import SuppressedContact
 from registry.models import Consent, Customer, MarketingChannel
 from registry.rights.erasure import customer_erase
 from registry.services import consent_record, marketing_list
 
-from .factories import CustomerFactory
+from .factories import ConsentFactory, CustomerFactory
 from .test_imports import (  # noqa: F401
     HEADER,
     check,
@@ -355,3 +366,239 @@ def test_the_suppression_list_is_no_way_a_person_gives_anything():
     assert Consent.Method.SUPPRESSION_LIST not in dict(
         ImportMappingForm.base_fields["consent_method"].choices
     )
+
+
+# --- Customers already in the register: the file's refusals (audit t9) -----------
+
+
+OBJECTION = "Suoramarkkinointikielto"
+FILE_DAY = datetime.date(2026, 3, 1)
+
+
+def at(day, hour=12):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour)))
+
+
+@pytest.fixture
+def eero(db):
+    return CustomerFactory(
+        first_name="Eero",
+        last_name="Olemassa",
+        email="eero.o@example.invalid",
+        phone="+358401230000",
+        street_address="Tie 1",
+        postal_code="80100",
+        city="Joensuu",
+    )
+
+
+def eero_row(*answers):
+    return [*person(first="Eero", email="eero.o@example.invalid", phone="040 1230000"), *answers]
+
+
+def ledger(customer):
+    return list(customer.consents.order_by("pk").values_list("channel", "event", "method"))
+
+
+@pytest.mark.django_db
+def test_an_objection_in_the_file_is_recorded_for_a_customer_already_in_the_register(
+    eero, staff_member, tmp_path
+):
+    path = tmp_path / "kiellot.csv"
+    new = person(first="Uusi", email="uusi.h@example.invalid", phone="040 1239999")
+    path.write_bytes(csv_bytes([[*HEADER, OBJECTION], eero_row("kyllä"), [*new, "kyllä"]]))
+    out = io.StringIO()
+    call_command(
+        "import_customers",
+        str(path),
+        "--user",
+        staff_member.username,
+        "--consent-date",
+        FILE_DAY.isoformat(),
+        "--consent-method",
+        "letter",
+        stdout=out,
+    )
+    assert ledger(eero) == [("direct_marketing", "objection", "letter")]
+    objection = eero.consents.get()
+    assert objection.recorded_by == staff_member
+    assert timezone.localtime(objection.occurred_at).date() == FILE_DAY
+    assert on_some_list(eero) == []
+    done = CustomerImport.objects.get()
+    assert (done.created_count, done.matched_count, done.recorded_count) == (1, 1, 1)
+    audited = AuditEvent.objects.for_customer(eero).get(action=AuditEvent.Action.CONSENT_RECORDED)
+    assert (audited.actor, audited.detail["event"], audited.detail["import"]) == (
+        staff_member,
+        "objection",
+        done.pk,
+    )
+    imported = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMERS_IMPORTED)
+    assert imported.detail["recorded"] == 1
+    said = out.getvalue()
+    assert "row 2: already in the register; recorded: " in said
+    assert "already in the register: 1 (objections or withdrawals recorded for 1)" in said
+    assert "1 objections or withdrawals recorded for customers already in the register" in said
+
+
+@pytest.mark.django_db
+def test_the_preview_says_what_is_recorded_for_a_customer_already_in_the_register(eero):
+    options = ImportOptions(consent_date=FILE_DAY, consent_method="letter")
+    with override("en"):
+        analysis = check([eero_row("kyllä")], header=[*HEADER, OBJECTION], options=options)
+        (row,) = analysis.rows
+        shown = _preview_row(row)
+    assert (row.outcome, row.match_id, row.refusals) == (Outcome.MATCH, eero.pk, ("objection",))
+    assert shown["recorded"] == ["Objection to direct marketing"]
+
+
+@pytest.mark.django_db
+def test_a_no_in_a_consent_column_withdraws_an_earlier_consent_but_never_gives_one(
+    staff_member,
+    email_wording,  # noqa: F811
+):
+    def customer(name, *, consented_on=None):
+        found = CustomerFactory(first_name=name, email=f"{name.lower()}@example.invalid")
+        if consented_on:
+            ConsentFactory(customer=found, text=email_wording, occurred_at=at(consented_on))
+        return found
+
+    earlier = customer("Aiemmin", consented_on=datetime.date(2026, 1, 15))
+    later = customer("Myohemmin", consented_on=datetime.date(2026, 5, 1))
+    never = customer("Koskaan")
+    asks = customer("Pyytaa")
+    blank = customer("Tyhja", consented_on=datetime.date(2026, 1, 15))
+
+    def row(found, answer):
+        return [*person(first=found.first_name, email=found.email, phone=""), answer]
+
+    customer_import = upload(
+        [
+            row(earlier, "ei"),
+            row(later, "ei"),
+            row(never, "ei"),
+            row(asks, "kyllä"),
+            row(blank, ""),
+        ],
+        staff_member,
+        header=NEWSLETTER,
+        consent_date=FILE_DAY,
+        email_text=email_wording,
+    )
+    with override("en"):
+        rows = check(
+            [row(found, answer) for found, answer in ((later, "ei"), (asks, "kyllä"))],
+            header=NEWSLETTER,
+            options=ImportOptions(consent_date=FILE_DAY, email_text=email_wording),
+        ).rows
+    assert "later" in " ".join(rows[0].warnings)
+    assert "not recorded" in " ".join(rows[1].warnings)
+    done = import_apply(customer_import=customer_import, by=staff_member)
+
+    assert ledger(earlier)[-1] == ("email", "withdrawn", "web_form")
+    assert not on_list(MarketingChannel.EMAIL, earlier)
+    # The register's consent is later than the file's day: it stands.
+    assert ledger(later) == [("email", "given", "in_person")]
+    assert on_list(MarketingChannel.EMAIL, later)
+    # Nothing to withdraw; and a consent of the file is never recorded for them.
+    assert ledger(never) == [] and ledger(asks) == []
+    assert ledger(blank) == [("email", "given", "in_person")]
+    assert (done.created_count, done.matched_count, done.recorded_count) == (0, 5, 1)
+
+
+@pytest.mark.django_db
+def test_an_objection_already_standing_or_lifted_later_is_left_as_it_is(eero, staff_member):
+    lifted = CustomerFactory(first_name="Lifted", email="lifted@example.invalid", phone="")
+    ConsentFactory(customer=eero, channel="direct_marketing", event="objection", text=None)
+    ConsentFactory(
+        customer=lifted,
+        channel="direct_marketing",
+        event="objection_lifted",
+        text=None,
+        occurred_at=at(datetime.date(2026, 4, 1)),
+    )
+    customer_import = upload(
+        [eero_row("kyllä"), [*person(first="Lifted", email=lifted.email, phone=""), "x"]],
+        staff_member,
+        header=[*HEADER, OBJECTION],
+        consent_date=FILE_DAY,
+        consent_method="letter",
+    )
+    done = import_apply(customer_import=customer_import, by=staff_member)
+    assert ledger(eero) == [("direct_marketing", "objection", "in_person")]
+    assert ledger(lifted) == [("direct_marketing", "objection_lifted", "in_person")]
+    assert done.recorded_count == 0
+
+
+@pytest.mark.django_db
+def test_two_rows_of_one_customer_record_one_objection(eero, staff_member):
+    by_phone = person(first="Eero", email="toinen.osoite@example.invalid", phone="040 1230000")
+    customer_import = upload(
+        [
+            [*person(first="Eero", email="eero.o@example.invalid", phone=""), "kyllä"],
+            [*by_phone, "kyllä"],
+        ],
+        staff_member,
+        header=[*HEADER, OBJECTION],
+        consent_date=FILE_DAY,
+        consent_method="letter",
+    )
+    done = import_apply(customer_import=customer_import, by=staff_member)
+    assert ledger(eero) == [("direct_marketing", "objection", "letter")]
+    assert done.recorded_count == 1
+
+
+@pytest.mark.django_db
+def test_undo_leaves_the_objections_of_customers_already_in_the_register(
+    eero, staff_member, register_manager
+):
+    new = person(first="Uusi", email="uusi.h@example.invalid", phone="040 1239999")
+    customer_import = upload(
+        [eero_row("kyllä"), [*new, ""]],
+        staff_member,
+        header=[*HEADER, OBJECTION],
+        consent_date=FILE_DAY,
+        consent_method="letter",
+    )
+    done = import_apply(customer_import=customer_import, by=staff_member)
+    report = import_undo(customer_import=done, by=register_manager)
+    assert report["removed"] == 1
+    assert not Customer.objects.filter(email="uusi.h@example.invalid").exists()
+    # An objection is the customer's: lifted only when they say so.
+    assert ledger(eero) == [("direct_marketing", "objection", "letter")]
+
+
+@pytest.mark.django_db
+def test_an_import_that_only_records_objections_can_be_confirmed(client, eero, staff_member):
+    client.force_login(staff_member)
+    content = csv_bytes([[*HEADER, OBJECTION], eero_row("kyllä")])
+    with mock.patch("registry.imports.services.enqueue_on_commit"):
+        customer_import = upload([eero_row("kyllä")], staff_member, header=[*HEADER, OBJECTION])
+    customer_import.content = content
+    customer_import.options = ImportOptions(
+        consent_date=FILE_DAY, consent_method="letter"
+    ).as_json()
+    customer_import.save()
+    import_preview(customer_import, fresh=True)
+    with override("en"):
+        page = client.get(customer_import.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="en")
+    body = page.content.decode()
+    assert page.context["preview"]["recorded"] == 1
+    confirm = re.search(r'<button type="submit" name="confirm"[^>]*>', body).group(0)
+    assert "disabled" not in confirm
+
+
+@pytest.mark.django_db
+def test_matched_customers_cost_a_few_queries_per_chunk_not_per_row(staff_member):
+    def analysed(count):
+        customers = [
+            CustomerFactory(email=f"asiakas{count}-{i}@example.invalid", phone="")
+            for i in range(count)
+        ]
+        rows = [[*person(email=c.email, phone=""), "kyllä"] for c in customers]
+        options = ImportOptions(consent_date=FILE_DAY, consent_method="letter")
+        with CaptureQueriesContext(connection) as queries:
+            analysis = check(rows, header=[*HEADER, OBJECTION], options=options)
+        assert all(row.refusals == ("objection",) for row in analysis.rows)
+        return len(queries)
+
+    assert analysed(3) == analysed(30)

@@ -25,7 +25,7 @@ from registry.reach import reach_changed
 from registry.roles import role_code
 from registry.services import CUSTOMER_FIELDS
 
-from .analysis import CONSENT_TARGETS, ImportOptions
+from .analysis import CONSENT_TARGETS, REFUSALS, ImportOptions
 from .models import CustomerImport
 
 
@@ -189,6 +189,64 @@ class AddedRowsWriter:
                 for pk, fields in zip(ids, given, strict=True)
             ],
         )
+
+    def write_refusals(self, rows, *, batch_size=1000):
+        """Record for the customers these matched rows name the objections
+        and withdrawals their file gives (RowResult.refusals, decided against
+        the register in this transaction), `batch_size` rows at a time: each
+        a ledger event with the stated method, dated at the end of the
+        stated day (never after the import), recorded by the importing user,
+        and a *consent recorded* event naming the import, as for the events
+        the customer's page records; the customers' activity is marked, as
+        `consent_record` marks it. Returns how many were recorded."""
+        moment = self.options.refusal_moment(self.now)
+        method = self.options.consent_method
+        recorded = 0
+        for start in range(0, len(rows), batch_size):
+            events = [
+                (row.match_id, *REFUSALS[refusal])
+                for row in rows[start : start + batch_size]
+                for refusal in row.refusals
+            ]
+            if not events:
+                continue
+            reach_changed()
+            Consent.objects.bulk_create(
+                Consent(
+                    customer_id=pk,
+                    channel=channel,
+                    event=event,
+                    method=method,
+                    occurred_at=moment,
+                    recorded_by=self.by,
+                    recorded_by_role=self._role,
+                    recorded_at=self.now,
+                )
+                for pk, channel, event in events
+            )
+            AuditEvent.objects.bulk_create(
+                AuditEvent(
+                    at=self.now,
+                    actor=self.by,
+                    actor_role=self._role,
+                    action=AuditEvent.Action.CONSENT_RECORDED,
+                    target_type="registry.customer",
+                    target_id=str(pk),
+                    ip_address=self.ip_address,
+                    detail={
+                        "channel": channel,
+                        "event": event,
+                        "method": method,
+                        "text": "",
+                        "occurred_at": moment.isoformat(),
+                        "import": self.customer_import.pk,
+                    },
+                )
+                for pk, channel, event in events
+            )
+            Customer.objects.filter(pk__in={pk for pk, _c, _e in events}).mark_active(self.now)
+            recorded += len(events)
+        return recorded
 
     @cached_property
     def _role(self):
