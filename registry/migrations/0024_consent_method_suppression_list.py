@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0021_import_preview_rows"),
+        ("registry", "0023_datasubjectrequest_requester"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0022_consent_method_suppression_list"),
+        ("registry", "0024_consent_method_suppression_list"),
     ]
 
     operations = [
