@@ -29,6 +29,7 @@ from registry.imports.services import (
     import_preview,
     import_undo,
 )
+from registry.marketing.journal import read_marketing_journal
 from registry.marketing.models import SuppressedContact
 from registry.models import Consent, Customer, MarketingChannel
 from registry.rights.erasure import customer_erase
@@ -602,3 +603,26 @@ def test_matched_customers_cost_a_few_queries_per_chunk_not_per_row(staff_member
         return len(queries)
 
     assert analysed(3) == analysed(30)
+
+
+@pytest.mark.django_db
+def test_refusals_for_customers_already_in_the_register_outlive_a_restore(eero, staff_member):
+    """A backup from before the import holds the customer without the
+    objection: it goes into the marketing journal, as one recorded on the
+    customer's page does."""
+    customer_import = upload(
+        [eero_row("kyllä")],
+        staff_member,
+        header=[*HEADER, OBJECTION],
+        consent_date=FILE_DAY,
+        consent_method="letter",
+    )
+    import_apply(customer_import=customer_import, by=staff_member)
+    (entry,) = read_marketing_journal()
+    assert (entry["customer_id"], entry["channel"], entry["event"], entry["method"]) == (
+        eero.pk,
+        "direct_marketing",
+        "objection",
+        "letter",
+    )
+    assert entry["recorded_by"] == staff_member.pk

@@ -20,6 +20,7 @@ from django.db import connection
 
 from registry.audit.models import AuditEvent
 from registry.changes import plain_value
+from registry.marketing.journal import marketing_journal_append
 from registry.models import Consent, Customer, search_text_of
 from registry.reach import reach_changed
 from registry.roles import role_code
@@ -211,7 +212,7 @@ class AddedRowsWriter:
             if not events:
                 continue
             reach_changed()
-            Consent.objects.bulk_create(
+            consents = Consent.objects.bulk_create(
                 Consent(
                     customer_id=pk,
                     channel=channel,
@@ -224,6 +225,10 @@ class AddedRowsWriter:
                 )
                 for pk, channel, event in events
             )
+            # A backup from before the import holds these customers without
+            # the refusal: it outlives a restore, as one recorded on the
+            # customer's page does (registry.marketing.journal).
+            marketing_journal_append(consents)
             AuditEvent.objects.bulk_create(
                 AuditEvent(
                     at=self.now,
