@@ -584,6 +584,16 @@ class ConsentTextChoiceField(forms.ModelChoiceField):
         return f"{obj}: “{wording}”"
 
 
+#: The ways a person gives a consent, a withdrawal or an objection, for the
+#: forms and the command line: not the suppression list, whose objections
+#: only the register records (registry.suppression).
+GIVEN_BY_METHODS = [
+    (value, label)
+    for value, label in Consent.Method.choices
+    if value != Consent.Method.SUPPRESSION_LIST
+]
+
+
 class ConsentForm(forms.Form):
     """Record one event in a customer's consent ledger."""
 
@@ -591,7 +601,7 @@ class ConsentForm(forms.Form):
         label=_("What happened"), choices=CONSENT_CHANGES, widget=forms.RadioSelect
     )
     method = forms.ChoiceField(
-        label=_("How it was obtained"), choices=Consent.Method.choices, widget=forms.RadioSelect
+        label=_("How it was obtained"), choices=GIVEN_BY_METHODS, widget=forms.RadioSelect
     )
     text = ConsentTextChoiceField(
         label=_("Wording shown to the customer"),
@@ -611,9 +621,12 @@ class ConsentForm(forms.Form):
 
     def clean_occurred_at(self):
         occurred_at = self.cleaned_data["occurred_at"]
-        if occurred_at > timezone.now() + timezone.timedelta(minutes=5):
+        now = timezone.now()
+        if occurred_at > now + timezone.timedelta(minutes=5):
             raise forms.ValidationError(_("The time cannot be in the future."))
-        return occurred_at
+        # A browser's clock a few minutes fast: the ledger gets now, never a
+        # time still to come (which would beat the refusals recorded until then).
+        return min(occurred_at, now)
 
     def clean(self):
         cleaned = super().clean()

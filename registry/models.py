@@ -473,6 +473,10 @@ class Consent(AppendOnlyModel):
         # An unsubscribe, bounce or complaint brought back from the newsletter
         # service (registry.imports.unsubscribes).
         NEWSLETTER_SERVICE = "newsletter_service", _("Newsletter service")
+        # An objection the register itself records for a customer added with
+        # an address an erased objector had (registry.suppression): no person
+        # gives anything this way, so no form offers it.
+        SUPPRESSION_LIST = "suppression_list", _("Suppression list")
 
     customer = models.ForeignKey(
         Customer,
@@ -552,6 +556,13 @@ class Consent(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.customer_id} {self.channel} {self.event} {self.occurred_at:%Y-%m-%d}"
+
+    def clean(self):
+        # Never dated after it is recorded: the latest event wins, so an
+        # event dated in the future would beat every withdrawal or objection
+        # recorded until then (the data-protection audit's t14).
+        if self.occurred_at and self.occurred_at > (self.recorded_at or timezone.now()):
+            raise ValidationError({"occurred_at": _("The time cannot be in the future.")})
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)

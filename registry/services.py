@@ -35,6 +35,7 @@ from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
 from .phones import FINNISH_MOBILE, FINNISH_MOBILE_LENGTHS, format_phone
 from .reach import reach_count
+from .suppression import suppressed_since
 
 #: The fields of a customer that staff edit, in form order.
 CUSTOMER_FIELDS = (
@@ -52,7 +53,14 @@ CUSTOMER_FIELDS = (
 
 @transaction.atomic
 def customer_create(*, data, by, request=None):
-    """Add a customer. The audit event names the fields given, not their values."""
+    """Add a customer. The audit event names the fields given, not their values.
+
+    A customer whose email or phone is on the suppression list (an erased
+    customer's objection or withdrawal, registry.suppression) gets an
+    objection to direct marketing, dated when the address was put on the
+    list, as an import gives one: the privacy notice promises that the
+    objection is still respected. Staff lift it (and record a consent) if
+    the customer now allows marketing; the latest event wins."""
     customer = Customer(**{field: data[field] for field in CUSTOMER_FIELDS if field in data})
     customer.save()
     audit_event_create(
@@ -62,6 +70,16 @@ def customer_create(*, data, by, request=None):
         request=request,
         detail={"fields": [f for f in CUSTOMER_FIELDS if plain_value(getattr(customer, f))]},
     )
+    if suppressed_at := suppressed_since(email=customer.email, phone=customer.phone):
+        consent_record(
+            customer=customer,
+            channel=Consent.Channel.DIRECT_MARKETING,
+            event=Consent.Event.OBJECTION,
+            method=Consent.Method.SUPPRESSION_LIST,
+            occurred_at=suppressed_at,
+            by=by,
+            request=request,
+        )
     return customer
 
 
@@ -197,22 +215,26 @@ def consent_record(
     *, customer, channel, event, method, text=None, occurred_at=None, by, request=None
 ):
     """Append an event to a customer's consent ledger and audit it; an
-    objection or a withdrawal goes into the marketing journal too."""
+    objection or a withdrawal goes into the marketing journal too. An event
+    dated after now is refused (ValidationError, from Consent.clean): the
+    latest event wins, so it would beat every refusal recorded until then."""
+    now = timezone.now()
     consent = Consent(
         customer=customer,
         channel=channel,
         event=event,
         method=method,
         text=text,
-        occurred_at=occurred_at or timezone.now(),
+        occurred_at=occurred_at or now,
         recorded_by=by,
         recorded_by_role=role_code(by),
+        recorded_at=now,
     )
     consent.full_clean()
     consent.save()
     # An objection or a withdrawal outlives a restore of an older backup.
     marketing_journal_append([consent])
-    Customer.objects.filter(pk=customer.pk).mark_active(timezone.now())
+    Customer.objects.filter(pk=customer.pk).mark_active(now)
     audit_event_create(
         action=AuditEvent.Action.CONSENT_RECORDED,
         by=by,

@@ -7,11 +7,18 @@ the time, and nothing else (SuppressedContact). The hash cannot be turned back
 into the address without SUPPRESSION_KEY, and is compared only with addresses
 typed or imported later:
 
-- the customer form and the customer import warn on a match;
+- a customer added with a suppressed address, by an import or by hand
+  (customer_create), gets an objection to direct marketing dated when the
+  address was put on the list (method "suppression list"), so that they are
+  on no marketing list: the list does not say which channel was refused,
+  and post and phone are opt-out;
 - a consent column of an import does not give a consent to a suppressed
   address (the row is imported without it);
-- only a consent recorded by staff, dated after the suppression, re-enables
-  marketing (ConsentForm refuses an earlier date for a suppressed address).
+- the customer form warns when an existing customer's address is changed to
+  a suppressed one, and says what to do;
+- only staff re-enable marketing: the objection lifted, and for email or SMS
+  a consent recorded dated after the suppression (ConsentForm refuses an
+  earlier date for a suppressed address).
 """
 
 import datetime

@@ -328,16 +328,26 @@ def duplicates_read(request, form):
         )
 
 
-def warn_if_suppressed(request, customer):
-    """Tell the user when the address or number is on the suppression list."""
+def warn_if_suppressed(request, customer, *, added=False):
+    """Tell the user when the address or number is on the suppression list,
+    and what to do: a customer `added` got an objection (customer_create);
+    one whose address was changed to it did not."""
     if suppressed_since(email=customer.email, phone=customer.phone):
-        messages.warning(request, SUPPRESSED_WARNING)
+        messages.warning(request, SUPPRESSED_ADDED if added else SUPPRESSED_WARNING)
 
+
+SUPPRESSED_ADDED = _(
+    "This address has asked not to be marketed to (the suppression list keeps the "
+    "objection of an erased customer), so an objection to direct marketing was recorded "
+    "for the customer. If the customer now allows marketing, record it with “Record a "
+    "consent or objection”: the objection lifted, and for email or SMS a consent given."
+)
 
 SUPPRESSED_WARNING = _(
     "This address has asked not to be marketed to (the suppression list keeps the "
-    "objection of an erased customer). Record a consent only if the customer gives it "
-    "again now."
+    "objection of an erased customer). Unless this customer has allowed marketing since, "
+    "record an objection to direct marketing with “Record a consent or objection”. "
+    "Record a consent only if the customer gives it again now."
 )
 
 
@@ -380,7 +390,7 @@ class CustomerCreateView(PermissionRequiredMixin, CreateView):
             self.object = customer_create(data=form.cleaned_data, by=request.user, request=request)
             once.saved(self.object.pk)
         messages.success(request, _("Customer added."))
-        warn_if_suppressed(request, self.object)
+        warn_if_suppressed(request, self.object, added=True)
         return redirect(self.object)
 
     @transaction.atomic

@@ -13,11 +13,11 @@ from registry.imports import services
 from registry.imports.analysis import ImportOptions
 from registry.imports.models import CustomerImport
 from registry.imports.services import import_apply, import_preview, import_upload
-from registry.models import ConsentText, Customer
+from registry.models import Consent, ConsentText, Customer
 from registry.services import CUSTOMER_FIELDS
 from registry.suppression import digests_of, keep_digests
 
-from .factories import CustomerFactory
+from .factories import ConsentFactory, CustomerFactory
 from .test_imports import HEADER, csv_bytes, person
 
 CONSENT = "Uutiskirje"
@@ -28,6 +28,8 @@ ROWS = [
     [*person(first="Ilmari", email="ilmari@", phone=""), "kyllä"],  # invalid email
     [*person(first="Toini", email="eino@example.invalid", phone=""), ""],  # twice in the file
     [*person(first="Olemassa", email="olemassa@example.invalid", phone=""), "kyllä"],
+    # Already in the register, with a consent the file's "no" withdraws.
+    [*person(first="Peruu", email="peruu@example.invalid", phone=""), "ei"],
     [*person(first="Kielto", email="kielto@example.invalid", phone="040 999 8877"), "kyllä"],
     [*person(first="Myöhemmin", email="myohemmin@example.invalid", phone=""), "kyllä"],
     [*person(first="Puhelin", email="", phone="044 555 6677"), ""],
@@ -87,7 +89,13 @@ def written(done):
         action=AuditEvent.Action.CUSTOMERS_IMPORTED, target_id=str(done.pk)
     )
     counts = (done.row_count, done.created_count, done.matched_count, done.rejected_count)
-    return result, counts, done.rejected_rows, imported.detail | {"file": None}
+    counts += (done.recorded_count,)
+    # What it recorded for the customers already in the register.
+    matched = [
+        (c.customer_id, c.channel, c.event, c.method, c.occurred_at, c.recorded_by_id)
+        for c in Consent.objects.exclude(customer__imported_in=done).order_by("pk")
+    ]
+    return result, counts, matched, done.rejected_rows, imported.detail | {"file": None}
 
 
 def change_nothing():
@@ -106,6 +114,13 @@ def suppress_an_address_of_the_file():
     keep_digests(set(digests_of(email="kielto@example.invalid")), timezone.now())
 
 
+def record_a_later_consent_for_the_customer_a_no_withdraws():
+    ConsentFactory(
+        customer=Customer.objects.get(email="peruu@example.invalid"),
+        occurred_at=timezone.make_aware(datetime.datetime(2026, 4, 1, 9)),
+    )
+
+
 def change_the_email_of_the_customer_a_row_matched():
     # (An erasure cancels every waiting import, so it cannot come between.)
     Customer.objects.filter(email="olemassa@example.invalid").update(email="muu@example.invalid")
@@ -119,6 +134,7 @@ def change_the_email_of_the_customer_a_row_matched():
         add_a_customer_with_an_email_of_the_file,
         add_a_customer_with_a_phone_of_the_file,
         suppress_an_address_of_the_file,
+        record_a_later_consent_for_the_customer_a_no_withdraws,
         change_the_email_of_the_customer_a_row_matched,
     ],
     ids=lambda change: change.__name__,
@@ -127,6 +143,10 @@ def test_the_import_writes_what_checking_every_row_again_writes(
     staff_member, wording, monkeypatch, change
 ):
     CustomerFactory(email="olemassa@example.invalid")
+    ConsentFactory(
+        customer=CustomerFactory(email="peruu@example.invalid"),
+        occurred_at=timezone.make_aware(datetime.datetime(2026, 1, 15, 9)),
+    )
     checked, again = previewed(staff_member, wording), previewed(staff_member, wording)
     change()
     # The old way, every row checked again: rolled back once looked at.
@@ -135,6 +155,10 @@ def test_the_import_writes_what_checking_every_row_again_writes(
         expected = written(import_apply(customer_import=again, by=staff_member))
         transaction.set_rollback(True)
     assert expected[0], "the oracle imported nothing"
+    # The file's "no" withdrew the consent, unless a later one came meanwhile.
+    assert expected[1][-1] == (
+        0 if change is record_a_later_consent_for_the_customer_a_no_withdraws else 1
+    )
 
     def no_second_check(*args, **kwargs):
         raise AssertionError("the rows were checked again")
@@ -171,4 +195,4 @@ def test_a_preview_kept_by_an_older_version_is_not_reused(staff_member, wording,
     analyse = services.analyse
     monkeypatch.setattr(services, "analyse", lambda *a, **k: checks.append(1) or analyse(*a, **k))
     done = import_apply(customer_import=customer_import, by=staff_member)
-    assert checks == [1] and done.created_count == 8
+    assert checks == [1] and done.created_count == 9

@@ -641,7 +641,8 @@ def test_an_import_adds_the_new_customers_in_one_go_and_audits_it(staff_member, 
     )
     assert timezone.localtime(consent.occurred_at).date() == datetime.date(2026, 3, 1)
     assert Customer.objects.contactable_by("email").filter(pk=aino.pk).exists()
-    assert not existing.consents.exists()  # matched customers are left as they are
+    # A customer already in the register gets no consent from a file.
+    assert not existing.consents.exists()
 
     event = AuditEvent.objects.get(action=AuditEvent.Action.CUSTOMERS_IMPORTED)
     assert event.actor == staff_member and event.target_id == str(done.pk)
@@ -652,6 +653,8 @@ def test_an_import_adds_the_new_customers_in_one_go_and_audits_it(staff_member, 
         "matched": 1,
         "rejected": 1,
         "consents": 1,
+        "suppressed": 0,
+        "recorded": 0,
     }
     created = AuditEvent.objects.for_customer(aino).get(action=AuditEvent.Action.CUSTOMER_CREATED)
     assert created.detail["import"] == done.pk

@@ -91,7 +91,10 @@ def test_an_erased_objector_imported_again_with_a_consent_stays_off_the_email_li
     assert "asked not to be marketed to" in " ".join(row.warnings)
     import_apply(customer_import=customer_import, by=staff_member)
     again = Customer.objects.get(email=EMAIL)
-    assert not again.consents.exists()
+    # No consent; the objection the suppression list gives a customer added.
+    assert list(again.consents.values_list("event", "method")) == [
+        ("objection", "suppression_list")
+    ]
     assert again.pk not in on_email_list()
 
 

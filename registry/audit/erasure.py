@@ -23,7 +23,8 @@ ACTIONS_WITHOUT_VALUES = {
     # The names of the fields that had a value, and the import's number.
     AuditEvent.Action.CUSTOMER_CREATED: frozenset({"fields", "import"}),
     # `text` is the wording's channel and version ("email v3"); the number of
-    # the newsletter service's file it came from.
+    # the newsletter service's file it came from, or of the customer import
+    # that recorded it.
     AuditEvent.Action.CONSENT_RECORDED: frozenset(
         {
             "channel",
@@ -33,6 +34,7 @@ ACTIONS_WITHOUT_VALUES = {
             "occurred_at",
             "complaint",
             "unsubscribe_import",
+            "import",
             "via",
         }
     ),

@@ -14,6 +14,8 @@ The steps, each a function of this package so that the web pages and
    the same validation and normalisation as the customer form; kept as the
    preview's rows (`ImportPreviewRow`), which its pages read a page at a time;
 4. `import_apply`: writes the added rows in one transaction (audited),
-   from the preview's check when it is of the same mapping and options;
+   from the preview's check when it is of the same mapping and options, and
+   the file's objections and withdrawals for the customers already in the
+   register (never a consent);
 5. `import_undo`: removes an import's customers that nobody has touched since.
 """

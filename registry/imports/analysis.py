@@ -55,6 +55,25 @@ CONSENT_TARGETS = {
     "objection": (Consent.Channel.DIRECT_MARKETING, Consent.Event.OBJECTION),
 }
 
+#: What a file's answers record for a customer already in the register: a
+#: refusal only (an objection column's yes, a consent column's no that is
+#: said), never a consent: a file must not widen marketing for someone the
+#: register knows. {refusal: (channel, event)}
+REFUSALS = {
+    "objection": (Consent.Channel.DIRECT_MARKETING, Consent.Event.OBJECTION),
+    "email_withdrawn": (Consent.Channel.EMAIL, Consent.Event.CONSENT_WITHDRAWN),
+    "sms_withdrawn": (Consent.Channel.SMS, Consent.Event.CONSENT_WITHDRAWN),
+}
+
+REFUSAL_LABELS = {
+    "objection": gettext_lazy("Objection to direct marketing"),
+    "email_withdrawn": gettext_lazy("Email marketing consent withdrawn"),
+    "sms_withdrawn": gettext_lazy("SMS marketing consent withdrawn"),
+}
+
+#: The refusal a consent column's no records.
+WITHDRAWN_BY = {"email_consent": "email_withdrawn", "sms_consent": "sms_withdrawn"}
+
 
 #: Headers recognised for each target (compared after `normalise_header`).
 HEADER_NAMES = {
@@ -188,6 +207,10 @@ YES = {"kyllä", "kylla", "k", "joo", "yes", "y", "x", "1", "true", "tosi", "on"
 
 NO = {"", "ei", "e", "no", "n", "0", "false", "epätosi", "off", "-"}
 
+#: A no that is said (not a cell left empty): in a consent column, for a
+#: customer already in the register, it withdraws an earlier consent.
+SAID_NO = NO - {"", "-"}
+
 
 @dataclass
 class ImportOptions:
@@ -222,11 +245,32 @@ class ImportOptions:
             sms_text=texts.get(data.get("sms_text")),
         )
 
-    def consent_moment(self):
-        """Noon of the stated day, local time: the ledger needs a time, the
-        files usually give a day at most."""
-        day = self.consent_date or timezone.localdate()
-        return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+    # The ledger needs a time; a file gives a day at most, and the latest
+    # event wins. Where the order within that day is not known, the refusal
+    # wins: a consent of the file is dated at the start of its day (a
+    # withdrawal of the same day, recorded before the import or after it, is
+    # later), an objection or a withdrawal at its end, and neither after the
+    # moment the import records it (an event dated after its recording beat
+    # the withdrawals recorded meanwhile, for good).
+
+    def consent_moment(self, now):
+        """When a consent of the file happened, for the ledger: the start of
+        the stated day, local time, and not after `now` (the import's moment)."""
+        day = self.consent_date or timezone.localdate(now)
+        return min(timezone.make_aware(datetime.datetime.combine(day, datetime.time())), now)
+
+    def refusal_moment(self, now):
+        """When an objection or a withdrawal of the file happened: the end of
+        the stated day, but not after `now` (the import's moment)."""
+        day = self.consent_date or timezone.localdate(now)
+        end = timezone.make_aware(datetime.datetime.combine(day, datetime.time(23, 59, 59)))
+        return min(end, now)
+
+    def date_problem(self, today=None):
+        """Why the stated date cannot be taken, or "": a day still to come."""
+        if self.consent_date and self.consent_date > (today or timezone.localdate()):
+            return _("The date cannot be in the future.")
+        return ""
 
 
 class Outcome(models.TextChoices):
@@ -249,6 +293,18 @@ class RowResult:
     phone_text: str = ""  # E.164, once valid
     match_id: int | None = None
     match_reason: str = ""
+    # When the row's email or phone was put on the suppression list (ISO
+    # text), if it is on it: a row added gets an objection dated then.
+    suppressed_at: str = ""
+    # The consent columns the file answers with a no that is said (SAID_NO).
+    declined: tuple = ()
+    # What is recorded for the customer a row matched (REFUSALS).
+    refusals: tuple = ()
+
+    @property
+    def suppression_objection(self):
+        """Whether adding the row records an objection from the suppression list."""
+        return suppression_objection(self.outcome, self.consents, self.suppressed_at)
 
     @property
     def full_name(self):
@@ -260,12 +316,23 @@ class RowResult:
 
     @property
     def consent_labels(self):
-        return [short_label(target) for target in self.consents]
+        labels = [short_label(target) for target in self.consents]
+        if self.suppression_objection:
+            labels.append(_("Objection to direct marketing (suppression list)"))
+        return labels
+
+
+def suppression_objection(outcome, consents, suppressed_at):
+    """Whether a row of `outcome`, giving `consents`, whose address was put on
+    the suppression list at `suppressed_at` ("" if not), records an objection
+    from the list when it is added: unless the file objects already."""
+    return outcome == Outcome.CREATE and bool(suppressed_at) and "objection" not in consents
 
 
 @dataclass
 class Analysis:
     rows: list
+    options: ImportOptions = field(default_factory=ImportOptions)
 
     def count(self, outcome):
         return sum(1 for row in self.rows if row.outcome == outcome)
@@ -277,8 +344,21 @@ class Analysis:
     def of(self, outcome):
         return [row for row in self.rows if row.outcome == outcome]
 
+    def recording(self):
+        """The matched rows that record objections or withdrawals."""
+        return [row for row in self.rows if row.refusals]
+
     def consent_count(self, outcome):
         return sum(len(row.consents) for row in self.rows if row.outcome == outcome)
+
+    def suppression_count(self):
+        """The rows added with an objection from the suppression list."""
+        return sum(1 for row in self.rows if row.suppression_objection)
+
+    def recorded_count(self):
+        """The objections and withdrawals recorded for customers already in
+        the register."""
+        return sum(len(row.refusals) for row in self.rows)
 
     @property
     def row_count(self):
@@ -316,13 +396,15 @@ def options_problems(mapping, options):
         problems["sms_text"] = _("Choose the SMS consent wording the customers agreed to.")
     if set(mapping) & set(CONSENT_TARGETS) and options.consent_date is None:
         problems["consent_date"] = _("State when the consents or objections were given.")
+    elif problem := options.date_problem():
+        problems["consent_date"] = problem
     return problems
 
 
 def analyse(table, mapping, options, *, progress=None):
     """Decide every row: added, already in the register, or rejected (why).
     `progress` (registry.background.Progress) hears of the rows checked."""
-    return Analysis(list(decided_rows(table.rows, mapping, options, progress=progress)))
+    return Analysis(list(decided_rows(table.rows, mapping, options, progress=progress)), options)
 
 
 #: Rows decided together against the register (customers already in it, the
@@ -342,6 +424,7 @@ def decided_rows(rows, mapping, options, *, progress=None, total=None):
     `total` is the number of rows, for `progress` (by default len(rows))."""
     validator = CustomerRowValidator()
     within_file = _DuplicatesWithinFile()
+    recorded = set()
     total = len(rows) if total is None else total
     chunk = []
     for done, (number, cells) in enumerate(rows, start=1):
@@ -351,31 +434,38 @@ def decided_rows(rows, mapping, options, *, progress=None, total=None):
             row.cells = []
         chunk.append(row)
         if len(chunk) == DECIDE_CHUNK:
-            yield from _decided(chunk)
+            yield from against_register(chunk, options, recorded)
             chunk = []
         if progress is not None:
             progress.report(done, total)
-    yield from _decided(chunk)
+    yield from against_register(chunk, options, recorded)
 
 
-def _decided(chunk):
-    _match_existing(chunk)
-    _respect_suppression(chunk)
-    return chunk
+def against_register(rows, options, recorded):
+    """Decide checked rows (of a chunk, in the order of the file) against the
+    register as it is now: rows whose customer is already in it, the
+    suppression list, and what is recorded for the customers matched.
+    `recorded` holds what earlier chunks record ({(customer id, channel)}),
+    so that two rows of one customer record it once. A few set-based
+    queries per chunk. Returns the rows."""
+    _match_existing(rows)
+    _respect_suppression(rows)
+    _refusals_of_matched(rows, options, recorded)
+    return rows
 
 
 def rematch_existing(analysis):
     """Check the rows once more against the register as it is now: match the
-    rows to be added with customers added since the rows were checked, and
-    look them up on the suppression list (addresses put on it since)."""
-    _match_existing(analysis.rows)
-    _respect_suppression(analysis.rows)
+    rows to be added with customers added since the rows were checked, look
+    them up on the suppression list (addresses put on it since), and decide
+    again what is recorded for the customers matched."""
+    against_register(analysis.rows, analysis.options, set())
     analysis.__dict__.pop("counts", None)
 
 
 #: Raised when the stored form of checked rows changes, so that a preview
 #: kept by an older version is checked again rather than misread.
-CHECKED_VERSION = 2
+CHECKED_VERSION = 3
 
 #: The cleaned fields of a checked row, in the order `checked_rows` keeps them.
 CHECKED_FIELDS = (
@@ -414,7 +504,7 @@ def checked_row(row):
             phone.number_of_leading_zeros,
         ]
     data = [row.data[name] for name in CHECKED_FIELDS]
-    return [row.number, None, *data, row.phone_text, parts, row.file_consents]
+    return [row.number, None, *data, row.phone_text, parts, row.file_consents, row.declined]
 
 
 def analysis_from_checked(checked, options):
@@ -437,12 +527,12 @@ class KeptAnalysis:
     when they are written (`of`). All of them as RowResults at once took
     85 MB for 50,000 rows; their texts take 14 MB, and decoding them twice
     half a second. The register's decision on each row is kept beside its
-    text: what `rematch_existing` changes (outcome, match, consents)."""
+    text: what `rematch_existing` changes (REGISTER_DECIDES)."""
 
     def __init__(self, texts, options):
         # The texts of the rows (or the rows, already decoded).
         self.texts, self.options = texts, options
-        self.decided = None  # per row: (outcome, match_id, match_reason, consents, warnings)
+        self.decided = None  # per row: its values of REGISTER_DECIDES
 
     @property
     def row_count(self):
@@ -450,24 +540,39 @@ class KeptAnalysis:
 
     def rematch(self):
         self.decided = []
+        recorded = set()
         for start in range(0, len(self.texts), DECIDE_CHUNK):
             rows = [self._row(index, decided=False) for index in self._chunk(start)]
-            _match_existing(rows)
-            _respect_suppression(rows)
+            against_register(rows, self.options, recorded)
             self.decided.extend(
-                (row.outcome, row.match_id, row.match_reason, row.consents, row.warnings)
-                for row in rows
+                tuple(getattr(row, name) for name in REGISTER_DECIDES) for row in rows
             )
 
+    def _decided(self, *names):
+        """The values of these fields of REGISTER_DECIDES, per row."""
+        places = [REGISTER_DECIDES.index(name) for name in names]
+        return ([decided[place] for place in places] for decided in self.decided)
+
     def count(self, outcome):
-        return sum(1 for decided in self.decided if decided[0] == outcome)
+        return sum(1 for (decided,) in self._decided("outcome") if decided == outcome)
 
     @functools.cached_property
     def counts(self):
         return {outcome.value: self.count(outcome) for outcome in Outcome}
 
     def consent_count(self, outcome):
-        return sum(len(decided[3]) for decided in self.decided if decided[0] == outcome)
+        decided = self._decided("outcome", "consents")
+        return sum(len(consents) for of, consents in decided if of == outcome)
+
+    def suppression_count(self):
+        return sum(
+            1
+            for decided in self._decided("outcome", "consents", "suppressed_at")
+            if suppression_objection(*decided)
+        )
+
+    def recorded_count(self):
+        return sum(len(refusals) for (refusals,) in self._decided("refusals"))
 
     def of(self, outcome):
         """The rows of `outcome`: a sequence whose items (or slices) are made
@@ -476,6 +581,11 @@ class KeptAnalysis:
             self, [i for i, decided in enumerate(self.decided) if decided[0] == outcome]
         )
 
+    def recording(self):
+        """The matched rows that record objections or withdrawals."""
+        place = REGISTER_DECIDES.index("refusals")
+        return _KeptRows(self, [i for i, decided in enumerate(self.decided) if decided[place]])
+
     def _chunk(self, start):
         return range(start, min(start + DECIDE_CHUNK, len(self.texts)))
 
@@ -483,9 +593,8 @@ class KeptAnalysis:
         item = self.texts[index]
         row = row_from_checked(json.loads(item) if isinstance(item, str) else item, self.options)
         if decided:
-            row.outcome, row.match_id, row.match_reason, row.consents, row.warnings = self.decided[
-                index
-            ]
+            for name, value in zip(REGISTER_DECIDES, self.decided[index], strict=True):
+                setattr(row, name, value)
         return row
 
 
@@ -507,7 +616,7 @@ def row_from_checked(item, options):
     if item[1] is not None:
         number, reasons, cells = item
         return RowResult(number=number, cells=cells, outcome=Outcome.REJECT, reasons=reasons)
-    number, _reasons, *values, phone_text, parts, consents = item
+    number, _reasons, *values, phone_text, parts, consents, declined = item
     row = RowResult(number=number, cells=[])
     row.data = dict(zip(CHECKED_FIELDS, values, strict=True))
     row.data["phone"] = ""
@@ -522,7 +631,21 @@ def row_from_checked(item, options):
     row.data["source"] = options.source
     row.phone_text = phone_text
     row.file_consents, row.consents = consents, list(consents)
+    row.declined = tuple(declined)
     return row
+
+
+#: What the register decides of a checked row (`rematch_existing`), kept
+#: beside each row's text by KeptAnalysis, in this order.
+REGISTER_DECIDES = (
+    "outcome",
+    "match_id",
+    "match_reason",
+    "consents",
+    "warnings",
+    "suppressed_at",
+    "refusals",
+)
 
 
 #: Consents a suppressed address does not get from a file.
@@ -533,25 +656,102 @@ def _respect_suppression(results):
     """Rows whose email or phone is on the suppression list (an erased
     customer objected or withdrew) are warned about, and their consent
     columns are not imported: only staff, recording a consent given again,
-    re-enable marketing (registry.suppression)."""
+    re-enable marketing (registry.suppression). A row added records an
+    objection to direct marketing dated when the address was put on the
+    list (`suppression_objection`), so that it is on no list either: the
+    list does not say which channel was refused, and post and phone are
+    opt-out. Decided afresh each time (the rows are checked again when
+    imported)."""
     digests = {}
     for row in results:
         if row.outcome == Outcome.REJECT:
             continue
+        row.consents, row.suppressed_at = list(row.file_consents), ""
+        row.warnings = []
         digests[row.number] = digests_of(email=row.data["email"], valid_e164=row.phone_text)
     found = suppressed_digests({d for values in digests.values() for d in values})
     if not found:
         return
     for row in results:
-        if not set(digests.get(row.number, ())) & set(found):
+        on_list = [found[d] for d in digests.get(row.number, ()) if d in found]
+        if not on_list:
             continue
+        row.suppressed_at = min(on_list).isoformat()
         dropped = [target for target in row.file_consents if target in SUPPRESSED_CONSENTS]
         row.consents = [t for t in row.file_consents if t not in SUPPRESSED_CONSENTS]
         warning = _("This address has asked not to be marketed to.")
-        if dropped:
-            warning += " " + _("The marketing consent of the file is not imported for it.")
-        if warning not in row.warnings:  # checked again when imported
-            row.warnings.append(warning)
+        if row.outcome == Outcome.CREATE:
+            warning += " " + _("An objection to direct marketing is recorded for it.")
+            if dropped:
+                warning += " " + _("The marketing consent of the file is not imported for it.")
+        row.warnings.append(warning)
+
+
+def _refusals_of_matched(results, options, recorded):
+    """What is recorded for the customer each matched row names: the
+    objection and the withdrawals its file gives (REFUSALS), dated at the
+    end of the stated day (ImportOptions.refusal_moment), where they change
+    the customer's ledger: an objection unless one stands, a withdrawal of a
+    consent given; not where the register's latest event of that channel is
+    later than the file's (it stands; the row says so). A consent of the
+    file is not recorded (the row says so). One query for the chunk: the
+    latest events of its customers. `recorded` ({(customer id, channel)})
+    is added to, so that a later row of the same customer records nothing
+    more."""
+    asked = []
+    for row in results:
+        if row.outcome != Outcome.MATCH:
+            row.refusals = ()
+            continue
+        row.refusals = ()
+        if any(target in SUPPRESSED_CONSENTS for target in row.file_consents):
+            row.warnings.append(
+                _(
+                    "The file's marketing consent is not recorded for a customer already in "
+                    "the register: record it on the customer's page if the customer gave it."
+                )
+            )
+        wanted = ["objection"] if "objection" in row.file_consents else []
+        wanted += [WITHDRAWN_BY[target] for target in row.declined]
+        if wanted:
+            asked.append((row, wanted))
+    if not asked:
+        return
+    moment = options.refusal_moment(timezone.now())
+    latest = {
+        (customer, channel): (event, occurred_at)
+        for customer, channel, event, occurred_at in Consent.objects.filter(
+            customer_id__in={row.match_id for row, _wanted in asked}
+        )
+        .current()
+        .values_list("customer_id", "channel", "event", "occurred_at")
+    }
+    for row, wanted in asked:
+        refusals = []
+        for refusal in wanted:
+            channel, event = REFUSALS[refusal]
+            key = (row.match_id, channel)
+            if key in recorded:
+                continue
+            current, since = latest.get(key, (None, None))
+            if event == Consent.Event.OBJECTION:
+                changes = current != Consent.Event.OBJECTION
+            else:
+                changes = current == Consent.Event.CONSENT_GIVEN
+            if not changes:
+                continue
+            if since is not None and since > moment:
+                row.warnings.append(
+                    _(
+                        "“%(refusal)s” of the file is not recorded: the register has a later "
+                        "event on that channel."
+                    )
+                    % {"refusal": REFUSAL_LABELS[refusal]}
+                )
+                continue
+            refusals.append(refusal)
+            recorded.add(key)
+        row.refusals = tuple(refusals)
 
 
 def _row_values(cells, mapping):
@@ -612,6 +812,8 @@ def _check_row(number, cells, mapping, options, validator):
     for target, value in consents.items():
         answer = value.strip().casefold()
         if answer in NO:
+            if answer in SAID_NO and target in WITHDRAWN_BY:
+                result.declined += (target,)
             continue
         if answer not in YES:
             result.reasons.append(
@@ -666,7 +868,8 @@ class _DuplicatesWithinFile:
 
 def _match_existing(results):
     """Rows whose email or phone is already in the register are matched to that
-    customer and left as they are. Two queries, by index."""
+    customer, whose data is left as it is (what the file's refusals record
+    for them: `_refusals_of_matched`). Two queries, by index."""
     candidates = [row for row in results if row.outcome == Outcome.CREATE]
     by_email, by_phone = _in_register(
         {row.data["email"].upper() for row in candidates if row.data["email"]},

@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
-from registry.forms import ConsentTextChoiceField
+from registry.forms import GIVEN_BY_METHODS, ConsentTextChoiceField
 from registry.models import Consent, ConsentText, Customer, MarketingChannel
 
 from .analysis import TARGETS, ImportOptions, mapping_problems, options_problems
@@ -58,7 +58,7 @@ class ImportMappingForm(forms.Form):
         help_text=_("Needed when a consent or objection column is imported."),
     )
     consent_method = forms.ChoiceField(
-        label=_("How they were given"), choices=Consent.Method.choices, required=False
+        label=_("How they were given"), choices=GIVEN_BY_METHODS, required=False
     )
     email_text = ConsentTextChoiceField(
         label=_("Email consent wording the customers agreed to"),

@@ -57,6 +57,11 @@ class CustomerImport(TaskState):
     row_count = models.PositiveIntegerField(_("rows"), default=0)
     created_count = models.PositiveIntegerField(_("added"), default=0)
     matched_count = models.PositiveIntegerField(_("already in the register"), default=0)
+    # Objections and withdrawals of the file recorded for customers already
+    # in the register (analysis.REFUSALS); an undo leaves them.
+    recorded_count = models.PositiveIntegerField(
+        _("objections and withdrawals recorded"), default=0
+    )
     rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
     applied_at = models.DateTimeField(_("imported"), null=True, blank=True)
     rejected_rows = models.JSONField(default=list)

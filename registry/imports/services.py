@@ -29,6 +29,7 @@ from registry.reach import reach_changed
 from . import analysis as checking
 from .analysis import (
     CHECKED_VERSION,
+    REFUSAL_LABELS,
     ImportOptions,
     Outcome,
     analyse,
@@ -142,6 +143,7 @@ def import_preview(customer_import, *, fresh=False, progress=None):
     table = _read_table(customer_import, step=CustomerImport.Step.ANALYSE, progress=progress)
     row_count = len(table.rows)
     counts = dict.fromkeys(Outcome.values, 0)
+    recording = 0  # matched rows that record objections or withdrawals
     decided = file_rows_decided(table, customer_import.mapping, options, progress=progress)
     key = secrets.randbits(62)
     stored = False
@@ -154,6 +156,7 @@ def import_preview(customer_import, *, fresh=False, progress=None):
             shown, checked = _json(_preview_row(row)), _json(checked_row(row))
             chunk.append((place, row.outcome, counts[row.outcome], shown, checked))
             counts[row.outcome] += 1
+            recording += bool(row.refusals)
             if len(chunk) == checking.DECIDE_CHUNK:
                 _preview_rows_write(customer_import, key, chunk)
                 chunk = []
@@ -164,6 +167,7 @@ def import_preview(customer_import, *, fresh=False, progress=None):
             "options": customer_import.options,
             "at": timezone.now().isoformat(),
             "counts": counts,
+            "recorded": recording,
             "samples": kept.get("samples"),
             "checked": {"version": CHECKED_VERSION},
         }
@@ -426,6 +430,8 @@ def _preview_row(row):
             str(data.get(name) or "") for name in ("street_address", "postal_code", "city")
         ).strip(),
         "marketing": ", ".join(row.consent_labels),
+        # For a customer already in the register: what is recorded for them.
+        "recorded": [str(REFUSAL_LABELS[refusal]) for refusal in row.refusals],
         "reasons": row.reasons,
         "warnings": row.warnings,
         "match_id": row.match_id,
@@ -471,10 +477,13 @@ class ImportStateError(PlainError):
 def import_apply(
     *, customer_import, by, request=None, batch_size=1000, progress=None, ip_address=None
 ):
-    """Add the rows that passed, in one transaction; matched rows are left as
-    they are, rejected rows are kept for download. Each added customer records
-    the import it came from, gets a `customer_created` event, and the consents
-    or objections the file gave, with the wording and date the user stated.
+    """Add the rows that passed, in one transaction; rejected rows are kept
+    for download. Each added customer records the import it came from, gets
+    a `customer_created` event, and the consents or objections the file
+    gave, with the wording and date the user stated (and an objection from
+    the suppression list). A customer already in the register keeps their
+    data, and gets the file's objections and withdrawals, never a consent
+    (analysis.REFUSALS, AddedRowsWriter.write_refusals).
 
     The rows the preview checked with the same mapping and options are not
     validated again; without such a preview every row is checked first,
@@ -584,21 +593,29 @@ def _import_write(checked, analysis, options, *, by, request, ip_address, batch_
             "matched": analysis.count(Outcome.MATCH),
             "rejected": analysis.count(Outcome.REJECT),
             "consents": analysis.consent_count(Outcome.CREATE),
+            # Customers added with an objection from the suppression list.
+            "suppressed": analysis.suppression_count(),
+            # Objections and withdrawals recorded for customers already in
+            # the register.
+            "recorded": analysis.recorded_count(),
         },
     )
-    AddedRowsWriter(
+    writer = AddedRowsWriter(
         customer_import=customer_import,
         options=options,
         by=by,
         now=now,
         # The import's address goes on every customer's event.
         ip_address=event.ip_address,
-    ).write(added, batch_size=batch_size)
+    )
+    writer.write(added, batch_size=batch_size)
+    recorded = writer.write_refusals(analysis.recording(), batch_size=batch_size)
     customer_import.status = CustomerImport.Status.APPLIED
     customer_import.applied_at = timezone.now()
     customer_import.row_count = analysis.row_count
     customer_import.created_count = len(added)
     customer_import.matched_count = analysis.count(Outcome.MATCH)
+    customer_import.recorded_count = recorded
     customer_import.rejected_count = analysis.count(Outcome.REJECT)
     customer_import.rejected_rows = [
         {"row": row.number, "cells": row.cells, "reasons": row.reasons}

@@ -11,6 +11,7 @@ on hostile values.
 """
 
 import csv
+import datetime
 import io
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,12 +20,13 @@ from django.db import connection
 
 from registry.audit.models import AuditEvent
 from registry.changes import plain_value
+from registry.marketing.journal import marketing_journal_append
 from registry.models import Consent, Customer, search_text_of
 from registry.reach import reach_changed
 from registry.roles import role_code
 from registry.services import CUSTOMER_FIELDS
 
-from .analysis import CONSENT_TARGETS, ImportOptions
+from .analysis import CONSENT_TARGETS, REFUSALS, ImportOptions
 from .models import CustomerImport
 
 
@@ -69,16 +71,17 @@ class AddedRowsWriter:
                 customer=customer,
                 channel=channel,
                 event=event,
-                method=self.options.consent_method,
+                method=method,
                 text=text,
-                occurred_at=self._consent_moment,
+                occurred_at=moment,
                 recorded_by=self.by,
                 recorded_by_role=self._role,
                 recorded_at=self.now,
             )
             for row, customer in zip(rows, customers, strict=True)
-            for channel, event, text in self._consents_of(row)
+            for channel, event, method, text, moment in self._consents_of(row)
         )
+        self._audit_suppression_objections(rows, [customer.pk for customer in customers])
         AuditEvent.objects.bulk_create(
             AuditEvent(
                 at=self.now,
@@ -127,8 +130,7 @@ class AddedRowsWriter:
                 for row, pk, fields in zip(rows, ids, values, strict=True)
             ],
         )
-        moment, by, role = self._consent_moment.isoformat(), self.by.pk, self._role
-        method = self.options.consent_method
+        by, role = self.by.pk, self._role
         _copy_into(
             Consent,
             [
@@ -146,9 +148,10 @@ class AddedRowsWriter:
             [
                 (pk, str(channel), str(event), method, text_id, moment, by, role, now, "false")
                 for row, pk in zip(rows, ids, strict=True)
-                for channel, event, text_id in self._consents_of(row, ids=True)
+                for channel, event, method, text_id, moment in self._consents_of(row, ids=True)
             ],
         )
+        self._audit_suppression_objections(rows, ids)
         ip_address = AuditEvent._meta.get_field("ip_address").get_prep_value(self.ip_address)
         given = [
             tuple(f for f, value in zip(CUSTOMER_FIELDS, fields, strict=True) if value)
@@ -188,14 +191,80 @@ class AddedRowsWriter:
             ],
         )
 
+    def write_refusals(self, rows, *, batch_size=1000):
+        """Record for the customers these matched rows name the objections
+        and withdrawals their file gives (RowResult.refusals, decided against
+        the register in this transaction), `batch_size` rows at a time: each
+        a ledger event with the stated method, dated at the end of the
+        stated day (never after the import), recorded by the importing user,
+        and a *consent recorded* event naming the import, as for the events
+        the customer's page records; the customers' activity is marked, as
+        `consent_record` marks it. Returns how many were recorded."""
+        moment = self.options.refusal_moment(self.now)
+        method = self.options.consent_method
+        recorded = 0
+        for start in range(0, len(rows), batch_size):
+            events = [
+                (row.match_id, *REFUSALS[refusal])
+                for row in rows[start : start + batch_size]
+                for refusal in row.refusals
+            ]
+            if not events:
+                continue
+            reach_changed()
+            consents = Consent.objects.bulk_create(
+                Consent(
+                    customer_id=pk,
+                    channel=channel,
+                    event=event,
+                    method=method,
+                    occurred_at=moment,
+                    recorded_by=self.by,
+                    recorded_by_role=self._role,
+                    recorded_at=self.now,
+                )
+                for pk, channel, event in events
+            )
+            # A backup from before the import holds these customers without
+            # the refusal: it outlives a restore, as one recorded on the
+            # customer's page does (registry.marketing.journal).
+            marketing_journal_append(consents)
+            AuditEvent.objects.bulk_create(
+                AuditEvent(
+                    at=self.now,
+                    actor=self.by,
+                    actor_role=self._role,
+                    action=AuditEvent.Action.CONSENT_RECORDED,
+                    target_type="registry.customer",
+                    target_id=str(pk),
+                    ip_address=self.ip_address,
+                    detail={
+                        "channel": channel,
+                        "event": event,
+                        "method": method,
+                        "text": "",
+                        "occurred_at": moment.isoformat(),
+                        "import": self.customer_import.pk,
+                    },
+                )
+                for pk, channel, event in events
+            )
+            Customer.objects.filter(pk__in={pk for pk, _c, _e in events}).mark_active(self.now)
+            recorded += len(events)
+        return recorded
+
     @cached_property
     def _role(self):
         """Who imported, as a role at the time (AuditEvent.actor_role)."""
         return role_code(self.by)
 
     @cached_property
-    def _consent_moment(self):
-        return self.options.consent_moment()
+    def _moments(self):
+        """When the file's consents and its objections are dated (ImportOptions)."""
+        return {
+            Consent.Event.CONSENT_GIVEN: self.options.consent_moment(self.now),
+            Consent.Event.OBJECTION: self.options.refusal_moment(self.now),
+        }
 
     @cached_property
     def _json_encoder(self):
@@ -206,12 +275,56 @@ class AddedRowsWriter:
         return {"email_consent": self.options.email_text, "sms_consent": self.options.sms_text}
 
     def _consents_of(self, row, *, ids=False):
-        """(channel, event, wording) of each consent or objection the row
-        gives; with `ids`, the wording's id (None for an objection)."""
+        """(channel, event, method, wording, when) of each consent or
+        objection the row gives, and of the objection the suppression list
+        gives it (RowResult.suppression_objection); with `ids`, the wording's
+        id (None for an objection) and the moment as ISO text."""
+        method = self.options.consent_method
         for target in row.consents:
             channel, event = CONSENT_TARGETS[target]
             text = self._texts.get(target)
-            yield channel, event, (text.pk if text else None) if ids else text
+            moment = self._moments[event]
+            if ids:
+                yield channel, event, method, text.pk if text else None, moment.isoformat()
+            else:
+                yield channel, event, method, text, moment
+        if row.suppression_objection:
+            moment = datetime.datetime.fromisoformat(row.suppressed_at)
+            yield (
+                Consent.Channel.DIRECT_MARKETING,
+                Consent.Event.OBJECTION,
+                Consent.Method.SUPPRESSION_LIST,
+                None,
+                row.suppressed_at if ids else moment,
+            )
+
+    def _audit_suppression_objections(self, rows, ids):
+        """A *consent recorded* event for each objection from the suppression
+        list, as for one recorded on the customer's page: the customer's
+        trail says where the objection came from. The file's own consents
+        are audited by the import's event (their counts) and the customers'
+        *customer added* events."""
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                at=self.now,
+                actor=self.by,
+                actor_role=self._role,
+                action=AuditEvent.Action.CONSENT_RECORDED,
+                target_type="registry.customer",
+                target_id=str(pk),
+                ip_address=self.ip_address,
+                detail={
+                    "channel": Consent.Channel.DIRECT_MARKETING,
+                    "event": Consent.Event.OBJECTION,
+                    "method": Consent.Method.SUPPRESSION_LIST,
+                    "text": "",
+                    "occurred_at": row.suppressed_at,
+                    "import": self.customer_import.pk,
+                },
+            )
+            for row, pk in zip(rows, ids, strict=True)
+            if row.suppression_objection
+        )
 
     def _event_detail(self, row):
         return {

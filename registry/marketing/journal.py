@@ -22,9 +22,12 @@ consent that the backup holds leaves that consent the state, as it was in the
 register the journal was written in.
 
 Not journalled: consents given and objections lifted (a restore that forgets
-one markets less, never more), and the objection columns of a customer
-import: an import adds its customers and their objections in one
-transaction, so a backup that lacks the objection lacks the customer too.
+one markets less, never more), and the objections a customer import gives
+the customers it adds (the file's, the suppression list's): an import adds
+its customers and their objections in one transaction, so a backup that
+lacks the objection lacks the customer too. The objections and withdrawals
+an import records for customers already in the register are journalled
+(registry.imports.writing).
 """
 
 import fcntl

@@ -8,7 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from registry.exports import neutralise
+from registry.forms import GIVEN_BY_METHODS
 from registry.imports.analysis import (
+    REFUSAL_LABELS,
     TARGET_LABELS,
     ImportOptions,
     Outcome,
@@ -67,7 +69,9 @@ class Command(BaseCommand):
             help="Date (YYYY-MM-DD) the consents or objections in the file were given.",
         )
         parser.add_argument(
-            "--consent-method", choices=Consent.Method.values, default=Consent.Method.WEB_FORM
+            "--consent-method",
+            choices=[value for value, _label in GIVEN_BY_METHODS],
+            default=Consent.Method.WEB_FORM,
         )
         parser.add_argument("--email-text", type=int, help="Version of the email consent wording.")
         parser.add_argument("--sms-text", type=int, help="Version of the SMS consent wording.")
@@ -93,6 +97,13 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         mapping = self._mapping(head.headers, options["map"])
         import_options = self._options(options)
+        if import_options.date_problem():
+            # A consent dated after its import would beat the withdrawals
+            # recorded until that day (ImportOptions.consent_moment).
+            raise CommandError(
+                f"--consent-date {import_options.consent_date.isoformat()} is in the future: "
+                "give the day the consents or objections were given (today at the latest)."
+            )
         problems = [
             *mapping_problems(mapping),
             *options_problems(mapping, import_options).values(),
@@ -116,26 +127,31 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if options["rejects"] and done.rejected_rows:
             self._write_csv(options["rejects"], *rejected_rows_table(done))
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Imported as import #{done.pk}: {done.created_count} customers added."
+        said = f"Imported as import #{done.pk}: {done.created_count} customers added"
+        if done.recorded_count:
+            said += (
+                f", {done.recorded_count} objections or withdrawals recorded for customers "
+                "already in the register"
             )
-        )
+        self.stdout.write(self.style.SUCCESS(f"{said}."))
 
     def _dry_run(self, content, mapping, import_options, rejects):
         """Check every row as the preview does, writing nothing to the database."""
         table = read_table(content)
         row_count, headers = len(table.rows), table.headers
         counts = dict.fromkeys(Outcome.values, 0)
+        recording = 0
         with self._csv(rejects) as writer:
             if writer is not None:
                 writer([*headers, "Reason for rejection"])
             for row in file_rows_decided(table, mapping, import_options):
                 counts[row.outcome] += 1
-                self._report(row.number, row.reasons, row.warnings)
+                recording += bool(row.refusals)
+                recorded = [str(REFUSAL_LABELS[refusal]) for refusal in row.refusals]
+                self._report(row.number, row.reasons, row.warnings, recorded)
                 if writer is not None and row.outcome == Outcome.REJECT:
                     writer([*row.cells, " ".join(row.reasons)])
-        self._summary(row_count, counts)
+        self._summary(row_count, counts, recording)
         if rejects:
             self.stdout.write(f"Rejected rows written to {rejects}.")
         self.stdout.write("Dry run: nothing was written.")
@@ -153,19 +169,28 @@ class Command(BaseCommand):
             counts = import_preview(customer_import, fresh=True)
             preview = import_preview_kept(customer_import)
             for shown in import_preview_rows(customer_import, preview):
-                self._report(shown["number"], shown["reasons"], shown["warnings"])
-            self._summary(customer_import.row_count, counts)
+                self._report(
+                    shown["number"], shown["reasons"], shown["warnings"], shown["recorded"]
+                )
+            self._summary(customer_import.row_count, counts, preview["recorded"])
             return import_apply(customer_import=customer_import, by=by)
 
-    def _report(self, number, reasons, warnings):
+    def _report(self, number, reasons, warnings, recorded):
         for said in (reasons, warnings):
             if said:
                 self.stdout.write(f"  row {number}: " + " ".join(said))
+        if recorded:
+            self.stdout.write(
+                f"  row {number}: already in the register; recorded: " + ", ".join(recorded)
+            )
 
-    def _summary(self, row_count, counts):
+    def _summary(self, row_count, counts, recording):
+        matched = f"{counts['match']}"
+        if recording:
+            matched += f" (objections or withdrawals recorded for {recording})"
         self.stdout.write(
             f"{row_count} rows. Added: {counts['create']}, already in the register: "
-            f"{counts['match']}, rejected: {counts['reject']}."
+            f"{matched}, rejected: {counts['reject']}."
         )
 
     def _mapping(self, headers, manual):
