@@ -230,23 +230,7 @@ class AddedRowsWriter:
             # customer's page does (registry.marketing.journal).
             marketing_journal_append(consents)
             AuditEvent.objects.bulk_create(
-                AuditEvent(
-                    at=self.now,
-                    actor=self.by,
-                    actor_role=self._role,
-                    action=AuditEvent.Action.CONSENT_RECORDED,
-                    target_type="registry.customer",
-                    target_id=str(pk),
-                    ip_address=self.ip_address,
-                    detail={
-                        "channel": channel,
-                        "event": event,
-                        "method": method,
-                        "text": "",
-                        "occurred_at": moment.isoformat(),
-                        "import": self.customer_import.pk,
-                    },
-                )
+                self._consent_event(pk, channel, event, method, moment.isoformat())
                 for pk, channel, event in events
             )
             Customer.objects.filter(pk__in={pk for pk, _c, _e in events}).mark_active(self.now)
@@ -305,25 +289,36 @@ class AddedRowsWriter:
         are audited by the import's event (their counts) and the customers'
         *customer added* events."""
         AuditEvent.objects.bulk_create(
-            AuditEvent(
-                at=self.now,
-                actor=self.by,
-                actor_role=self._role,
-                action=AuditEvent.Action.CONSENT_RECORDED,
-                target_type="registry.customer",
-                target_id=str(pk),
-                ip_address=self.ip_address,
-                detail={
-                    "channel": Consent.Channel.DIRECT_MARKETING,
-                    "event": Consent.Event.OBJECTION,
-                    "method": Consent.Method.SUPPRESSION_LIST,
-                    "text": "",
-                    "occurred_at": row.suppressed_at,
-                    "import": self.customer_import.pk,
-                },
+            self._consent_event(
+                pk,
+                Consent.Channel.DIRECT_MARKETING,
+                Consent.Event.OBJECTION,
+                Consent.Method.SUPPRESSION_LIST,
+                row.suppressed_at,
             )
             for row, pk in zip(rows, ids, strict=True)
             if row.suppression_objection
+        )
+
+    def _consent_event(self, pk, channel, event, method, occurred_at):
+        """The *consent recorded* event of a ledger event the import wrote for
+        customer `pk`, naming the import."""
+        return AuditEvent(
+            at=self.now,
+            actor=self.by,
+            actor_role=self._role,
+            action=AuditEvent.Action.CONSENT_RECORDED,
+            target_type="registry.customer",
+            target_id=str(pk),
+            ip_address=self.ip_address,
+            detail={
+                "channel": channel,
+                "event": event,
+                "method": method,
+                "text": "",
+                "occurred_at": occurred_at,
+                "import": self.customer_import.pk,
+            },
         )
 
     def _event_detail(self, row):
