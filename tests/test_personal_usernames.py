@@ -26,6 +26,11 @@ User = get_user_model()
         ("Ylläpito", True),
         ("rekisterinpitäjä", True),
         ("12345", True),
+        ("adm1n", True),
+        ("\u00e1dmin", True),  # an accent
+        ("adm\u0131n", True),  # a dotless i
+        ("r00t", True),
+        ("sysadmin", True),
         ("aino.ahola", False),
         ("esittely-toimisto", False),
         ("matti", False),
@@ -86,3 +91,43 @@ def test_the_new_name_must_be_free(client, register_manager, password):
     shared.refresh_from_db()
     assert shared.username == "admin"
     assert shared.check_password(password)
+
+
+def first_login_rename(client, password, username):
+    return client.post(
+        reverse("password_change"),
+        {
+            "username": username,
+            "old_password": password,
+            "new_password1": "oma-uusi-salasana-2026",
+            "new_password2": "oma-uusi-salasana-2026",
+        },
+    )
+
+
+def test_a_name_in_full_width_letters_is_stored_as_the_login_reads_it(client, password):
+    shared = UserFactory(username="admin")
+    client.force_login(shared)
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in "aino") + ".ahola"
+    assert first_login_rename(client, password, full_width).status_code == 302
+    shared.refresh_from_db()
+    assert shared.username == "aino.ahola"
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "aino.ahol\u0430",  # a Cyrillic a: looks like aino.ahola
+        "\u00c4IJ\u00c4.VIRTANEN",  # another user's name in capitals
+    ],
+)
+def test_a_name_that_looks_like_another_users_is_refused(client, password, look_alike):
+    UserFactory(username="aino.ahola")
+    UserFactory(username="\u00e4ij\u00e4.virtanen")
+    shared = UserFactory(username="admin")
+    client.force_login(shared)
+    response = first_login_rename(client, password, look_alike)
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"]
+    shared.refresh_from_db()
+    assert shared.username == "admin"

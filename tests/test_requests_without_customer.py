@@ -100,8 +100,12 @@ def test_closing_as_no_data_and_the_answer_are_for_the_register_manager_only(
     case.refresh_from_db()
     assert case.is_open
     client.force_login(register_manager)
+    # "We hold nothing" is not sent before the case is closed as such.
+    assert client.get(answer).status_code == 404
+    assert answer not in client.get(case.get_absolute_url()).content.decode()
     assert client.get(close).status_code == 405  # only a POST closes
     assert client.post(close).url == case.get_absolute_url()
+    assert answer in client.get(case.get_absolute_url()).content.decode()
     response = client.get(answer)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert "no-store" in response["Cache-Control"]
@@ -371,6 +375,7 @@ def test_the_answer_says_no_data_is_held_in_the_requesters_language(
     client, case, register_manager
 ):
     client.force_login(register_manager)
+    client.post(reverse("registry:request-close-no-data", args=[case.pk]))
     url = reverse("registry:request-answer", args=[case.pk])
     for language, words in (("fi", "ei ole"), ("en", "holds no")):
         response = client.get(url, {"language": language})

@@ -35,7 +35,7 @@ from .services import (
     account_require_password_change,
 )
 from .two_factor import device_changed_in_admin
-from .usernames import validate_personal_username
+from .usernames import validate_latin_username, validate_personal_username
 
 User = get_user_model()
 
@@ -108,6 +108,7 @@ class AccountCreationForm(AdminUserCreationForm):
 
     def clean_username(self):
         username = super().clean_username()
+        validate_latin_username(username)
         validate_personal_username(username)
         return username
 
@@ -219,6 +220,7 @@ class AccountChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, UserChang
         # An old shared name may stay while other things change; a rename
         # must be to a personal name.
         if "username" in self.changed_data:
+            validate_latin_username(username)
             validate_personal_username(username)
         return username
 

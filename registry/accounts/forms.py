@@ -1,11 +1,15 @@
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, UsernameField
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
 from .reauth import password_confirm
-from .usernames import is_generic_username, validate_personal_username
+from .usernames import (
+    is_generic_username,
+    validate_latin_username,
+    validate_personal_username,
+)
 
 
 class LoginForm(AuthenticationForm):
@@ -31,7 +35,9 @@ class OwnPasswordChangeForm(PasswordChangeForm):
         self.request = request
         self.renamed_from = None
         if is_generic_username(self.user.get_username()):
-            self.fields["username"] = forms.CharField(
+            # UsernameField: NFKC, as the login form reads what is typed
+            # (full-width letters are the plain ones): else the account could not log in.
+            self.fields["username"] = UsernameField(
                 label=_("Your own user name"),
                 max_length=150,
                 help_text=_(
@@ -39,15 +45,23 @@ class OwnPasswordChangeForm(PasswordChangeForm):
                     "will log in with from now on, e.g. firstname.lastname."
                 )
                 % {"name": self.user.get_username()},
-                validators=[UnicodeUsernameValidator(), validate_personal_username],
+                validators=[
+                    UnicodeUsernameValidator(),
+                    validate_latin_username,
+                    validate_personal_username,
+                ],
                 widget=forms.TextInput(attrs={"autocomplete": "username"}),
             )
             self.order_fields(["username", "old_password"])
 
     def clean_username(self):
         username = self.cleaned_data["username"]
-        taken = get_user_model().objects.filter(username__iexact=username)
-        if taken.exclude(pk=self.user.pk).exists():
+        # In Python: SQLite's iexact folds only ASCII ("ÄIJÄ" and "äijä").
+        others = get_user_model().objects.exclude(pk=self.user.pk)
+        if any(
+            name.casefold() == username.casefold()
+            for name in others.values_list("username", flat=True).iterator()
+        ):
             raise forms.ValidationError(
                 _("A user with that user name already exists."), code="unique"
             )

@@ -8,6 +8,7 @@ names systems give their accounts; a role's name ("toimisto") is not in it,
 and making accounts for persons stays the register manager's judgement."""
 
 import re
+import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -30,17 +31,53 @@ GENERIC_USERNAMES = frozenset(
         "kayttaja",
         "rekisterinpitaja",
         "testi",
+        "demo",
         "balansia",
         "vivabalansia",
+        "sysadmin",
+        "system",
+        "support",
+        "operator",
+        "info",
+        "office",
+        "webmaster",
+        "postmaster",
     }
 )
 
-_UNACCENTED = str.maketrans("äöå", "aoa")
+#: Digits written for letters ("adm1n", "r00t").
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "\u0131": "i"})
+
+
+def _letters(name, *, leet):
+    """The name's letters without accents, in lower case; with `leet`, digits
+    read as the letters they stand for ("Ádm1n" -> "admin"), else left out
+    ("yllapito_1" -> "yllapito")."""
+    folded = (name or "").casefold()
+    plain = unicodedata.normalize("NFKD", folded.translate(_LEET) if leet else folded)
+    return re.sub(r"[\W\d_]+", "", "".join(c for c in plain if not unicodedata.combining(c)))
 
 
 def is_generic_username(name):
-    letters = re.sub(r"[\W\d_]+", "", (name or "").casefold().translate(_UNACCENTED))
-    return letters in GENERIC_USERNAMES or not letters
+    letters = _letters(name, leet=False)
+    return not letters or bool({letters, _letters(name, leet=True)} & GENERIC_USERNAMES)
+
+
+#: A new personal name is written in the Latin letters of Finnish and Swedish
+#: (and digits, ".", "-", "_", "@", "+"): a Cyrillic a in place of the Latin
+#: one would look like another user's name in the audit trail.
+LATIN_USERNAME = re.compile(r"[A-Za-zÅÄÖåäöÉéÜü0-9@.+_-]+")
+
+
+def validate_latin_username(name):
+    if not LATIN_USERNAME.fullmatch(name or ""):
+        raise ValidationError(
+            _(
+                "Use the letters a to z, å, ä, ö, digits and . - _ only, so that "
+                "the name cannot be mistaken for another."
+            ),
+            code="not_latin",
+        )
 
 
 def validate_personal_username(name):

@@ -273,13 +273,15 @@ def case_close_no_data_view(request, pk):
 @permission_required(MANAGER, raise_exception=True)
 @transaction.atomic
 def case_answer(request, pk):
-    """The answer to an access request without a customer, "the register
-    holds nothing about you", as a PDF in the requester's language: the
-    register manager. Audited."""
+    """The answer to an access request without a customer, closed as done,
+    "the register holds nothing about you", as a PDF in the requester's
+    language: the register manager. Audited."""
     case = get_object_or_404(
         DataSubjectRequest.objects.filter(kind=DataSubjectRequest.Kind.ACCESS), pk=pk
     )
-    if not case.without_customer:
+    # Only once closed as done: "we hold nothing" is not sent before the
+    # customers were searched, nor while a match may still be linked.
+    if not case.without_customer or case.status != DataSubjectRequest.Status.DONE:
         raise Http404
     language = AnswerLanguageForm(request.GET).values()["language"]
     language = language or translation.get_language()[:2]
