@@ -13,6 +13,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
 from registry.models import Customer
 from registry.once import SUBMISSION_SECONDS
 from registry.services import customer_update
@@ -90,6 +92,12 @@ def test_staff_finds_and_corrects_a_customer_and_the_manager_sees_the_trail(
     expect(page.get_by_role("link", name="050 1234567")).to_be_visible()
     customer_url = page.url
 
+    audit_event_create(
+        action=AuditEvent.Action.CUSTOMER_VIEWED,
+        by=staff_member,
+        target=Customer.objects.get(last_name="Mäki-Petäjä"),
+        detail={"via": "course", "page": 2},
+    )
     log_in(page, register_manager)
     page.goto(customer_url)
     history = page.get_by_role("region", name="Tietueen tapahtumaloki")
@@ -97,6 +105,12 @@ def test_staff_finds_and_corrects_a_customer_and_the_manager_sees_the_trail(
         "+358401112233 → +358501234567"
     )
     expect(history.get_by_role("row").filter(has_text="toimisto").first).to_be_visible()
+    # The details' parts stand apart: "kurssin sivu · sivu 2", not "kurssin sivusivu 2".
+    parts = history.get_by_role("row").filter(has_text="kurssin sivu").locator("span.small")
+    separators = parts.evaluate_all(
+        "els => els.map(el => getComputedStyle(el, '::before').content)"
+    )
+    assert separators == ["none", '" · "']
 
 
 def test_an_edit_page_left_open_overnight_keeps_what_was_typed(
