@@ -17,6 +17,7 @@ from django.conf import settings as django_settings
 from django.db import connection, migrations
 from django.db.migrations.loader import MigrationLoader
 from django.test import Client, override_settings
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -210,6 +211,15 @@ def world(db, instructor, register_manager):
         "case": DataSubjectRequestFactory(customer=customer),
         "case_without_customer": DataSubjectRequestFactory(
             customer=None, requester_name="Tiina Testinen", requester_contact="040 000 0000"
+        ),
+        # Closed as "no data held": its answer letter can be downloaded.
+        "answered_case_without_customer": DataSubjectRequestFactory(
+            customer=None,
+            requester_name="Teemu Testinen",
+            requester_contact="040 000 0001",
+            status="done",
+            completed_on=timezone.localdate(),
+            outcome="Rekisterissä ei ole pyytäjän henkilötietoja.",
         ),
         "own_course": own_course,
         "own_session": own_course.sessions.get(),

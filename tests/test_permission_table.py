@@ -97,7 +97,10 @@ RULES = {
         lambda w: {"pk": w["case_without_customer"].pk},
         POST_ONLY,
     ),
-    "registry:request-answer": (lambda w: {"pk": w["case_without_customer"].pk}, MANAGER_ONLY),
+    "registry:request-answer": (
+        lambda w: {"pk": w["answered_case_without_customer"].pk},
+        MANAGER_ONLY,
+    ),
     "registry:access-report": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
     "registry:customer-erase": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
     "registry:customer-restrict": (lambda w: {"pk": w["customer"].pk}, MANAGER_ONLY),
