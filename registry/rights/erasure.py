@@ -74,7 +74,7 @@ def _patterns(field, value):
     return {(len(value), re.escape(value))} if len(value) >= 3 else set()
 
 
-def _personal_pattern(customers, history):
+def personal_pattern(customers, history):
     """One pattern for every identifying value the customers have or had:
     current fields, and the old and new values of their own change and merge
     events. Longer alternatives first, so a full name goes as one."""
@@ -95,7 +95,7 @@ def _personal_pattern(customers, history):
     return re.compile("|".join(pattern for _length, pattern in longest_first), re.IGNORECASE)
 
 
-def _scrub(value, pattern):
+def scrub_value(value, pattern):
     """Replace each personal value inside `value` (any depth) by ERASED, in
     one pass (ERASED itself is never searched again)."""
     if pattern is None:
@@ -103,9 +103,9 @@ def _scrub(value, pattern):
     if isinstance(value, str):
         return pattern.sub(ERASED, value)
     if isinstance(value, list):
-        return [_scrub(item, pattern) for item in value]
+        return [scrub_value(item, pattern) for item in value]
     if isinstance(value, dict):
-        return {key: _scrub(item, pattern) for key, item in value.items()}
+        return {key: scrub_value(item, pattern) for key, item in value.items()}
     return value
 
 
@@ -168,13 +168,13 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
         for c in customers
         for event in AuditEvent.objects.for_customer(c).filter(target_type="registry.customer")
     ]
-    pattern = _personal_pattern(customers, history)
+    pattern = personal_pattern(customers, history)
     now = timezone.now()
     erasure = Erasure(
         at=now,
         customers=customers,
         customer_ids={int(event.target_id) for event in history} | {c.pk for c in customers},
-        scrub=lambda value: _scrub(value, pattern),
+        scrub=lambda value: scrub_value(value, pattern),
         by=by,
         request=request,
     )

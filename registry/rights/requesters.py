@@ -22,7 +22,7 @@ from registry.erasure import ERASED
 from registry.models import Customer, is_email
 from registry.phones import parse_phone
 
-from .erasure import _personal_pattern, _scrub
+from .erasure import personal_pattern, scrub_value
 from .models import DataSubjectRequest, add_months
 from .services import CASE_NOTES, REQUESTER_FIELDS
 
@@ -67,13 +67,13 @@ def requesters_forget(*, cutoff=None):
     count = 0
     at = timezone.now().isoformat(timespec="seconds")
     for case in requesters_due(cutoff).select_for_update():
-        pattern = _personal_pattern([_as_customer(case)], [])
-        values = {name: _scrub(getattr(case, name), pattern) for name in CASE_NOTES}
+        pattern = personal_pattern([_as_customer(case)], [])
+        values = {name: scrub_value(getattr(case, name), pattern) for name in CASE_NOTES}
         values.update(dict.fromkeys(REQUESTER_FIELDS, ERASED))
         DataSubjectRequest.objects.filter(pk=case.pk).update(**values, version=F("version") + 1)
         events = AuditEvent.objects.for_target(case).filter(action__in=ACTIONS_WITH_VALUES)
         for event in events.only("id", "detail"):
-            scrubbed = _scrub(event.detail, pattern)
+            scrubbed = scrub_value(event.detail, pattern)
             if scrubbed != event.detail:
                 AuditEvent.objects.scrub(event.pk, {**scrubbed, "scrubbed_at": at})
         count += 1
