@@ -301,12 +301,7 @@ def _erase_messages(erasure):
     holds its message's row, so its file is written before the rows above
     can change, and is found."""
     Message.objects.filter(customer__in=erasure.customers).delete()
-    fields = ("subject", "body", "error")
-    for message in Message.objects.only("pk", *fields).iterator(chunk_size=2000):
-        scrubbed = {name: erasure.scrub(getattr(message, name)) for name in fields}
-        if any(scrubbed[name] != getattr(message, name) for name in fields):
-            Message.objects.filter(pk=message.pk).update(**scrubbed)
-            erasure.rewrote("courses.message")
+    erasure.scrub_rows(Message.objects.all(), ("subject", "body", "error"))
     erasure.rewrote("mail_files", mail_files_erase(erasure.scrub))
 
 

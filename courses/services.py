@@ -426,18 +426,30 @@ def _erase_enrollments(erasure):
 
 
 @erasure_handler("courses.session")
-def _erase_from_session_reasons(erasure):
+def _erase_from_sessions(erasure):
     """The reason typed when a session was cancelled may name the person
-    ("Hilkka Virtanen booked the hall"): scrubbed in every session. Its
-    version goes up, so that a form opened before cannot write it back."""
-    sessions = Session.objects.exclude(cancelled_reason="").only("pk", "cancelled_reason")
-    for session in sessions.iterator(chunk_size=2000):
-        scrubbed = erasure.scrub(session.cancelled_reason)
-        if scrubbed != session.cancelled_reason:
-            Session.objects.filter(pk=session.pk).update(
-                cancelled_reason=scrubbed, version=models.F("version") + 1
-            )
-            erasure.rewrote("courses.session")
+    ("Hilkka Virtanen booked the hall"), and so may a session's place (a
+    home visit: "Hilkka Virtanen's home"): scrubbed in every session, its
+    version raised."""
+    fields = ("cancelled_reason", "location")
+    erasure.scrub_rows(Session.objects.filter(_has_text(fields)), fields, versioned=True)
+
+
+@erasure_handler("courses.course")
+def _erase_from_courses(erasure):
+    """A course made for one person is often named for them ("Private
+    lessons: Hilkka Virtanen"), in its title, description or place: scrubbed
+    in every course, past ones too (the archive keeps the course, not the
+    name), its version raised as a session's is."""
+    erasure.scrub_rows(Course.objects.all(), ("title", "description", "location"), versioned=True)
+
+
+def _has_text(fields):
+    """Rows with text in one of `fields` (the others have nothing to scrub)."""
+    has_text = models.Q()
+    for field in fields:
+        has_text |= ~models.Q(**{field: ""})
+    return has_text
 
 
 @merge_handler("courses.enrollment")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import F
 
 #: What takes the place of a personal value that was scrubbed out.
 ERASED = "[poistettu]"
@@ -48,6 +49,31 @@ class Erasure:
     def rewrote(self, model_label, count=1):
         if count:
             self.rewritten[model_label] += count
+
+    def scrub_rows(self, rows, fields, *, versioned=False):
+        """Scrub `fields` of every row of the queryset `rows` (texts, or JSON
+        lists and dicts), a chunk at a time. A row that named the erased is
+        updated and counted as rewritten: each text cut to its column's
+        length, since ERASED may be longer than the short name it replaces
+        (a full column would refuse it, and the erasure with it); its
+        version raised when `versioned`, so that a form opened before the
+        erasure cannot write the values back."""
+        model = rows.model
+        limits = {name: model._meta.get_field(name).max_length for name in fields}
+        for row in rows.only("pk", *fields).order_by("pk").iterator(chunk_size=2000):
+            changed = {}
+            for name, limit in limits.items():
+                value = getattr(row, name)
+                if value is None:
+                    continue
+                scrubbed = self.scrub(value)
+                if scrubbed != value:
+                    changed[name] = scrubbed[:limit] if limit else scrubbed
+            if changed:
+                if versioned:
+                    changed["version"] = F("version") + 1
+                model.objects.filter(pk=row.pk).update(**changed)
+                self.rewrote(model._meta.label_lower)
 
 
 _handlers = {}

@@ -471,10 +471,7 @@ def _erase_marketing_export_rows(erasure):
     """Who was on which list goes with the person; the export itself stays
     (date, channel, count) with its purpose scrubbed of their values."""
     MarketingExportRow.objects.filter(customer__in=erasure.customers).delete()
-    for export in MarketingExport.objects.only("pk", "purpose").iterator():
-        purpose = erasure.scrub(export.purpose)
-        if purpose != export.purpose:
-            MarketingExport.objects.filter(pk=export.pk).update(purpose=purpose[:200])
+    erasure.scrub_rows(MarketingExport.objects.all(), ("purpose",))
 
 
 #: Columns of the whole-register export.

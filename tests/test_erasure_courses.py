@@ -96,6 +96,68 @@ def test_a_cancelled_sessions_reason_that_names_her_is_scrubbed(
     assert erased_event().detail["rewritten"]["courses.session"] == 1
 
 
+def test_a_course_and_a_session_named_for_her_are_scrubbed_past_ones_too(hilkka, register_manager):
+    private = coming_course(
+        title="Yksityisohjaus: Hilkka Häivytettävä",
+        description="Hilkka Häivytettävän toiveesta aamuisin.",
+        location="Hilkka Häivytettävän koti",
+    )
+    home_visit = private.sessions.order_by("starts_at").first()
+    Session.objects.filter(pk=home_visit.pk).update(location="Häivytettävän kotikäynti")
+    a_year_ago = timezone.now().replace(microsecond=0) - timedelta(days=365)
+    past = CourseFactory(title="Hilkka Häivytettävä, syksy", starts_at=a_year_ago)
+    other = coming_course(title="Aamujooga", description="Kaikille.", location="Sali 2")
+    versions = {course.pk: course.version for course in (private, past, other)}
+
+    customer_erase(customer=hilkka, by=register_manager)
+
+    for course in (private, past):
+        course.refresh_from_db()
+        assert_nothing_of_her(course.title + course.description + course.location)
+        # A form opened on the course before the erasure cannot write it back.
+        assert course.version == versions[course.pk] + 1
+    assert private.title.startswith("Yksityisohjaus: ")
+    assert private.description.endswith("toiveesta aamuisin.")
+    home_visit.refresh_from_db()
+    assert_nothing_of_her(home_visit.location)
+    assert home_visit.location.endswith("kotikäynti")
+    other.refresh_from_db()
+    assert (other.title, other.description, other.location, other.version) == (
+        "Aamujooga",
+        "Kaikille.",
+        "Sali 2",
+        versions[other.pk],
+    )
+    rewritten = erased_event().detail["rewritten"]
+    assert rewritten["courses.course"] == 2
+    assert rewritten["courses.session"] == 1
+
+
+def test_a_full_column_that_names_her_still_fits_after_the_erasure(
+    hilkka, olli, register_manager, staff_member
+):
+    """ERASED is longer than her first name: a reason of the column's full
+    length that names her would not fit any more (PostgreSQL refused the
+    update, and the whole erasure with it)."""
+    course = coming_course()
+    enrollment_create(customer=olli, course=course, source="office", by=staff_member)
+    session = course.sessions.order_by("starts_at").last()
+    reason = ("Hilkka " * 40)[:200]
+    session_cancel(session=session, reason=reason, by=staff_member)
+    Message.objects.filter(customer=olli).update(subject=reason)
+    limit = Session._meta.get_field("cancelled_reason").max_length
+    assert len(reason) == limit == Message._meta.get_field("subject").max_length
+
+    customer_erase(customer=hilkka, by=register_manager)
+
+    session.refresh_from_db()
+    assert len(session.cancelled_reason) == limit
+    assert_nothing_of_her(session.cancelled_reason)
+    for message in Message.objects.filter(customer=olli):
+        assert len(message.subject) == limit
+        assert_nothing_of_her(message.subject)
+
+
 # --- 2. Messages kept for other customers ---------------------------------------
 
 

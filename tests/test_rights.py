@@ -470,6 +470,8 @@ def test_erasure_leaves_no_trace_anywhere(client, register_manager, staff_member
             "registry.datasubjectrequest": 2,
             "axes.accessattempt": 1,
             "axes.accessfailurelog": 1,
+            # The purpose typed for a marketing export named her.
+            "registry.marketingexport": 1,
         },
     }
     # ...and each rewritten event says so, with the moment of the erasure.

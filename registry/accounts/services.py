@@ -93,11 +93,7 @@ def _erase_from_login_records(erasure):
         text_fields = [
             f.name for f in model._meta.fields if f.name in {"username", "get_data", "post_data"}
         ]
-        for row in model.objects.only("pk", *text_fields).iterator():
-            scrubbed = {name: erasure.scrub(getattr(row, name) or "") for name in text_fields}
-            if any(scrubbed[name] != (getattr(row, name) or "") for name in text_fields):
-                model.objects.filter(pk=row.pk).update(**scrubbed)
-                erasure.rewrote(model._meta.label_lower)
+        erasure.scrub_rows(model.objects.all(), text_fields)
 
 
 def login_records_prune(*, before, dry_run=False):

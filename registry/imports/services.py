@@ -740,11 +740,7 @@ def _erase_from_imports(erasure):
     and column headers: every import's are scrubbed, since a file name cannot
     be tied to the rows it held."""
     imports_discard_files()
-    for row in CustomerImport.objects.only("pk", "file_name", "headers").iterator():
-        file_name, headers = erasure.scrub(row.file_name), erasure.scrub(row.headers)
-        if file_name != row.file_name or headers != row.headers:
-            CustomerImport.objects.filter(pk=row.pk).update(file_name=file_name, headers=headers)
-            erasure.rewrote("registry.customerimport")
+    erasure.scrub_rows(CustomerImport.objects.all(), ("file_name", "headers"))
 
 
 def imports_expire(now=None):

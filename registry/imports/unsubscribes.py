@@ -665,7 +665,4 @@ def _erase_from_unsubscribe_imports(erasure):
     """A waiting file may hold the person's address: every waiting file is
     discarded (upload it again), and file names are scrubbed."""
     unsubscribes_discard_files()
-    for row in UnsubscribeImport.objects.only("pk", "file_name").iterator():
-        file_name = erasure.scrub(row.file_name)
-        if file_name != row.file_name:
-            UnsubscribeImport.objects.filter(pk=row.pk).update(file_name=file_name)
+    erasure.scrub_rows(UnsubscribeImport.objects.all(), ("file_name",))

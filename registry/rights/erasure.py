@@ -10,7 +10,6 @@ import re
 import phonenumbers
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -114,14 +113,8 @@ def _erase_from_request_notes(erasure):
     """A request stays without the person (its customer is set to none when
     the customer row goes). The notes of every request are scrubbed, not only
     the person's own: a note on someone else's case may name them too."""
-    for case in DataSubjectRequest.objects.only("pk", *CASE_NOTES).iterator():
-        scrubbed = {name: erasure.scrub(getattr(case, name)) for name in CASE_NOTES}
-        if any(scrubbed[name] != getattr(case, name) for name in CASE_NOTES):
-            # A form opened before the erasure must not write the values back.
-            DataSubjectRequest.objects.filter(pk=case.pk).update(
-                **scrubbed, version=F("version") + 1
-            )
-            erasure.rewrote("registry.datasubjectrequest")
+    # A form opened before the erasure must not write the values back: versioned.
+    erasure.scrub_rows(DataSubjectRequest.objects.all(), CASE_NOTES, versioned=True)
 
 
 def _journal(entries):

@@ -49,6 +49,9 @@ NOT_IN_REPORT = {
     # The reason typed when a session was cancelled is about the course; a
     # name typed in it is scrubbed, but the reason is tied to no customer.
     "courses.session": "a cancelled session's reason, about the course",
+    # A course's title, description and place: about the course, for all
+    # its participants; a name typed in them is scrubbed.
+    "courses.course": "a course's title, description and place",
 }
 
 
