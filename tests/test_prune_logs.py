@@ -15,11 +15,14 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from courses.models import Course
+from courses.models import Session as CourseSession
+from courses.services import session_cancel
 from registry.audit.models import AuditEvent
 from registry.audit.retention import TYPED_VALUES
 from registry.audit.services import audit_event_create, customer_viewed
@@ -30,7 +33,7 @@ from registry.reports.processing import processing_record_markdown
 from registry.rights.models import add_months
 from registry.rights.selectors import access_report
 
-from .factories import CustomerFactory
+from .factories import CourseFactory, CustomerFactory
 from .test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
@@ -132,10 +135,12 @@ def test_the_run_records_its_counts_and_a_second_run_finds_nothing(client, staff
         "search_words": 1,
         "user_names": 1,
         "filter_values": 0,
+        "cancel_reasons": 0,
         "login_records": 0,
         "failed_login_records": 0,
         "login_attempts": 0,
         "sessions": 0,
+        "session_reasons": 0,
     }
     before = list(AuditEvent.objects.values_list("id", "detail", "ip_address"))
 
@@ -394,3 +399,63 @@ def test_a_period_that_would_blank_the_present_is_refused(value):
     result = load_settings(SECRET_KEY="x" * 50, AUDIT_KEEP_MONTHS=value)
     assert result.returncode != 0
     assert "AUDIT_KEEP_MONTHS must be at least 1" in result.stderr
+
+
+# --- The reasons typed when a session was cancelled ------------------------------
+
+
+def cancelled(staff_member, reason, *, over_for):
+    """A course over for `over_for` whose session was cancelled with `reason`
+    (while it was coming: a course over is an archive and cannot change)."""
+    course = CourseFactory()
+    session = session_cancel(session=course.sessions.get(), reason=reason, by=staff_member)
+    shift = course.ends_at - timezone.now() + over_for
+    CourseSession.objects.filter(pk=session.pk).update(
+        starts_at=F("starts_at") - shift, ends_at=F("ends_at") - shift
+    )
+    Course.objects.filter(pk=course.pk).update(
+        starts_at=F("starts_at") - shift, ends_at=F("ends_at") - shift
+    )
+    age(AuditEvent.objects.filter(action=AuditEvent.Action.COURSE_CHANGED, target_id=course.pk))
+    return session
+
+
+def test_a_cancelled_sessions_reason_goes_after_as_long_from_the_courses_end(staff_member):
+    """The reason is typed text that may name someone no erasure reaches (an
+    instructor, a relative): blanked AUDIT_KEEP_MONTHS after the course
+    ended, as the trail's copy of it is after the cancellation; that the
+    session was cancelled, and when, stays."""
+    old = cancelled(staff_member, "Ohjaaja Maija Mallikas sairastui", over_for=LONG_AGO)
+    recent = cancelled(staff_member, "Sali varattu Eskolan häihin", over_for=timedelta(days=30))
+    cancel_events = AuditEvent.objects.filter(action=AuditEvent.Action.COURSE_CHANGED)
+    version = old.version
+
+    call_command("prune_logs", verbosity=0)
+
+    old.refresh_from_db()
+    assert old.cancelled_reason == ERASED and old.is_cancelled and old.cancelled_at
+    assert old.version == version  # no form edits the reason: nothing to refuse
+    recent.refresh_from_db()
+    assert recent.cancelled_reason == "Sali varattu Eskolan häihin"
+    # Both events are older than AUDIT_KEEP_MONTHS (aged above): both blanked.
+    assert [e.detail["reason"] for e in cancel_events] == [ERASED, ERASED]
+    counts = pruned_event().detail
+    assert (counts["session_reasons"], counts["cancel_reasons"]) == (1, 2)
+
+
+def test_a_dry_run_counts_the_cancelled_sessions_reasons(staff_member, capsys):
+    session = cancelled(staff_member, "Ohjaaja Maija Mallikas sairastui", over_for=LONG_AGO)
+
+    call_command("prune_logs", "--dry-run")
+
+    out = capsys.readouterr().out
+    assert "reasons for cancelling a session 1," in out
+    assert "Cancelled sessions: the reasons of 1 of courses over before" in out
+    assert "would be blanked" in out
+    session.refresh_from_db()
+    assert session.cancelled_reason == "Ohjaaja Maija Mallikas sairastui"
+
+    call_command("prune_logs")
+    assert "the reasons of 1 of courses over before" in capsys.readouterr().out
+    call_command("prune_logs")  # a second run finds nothing
+    assert "the reasons of 0 of courses over before" in capsys.readouterr().out

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import (
     BooleanField,
+    Case,
     CharField,
     Count,
     Exists,
@@ -17,28 +18,16 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, TruncHour
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry.audit.models import LIST_READS, AuditEvent
-
-#: Pages about one customer: each showing is one record read.
-VIEWS = [AuditEvent.Action.CUSTOMER_VIEWED, AuditEvent.Action.ACCESS_REPORT_VIEWED]
-#: Lists of customers shown on a page (the customer list and every other
-#: list read, a course's participants, roll call, the attendance grid, a
-#: message's preview): each showing reads the customers on it, its `rows`.
-LISTS = LIST_READS
-#: Files of customers: each reads its `rows` (an access report, one).
-EXPORTS = [
-    AuditEvent.Action.REGISTER_EXPORTED,
-    AuditEvent.Action.MARKETING_LIST_EXPORTED,
-    AuditEvent.Action.PARTICIPANT_LIST_EXPORTED,
-    AuditEvent.Action.ACCESS_REPORT_EXPORTED,
-]
-
+from registry.audit.models import AuditEvent
+from registry.audit.reads import COUNTING_ROWS, EXPORTS, LISTS, READS, VIEWS
 
 #: Audit actions that add, replace or remove a two-factor device of the target user.
 DEVICE_CHANGES = [
@@ -49,12 +38,22 @@ DEVICE_CHANGES = [
 ]
 
 
-def _records(detail="detail"):
-    """The customer records an event read: a list's or a file's `rows`, one
-    for a page about one customer (or a file of one, without a count). A
+def _records(event=""):
+    """The customer records an event read, as registry.audit.reads says: its
+    `rows` for a read that counts them (a list, a file of many; one when an
+    old event has no count), one for the others (a page or a file about one
+    person). `event` is the path to the event ("" for the event itself). A
     page shown again is read again and counts again, as a customer's page
     opened twice does: the count is of reads, not of different people."""
-    return Coalesce(Cast(KeyTextTransform("rows", detail), IntegerField()), 1)
+    action, detail = f"{event}action", f"{event}detail"
+    return Case(
+        When(
+            Q(**{f"{action}__in": COUNTING_ROWS}),
+            then=Coalesce(Cast(KeyTextTransform("rows", detail), IntegerField()), 1),
+        ),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
 
 
 def _dormant(days):
@@ -87,13 +86,13 @@ def access_review():
                 "audit_events",
                 condition=Q(
                     audit_events__at__gte=since,
-                    audit_events__action__in=[*VIEWS, *LISTS, *EXPORTS],
+                    audit_events__action__in=list(READS),
                 ),
             )
         )
         .annotate(
             customers_viewed=Coalesce(
-                Sum(_records("recent__detail"), filter=Q(recent__action__in=[*VIEWS, *LISTS])),
+                Sum(_records("recent__"), filter=Q(recent__action__in=[*VIEWS, *LISTS])),
                 0,
             ),
             exports=Count("recent", filter=Q(recent__action__in=EXPORTS)),
@@ -124,13 +123,12 @@ def unsigned_accounts():
 
 def unusual_activity(hours=24):
     """Users who, within some hour of the last `hours`, read more customer
-    records than UNUSUAL_ACTIVITY_PER_HOUR: pages about one customer count
-    one each, lists and exports their rows (_records), newest hour first."""
+    records than UNUSUAL_ACTIVITY_PER_HOUR: every read of registry.audit.reads,
+    pages about one person one each, lists and files their rows (_records),
+    newest hour first."""
     since = timezone.now() - timedelta(hours=hours)
     hours_read = (
-        AuditEvent.objects.filter(
-            at__gte=since, actor__isnull=False, action__in=[*VIEWS, *LISTS, *EXPORTS]
-        )
+        AuditEvent.objects.filter(at__gte=since, actor__isnull=False, action__in=list(READS))
         .annotate(hour=TruncHour("at"))
         .values("actor", "actor__username", "hour")
         .annotate(records=Sum(_records()))

@@ -7,7 +7,9 @@ long as the register exists, so the event stays. What a user typed that may
 name a person does not: the words of a customer search (which may name
 someone who was never added to the register, so no erasure reaches them),
 a city typed in the customer list's filter, and a user name typed at the
-login (sometimes a password), nor the address a user came from. After
+login (sometimes a password), the reason typed when a session was
+cancelled (it may name an instructor or a relative), nor the address a
+user came from. After
 AUDIT_KEEP_MONTHS these are replaced by ERASED, or forgotten, in one UPDATE
 whatever the number of events. Each rewritten event
 is marked as an erasure marks it (`scrubbed_at`, the moment of the run's own
@@ -33,6 +35,8 @@ TYPED_VALUES = {
     ("query",): [AuditEvent.Action.CUSTOMER_SEARCHED],
     ("username",): [AuditEvent.Action.LOGIN_FAILED, AuditEvent.Action.LOCKOUT],
     ("filters", "city"): [AuditEvent.Action.CUSTOMER_SEARCHED],
+    # A session's cancellation (courses.services.session_cancel).
+    ("reason",): [AuditEvent.Action.COURSE_CHANGED],
 }
 
 #: The name of each count the run reports, by the value it blanks.
@@ -40,7 +44,33 @@ COUNT_NAMES = {
     ("query",): "search_words",
     ("username",): "user_names",
     ("filters", "city"): "filter_values",
+    ("reason",): "cancel_reasons",
 }
+
+#: Typed texts kept outside the trail for as long as its values: {the name
+#: of the count: prune(before=, dry_run=) -> how many were (or would be)
+#: blanked}. Registered by their owners (typed_text_pruner), so that the
+#: trail imports nothing above it; manage.py prune_logs runs each.
+_typed_texts = {}
+
+
+def typed_text_pruner(name):
+    """Register `prune(*, before, dry_run)` for manage.py prune_logs: it
+    blanks (or, on a dry run, counts) the typed texts of its owner that are
+    due at `before` (the AUDIT_KEEP_MONTHS limit), and returns how many."""
+
+    def register(prune):
+        _typed_texts[name] = prune
+        return prune
+
+    return register
+
+
+def typed_texts_prune(*, before, dry_run=False):
+    """Run every registered typed_text_pruner: {its name: its count}."""
+    return {
+        name: prune(before=before, dry_run=dry_run) for name, prune in sorted(_typed_texts.items())
+    }
 
 
 def _holding(path):
@@ -76,7 +106,7 @@ def audit_values_due(before):
 
 
 def audit_values_count(before):
-    """{events, ip_addresses, search_words, user_names, filter_values} due, in one query."""
+    """{events, ip_addresses, and a count of each of COUNT_NAMES} due, in one query."""
     return audit_values_due(before).aggregate(
         events=Count("pk"),
         ip_addresses=Count("pk", filter=Q(ip_address__isnull=False)),

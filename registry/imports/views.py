@@ -115,10 +115,18 @@ def import_detail(request, pk):
             request=request,
         )
     rejected_rows = customer_import.rejected_rows[:500]
-    if named := rejected_rows_customers(customer_import, rejected_rows):
-        # Rejected rows shown that hold a customer's address: a read of them.
-        customers_listed(
-            ids=sorted(named), via="import_rejected", by=request.user, request=request
+    if rejected_rows:
+        # The rejected rows shown are the file's names and addresses: a read
+        # of each row (with none a customer's, the page wrote no event at
+        # all), linked to the customers whose address a row holds.
+        customer_searched(
+            query="",
+            result_count=len(customer_import.rejected_rows),
+            shown=len(rejected_rows),
+            shown_ids=sorted(rejected_rows_customers(customer_import, rejected_rows)),
+            via="import_rejected",
+            by=request.user,
+            request=request,
         )
     return render(
         request,
@@ -216,11 +224,16 @@ def _preview(request, customer_import):
     named |= customers_named(
         [row["email"] for row in rejected], [row["phone"] for row in rejected]
     )
-    if named:
-        # A row that matches a record links to it: which addresses of the
-        # file are customers, and their numbers, is a list read (fifth probe).
-        customers_listed(
-            ids=sorted(named),
+    if page.object_list:
+        # The page's rows are the file's names and addresses: a read of each
+        # (with none in the register, the page wrote no event at all). A row
+        # that matches a record links to it: which addresses of the file are
+        # customers, and their numbers, is read too (fifth probe).
+        customer_searched(
+            query="",
+            result_count=page.paginator.count,
+            shown=len(page.object_list),
+            shown_ids=sorted(named),
             via="import_preview",
             by=request.user,
             request=request,

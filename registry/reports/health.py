@@ -19,12 +19,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.accounts.lock import locked_accounts
 from registry.accounts.selectors import (
-    EXPORTS,
     dormant_accounts,
     unsigned_accounts,
     unusual_activity,
 )
 from registry.audit.models import AuditEvent
+from registry.audit.reads import EXPORTS
 from registry.backups import last_backup_at, last_verified_at
 from registry.rights.models import DataSubjectRequest
 from registry.rights.selectors import logs_cutoff, retention_candidates

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from registry.accounts.services import expired_sessions_clear, login_records_prune
 from registry.audit.models import AuditEvent
-from registry.audit.retention import audit_values_count, audit_values_prune
+from registry.audit.retention import audit_values_count, audit_values_prune, typed_texts_prune
 from registry.audit.services import audit_event_create
 from registry.rights.selectors import logs_cutoff
 
@@ -13,9 +13,10 @@ from registry.rights.selectors import logs_cutoff
 class Command(BaseCommand):
     help = (
         "Remove what the logs keep longer than AUDIT_KEEP_MONTHS: the search words, "
-        "cities typed in the customer list's filter, user names typed at the login and "
-        "IP addresses of older audit events (the "
-        "events stay), and django-axes' older login records; also django-axes' "
+        "cities typed in the customer list's filter, user names typed at the login, "
+        "reasons typed when a session was cancelled and IP addresses of older audit "
+        "events (the events stay), the reasons of cancelled sessions of courses over "
+        "before then, and django-axes' older login records; also django-axes' "
         "attempts whose lockout is over and the sessions that ended (Django's "
         "clearsessions). Run daily; --dry-run only counts."
     )
@@ -33,7 +34,8 @@ class Command(BaseCommand):
                 events = audit_values_prune(before=cutoff, at=now)
             logins = login_records_prune(before=cutoff, dry_run=dry_run)
             sessions = expired_sessions_clear(dry_run=dry_run)
-            counts = {**events, **logins, "sessions": sessions}
+            texts = typed_texts_prune(before=cutoff, dry_run=dry_run)
+            counts = {**events, **logins, "sessions": sessions, **texts}
             if not dry_run:
                 # The run itself, also when nothing was due: the health page
                 # shows when the logs were last pruned.
@@ -49,6 +51,7 @@ class Command(BaseCommand):
             f"Audit events: {counts['events']} {verb} rewritten (search words "
             f"{counts['search_words']}, typed user names {counts['user_names']}, "
             f"typed filter values {counts['filter_values']}, "
+            f"reasons for cancelling a session {counts['cancel_reasons']}, "
             f"IP addresses {counts['ip_addresses']})."
         )
         self.stdout.write(
@@ -57,5 +60,9 @@ class Command(BaseCommand):
             f"{counts['login_attempts']} attempts past their lockout {verb} deleted."
         )
         self.stdout.write(f"Sessions: {counts['sessions']} that ended {verb} cleared.")
+        self.stdout.write(
+            f"Cancelled sessions: the reasons of {counts['session_reasons']} of courses over "
+            f"before {cutoff:%Y-%m-%d} {verb} blanked."
+        )
         if dry_run:
             self.stdout.write("Dry run: nothing was changed.")
