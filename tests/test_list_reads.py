@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courses.models import Enrollment
+from registry.audit import services
 from registry.audit.models import AppendOnlyError, AuditEvent, AuditEventCustomer
 from registry.models import Customer
 from registry.rights.erasure import customers_erase
@@ -245,3 +246,18 @@ def test_the_links_are_append_only(client, staff_member):
         link.delete()
     with pytest.raises(AppendOnlyError):
         AuditEventCustomer.objects.update(customer_id=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_list_read_and_its_links_are_written_together(staff_member, monkeypatch):
+    """Also from a view that is not atomic (the enrolment's "call these"):
+    when the links cannot be written, the event is not kept without them."""
+
+    def fail(event, customer_ids):
+        raise RuntimeError("the links' INSERT failed")
+
+    monkeypatch.setattr(services, "link_shown_customers", fail)
+    customer = CustomerFactory()
+    with pytest.raises(RuntimeError):
+        services.customers_listed(ids=[customer.pk], via="to_call", by=staff_member, request=None)
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_SEARCHED).exists()

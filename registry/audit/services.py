@@ -1,7 +1,7 @@
 """Writing to the audit trail, always inside the transaction of the change."""
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from registry.roles import role_code
 
@@ -82,16 +82,19 @@ def customer_searched(
 
     `shown_ids` are the ids of the customers on the page: each gets a link row
     (AuditEventCustomer), all in one INSERT, so that the customer's own trail
-    and access report find the list that showed them."""
+    and access report find the list that showed them. The event and its
+    links are written in one transaction, also from a view that is not
+    atomic itself: never an event without the customers it showed."""
     detail = {"query": query[:200], "results": result_count, "rows": shown}
     if filters:
         detail["filters"] = {key: str(value)[:100] for key, value in filters.items() if value}
     if via:
         detail["via"] = via
-    event = audit_event_create(
-        action=AuditEvent.Action.CUSTOMER_SEARCHED, by=by, request=request, detail=detail
-    )
-    link_shown_customers(event, shown_ids)
+    with transaction.atomic():
+        event = audit_event_create(
+            action=AuditEvent.Action.CUSTOMER_SEARCHED, by=by, request=request, detail=detail
+        )
+        link_shown_customers(event, shown_ids)
     return event
 
 
