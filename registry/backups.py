@@ -43,7 +43,7 @@ from .marketing.journal import (
     read_marketing_journal,
 )
 from .reach import new_generation
-from .rights.erasure import customers_erase, read_journal
+from .rights.erasure import ErasureJournalError, customers_erase, read_journal
 from .suppression import restore_from_journal
 
 SUFFIX = ".balansia-backup"
@@ -242,9 +242,11 @@ def restore_backup(path, *, force=False):
     Returns (manifest, re-erased customer ids, re-applied Consent rows).
     """
     try:
-        # Read before anything is restored: a damaged line stops the restore.
+        # Both read before anything is restored: a damaged line stops the
+        # restore before the backup brings back anyone erased since.
+        erasures = read_journal()
         marketing = read_marketing_journal()
-    except MarketingJournalError as error:
+    except (ErasureJournalError, MarketingJournalError) as error:
         raise BackupError(str(error)) from None
     with tempfile.TemporaryDirectory() as scratch:
         manifest = _open(path, scratch)
@@ -255,15 +257,16 @@ def restore_backup(path, *, force=False):
         _load(manifest, scratch)
     # The cache table came back with the data; counts kept since are not its.
     new_generation()
-    erased_again = reapply_erasures()
+    erased_again = reapply_erasures(erasures)
     return manifest, erased_again, marketing_journal_reapply(marketing)
 
 
-def reapply_erasures():
+def reapply_erasures(journal=None):
     """Erase again everybody the journal says was erased (after a restore of a
-    backup older than their erasure)."""
+    backup older than their erasure). `journal`: its entries, as read before
+    the restore (read now by default)."""
 
-    journal = read_journal()
+    journal = read_journal() if journal is None else journal
     # An entry names the person by every (id, moment added) they had: a
     # record merged into them and erased with them comes back from a backup
     # older than the merge under its own id (registry.identities).

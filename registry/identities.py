@@ -105,3 +105,33 @@ def identities_from_entry(entry):
     for pk, added in entry.get("identities") or ():
         pairs.add((int(pk), datetime.fromisoformat(added)))
     return pairs
+
+
+def journal_moment(text):
+    """A moment as a journal entry holds it (ISO text); ValueError otherwise."""
+    if not isinstance(text, str):
+        raise ValueError("not a moment")
+    return datetime.fromisoformat(text)
+
+
+def is_journal_id(value):
+    return type(value) is int and value > 0  # not True, not "7"
+
+
+def check_journal_entry(entry):
+    """ValueError unless `entry` names a person as both journals do: an
+    object with the customer's id, the moment added (ISO text, or none in
+    the erasure journal's oldest entries) and the other (id, moment) pairs
+    the person had. A restore reads the journals before it restores, so that
+    a line it could not apply stops it before the backup is loaded."""
+    if not isinstance(entry, dict) or not is_journal_id(entry.get("customer_id")):
+        raise ValueError("not an entry")
+    if entry.get("created_at") is not None:
+        journal_moment(entry["created_at"])
+    pairs = entry.get("identities") or []
+    if not isinstance(pairs, list):
+        raise ValueError("identities")
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2 and is_journal_id(pair[0])):
+            raise ValueError("identities")
+        journal_moment(pair[1])

@@ -35,7 +35,11 @@ from .services import (
     account_require_password_change,
 )
 from .two_factor import device_changed_in_admin
-from .usernames import validate_latin_username, validate_personal_username
+from .usernames import (
+    validate_latin_username,
+    validate_personal_username,
+    validate_username_free,
+)
 
 User = get_user_model()
 
@@ -110,6 +114,7 @@ class AccountCreationForm(AdminUserCreationForm):
         username = super().clean_username()
         validate_latin_username(username)
         validate_personal_username(username)
+        validate_username_free(username)
         return username
 
 
@@ -222,6 +227,7 @@ class AccountChangeForm(SeenValuesFormMixin, WithinOwnRightsFormMixin, UserChang
         if "username" in self.changed_data:
             validate_latin_username(username)
             validate_personal_username(username)
+            validate_username_free(username, account=self.instance)
         return username
 
 

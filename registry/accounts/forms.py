@@ -1,5 +1,4 @@
 from django import forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, UsernameField
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +8,7 @@ from .usernames import (
     is_generic_username,
     validate_latin_username,
     validate_personal_username,
+    validate_username_free,
 )
 
 
@@ -56,15 +56,7 @@ class OwnPasswordChangeForm(PasswordChangeForm):
 
     def clean_username(self):
         username = self.cleaned_data["username"]
-        # In Python: SQLite's iexact folds only ASCII ("ÄIJÄ" and "äijä").
-        others = get_user_model().objects.exclude(pk=self.user.pk)
-        if any(
-            name.casefold() == username.casefold()
-            for name in others.values_list("username", flat=True).iterator()
-        ):
-            raise forms.ValidationError(
-                _("A user with that user name already exists."), code="unique"
-            )
+        validate_username_free(username, account=self.user)
         return username
 
     def save(self, commit=True):

@@ -869,8 +869,13 @@ class _DuplicatesWithinFile:
 def _match_existing(results):
     """Rows whose email or phone is already in the register are matched to that
     customer, whose data is left as it is (what the file's refusals record
-    for them: `_refusals_of_matched`). Two queries, by index."""
-    candidates = [row for row in results if row.outcome == Outcome.CREATE]
+    for them: `_refusals_of_matched`). Two queries, by index. A row matched
+    before (a check made outside the import's transaction) is matched
+    again: its customer may have been merged away since, and an objection
+    written for the id would fail the whole import (the tenth probe)."""
+    candidates = [row for row in results if row.outcome in (Outcome.CREATE, Outcome.MATCH)]
+    for row in candidates:
+        row.outcome, row.match_id, row.match_reason = Outcome.CREATE, None, ""
     by_email, by_phone = _in_register(
         {row.data["email"].upper() for row in candidates if row.data["email"]},
         {row.phone_text for row in candidates if row.phone_text},

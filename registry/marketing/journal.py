@@ -42,8 +42,16 @@ from django.db import transaction
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
-from registry.identities import customers_identities, identities_as_json, identities_from_entry
+from registry.identities import (
+    check_journal_entry,
+    customers_identities,
+    identities_as_json,
+    identities_from_entry,
+    is_journal_id,
+    journal_moment,
+)
 from registry.models import Consent, Customer
+from registry.roles import RoleCode
 
 #: The ledger's events that narrow marketing.
 NARROWING = (Consent.Event.OBJECTION, Consent.Event.CONSENT_WITHDRAWN)
@@ -127,13 +135,37 @@ def read_marketing_journal():
             if not line.strip():
                 continue
             try:
-                entries.append(json.loads(line))
+                entry = json.loads(line)
+                _check_entry(entry)
             except ValueError:
                 raise MarketingJournalError(
                     f"Line {number} of the marketing journal {path} is not readable: "
                     "repair or remove that line, then restore again."
                 ) from None
+            entries.append(entry)
     return entries
+
+
+def _check_entry(entry):
+    """ValueError unless `entry` is one `marketing_journal_reapply` can
+    apply: the person (check_journal_entry) and the moment added, a
+    narrowing event of a known channel and method, and its moments. Only
+    JSON was checked before the tenth probe: an entry without a key, or with
+    a moment that is none, stopped the restore after the backup was loaded,
+    and an entry giving a consent was recorded as one."""
+    check_journal_entry(entry)
+    journal_moment(entry.get("created_at"))
+    if (
+        entry.get("event") not in NARROWING
+        or entry.get("channel") not in Consent.Channel.values
+        or entry.get("method") not in Consent.Method.values
+        or not isinstance(entry.get("complaint"), bool)
+        or entry.get("recorded_by_role") not in ("", *RoleCode.values)
+        or not (entry.get("recorded_by") is None or is_journal_id(entry["recorded_by"]))
+    ):
+        raise ValueError("not an event of the journal")
+    for key in ("occurred_at", "recorded_at", "recorded_by_joined"):
+        journal_moment(entry.get(key))
 
 
 def _moment(text):

@@ -18,7 +18,12 @@ from registry.audit.services import audit_event_create
 from registry.changes import plain_value
 from registry.concurrency import CustomerGone
 from registry.erasure import ERASED, Erasure, erasure_handler, erasure_handlers
-from registry.identities import customers_identities, identities_as_json
+from registry.identities import (
+    check_journal_entry,
+    customers_identities,
+    identities_as_json,
+    journal_moment,
+)
 from registry.models import Customer
 from registry.phones import parse_phone
 from registry.suppression import keep_digests, objector_digests
@@ -129,12 +134,44 @@ def _journal(entries):
         os.fsync(journal.fileno())
 
 
+class ErasureJournalError(Exception):
+    """The erasure journal cannot be read; the message says where."""
+
+
 def read_journal():
+    """The journal's entries, oldest first. ErasureJournalError names a line
+    that is not an entry: a restore reads the journal before it restores, so
+    that a line torn by a crash stops it before the backup brings back
+    anyone erased since (the tenth probe)."""
     path = settings.ERASURE_JOURNAL_PATH
     if not path.exists():
         return []
+    entries = []
     with path.open(encoding="utf-8") as journal:
-        return [json.loads(line) for line in journal if line.strip()]
+        for number, line in enumerate(journal, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                _check_entry(entry)
+            except ValueError:
+                raise ErasureJournalError(
+                    f"Line {number} of the erasure journal {path} is not an entry: "
+                    "repair or remove that line, then restore again."
+                ) from None
+            entries.append(entry)
+    return entries
+
+
+def _check_entry(entry):
+    """ValueError unless `entry` is one the restore can apply: the person
+    (check_journal_entry) and the suppression list's hashes kept, with when."""
+    check_journal_entry(entry)
+    suppressed = entry.get("suppressed")
+    if suppressed:
+        if not (isinstance(suppressed, list) and all(isinstance(d, str) for d in suppressed)):
+            raise ValueError("suppressed")
+        journal_moment(entry.get("erased_at"))
 
 
 @transaction.atomic
