@@ -212,3 +212,14 @@ def test_backup_prune_drops_restrictions_every_kept_backup_holds(
     call_command("backup", "--prune")
     # The old one went, and so did the erased customer's; this week's stays.
     assert journal.read_text() == recent.splitlines(keepends=True)[0]
+
+
+def test_the_restore_says_what_the_register_manager_must_check_again(customer, capsys):
+    """Nothing journals the requests logged and the corrections made after
+    the backup: the output names the backup's time for the manager to check
+    their mail and letters from."""
+    path, manifest = backups.create_backup()
+    out = restore(path, capsys)
+    assert (
+        f"Not in the backup: data subject requests received since {manifest['created_at']}" in out
+    )

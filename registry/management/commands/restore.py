@@ -50,3 +50,10 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Marketing journal: no restriction of processing to re-apply.")
+        # Nothing journals these (README, Backups): the register manager
+        # checks the mail and letters received since the backup's time.
+        self.stdout.write(
+            f"Not in the backup: data subject requests received since {manifest['created_at']} "
+            "and corrections made since then. Log those requests again with the day each was "
+            "received, and make those corrections again."
+        )
