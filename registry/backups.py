@@ -41,6 +41,7 @@ from .marketing.journal import (
     marketing_journal_prune,
     marketing_journal_reapply,
     read_marketing_journal,
+    restrictions_reapply,
 )
 from .reach import new_generation
 from .rights.erasure import ErasureJournalError, customers_erase, read_journal
@@ -237,9 +238,11 @@ def _load(manifest, scratch, alias="default", name=None):
 
 def restore_backup(path, *, force=False):
     """Restore a backup into this database, then re-apply the erasure journal
-    and after it the marketing journal (registry.marketing.journal).
+    and after it the marketing journal (registry.marketing.journal): its
+    objections and withdrawals, and its restrictions of processing.
 
-    Returns (manifest, re-erased customer ids, re-applied Consent rows).
+    Returns (manifest, re-erased customer ids, re-applied Consent rows,
+    customers restricted again).
     """
     try:
         # Both read before anything is restored: a damaged line stops the
@@ -258,7 +261,8 @@ def restore_backup(path, *, force=False):
     # The cache table came back with the data; counts kept since are not its.
     new_generation()
     erased_again = reapply_erasures(erasures)
-    return manifest, erased_again, marketing_journal_reapply(marketing)
+    reapplied = marketing_journal_reapply(marketing)
+    return manifest, erased_again, reapplied, restrictions_reapply(marketing)
 
 
 def reapply_erasures(journal=None):

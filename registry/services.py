@@ -29,7 +29,7 @@ from .changes import changes_apply, plain_value
 from .concurrency import CustomerGone, check_version
 from .erasure import erasure_handler
 from .exports import export_file_copy, export_file_write, inert_sql, neutralise
-from .marketing.journal import marketing_journal_append
+from .marketing.journal import marketing_journal_append, restriction_journal_append
 from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
@@ -192,6 +192,11 @@ def customer_merge(
             "version": keep.version,
         },
     )
+    if "restricted_since" in changes:
+        # The kept record is restricted from now on: journalled as the person
+        # after the merge (its event names both records), so that a restore
+        # of a backup older than the merge restricts both records.
+        restriction_journal_append(keep)
     return keep
 
 

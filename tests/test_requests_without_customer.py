@@ -448,6 +448,41 @@ def test_the_requesters_contact_goes_when_the_closed_case_is_past_retention(
     assert run.detail["requesters"] == 1
 
 
+def test_the_retention_page_counts_and_forgets_the_requesters_due(
+    client, register_manager, password, settings
+):
+    """The page, like `manage.py retention`, forgets the requesters of the
+    closed requests without a customer past the period: it shows how many
+    (never whom: they are not in the register) and forgets them when the
+    register manager confirms, even with no customer due."""
+    settings.RETENTION_MONTHS = 36
+    today = timezone.localdate()
+    old = logged(register_manager, identity_verification=f"{CONTACT} vastasi")
+    recent = logged(register_manager)
+    DataSubjectRequest.objects.filter(pk=old.pk).update(
+        status="done", completed_on=today.replace(year=today.year - 4)
+    )
+    DataSubjectRequest.objects.filter(pk=recent.pk).update(
+        status="done", completed_on=today.replace(year=today.year - 2)
+    )
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:retention"))
+    assert page.context["requesters"] == 1
+    body = page.content.decode()
+    assert NAME not in body and CONTACT not in body
+    assert 'name="confirmation"' in body  # the form is there, with nobody to tick
+    client.post(reverse("registry:retention"), {"password": password, "confirmation": "POISTA"})
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.requester_name, old.requester_contact) == (ERASED, ERASED)
+    assert CONTACT not in old.identity_verification
+    assert recent.requester_name == NAME
+    run = AuditEvent.objects.get(action=AuditEvent.Action.RETENTION_RUN)
+    assert run.actor == register_manager
+    assert (run.detail["requesters"], run.detail["erased"]) == (1, 0)
+    assert client.get(reverse("registry:retention")).context["requesters"] == 0
+
+
 def test_the_report_counts_requests_without_a_customer(register_manager):
     received = datetime.date(2025, 1, 10)
     for days in (5, 10, 40):

@@ -54,7 +54,10 @@ ACTIONS_WITHOUT_VALUES = {
     AuditEvent.Action.CUSTOMER_ERASED: frozenset(
         {"customer_id", "reference", "reason", "rewritten"}
     ),
-    AuditEvent.Action.CUSTOMER_RESTRICTED: frozenset({"case_id", "reference"}),
+    # `via` and `restricted_since` when a restore set it again from the journal.
+    AuditEvent.Action.CUSTOMER_RESTRICTED: frozenset(
+        {"case_id", "reference", "via", "restricted_since"}
+    ),
     AuditEvent.Action.CUSTOMER_RESTRICTION_LIFTED: frozenset(
         {"restricted_since", "case_id", "reference"}
     ),

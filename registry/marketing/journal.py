@@ -1,4 +1,5 @@
-"""The marketing journal: what narrows marketing outlives a restore.
+"""The marketing journal: what narrows marketing, and restrictions of
+processing, outlive a restore.
 
 A data protection audit found that restoring last night's backup lost the
 objections and withdrawals recorded since: a customer who objected in the
@@ -28,6 +29,22 @@ its customers and their objections in one transaction, so a backup that
 lacks the objection lacks the customer too. The objections and withdrawals
 an import records for customers already in the register are journalled
 (registry.imports.writing).
+
+Restrictions of processing (GDPR art. 18, registry.rights.restriction) are
+journalled in the same file, as entries of the kind "restriction" (the
+ledger's events are of the kind "consent"; entries written before the kinds
+have none and are the ledger's): the customer's identities as above, the
+moment the restriction began and the moment it was journalled; no name, no
+case. A merge that gives the kept record the restriction of the other one
+journals it too, naming the person after the merge. After a restore,
+`restrictions_reapply` restricts again, since the journalled moment, each
+restored record that is one of the identities and is not restricted since
+then, unless the restored audit trail holds a lift of that record at or
+after that moment (the backup then knows the restriction ended).
+
+A lift is not journalled: a restore of a backup made before a lift restricts
+the customer again (more, never less); the register manager, who has told
+the customer, lifts it again.
 """
 
 import fcntl
@@ -39,8 +56,9 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from registry.audit.models import AuditEvent
+from registry.audit.models import CUSTOMER_TARGET, AuditEvent
 from registry.audit.services import audit_event_create
 from registry.identities import (
     check_journal_entry,
@@ -55,6 +73,10 @@ from registry.roles import RoleCode
 
 #: The ledger's events that narrow marketing.
 NARROWING = (Consent.Event.OBJECTION, Consent.Event.CONSENT_WITHDRAWN)
+
+#: The kinds of entries ("kind"); an entry without one is the ledger's.
+CONSENT = "consent"
+RESTRICTION = "restriction"
 
 
 class MarketingJournalError(Exception):
@@ -79,6 +101,7 @@ def marketing_journal_append(consents):
         recorder = consent.recorded_by
         entries.append(
             {
+                "kind": CONSENT,
                 "customer_id": consent.customer_id,
                 "created_at": identities[consent.customer_id][0][1].isoformat(),
                 "identities": identities_as_json(identities[consent.customer_id]),
@@ -94,6 +117,12 @@ def marketing_journal_append(consents):
                 "recorded_at": consent.recorded_at.isoformat(),
             }
         )
+    journal_append(entries)
+
+
+def journal_append(entries):
+    """Append `entries` to the journal, durably (fsync): call it inside the
+    transaction of the change, before it commits."""
     with _locked_journal() as journal:
         for entry in entries:
             journal.write(json.dumps(entry) + "\n")
@@ -147,16 +176,24 @@ def read_marketing_journal():
 
 
 def _check_entry(entry):
-    """ValueError unless `entry` is one `marketing_journal_reapply` can
-    apply: the person (check_journal_entry) and the moment added, a
-    narrowing event of a known channel and method, and its moments. Only
-    JSON was checked before the tenth probe: an entry without a key, or with
-    a moment that is none, stopped the restore after the backup was loaded,
-    and an entry giving a consent was recorded as one."""
+    """ValueError unless `entry` is one the restore can apply: the person
+    (check_journal_entry) and the moment added, then by its kind: a
+    narrowing event of a known channel and method and its moments
+    (`marketing_journal_reapply`), or a restriction's moments
+    (`restrictions_reapply`). Only JSON was checked before the tenth probe:
+    an entry without a key, or with a moment that is none, stopped the
+    restore after the backup was loaded, and an entry giving a consent was
+    recorded as one."""
     check_journal_entry(entry)
     journal_moment(entry.get("created_at"))
+    kind = entry.get("kind", CONSENT)
+    if kind == RESTRICTION:
+        for key in ("restricted_since", "recorded_at"):
+            journal_moment(entry.get(key))
+        return
     if (
-        entry.get("event") not in NARROWING
+        kind != CONSENT
+        or entry.get("event") not in NARROWING
         or entry.get("channel") not in Consent.Channel.values
         or entry.get("method") not in Consent.Method.values
         or not isinstance(entry.get("complaint"), bool)
@@ -182,6 +219,7 @@ def marketing_journal_reapply(entries):
     nothing twice. Each event comes back as it was (when it happened, how,
     the recorder's role, and the account if the restored register has that
     very account), with an audit event. Returns the re-applied Consent rows."""
+    entries = [entry for entry in entries if entry.get("kind", CONSENT) == CONSENT]
     if not entries:
         return []
     # An entry names the person by every (id, moment added) they had (a
@@ -244,6 +282,85 @@ def marketing_journal_reapply(entries):
     for consent in reapplied:
         Customer.objects.filter(pk=consent.customer_id).mark_active(consent.recorded_at)
     return reapplied
+
+
+def restriction_journal_append(customer):
+    """Journal that `customer` (saved in this transaction) is restricted
+    since its `restricted_since`, durably, before the transaction commits.
+    Named by every identity the person has had (registry.identities): after
+    a merge, those of the record merged into them too."""
+    identities = customers_identities([customer])[customer.pk]
+    journal_append(
+        [
+            {
+                "kind": RESTRICTION,
+                "customer_id": customer.pk,
+                "created_at": identities[0][1].isoformat(),
+                "identities": identities_as_json(identities),
+                "restricted_since": customer.restricted_since.isoformat(),
+                # When it was journalled: `backup --prune` reads it.
+                "recorded_at": timezone.now().isoformat(),
+            }
+        ]
+    )
+
+
+@transaction.atomic
+def restrictions_reapply(entries):
+    """After a restore (and after the erasure journal): restrict again each
+    restored record that a journalled restriction names (the id *and* the
+    moment added, any of the pairs the person had; someone else holding the
+    id gets nothing; a customer erased since is not there), since the
+    journalled moment, unless it is restricted since then already or the
+    restored audit trail holds a lift of it at or after that moment (the
+    backup knows that restriction ended; a lift after the backup is not
+    journalled, so the restriction comes back). Of several entries of one
+    record the latest moment counts. Each is audited, by nobody, with
+    "via": "marketing_journal". Returns the restricted customers."""
+    entries = [entry for entry in entries if entry.get("kind") == RESTRICTION]
+    if not entries:
+        return []
+    named = [(entry, identities_from_entry(entry)) for entry in entries]
+    customers = {
+        customer.pk: customer
+        for customer in Customer.objects.select_for_update().filter(
+            pk__in={pk for _entry, pairs in named for pk, _added in pairs}
+        )
+    }
+    since = {}
+    for entry, pairs in named:
+        moment = _moment(entry["restricted_since"])
+        for pk, added in pairs:
+            customer = customers.get(pk)
+            if customer is not None and customer.created_at == added:
+                since[pk] = max(moment, since.get(pk, moment))
+    lifted = {}
+    for target_id, at in AuditEvent.objects.filter(
+        action=AuditEvent.Action.CUSTOMER_RESTRICTION_LIFTED,
+        target_type=CUSTOMER_TARGET,
+        target_id__in=[str(pk) for pk in since],
+    ).values_list("target_id", "at"):
+        lifted[int(target_id)] = max(at, lifted.get(int(target_id), at))
+    restricted = []
+    for pk, moment in sorted(since.items()):
+        customer = customers[pk]
+        if customer.restricted_since is not None and customer.restricted_since >= moment:
+            continue
+        if pk in lifted and lifted[pk] >= moment:
+            continue
+        customer.restricted_since = moment
+        # save(): the marketing counts hear that who may be reached changed.
+        customer.save(update_fields=["restricted_since", "updated_at"])
+        audit_event_create(
+            action=AuditEvent.Action.CUSTOMER_RESTRICTED,
+            target=customer,
+            detail={
+                "via": "marketing_journal",
+                "restricted_since": moment.isoformat(timespec="seconds"),
+            },
+        )
+        restricted.append(customer)
+    return restricted
 
 
 def marketing_journal_prune(*, before, erased=()):

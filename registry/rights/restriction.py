@@ -7,6 +7,11 @@ CustomerQuerySet.contactable_by (every list, count and export), new
 enrolments and course messages in courses, retention in
 retention_candidates. Correcting the data (art. 16) stays possible, and the
 whole-register export and the access report still hold the customer.
+
+Setting a restriction is journalled outside the database (the marketing
+journal, registry.marketing.journal), so that a restore of an older backup
+restricts the customer again; lifting one is not (see
+customer_restriction_lift).
 """
 
 from django.core.exceptions import ValidationError
@@ -16,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
+from registry.marketing.journal import restriction_journal_append
 from registry.models import Customer
 
 from .models import DataSubjectRequest
@@ -77,6 +83,8 @@ def customer_restrict(*, customer, by, request=None, case=None):
         request=request,
         detail=detail,
     )
+    # It outlives a restore of an older backup (journalled before the commit).
+    restriction_journal_append(current)
     if case is not None and case.is_open:
         case_update(
             case=case,
@@ -94,7 +102,11 @@ def customer_restrict(*, customer, by, request=None, case=None):
 def customer_restriction_lift(*, customer, by, request=None, case=None):
     """Lift the restriction: the data may be used again as before. The
     customer must have been told first (art. 18(3)); the view asks. Refused
-    (RestrictionError) if the processing is not restricted."""
+    (RestrictionError) if the processing is not restricted.
+
+    A lift is not journalled (registry.marketing.journal): a restore of a
+    backup made before it restricts the customer again, more and never
+    less, and the register manager lifts it again."""
     current = _locked(customer)
     if current.restricted_since is None:
         raise RestrictionError(

@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from registry.accounts.reauth import lockout_after_wrong_password, recent_authentication_required
@@ -19,7 +20,7 @@ from registry.models import Customer
 from registry.once import Once
 
 from .documents import access_document, document_pdf, no_data_document
-from .erasure import customer_erase, retention_erase
+from .erasure import customer_erase
 from .forms import (
     AnswerLanguageForm,
     CaseWithoutCustomerForm,
@@ -31,7 +32,9 @@ from .forms import (
     RetentionChoiceForm,
 )
 from .models import DataSubjectRequest
+from .requesters import requesters_cutoff, requesters_due
 from .restriction import RestrictionError, customer_restrict, customer_restriction_lift
+from .retention import retention_apply
 from .selectors import access_report, case_trail, retention_candidates, retention_cutoff
 from .services import (
     CaseRefused,
@@ -420,17 +423,31 @@ def customer_restriction_lift_view(request, pk):
 @recent_authentication_required
 @transaction.atomic
 def retention(request):
-    """Customers inactive longer than the retention period, for review; the
-    register manager may erase them all after review."""
+    """Customers inactive longer than the retention period, for review, and
+    how many closed requests without a customer are as old (counted, never
+    named: the requesters are not in the register); the register manager
+    erases the customers left ticked and forgets those requesters, as
+    `manage.py retention` does."""
     candidates = retention_candidates()
     form = ErasureConfirmForm(request.POST or None, request=request)
     ticked = RetentionChoiceForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and ticked.is_valid():
         chosen = candidates.filter(pk__in=ticked.cleaned_data["customer"])
-        _erased, references, _skipped = retention_erase(
+        _erased, references, _skipped, requesters = retention_apply(
             customers=list(chosen), cutoff=retention_cutoff(), by=request.user, request=request
         )
         messages.success(request, _("%(count)s customers erased.") % {"count": len(references)})
+        if requesters:
+            messages.success(
+                request,
+                ngettext(
+                    "The requester of %(count)s closed request without a customer was forgotten.",
+                    "The requesters of %(count)s closed requests without a customer were "
+                    "forgotten.",
+                    requesters,
+                )
+                % {"count": requesters},
+            )
         return redirect("registry:retention")
     if (locked_out := lockout_after_wrong_password(request)) is not None:
         return locked_out
@@ -451,6 +468,8 @@ def retention(request):
             "candidates": shown,
             "count": count,
             "cutoff": retention_cutoff(),
+            "requesters": requesters_due().count(),
+            "requesters_cutoff": requesters_cutoff(),
             "form": form,
         },
     )

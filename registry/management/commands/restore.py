@@ -7,7 +7,8 @@ class Command(BaseCommand):
     help = (
         "Restore a backup into an empty database (--force to overwrite a non-empty one), "
         "then erase again everybody in the erasure journal and record again the "
-        "objections and withdrawals of the marketing journal that it lacks."
+        "objections and withdrawals of the marketing journal that it lacks, and set again "
+        "the journal's restrictions of processing that it lacks."
     )
 
     def add_arguments(self, parser):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, force, **options):
         try:
-            manifest, erased_again, reapplied = restore_backup(file, force=force)
+            manifest, erased_again, reapplied, restricted = restore_backup(file, force=force)
         except BackupError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Restored the backup of {manifest['created_at']}."))
@@ -39,3 +40,20 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Marketing journal: nothing to re-apply.")
+        if restricted:
+            many = len(restricted) > 1
+            restrictions = "restrictions" if many else "restriction"
+            self.stdout.write(
+                f"Re-applied the marketing journal: {len(restricted)} {restrictions} of "
+                "processing set again (customer ids "
+                f"{', '.join(str(customer.pk) for customer in restricted)})."
+            )
+        else:
+            self.stdout.write("Marketing journal: no restriction of processing to re-apply.")
+        # Nothing journals these (README, Backups): the register manager
+        # checks the mail and letters received since the backup's time.
+        self.stdout.write(
+            f"Not in the backup: data subject requests received since {manifest['created_at']} "
+            "and corrections made since then. Log those requests again with the day each was "
+            "received, and make those corrections again."
+        )

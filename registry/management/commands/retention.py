@@ -1,11 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
-from registry.audit.models import AuditEvent
-from registry.audit.services import audit_event_create
-from registry.rights.erasure import retention_erase
-from registry.rights.requesters import requesters_cutoff, requesters_due, requesters_forget
+from registry.rights.requesters import requesters_cutoff, requesters_due
+from registry.rights.retention import retention_apply
 from registry.rights.selectors import retention_candidates, retention_cutoff
 
 
@@ -38,22 +35,11 @@ class Command(BaseCommand):
             self._requesters(requesters_due().count(), "would be")
             self.stdout.write("Dry run: nothing was erased.")
             return
-        with transaction.atomic():
-            # Each one is asked again, locked, when erased: who became active,
-            # enrolled or restricted since the list was made is skipped.
-            erased, references, skipped = retention_erase(customers=candidates, cutoff=cutoff)
-            requesters = requesters_forget()
-            # The run itself, also when nobody was due: the health page shows
-            # when the retention rule was last applied.
-            audit_event_create(
-                action=AuditEvent.Action.RETENTION_RUN,
-                detail={
-                    "erased": len(references),
-                    "skipped": skipped,
-                    "requesters": requesters,
-                    "cutoff": cutoff.date().isoformat(),
-                },
-            )
+        # Each one is asked again, locked, when erased: who became active,
+        # enrolled or restricted since the list was made is skipped.
+        erased, references, skipped, requesters = retention_apply(
+            customers=candidates, cutoff=cutoff
+        )
         # A real run's output goes to cron's mail and the system log, which
         # nothing erases: the numbers of those erased, never their names.
         for customer in erased:
