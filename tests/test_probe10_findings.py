@@ -23,6 +23,7 @@ from registry.imports.services import import_apply
 from registry.marketing.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Consent, Customer
 from registry.rights.erasure import ErasureJournalError, customer_erase, read_journal
+from registry.rights.restriction import customer_restrict
 from registry.services import consent_record, customer_merge
 
 from .factories import CustomerFactory, UserFactory
@@ -171,6 +172,25 @@ def test_a_marketing_journal_line_that_is_not_an_entry_is_named(settings):
         read_marketing_journal()
     settings.MARKETING_JOURNAL_PATH.write_text(json.dumps(entry) + "\n")
     assert read_marketing_journal() == [entry]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [{"restricted_since": "eilen"}, {"recorded_at": None}, {"kind": "lift"}, {"customer_id": 0}],
+)
+def test_a_restriction_entry_of_the_wrong_shape_stops_the_restore_first(
+    settings, register_manager, change
+):
+    """The journal holds restrictions of processing too (kind "restriction"):
+    they are checked for what the restore reads of them, and a kind the
+    restore does not know is refused, not read as the ledger's."""
+    customer_restrict(customer=CustomerFactory(), by=register_manager)
+    (entry,) = read_marketing_journal()
+    assert entry["kind"] == "restriction"
+    settings.MARKETING_JOURNAL_PATH.write_text(json.dumps({**entry, **change}) + "\n")
+    with pytest.raises(MarketingJournalError, match="Line 1 of the marketing journal"):
+        read_marketing_journal()
 
 
 # --- An account renamed in admin to another's name in other letter case ---------
