@@ -22,6 +22,7 @@ REGISTERING_MODULES = (
     "imports.unsubscribes",
     # What older versions wrote wrong, for manage.py repair_register.
     "imports.repairs",
+    "marketing.repairs",
 )
 
 
