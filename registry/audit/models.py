@@ -193,6 +193,8 @@ VIA_WORDS = {
     "import_undo": _("undoing an import"),
     "marketing_journal": _("marketing journal, after a restore"),
     "merge": _("merging two records"),
+    # manage.py repair_register, recording what the register now records itself.
+    "repair_register": _("repair after an upgrade"),
     "message": _("message"),
     "outbox": _("outgoing messages"),
     "request": _("data subject request"),
