@@ -203,11 +203,11 @@ def audit_detail(detail):
     if detail.get("page"):
         parts.append(format_html(small, _("page %(number)s") % {"number": detail["page"]}))
     if detail.get("occurred_at_was"):
-        moments = (
-            _moment_text(detail["occurred_at_was"]),
-            _moment_text(detail.get("occurred_at")),
-        )
-        parts.append(format_html(small, _("dated %s → %s") % moments))
+        moments = {
+            "was": _moment_text(detail["occurred_at_was"]),
+            "now": _moment_text(detail.get("occurred_at")),
+        }
+        parts.append(format_html(small, _("dated %(was)s → %(now)s") % moments))
     if isinstance(detail.get("repaired"), dict):
         parts.append(format_html(small, _repaired_summary(detail["repaired"])))
     if detail.get("scrubbed_at"):
