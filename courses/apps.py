@@ -14,3 +14,5 @@ class CoursesConfig(AppConfig):
         import_module(f"{self.name}.services")
         # And the messages' (courses.messages).
         import_module(f"{self.name}.messages")
+        # The repair of places an older erasure left taken (registry.repairs).
+        import_module(f"{self.name}.repairs")

@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 CONCERNS = ("audit", "accounts", "rights", "imports", "marketing")
 
 #: Modules that register, when imported, how merges and erasures treat their
-#: data (registry.merge, registry.erasure), the audit of logins, and checks.
+#: data (registry.merge, registry.erasure), the audit of logins, checks, and
+#: the repairs of what older versions wrote (registry.repairs).
 REGISTERING_MODULES = (
     "checks",
     "services",
@@ -19,6 +20,9 @@ REGISTERING_MODULES = (
     "rights.erasure",
     "imports.services",
     "imports.unsubscribes",
+    # What older versions wrote wrong, for manage.py repair_register.
+    "imports.repairs",
+    "marketing.repairs",
 )
 
 

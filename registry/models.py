@@ -445,6 +445,12 @@ class ConsentQuerySet(AppendOnlyQuerySet):
         person). The events themselves stay as they were."""
         return models.QuerySet.update(self, customer=customer)
 
+    def redate(self, occurred_at):
+        """Set when these events happened. Only the repair of the consents an
+        older import dated at noon calls this (registry.imports.repairs),
+        each audited: nothing else of an event is ever changed."""
+        return models.QuerySet.update(self, occurred_at=occurred_at)
+
 
 class Consent(AppendOnlyModel):
     """One event of a customer's marketing consent ledger. Append-only.

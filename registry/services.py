@@ -217,12 +217,25 @@ def _erase_consents(erasure):
 
 @transaction.atomic
 def consent_record(
-    *, customer, channel, event, method, text=None, occurred_at=None, by, request=None
+    *,
+    customer,
+    channel,
+    event,
+    method,
+    text=None,
+    occurred_at=None,
+    by,
+    request=None,
+    via=None,
+    activity=True,
 ):
     """Append an event to a customer's consent ledger and audit it; an
     objection or a withdrawal goes into the marketing journal too. An event
     dated after now is refused (ValidationError, from Consent.clean): the
-    latest event wins, so it would beat every refusal recorded until then."""
+    latest event wins, so it would beat every refusal recorded until then.
+    `via` names what recorded it for `by` (the audit event says so); with
+    `activity=False` it is no activity of the customer's (a repair of what
+    an older version left): their retention period does not start again."""
     now = timezone.now()
     consent = Consent(
         customer=customer,
@@ -239,19 +252,23 @@ def consent_record(
     consent.save()
     # An objection or a withdrawal outlives a restore of an older backup.
     marketing_journal_append([consent])
-    Customer.objects.filter(pk=customer.pk).mark_active(now)
+    if activity:
+        Customer.objects.filter(pk=customer.pk).mark_active(now)
+    detail = {
+        "channel": channel,
+        "event": event,
+        "method": method,
+        "text": f"{text.channel} v{text.version}" if text else "",
+        "occurred_at": consent.occurred_at.isoformat(),
+    }
+    if via:
+        detail["via"] = via
     audit_event_create(
         action=AuditEvent.Action.CONSENT_RECORDED,
         by=by,
         target=customer,
         request=request,
-        detail={
-            "channel": channel,
-            "event": event,
-            "method": method,
-            "text": f"{text.channel} v{text.version}" if text else "",
-            "occurred_at": consent.occurred_at.isoformat(),
-        },
+        detail=detail,
     )
     return consent
 

@@ -30,6 +30,7 @@ BUILDING_BLOCKS = {
     "registry.phones",
     "registry.query_forms",
     "registry.reach",
+    "registry.repairs",
     "registry.xlsx",
 }
 

@@ -74,6 +74,14 @@ ACTIONS_WITHOUT_VALUES = {
     AuditEvent.Action.ACCOUNT_UNLOCKED: frozenset(),
     AuditEvent.Action.ACCOUNT_REACTIVATED: frozenset(),
     AuditEvent.Action.RETENTION_RUN: frozenset({"erased", "skipped", "requesters", "cutoff"}),
+    # The ledger event by its number, its codes, the import's number, and
+    # when it was dated before and after.
+    AuditEvent.Action.CONSENT_REDATED: frozenset(
+        {"consent_id", "channel", "event", "method", "import", "occurred_at_was", "occurred_at"}
+    ),
+    # How many rows each repair (registry.repairs, by its code) repaired,
+    # and left as they were.
+    AuditEvent.Action.REGISTER_REPAIRED: frozenset({"repaired", "left"}),
 }
 
 ACTIONS_WITH_VALUES = set(AuditEvent.Action) - set(ACTIONS_WITHOUT_VALUES)

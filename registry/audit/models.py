@@ -193,6 +193,8 @@ VIA_WORDS = {
     "import_undo": _("undoing an import"),
     "marketing_journal": _("marketing journal, after a restore"),
     "merge": _("merging two records"),
+    # manage.py repair_register, recording what the register now records itself.
+    "repair_register": _("repair after an upgrade"),
     "message": _("message"),
     "outbox": _("outgoing messages"),
     "request": _("data subject request"),
@@ -296,6 +298,10 @@ class AuditEvent(AppendOnlyModel):
         RETENTION_RUN = "retention_run", _("Ran the retention review")
         BACKUP_VERIFIED = "backup_verified", _("Verified a backup by restoring it")
         LOGS_PRUNED = "logs_pruned", _("Removed old values from the logs")
+        # manage.py repair_register: a consent an older import dated at noon
+        # moved to when the import now dates it, and the run itself.
+        CONSENT_REDATED = "consent_redated", _("Corrected the date of an imported consent")
+        REGISTER_REPAIRED = "register_repaired", _("Repaired data written by an older version")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -109,6 +109,8 @@ NOT_READS = {
     Action.RETENTION_RUN: "erases; the retention list is a read",
     Action.BACKUP_VERIFIED: "a restore into a scratch database that nobody is shown",
     Action.LOGS_PRUNED: "blanks old values, shows none",
+    Action.CONSENT_REDATED: "a repair after an upgrade (repair_register), shows nobody",
+    Action.REGISTER_REPAIRED: "a repair run's counts (repair_register), shows nobody",
 }
 
 #: Pages about one person, lists and files, as the monitoring counts them.

@@ -26,6 +26,7 @@ from registry.accounts.selectors import (
 from registry.audit.models import AuditEvent
 from registry.audit.reads import EXPORTS
 from registry.backups import last_backup_at, last_verified_at
+from registry.repairs import registered_repairs
 from registry.rights.models import DataSubjectRequest
 from registry.rights.selectors import logs_cutoff, retention_candidates
 from registry.roles import REGISTER_MANAGER
@@ -85,6 +86,7 @@ def health(now=None):
         _exports(now),
         _logins(now),
         _unusual(),
+        *_repairs(),
     ]
 
 
@@ -299,3 +301,24 @@ def _unusual():
         reverse("registry:audit-trail"),
         _("Audit trail"),
     )
+
+
+def _repairs():
+    """What older versions wrote wrong and manage.py repair_register has not
+    yet repaired (registry.repairs): a line only while there is some."""
+    due = [(repair.label, repair.due()) for repair in registered_repairs()]
+    if not any(count for _label, count in due):
+        return []
+    return [
+        Line(
+            _(
+                "The data is used for direct marketing unless the customer has prohibited it, "
+                "and the participant lists of courses are kept true."
+            ),
+            _("Written wrong by an older version, still to repair: %(list)s.")
+            % {"list": "; ".join(f"{label}: {count}" for label, count in due if count)},
+            AMBER,
+            reverse("registry:audit-trail") + "?action=register_repaired",
+            _("Run manage.py repair_register once after upgrading (README)"),
+        )
+    ]

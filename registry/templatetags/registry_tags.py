@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
 from django.apps import apps
@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import BooleanField, ForeignObjectRel
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from registry.background import failed_tasks_since
 from registry.backups import last_backup_at
 from registry.imports.models import CustomerImport
 from registry.phones import format_phone
+from registry.repairs import registered_repairs
 from registry.rights.models import DataSubjectRequest
 from registry.rights.selectors import event_in_words
 
@@ -200,11 +202,37 @@ def audit_detail(detail):
         parts.append(format_html(small, _file_summary(detail)))
     if detail.get("page"):
         parts.append(format_html(small, _("page %(number)s") % {"number": detail["page"]}))
+    if detail.get("occurred_at_was"):
+        moments = {
+            "was": _moment_text(detail["occurred_at_was"]),
+            "now": _moment_text(detail.get("occurred_at")),
+        }
+        parts.append(format_html(small, _("dated %(was)s → %(now)s") % moments))
+    if isinstance(detail.get("repaired"), dict):
+        parts.append(format_html(small, _repaired_summary(detail["repaired"])))
     if detail.get("scrubbed_at"):
         parts.append(
             format_html('<span class="small fst-italic">{}</span>', _("personal values erased"))
         )
     return format_html_join("", "{}", ((part,) for part in parts))
+
+
+def _moment_text(value):
+    """A moment the trail recorded as ISO text, in local time as the pages
+    show times; any other value as it is."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return value if value else DASH
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return date_format(moment, "SHORT_DATETIME_FORMAT")
+
+
+def _repaired_summary(repaired):
+    """What a run of manage.py repair_register repaired, each repair by its label."""
+    labels = {repair.name: repair.label for repair in registered_repairs()}
+    return "; ".join(f"{labels.get(name, name)}: {count}" for name, count in repaired.items())
 
 
 def _value_or_dash(values, index):
