@@ -44,6 +44,7 @@ from .marketing.journal import (
     restrictions_reapply,
 )
 from .reach import new_generation
+from .rights.casejournal import cases_reapply
 from .rights.erasure import ErasureJournalError, customers_erase, read_journal
 from .suppression import restore_from_journal
 
@@ -239,10 +240,11 @@ def _load(manifest, scratch, alias="default", name=None):
 def restore_backup(path, *, force=False):
     """Restore a backup into this database, then re-apply the erasure journal
     and after it the marketing journal (registry.marketing.journal): its
-    objections and withdrawals, and its restrictions of processing.
+    objections and withdrawals, its restrictions of processing, and its
+    data subject requests (registry.rights.casejournal).
 
     Returns (manifest, re-erased customer ids, re-applied Consent rows,
-    customers restricted again).
+    customers restricted again, (cases re-created, cases brought up to date)).
     """
     try:
         # Both read before anything is restored: a damaged line stops the
@@ -262,7 +264,8 @@ def restore_backup(path, *, force=False):
     new_generation()
     erased_again = reapply_erasures(erasures)
     reapplied = marketing_journal_reapply(marketing)
-    return manifest, erased_again, reapplied, restrictions_reapply(marketing)
+    restricted = restrictions_reapply(marketing)
+    return manifest, erased_again, reapplied, restricted, cases_reapply(marketing)
 
 
 def reapply_erasures(journal=None):
@@ -441,8 +444,9 @@ MARKETING_JOURNAL_MARGIN = timedelta(days=1)
 
 def prune_marketing_journal(directory=None):
     """Drop the marketing journal's entries that every backup still kept
-    holds (recorded a day or more before the oldest one was made), and those
-    of customers in the erasure journal. With no backup, nothing is dropped.
+    holds (recorded a day or more before the oldest one was made), and the
+    events and restrictions of customers in the erasure journal (their
+    cases stay). With no backup, nothing is dropped.
     Returns how many entries were dropped."""
     files = backups(directory)
     if not files:

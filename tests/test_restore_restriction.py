@@ -215,11 +215,13 @@ def test_backup_prune_drops_restrictions_every_kept_backup_holds(
 
 
 def test_the_restore_says_what_the_register_manager_must_check_again(customer, capsys):
-    """Nothing journals the requests logged and the corrections made after
-    the backup: the output names the backup's time for the manager to check
-    their mail and letters from."""
+    """Nothing journals the corrections made after the backup: the output
+    names the backup's time for the manager to check them from. (The data
+    subject requests are journalled since: test_restore_cases.py.)"""
     path, manifest = backups.create_backup()
     out = restore(path, capsys)
     assert (
-        f"Not in the backup: data subject requests received since {manifest['created_at']}" in out
+        f"Not in the backup: corrections of customers' data made since {manifest['created_at']}"
+        in out
     )
+    assert "Data subject requests: nothing to re-create." in out

@@ -61,6 +61,9 @@ ACTIONS_WITHOUT_VALUES = {
     AuditEvent.Action.CUSTOMER_RESTRICTION_LIFTED: frozenset(
         {"restricted_since", "case_id", "reference"}
     ),
+    # A case a restore re-created or brought up to date from the journal: its
+    # reference, and the old and new kind, days, status and customer id.
+    AuditEvent.Action.CASE_RESTORED: frozenset({"via", "reference", "created", "changes"}),
     # The filters are chosen, not typed: a user, an action, dates, a number.
     AuditEvent.Action.AUDIT_TRAIL_EXPORTED: frozenset({"filters", "rows"}),
     AuditEvent.Action.TWO_FACTOR_ENABLED: frozenset(),

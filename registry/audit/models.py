@@ -258,6 +258,10 @@ class AuditEvent(AppendOnlyModel):
         CASE_UPDATED = "request_updated", _("Updated a data subject request")
         CASE_VIEWED = "request_viewed", _("Viewed a data subject request without a customer")
         CASE_LINKED = "request_linked", _("Linked a data subject request to a customer")
+        CASE_RESTORED = (
+            "request_restored",
+            _("Restored a data subject request from the journal after a restore"),
+        )
         CASE_ANSWER_EXPORTED = (
             "request_answer_downloaded",
             _("Downloaded the answer to a data subject request"),

@@ -100,6 +100,7 @@ NOT_READS = {
     Action.CASE_LOGGED: "a write of what the user typed; the request's page is a read",
     Action.CASE_UPDATED: "a write; the request's page is a read",
     Action.CASE_LINKED: "a write; the linking pages are reads",
+    Action.CASE_RESTORED: "a restore's write from the journal, shows nobody",
     Action.IMPORT_UPLOADED: "the user's own file; its preview is a read",
     Action.CUSTOMERS_IMPORTED: "a write of the file's rows; the preview was a read",
     Action.IMPORT_UNDONE: "removes customers; the import's page after it is a read",

@@ -45,13 +45,21 @@ after that moment (the backup then knows the restriction ended).
 A lift is not journalled: a restore of a backup made before a lift restricts
 the customer again (more, never less); the register manager, who has told
 the customer, lifts it again.
+
+Data subject requests (registry.rights.models.DataSubjectRequest) are
+journalled in the same file too, as entries of the kind "case"
+(registry.rights.casejournal writes them and re-applies them after a
+restore): the case's reference, its kind ("request"), dates and status, and
+the customer's identities as above, or none; never the requester's name or
+contact, never the text typed on the case.
 """
 
 import fcntl
 import json
 import os
+import re
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -69,6 +77,7 @@ from registry.identities import (
     journal_moment,
 )
 from registry.models import Consent, Customer
+from registry.rights.models import DataSubjectRequest
 from registry.roles import RoleCode
 
 #: The ledger's events that narrow marketing.
@@ -77,6 +86,10 @@ NARROWING = (Consent.Event.OBJECTION, Consent.Event.CONSENT_WITHDRAWN)
 #: The kinds of entries ("kind"); an entry without one is the ledger's.
 CONSENT = "consent"
 RESTRICTION = "restriction"
+CASE = "case"
+
+#: A case's reference as the register makes them (DSR-1A2B3C4D).
+REFERENCE = re.compile(r"[A-Za-z0-9-]{1,20}")
 
 
 class MarketingJournalError(Exception):
@@ -176,17 +189,22 @@ def read_marketing_journal():
 
 
 def _check_entry(entry):
-    """ValueError unless `entry` is one the restore can apply: the person
-    (check_journal_entry) and the moment added, then by its kind: a
-    narrowing event of a known channel and method and its moments
-    (`marketing_journal_reapply`), or a restriction's moments
-    (`restrictions_reapply`). Only JSON was checked before the tenth probe:
-    an entry without a key, or with a moment that is none, stopped the
+    """ValueError unless `entry` is one the restore can apply: by its kind, a
+    case (`_check_case_entry`), or the person (check_journal_entry) and the
+    moment added and then a narrowing event of a known channel and method
+    and its moments (`marketing_journal_reapply`), or a restriction's
+    moments (`restrictions_reapply`). Only JSON was checked before the tenth
+    probe: an entry without a key, or with a moment that is none, stopped the
     restore after the backup was loaded, and an entry giving a consent was
     recorded as one."""
+    if not isinstance(entry, dict):
+        raise ValueError("not an entry")
+    kind = entry.get("kind", CONSENT)
+    if kind == CASE:
+        _check_case_entry(entry)
+        return
     check_journal_entry(entry)
     journal_moment(entry.get("created_at"))
-    kind = entry.get("kind", CONSENT)
     if kind == RESTRICTION:
         for key in ("restricted_since", "recorded_at"):
             journal_moment(entry.get(key))
@@ -203,6 +221,45 @@ def _check_entry(entry):
         raise ValueError("not an event of the journal")
     for key in ("occurred_at", "recorded_at", "recorded_by_joined"):
         journal_moment(entry.get(key))
+
+
+def _check_case_entry(entry):
+    """ValueError unless `entry` is a case the restore can re-create
+    (registry.rights.casejournal): its reference, kind, status and days,
+    the customer's identities or none, the account by id and the moment it
+    was made or none, and when it was logged and journalled."""
+    reference = entry.get("reference")
+    if (
+        not isinstance(reference, str)
+        or not REFERENCE.fullmatch(reference)
+        or entry.get("request") not in DataSubjectRequest.Kind.values
+        or entry.get("status") not in DataSubjectRequest.Status.values
+    ):
+        raise ValueError("not a case of the journal")
+    for key in ("received_on", "deadline"):
+        _day(entry.get(key))
+    if entry.get("completed_on") is not None:
+        _day(entry["completed_on"])
+    if entry.get("customer_id") is None:
+        if entry.get("created_at") is not None or entry.get("identities"):
+            raise ValueError("identities without a customer")
+    else:
+        check_journal_entry(entry)
+        journal_moment(entry.get("created_at"))
+    handler = entry.get("handled_by")
+    if handler is not None:
+        if not is_journal_id(handler):
+            raise ValueError("handled_by")
+        journal_moment(entry.get("handled_by_joined"))
+    for key in ("logged_at", "recorded_at"):
+        journal_moment(entry.get(key))
+
+
+def _day(text):
+    """A day as a case entry holds it (ISO text); ValueError otherwise."""
+    if not isinstance(text, str):
+        raise ValueError("not a day")
+    return date.fromisoformat(text)
 
 
 def _moment(text):
@@ -365,9 +422,10 @@ def restrictions_reapply(entries):
 
 def marketing_journal_prune(*, before, erased=()):
     """Drop the entries recorded before `before` (every backup still kept
-    holds their events) and those of customers erased since (`erased`:
-    (id, moment added or None) pairs, as the erasure journal names them; a
-    restore erases them again before it would read these). The kept lines
+    holds their events and cases) and the events and restrictions of
+    customers erased since (`erased`: (id, moment added or None) pairs, as
+    the erasure journal names them; a restore erases them again before it
+    would read these); their cases stay, as the requests do. The kept lines
     stay as they were, in a new owner-only file that replaces the old one
     at once. Returns how many entries were dropped."""
     path = settings.MARKETING_JOURNAL_PATH
@@ -388,8 +446,14 @@ def marketing_journal_prune(*, before, erased=()):
             except ValueError:
                 kept.append(line)  # not ours to drop: a restore names it
                 continue
+            if _moment(entry["recorded_at"]) < before:
+                continue
+            if entry.get("kind") == CASE:
+                # The request stays when its customer is erased: only time drops it.
+                kept.append(line)
+                continue
             pk, added = entry["customer_id"], _moment(entry["created_at"])
-            if _moment(entry["recorded_at"]) < before or pk in gone_ids or (pk, added) in gone:
+            if pk in gone_ids or (pk, added) in gone:
                 continue
             kept.append(line)
         if len(kept) == len(lines):

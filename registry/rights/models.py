@@ -89,10 +89,14 @@ class DataSubjectRequest(models.Model):
     )
     completed_on = models.DateField(_("completed"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=300, blank=True)
+    # None on a case a restore re-created whose account is not in the
+    # restored register (registry.rights.casejournal).
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("handled by"),
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
     )
     created_at = models.DateTimeField(_("logged"), default=timezone.now, editable=False)

@@ -13,6 +13,7 @@ from registry.changes import changes_apply
 from registry.concurrency import check_version
 from registry.merge import merge_handler
 
+from .casejournal import case_journal_append, journalled_change
 from .models import DataSubjectRequest, one_month_after
 
 #: Who asked, on a request logged without a customer.
@@ -80,6 +81,8 @@ def case_log(
         request=request,
         detail={"kind": kind, "customer_id": customer.pk if customer else None},
     )
+    # It outlives a restore of an older backup (journalled before the commit).
+    case_journal_append(case)
     return case
 
 
@@ -106,6 +109,7 @@ def case_link(*, case, customer, by, request=None):
         request=request,
         detail={"case_id": case.pk, "reference": case.reference},
     )
+    case_journal_append(case)
     return case
 
 
@@ -154,6 +158,8 @@ def case_update(*, case, data, by, request=None, version=None):
             request=request,
             detail={"changes": changes, "version": case.version},
         )
+        if journalled_change(changes):  # not an outcome alone: the journal holds no text
+            case_journal_append(case)
     return case
 
 

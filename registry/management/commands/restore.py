@@ -8,7 +8,8 @@ class Command(BaseCommand):
         "Restore a backup into an empty database (--force to overwrite a non-empty one), "
         "then erase again everybody in the erasure journal and record again the "
         "objections and withdrawals of the marketing journal that it lacks, and set again "
-        "the journal's restrictions of processing that it lacks."
+        "the journal's restrictions of processing that it lacks, and re-create the "
+        "journal's data subject requests that it lacks (or bring them up to date)."
     )
 
     def add_arguments(self, parser):
@@ -19,7 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, force, **options):
         try:
-            manifest, erased_again, reapplied, restricted = restore_backup(file, force=force)
+            manifest, erased_again, reapplied, restricted, cases = restore_backup(
+                file, force=force
+            )
         except BackupError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Restored the backup of {manifest['created_at']}."))
@@ -50,10 +53,29 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Marketing journal: no restriction of processing to re-apply.")
+        created, updated = cases
+        if created:
+            many = len(created) > 1
+            requests = "data subject requests" if many else "data subject request"
+            self.stdout.write(
+                f"Re-applied the marketing journal: {len(created)} {requests} re-created "
+                f"({', '.join(case.reference for case in created)}). The journal keeps no "
+                "requester, no verification and no outcome: add them from the original "
+                "requests."
+            )
+        else:
+            self.stdout.write("Data subject requests: nothing to re-create.")
+        if updated:
+            many = len(updated) > 1
+            requests = "data subject requests" if many else "data subject request"
+            self.stdout.write(
+                f"Re-applied the marketing journal: {len(updated)} {requests} brought up to "
+                f"date ({', '.join(case.reference for case in updated)})."
+            )
         # Nothing journals these (README, Backups): the register manager
-        # checks the mail and letters received since the backup's time.
+        # makes again the corrections asked for since the backup's time.
         self.stdout.write(
-            f"Not in the backup: data subject requests received since {manifest['created_at']} "
-            "and corrections made since then. Log those requests again with the day each was "
-            "received, and make those corrections again."
+            f"Not in the backup: corrections of customers' data made since "
+            f"{manifest['created_at']}. Make those corrections again (the rectification "
+            "requests are among the data subject requests)."
         )

@@ -1,0 +1,219 @@
+"""Data subject requests outlive a restore.
+
+A restore of last night's backup lost every case logged or changed since: a
+request could go unanswered past its one month (GDPR art. 12(3)), and the
+proof that an erasure, objection or restriction made after the backup was
+asked for was gone (those themselves come back from the erasure and
+marketing journals). So each case is journalled in the marketing journal
+(registry.marketing.journal: the same file, lock and fsync before the
+transaction commits), as an entry of the kind "case", whenever it is logged,
+linked to a customer, or its kind, dates or status change (extended, closed,
+reopened): its reference, kind ("request"), received_on, deadline, status
+and completed_on, the customer by the journals' identity (id, moment added
+and every other such pair the person had, registry.identities) or none, the
+account that logged it (id and the moment it was made, as the ledger's
+entries name theirs), when it was logged and when journalled. Never the
+requester's name or contact, never the text typed on the case (the
+identity's verification, the extension's reason, the outcome): an outcome
+changed alone is not journalled.
+
+After a restore (after the erasure journal and the rest of the marketing
+journal), `cases_reapply` takes each reference's latest entry (the file's
+order: a case is changed under its row lock, so its entries are appended in
+the order its changes commit) and
+- re-creates a case the restored register lacks, with that state, the
+  customer if that very person is in the restored register (someone else
+  holding the id, or a customer erased since, is not), the account if that
+  very account is there, and `restored_note()` in place of the typed text,
+  so that the case is visibly incomplete;
+- brings a case the backup holds up to the journalled kind, dates and
+  status, and links it to the journalled customer if it has none (the
+  requester's name and contact go, as a link removes them); a reason or an
+  outcome typed since is lost, so an empty one gets the note too.
+Each is audited (CASE_RESTORED, by nobody, "via": "marketing_journal",
+codes and dates only). Restoring twice re-creates nothing twice.
+"""
+
+from datetime import date, datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import audit_event_create
+from registry.changes import plain_value
+from registry.identities import customers_identities, identities_as_json, identities_from_entry
+from registry.marketing.journal import CASE, journal_append
+from registry.models import Customer
+
+from .models import DataSubjectRequest
+
+#: The fields an entry holds, by the entry's key: a change of any of them is
+#: journalled.
+JOURNALLED = {
+    "request": "kind",
+    "received_on": "received_on",
+    "deadline": "deadline",
+    "status": "status",
+    "completed_on": "completed_on",
+}
+#: The days among them.
+DAYS = ("received_on", "deadline", "completed_on")
+
+
+def restored_note():
+    """What a case re-created from the journal says in place of the text typed
+    on it, in the register's language."""
+    return _(
+        "Restored from the journal after a restore of a backup; the request's details "
+        "were not kept: add them from the original request."
+    )
+
+
+def case_journal_append(case):
+    """Journal `case` (saved in this transaction) as it is now, durably,
+    before the transaction commits."""
+    identities = customers_identities([case.customer])[case.customer_id] if case.customer else []
+    handler = case.handled_by
+    journal_append(
+        [
+            {
+                "kind": CASE,
+                "reference": case.reference,
+                "request": str(case.kind),
+                "received_on": str(case.received_on),
+                "deadline": str(case.deadline),
+                "status": str(case.status),
+                "completed_on": str(case.completed_on) if case.completed_on else None,
+                "customer_id": case.customer_id,
+                "created_at": identities[0][1].isoformat() if identities else None,
+                "identities": identities_as_json(identities),
+                "handled_by": handler.pk if handler else None,
+                "handled_by_joined": handler.date_joined.isoformat() if handler else None,
+                "logged_at": case.created_at.isoformat(),
+                # When it was journalled: `backup --prune` reads it.
+                "recorded_at": timezone.now().isoformat(),
+            }
+        ]
+    )
+
+
+def journalled_change(changes):
+    """Whether a case_update's `changes` touch what the journal holds."""
+    return any(field in changes for field in JOURNALLED.values())
+
+
+def _state(entry):
+    """The model's values an entry holds."""
+    values = {field: entry[key] for key, field in JOURNALLED.items()}
+    for field in DAYS:
+        if values[field] is not None:
+            values[field] = date.fromisoformat(values[field])
+    return values
+
+
+def _customer(entry, present):
+    """The restored record the entry names, or None: its own id if that very
+    record is there, else another of the person's records (a backup older
+    than a merge holds them apart). `present`: {id: moment added}."""
+    if entry.get("customer_id") is None:
+        return None
+    ours = sorted(pk for pk, added in identities_from_entry(entry) if present.get(pk) == added)
+    if entry["customer_id"] in ours:
+        return entry["customer_id"]
+    return ours[0] if ours else None
+
+
+@transaction.atomic
+def cases_reapply(entries):
+    """After a restore (see the module): re-create the journalled cases the
+    register lacks and bring those it holds up to date. Returns (re-created
+    cases, cases brought up to date), by reference."""
+    latest = {entry["reference"]: entry for entry in entries if entry.get("kind") == CASE}
+    if not latest:
+        return [], []
+    held = {
+        case.reference: case
+        for case in DataSubjectRequest.objects.select_for_update().filter(reference__in=latest)
+    }
+    present = dict(
+        Customer.objects.filter(
+            pk__in={pk for entry in latest.values() for pk, _added in identities_from_entry(entry)}
+        ).values_list("pk", "created_at")
+    )
+    accounts = dict(
+        get_user_model()
+        .objects.filter(pk__in={entry.get("handled_by") for entry in latest.values()} - {None})
+        .values_list("pk", "date_joined")
+    )
+    created, updated = [], []
+    for reference, entry in sorted(latest.items()):
+        customer_id = _customer(entry, present)
+        if reference in held:
+            case, changes = _bring_up_to_date(held[reference], entry, customer_id)
+            if not changes:
+                continue
+            updated.append(case)
+        else:
+            handler = entry.get("handled_by")
+            if handler is not None and accounts.get(handler) != _moment(
+                entry["handled_by_joined"]
+            ):
+                handler = None  # made after the backup, or the id is another account's now
+            note = restored_note()
+            case = DataSubjectRequest.objects.create(
+                reference=reference,
+                customer_id=customer_id,
+                identity_verification=note,
+                outcome=note,
+                handled_by_id=handler,
+                created_at=_moment(entry["logged_at"]),
+                **_state(entry),
+            )
+            changes = {
+                field: ["", plain_value(value)] for field, value in _state(entry).items() if value
+            }
+            if customer_id is not None:
+                changes["customer"] = ["", str(customer_id)]
+            created.append(case)
+        audit_event_create(
+            action=AuditEvent.Action.CASE_RESTORED,
+            target=case,
+            detail={
+                "via": "marketing_journal",
+                "reference": reference,
+                "created": reference not in held,
+                "changes": changes,
+            },
+        )
+    return created, updated
+
+
+def _bring_up_to_date(case, entry, customer_id):
+    """Give a case the backup holds the entry's state; returns it and the
+    changes ({field: [old, new]}, empty when it has that state already)."""
+    changes = {}
+    for field, value in _state(entry).items():
+        if plain_value(getattr(case, field)) != plain_value(value):
+            changes[field] = [plain_value(getattr(case, field)), plain_value(value)]
+            setattr(case, field, value)
+    if case.customer_id is None and customer_id is not None:
+        changes["customer"] = ["", str(customer_id)]
+        case.customer_id = customer_id
+        case.requester_name = case.requester_contact = ""
+    if not changes:
+        return case, changes
+    # What was typed with the change since the backup is lost: said so.
+    if "deadline" in changes and not case.extension_reason:
+        case.extension_reason = restored_note()
+    if "status" in changes and case.status in DataSubjectRequest.CLOSED and not case.outcome:
+        case.outcome = restored_note()
+    case.version += 1
+    case.save()
+    return case, changes
+
+
+def _moment(text):
+    return datetime.fromisoformat(text)
