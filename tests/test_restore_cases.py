@@ -7,11 +7,13 @@ journalled without personal data (the marketing journal, entries of the kind
 of those it holds up to date."""
 
 import datetime
+import html
 import json
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from registry import backups
@@ -275,3 +277,16 @@ def test_a_damaged_case_entry_stops_the_restore_first(
     with pytest.raises(CommandError, match="Line 1 of the marketing journal"):
         restore(path)
     assert DataSubjectRequest.objects.count() == 1
+
+
+def test_the_restored_case_page_shows_the_note_and_the_event(customer, register_manager, client):
+    path, _ = backups.create_backup()
+    case = log(customer, register_manager)
+    restore(path)
+    restored = case_of(case.reference)
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:request-detail", args=[restored.pk]))
+    assert page.status_code == 200
+    text = html.unescape(page.content.decode())
+    assert LOST in text
+    assert "Restored a data subject request from the journal after a restore" in text
