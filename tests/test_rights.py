@@ -111,7 +111,12 @@ def test_extending_a_deadline_needs_a_reason_and_stays_within_three_months(
     )
     client.force_login(register_manager)
     url = reverse("registry:request-detail", args=[case.pk])
-    unchanged = {"status": "open", "outcome": "", "version": VersionField.token(case)}
+    unchanged = {
+        "status": "open",
+        "identity_verification": case.identity_verification,
+        "outcome": "",
+        "version": VersionField.token(case),
+    }
     response = client.post(url, {**unchanged, "deadline": "2027-01-20", "extension_reason": ""})
     assert "extension_reason" in response.context["form"].errors
     response = client.post(
@@ -137,6 +142,7 @@ def test_closing_a_request_records_the_completion_date(client, register_manager)
         reverse("registry:request-detail", args=[case.pk]),
         {
             "status": "done",
+            "identity_verification": case.identity_verification,
             "outcome": "Raportti lähetetty",
             "deadline": case.deadline.isoformat(),
             "extension_reason": "",
@@ -146,6 +152,38 @@ def test_closing_a_request_records_the_completion_date(client, register_manager)
     case.refresh_from_db()
     assert case.completed_on == timezone.localdate()
     assert not DataSubjectRequest.objects.open().exists()
+
+
+def test_how_the_identity_was_verified_can_be_noted_after_the_request_was_logged(
+    client, register_manager
+):
+    """An ID card seen when the person comes by, days after the request was
+    logged; or a case re-created from the journal after a restore, which has
+    only the journal's note there."""
+    case = DataSubjectRequestFactory(identity_verification="Odottaa henkilöllisyyden tarkistusta")
+    client.force_login(register_manager)
+    url = reverse("registry:request-detail", args=[case.pk])
+    data = {
+        "status": "open",
+        "identity_verification": "",
+        "outcome": "",
+        "deadline": case.deadline.isoformat(),
+        "extension_reason": "",
+        "version": VersionField.token(case),
+    }
+    response = client.post(url, data)
+    assert "identity_verification" in response.context["form"].errors
+    case.refresh_from_db()
+    assert case.identity_verification == "Odottaa henkilöllisyyden tarkistusta"
+
+    client.post(url, {**data, "identity_verification": "Henkilökortti nähty toimistolla"})
+    case.refresh_from_db()
+    assert case.identity_verification == "Henkilökortti nähty toimistolla"
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.CASE_UPDATED).get()
+    assert event.detail["changes"]["identity_verification"] == [
+        "Odottaa henkilöllisyyden tarkistusta",
+        "Henkilökortti nähty toimistolla",
+    ]
 
 
 def test_the_access_report_holds_everything_and_is_audited(client, register_manager, staff_member):

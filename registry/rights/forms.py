@@ -75,13 +75,22 @@ class CaseWithoutCustomerForm(DataSubjectRequestForm):
 
 class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
     """Close a case, or extend its deadline with a reason (GDPR art. 12(3):
-    by at most two further months)."""
+    by at most two further months), or note how the identity was verified:
+    often only after the request was logged (an ID card seen when the
+    person comes by), and a case re-created from the journal after a
+    restore has only the journal's note there."""
 
     class Meta:
         model = DataSubjectRequest
-        fields = ("status", "outcome", "deadline", "extension_reason")
+        fields = ("status", "identity_verification", "outcome", "deadline", "extension_reason")
         widgets = {"deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
-        help_texts = {"outcome": SHOWN_TO_THE_CUSTOMER, "extension_reason": SHOWN_TO_THE_CUSTOMER}
+        help_texts = {
+            "identity_verification": DataSubjectRequestForm.Meta.help_texts[
+                "identity_verification"
+            ],
+            "outcome": SHOWN_TO_THE_CUSTOMER,
+            "extension_reason": SHOWN_TO_THE_CUSTOMER,
+        }
 
     def clean(self):
         cleaned = super().clean()
