@@ -13,11 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
-from registry.audit.retention import typed_text_pruner
 from registry.audit.services import audit_event_create
 from registry.changes import changes_apply
 from registry.concurrency import check_version
-from registry.erasure import ERASED, erasure_handler
+from registry.erasure import erasure_handler
 from registry.merge import merge_handler
 from registry.models import Customer
 from registry.rights.restriction import restricted_since_text
@@ -429,43 +428,48 @@ def _erase_enrollments(erasure):
 @erasure_handler("courses.session")
 def _erase_from_sessions(erasure):
     """The reason typed when a session was cancelled may name the person
-    ("Hilkka Virtanen booked the hall"), and so may a session's place (a
-    home visit: "Hilkka Virtanen's home"): scrubbed in every session, its
-    version raised."""
-    fields = ("cancelled_reason", "location")
-    erasure.scrub_rows(Session.objects.filter(_has_text(fields)), fields, versioned=True)
+    ("Hilkka Virtanen booked the hall"): scrubbed in every session, as the
+    texts of messages are. A session's place ("Hilkka Virtanen's home") as
+    a course's is (_erase_from_courses). Versions raised."""
+    reasons = Session.objects.exclude(cancelled_reason="")
+    erasure.scrub_rows(reasons, ("cancelled_reason",), versioned=True)
+    own = _own_courses(erasure)
+    places = Session.objects.exclude(location="")
+    erasure.scrub_rows(places.filter(course__in=own), ("location",), versioned=True)
+    erasure.scrub_rows(
+        places.exclude(course__in=own),
+        ("location",),
+        versioned=True,
+        scrub=erasure.scrub_full_name,
+    )
 
 
 @erasure_handler("courses.course")
 def _erase_from_courses(erasure):
-    """A course made for one person is often named for them ("Private
-    lessons: Hilkka Virtanen"), in its title, description or place: scrubbed
-    in every course, past ones too (the archive keeps the course, not the
-    name), its version raised as a session's is."""
-    erasure.scrub_rows(Course.objects.all(), ("title", "description", "location"), versioned=True)
-
-
-def _has_text(fields):
-    """Rows with text in one of `fields` (the others have nothing to scrub)."""
-    has_text = models.Q()
-    for field in fields:
-        has_text |= ~models.Q(**{field: ""})
-    return has_text
-
-
-@typed_text_pruner("session_reasons")
-def _prune_session_reasons(*, before, dry_run=False):
-    """The reason typed when a session was cancelled may name someone whom
-    no erasure reaches (an instructor, a relative, a hall's booker): kept as
-    long as the trail keeps what users typed (AUDIT_KEEP_MONTHS; manage.py
-    prune_logs), counted from the end of the course, so that it stays while
-    the course runs and is shown on its page. Then ERASED takes its place;
-    that the session was cancelled, and when, stays. The version is not
-    raised: no form edits the reason, and a course over is not edited."""
-    due = Session.objects.filter(course__ends_at__lt=before, is_cancelled=True).exclude(
-        cancelled_reason__in=["", ERASED]
+    """A course of the person's own (every place on it theirs: private
+    lessons, "Yksityisohjaus: Hilkka Virtanen") is about them: its title,
+    description and place lose every part of the name and the address, as
+    their record does. Any other course, past ones too, is about many
+    people: its texts lose only the person's full name, email and phone
+    (Erasure.scrub_full_name), since a part of a name or an address there
+    would hit other words ("Satujooga" for Satu, "Pilates, Lahti" for
+    Lahti) and the archive must stay true. Versions raised."""
+    fields = ("title", "description", "location")
+    own = _own_courses(erasure)
+    erasure.scrub_rows(Course.objects.filter(pk__in=own), fields, versioned=True)
+    erasure.scrub_rows(
+        Course.objects.exclude(pk__in=own), fields, versioned=True, scrub=erasure.scrub_full_name
     )
-    return due.count() if dry_run else due.update(cancelled_reason=ERASED)
+
+
+def _own_courses(erasure):
+    """The ids of the courses every place of which is held by the customers
+    erased (a place left by someone erased earlier is someone else's)."""
+    theirs = set(
+        Enrollment.objects.filter(customer__in=erasure.customers).values_list("course", flat=True)
+    )
+    shared = Enrollment.objects.filter(course__in=theirs).exclude(customer__in=erasure.customers)
+    return theirs - set(shared.values_list("course", flat=True))
 
 
 @merge_handler("courses.enrollment")

@@ -96,12 +96,17 @@ def test_a_cancelled_sessions_reason_that_names_her_is_scrubbed(
     assert erased_event().detail["rewritten"]["courses.session"] == 1
 
 
-def test_a_course_and_a_session_named_for_her_are_scrubbed_past_ones_too(hilkka, register_manager):
+def test_a_course_and_a_session_named_for_her_are_scrubbed_past_ones_too(
+    hilkka, register_manager, staff_member
+):
+    """Her own course (every place on it hers) loses every part of her name;
+    a course of many, past ones too, her full name."""
     private = coming_course(
         title="Yksityisohjaus: Hilkka Häivytettävä",
         description="Hilkka Häivytettävän toiveesta aamuisin.",
         location="Hilkka Häivytettävän koti",
     )
+    enrollment_create(customer=hilkka, course=private, source="office", by=staff_member)
     home_visit = private.sessions.order_by("starts_at").first()
     Session.objects.filter(pk=home_visit.pk).update(location="Häivytettävän kotikäynti")
     a_year_ago = timezone.now().replace(microsecond=0) - timedelta(days=365)
@@ -131,6 +136,41 @@ def test_a_course_and_a_session_named_for_her_are_scrubbed_past_ones_too(hilkka,
     rewritten = erased_event().detail["rewritten"]
     assert rewritten["courses.course"] == 2
     assert rewritten["courses.session"] == 1
+
+
+def test_a_course_of_many_keeps_words_that_only_begin_like_her_name(
+    olli, register_manager, staff_member
+):
+    """The review of 2026-11-29: erasing Satu Lahti of Rantatie 1 turned
+    "Satujooga lapsille" into "[poistettu]jooga lapsille", "Pilates, Lahti"
+    into "Pilates, [poistettu]" and blanked a session's place at her street
+    address, on courses of many people and in the archive. There only her
+    full name, email and phone go."""
+    satu = CustomerFactory(
+        first_name="Satu",
+        last_name="Lahti",
+        email="satu.lahti@example.invalid",
+        phone="+358401112233",
+        street_address="Rantatie 1",
+    )
+    course = coming_course(
+        title="Satujooga lapsille",
+        description="Satu Lahden toive. Lisätiedot: satu.lahti@example.invalid, 040 111 2233.",
+        location="Pilates, Lahti",
+    )
+    Session.objects.filter(course=course).update(location="Rantatie 1")
+    for customer in (satu, olli):
+        enrollment_create(customer=customer, course=course, source="office", by=staff_member)
+
+    customer_erase(customer=satu, by=register_manager)
+
+    course.refresh_from_db()
+    assert (course.title, course.location) == ("Satujooga lapsille", "Pilates, Lahti")
+    # The stem goes, the ending stays, as everywhere in an erasure.
+    assert course.description == "[poistettu]n toive. Lisätiedot: [poistettu], [poistettu]."
+    assert set(Session.objects.filter(course=course).values_list("location", flat=True)) == {
+        "Rantatie 1"
+    }
 
 
 def test_a_full_column_that_names_her_still_fits_after_the_erasure(

@@ -99,6 +99,45 @@ def personal_pattern(customers, history):
     return re.compile("|".join(pattern for _length, pattern in longest_first), re.IGNORECASE)
 
 
+def full_name_pattern(customers, history):
+    """The narrower pattern of Erasure.scrub_full_name, for texts about many
+    people (a course's title, description and place): each customer's full
+    name in either order ("Hilkka Virtanen", "Virtanen, Hilkka"), the last
+    name (or, last-first, the first name) also inflected ("Hilkka
+    Virtasen"), and every email and phone number they have or had; never a
+    part of a name alone nor the street address, which there would hit other
+    words ("Satujooga" for Satu, "Pilates, Lahti" for Lahti)."""
+    patterns = set()
+    for customer in customers:
+        first, last = customer.first_name.strip(), customer.last_name.strip()
+        if first and last:
+            then_last = _any_form(last, last_name=True)
+            then_first = _any_form(first, last_name=False)
+            patterns.add(
+                (len(first) + len(last) + 1, rf"{_WORD_START}{re.escape(first)}\s+{then_last}")
+            )
+            patterns.add(
+                (len(first) + len(last) + 1, rf"{_WORD_START}{re.escape(last)},?\s+{then_first}")
+            )
+        for field in ("email", "phone"):
+            patterns |= _patterns(field, plain_value(getattr(customer, field)))
+    for event in history:
+        for field, pair in (event.detail.get("changes") or {}).items():
+            if field in ("email", "phone"):
+                patterns |= {p for value in pair if value for p in _patterns(field, str(value))}
+    if not patterns:
+        return None
+    longest_first = sorted(patterns, key=lambda pair: pair[0], reverse=True)
+    return re.compile("|".join(pattern for _length, pattern in longest_first), re.IGNORECASE)
+
+
+def _any_form(name, *, last_name):
+    """A name as written (running on into endings that keep its stem) or in
+    a form whose stem changes (registry/rights/inflection.py)."""
+    inflected = inflected_name_pattern(name, last_name=last_name)
+    return f"(?:{re.escape(name)}{'|' + inflected if inflected else ''})"
+
+
 def scrub_value(value, pattern):
     """Replace each personal value inside `value` (any depth) by ERASED, in
     one pass (ERASED itself is never searched again)."""
@@ -199,12 +238,14 @@ def customers_erase(*, customers, by, request=None, case=None, reason="request",
         for event in AuditEvent.objects.for_customer(c).filter(target_type="registry.customer")
     ]
     pattern = personal_pattern(customers, history)
+    full_names = full_name_pattern(customers, history)
     now = timezone.now()
     erasure = Erasure(
         at=now,
         customers=customers,
         customer_ids={int(event.target_id) for event in history} | {c.pk for c in customers},
         scrub=lambda value: scrub_value(value, pattern),
+        scrub_full_name=lambda value: scrub_value(value, full_names),
         by=by,
         request=request,
     )
