@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from registry import backups
 from registry.audit.models import AuditEvent
+from registry.forms import VersionField
 from registry.marketing.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Customer
 from registry.rights.erasure import customer_erase
@@ -133,8 +134,72 @@ def test_a_case_without_a_customer_comes_back_without_the_requester(register_man
     restore(path)
     restored = case_of(case.reference)
     assert restored.customer is None
-    assert (restored.requester_name, restored.requester_contact) == ("", "")
+    # The journal keeps no names: the requester is said not kept, so that
+    # the case is still one without a customer, linkable and answerable...
+    assert "Pekka" not in restored.requester_name
+    assert "not kept" in restored.requester_name
+    assert restored.requester_contact == ""
+    assert restored.without_customer and restored.linkable
     assert LOST in restored.identity_verification
+    # ...and open: nothing for the customer to read as its outcome yet.
+    assert restored.outcome == ""
+
+
+def test_the_requester_of_a_restored_case_is_typed_on_its_page(client, register_manager):
+    """The review of 2026-11-29: a re-created request of someone who was no
+    customer showed "(erased)", could not be linked, answered or given its
+    requester; its update form asks who asked."""
+    path, _ = backups.create_backup()
+    case = log(None, register_manager, requester_name="Pekka Pyytäjä", requester_contact="p@x.fi")
+    restore(path)
+    restored = case_of(case.reference)
+    client.force_login(register_manager)
+    url = reverse("registry:request-detail", args=[restored.pk])
+    page = client.get(url).content.decode()
+    assert "(erased)" not in page and "(poistettu)" not in page
+    assert 'name="requester_name"' in page
+    response = client.post(
+        url,
+        {
+            "requester_name": "Pekka Pyytäjä",
+            "requester_contact": "pekka.pyytaja@example.invalid",
+            "status": "open",
+            "identity_verification": "Henkilökortti nähty",
+            "outcome": "",
+            "deadline": restored.deadline.isoformat(),
+            "extension_reason": "",
+            "version": VersionField.token(restored),
+        },
+    )
+    assert response.status_code == 302
+    restored.refresh_from_db()
+    assert (restored.requester_name, restored.requester_contact) == (
+        "Pekka Pyytäjä",
+        "pekka.pyytaja@example.invalid",
+    )
+    assert restored.linkable
+
+
+def test_a_customers_case_has_no_requester_to_type(client, customer, register_manager):
+    case = log(customer, register_manager)
+    client.force_login(register_manager)
+    url = reverse("registry:request-detail", args=[case.pk])
+    assert 'name="requester_name"' not in client.get(url).content.decode()
+    client.post(
+        url,
+        {
+            "requester_name": "Joku Muu",
+            "status": "open",
+            "identity_verification": case.identity_verification,
+            "outcome": "",
+            "deadline": case.deadline.isoformat(),
+            "extension_reason": "",
+            "version": VersionField.token(case),
+        },
+    )
+    case.refresh_from_db()
+    assert case.requester_name == ""
+    assert case.customer_id == customer.pk
 
 
 def test_a_case_linked_after_the_backup_is_linked_after_the_restore(customer, register_manager):

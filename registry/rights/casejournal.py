@@ -63,6 +63,12 @@ JOURNALLED = {
 DAYS = ("received_on", "deadline", "completed_on")
 
 
+def restored_requester():
+    """Who asked, on a request of someone who was no customer re-created from
+    the journal: not kept, said in the register's language."""
+    return _("(not kept: type the requester from the original request)")
+
+
 def restored_note():
     """What a case re-created from the journal says in place of the text typed
     on it, in the register's language."""
@@ -162,15 +168,22 @@ def cases_reapply(entries):
                 entry["handled_by_joined"]
             ):
                 handler = None  # made after the backup, or the id is another account's now
-            note = restored_note()
+            note, state = restored_note(), _state(entry)
             case = DataSubjectRequest.objects.create(
                 reference=reference,
                 customer_id=customer_id,
+                # A request of someone who was no customer: its requester is
+                # not kept (no names in the journal), said so in their place,
+                # so that the register manager can type them from the original
+                # request and answer or link it (its update form asks them).
+                requester_name=restored_requester() if entry.get("customer_id") is None else "",
                 identity_verification=note,
-                outcome=note,
+                # The outcome is the customer's to read (the access report):
+                # the note only where the case was closed with one.
+                outcome=note if state["status"] in DataSubjectRequest.CLOSED else "",
                 handled_by_id=handler,
                 created_at=_moment(entry["logged_at"]),
-                **_state(entry),
+                **state,
             )
             changes = {
                 field: ["", plain_value(value)] for field, value in _state(entry).items() if value

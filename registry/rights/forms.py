@@ -10,6 +10,7 @@ from registry.once import OnceFormMixin
 from registry.query_forms import ObjectIdsField, QueryForm
 
 from .models import DataSubjectRequest, add_months
+from .services import REQUESTER_FIELDS
 
 #: The notes of a request are in the customer's access report (GDPR art. 15):
 #: written for the customer to read, about nobody else (art. 15(4)).
@@ -82,7 +83,15 @@ class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
 
     class Meta:
         model = DataSubjectRequest
-        fields = ("status", "identity_verification", "outcome", "deadline", "extension_reason")
+        fields = (
+            "requester_name",
+            "requester_contact",
+            "status",
+            "identity_verification",
+            "outcome",
+            "deadline",
+            "extension_reason",
+        )
         widgets = {"deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
         help_texts = {
             "identity_verification": DataSubjectRequestForm.Meta.help_texts[
@@ -91,6 +100,17 @@ class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
             "outcome": SHOWN_TO_THE_CUSTOMER,
             "extension_reason": SHOWN_TO_THE_CUSTOMER,
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Who asked, for a request of someone who is no customer that may
+        # still be answered or linked (a typo corrected, or the requester of
+        # a request re-created from the journal, which keeps no names).
+        for name in REQUESTER_FIELDS:
+            if self.instance.linkable:
+                self.fields[name].required = True
+            else:
+                del self.fields[name]
 
     def clean(self):
         cleaned = super().clean()

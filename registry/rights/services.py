@@ -144,7 +144,10 @@ def case_update(*, case, data, by, request=None, version=None):
     since, EditConflict is raised and nothing is saved."""
     case = DataSubjectRequest.objects.select_for_update().get(pk=case.pk)
     check_version((case, version), actions=[AuditEvent.Action.CASE_UPDATED])
-    changes = changes_apply(case, data, CASE_FIELDS)
+    # Who asked only on a request of someone who is no customer that may
+    # still be linked: never names put on a customer's case or a scrubbed one.
+    fields = (*REQUESTER_FIELDS, *CASE_FIELDS) if case.linkable else CASE_FIELDS
+    changes = changes_apply(case, data, fields)
     if case.status in DataSubjectRequest.CLOSED and case.completed_on is None:
         case.completed_on = timezone.localdate()
         changes["completed_on"] = ["", case.completed_on.isoformat()]
