@@ -26,7 +26,7 @@ from registry.audit.models import AuditEvent
 from registry.imports.analysis import ImportOptions
 from registry.marketing.journal import read_marketing_journal
 from registry.marketing.models import SuppressedContact
-from registry.models import Consent, ConsentText, Customer
+from registry.models import Consent, ConsentText, Customer, MarketingChannel
 from registry.reports.health import health
 from registry.services import consent_record
 from registry.suppression import digest, normalised_email
@@ -444,21 +444,27 @@ def test_a_run_is_audited_with_its_counts_and_a_second_changes_nothing(staff_mem
     assert second.detail == {"repaired": dict.fromkeys(names, 0), "left": dict.fromkeys(names, 0)}
 
 
-def test_a_customer_added_by_nobody_known_is_left_and_still_counted(staff_member):
+def test_a_customer_added_by_nobody_known_gets_the_objection_by_nobody(staff_member, settings):
     """Factories and old scripts add customers without a *customer added*
-    event: nobody to record the objection as. The command says so, and the
-    health page keeps counting them."""
+    event: the objection is recorded by nobody, as a restore records an
+    event whose account is gone (the review of 2026-11-29: left without it,
+    the customer stayed on post and phone lists, and the health page read
+    the whole register on every view). Journalled, and re-applied by a
+    restore like any other."""
     suppress("tuntematon@example.invalid")
     customer = CustomerFactory(
         email="tuntematon@example.invalid", created_at=KEPT_AT + timedelta(days=1)
     )
-    out = repair()
-    assert dm_events(customer) == []
-    assert "Left as they were" in out
+    repair()
+    assert [e[:2] for e in dm_events(customer)] == [("objection", "suppression_list")]
+    consent = Consent.objects.get(customer=customer)
+    assert (consent.recorded_by, consent.recorded_by_role) == (None, "")
     (run,) = events(AuditEvent.Action.REGISTER_REPAIRED)
-    assert run.detail["left"]["suppression_objections"] == 1
-    (line,) = repair_lines()
-    assert ": 1" in line.evidence
+    assert run.detail["left"]["suppression_objections"] == 0
+    assert repair_lines() == []
+    (entry,) = read_marketing_journal()
+    assert (entry["customer_id"], entry["recorded_by"]) == (customer.pk, None)
+    assert not Customer.objects.contactable_by(MarketingChannel.POST).filter(pk=customer.pk)
 
 
 def test_after_a_clean_run_a_customer_added_since_is_still_checked(staff_member):

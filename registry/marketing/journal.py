@@ -124,8 +124,9 @@ def marketing_journal_append(consents):
                 "method": str(consent.method),
                 "complaint": consent.complaint,
                 # The account by its id and when it was made, as the customer.
-                "recorded_by": recorder.pk,
-                "recorded_by_joined": recorder.date_joined.isoformat(),
+                # None for an event the register recorded by nobody.
+                "recorded_by": recorder.pk if recorder else None,
+                "recorded_by_joined": recorder.date_joined.isoformat() if recorder else None,
                 "recorded_by_role": consent.recorded_by_role,
                 "recorded_at": consent.recorded_at.isoformat(),
             }
@@ -219,8 +220,10 @@ def _check_entry(entry):
         or not (entry.get("recorded_by") is None or is_journal_id(entry["recorded_by"]))
     ):
         raise ValueError("not an event of the journal")
-    for key in ("occurred_at", "recorded_at", "recorded_by_joined"):
+    for key in ("occurred_at", "recorded_at"):
         journal_moment(entry.get(key))
+    if entry.get("recorded_by") is not None:
+        journal_moment(entry.get("recorded_by_joined"))
 
 
 def _check_case_entry(entry):
@@ -309,7 +312,7 @@ def marketing_journal_reapply(entries):
             continue
         held.add(key)
         recorder = entry["recorded_by"]
-        if accounts.get(recorder) != _moment(entry["recorded_by_joined"]):
+        if recorder is not None and accounts.get(recorder) != _moment(entry["recorded_by_joined"]):
             recorder = None  # made after the backup (or another account now has its id)
         consent = Consent(
             customer_id=customer_id,
