@@ -13,10 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
+from registry.audit.retention import typed_text_pruner
 from registry.audit.services import audit_event_create
 from registry.changes import changes_apply
 from registry.concurrency import check_version
-from registry.erasure import erasure_handler
+from registry.erasure import ERASED, erasure_handler
 from registry.merge import merge_handler
 from registry.models import Customer
 from registry.rights.restriction import restricted_since_text
@@ -470,6 +471,23 @@ def _own_courses(erasure):
     )
     shared = Enrollment.objects.filter(course__in=theirs).exclude(customer__in=erasure.customers)
     return theirs - set(shared.values_list("course", flat=True))
+
+
+@typed_text_pruner(
+    "session_reasons", label="Cancelled sessions' reasons, of courses over before the limit"
+)
+def _prune_session_reasons(*, before, dry_run=False):
+    """The reason typed when a session was cancelled may name someone whom
+    no erasure reaches (an instructor, a relative, a hall's booker): kept as
+    long as the trail keeps what users typed (AUDIT_KEEP_MONTHS; manage.py
+    prune_logs), counted from the end of the course, so that it stays while
+    the course runs and is shown on its page. Then ERASED takes its place;
+    that the session was cancelled, and when, stays. The version is not
+    raised: no form edits the reason, and a course over is not edited."""
+    due = Session.objects.filter(course__ends_at__lt=before, is_cancelled=True).exclude(
+        cancelled_reason__in=["", ERASED]
+    )
+    return due.count() if dry_run else due.update(cancelled_reason=ERASED)
 
 
 @merge_handler("courses.enrollment")

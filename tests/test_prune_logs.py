@@ -450,7 +450,7 @@ def test_a_dry_run_counts_the_cancelled_sessions_reasons(staff_member, capsys):
 
     out = capsys.readouterr().out
     assert "reasons for cancelling a session 1," in out
-    assert "Cancelled sessions: the reasons of 1 of courses over before" in out
+    assert "Cancelled sessions' reasons, of courses over before the limit: 1 would be" in out
     assert "would be blanked" in out
     session.refresh_from_db()
     assert session.cancelled_reason == "Ohjaaja Maija Mallikas sairastui"

@@ -54,12 +54,15 @@ COUNT_NAMES = {
 _typed_texts = {}
 
 
-def typed_text_pruner(name):
+def typed_text_pruner(name, *, label):
     """Register `prune(*, before, dry_run)` for manage.py prune_logs: it
     blanks (or, on a dry run, counts) the typed texts of its owner that are
-    due at `before` (the AUDIT_KEEP_MONTHS limit), and returns how many."""
+    due at `before` (the AUDIT_KEEP_MONTHS limit), and returns how many.
+    `name` is its count's key in the run's event, `label` what the command
+    prints before the count."""
 
     def register(prune):
+        prune.label = label
         _typed_texts[name] = prune
         return prune
 
@@ -71,6 +74,11 @@ def typed_texts_prune(*, before, dry_run=False):
     return {
         name: prune(before=before, dry_run=dry_run) for name, prune in sorted(_typed_texts.items())
     }
+
+
+def typed_text_labels():
+    """{name: label} of every registered typed_text_pruner."""
+    return {name: prune.label for name, prune in _typed_texts.items()}
 
 
 def _holding(path):

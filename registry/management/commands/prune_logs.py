@@ -5,7 +5,12 @@ from django.utils import timezone
 
 from registry.accounts.services import expired_sessions_clear, login_records_prune
 from registry.audit.models import AuditEvent
-from registry.audit.retention import audit_values_count, audit_values_prune, typed_texts_prune
+from registry.audit.retention import (
+    audit_values_count,
+    audit_values_prune,
+    typed_text_labels,
+    typed_texts_prune,
+)
 from registry.audit.services import audit_event_create
 from registry.rights.selectors import logs_cutoff
 
@@ -60,9 +65,7 @@ class Command(BaseCommand):
             f"{counts['login_attempts']} attempts past their lockout {verb} deleted."
         )
         self.stdout.write(f"Sessions: {counts['sessions']} that ended {verb} cleared.")
-        self.stdout.write(
-            f"Cancelled sessions: the reasons of {counts['session_reasons']} of courses over "
-            f"before {cutoff:%Y-%m-%d} {verb} blanked."
-        )
+        for name, label in sorted(typed_text_labels().items()):
+            self.stdout.write(f"{label}: {counts[name]} {verb} blanked.")
         if dry_run:
             self.stdout.write("Dry run: nothing was changed.")
