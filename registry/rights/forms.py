@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -95,7 +96,7 @@ class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
                         "A deadline can be extended to three months from receipt "
                         "at most (%(date)s)."
                     )
-                    % {"date": latest.strftime("%d.%m.%Y")},
+                    % {"date": date_format(latest, "SHORT_DATE_FORMAT")},
                 )
             if not cleaned.get("extension_reason"):
                 self.add_error(

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -106,7 +107,7 @@ def _case_logged(request, form, *, customer=None):
     messages.success(
         request,
         _("Request %(reference)s logged; deadline %(date)s.")
-        % {"reference": case.reference, "date": case.deadline.strftime("%d.%m.%Y")},
+        % {"reference": case.reference, "date": date_format(case.deadline, "SHORT_DATE_FORMAT")},
     )
     return redirect(case)
 

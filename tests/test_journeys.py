@@ -1,0 +1,110 @@
+"""What the walk through the user journeys (JOURNEYS.md) found in the way of
+their users, each pinned: dates and times in the interface's format, no
+English on a Finnish page, a form without a meaningless choice, a way back."""
+
+import datetime
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from registry.audit.services import audit_event_create
+from registry.forms import VersionField
+
+from .factories import CustomerFactory, CustomerImportFactory, DataSubjectRequestFactory
+
+pytestmark = pytest.mark.django_db
+
+#: A time as English writes it (18:05), never on a Finnish page (18.05).
+COLON_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
+LOGIN = reverse("login")
+
+
+def moment(hour, minute):
+    """A moment of 28 November 2026 in Helsinki."""
+    zone = timezone.get_current_timezone()
+    return datetime.datetime(2026, 11, 28, hour, minute, tzinfo=zone)
+
+
+def test_the_dashboard_alert_says_its_hour_in_finnish(
+    client, register_manager, staff_member, settings
+):
+    """Was "263 asiakastietoa tunnissa alkaen 29.11. 23:56"."""
+    settings.UNUSUAL_ACTIVITY_PER_HOUR = 5
+    audit_event_create(
+        action="marketing_list_exported", by=staff_member, detail={"rows": 900, "purpose": "kevät"}
+    )
+    client.force_login(register_manager)
+    body = client.get("/").content.decode()
+    alert = re.search(r"900 asiakastietoa tunnissa alkaen ([^<]*)<", body)
+    assert alert, body
+    assert re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4} klo \d{1,2}\.\d{2}", alert[1].strip())
+
+
+def test_the_imports_say_when_in_the_interfaces_format(client, staff_member):
+    """The import list and page wrote "28.11.2026 12:05" on the Finnish page
+    and the same (not "28 Nov 2026, 12:05") on the English one."""
+    customer_import = CustomerImportFactory(created_by=staff_member, applied_at=moment(12, 5))
+    type(customer_import).objects.filter(pk=customer_import.pk).update(created_at=moment(12, 5))
+    client.force_login(staff_member)
+    for url in (
+        reverse("registry:import-list"),
+        reverse("registry:import-detail", args=[customer_import.pk]),
+    ):
+        finnish = client.get(url).content.decode()
+        assert "28.11.2026 klo 12.05" in finnish
+        assert not COLON_TIME.search(finnish)
+        english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "28 Nov 2026, 12:05" in english
+
+
+def test_the_lockout_page_says_the_time_in_finnish(client, staff_member, settings):
+    """Was "Voit yrittää uudelleen kello 12:20 jälkeen"."""
+    for _attempt in range(settings.AXES_FAILURE_LIMIT + 1):
+        response = client.post(
+            LOGIN, {"username": staff_member.username, "password": "not-the-password-1"}
+        )
+    body = response.content.decode()
+    assert "Kirjautuminen on tilapäisesti lukittu" in body
+    assert re.search(r"kello \d{1,2}\.\d{2} jälkeen", body)
+    assert not COLON_TIME.search(body)
+
+
+def test_a_request_logged_says_its_deadline_as_the_pages_do(client, register_manager):
+    """The message wrote the deadline 05.11.2026 in both languages."""
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    url = reverse("registry:request-create", args=[customer.pk])
+    for language, written in (("fi", "määräaika 5.11.2026."), ("en", "deadline 5 Nov 2026.")):
+        form = client.get(url, HTTP_ACCEPT_LANGUAGE=language).context["form"]
+        response = client.post(
+            url,
+            {
+                "kind": "access",
+                "received_on": "2026-10-05",
+                "identity_verification": "Henkilökortti nähty",
+                "submission": form["submission"].value(),
+            },
+            HTTP_ACCEPT_LANGUAGE=language,
+            follow=True,
+        )
+        assert written in response.content.decode()
+
+
+def test_a_deadline_too_far_names_the_last_day_as_the_pages_do(client, register_manager):
+    case = DataSubjectRequestFactory(
+        received_on=datetime.date(2026, 10, 5), deadline=datetime.date(2026, 11, 5)
+    )
+    client.force_login(register_manager)
+    response = client.post(
+        reverse("registry:request-detail", args=[case.pk]),
+        {
+            "status": "open",
+            "outcome": "",
+            "version": VersionField.token(case),
+            "deadline": "2027-03-01",
+            "extension_reason": "laaja",
+        },
+    )
+    assert "(5.1.2027)" in str(response.context["form"].errors["deadline"])
