@@ -108,3 +108,22 @@ def test_a_deadline_too_far_names_the_last_day_as_the_pages_do(client, register_
         },
     )
     assert "(5.1.2027)" in str(response.context["form"].errors["deadline"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        lambda: reverse("registry:request-create", args=[CustomerFactory().pk]),
+        lambda: reverse("registry:request-create-without-customer"),
+    ],
+)
+def test_logging_a_request_offers_the_kinds_and_no_empty_choice(client, register_manager, url):
+    """The form's first radio button was "---------", and it was chosen."""
+    client.force_login(register_manager)
+    response = client.get(url())
+    body = response.content.decode()
+    assert "---------" not in body
+    kinds = [value for value, _label in response.context["form"].fields["kind"].choices]
+    assert kinds == ["access", "rectification", "erasure", "objection", "restriction"]
+    assert 'name="kind" value="access"' in body.replace(" checked", "")
+    assert not re.search(r'name="kind"[^>]*checked', body)

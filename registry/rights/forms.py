@@ -52,6 +52,12 @@ class DataSubjectRequestForm(OnceFormMixin, forms.ModelForm):
             )
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A field without a default gets Django's empty choice: as a radio
+        # button it read "---------" and came chosen.
+        self.fields["kind"].choices = DataSubjectRequest.Kind.choices
+
     def clean_received_on(self):
         received = self.cleaned_data["received_on"]
         if received > timezone.localdate():
