@@ -127,3 +127,16 @@ def test_logging_a_request_offers_the_kinds_and_no_empty_choice(client, register
     assert kinds == ["access", "rectification", "erasure", "objection", "restriction"]
     assert 'name="kind" value="access"' in body.replace(" checked", "")
     assert not re.search(r'name="kind"[^>]*checked', body)
+
+
+def test_the_access_report_leads_back_to_the_open_request(client, register_manager):
+    """Journey 7: from the request to the report, then back to mark the
+    request done. The report linked only to the customer, whose page does not
+    list requests: the way back was the menu and the list of requests."""
+    customer = CustomerFactory()
+    case = DataSubjectRequestFactory(customer=customer)
+    closed = DataSubjectRequestFactory(customer=customer, status="done")
+    client.force_login(register_manager)
+    body = client.get(reverse("registry:access-report", args=[customer.pk])).content.decode()
+    assert f'href="{case.get_absolute_url()}"' in body
+    assert f'href="{closed.get_absolute_url()}"' not in body

@@ -323,6 +323,10 @@ def customer_access_report(request, pk):
     else:
         context = {
             "customer": customer,
+            # The way back to the request the report answers, to close it.
+            "open_cases": DataSubjectRequest.objects.open()
+            .filter(customer=customer)
+            .order_by("deadline", "id"),
             "document": access_document(report, language),
             "form": form,
             "language": language,
