@@ -9,10 +9,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from courses.models import Attendance
 from registry.audit.services import audit_event_create
 from registry.forms import VersionField
 
-from .factories import CustomerFactory, CustomerImportFactory, DataSubjectRequestFactory
+from .factories import (
+    CourseFactory,
+    CustomerFactory,
+    CustomerImportFactory,
+    DataSubjectRequestFactory,
+    EnrollmentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +147,18 @@ def test_the_access_report_leads_back_to_the_open_request(client, register_manag
     body = client.get(reverse("registry:access-report", args=[customer.pk])).content.decode()
     assert f'href="{case.get_absolute_url()}"' in body
     assert f'href="{closed.get_absolute_url()}"' not in body
+
+
+def test_the_attendance_grid_marks_a_reported_absence_in_the_pages_language(client, staff_member):
+    """The grid marked a reported absence "E" (English "excused") on the
+    Finnish page too, where "E" reads as "ei", didn't come."""
+    course = CourseFactory(starts_at=timezone.now() - datetime.timedelta(hours=1))
+    enrollment = EnrollmentFactory(course=course)
+    Attendance.objects.create(
+        session=course.sessions.get(), enrollment=enrollment, status="excused"
+    )
+    client.force_login(staff_member)
+    url = reverse("courses:attendance-grid", args=[course.pk])
+    cell = re.compile(r'<span aria-hidden="true">(\w)</span>')
+    assert cell.findall(client.get(url).content.decode()) == ["I"]
+    assert cell.findall(client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()) == ["E"]
