@@ -7,9 +7,11 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from courses.models import Attendance
+from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.forms import VersionField
 
@@ -162,3 +164,22 @@ def test_the_attendance_grid_marks_a_reported_absence_in_the_pages_language(clie
     cell = re.compile(r'<span aria-hidden="true">(\w)</span>')
     assert cell.findall(client.get(url).content.decode()) == ["I"]
     assert cell.findall(client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()) == ["E"]
+
+
+def test_the_access_review_is_in_finnish(client, register_manager):
+    """Its introduction was in English on the Finnish page (its text changed
+    and the catalogue was not updated)."""
+    client.force_login(register_manager)
+    body = client.get(reverse("registry:access-review")).content.decode()
+    assert "Every account of the register" not in body
+    assert "Rekisterin kaikki tunnukset." in body
+
+
+def test_the_trail_says_two_factor_was_set_up_in_the_past_tense():
+    """The trail's event read "Ota käyttöön kaksivaiheinen tunnistautuminen",
+    an imperative (the set-up page's title), among events that say what was done."""
+    with translation.override("fi"):
+        label = str(AuditEvent.Action.TWO_FACTOR_ENABLED.label)
+        title = gettext("Set up two-factor authentication")
+    assert label == "Otti käyttöön kaksivaiheisen tunnistautumisen"
+    assert title == "Ota käyttöön kaksivaiheinen tunnistautuminen"
