@@ -183,3 +183,19 @@ def test_the_trail_says_two_factor_was_set_up_in_the_past_tense():
         title = gettext("Set up two-factor authentication")
     assert label == "Otti käyttöön kaksivaiheisen tunnistautumisen"
     assert title == "Ota käyttöön kaksivaiheinen tunnistautuminen"
+
+
+def test_the_report_pages_write_decimals_as_the_language_does(client, register_manager):
+    """Journey 11: the fill rates read 75.0 on the Finnish page (75,0); the
+    CSV keeps its point."""
+    course = CourseFactory(
+        title="Jooga", capacity=4, starts_at=timezone.now() - datetime.timedelta(days=10)
+    )
+    EnrollmentFactory.create_batch(3, course=course)
+    client.force_login(register_manager)
+    url = reverse("courses:report-courses")
+    assert '<td class="text-end">75,0</td>' in client.get(url).content.decode()
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<td class="text-end">75.0</td>' in english
+    response = client.get(url, {"csv": "courses"})
+    assert ";75.0" in b"".join(response.streaming_content).decode("utf-8-sig")
