@@ -199,3 +199,38 @@ def test_the_report_pages_write_decimals_as_the_language_does(client, register_m
     assert '<td class="text-end">75.0</td>' in english
     response = client.get(url, {"csv": "courses"})
     assert ";75.0" in b"".join(response.streaming_content).decode("utf-8-sig")
+
+
+@pytest.mark.usefixtures("immediate_tasks")
+def test_moving_or_cancelling_a_session_says_who_gets_an_email(client, staff_member):
+    """Journey 6: the page said only "Session moved." and listed whom to call;
+    that the others were told by email it did not say."""
+    course = CourseFactory()
+    session = course.sessions.get()
+    EnrollmentFactory.create_batch(2, course=course)
+    EnrollmentFactory(course=course, customer=CustomerFactory(email=""))
+    client.force_login(staff_member)
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    response = client.post(
+        reverse("courses:session-update", args=[course.pk, session.pk]),
+        {
+            "starts_at": timezone.localtime(session.starts_at).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": timezone.localtime(session.ends_at).strftime("%Y-%m-%dT%H:%M"),
+            "location": "Sali 2",
+            "version": VersionField.token(session),
+        },
+        follow=True,
+        **english,
+    )
+    said = [str(m) for m in response.context["messages"]]
+    assert "An email about it goes to 2 participants." in said
+    assert any(m.startswith("No email address: call this customer") for m in said)
+    response = client.post(
+        reverse("courses:session-cancel", args=[course.pk, session.pk]),
+        {"reason": "Ohjaaja sairastui"},
+        follow=True,
+        **english,
+    )
+    assert "An email about it goes to 2 participants." in [
+        str(m) for m in response.context["messages"]
+    ]
