@@ -234,3 +234,13 @@ def test_moving_or_cancelling_a_session_says_who_gets_an_email(client, staff_mem
     assert "An email about it goes to 2 participants." in [
         str(m) for m in response.context["messages"]
     ]
+
+
+def test_the_enrol_box_asks_how_the_customer_enrolled(client, staff_member):
+    """Journey 1: beside the course, the channel's label read "Ilmoittautunut",
+    the word of the status badges just above it ("Ilmoittautunut: Toimistolla")."""
+    customer = CustomerFactory()
+    CourseFactory()
+    client.force_login(staff_member)
+    body = client.get(customer.get_absolute_url()).content.decode()
+    assert '<label class="form-label" for="enrol-source">Ilmoittautumistapa</label>' in body
