@@ -10,6 +10,26 @@ from registry.phones import format_phone
 from .models import Message
 
 
+def tell_emailed(request, since):
+    """After a session is moved or cancelled: how many participants its
+    messages reach by email (the others are listed to call)."""
+    emailed = (
+        Message.objects.filter(caused_by=request.user, created_at__gte=since)
+        .exclude(state=Message.State.NO_ADDRESS)
+        .count()
+    )
+    if emailed:
+        messages.info(
+            request,
+            ngettext(
+                "An email about it goes to %(count)s participant.",
+                "An email about it goes to %(count)s participants.",
+                emailed,
+            )
+            % {"count": emailed},
+        )
+
+
 def warn_to_call(request, since):
     """After an event: the customers its messages could not reach by email,
     with their phone numbers ("call these 3")."""

@@ -3,6 +3,7 @@ import datetime
 from django import forms
 from django.utils import dates, formats, timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.forms import ExportForm, VersionedFormMixin
 from registry.once import OnceFormMixin
@@ -262,10 +263,15 @@ class RollCallForm(forms.Form):
         }
 
 
+#: The channel's label: "Ilmoittautunut" in Finnish is also the status of the
+#: badges beside it, so the label has a word of its own.
+HOW_ENROLLED = pgettext_lazy("how the customer enrolled", "Enrolled")
+
+
 class EnrollForm(forms.Form):
     customer = ObjectIdField(widget=forms.HiddenInput)
     source = forms.ChoiceField(
-        label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
+        label=HOW_ENROLLED, choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
     )
 
 
@@ -274,7 +280,7 @@ class CustomerEnrollForm(forms.Form):
 
     course = ObjectIdField(label=_("Course"))
     source = forms.ChoiceField(
-        label=_("Enrolled"), choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
+        label=HOW_ENROLLED, choices=Enrollment.Source.choices, initial=Enrollment.Source.OFFICE
     )
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 from registry.concurrency import EditConflict
 
 from .attendance import attendance_grid_page, attendance_save, roll_call
-from .call_list import warn_to_call
+from .call_list import tell_emailed, warn_to_call
 from .forms import (
     RollCallForm,
     SessionCancelForm,
@@ -220,6 +220,7 @@ def session_update_view(request, pk, session_pk):
             messages.success(
                 request, _("Session moved.") if changes else _("Nothing was changed.")
             )
+            tell_emailed(request, since)
             warn_to_call(request, since)
             return redirect(course)
     return render(
@@ -247,6 +248,7 @@ def session_cancel_view(request, pk, session_pk):
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, _("Session cancelled."))
+            tell_emailed(request, since)
             warn_to_call(request, since)
         return redirect(course)
     return render(

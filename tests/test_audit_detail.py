@@ -148,3 +148,51 @@ def test_every_page_that_records_a_read_has_words():
             used |= set(re.findall(r'via(?:=|": )"([a-z_]+)"', path.read_text()))
     assert len(used) >= 15
     assert used - set(VIA_WORDS) == set()
+
+
+@pytest.mark.parametrize(
+    ("language", "changes", "shown"),
+    [
+        # Journeys: a request closed showed "Valmistunut: - → 2026-11-30", a
+        # session moved its times in UTC ("Alkaa: 2026-12-13 22:01:00+00:00"),
+        # on a Finnish page. Dates and moments as the rest of the page shows
+        # them, in the interface's time zone.
+        ("fi", {"completed_on": ["", "2026-11-30"]}, "Valmistunut: \u2013 → 30.11.2026"),
+        ("en", {"completed_on": ["", "2026-11-30"]}, "Completed: \u2013 → 30 Nov 2026"),
+        (
+            "fi",
+            {"starts_at": ["2026-12-13 22:01:00+00:00", "2026-12-14 16:00:00+00:00"]},
+            "Alkaa: 14.12.2026 klo 0.01 → 14.12.2026 klo 18.00",
+        ),
+        (
+            "en",
+            {"starts_at": ["2026-12-13 22:01:00+00:00", "2026-12-14 16:00:00+00:00"]},
+            "Starts: 14 Dec 2026, 00:01 → 14 Dec 2026, 18:00",
+        ),
+        # A value that is no date is shown as it was stored.
+        ("fi", {"completed_on": ["", HOSTILE]}, "Valmistunut: \u2013 → &lt;script&gt;"),
+    ],
+)
+def test_dates_and_moments_are_shown_as_the_interface_writes_them(language, changes, shown):
+    with translation.override(language):
+        assert shown in str(audit_detail({"changes": changes}))
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [
+        ("fi", "ilmoittautuminen 1004: \u2013 → Poissa"),
+        ("en", "enrolment 1004: \u2013 → Didn&#x27;t come"),
+    ],
+)
+def test_a_roll_call_is_said_in_words(language, shown):
+    """Journeys: a roll call showed "1004: - → absent" on a Finnish page."""
+    detail = {
+        "session_id": 150,
+        "session_starts_at": "2026-11-29T22:01:00+00:00",
+        "changes": {"1004": ["", "absent"], "1005": ["came", "excused"]},
+    }
+    with translation.override(language):
+        html = str(audit_detail(detail))
+    assert shown in html
+    assert "absent" not in html.replace("Didn&#x27;t come", "")

@@ -7,6 +7,7 @@ from django.db import connection, models
 from django.db.models import F, Func, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.roles import RoleCode
 
@@ -278,7 +279,12 @@ class AuditEvent(AppendOnlyModel):
         ACCOUNT_DEACTIVATED = "account_deactivated", _("Deactivated an account")
         AUDIT_TRAIL_EXPORTED = "audit_trail_exported", _("Exported the audit trail")
         REGISTER_EXPORTED = "register_exported", _("Exported the whole customer register")
-        TWO_FACTOR_ENABLED = "two_factor_enabled", _("Set up two-factor authentication")
+        # The set-up page's title is the same English words, an imperative
+        # in Finnish; the trail says what was done.
+        TWO_FACTOR_ENABLED = (
+            "two_factor_enabled",
+            pgettext_lazy("audit event", "Set up two-factor authentication"),
+        )
         TWO_FACTOR_FAILED = "two_factor_failed", _("Gave a wrong second-factor code")
         IMPORT_UPLOADED = "import_uploaded", _("Uploaded a file to import")
         CUSTOMERS_IMPORTED = "customers_imported", _("Imported customers from a file")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.utils import timezone
+from django.utils.formats import number_format
 
 from registry.rights.models import add_months
 
@@ -62,6 +63,13 @@ def plain(value):
     return str(value)
 
 
+def shown(value):
+    """A cell as the page shows it: as `plain`, a decimal localised."""
+    if isinstance(value, float):
+        return number_format(value, 1)
+    return plain(value)
+
+
 class LazyRows(Sequence):
     """Rows made from `items` by `row` only when read: a table of thousands
     of rows of which the page shows the last few builds only those (the CSV
@@ -107,8 +115,10 @@ class Table:
 
     @property
     def page_rows(self):
+        """The rows as the page shows them: a decimal as the interface's
+        language writes it (75,0 in Finnish); the CSV keeps the point."""
         rows = self.rows[-self.page_limit :] if self.is_cut else self.rows
-        return [(label, [plain(value) for value in values]) for label, values in rows]
+        return [(label, [shown(value) for value in values]) for label, values in rows]
 
     @property
     def is_cut(self):

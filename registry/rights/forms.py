@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +52,12 @@ class DataSubjectRequestForm(OnceFormMixin, forms.ModelForm):
                 SHOWN_TO_THE_CUSTOMER,
             )
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A field without a default gets Django's empty choice: as a radio
+        # button it read "---------" and came chosen.
+        self.fields["kind"].choices = DataSubjectRequest.Kind.choices
 
     def clean_received_on(self):
         received = self.cleaned_data["received_on"]
@@ -124,7 +131,7 @@ class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
                         "A deadline can be extended to three months from receipt "
                         "at most (%(date)s)."
                     )
-                    % {"date": latest.strftime("%d.%m.%Y")},
+                    % {"date": date_format(latest, "SHORT_DATE_FORMAT")},
                 )
             if not cleaned.get("extension_reason"):
                 self.add_error(

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -109,7 +110,7 @@ def _case_logged(request, form, *, customer=None):
     messages.success(
         request,
         _("Request %(reference)s logged; deadline %(date)s.")
-        % {"reference": case.reference, "date": case.deadline.strftime("%d.%m.%Y")},
+        % {"reference": case.reference, "date": date_format(case.deadline, "SHORT_DATE_FORMAT")},
     )
     return redirect(case)
 
@@ -325,6 +326,10 @@ def customer_access_report(request, pk):
     else:
         context = {
             "customer": customer,
+            # The way back to the request the report answers, to close it.
+            "open_cases": DataSubjectRequest.objects.open()
+            .filter(customer=customer)
+            .order_by("deadline", "id"),
             "document": access_document(report, language),
             "form": form,
             "language": language,

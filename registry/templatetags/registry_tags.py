@@ -4,8 +4,9 @@ from django import template
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import BooleanField, ForeignObjectRel
+from django.db.models import BooleanField, DateField, DateTimeField, ForeignObjectRel
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
@@ -140,8 +141,9 @@ def field_label(name):
 
 def _readable(name, value):
     """A changed value as the forms show it: a choice (a country too) by its
-    label in the interface's language, a flag as yes or no; any other value
-    as it was stored."""
+    label in the interface's language, a flag as yes or no, a date or a
+    moment as the pages write them (a moment is stored in UTC, shown in the
+    interface's time zone); any other value as it was stored."""
     field = _changed_field(name)
     if field is None or value == DASH:
         return value
@@ -149,7 +151,37 @@ def _readable(name, value):
         return {str(key): label for key, label in field.flatchoices}.get(str(value), value)
     if isinstance(field, BooleanField):
         return {"True": _("yes"), "False": _("no")}.get(str(value), value)
+    if isinstance(field, DateTimeField):
+        moment = _parsed(parse_datetime, value)
+        if moment is not None:
+            if timezone.is_aware(moment):
+                moment = timezone.localtime(moment)
+            return date_format(moment, "SHORT_DATETIME_FORMAT")
+    elif isinstance(field, DateField):
+        day = _parsed(parse_date, value)
+        if day is not None:
+            return date_format(day, "SHORT_DATE_FORMAT")
     return value
+
+
+def _parsed(parse, value):
+    """A stored date or moment, or None for a text that is none."""
+    try:
+        return parse(str(value))
+    except ValueError:
+        return None
+
+
+def _roll_call_change(enrollment_id, values):
+    """One participant's mark in a roll call's event (its changes are keyed
+    by the enrolment's id): the enrolment by its number (the event names
+    nobody) and the marks in words."""
+    status = apps.get_model("courses.attendance")._meta.get_field("status")
+    words = {str(key): label for key, label in status.flatchoices}
+    return (
+        _("enrolment %(id)s") % {"id": enrollment_id},
+        *(words.get(str(value), value) for value in values),
+    )
 
 
 @register.filter
@@ -178,7 +210,9 @@ def audit_detail(detail):
                     "",
                     "<li>{}: {} → {}</li>",
                     (
-                        (
+                        _roll_call_change(field, [_value_or_dash(values, i) for i in (0, 1)])
+                        if field.isdigit()
+                        else (
                             field_label(field),
                             *(_readable(field, _value_or_dash(values, i)) for i in (0, 1)),
                         )
