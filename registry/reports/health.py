@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.accounts.lock import locked_accounts
@@ -295,7 +295,13 @@ def _unusual():
     alerts = unusual_activity(hours=24 * 7)
     return Line(
         _("The register is handled as strictly confidential."),
-        _("%(count)s hours in the last 7 days with unusually many customer records read.")
+        ngettext(
+            "%(count)s time in the last 7 days someone read unusually many customer records "
+            "within an hour.",
+            "%(count)s times in the last 7 days someone read unusually many customer records "
+            "within an hour.",
+            len(alerts),
+        )
         % {"count": len(alerts)},
         RED if alerts else GREEN,
         reverse("registry:audit-trail"),

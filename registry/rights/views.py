@@ -441,7 +441,14 @@ def retention(request):
         _erased, references, _skipped, requesters = retention_apply(
             customers=list(chosen), cutoff=retention_cutoff(), by=request.user, request=request
         )
-        messages.success(request, _("%(count)s customers erased.") % {"count": len(references)})
+        if references:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)s customer erased.", "%(count)s customers erased.", len(references)
+                )
+                % {"count": len(references)},
+            )
         if requesters:
             messages.success(
                 request,
