@@ -19,10 +19,12 @@ from registry import backups
 from registry.accounts.selectors import unusual_activity
 from registry.audit.models import AuditEvent
 from registry.audit.services import customers_listed
+from registry.erasure import ERASED
 from registry.marketing import repairs as marketing_repairs
 from registry.marketing.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Consent, ConsentText, Customer
 from registry.rights.erasure import ErasureJournalError, customer_erase, read_journal
+from registry.rights.models import DataSubjectRequest
 from registry.rights.restriction import customer_restrict
 from registry.rights.services import case_log
 from registry.services import consent_record
@@ -241,3 +243,40 @@ def test_a_consent_recorded_while_the_repair_runs_is_not_taken_back(
     assert [event[:2] for event in dm_events(customer)] == []
     assert Customer.objects.contactable_by("email").filter(pk=customer.pk).exists()
     assert Consent.objects.get(customer=customer, channel="email").occurred_at > KEPT_AT
+
+
+# --- A requester forgotten by the retention rule came back with a restore ---------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_requester_forgotten_since_the_backup_is_forgotten_again_by_the_restore(
+    backup_key, settings, register_manager, capsys
+):
+    """The retention review page (and manage.py retention) forgets the
+    requesters of requests without a customer closed RETENTION_MONTHS ago;
+    nothing journals that, as the erasure journal does an erased customer:
+    a restore of a backup made before brought their names and contacts back
+    until the next run (monthly, README). The restore applies the rule
+    again after the journals: those requesters are still due."""
+    case = case_log(
+        customer=None,
+        kind="erasure",
+        received_on=timezone.localdate() - timedelta(days=4 * 365),
+        identity_verification="Ajokortti, Unohdettava Pyytäjä",
+        requester_name="Unohdettava Pyytäjä",
+        requester_contact="unohdettava@example.invalid",
+        by=register_manager,
+    )
+    DataSubjectRequest.objects.filter(pk=case.pk).update(
+        status="done", completed_on=timezone.localdate() - timedelta(days=4 * 365 - 20)
+    )
+    # Its journal entries, of four years ago, were pruned long since.
+    settings.MARKETING_JOURNAL_PATH.write_text("")
+    path, _ = backups.create_backup()
+    call_command("retention", stdout=StringIO())
+    assert DataSubjectRequest.objects.get(pk=case.pk).requester_name == ERASED
+    call_command("restore", str(path), "--force")
+    restored = DataSubjectRequest.objects.get(pk=case.pk)
+    assert (restored.requester_name, restored.requester_contact) == (ERASED, ERASED)
+    assert "Unohdettava" not in restored.identity_verification
+    assert "1 request without a customer" in capsys.readouterr().out
