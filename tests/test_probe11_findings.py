@@ -13,7 +13,10 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from registry import backups
 from registry.accounts.selectors import unusual_activity
@@ -29,7 +32,7 @@ from registry.rights.restriction import customer_restrict
 from registry.rights.services import case_log
 from registry.services import consent_record
 
-from .factories import CustomerFactory, UserFactory
+from .factories import PASSWORD, CustomerFactory, UserFactory
 from .test_repair_register import KEPT_AT, added_by_hand, dm_events, suppress
 
 
@@ -280,3 +283,83 @@ def test_a_requester_forgotten_since_the_backup_is_forgotten_again_by_the_restor
     assert (restored.requester_name, restored.requester_contact) == (ERASED, ERASED)
     assert "Unohdettava" not in restored.identity_verification
     assert "1 request without a customer" in capsys.readouterr().out
+
+
+# --- What held: the changed forms by POST, for each persona -------------------------
+
+
+def _client_as(request, persona, **kwargs):
+    client = Client(**kwargs)
+    if persona == "password_only":
+        client.force_login(request.getfixturevalue("register_manager"))
+        session = client.session
+        del session[DEVICE_ID_SESSION_KEY]
+        session.save()
+    elif persona != "anonymous":
+        client.force_login(request.getfixturevalue(persona))
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "persona, expected",
+    [
+        ("anonymous", "login"),
+        ("password_only", "two-factor-verify"),
+        ("staff_member", 403),
+        ("instructor", 403),
+    ],
+)
+def test_the_request_update_and_the_retention_confirmation_refuse_all_but_the_manager(
+    request, register_manager, persona, expected
+):
+    """Today's request update form (how the identity was verified) and the
+    retention page's confirmation (which now forgets requesters) by POST:
+    nobody but the register manager with both factors changes anything."""
+    case = case_log(
+        customer=None,
+        kind="access",
+        received_on=timezone.localdate(),
+        identity_verification="Ajokortti",
+        requester_name="Pyytäjä Piilossa",
+        by=register_manager,
+    )
+    client = _client_as(request, persona)
+    posts = [
+        (reverse("registry:request-detail", args=[case.pk]), {"identity_verification": "x"}),
+        (reverse("registry:retention"), {"password": PASSWORD, "confirmation": "POISTA"}),
+    ]
+    for url, data in posts:
+        response = client.post(url, {"status": "done", **data})
+        if expected == 403:
+            assert response.status_code == 403
+        else:
+            assert response.status_code == 302 and reverse(expected) in response.url
+    case.refresh_from_db()
+    assert (case.identity_verification, case.status) == ("Ajokortti", "open")
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.RETENTION_RUN).exists()
+
+
+@pytest.mark.django_db
+def test_the_request_update_needs_the_csrf_token_and_an_unknown_case_is_404(
+    client, register_manager
+):
+    case = case_log(
+        customer=CustomerFactory(),
+        kind="access",
+        received_on=timezone.localdate(),
+        identity_verification="Ajokortti",
+        by=register_manager,
+    )
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(register_manager)
+    url = reverse("registry:request-detail", args=[case.pk])
+    assert strict.post(url, {"identity_verification": "x"}).status_code == 403
+    client.force_login(register_manager)
+    page = client.get(url)
+    assert "no-store" in page["Cache-Control"]
+    assert "no-store" in client.get(reverse("registry:retention"))["Cache-Control"]
+    missing = reverse("registry:request-detail", args=[case.pk + 1000])
+    assert client.post(missing, {"identity_verification": "x"}).status_code == 404
+    case.refresh_from_db()
+    assert case.identity_verification == "Ajokortti"
