@@ -46,6 +46,7 @@ from .marketing.journal import (
 from .reach import new_generation
 from .rights.casejournal import cases_reapply
 from .rights.erasure import ErasureJournalError, customers_erase, read_journal
+from .rights.requesters import requesters_forget
 from .suppression import restore_from_journal
 
 SUFFIX = ".balansia-backup"
@@ -241,10 +242,16 @@ def restore_backup(path, *, force=False):
     """Restore a backup into this database, then re-apply the erasure journal
     and after it the marketing journal (registry.marketing.journal): its
     objections and withdrawals, its restrictions of processing, and its
-    data subject requests (registry.rights.casejournal).
+    data subject requests (registry.rights.casejournal); then forget again
+    the requesters the retention rule forgets (registry.rights.requesters):
+    no journal keeps that a requester was forgotten, and a backup made
+    before brought them back until the next retention run (the eleventh
+    probe). They are still due: the backup holds when their requests were
+    closed.
 
     Returns (manifest, re-erased customer ids, re-applied Consent rows,
-    customers restricted again, (cases re-created, cases brought up to date)).
+    customers restricted again, (cases re-created, cases brought up to date),
+    how many requests had their requester forgotten again).
     """
     try:
         # Both read before anything is restored: a damaged line stops the
@@ -265,7 +272,8 @@ def restore_backup(path, *, force=False):
     erased_again = reapply_erasures(erasures)
     reapplied = marketing_journal_reapply(marketing)
     restricted = restrictions_reapply(marketing)
-    return manifest, erased_again, reapplied, restricted, cases_reapply(marketing)
+    cases = cases_reapply(marketing)
+    return manifest, erased_again, reapplied, restricted, cases, requesters_forget()
 
 
 def reapply_erasures(journal=None):

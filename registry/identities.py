@@ -25,7 +25,7 @@ erasure must never reach someone else. Such a merged-away record can come
 back with a restore of a backup older than the merge, as before.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from registry.audit.models import CUSTOMER_TARGET, AuditEvent
 
@@ -107,15 +107,44 @@ def identities_from_entry(entry):
     return pairs
 
 
+#: The farthest a clock is from UTC (UTC-12:00 to UTC+14:00). PostgreSQL
+#: refuses some offsets beyond, after a restore has loaded the backup.
+LARGEST_OFFSET = timedelta(hours=14)
+#: The years a journalled moment may fall in, in UTC: the pages show it in
+#: local time, which must exist too.
+YEARS = range(1900, 9999)
+#: The largest id a journal may name: JSON's largest safe integer. Far beyond
+#: any register; a restore sets the customers' id counter past the erasure
+#: journal's ids, and one near PostgreSQL's bigint limit stopped the restore
+#: after the backup was loaded, or left no id for a new customer (the
+#: eleventh probe).
+LARGEST_ID = 2**53 - 1
+
+
 def journal_moment(text):
-    """A moment as a journal entry holds it (ISO text); ValueError otherwise."""
+    """A moment as a journal entry holds it (ISO text with its offset from
+    UTC, as the register writes it); ValueError otherwise. A moment without
+    its offset never equals the register's (a customer erased since was not
+    found again) and cannot be compared with them (the restore stopped after
+    loading the backup): refused, as one with an offset no clock has or
+    outside YEARS (the eleventh probe)."""
     if not isinstance(text, str):
         raise ValueError("not a moment")
-    return datetime.fromisoformat(text)
+    moment = datetime.fromisoformat(text)
+    offset = moment.utcoffset()
+    if offset is None or abs(offset) > LARGEST_OFFSET:
+        raise ValueError("not a moment with its offset from UTC")
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("not a moment of the calendar") from None
+    if in_utc.year not in YEARS:
+        raise ValueError("not a moment of the calendar")
+    return moment
 
 
 def is_journal_id(value):
-    return type(value) is int and value > 0  # not True, not "7"
+    return type(value) is int and 0 < value <= LARGEST_ID  # not True, not "7"
 
 
 def check_journal_entry(entry):

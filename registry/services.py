@@ -216,6 +216,7 @@ def _erase_consents(erasure):
 
 
 @transaction.atomic
+@transaction.atomic
 def consent_record(
     *,
     customer,
@@ -235,7 +236,10 @@ def consent_record(
     latest event wins, so it would beat every refusal recorded until then.
     `via` names what recorded it for `by` (the audit event says so); with
     `activity=False` it is no activity of the customer's (a repair of what
-    an older version left): their retention period does not start again."""
+    an older version left): their retention period does not start again.
+    The customer is locked first: one who reads the ledger to decide what to
+    record (registry.marketing.repairs) reads it under the same lock."""
+    Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk").first()
     now = timezone.now()
     consent = Consent(
         customer=customer,

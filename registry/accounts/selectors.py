@@ -141,12 +141,14 @@ class _Seconds(Func):
         )
 
 
-#: The alert's hour: a read and whatever the user read in the 3,599 seconds after it.
-_HOUR_AFTER = 3599
+#: The alert's hour: a read and whatever the user read in the 3,600 seconds
+#: after it. The moments are in fractional seconds: with 3,599 (until the
+#: eleventh probe) reads 59 minutes 59.5 seconds apart counted apart.
+_HOUR_AFTER = 3600
 
 
 class _HourAfter(ValueRange):
-    """RANGE BETWEEN CURRENT ROW AND 3599 FOLLOWING. (Django refuses an
+    """RANGE BETWEEN CURRENT ROW AND 3600 FOLLOWING. (Django refuses an
     offset on PostgreSQL, which has taken one since version 11.)"""
 
     def __init__(self):

@@ -167,7 +167,13 @@ def suppression_objections_record(now):
     for start in range(0, len(ids), CUSTOMERS_AT_ONCE):
         chunk = ids[start : start + CUSTOMERS_AT_ONCE]
         adders = _adders(chunk)
-        customers = Customer.objects.in_bulk(chunk)
+        # Locked, then their ledgers read again: a decision recorded since
+        # they were read (a consent to email, by staff) stays the customer's
+        # (the eleventh probe). consent_record locks the customer too, so
+        # none is recorded between this reading and the objection.
+        locked = Customer.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+        undecided = _undecided({pk: due[pk] for pk in locked.values_list("pk", flat=True)})
+        customers = Customer.objects.in_bulk(list(undecided))
         for pk, customer in sorted(customers.items()):
             consent_record(
                 customer=customer,

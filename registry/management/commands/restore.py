@@ -9,7 +9,9 @@ class Command(BaseCommand):
         "then erase again everybody in the erasure journal and record again the "
         "objections and withdrawals of the marketing journal that it lacks, and set again "
         "the journal's restrictions of processing that it lacks, and re-create the "
-        "journal's data subject requests that it lacks (or bring them up to date)."
+        "journal's data subject requests that it lacks (or bring them up to date), and "
+        "forget again the requesters of requests without a customer closed before the "
+        "retention period."
     )
 
     def add_arguments(self, parser):
@@ -20,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, force, **options):
         try:
-            manifest, erased_again, reapplied, restricted, cases = restore_backup(
+            manifest, erased_again, reapplied, restricted, cases, requesters = restore_backup(
                 file, force=force
             )
         except BackupError as error:
@@ -71,6 +73,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Re-applied the marketing journal: {len(updated)} {requests} brought up to "
                 f"date ({', '.join(case.reference for case in updated)})."
+            )
+        if requesters:
+            many = requesters > 1
+            self.stdout.write(
+                f"Retention: the requesters of {requesters} "
+                f"{'requests' if many else 'request'} without a customer, closed before the "
+                "retention period, forgotten again."
             )
         # Nothing journals these (README, Backups): the register manager
         # makes again the corrections asked for since the backup's time.
