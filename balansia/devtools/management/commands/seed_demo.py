@@ -146,7 +146,8 @@ class Command(BaseCommand):
             email = f"{first}.{last}.{number}@example.invalid".lower().translate(ASCII)
             phone = f"+35840{number % 10_000_000:07d}"
             postal_code, city = rng.choice(pools["place"])
-            created = now - timedelta(days=rng.randint(0, 6 * 365))
+            age = rng.randint(0, 6 * 365)
+            created = now - timedelta(days=age)
             yield (
                 first,
                 last,
@@ -159,7 +160,8 @@ class Command(BaseCommand):
                 rng.choice(sources),
                 created,
                 created,
-                created + timedelta(days=rng.randint(0, 300)),
+                # Active within 300 days of joining, and never after now.
+                created + timedelta(days=rng.randint(0, min(age, 300))),
                 search_text_of(first_name=first, last_name=last, email=email, phone=phone),
             )
 
