@@ -7,15 +7,49 @@ import datetime
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from registry.models import Customer
+
+from .factories import DataSubjectRequestFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def days_ago(days):
     return timezone.localdate() - datetime.timedelta(days=days)
+
+
+# --- 2. the days a closed request took ----------------------------------------
+
+
+def test_a_closed_request_says_how_many_days_it_took(client, register_manager):
+    """Journey 7: "marks the request done: 3 days of the 30 used"."""
+    case = DataSubjectRequestFactory(
+        received_on=days_ago(10), status="done", completed_on=days_ago(7)
+    )
+    one_day = DataSubjectRequestFactory(
+        received_on=days_ago(2), status="refused", completed_on=days_ago(1)
+    )
+    client.force_login(register_manager)
+    detail = client.get(case.get_absolute_url()).content.decode()
+    assert "valmis 3 päivässä" in detail
+    assert "jäljellä" not in detail
+    listing = client.get(reverse("registry:request-list")).content.decode()
+    closed = listing[listing.index("Suljetut") :]
+    assert "valmis 3 päivässä" in closed and "valmis 1 päivässä" in closed
+    with translation.override("en"):
+        assert "done in 1 day" in render_to_string("registry/_days_taken.html", {"case": one_day})
+
+
+def test_an_open_request_keeps_its_days_left(client, register_manager):
+    case = DataSubjectRequestFactory(deadline=days_ago(-12))
+    client.force_login(register_manager)
+    detail = client.get(case.get_absolute_url()).content.decode()
+    assert "12 päivää jäljellä" in detail
+    assert "päivässä" not in detail
 
 
 # --- 4. seed_demo: no activity in the future ------------------------------------

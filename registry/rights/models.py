@@ -144,3 +144,10 @@ class DataSubjectRequest(models.Model):
     @property
     def days_late(self):
         return max(0, -self.days_left)
+
+    @property
+    def days_taken(self):
+        """Days from receipt to completion of a closed case (None while open)."""
+        if self.is_open or self.completed_on is None:
+            return None
+        return (self.completed_on - self.received_on).days
