@@ -301,6 +301,9 @@ class CustomerDetailView(PermissionRequiredMixin, DetailView):
             context["contact_permissions"] = [
                 (label, state.allowed[channel]) for channel, label in MarketingChannel.choices
             ]
+        if self.request.user.has_perm("registry.handle_data_subject_requests"):
+            # Who handles the requests sees the customer's here, in one query.
+            context["cases"] = list(customer.data_subject_requests.open_first())
         if self.request.user.has_perm("registry.view_auditevent"):
             # The latest events; the audit trail has the rest (linked).
             context["audit_events"] = AuditEvent.objects.select_related(

@@ -19,6 +19,7 @@ from .factories import (
     ConsentFactory,
     CourseFactory,
     CustomerFactory,
+    DataSubjectRequestFactory,
     EnrollmentFactory,
     MessageFactory,
 )
@@ -304,8 +305,9 @@ def test_a_new_customers_first_save_succeeds(client, staff_member):
 def test_the_customer_page_asks_as_many_queries_for_one_of_each_as_for_ten(
     client, register_manager, staff_member
 ):
-    """Every section (the ledger, courses, messages, the audit events, the
-    coming courses to enrol on) in a fixed number of queries."""
+    """Every section (the ledger, courses, messages, the customer's data
+    subject requests, the audit events, the coming courses to enrol on) in a
+    fixed number of queries."""
     customer = CustomerFactory()
     client.force_login(register_manager)
     counts = []
@@ -316,6 +318,7 @@ def test_the_customer_page_asks_as_many_queries_for_one_of_each_as_for_ten(
             MessageFactory(customer=customer)
             customer_viewed(customer=customer, by=staff_member, request=None)
             CourseFactory()  # one more to enrol on
+            DataSubjectRequestFactory(customer=customer, handled_by=register_manager)
         with CaptureQueriesContext(connection) as queries:
             response = client.get(customer.get_absolute_url())
         assert response.status_code == 200

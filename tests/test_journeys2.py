@@ -7,19 +7,76 @@ import datetime
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from registry.models import Customer
 
-from .factories import DataSubjectRequestFactory
+from .factories import CustomerFactory, DataSubjectRequestFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def days_ago(days):
     return timezone.localdate() - datetime.timedelta(days=days)
+
+
+# --- 1. the customer's requests on the customer page ------------------------
+
+
+def test_the_customer_page_lists_the_customers_requests_open_first(client, register_manager):
+    """Journey 7: the register manager, on the customer's page, sees the
+    requests the customer has made, the open ones first, each linked."""
+    customer = CustomerFactory()
+    done = DataSubjectRequestFactory(
+        customer=customer,
+        reference="DSR-DONE",
+        received_on=days_ago(40),
+        deadline=days_ago(10),
+        status="done",
+        completed_on=days_ago(37),
+    )
+    still_open = DataSubjectRequestFactory(
+        customer=customer, reference="DSR-OPEN", kind="erasure", deadline=days_ago(-20)
+    )
+    DataSubjectRequestFactory(reference="DSR-OTHER")  # another customer's
+    client.force_login(register_manager)
+    page = client.get(customer.get_absolute_url()).content.decode()
+    section = page[page.index('id="requests-heading"') :]
+    assert f'href="{still_open.get_absolute_url()}">DSR-OPEN</a>' in section
+    assert f'href="{done.get_absolute_url()}">DSR-DONE</a>' in section
+    assert section.index("DSR-OPEN") < section.index("DSR-DONE")
+    assert "Tietojen poistaminen" in section and "Valmis" in section
+    assert "20 päivää jäljellä" in section
+    assert "valmis 3 päivässä" in section
+    assert "DSR-OTHER" not in page
+
+
+def test_only_who_handles_requests_sees_them_on_the_customer_page(client, staff_member):
+    customer = CustomerFactory()
+    DataSubjectRequestFactory(customer=customer, reference="DSR-HIDDEN")
+    client.force_login(staff_member)
+    response = client.get(customer.get_absolute_url())
+    assert response.status_code == 200
+    assert "DSR-HIDDEN" not in response.content.decode()
+    assert 'id="requests-heading"' not in response.content.decode()
+
+
+def test_the_customer_page_reads_the_requests_in_one_query(client, register_manager):
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    counts = []
+    for more in (1, 9):
+        DataSubjectRequestFactory.create_batch(more, customer=customer)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(customer.get_absolute_url())
+        counts.append(
+            [q for q in queries.captured_queries if "registry_datasubjectrequest" in q["sql"]]
+        )
+    assert len(counts[0]) == len(counts[1]) == 1
 
 
 # --- 2. the days a closed request took ----------------------------------------

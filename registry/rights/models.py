@@ -32,6 +32,19 @@ class DataSubjectRequestQuerySet(models.QuerySet):
         limit = timezone.localdate() + timezone.timedelta(days=days)
         return self.open().filter(deadline__lte=limit)
 
+    def open_first(self):
+        """The open cases by deadline, then the closed ones, latest first."""
+        closed = models.Q(status__in=DataSubjectRequest.CLOSED)
+        return self.alias(
+            closed=models.Case(models.When(closed, then=1), default=0),
+            open_deadline=models.Case(models.When(~closed, then=models.F("deadline"))),
+        ).order_by(
+            "closed",
+            "open_deadline",
+            models.F("completed_on").desc(nulls_last=True),
+            "-id",
+        )
+
 
 class DataSubjectRequest(models.Model):
     """A request of a data subject, handled as a case within its deadline."""
