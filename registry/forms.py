@@ -426,11 +426,32 @@ class CustomerForm(VersionedFormMixin, CustomerFieldsForm):
         return reasons
 
 
+class TypedContactForm(QueryForm):
+    """`?email=&phone=` of a customer's edit form: what was typed on the new
+    customer form, carried by its duplicate warning's edit link (journey 2:
+    the same person with an old email). Only starting values of the form,
+    read on GET; only a valid value is taken; saving is the user's POST,
+    checked as any. (Not logged: the access log has no query strings.)"""
+
+    email = forms.EmailField(required=False, max_length=254)
+    phone = CustomerPhoneField(required=False)
+
+    @classmethod
+    def of(cls, form):
+        """The query of what was typed on the customer `form` (valid values only)."""
+        cleaned = getattr(form, "cleaned_data", {})
+        return cls({name: cleaned.get(name) or "" for name in cls.base_fields}).query_string()
+
+
 class CustomerCreateForm(OnceFormMixin, CustomerForm):
     """A new customer: the page carries a one-time token, so the page sent
     twice adds one customer (registry.once)."""
 
     once_name = "customer-create"
+
+    def typed_contact_query(self):
+        """For the duplicates' edit links: the email and phone typed here."""
+        return TypedContactForm.of(self)
 
 
 class CustomerFilterForm(QueryForm):

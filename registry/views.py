@@ -35,6 +35,7 @@ from .forms import (
     CustomerMergeForm,
     MarketingListForm,
     RegisterExportForm,
+    TypedContactForm,
 )
 from .models import (
     Consent,
@@ -429,8 +430,22 @@ class CustomerUpdateView(PermissionRequiredMixin, UpdateView):
         )
         return super().render_to_response(context, **response_kwargs)
 
+    #: The email and phone typed on the new customer form, when opened from
+    #: its duplicate warning: the form starts with them (TypedContactForm).
+    typed_contact = None
+
+    def get_initial(self):
+        initial = super().get_initial()
+        if self.request.method == "GET":
+            typed = TypedContactForm(self.request.GET).values()
+            self.typed_contact = {name: value for name, value in typed.items() if value}
+            initial.update(self.typed_contact)
+        return initial
+
     def get_context_data(self, **kwargs):
-        return super().get_context_data(case_id=self._case_id(), **kwargs)
+        context = super().get_context_data(case_id=self._case_id(), **kwargs)
+        context["typed_contact"] = bool(self.typed_contact)  # known once the form is made
+        return context
 
     def _case_id(self):
         """The rectification request of this customer that this edit answers,

@@ -4,6 +4,8 @@ days a closed request took, the duplicate's edit link that keeps what was
 typed, and demo data without activity in the future."""
 
 import datetime
+import re
+from urllib.parse import urlencode
 
 import pytest
 from django.core.management import call_command
@@ -13,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from registry.forms import VersionField
 from registry.models import Customer
 
 from .factories import CustomerFactory, DataSubjectRequestFactory
@@ -107,6 +110,104 @@ def test_an_open_request_keeps_its_days_left(client, register_manager):
     detail = client.get(case.get_absolute_url()).content.decode()
     assert "12 päivää jäljellä" in detail
     assert "päivässä" not in detail
+
+
+# --- 3. the duplicate's edit link keeps the typed contact details -------------
+
+
+def new_customer(client, **data):
+    token = client.get(reverse("registry:customer-create")).context["form"]["submission"].value()
+    return client.post(
+        reverse("registry:customer-create"),
+        {
+            "first_name": "Aino",
+            "last_name": "Esimerkki",
+            "email": "",
+            "phone": "",
+            "country": "FI",
+            "source": "enrolment_or_purchase",
+            "submission": token,
+            **data,
+        },
+    )
+
+
+def test_the_duplicates_edit_link_carries_the_typed_email_and_phone(client, staff_member):
+    """Journey 2: the same phone, an old email; staff open that record to
+    update it, and find the email they just typed already in the form."""
+    existing = CustomerFactory(
+        first_name="Aino", last_name="Esimerkki", phone="+358401234567", email="old@example.fi"
+    )
+    client.force_login(staff_member)
+    response = new_customer(client, email="new@example.fi", phone="040 123 4567")
+    page = response.content.decode()
+    edit_url = re.escape(reverse("registry:customer-update", args=[existing.pk]))
+    link = re.search(rf'href="({edit_url}\?[^"]*)"', page)
+    assert link, page
+    url = link[1].replace("&amp;", "&")
+    edit = client.get(url)
+    form = edit.context["form"]
+    assert form["email"].value() == "new@example.fi"
+    assert form["first_name"].value() == "Aino"
+    assert 'value="new@example.fi"' in edit.content.decode()
+    assert edit.context["typed_contact"]  # a note says so, above the form
+    assert not client.get(reverse("registry:customer-update", args=[existing.pk])).context[
+        "typed_contact"
+    ]
+    existing.refresh_from_db()
+    assert existing.email == "old@example.fi"  # nothing saved by opening it
+
+
+def test_the_edit_form_takes_contact_values_from_the_address_only_as_a_start(client, staff_member):
+    """Read only on GET, only email and phone, only valid ones; saving is the
+    user's POST, checked as always (the new email is a change, audited)."""
+    existing = CustomerFactory(phone="+358401234567", email="old@example.fi", first_name="Aino")
+    url = reverse("registry:customer-update", args=[existing.pk])
+    client.force_login(staff_member)
+    query = urlencode({"email": "not an email", "phone": "040 765 4321", "first_name": "Mallory"})
+    form = client.get(f"{url}?{query}").context["form"]
+    assert form["email"].value() == "old@example.fi"  # invalid: left out
+    assert form["first_name"].value() == "Aino"  # not a contact value: ignored
+    assert "765" in str(form["phone"].value())
+    crafted = urlencode({"phone": "abc", "email": "x" * 250 + "@example.fi"})
+    form = client.get(f"{url}?{crafted}").context["form"]
+    assert str(form["phone"].value()) == "+358401234567"
+    assert form["email"].value() == "old@example.fi"
+    existing.refresh_from_db()
+    assert str(existing.phone) == "+358401234567"
+    # The POST to the same address (query kept) saves what is posted, and
+    # tells the change as one: the form's starting values were the record's.
+    data = {
+        name: form[name].value() or ""
+        for name in ("first_name", "last_name", "street_address", "postal_code", "city")
+    }
+    data.update(
+        email="new@example.fi",
+        phone="040 765 4321",
+        country="FI",
+        source=existing.source,
+        version=VersionField.token(existing),
+    )
+    response = client.post(f"{url}?{urlencode({'email': 'x@example.fi'})}", data)
+    assert response.status_code == 302, response.context["form"].errors
+    existing.refresh_from_db()
+    assert existing.email == "new@example.fi"
+    assert str(existing.phone) == "+358407654321"
+
+
+def test_the_duplicate_link_on_the_edit_form_carries_nothing(client, staff_member):
+    """Only the new-customer form carries what was typed: from an edit, the
+    other record is another person's until someone decides otherwise."""
+    CustomerFactory(email="taken@example.fi")
+    mine = CustomerFactory(email="mine@example.fi", phone="+358401111111")
+    client.force_login(staff_member)
+    url = reverse("registry:customer-update", args=[mine.pk])
+    form = client.get(url).context["form"]
+    data = {name: form[name].value() or "" for name in form.fields if name != "confirm_duplicate"}
+    data.update(email="taken@example.fi", phone="040 111 1111")
+    page = client.post(url, data).content.decode()
+    assert 'id="duplicates"' in page
+    assert "?email=" not in page
 
 
 # --- 4. seed_demo: no activity in the future ------------------------------------
