@@ -54,7 +54,7 @@ def test_the_customer_page_lists_the_customers_requests_open_first(client, regis
     assert section.index("DSR-OPEN") < section.index("DSR-DONE")
     assert "Tietojen poistaminen" in section and "Valmis" in section
     assert "20 päivää jäljellä" in section
-    assert "valmis 3 päivässä" in section
+    assert "käsitelty 3 päivässä" in section
     assert "DSR-OTHER" not in page
 
 
@@ -95,13 +95,13 @@ def test_a_closed_request_says_how_many_days_it_took(client, register_manager):
     )
     client.force_login(register_manager)
     detail = client.get(case.get_absolute_url()).content.decode()
-    assert "valmis 3 päivässä" in detail
+    assert "käsitelty 3 päivässä" in detail
     assert "jäljellä" not in detail
     listing = client.get(reverse("registry:request-list")).content.decode()
     closed = listing[listing.index("Suljetut") :]
-    assert "valmis 3 päivässä" in closed and "valmis 1 päivässä" in closed
+    assert "käsitelty 3 päivässä" in closed and "käsitelty 1 päivässä" in closed
     with translation.override("en"):
-        assert "done in 1 day" in render_to_string("registry/_days_taken.html", {"case": one_day})
+        assert "handled in 1 day" in render_to_string("registry/_days_taken.html", {"case": one_day})
 
 
 def test_an_open_request_keeps_its_days_left(client, register_manager):
