@@ -101,7 +101,9 @@ def test_a_closed_request_says_how_many_days_it_took(client, register_manager):
     closed = listing[listing.index("Suljetut") :]
     assert "käsitelty 3 päivässä" in closed and "käsitelty 1 päivässä" in closed
     with translation.override("en"):
-        assert "handled in 1 day" in render_to_string("registry/_days_taken.html", {"case": one_day})
+        assert "handled in 1 day" in render_to_string(
+            "registry/_days_taken.html", {"case": one_day}
+        )
 
 
 def test_an_open_request_keeps_its_days_left(client, register_manager):
