@@ -20,7 +20,8 @@ from django.utils import timezone
 from registry import backups
 from registry.audit.models import AuditEvent
 from registry.identities import customer_identities
-from registry.marketing.journal import marketing_journal_reapply, read_marketing_journal
+from registry.journal import read_marketing_journal
+from registry.marketing.journal import marketing_journal_reapply
 from registry.models import Consent, Customer
 from registry.rights.erasure import customer_erase, read_journal
 from registry.services import consent_record, customer_merge

@@ -20,7 +20,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import customers_listed
 from registry.imports import services as import_services
 from registry.imports.services import import_apply
-from registry.marketing.journal import MarketingJournalError, read_marketing_journal
+from registry.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Consent, Customer
 from registry.rights.erasure import ErasureJournalError, customer_erase, read_journal
 from registry.rights.restriction import customer_restrict

@@ -23,8 +23,8 @@ from registry.accounts.selectors import unusual_activity
 from registry.audit.models import AuditEvent
 from registry.audit.services import customers_listed
 from registry.erasure import ERASED
+from registry.journal import MarketingJournalError, read_marketing_journal
 from registry.marketing import repairs as marketing_repairs
-from registry.marketing.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Consent, ConsentText, Customer
 from registry.rights.erasure import ErasureJournalError, customer_erase, read_journal
 from registry.rights.models import DataSubjectRequest

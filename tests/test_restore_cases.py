@@ -19,7 +19,7 @@ from django.utils import timezone
 from registry import backups
 from registry.audit.models import AuditEvent
 from registry.forms import VersionField
-from registry.marketing.journal import MarketingJournalError, read_marketing_journal
+from registry.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Customer
 from registry.rights.erasure import customer_erase
 from registry.rights.models import DataSubjectRequest
