@@ -13,8 +13,6 @@ import datetime
 import json
 
 import pytest
-from cryptography.fernet import Fernet
-from django.core.management import call_command
 from django.utils import timezone
 
 from registry import backups
@@ -27,15 +25,11 @@ from registry.rights.erasure import customer_erase, read_journal
 from registry.services import consent_record, customer_merge
 
 from .factories import CustomerFactory, UserFactory
+from .restores import restore
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backup_key")]
 
 OBJECTION = {"channel": Consent.Channel.DIRECT_MARKETING, "event": Consent.Event.OBJECTION}
-
-
-@pytest.fixture(autouse=True)
-def backup_key(settings):
-    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
@@ -53,10 +47,6 @@ def pair():
     older.refresh_from_db()
     newer = CustomerFactory(first_name="Uusi", last_name="Kaksoistietue")
     return older, newer
-
-
-def restore(path):
-    call_command("restore", str(path), "--force")
 
 
 def objections(pk):
