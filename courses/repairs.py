@@ -6,9 +6,9 @@ Before f2e6df7 erasing a customer left their enrolments without the person
 yet over stayed taken, so the course looked fuller than it was, and nobody
 on its waiting list got the place. The erasure now cancels such places
 (services._erase_enrollments); this cancels those left before, the same
-way: the course locked, each place cancelled and audited (services._cancel),
-then the freed places go down the waiting list, whose first are told
-(services._place_freed). Past courses keep their places: the archive and
+way (services.places_cancel): the course locked, each place cancelled and
+audited, then the freed places go down the waiting list, whose first are
+told. Past courses keep their places: the archive and
 its statistics stay as they were.
 """
 
@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from registry.repairs import register_repair
 
 from .models import Course, Enrollment
-from .services import _cancel, _place_freed
+from .services import places_cancel
 
 
 def _orphan_places(now):
@@ -56,8 +56,5 @@ def orphan_places_cancel(now):
             .exclude(status=Enrollment.Status.CANCELLED)
             .order_by("pk")
         )
-        for enrollment in places:
-            _cancel(enrollment, course=course, by=None, request=None)
-            cancelled += 1
-        _place_freed(course, by=None, request=None)
+        cancelled += places_cancel(course=course, enrollments=places, by=None)
     return cancelled

@@ -369,6 +369,22 @@ def _place_freed(course, *, by, request):
 
 
 @transaction.atomic
+def places_cancel(*, course, enrollments, by, request=None):
+    """Cancel places of people who are gone, as the office cancels a place
+    (enrollment_cancel), and pass them on: each locked enrolment of the
+    locked `course` cancelled and audited, then the freed places go to the
+    first on the waiting list, who are told; the people cancelled are not
+    (the erasure's handler and the repair of places an older erasure left
+    taken call it). Returns how many were cancelled."""
+    cancelled = 0
+    for enrollment in enrollments:
+        _cancel(enrollment, course=course, by=by, request=request)
+        cancelled += 1
+    _place_freed(course, by=by, request=request)
+    return cancelled
+
+
+@transaction.atomic
 def enrollment_cancel(*, enrollment, by, request=None):
     """Cancel an enrolment; a freed place goes to the first on the waiting list."""
     course = locked_course(enrollment.course)
@@ -421,9 +437,9 @@ def _erase_enrollments(erasure):
             .select_related("customer")
             .order_by("pk")
         )
-        for enrollment in enrollments:
-            _cancel(enrollment, course=course, by=erasure.by, request=erasure.request)
-        _place_freed(course, by=erasure.by, request=erasure.request)
+        places_cancel(
+            course=course, enrollments=enrollments, by=erasure.by, request=erasure.request
+        )
 
 
 @erasure_handler("courses.session")

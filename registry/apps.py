@@ -9,8 +9,9 @@ from django.utils.translation import gettext_lazy as _
 CONCERNS = ("audit", "accounts", "rights", "imports", "marketing")
 
 #: Modules that register, when imported, how merges and erasures treat their
-#: data (registry.merge, registry.erasure), the audit of logins, checks, and
-#: the repairs of what older versions wrote (registry.repairs).
+#: data (registry.merge, registry.erasure), the audit of logins, checks, the
+#: kinds of the marketing journal's entries (registry.journal), and the
+#: repairs of what older versions wrote (registry.repairs).
 REGISTERING_MODULES = (
     "checks",
     "services",
@@ -20,6 +21,10 @@ REGISTERING_MODULES = (
     "rights.erasure",
     "imports.services",
     "imports.unsubscribes",
+    # The kinds of the marketing journal's entries (registry.journal).
+    "marketing.journal",
+    "rights.restriction",
+    "rights.casejournal",
     # What older versions wrote wrong, for manage.py repair_register.
     "imports.repairs",
     "marketing.repairs",

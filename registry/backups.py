@@ -36,20 +36,22 @@ from registry.models import Customer
 
 from .imports.services import imports_discard_files
 from .imports.unsubscribes import unsubscribes_discard_files
-from .marketing.journal import (
-    MarketingJournalError,
-    marketing_journal_prune,
-    marketing_journal_reapply,
-    read_marketing_journal,
-    restrictions_reapply,
-)
+from .journal import MarketingJournalError, journal_prune, journal_reapply, read_marketing_journal
+from .marketing.journal import CONSENT
 from .reach import new_generation
-from .rights.casejournal import cases_reapply
+from .rights.casejournal import CASE
 from .rights.erasure import ErasureJournalError, customers_erase, read_journal
 from .rights.requesters import requesters_forget
+from .rights.restriction import RESTRICTION
 from .suppression import restore_from_journal
 
 SUFFIX = ".balansia-backup"
+
+#: The order a restore re-applies the marketing journal's kinds in, after the
+#: erasure journal (someone erased since gets nothing back): the ledger's
+#: objections and withdrawals, the restrictions of processing, then the data
+#: subject requests, linked to whoever is there by then.
+JOURNAL_ORDER = (CONSENT, RESTRICTION, CASE)
 
 
 class BackupError(Exception):
@@ -240,8 +242,9 @@ def _load(manifest, scratch, alias="default", name=None):
 
 def restore_backup(path, *, force=False):
     """Restore a backup into this database, then re-apply the erasure journal
-    and after it the marketing journal (registry.marketing.journal): its
-    objections and withdrawals, its restrictions of processing, and its
+    and after it the marketing journal (registry.journal), its kinds in
+    JOURNAL_ORDER: its objections and withdrawals (registry.marketing.journal),
+    its restrictions of processing (registry.rights.restriction), and its
     data subject requests (registry.rights.casejournal); then forget again
     the requesters the retention rule forgets (registry.rights.requesters):
     no journal keeps that a requester was forgotten, and a backup made
@@ -270,10 +273,15 @@ def restore_backup(path, *, force=False):
     # The cache table came back with the data; counts kept since are not its.
     new_generation()
     erased_again = reapply_erasures(erasures)
-    reapplied = marketing_journal_reapply(marketing)
-    restricted = restrictions_reapply(marketing)
-    cases = cases_reapply(marketing)
-    return manifest, erased_again, reapplied, restricted, cases, requesters_forget()
+    done = journal_reapply(marketing, order=JOURNAL_ORDER)
+    return (
+        manifest,
+        erased_again,
+        done[CONSENT],
+        done[RESTRICTION],
+        done[CASE],
+        requesters_forget(),
+    )
 
 
 def reapply_erasures(journal=None):
@@ -469,7 +477,7 @@ def prune_marketing_journal(directory=None):
             else {(entry["customer_id"], None)}
         )
     ]
-    return marketing_journal_prune(before=oldest - MARKETING_JOURNAL_MARGIN, erased=erased)
+    return journal_prune(before=oldest - MARKETING_JOURNAL_MARGIN, erased=erased)
 
 
 def last_backup_at(directory=None):

@@ -29,12 +29,13 @@ from .changes import changes_apply, plain_value
 from .concurrency import CustomerGone, check_version
 from .erasure import erasure_handler
 from .exports import export_file_copy, export_file_write, inert_sql, neutralise
-from .marketing.journal import marketing_journal_append, restriction_journal_append
+from .marketing.journal import marketing_journal_append
 from .marketing.models import MarketingExport, MarketingExportRow
 from .merge import handlers_for, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
 from .phones import FINNISH_MOBILE, FINNISH_MOBILE_LENGTHS, format_phone
 from .reach import reach_count
+from .rights.restriction import restriction_journal_append
 from .suppression import suppressed_since
 
 #: The fields of a customer that staff edit, in form order.

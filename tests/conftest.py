@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.db import connection, migrations
@@ -91,6 +92,13 @@ def _own_files(settings, tmp_path):
     settings.EXPORT_DIR = tmp_path / "exports"
     settings.BACKUP_DIR = tmp_path / "backups"
     settings.EMAIL_FILE_PATH = tmp_path / "mail"
+
+
+@pytest.fixture
+def backup_key(settings):
+    """A backup encryption key of the test's own: backups are never written
+    in clear (tests of backups and restores; tests/restores.py)."""
+    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from registry.imports.services import (
     import_preview,
     import_undo,
 )
-from registry.marketing.journal import read_marketing_journal
+from registry.journal import read_marketing_journal
 from registry.marketing.models import SuppressedContact
 from registry.models import Consent, Customer, MarketingChannel
 from registry.rights.erasure import customer_erase

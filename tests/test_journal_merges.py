@@ -13,28 +13,23 @@ import datetime
 import json
 
 import pytest
-from cryptography.fernet import Fernet
-from django.core.management import call_command
 from django.utils import timezone
 
 from registry import backups
 from registry.audit.models import AuditEvent
 from registry.identities import customer_identities
-from registry.marketing.journal import marketing_journal_reapply, read_marketing_journal
+from registry.journal import read_marketing_journal
+from registry.marketing.journal import marketing_journal_reapply
 from registry.models import Consent, Customer
 from registry.rights.erasure import customer_erase, read_journal
 from registry.services import consent_record, customer_merge
 
 from .factories import CustomerFactory, UserFactory
+from .restores import restore
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backup_key")]
 
 OBJECTION = {"channel": Consent.Channel.DIRECT_MARKETING, "event": Consent.Event.OBJECTION}
-
-
-@pytest.fixture(autouse=True)
-def backup_key(settings):
-    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
@@ -52,10 +47,6 @@ def pair():
     older.refresh_from_db()
     newer = CustomerFactory(first_name="Uusi", last_name="Kaksoistietue")
     return older, newer
-
-
-def restore(path):
-    call_command("restore", str(path), "--force")
 
 
 def objections(pk):

@@ -26,6 +26,7 @@ BUILDING_BLOCKS = {
     "registry.changes",
     "registry.erasure",
     "registry.exports",
+    "registry.journal",
     "registry.merge",
     "registry.phones",
     "registry.query_forms",

@@ -13,7 +13,8 @@ import pytest
 from django.urls import reverse
 
 from registry.accounts.selectors import access_review, unusual_activity
-from registry.audit.models import LIST_READS, AuditEvent
+from registry.audit.models import AuditEvent
+from registry.audit.reads import LISTS as LIST_READS
 from registry.audit.reads import NOT_READS, READS, Read
 from registry.audit.services import audit_event_create, customer_viewed
 from registry.imports.models import CustomerImport

@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import QuerySet
@@ -20,7 +19,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import customers_listed
 from registry.imports import services as import_services
 from registry.imports.services import import_apply
-from registry.marketing.journal import MarketingJournalError, read_marketing_journal
+from registry.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Consent, Customer
 from registry.rights.erasure import ErasureJournalError, customer_erase, read_journal
 from registry.rights.restriction import customer_restrict
@@ -78,12 +77,6 @@ def test_one_burst_is_one_alert_and_reads_an_hour_apart_are_none(staff_member, s
 
 
 # --- The erasure journal was read only after the backup was loaded ----------------
-
-
-@pytest.fixture
-def backup_key(settings, tmp_path):
-    settings.BACKUP_DIR = tmp_path / "backups"
-    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
 @pytest.mark.django_db(transaction=True)

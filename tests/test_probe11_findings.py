@@ -9,7 +9,6 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -23,8 +22,8 @@ from registry.accounts.selectors import unusual_activity
 from registry.audit.models import AuditEvent
 from registry.audit.services import customers_listed
 from registry.erasure import ERASED
+from registry.journal import MarketingJournalError, read_marketing_journal
 from registry.marketing import repairs as marketing_repairs
-from registry.marketing.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Consent, ConsentText, Customer
 from registry.rights.erasure import ErasureJournalError, customer_erase, read_journal
 from registry.rights.models import DataSubjectRequest
@@ -34,12 +33,6 @@ from registry.services import consent_record
 
 from .factories import PASSWORD, CustomerFactory, UserFactory
 from .test_repair_register import KEPT_AT, added_by_hand, dm_events, suppress
-
-
-@pytest.fixture
-def backup_key(settings, tmp_path):
-    settings.BACKUP_DIR = tmp_path / "backups"
-    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
 def rewrite_marketing_journal(settings, **change):

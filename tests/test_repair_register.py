@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from courses.models import Enrollment, Message
 from registry.audit.models import AuditEvent
 from registry.imports.analysis import ImportOptions
-from registry.marketing.journal import read_marketing_journal
+from registry.journal import read_marketing_journal
 from registry.marketing.models import SuppressedContact
 from registry.models import Consent, ConsentText, Customer, MarketingChannel
 from registry.reports.health import health

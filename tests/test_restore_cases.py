@@ -11,7 +11,6 @@ import html
 import json
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -19,15 +18,16 @@ from django.utils import timezone
 from registry import backups
 from registry.audit.models import AuditEvent
 from registry.forms import VersionField
-from registry.marketing.journal import MarketingJournalError, read_marketing_journal
+from registry.journal import MarketingJournalError, read_marketing_journal
 from registry.models import Customer
 from registry.rights.erasure import customer_erase
 from registry.rights.models import DataSubjectRequest
 from registry.rights.services import case_link, case_log, case_update
 
 from .factories import CustomerFactory
+from .restores import restore
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backup_key")]
 
 RECEIVED = datetime.date(2026, 11, 2)
 #: What the restored case says in place of the details the journal never holds.
@@ -35,8 +35,7 @@ LOST = "the request's details were not kept"
 
 
 @pytest.fixture(autouse=True)
-def backup_key(settings):
-    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
+def english(settings):
     settings.LANGUAGE_CODE = "en"
 
 
@@ -56,11 +55,6 @@ def log(customer, by, kind="access", **requester):
         by=by,
         **requester,
     )
-
-
-def restore(path, capsys=None):
-    call_command("restore", str(path), "--force")
-    return capsys.readouterr().out if capsys else None
 
 
 def case_of(reference):

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -22,18 +21,14 @@ from registry.rights.erasure import customer_erase
 from registry.services import consent_record, marketing_list
 
 from .factories import ConsentFactory, CustomerFactory, UserFactory
+from .restores import restore
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backup_key")]
 
 UNSUBSCRIBES = Path(__file__).parent / "fixtures" / "unsubscribes" / "plain_list.txt"
 OBJECTION = {"channel": Consent.Channel.DIRECT_MARKETING, "event": Consent.Event.OBJECTION}
 WITHDRAWAL = {"channel": Consent.Channel.EMAIL, "event": Consent.Event.CONSENT_WITHDRAWN}
 LAST_WEEK = timezone.now() - datetime.timedelta(days=7)
-
-
-@pytest.fixture(autouse=True)
-def backup_key(settings):
-    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
@@ -49,11 +44,6 @@ def customer():
     )
     ConsentFactory(customer=customer, occurred_at=LAST_WEEK)
     return customer
-
-
-def restore(path, capsys=None):
-    call_command("restore", str(path), "--force")
-    return capsys.readouterr().out if capsys else None
 
 
 def ledger(customer, channel):

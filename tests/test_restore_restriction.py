@@ -10,7 +10,6 @@ import json
 import os
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -23,15 +22,11 @@ from registry.rights.selectors import retention_candidates
 from registry.services import customer_merge, marketing_list
 
 from .factories import ConsentFactory, CustomerFactory
+from .restores import restore
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backup_key")]
 
 LAST_WEEK = timezone.now() - datetime.timedelta(days=7)
-
-
-@pytest.fixture(autouse=True)
-def backup_key(settings):
-    settings.BACKUP_ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
@@ -42,11 +37,6 @@ def customer():
     )
     ConsentFactory(customer=customer, occurred_at=LAST_WEEK)
     return customer
-
-
-def restore(path, capsys=None):
-    call_command("restore", str(path), "--force")
-    return capsys.readouterr().out if capsys else None
 
 
 def restricted_since(customer):

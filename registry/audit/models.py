@@ -369,18 +369,6 @@ class AuditEvent(AppendOnlyModel):
         except ValueError:
             return self.action
 
-    @property
-    def customers_shown(self):
-        """How many customers a list read showed (its `rows`), else None."""
-        rows = self.detail.get("rows") if isinstance(self.detail, dict) else None
-        return rows if self.action in LIST_READS and isinstance(rows, int) else None
-
-
-#: Events of a page that listed customers (the customer list and the other
-#: lists written by customer_searched, a course's participant lists): their
-#: `rows` say how many customers the page showed.
-LIST_READS = [AuditEvent.Action.CUSTOMER_SEARCHED, AuditEvent.Action.PARTICIPANT_LIST_VIEWED]
-
 
 class AuditEventCustomerQuerySet(AppendOnlyQuerySet):
     def erase(self, customer_ids):

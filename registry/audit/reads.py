@@ -43,7 +43,7 @@ READS = {
     # A request of someone who is not a customer shows its requester, their
     # name and contact, as a customer's page shows the customer.
     Action.CASE_VIEWED: Read(Read.PAGE, rows=False),
-    # Lists: the customers the page showed (AuditEvent.customers_shown).
+    # Lists: the customers the page showed (customers_shown).
     Action.CUSTOMER_SEARCHED: Read(Read.LIST, rows=True),
     Action.PARTICIPANT_LIST_VIEWED: Read(Read.LIST, rows=True),
     # Files: the rows they hold.
@@ -120,3 +120,10 @@ LISTS = [action for action, read in READS.items() if read.kind == Read.LIST]
 EXPORTS = [action for action, read in READS.items() if read.kind == Read.FILE]
 #: The reads that count their `rows`.
 COUNTING_ROWS = [action for action, read in READS.items() if read.rows]
+
+
+def customers_shown(event):
+    """How many customers a list read showed (its `rows`), else None: the
+    trail's page says "N customers shown" of the lists the monitoring counts."""
+    rows = event.detail.get("rows") if isinstance(event.detail, dict) else None
+    return rows if event.action in LISTS and isinstance(rows, int) else None

@@ -5,8 +5,8 @@ request could go unanswered past its one month (GDPR art. 12(3)), and the
 proof that an erasure, objection or restriction made after the backup was
 asked for was gone (those themselves come back from the erasure and
 marketing journals). So each case is journalled in the marketing journal
-(registry.marketing.journal: the same file, lock and fsync before the
-transaction commits), as an entry of the kind "case", whenever it is logged,
+(registry.journal: the same file, lock and fsync before the transaction
+commits), as an entry of the kind "case", whenever it is logged,
 linked to a customer, or its kind, dates or status change (extended, closed,
 reopened): its reference, kind ("request"), received_on, deadline, status
 and completed_on, the customer by the journals' identity (id, moment added
@@ -34,6 +34,7 @@ Each is audited (CASE_RESTORED, by nobody, "via": "marketing_journal",
 codes and dates only). Restoring twice re-creates nothing twice.
 """
 
+import re
 from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
@@ -44,11 +45,24 @@ from django.utils.translation import gettext as _
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.changes import plain_value
-from registry.identities import customers_identities, identities_as_json, identities_from_entry
-from registry.marketing.journal import CASE, journal_append
+from registry.identities import (
+    check_journal_entry,
+    customers_identities,
+    identities_as_json,
+    identities_from_entry,
+    is_journal_id,
+    journal_moment,
+)
+from registry.journal import entries_of, journal_append, register_entry_kind
 from registry.models import Customer
 
 from .models import DataSubjectRequest
+
+#: The kind of a case's entries in the marketing journal.
+CASE = "case"
+
+#: A case's reference as the register makes them (DSR-1A2B3C4D).
+REFERENCE = re.compile(r"[A-Za-z0-9-]{1,20}")
 
 #: The fields an entry holds, by the entry's key: a change of any of them is
 #: journalled.
@@ -137,7 +151,7 @@ def cases_reapply(entries):
     """After a restore (see the module): re-create the journalled cases the
     register lacks and bring those it holds up to date. Returns (re-created
     cases, cases brought up to date), by reference."""
-    latest = {entry["reference"]: entry for entry in entries if entry.get("kind") == CASE}
+    latest = {entry["reference"]: entry for entry in entries_of(CASE, entries)}
     if not latest:
         return [], []
     held = {
@@ -230,3 +244,47 @@ def _bring_up_to_date(case, entry, customer_id):
 
 def _moment(text):
     return datetime.fromisoformat(text)
+
+
+def check_case_entry(entry):
+    """ValueError unless `entry` is a case the restore can re-create
+    (`cases_reapply`): its reference, kind, status and days,
+    the customer's identities or none, the account by id and the moment it
+    was made or none, and when it was logged and journalled."""
+    reference = entry.get("reference")
+    if (
+        not isinstance(reference, str)
+        or not REFERENCE.fullmatch(reference)
+        or entry.get("request") not in DataSubjectRequest.Kind.values
+        or entry.get("status") not in DataSubjectRequest.Status.values
+    ):
+        raise ValueError("not a case of the journal")
+    for key in ("received_on", "deadline"):
+        _day(entry.get(key))
+    if entry.get("completed_on") is not None:
+        _day(entry["completed_on"])
+    if entry.get("customer_id") is None:
+        if entry.get("created_at") is not None or entry.get("identities"):
+            raise ValueError("identities without a customer")
+    else:
+        check_journal_entry(entry)
+        journal_moment(entry.get("created_at"))
+    handler = entry.get("handled_by")
+    if handler is not None:
+        if not is_journal_id(handler):
+            raise ValueError("handled_by")
+        journal_moment(entry.get("handled_by_joined"))
+    for key in ("logged_at", "recorded_at"):
+        journal_moment(entry.get(key))
+
+
+def _day(text):
+    """A day as a case entry holds it (ISO text); ValueError otherwise."""
+    if not isinstance(text, str):
+        raise ValueError("not a day")
+    return date.fromisoformat(text)
+
+
+# A case stays when its customer is erased, as the request does: only time
+# drops it at a prune.
+register_entry_kind(CASE, check=check_case_entry, reapply=cases_reapply, prune=None)

@@ -3,8 +3,6 @@ the facts stay. Each kind of data is handled by the handler its owner
 registered with registry.erasure; this module finds the person's values,
 runs the handlers in one transaction and keeps the journal of erased ids."""
 
-import json
-import os
 import re
 
 import phonenumbers
@@ -24,6 +22,7 @@ from registry.identities import (
     identities_as_json,
     journal_moment,
 )
+from registry.journal import append_durably, read_entries
 from registry.models import Customer
 from registry.phones import parse_phone
 from registry.suppression import keep_digests, objector_digests
@@ -163,14 +162,7 @@ def _erase_from_request_notes(erasure):
 
 def _journal(entries):
     """Append erased ids to the journal outside the database, durably."""
-    path = settings.ERASURE_JOURNAL_PATH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as journal:
-        for entry in entries:
-            journal.write(json.dumps(entry) + "\n")
-        journal.flush()
-        os.fsync(journal.fileno())
+    append_durably(settings.ERASURE_JOURNAL_PATH, entries)
 
 
 class ErasureJournalError(Exception):
@@ -183,23 +175,14 @@ def read_journal():
     that a line torn by a crash stops it before the backup brings back
     anyone erased since (the tenth probe)."""
     path = settings.ERASURE_JOURNAL_PATH
-    if not path.exists():
-        return []
-    entries = []
-    with path.open(encoding="utf-8") as journal:
-        for number, line in enumerate(journal, start=1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                _check_entry(entry)
-            except ValueError:
-                raise ErasureJournalError(
-                    f"Line {number} of the erasure journal {path} is not an entry: "
-                    "repair or remove that line, then restore again."
-                ) from None
-            entries.append(entry)
-    return entries
+    return read_entries(
+        path,
+        _check_entry,
+        unreadable=lambda number: ErasureJournalError(
+            f"Line {number} of the erasure journal {path} is not an entry: "
+            "repair or remove that line, then restore again."
+        ),
+    )
 
 
 def _check_entry(entry):

@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from registry.accounts import lock as account_lock
 from registry.accounts.selectors import unusual_activity as alerts
 from registry.audit.models import VIA_WORDS, AuditEvent
+from registry.audit.reads import customers_shown as list_rows_shown
 from registry.background import failed_tasks_since
 from registry.backups import last_backup_at
 from registry.imports.models import CustomerImport
@@ -189,6 +190,12 @@ def audit_event_words(event):
     """What an event did, in words; an export says which file (the whole
     register, the participant list of which course, a marketing list)."""
     return event_in_words(event)
+
+
+@register.filter
+def customers_shown(event):
+    """How many customers a list read showed, else None (registry.audit.reads)."""
+    return list_rows_shown(event)
 
 
 @register.filter
