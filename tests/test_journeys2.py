@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from registry.forms import VersionField
 from registry.models import Customer
 
-from .factories import CustomerFactory, DataSubjectRequestFactory
+from .factories import CourseFactory, CustomerFactory, DataSubjectRequestFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -222,3 +222,28 @@ def test_seed_demo_dates_no_activity_after_now():
     now = timezone.now()
     assert not Customer.objects.filter(last_activity_at__gt=now).exists()
     assert not Customer.objects.filter(created_at__gt=now).exists()
+
+
+def test_a_place_on_a_course_that_is_over_says_attended(client, staff_member):
+    """JOURNEYS: a past course on the customer's page is one the customer
+    took part in (*osallistui*), not one they are enrolled on; a coming
+    course and a cancelled place keep their status."""
+    customer = CustomerFactory()
+    a_year_ago = timezone.now().replace(microsecond=0) - datetime.timedelta(days=365)
+    past = CourseFactory(title="Syksyn jooga", starts_at=a_year_ago)
+    coming = CourseFactory(title="Kevään jooga")
+    cancelled = CourseFactory(title="Talven jooga", starts_at=a_year_ago)
+    EnrollmentFactory(customer=customer, course=past)
+    EnrollmentFactory(customer=customer, course=coming)
+    EnrollmentFactory(customer=customer, course=cancelled, status="cancelled")
+    client.force_login(staff_member)
+    page = client.get(reverse("registry:customer-detail", args=[customer.pk])).content.decode()
+    rows = {
+        title: row
+        for row in re.findall(r"<li class=\"list-group-item.*?</li>", page, re.S)
+        for title in ("Syksyn jooga", "Kevään jooga", "Talven jooga")
+        if title in row
+    }
+    assert "Osallistui" in rows["Syksyn jooga"] and "Ilmoittautunut" not in rows["Syksyn jooga"]
+    assert "Ilmoittautunut" in rows["Kevään jooga"]
+    assert "Peruttu" in rows["Talven jooga"]
