@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from registry.audit.models import AuditEvent
-from registry.reports.tables import LazyRows, Table, people, share
+from registry.reports.tables import DatedLabel, LazyRows, Table, people, share
 
 from .models import Attendance, Course, Enrollment, Session
 
@@ -280,7 +280,12 @@ def attendance_report(period, courses, enrolments, now=None):
         rows=LazyRows(
             sessions,
             lambda row: (
-                f"{row['course__title']}, {row['starts_at'].astimezone(zone):%Y-%m-%d %H:%M}",
+                DatedLabel(
+                    row["starts_at"].astimezone(zone),
+                    iso="%Y-%m-%d %H:%M",
+                    display="SHORT_DATETIME_FORMAT",
+                    prefix=f"{row['course__title']}, ",
+                ),
                 counts(row),
             ),
         ),
@@ -367,8 +372,14 @@ def courses_report(period):
     zone = timezone.get_current_timezone()
 
     def name(course):
-        day = course["starts_at"].astimezone(zone).date().isoformat()
-        return f"{course['title']}, {day}"
+        day = course["starts_at"].astimezone(zone).date()
+        return DatedLabel(
+            day,
+            iso="%Y-%m-%d",
+            display="SHORT_DATE_FORMAT",
+            prefix=f"{course['title']}, ",
+            suffix=f" ({_('cancelled')})" if course["is_cancelled"] else "",
+        )
 
     per_course = Table(
         key="courses",
@@ -385,7 +396,7 @@ def courses_report(period):
         ],
         rows=[
             (
-                name(course) + (f" ({_('cancelled')})" if course["is_cancelled"] else ""),
+                name(course),
                 [
                     course["capacity"],
                     people(course["enrolled"]),

@@ -465,10 +465,28 @@ def test_the_page_shows_the_latest_sessions_and_the_csv_all_of_them(
     query = {"since": "2025-01", "until": "2025-12"}
     html = client.get(reverse("courses:report-courses"), query).content.decode()
     assert "The last 2 rows of 5 are shown; the CSV download has them all." in html
-    assert "Pilates, 2025-04-07 10:00" in html and "Jooga 1, 2025-03-24 18:00" in html
-    assert "Jooga 1, 2025-03-17 18:00" not in html
+    # The page writes a session's moment as the interface does; the CSV in ISO form.
+    assert "Pilates, 7 Apr 2025, 10:00" in html and "Jooga 1, 24 Mar 2025, 18:00" in html
+    assert "Jooga 1, 17 Mar 2025, 18:00" not in html and "2025-04-07" not in html
     response = client.get(reverse("courses:report-courses"), {**query, "csv": "sessions"})
-    assert len(b"".join(response.streaming_content).decode("utf-8-sig").splitlines()) == 1 + 5
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(lines) == 1 + 5
+    assert any(line.startswith("Pilates, 2025-04-07 10:00") for line in lines)
+
+
+def test_a_report_page_writes_its_days_and_months_in_finnish(
+    client, register_manager, attendance_data
+):
+    """A walk through the journeys (2026-11-29): on Finnish pages the rows
+    read "Venyttely 12, 2026-07-29" and months "2025-12"."""
+    client.force_login(register_manager)
+    query = {"since": "2025-01", "until": "2025-12"}
+    html = client.get(reverse("courses:report-courses"), query).content.decode()
+    assert "Pilates, 7.4.2025 klo 10.00" in html
+    assert "2025-04-07" not in html
+    customers = client.get(reverse("registry:report-customers"), query).content.decode()
+    assert "tammikuu 2025" in customers
+    assert ">2025-01<" not in customers
 
 
 # --- Charts ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from registry.models import (
 from registry.rights.models import DataSubjectRequest, add_months
 from registry.rights.selectors import retention_candidates
 
-from .tables import SMALL, Table, month_of, people, share
+from .tables import SMALL, DatedLabel, Table, month_of, people, share
 
 #: Activity within this many months makes a customer active.
 ACTIVE_MONTHS = 12
@@ -39,7 +39,7 @@ RETENTION_AHEAD_MONTHS = 3
 
 
 def _month_label(month):
-    return f"{month:%Y-%m}"
+    return DatedLabel(month, iso="%Y-%m", display="YEAR_MONTH_FORMAT")
 
 
 def _per_month(queryset, field, *, period, by=None):

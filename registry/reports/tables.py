@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.utils import timezone
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 
 from registry.rights.models import add_months
 
@@ -70,6 +70,26 @@ def shown(value):
     return plain(value)
 
 
+class DatedLabel(str):
+    """A row's label with a day, a month or a moment in it: as text (the
+    CSV, sorting, comparing) in ISO form ("Venyttely 12, 2026-07-29"), on
+    the page in the interface's (`shown`: "Venyttely 12, 29.7.2026",
+    "joulukuu 2025")."""
+
+    def __new__(cls, moment, *, iso, display, prefix="", suffix=""):
+        label = super().__new__(cls, f"{prefix}{moment:{iso}}{suffix}")
+        label.prefix, label.moment, label.display, label.suffix = prefix, moment, display, suffix
+        return label
+
+    def shown(self):
+        return f"{self.prefix}{date_format(self.moment, self.display)}{self.suffix}"
+
+
+def shown_label(label):
+    """A row's label as the page shows it (DatedLabel.shown)."""
+    return label.shown() if isinstance(label, DatedLabel) else label
+
+
 class LazyRows(Sequence):
     """Rows made from `items` by `row` only when read: a table of thousands
     of rows of which the page shows the last few builds only those (the CSV
@@ -118,7 +138,7 @@ class Table:
         """The rows as the page shows them: a decimal as the interface's
         language writes it (75,0 in Finnish); the CSV keeps the point."""
         rows = self.rows[-self.page_limit :] if self.is_cut else self.rows
-        return [(label, [shown(value) for value in values]) for label, values in rows]
+        return [(shown_label(label), [shown(value) for value in values]) for label, values in rows]
 
     @property
     def is_cut(self):
@@ -224,6 +244,7 @@ def bar_chart(table):
     bars, labels = [], []
     every = max(1, len(rows) // 12)  # at most about 12 labels under the axis
     for index, (label, values) in enumerate(rows):
+        label = shown_label(label)
         x0 = LEFT + index * group + group * 0.1
         for number, value in enumerate(values):
             height = plot_height * _number(value) / top
