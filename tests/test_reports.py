@@ -2,6 +2,7 @@
 the rule of small cells, the period filter, CSV, query counts, no names."""
 
 import io
+import pickle
 import random
 import re
 from datetime import date, datetime, timedelta
@@ -31,7 +32,7 @@ from registry.reports.selectors import (
     reachable_at_month_ends,
     rights_report,
 )
-from registry.reports.tables import SMALL, Period, bar_chart, people, share
+from registry.reports.tables import SMALL, DatedLabel, Period, bar_chart, people, share
 from registry.rights.erasure import customer_erase
 from registry.rights.models import add_months
 from registry.rights.restriction import customer_restrict
@@ -1013,3 +1014,16 @@ def test_the_consents_reports_planner_setting_stays_in_its_statement():
         consents_report(Period.last_months(3))
         cursor.execute("SHOW enable_sort")
         assert cursor.fetchone() == ("on",)
+
+
+def test_a_dated_label_is_its_iso_text_and_survives_a_pickle():
+    """A row's label is ISO text for the CSV and sorting; a cache or a copy
+    pickles it by what it was made of."""
+    label = DatedLabel(
+        date(2025, 3, 1), iso="%Y-%m", display="YEAR_MONTH_FORMAT", prefix="Jooga, "
+    )
+    assert label == "Jooga, 2025-03"
+    again = pickle.loads(pickle.dumps(label))
+    assert again == label
+    with translation.override("fi"):
+        assert again.shown() == "Jooga, maaliskuu 2025"

@@ -8,6 +8,7 @@ of people below SMALL_CELL (but above zero) is never shown: the cell says
 """
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -78,8 +79,15 @@ class DatedLabel(str):
 
     def __new__(cls, moment, *, iso, display, prefix="", suffix=""):
         label = super().__new__(cls, f"{prefix}{moment:{iso}}{suffix}")
-        label.prefix, label.moment, label.display, label.suffix = prefix, moment, display, suffix
+        label.moment, label.iso, label.display = moment, iso, display
+        label.prefix, label.suffix = prefix, suffix
         return label
+
+    def __reduce__(self):
+        # Pickled (a cache, a copy) by what it was made of, not by its text.
+        keywords = {"iso": self.iso, "display": self.display}
+        keywords |= {"prefix": self.prefix, "suffix": self.suffix}
+        return (functools.partial(DatedLabel, **keywords), (self.moment,))
 
     def shown(self):
         return f"{self.prefix}{date_format(self.moment, self.display)}{self.suffix}"
