@@ -4,6 +4,10 @@ Every model that points at Customer registers a handler for its relation here
 (courses registers its own from its AppConfig.ready, since courses may import
 registry but not the reverse). A merge refuses to run while any relation of
 Customer has no handler, so a new model cannot silently lose its rows.
+
+A concern that records something of the merge itself registers a listener
+(`merge_listener`), which the merge calls when it is done: the core's merge
+(registry.services.customer_merge) imports none of the concerns.
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -32,3 +36,24 @@ def handlers_for(customer_model):
             "register one with registry.merge.merge_handler."
         )
     return [_handlers[label] for label in relations]
+
+
+_listeners = []
+
+
+def merge_listener(listener):
+    """Register `listener(*, keep, changes)`, called by every merge once it is
+    done (the kept record saved, the other deleted, the merge audited) and
+    inside its transaction: what the listener writes (a journal entry made
+    durable before the commit) is committed with the merge, and if it fails
+    the merge is undone. `changes` are the kept record's changed fields, as
+    the merge's audit event names them."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def merge_announce(*, keep, changes):
+    """Tell the registered listeners (`merge_listener`) of a merge into `keep`."""
+    for listener in _listeners:
+        listener(keep=keep, changes=changes)

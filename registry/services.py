@@ -31,11 +31,10 @@ from .erasure import erasure_handler
 from .exports import export_file_copy, export_file_write, inert_sql, neutralise
 from .marketing.journal import marketing_journal_append
 from .marketing.models import MarketingExport, MarketingExportRow
-from .merge import handlers_for, merge_handler
+from .merge import handlers_for, merge_announce, merge_handler
 from .models import LATEST_FIRST, Consent, Customer, MarketingChannel, RegisterExport
 from .phones import FINNISH_MOBILE, FINNISH_MOBILE_LENGTHS, format_phone
 from .reach import reach_count
-from .rights.restriction import restriction_journal_append
 from .suppression import suppressed_since
 
 #: The fields of a customer that staff edit, in form order.
@@ -193,11 +192,10 @@ def customer_merge(
             "version": keep.version,
         },
     )
-    if "restricted_since" in changes:
-        # The kept record is restricted from now on: journalled as the person
-        # after the merge (its event names both records), so that a restore
-        # of a backup older than the merge restricts both records.
-        restriction_journal_append(keep)
+    # Inside the transaction, so that what the concerns record of the merge
+    # (a journal entry of a restriction the kept record got) is durable
+    # before it commits, or the merge is undone (registry.merge).
+    merge_announce(keep=keep, changes=changes)
     return keep
 
 

@@ -160,6 +160,25 @@ def test_a_merge_that_restricts_the_kept_record_is_journalled(customer, register
     assert restricted_since(twin) == since
 
 
+def test_a_merge_whose_restriction_cannot_be_journalled_does_not_happen(
+    customer, register_manager, settings, tmp_path
+):
+    """The kept record's restriction is journalled inside the merge's
+    transaction, before it commits: when the journal cannot be written the
+    merge is undone, so that no restriction is left out of the journal (a
+    restore would bring the person back unrestricted)."""
+    twin = CustomerFactory(first_name="Raili", last_name="Rajoittaja")
+    customer_restrict(customer=twin, by=register_manager)
+    not_a_directory = tmp_path / "not-a-directory"
+    not_a_directory.write_text("")
+    settings.MARKETING_JOURNAL_PATH = not_a_directory / "marketing-journal.jsonl"
+    with pytest.raises(OSError):
+        customer_merge(keep=customer, remove=twin, values={}, by=register_manager)
+    assert Customer.objects.filter(pk=twin.pk).exists()
+    assert restricted_since(customer) is None
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_MERGED).exists()
+
+
 def test_the_journal_entry_is_owner_only_and_names_nobody(customer, register_manager, settings):
     since = customer_restrict(customer=customer, by=register_manager).restricted_since
     path = settings.MARKETING_JOURNAL_PATH

@@ -16,7 +16,8 @@ consent ledger's are of the kind "consent"): the customer's identities
 pair the person had), the moment the restriction began and the moment it
 was journalled; no name, no case. A merge that gives the kept record the
 restriction of the other one journals it too, naming the person after the
-merge (registry.services.customer_merge). After a restore,
+merge (through a merge listener, registry.merge: the core's merge does not
+know of the rights). After a restore,
 `restrictions_reapply` restricts again, since the journalled moment, each
 restored record that is one of the identities and is not restricted since
 then, unless the restored audit trail holds a lift of that record at or
@@ -44,6 +45,7 @@ from registry.identities import (
     journal_moment,
 )
 from registry.journal import customer_erased, entries_of, journal_append, register_entry_kind
+from registry.merge import merge_listener
 from registry.models import Customer
 
 from .models import DataSubjectRequest
@@ -170,6 +172,17 @@ def restriction_journal_append(customer):
             }
         ]
     )
+
+
+@merge_listener
+def _journal_the_merged_restriction(*, keep, changes):
+    """A merge that gave the kept record a restriction (the other record's,
+    earlier): the kept record is restricted from now on, journalled as the
+    person after the merge (its event names both records), so that a restore
+    of a backup older than the merge restricts both records. Called inside
+    the merge's transaction (registry.merge.merge_listener)."""
+    if "restricted_since" in changes:
+        restriction_journal_append(keep)
 
 
 @transaction.atomic
