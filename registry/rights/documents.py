@@ -26,8 +26,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from registry.audit.models import AuditEvent
-from registry.marketing.models import MarketingExport
-from registry.models import Consent, Customer
+from registry.models import Consent, Customer, MarketingChannel
 from registry.phones import format_phone
 from registry.rights.selectors import export_in_words
 
@@ -89,6 +88,15 @@ def _choice(model, field_name, value):
     if not value:
         return NONE
     return str(dict(model._meta.get_field(field_name).flatchoices).get(value, value))
+
+
+def _channel(value):
+    """A marketing list's channel in words: the channels are the core's
+    (MarketingChannel), so the report needs nothing of the marketing lists'
+    own models."""
+    if not value:
+        return NONE
+    return str(MarketingChannel(value).label) if value in MarketingChannel.values else str(value)
 
 
 def _field_label(key):
@@ -276,7 +284,7 @@ def access_document(report, language):
                     rows=[
                         [
                             _moment(m["exported_at"]),
-                            _choice(MarketingExport, "channel", m["channel"]),
+                            _channel(m["channel"]),
                             m["purpose"] or NONE,
                             (
                                 f"{_choice(Consent, 'event', m['allowed_by']['event'])} "
