@@ -450,7 +450,7 @@ def _erase_from_sessions(erasure):
     a course's is (_erase_from_courses). Versions raised."""
     reasons = Session.objects.exclude(cancelled_reason="")
     erasure.scrub_rows(reasons, ("cancelled_reason",), versioned=True)
-    own = _own_courses(erasure)
+    own = erasure.computed(_own_courses)
     places = Session.objects.exclude(location="")
     erasure.scrub_rows(places.filter(course__in=own), ("location",), versioned=True)
     erasure.scrub_rows(
@@ -472,7 +472,7 @@ def _erase_from_courses(erasure):
     would hit other words ("Satujooga" for Satu, "Pilates, Lahti" for
     Lahti) and the archive must stay true. Versions raised."""
     fields = ("title", "description", "location")
-    own = _own_courses(erasure)
+    own = erasure.computed(_own_courses)
     erasure.scrub_rows(Course.objects.filter(pk__in=own), fields, versioned=True)
     erasure.scrub_rows(
         Course.objects.exclude(pk__in=own), fields, versioned=True, scrub=erasure.scrub_full_name
@@ -481,7 +481,9 @@ def _erase_from_courses(erasure):
 
 def _own_courses(erasure):
     """The ids of the courses every place of which is held by the customers
-    erased (a place left by someone erased earlier is someone else's)."""
+    erased (a place left by someone erased earlier is someone else's). Read
+    once per erasure (Erasure.computed), for the sessions' and the courses'
+    handlers: the handlers between them change no place's holder."""
     theirs = set(
         Enrollment.objects.filter(customer__in=erasure.customers).values_list("course", flat=True)
     )

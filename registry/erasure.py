@@ -44,7 +44,10 @@ class Erasure:
     `scrub` also takes each part of the name from where a word starts and
     the street address, which in a course's texts would hit other words
     ("Satujooga" for Satu, "Pilates, Lahti" for Lahti). By default the same
-    as `scrub`."""
+    as `scrub`.
+
+    `computed(compute)` gives what several handlers read of the erased,
+    computed once per erasure."""
 
     customers: list
     customer_ids: set
@@ -54,10 +57,19 @@ class Erasure:
     request: object = None
     rewritten: Counter = field(default_factory=Counter)
     scrub_full_name: Callable = None
+    _computed: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.scrub_full_name is None:
             object.__setattr__(self, "scrub_full_name", self.scrub)
+
+    def computed(self, compute):
+        """`compute(self)`, computed once per erasure: for what several
+        handlers read of the erased (courses' handlers: the courses that were
+        theirs alone), so that it is read once, and the same for each."""
+        if compute not in self._computed:
+            self._computed[compute] = compute(self)
+        return self._computed[compute]
 
     def rewrote(self, model_label, count=1):
         if count:

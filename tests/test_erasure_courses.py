@@ -16,6 +16,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from courses import services as courses_services
 from courses.messages import staff_message_create
 from courses.models import Attendance, Enrollment, Message, Session
 from courses.services import enrollment_cancel, enrollment_create, session_cancel
@@ -136,6 +137,40 @@ def test_a_course_and_a_session_named_for_her_are_scrubbed_past_ones_too(
     rewritten = erased_event().detail["rewritten"]
     assert rewritten["courses.course"] == 2
     assert rewritten["courses.session"] == 1
+
+
+def test_the_courses_of_her_own_are_found_once_per_erasure(
+    hilkka, olli, register_manager, staff_member, monkeypatch
+):
+    """The courses' and the sessions' handlers both scrub her own courses
+    harder (a first name alone goes): which courses those are is read once
+    per erasure (two queries), not once per handler, and again for the next
+    erasure."""
+    hers = coming_course(title="Yksityisohjaus: Hilkka", location="Hilkka, koti")
+    his = coming_course(title="Yksityisohjaus: Olli", location="Olli, koti")
+    for course in (hers, his):
+        Session.objects.filter(course=course).update(location=course.location)
+    enrollment_create(customer=hilkka, course=hers, source="office", by=staff_member)
+    enrollment_create(customer=olli, course=his, source="office", by=staff_member)
+    own_courses = courses_services._own_courses
+    calls = []
+
+    def counted(erasure):
+        calls.append(erasure)
+        return own_courses(erasure)
+
+    monkeypatch.setattr(courses_services, "_own_courses", counted)
+    customer_erase(customer=hilkka, by=register_manager)
+    assert len(calls) == 1
+    customer_erase(customer=olli, by=register_manager)
+    assert len(calls) == 2
+    for course in (hers, his):
+        course.refresh_from_db()
+        assert (course.title, course.location) == (
+            "Yksityisohjaus: [poistettu]",
+            "[poistettu], koti",
+        )
+        assert set(course.sessions.values_list("location", flat=True)) == {"[poistettu], koti"}
 
 
 def test_a_course_of_many_keeps_words_that_only_begin_like_her_name(
