@@ -120,11 +120,12 @@ class Course(models.Model):
         return self.ends_at < timezone.now()
 
 
-#: The order of every list of a course's participants (the course page, the
-#: roll call, the attendance grid, the exports, a message's recipients): last
-#: name, first name, then the enrolment, so that a name is at the same place
-#: on each and no row moves on a save; a place whose customer was erased (no
-#: name) last. Not the waiting list's (QUEUE_ORDER).
+#: The order of the lists of a course's participants (the roll call, the
+#: attendance grid, the exports, a message's recipients, the course page's
+#: cancelled places): last name, first name, then the enrolment, so that a
+#: name is at the same place on each and no row moves on a save; a place
+#: whose customer was erased (no name) last. Not the course page's places
+#: (PLACE_ORDER) nor the waiting list (QUEUE_ORDER).
 PARTICIPANT_ORDER = (
     models.F("customer__last_name").asc(nulls_last=True),
     "customer__first_name",
@@ -133,6 +134,10 @@ PARTICIPANT_ORDER = (
 #: The waiting list's order, wherever it is listed: its queue, first come
 #: first. It is meaningful (who gets the next place freed), so never by name.
 QUEUE_ORDER = ("status_changed_at", "id")
+#: The course page's places: in the order they were taken (its "#"), off
+#: the index of (course, status, time), so that the page of a lecture of
+#: thousands does not sort them all by name (courses.views.course_detail).
+PLACE_ORDER = ("status_changed_at", "id")
 
 
 class EnrollmentQuerySet(models.QuerySet):

@@ -33,7 +33,7 @@ from .forms import (
     ParticipantExportForm,
     SeriesForm,
 )
-from .models import Course, Enrollment
+from .models import PLACE_ORDER, Course, Enrollment
 from .participants import (
     PARTICIPANT_COLUMNS,
     any_restricted,
@@ -110,10 +110,14 @@ def course_detail(request, pk):
     course = visible_course(request, pk)
     enrollments = course.enrollments.select_related("customer")
     # The enrolled a page at a time: a lecture may hold thousands, and the
-    # page's queries should not grow with them (the export holds everybody).
-    # By name, as the roll call and every other list of them (PARTICIPANT_ORDER).
+    # page's cost should not grow with them (the export holds everybody). In
+    # the order the places were taken (PLACE_ORDER, "#" is that order), off
+    # the queue index (course, status, time): by name, the first page of a
+    # lecture of 20,000 sorted all of them by a joined name (2.4 -> 41 ms;
+    # the benchmark's participant list 71 -> 136 ms). Every other list of
+    # them is by name (PARTICIPANT_ORDER).
     enrolled_page = Paginator(
-        enrollments.taking_a_place().by_name(), PARTICIPANTS_PER_PAGE
+        enrollments.taking_a_place().order_by(*PLACE_ORDER), PARTICIPANTS_PER_PAGE
     ).get_page(request.GET.get("page"))
     # In queue order, not by name: its positions say who gets the next place.
     waitlist = list(enrollments.waitlist())

@@ -575,10 +575,11 @@ def test_the_customer_page_offers_the_next_coming_courses(client, staff_member):
 
 def test_every_list_of_a_courses_participants_is_in_one_order(client, staff_member, instructor):
     """Last name, first name, then the enrolment (the same name twice): the
-    course page (staff's and the instructor's), the roll call, the attendance
-    grid, the CSV and XLSX exports and a message's recipients. The course
-    page listed its participants in the order they enrolled, the roll call
-    by name: finding someone on one and then the other took a search. The
+    roll call, the attendance grid, the CSV and XLSX exports, a message's
+    recipients and the course page's cancelled places (the export and a
+    message listed them in the order they enrolled, the roll call by name).
+    The course page's places stay in the order they were taken, as it says
+    (its "#"; by name, a lecture's first page sorted all its thousands); the
     waiting list keeps its queue (its order is who gets the next place)."""
     start = timezone.now().replace(microsecond=0) - timezone.timedelta(hours=1)
     course = CourseFactory(
@@ -620,7 +621,8 @@ def test_every_list_of_a_courses_participants_is_in_one_order(client, staff_memb
     for user in (staff_member, instructor):
         client.force_login(user)
         page = client.get(course.get_absolute_url())
-        assert pks(page.context["enrolled"]) == by_name, user
+        assert pks(page.context["enrolled"]) == pks(enrolled), user
+        assert "Järjestyksessä, jossa paikat varattiin" in page.content.decode(), user
         assert pks(page.context["waitlist"]) == pks(queue), user
         roll_call = client.get(reverse("courses:roll-call", args=[course.pk, session.pk]))
         assert [e.pk for e, _status, _name in roll_call.context["form"].rows] == by_name, user
