@@ -144,8 +144,9 @@ def attendance_by_enrollment(sessions, enrollments=None):
 def roll_call(session, page_number=None, *, enrollment_ids=None):
     """A page of the roll call of a session: (page, rows), each row
     (enrolment, status or "") for someone with a place, always in the same
-    order (last name, first name; erased last), so that no row moves when the
-    list is saved. A constant number of queries, ATTENDANCE_PER_PAGE rows.
+    order (PARTICIPANT_ORDER: last name, first name; erased last), so that
+    no row moves when the list is saved. A constant number of queries,
+    ATTENDANCE_PER_PAGE rows.
 
     `enrollment_ids` gives the rows a saved list showed instead of a page
     (the page could have shifted meanwhile); then the page is None."""
@@ -216,7 +217,7 @@ def came_per_session(sessions):
 
 
 def participants_in_order(course, *, with_marked=False):
-    """Everyone with a place on the course, in the roll call's fixed order.
+    """Everyone with a place on the course, by name (PARTICIPANT_ORDER).
     `with_marked` adds those who left the course (cancelled) after they were
     marked, so that each session's count in the grid stays true."""
     enrollments = course.enrollments.taking_a_place()
@@ -225,8 +226,4 @@ def participants_in_order(course, *, with_marked=False):
         enrollments = course.enrollments.filter(
             models.Q(status__in=Enrollment.TAKING_A_PLACE) | models.Q(pk__in=marked)
         )
-    return enrollments.select_related("customer").order_by(
-        models.F("customer__last_name").asc(nulls_last=True),
-        "customer__first_name",
-        "id",
-    )
+    return enrollments.select_related("customer").by_name()

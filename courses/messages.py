@@ -180,13 +180,14 @@ def notify_enrollment_cancelled(enrollment, *, by=None, request=None):
 
 
 def course_recipients(course, audience="participants"):
-    """Those a course's news concerns: everyone with a place, or the waiting
-    list (in queue order). Never a cancelled enrolment, never an erased
-    customer, never one whose processing is restricted."""
+    """Those a course's news concerns: everyone with a place (by name,
+    PARTICIPANT_ORDER), or the waiting list (in queue order). Never
+    a cancelled enrolment, never an erased customer, never one whose
+    processing is restricted."""
     enrollments = (
         course.enrollments.waitlist()
         if audience == "waitlist"
-        else course.enrollments.taking_a_place().order_by("id")
+        else course.enrollments.taking_a_place().by_name()
     )
     enrollments = enrollments.filter(customer__isnull=False, customer__restricted_since=None)
     return [e.customer for e in enrollments.select_related("customer")]

@@ -120,10 +120,34 @@ class Course(models.Model):
         return self.ends_at < timezone.now()
 
 
+#: The order of the lists of a course's participants (the roll call, the
+#: attendance grid, the exports, a message's recipients, the course page's
+#: cancelled places): last name, first name, then the enrolment, so that a
+#: name is at the same place on each and no row moves on a save; a place
+#: whose customer was erased (no name) last. Not the course page's places
+#: (PLACE_ORDER) nor the waiting list (QUEUE_ORDER).
+PARTICIPANT_ORDER = (
+    models.F("customer__last_name").asc(nulls_last=True),
+    "customer__first_name",
+    "id",
+)
+#: The waiting list's order, wherever it is listed: its queue, first come
+#: first. It is meaningful (who gets the next place freed), so never by name.
+QUEUE_ORDER = ("status_changed_at", "id")
+#: The course page's places: in the order they were taken (its "#"), off
+#: the index of (course, status, time), so that the page of a lecture of
+#: thousands does not sort them all by name (courses.views.course_detail).
+PLACE_ORDER = ("status_changed_at", "id")
+
+
 class EnrollmentQuerySet(models.QuerySet):
+    def by_name(self):
+        """In the order of every participant list (PARTICIPANT_ORDER)."""
+        return self.order_by(*PARTICIPANT_ORDER)
+
     def waitlist(self):
-        """The queue: first on the list first."""
-        return self.filter(status=Enrollment.Status.WAITLISTED).order_by("status_changed_at", "id")
+        """The queue: first on the list first (QUEUE_ORDER)."""
+        return self.filter(status=Enrollment.Status.WAITLISTED).order_by(*QUEUE_ORDER)
 
     def next_in_line(self):
         """The queue as a freed place goes down it: those whose processing is

@@ -10,7 +10,7 @@ from registry.audit.services import audit_event_create, link_shown_customers
 from registry.phones import format_phone
 
 from .attendance import attendance_by_enrollment
-from .models import Attendance, Enrollment
+from .models import PARTICIPANT_ORDER, QUEUE_ORDER, Attendance, Enrollment
 
 #: Columns of a participant list, and what each needs to be shown.
 PARTICIPANT_COLUMNS = {
@@ -71,17 +71,19 @@ def participant_columns_for(user):
 
 
 def participants(course):
-    """Who is on the course, enrolled first, then the waiting list in queue order."""
+    """Who is on the course: those with a place by name (PARTICIPANT_ORDER),
+    then the waiting list in its queue order (QUEUE_ORDER). One query, so
+    one moment: a place given from the queue meanwhile is neither missed nor
+    listed twice."""
+    waiting = models.Q(status=Enrollment.Status.WAITLISTED)
     return (
         course.enrollments.exclude(status=Enrollment.Status.CANCELLED)
         .select_related("customer")
         .order_by(
-            models.Case(
-                models.When(status=Enrollment.Status.WAITLISTED, then=1),
-                default=0,
-            ),
-            "status_changed_at",
-            "id",
+            models.Case(models.When(waiting, then=1), default=0),
+            # Only the waiting list has these; the places tie on them.
+            *(models.Case(models.When(waiting, then=models.F(key))) for key in QUEUE_ORDER),
+            *PARTICIPANT_ORDER,
         )
     )
 
@@ -123,11 +125,11 @@ def participant_list_export(
     """Audit the export of a participant list, linking each participant in
     it to the event (AuditEventCustomer); return (rows, count). A
     participant whose processing is restricted has empty contact columns and
-    the restriction after the status. Those
-    with a place come first, then the waiting list in queue order (left out
-    without `waitlist`). With `attendance`, each row ends with one column per
-    session (came, didn't come, reported absence) and the times the
-    participant came (attendance_export_header gives their titles)."""
+    the restriction after the status. Those with a place come first, by
+    name, then the waiting list in queue order (left out without
+    `waitlist`): participants(). With `attendance`, each row ends with one
+    column per session (came, didn't come, reported absence) and the times
+    the participant came (attendance_export_header gives their titles)."""
 
     enrollments = participants(course).exclude(customer=None)
     if not waitlist:

@@ -33,7 +33,7 @@ from .forms import (
     ParticipantExportForm,
     SeriesForm,
 )
-from .models import Course, Enrollment
+from .models import PLACE_ORDER, Course, Enrollment
 from .participants import (
     PARTICIPANT_COLUMNS,
     any_restricted,
@@ -41,7 +41,6 @@ from .participants import (
     participant_columns_for,
     participant_list_export,
     participant_list_viewed,
-    participants,
 )
 from .services import (
     course_create,
@@ -109,23 +108,25 @@ def course_detail(request, pk):
     actions the user may take. Staff and the course's instructor; viewing is
     audited."""
     course = visible_course(request, pk)
-    on_list = participants(course)
+    enrollments = course.enrollments.select_related("customer")
     # The enrolled a page at a time: a lecture may hold thousands, and the
-    # page's cost should not grow with them (the export holds everybody).
-    # One status at a time, in the order of the queue index (course, status,
-    # time): the page's rows come off the index instead of sorting all of a
-    # lecture's enrolments by participants()' status-then-time order.
+    # page's cost should not grow with them (the export holds everybody). In
+    # the order the places were taken (PLACE_ORDER, "#" is that order), off
+    # the queue index (course, status, time): by name, the first page of a
+    # lecture of 20,000 sorted all of them by a joined name (2.4 -> 41 ms;
+    # the benchmark's participant list 71 -> 136 ms). Every other list of
+    # them is by name (PARTICIPANT_ORDER).
     enrolled_page = Paginator(
-        on_list.filter(status__in=Enrollment.TAKING_A_PLACE).order_by("status_changed_at", "id"),
-        PARTICIPANTS_PER_PAGE,
+        enrollments.taking_a_place().order_by(*PLACE_ORDER), PARTICIPANTS_PER_PAGE
     ).get_page(request.GET.get("page"))
-    waitlist = list(on_list.filter(status=Enrollment.Status.WAITLISTED))
+    # In queue order, not by name: its positions say who gets the next place.
+    waitlist = list(enrollments.waitlist())
     query = EnrolmentSearchForm(request.GET).values()["q"]
     candidates, on_course = [], []
     enrolling = not course.is_past and not course.is_cancelled
     if query and enrolling and request.user.has_perm("courses.add_enrollment"):
         found = Customer.objects.search(query)
-        taken = on_list.filter(customer__isnull=False)
+        taken = enrollments.exclude(status=Enrollment.Status.CANCELLED).exclude(customer=None)
         # Those already on the course are shown as such (not as "nobody found",
         # which invites a duplicate record); up to ten others can be enrolled.
         positions = {e.pk: number for number, e in enumerate(waitlist, start=1)}
@@ -150,9 +151,9 @@ def course_detail(request, pk):
     # (listed only to those who may enrol, while the course takes people).
     cancelled = (
         list(
-            course.enrollments.filter(
+            enrollments.filter(
                 status=Enrollment.Status.CANCELLED, customer__isnull=False
-            ).select_related("customer")
+            ).by_name()
         )
         if enrolling and request.user.has_perm("courses.add_enrollment")
         else []

@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from courses.models import Enrollment
 from registry import backups
+from registry.management.commands import restore as restore_command
 from registry.marketing.models import SuppressedContact
-from registry.models import Customer
+from registry.models import Consent, Customer
 from registry.reach import GENERATION_KEY
 from registry.rights.erasure import customer_erase, read_journal
+from registry.rights.models import DataSubjectRequest
 
 from .factories import (
     ConsentFactory,
@@ -232,3 +234,85 @@ def test_restoring_an_older_backup_keeps_the_objections_of_those_erased_since(da
     assert kept
     call_command("restore", str(path), "--force")
     assert list(SuppressedContact.objects.values_list("digest", "suppressed_at")) == kept
+
+
+def case(reference):
+    """A case as the restore reports it (only its reference is printed)."""
+    return DataSubjectRequest(reference=reference)
+
+
+@pytest.mark.parametrize(
+    ("done", "printed"),
+    [
+        (
+            ([], [], [], ([], []), 0),
+            [
+                "Erasure journal: nobody to erase again.",
+                "Marketing journal: nothing to re-apply.",
+                "Marketing journal: no restriction of processing to re-apply.",
+                "Data subject requests: nothing to re-create.",
+            ],
+        ),
+        (
+            (
+                [7],
+                [Consent(customer_id=3)],
+                [Customer(pk=4)],
+                ([case("DSR-A")], [case("DSR-B")]),
+                1,
+            ),
+            [
+                "Re-applied the erasure journal: 1 customers erased again (ids 7).",
+                "Re-applied the marketing journal: 1 objection or withdrawal recorded again "
+                "(customer ids 3).",
+                "Re-applied the marketing journal: 1 restriction of processing set again "
+                "(customer ids 4).",
+                "Re-applied the marketing journal: 1 data subject request re-created "
+                "(DSR-A). The journal keeps no requester, no verification and no outcome: "
+                "add them from the original requests.",
+                "Re-applied the marketing journal: 1 data subject request brought up to "
+                "date (DSR-B).",
+                "Retention: the requesters of 1 request without a customer, closed before "
+                "the retention period, forgotten again.",
+            ],
+        ),
+        (
+            (
+                [7, 8],
+                [Consent(customer_id=5), Consent(customer_id=3), Consent(customer_id=5)],
+                [Customer(pk=4), Customer(pk=2)],
+                ([case("DSR-A"), case("DSR-C")], [case("DSR-B"), case("DSR-D")]),
+                2,
+            ),
+            [
+                "Re-applied the erasure journal: 2 customers erased again (ids 7, 8).",
+                "Re-applied the marketing journal: 3 objections or withdrawals recorded "
+                "again (customer ids 3, 5).",
+                "Re-applied the marketing journal: 2 restrictions of processing set again "
+                "(customer ids 4, 2).",
+                "Re-applied the marketing journal: 2 data subject requests re-created "
+                "(DSR-A, DSR-C). The journal keeps no requester, no verification and no "
+                "outcome: add them from the original requests.",
+                "Re-applied the marketing journal: 2 data subject requests brought up to "
+                "date (DSR-B, DSR-D).",
+                "Retention: the requesters of 2 requests without a customer, closed before "
+                "the retention period, forgotten again.",
+            ],
+        ),
+    ],
+    ids=["nothing", "one each", "several"],
+)
+def test_restore_says_what_each_journal_gave_back(monkeypatch, capsys, done, printed):
+    """The lines the register manager reads after a restore, word for word,
+    for nothing, one and several of each."""
+    when = "2026-11-20T03:00:00+02:00"
+    monkeypatch.setattr(
+        restore_command, "restore_backup", lambda file, force: ({"created_at": when}, *done)
+    )
+    call_command("restore", "balansia.balansia-backup")
+    assert capsys.readouterr().out.splitlines() == [
+        f"Restored the backup of {when}.",
+        *printed,
+        f"Not in the backup: corrections of customers' data made since {when}. Make those "
+        "corrections again (the rectification requests are among the data subject requests).",
+    ]

@@ -523,7 +523,10 @@ def test_a_big_course_lists_its_participants_a_page_at_a_time(client, staff_memb
     on from the pages before), with the same queries whatever the size."""
     monkeypatch.setattr(courses.views, "PARTICIPANTS_PER_PAGE", 3)
     course = CourseFactory(capacity=10)
-    people = [EnrollmentFactory(course=course) for _ in range(7)]
+    people = [
+        EnrollmentFactory(course=course, customer=CustomerFactory(last_name=last))
+        for last in ("Aalto", "Berg", "Heino", "Kivi", "Laine", "Mäki", "Niemi")
+    ]
     client.force_login(staff_member)
 
     first = client.get(course.get_absolute_url())
@@ -568,3 +571,79 @@ def test_the_customer_page_offers_the_next_coming_courses(client, staff_member):
     assert "2/5 varattu" in body
     assert f"Seuraavat {ENROLLABLE_COURSES} tulevaa kurssia." in body
     assert "Muut kurssit löytyvät kurssiluettelosta." in body
+
+
+def test_every_list_of_a_courses_participants_is_in_one_order(client, staff_member, instructor):
+    """Last name, first name, then the enrolment (the same name twice): the
+    roll call, the attendance grid, the CSV and XLSX exports, a message's
+    recipients and the course page's cancelled places (the export and a
+    message listed them in the order they enrolled, the roll call by name).
+    The course page's places stay in the order they were taken, as it says
+    (its "#"; by name, a lecture's first page sorted all its thousands); the
+    waiting list keeps its queue (its order is who gets the next place)."""
+    start = timezone.now().replace(microsecond=0) - timezone.timedelta(hours=1)
+    course = CourseFactory(
+        instructor=instructor,
+        capacity=5,
+        sessions=[(start, start + timezone.timedelta(hours=2))],
+    )
+    names = [
+        ("Aino", "Virtanen"),
+        ("Sami", "Aalto"),
+        ("Eero", "Korhonen"),
+        ("Pekka", "Aalto"),
+        ("Eero", "Korhonen"),
+    ]
+    enrolled = [
+        EnrollmentFactory(
+            course=course, customer=CustomerFactory(first_name=first, last_name=last)
+        )
+        for first, last in names
+    ]
+    by_name = [enrolled[i].pk for i in (3, 1, 2, 4, 0)]
+    queue = [
+        EnrollmentFactory(
+            course=course, status="waitlisted", customer=CustomerFactory(last_name=last)
+        )
+        for last in ("Öhman", "Berg")
+    ]
+    left = [
+        EnrollmentFactory(
+            course=course, status="cancelled", customer=CustomerFactory(last_name=last)
+        )
+        for last in ("Mäki", "Heino")
+    ]
+    session = course.sessions.get()
+
+    def pks(enrollments):
+        return [e.pk for e in enrollments]
+
+    for user in (staff_member, instructor):
+        client.force_login(user)
+        page = client.get(course.get_absolute_url())
+        assert pks(page.context["enrolled"]) == pks(enrolled), user
+        assert "Järjestyksessä, jossa paikat varattiin" in page.content.decode(), user
+        assert pks(page.context["waitlist"]) == pks(queue), user
+        roll_call = client.get(reverse("courses:roll-call", args=[course.pk, session.pk]))
+        assert [e.pk for e, _status, _name in roll_call.context["form"].rows] == by_name, user
+        grid = client.get(reverse("courses:attendance-grid", args=[course.pk]))
+        assert [row[0].pk for row in grid.context["rows"]] == by_name, user
+
+    client.force_login(staff_member)
+    page = client.get(course.get_absolute_url())
+    assert pks(page.context["cancelled"]) == [left[1].pk, left[0].pk]
+    people = {e.pk: [e.customer.first_name, e.customer.last_name] for e in [*enrolled, *queue]}
+    expected = [people[pk] for pk in [*by_name, *pks(queue)]]
+    columns = {"columns": ["first_name", "last_name"], "purpose": "lista", "waitlist": "on"}
+    response = export(client, course, file_format="csv", **columns)
+    content = b"".join(response.streaming_content).decode().lstrip("\ufeff")
+    assert list(csv.reader(io.StringIO(content), delimiter=";"))[1:] == expected
+    response = export(client, course, file_format="xlsx", **columns)
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    assert [list(row) for row in sheet.iter_rows(min_row=2, values_only=True)] == expected
+    message = {"subject": "Sali vaihtui", "text": "Olemme salissa 2."}
+    url = reverse("courses:course-message", args=[course.pk])
+    for audience, order in (("participants", by_name), ("waitlist", pks(queue))):
+        preview = client.post(url, {**message, "audience": audience})
+        recipients = [customer.pk for customer in preview.context["recipients"]]
+        assert recipients == [Enrollment.objects.get(pk=pk).customer_id for pk in order]

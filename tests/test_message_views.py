@@ -27,8 +27,13 @@ def immediate_tasks(settings):
 @pytest.mark.django_db
 def test_staff_message_preview_lists_recipients_and_warns_against_marketing(client, staff_member):
     course = CourseFactory()
-    participant = EnrollmentFactory(course=course).customer
-    no_email = EnrollmentFactory(course=course, customer=CustomerFactory(email="")).customer
+    # The preview greets the first by name (Aalto before Virtanen).
+    participant = EnrollmentFactory(
+        course=course, customer=CustomerFactory(last_name="Aalto")
+    ).customer
+    no_email = EnrollmentFactory(
+        course=course, customer=CustomerFactory(email="", last_name="Virtanen")
+    ).customer
     waiting = EnrollmentFactory(course=course, status="waitlisted").customer
     cancelled = EnrollmentFactory(course=course, status="cancelled").customer
     client.force_login(staff_member)

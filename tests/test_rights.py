@@ -29,7 +29,7 @@ from registry.rights.erasure import customer_erase, read_journal
 from registry.rights.forms import DataSubjectRequestForm
 from registry.rights.models import DataSubjectRequest, one_month_after
 from registry.rights.selectors import access_report, retention_candidates
-from registry.rights.services import case_log, case_update
+from registry.rights.services import CaseRefused, case_log, case_update
 from registry.roles import INSTRUCTOR, REGISTER_MANAGER, STAFF
 from registry.services import (
     consent_record,
@@ -133,6 +133,99 @@ def test_extending_a_deadline_needs_a_reason_and_stays_within_three_months(
     )
     case.refresh_from_db()
     assert case.deadline == datetime.date(2027, 1, 20)
+
+
+def test_a_deadline_before_receipt_is_refused_beside_the_field(client, register_manager, settings):
+    """A typo in the year (2025 for 2026) moved the deadline before the day
+    the request came in: the case looked overdue at once, and the journal
+    kept the impossible date."""
+    settings.LANGUAGE_CODE = "en"
+    case = DataSubjectRequestFactory(
+        received_on=datetime.date(2026, 11, 20), deadline=datetime.date(2026, 12, 20)
+    )
+    client.force_login(register_manager)
+    response = client.post(
+        reverse("registry:request-detail", args=[case.pk]),
+        {
+            "status": "open",
+            "identity_verification": case.identity_verification,
+            "outcome": "",
+            "deadline": "2025-12-20",
+            "extension_reason": "Monta pyyntöä yhtä aikaa",
+            "version": VersionField.token(case),
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "deadline": ["The deadline cannot be before the request was received (20 Nov 2026)."]
+    }
+    # What was typed stays in the field, to be corrected.
+    assert 'value="2025-12-20"' in response.content.decode()
+    case.refresh_from_db()
+    assert case.deadline == datetime.date(2026, 12, 20)
+
+
+@pytest.mark.parametrize(
+    ("data", "received"),
+    [
+        ({"deadline": datetime.date(2026, 11, 19), "extension_reason": "Virhe"}, "20.11.2026"),
+        ({"received_on": datetime.date(2026, 12, 21)}, "21.12.2026"),
+    ],
+)
+def test_the_service_refuses_a_deadline_before_receipt(register_manager, data, received):
+    case = DataSubjectRequestFactory(
+        received_on=datetime.date(2026, 11, 20), deadline=datetime.date(2026, 12, 20)
+    )
+    with pytest.raises(CaseRefused) as refused:
+        case_update(case=case, data=data, by=register_manager)
+    # Beside the deadline, in the register's language (Finnish).
+    assert refused.value.message_dict == {
+        "deadline": [f"Määräaika ei voi olla ennen pyynnön vastaanottopäivää ({received})."]
+    }
+    case.refresh_from_db()
+    assert (case.received_on, case.deadline, case.version) == (
+        datetime.date(2026, 11, 20),
+        datetime.date(2026, 12, 20),
+        1,
+    )
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CASE_UPDATED).exists()
+
+
+def test_a_case_saved_with_such_a_deadline_before_still_closes(register_manager):
+    """Saved before the check (the form took it then): an erasure or a
+    restriction still closes it, and only a change of a date is refused."""
+    case = DataSubjectRequestFactory(
+        received_on=datetime.date(2026, 11, 20), deadline=datetime.date(2025, 12, 20)
+    )
+    case_update(case=case, data={"status": "done", "outcome": "Poistettu"}, by=register_manager)
+    case.refresh_from_db()
+    assert case.status == "done"
+
+
+def test_a_request_received_in_the_future_is_refused_beside_the_field(
+    client, register_manager, settings
+):
+    """The request-create form: its deadline is counted from receipt (a month
+    after, never before), so the received date is what is checked."""
+    settings.LANGUAGE_CODE = "en"
+    customer = CustomerFactory()
+    client.force_login(register_manager)
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    response = client.post(
+        reverse("registry:request-create", args=[customer.pk]),
+        {
+            "kind": "access",
+            "received_on": tomorrow.isoformat(),
+            "identity_verification": "Vastaus rekisteröidystä sähköpostista",
+            "submission": DataSubjectRequestForm.new_token(),
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "received_on": ["The date cannot be in the future."]
+    }
+    assert f'value="{tomorrow.isoformat()}"' in response.content.decode()
+    assert not DataSubjectRequest.objects.exists()
 
 
 def test_closing_a_request_records_the_completion_date(client, register_manager):

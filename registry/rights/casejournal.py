@@ -248,7 +248,8 @@ def _moment(text):
 
 def check_case_entry(entry):
     """ValueError unless `entry` is a case the restore can re-create
-    (`cases_reapply`): its reference, kind, status and days,
+    (`cases_reapply`): its reference, kind, status and days (the deadline
+    not before receipt, as case_update refuses),
     the customer's identities or none, the account by id and the moment it
     was made or none, and when it was logged and journalled."""
     reference = entry.get("reference")
@@ -259,8 +260,9 @@ def check_case_entry(entry):
         or entry.get("status") not in DataSubjectRequest.Status.values
     ):
         raise ValueError("not a case of the journal")
-    for key in ("received_on", "deadline"):
-        _day(entry.get(key))
+    received, deadline = (_day(entry.get(key)) for key in ("received_on", "deadline"))
+    if deadline < received:
+        raise ValueError("a deadline before receipt")
     if entry.get("completed_on") is not None:
         _day(entry["completed_on"])
     if entry.get("customer_id") is None:

@@ -11,7 +11,7 @@ from registry.once import OnceFormMixin
 from registry.query_forms import ObjectIdsField, QueryForm
 
 from .models import DataSubjectRequest, add_months
-from .services import REQUESTER_FIELDS
+from .services import REQUESTER_FIELDS, deadline_before_receipt
 
 #: The notes of a request are in the customer's access report (GDPR art. 15):
 #: written for the customer to read, about nobody else (art. 15(4)).
@@ -123,7 +123,12 @@ class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
         cleaned = super().clean()
         deadline = cleaned.get("deadline")
         if deadline and deadline != self.initial.get("deadline") and not self.stale:
-            latest = add_months(self.instance.received_on, 3)
+            received = self.instance.received_on
+            if deadline < received:
+                # A typo (the year, most often), not an extension: no reason to ask.
+                self.add_error("deadline", deadline_before_receipt(received))
+                return cleaned
+            latest = add_months(received, 3)
             if deadline > latest:
                 self.add_error(
                     "deadline",

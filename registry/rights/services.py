@@ -5,6 +5,7 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
@@ -42,6 +43,13 @@ def new_reference():
 
 class CaseRefused(ValidationError):
     """A change a case cannot take as it is now (said to the user)."""
+
+
+def deadline_before_receipt(received_on):
+    """What a deadline before the day the request was received is told."""
+    return _("The deadline cannot be before the request was received (%(date)s).") % {
+        "date": date_format(received_on, "SHORT_DATE_FORMAT")
+    }
 
 
 @transaction.atomic
@@ -141,13 +149,19 @@ def case_update(*, case, data, by, request=None, version=None):
     """Change a case: extend the deadline (with a reason), close it, note the outcome.
 
     `version` is the version the form was opened on: if the case has changed
-    since, EditConflict is raised and nothing is saved."""
+    since, EditConflict is raised and nothing is saved. A deadline before
+    the day the request was received is refused (CaseRefused, beside the
+    deadline)."""
     case = DataSubjectRequest.objects.select_for_update().get(pk=case.pk)
     check_version((case, version), actions=[AuditEvent.Action.CASE_UPDATED])
     # Who asked only on a request of someone who is no customer that may
     # still be linked: never names put on a customer's case or a scrubbed one.
     fields = (*REQUESTER_FIELDS, *CASE_FIELDS) if case.linkable else CASE_FIELDS
     changes = changes_apply(case, data, fields)
+    # Only when a date changes: a case saved before this check stays closable
+    # (an erasure or a restriction closes its case).
+    if ({"deadline", "received_on"} & changes.keys()) and case.deadline < case.received_on:
+        raise CaseRefused({"deadline": deadline_before_receipt(case.received_on)})
     if case.status in DataSubjectRequest.CLOSED and case.completed_on is None:
         case.completed_on = timezone.localdate()
         changes["completed_on"] = ["", case.completed_on.isoformat()]

@@ -2,6 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from registry.backups import BackupError, restore_backup
 
+#: What a case is called in the restore's output, one and several.
+REQUESTS = ("data subject request", "data subject requests")
+
 
 class Command(BaseCommand):
     help = (
@@ -35,45 +38,34 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Erasure journal: nobody to erase again.")
-        if reapplied:
-            ids = sorted({consent.customer_id for consent in reapplied})
-            many = len(reapplied) > 1
-            events = "objections or withdrawals" if many else "objection or withdrawal"
-            self.stdout.write(
-                f"Re-applied the marketing journal: {len(reapplied)} {events} recorded "
-                f"again (customer ids {', '.join(map(str, ids))})."
-            )
-        else:
-            self.stdout.write("Marketing journal: nothing to re-apply.")
-        if restricted:
-            many = len(restricted) > 1
-            restrictions = "restrictions" if many else "restriction"
-            self.stdout.write(
-                f"Re-applied the marketing journal: {len(restricted)} {restrictions} of "
-                "processing set again (customer ids "
-                f"{', '.join(str(customer.pk) for customer in restricted)})."
-            )
-        else:
-            self.stdout.write("Marketing journal: no restriction of processing to re-apply.")
+        consents = sorted({consent.customer_id for consent in reapplied})
+        self._reapplied(
+            reapplied,
+            ("objection or withdrawal", "objections or withdrawals"),
+            "recorded again",
+            f"customer ids {', '.join(map(str, consents))}",
+            otherwise="Marketing journal: nothing to re-apply.",
+        )
+        self._reapplied(
+            restricted,
+            ("restriction of processing", "restrictions of processing"),
+            "set again",
+            f"customer ids {', '.join(str(customer.pk) for customer in restricted)}",
+            otherwise="Marketing journal: no restriction of processing to re-apply.",
+        )
         created, updated = cases
-        if created:
-            many = len(created) > 1
-            requests = "data subject requests" if many else "data subject request"
-            self.stdout.write(
-                f"Re-applied the marketing journal: {len(created)} {requests} re-created "
-                f"({', '.join(case.reference for case in created)}). The journal keeps no "
-                "requester, no verification and no outcome: add them from the original "
-                "requests."
-            )
-        else:
-            self.stdout.write("Data subject requests: nothing to re-create.")
-        if updated:
-            many = len(updated) > 1
-            requests = "data subject requests" if many else "data subject request"
-            self.stdout.write(
-                f"Re-applied the marketing journal: {len(updated)} {requests} brought up to "
-                f"date ({', '.join(case.reference for case in updated)})."
-            )
+        self._reapplied(
+            created,
+            REQUESTS,
+            "re-created",
+            ", ".join(case.reference for case in created),
+            otherwise="Data subject requests: nothing to re-create.",
+            then=" The journal keeps no requester, no verification and no outcome: add them "
+            "from the original requests.",
+        )
+        self._reapplied(
+            updated, REQUESTS, "brought up to date", ", ".join(case.reference for case in updated)
+        )
         if requesters:
             many = requesters > 1
             self.stdout.write(
@@ -88,3 +80,16 @@ class Command(BaseCommand):
             f"{manifest['created_at']}. Make those corrections again (the rectification "
             "requests are among the data subject requests)."
         )
+
+    def _reapplied(self, done, names, what, which, *, otherwise=None, then=""):
+        """The line that says what the marketing journal gave back of one
+        kind: how many were `done` (by `names`, one and several), `what`
+        was done to them and `which` (ids or references), then `then`; or,
+        when none was, the line `otherwise` (none without it)."""
+        if done:
+            name = names[0] if len(done) == 1 else names[1]
+            self.stdout.write(
+                f"Re-applied the marketing journal: {len(done)} {name} {what} ({which}).{then}"
+            )
+        elif otherwise:
+            self.stdout.write(otherwise)
