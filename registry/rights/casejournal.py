@@ -37,9 +37,10 @@ codes and dates only). Restoring twice re-creates nothing twice.
 import re
 from datetime import date, datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
@@ -81,6 +82,19 @@ def restored_requester():
     """Who asked, on a request of someone who was no customer re-created from
     the journal: not kept, said in the register's language."""
     return _("(not kept: type the requester from the original request)")
+
+
+def restored_requesters():
+    """restored_requester() in each of the register's languages: the text a
+    re-created request holds in place of its requester, in whichever
+    language the restore ran. It names nobody: the retention rule does not
+    look for its words (the twelfth probe: it blanked "the", "from" and
+    "original" in the request's own notes)."""
+    texts = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            texts.add(restored_requester())
+    return texts
 
 
 def restored_note():
