@@ -47,6 +47,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.changes import plain_value
 from registry.identities import (
+    YEARS,
     check_journal_entry,
     customers_identities,
     identities_as_json,
@@ -293,10 +294,18 @@ def check_case_entry(entry):
 
 
 def _day(text):
-    """A day as a case entry holds it (ISO text); ValueError otherwise."""
+    """A day as a case entry holds it (ISO text), not after the last year a
+    journal's moment may fall in (registry.identities.YEARS); ValueError
+    otherwise. A day in the last months of 9999 made a request whose update
+    form failed for any new deadline (its limit, three months from receipt,
+    in year 10000: the twelfth probe). An early day stays: the update form
+    takes a deadline moved as early as 0001-01-01, which is journalled."""
     if not isinstance(text, str):
         raise ValueError("not a day")
-    return date.fromisoformat(text)
+    day = date.fromisoformat(text)
+    if day.year > YEARS[-1]:
+        raise ValueError("not a day of the calendar")
+    return day
 
 
 # A case stays when its customer is erased, as the request does: only time
