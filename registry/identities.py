@@ -111,7 +111,8 @@ def identities_from_entry(entry):
 #: refuses some offsets beyond, after a restore has loaded the backup.
 LARGEST_OFFSET = timedelta(hours=14)
 #: The years a journalled moment may fall in, in UTC: the pages show it in
-#: local time, which must exist too.
+#: local time, which must exist too. A request's days are not later
+#: (registry.rights.casejournal).
 YEARS = range(1900, 9999)
 #: The largest id a journal may name: JSON's largest safe integer. Far beyond
 #: any register; a restore sets the customers' id counter past the erasure

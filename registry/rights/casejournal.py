@@ -37,15 +37,17 @@ codes and dates only). Restoring twice re-creates nothing twice.
 import re
 from datetime import date, datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create
 from registry.changes import plain_value
 from registry.identities import (
+    YEARS,
     check_journal_entry,
     customers_identities,
     identities_as_json,
@@ -81,6 +83,19 @@ def restored_requester():
     """Who asked, on a request of someone who was no customer re-created from
     the journal: not kept, said in the register's language."""
     return _("(not kept: type the requester from the original request)")
+
+
+def restored_requesters():
+    """restored_requester() in each of the register's languages: the text a
+    re-created request holds in place of its requester, in whichever
+    language the restore ran. It names nobody: the retention rule does not
+    look for its words (the twelfth probe: it blanked "the", "from" and
+    "original" in the request's own notes)."""
+    texts = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            texts.add(restored_requester())
+    return texts
 
 
 def restored_note():
@@ -281,10 +296,18 @@ def check_case_entry(entry):
 
 
 def _day(text):
-    """A day as a case entry holds it (ISO text); ValueError otherwise."""
+    """A day as a case entry holds it (ISO text), not after the last year a
+    journal's moment may fall in (registry.identities.YEARS); ValueError
+    otherwise. A day in the last months of 9999 made a request whose update
+    form failed for any new deadline (its limit, three months from receipt,
+    in year 10000: the twelfth probe). An early day stays: the update form
+    takes a deadline moved as early as 0001-01-01, which is journalled."""
     if not isinstance(text, str):
         raise ValueError("not a day")
-    return date.fromisoformat(text)
+    day = date.fromisoformat(text)
+    if day.year > YEARS[-1]:
+        raise ValueError("not a day of the calendar")
+    return day
 
 
 # A case stays when its customer is erased, as the request does: only time

@@ -30,7 +30,7 @@ from registry.suppression import keep_digests, objector_digests
 from .inflection import inflected_name_pattern
 from .models import DataSubjectRequest
 from .selectors import retention_candidates
-from .services import CASE_NOTES, case_update, new_reference
+from .services import CASE_NOTES, REQUESTER_FIELDS, case_update, new_reference
 
 #: Fields whose values identify a person, also in the audit trail's history.
 IDENTIFYING_FIELDS = ("first_name", "last_name", "email", "phone", "street_address")
@@ -151,13 +151,44 @@ def scrub_value(value, pattern):
     return value
 
 
+def requester_changes_erased(detail):
+    """An event of a request's changes with its requester's name or contact
+    changed (the update form, before the request was linked to a customer):
+    their values, old and new, go whole. They name the requester however
+    they were typed (a typo corrected, an address since changed), which a
+    pattern of the names now does not find (the twelfth probe)."""
+    changes = detail.get("changes") if isinstance(detail, dict) else None
+    if not isinstance(changes, dict) or not any(name in changes for name in REQUESTER_FIELDS):
+        return detail
+    erased = {
+        name: [ERASED if value else value for value in pair] if isinstance(pair, list) else ERASED
+        for name, pair in changes.items()
+        if name in REQUESTER_FIELDS
+    }
+    return {**detail, "changes": {**changes, **erased}}
+
+
 @erasure_handler("registry.datasubjectrequest")
 def _erase_from_request_notes(erasure):
     """A request stays without the person (its customer is set to none when
     the customer row goes). The notes of every request are scrubbed, not only
-    the person's own: a note on someone else's case may name them too."""
+    the person's own: a note on someone else's case may name them too. The
+    person's own requests lose who asked as it was typed before they were
+    linked to the person (requester_changes_erased)."""
     # A form opened before the erasure must not write the values back: versioned.
     erasure.scrub_rows(DataSubjectRequest.objects.all(), CASE_NOTES, versioned=True)
+    own = DataSubjectRequest.objects.filter(customer__in=erasure.customer_ids)
+    events = AuditEvent.objects.filter(
+        action=AuditEvent.Action.CASE_UPDATED,
+        target_type=DataSubjectRequest._meta.label_lower,
+        target_id__in=[str(pk) for pk in own.values_list("pk", flat=True)],
+    )
+    for event in events.only("id", "detail").iterator(chunk_size=2000):
+        erased = requester_changes_erased(event.detail)
+        if erased != event.detail:
+            erased["scrubbed_at"] = erasure.at.isoformat(timespec="seconds")
+            AuditEvent.objects.scrub(event.pk, erased)
+            erasure.rewrote("registry.auditevent")
 
 
 def _journal(entries):

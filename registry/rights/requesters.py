@@ -6,7 +6,8 @@ the notes of every request. Someone who is no customer has no activity to
 count from and no record to erase, so the same period counts from the day
 their request was closed: then the requester's name and contact become
 ERASED, and the notes of the case and the values of its audit events lose
-them, found as an erasure finds a customer's. The case stays, with its kind,
+them, found as an erasure finds a customer's: every name and contact the
+case held, those its update form corrected too. The case stays, with its kind,
 dates, status and outcome: the proof that it was answered, and in time (the
 requests report counts it). `manage.py retention` runs it.
 """
@@ -22,7 +23,8 @@ from registry.erasure import ERASED
 from registry.models import Customer, is_email
 from registry.phones import parse_phone
 
-from .erasure import personal_pattern, scrub_value
+from .casejournal import restored_requesters
+from .erasure import personal_pattern, requester_changes_erased, scrub_value
 from .models import DataSubjectRequest, add_months
 from .services import CASE_NOTES, REQUESTER_FIELDS
 
@@ -46,34 +48,76 @@ def requesters_due(cutoff=None):
     )
 
 
-def _as_customer(case):
-    """The requester as the erasure's matching knows a person: the parts of
-    the name, and the contact as an email, a phone number or an address."""
-    first, _space, last = case.requester_name.strip().partition(" ")
-    contact = case.requester_contact.strip()
-    return Customer(
-        first_name=first,
-        last_name=last,
-        email=contact if is_email(contact) else "",
-        phone=parse_phone(contact) or "",
-        street_address=contact,
+def _recorded(case, events):
+    """The names and contacts `case` has held as its requester: its own now,
+    and those its audit events recorded (the update form's corrections: a
+    typo, an address since changed). Not restored_requester()'s text in
+    place of a requester a restore did not keep: it names nobody, and its
+    words ("the", "from", "original") would be blanked wherever they stand
+    in the request (the twelfth probe)."""
+    names, contacts = {case.requester_name}, {case.requester_contact}
+    for event in events:
+        changes = event.detail.get("changes") if isinstance(event.detail, dict) else None
+        for name, found in (("requester_name", names), ("requester_contact", contacts)):
+            pair = changes.get(name) if isinstance(changes, dict) else None
+            if isinstance(pair, list):
+                found.update(value for value in pair if isinstance(value, str))
+    nobody = {ERASED, *restored_requesters()}
+    return (
+        sorted(name for name in names if name.strip() and name not in nobody),
+        sorted(contact for contact in contacts if contact.strip() and contact != ERASED),
     )
+
+
+def _as_customers(names, contacts):
+    """The requester as the erasure's matching knows a person: the parts of
+    each name, and each contact as an email, a phone number or an address."""
+    people = []
+    for name in names:
+        first, _space, last = name.strip().partition(" ")
+        people.append(Customer(first_name=first, last_name=last))
+    for contact in contacts:
+        contact = contact.strip()
+        people.append(
+            Customer(
+                email=contact if is_email(contact) else "",
+                phone=parse_phone(contact) or "",
+                street_address=contact,
+            )
+        )
+    return people
+
+
+#: The longest text each note may hold: [poistettu] is longer than a short
+#: name it replaces, and a note near its length that named the requester a
+#: few times overflowed its column (the twelfth probe: on PostgreSQL the
+#: whole retention run failed, the customers due with it).
+_LIMITS = {name: DataSubjectRequest._meta.get_field(name).max_length for name in CASE_NOTES}
 
 
 @transaction.atomic
 def requesters_forget(*, cutoff=None):
     """Forget the requesters of the requests due (see the module): returns
-    how many requests were rewritten."""
+    how many requests were rewritten. The requester's values recorded in
+    the request's own events go whole (requester_changes_erased); its notes
+    and the other values of its events lose every name and contact the
+    request held, cut to each note's length."""
     count = 0
     at = timezone.now().isoformat(timespec="seconds")
     for case in requesters_due(cutoff).select_for_update():
-        pattern = personal_pattern([_as_customer(case)], [])
-        values = {name: scrub_value(getattr(case, name), pattern) for name in CASE_NOTES}
+        events = list(
+            AuditEvent.objects.for_target(case)
+            .filter(action__in=ACTIONS_WITH_VALUES)
+            .only("id", "detail")
+        )
+        pattern = personal_pattern(_as_customers(*_recorded(case, events)), [])
+        values = {
+            name: scrub_value(getattr(case, name), pattern)[: _LIMITS[name]] for name in CASE_NOTES
+        }
         values.update(dict.fromkeys(REQUESTER_FIELDS, ERASED))
         DataSubjectRequest.objects.filter(pk=case.pk).update(**values, version=F("version") + 1)
-        events = AuditEvent.objects.for_target(case).filter(action__in=ACTIONS_WITH_VALUES)
-        for event in events.only("id", "detail"):
-            scrubbed = scrub_value(event.detail, pattern)
+        for event in events:
+            scrubbed = requester_changes_erased(scrub_value(event.detail, pattern))
             if scrubbed != event.detail:
                 AuditEvent.objects.scrub(event.pk, {**scrubbed, "scrubbed_at": at})
         count += 1

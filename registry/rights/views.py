@@ -1,5 +1,6 @@
 """Views of the data subject's rights: the register manager only."""
 
+import copy
 import json
 
 from django.contrib import messages
@@ -153,7 +154,11 @@ def case_create_without_customer(request):
 def case_detail(request, pk):
     """A case: what was asked, its deadline, what was done (from the audit trail)."""
     case = get_object_or_404(DataSubjectRequest.objects.select_related("customer"), pk=pk)
-    form = DataSubjectRequestUpdateForm(request.POST or None, instance=case)
+    # The form on its own copy: a ModelForm writes the posted values into its
+    # instance while it validates, and the page showed a refused post's as
+    # the request's (an open request as done, with its answer to download:
+    # the twelfth probe).
+    form = DataSubjectRequestUpdateForm(request.POST or None, instance=copy.copy(case))
     if request.method == "POST" and form.is_valid():
         try:
             case_update(
