@@ -66,7 +66,33 @@ class DataSubjectRequestForm(OnceFormMixin, forms.ModelForm):
         return received
 
 
-class CaseWithoutCustomerForm(DataSubjectRequestForm):
+def _requester_value(value, *, name):
+    """Who asked, typed: one line, its spaces made single, and something a
+    person can read in it (a letter in a name; a letter or digit in a
+    contact). Zero-width or other invisible characters alone were taken as
+    a name, and the request named nobody (twelfth probe)."""
+    value = " ".join(value.split())
+    readable = (lambda ch: ch.isalpha()) if name else (lambda ch: ch.isalpha() or ch.isdigit())
+    if not any(readable(ch) for ch in value):
+        raise forms.ValidationError(
+            _("Write the requester's name.") if name else _("Write how to reach the requester."),
+            code="unreadable",
+        )
+    return value
+
+
+class RequesterFieldsMixin:
+    """The requester's name and contact, where a form has them, must read as
+    something (_requester_value)."""
+
+    def clean_requester_name(self):
+        return _requester_value(self.cleaned_data["requester_name"], name=True)
+
+    def clean_requester_contact(self):
+        return _requester_value(self.cleaned_data["requester_contact"], name=False)
+
+
+class CaseWithoutCustomerForm(RequesterFieldsMixin, DataSubjectRequestForm):
     """Log a request of someone who is no customer (or no longer): who asked
     and how to reach them, nothing more (data minimisation)."""
 
@@ -81,7 +107,7 @@ class CaseWithoutCustomerForm(DataSubjectRequestForm):
             self.fields[name].required = True
 
 
-class DataSubjectRequestUpdateForm(VersionedFormMixin, forms.ModelForm):
+class DataSubjectRequestUpdateForm(RequesterFieldsMixin, VersionedFormMixin, forms.ModelForm):
     """Close a case, or extend its deadline with a reason (GDPR art. 12(3):
     by at most two further months), or note how the identity was verified:
     often only after the request was logged (an ID card seen when the
