@@ -466,6 +466,45 @@ def test_two_people_correcting_one_requester_do_not_undo_each_other(client, regi
     assert case.identity_verification == "Ajokortti nähty toimistolla"
 
 
+@pytest.mark.django_db
+def test_a_requester_correction_refused_because_the_request_was_closed_meanwhile_is_shown(
+    client, register_manager
+):
+    """Someone closes the request while another has its page open and
+    corrects the requester: the save is refused, and the form comes back
+    without the requester's fields (a closed request's requester is not
+    changed on it). What was typed there was dropped unseen, though the page
+    said it showed the user's own changes (twelfth probe, left to the lead):
+    the page now lists it as not saved."""
+    case = logged_without_customer(register_manager, name="Maija Meikalainen")
+    opened = VersionField.token(case)
+    client.force_login(register_manager)
+    assert update(client, case, status="done", outcome="Ei tietoja.").status_code == 302
+    response = client.post(
+        reverse("registry:request-detail", args=[case.pk]),
+        {
+            "requester_name": "Maija Meikäläinen",
+            "requester_contact": "maija@example.invalid",
+            "status": "open",
+            "identity_verification": "Ajokortti nähty toimistolla",
+            "outcome": "",
+            "deadline": case.deadline.isoformat(),
+            "extension_reason": "",
+            "version": opened,
+        },
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.conflict is not None
+    assert "requester_name" not in form.fields
+    assert form.requester_not_saved == [("Pyytäjän nimi", "Maija Meikäläinen")]
+    page = response.content.decode()
+    assert 'id="requester-not-saved"' in page
+    assert "Maija Meikäläinen" in page
+    case.refresh_from_db()
+    assert (case.status, case.requester_name) == ("done", "Maija Meikalainen")
+
+
 REPORT_VALUES = [
     "",
     "\x00",

@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.text import format_lazy
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from registry.accounts.reauth import password_confirm
@@ -144,6 +144,27 @@ class DataSubjectRequestUpdateForm(RequesterFieldsMixin, VersionedFormMixin, for
                 self.fields[name].required = True
             else:
                 del self.fields[name]
+
+    #: (label, value) of the requester typed on a refused save and dropped
+    #: with the fields, the request being closed or linked meanwhile.
+    requester_not_saved = ()
+
+    def after_conflict(self, conflict):
+        """The form again after `conflict`; when the request was closed or
+        linked meanwhile its requester's fields are gone, and a correction
+        typed in them is listed as not saved rather than dropped unseen."""
+        form = super().after_conflict(conflict)
+        if any(name in form.fields for name in REQUESTER_FIELDS):
+            return form
+        # This form was made on the request as it is now: without the fields,
+        # their values are only in what was posted.
+        typed = {name: " ".join(str(self.data.get(name, "")).split()) for name in REQUESTER_FIELDS}
+        form.requester_not_saved = [
+            (capfirst(DataSubjectRequest._meta.get_field(name).verbose_name), value)
+            for name, value in typed.items()
+            if value and value != getattr(conflict.record, name)
+        ]
+        return form
 
     def clean(self):
         cleaned = super().clean()
