@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from courses.models import Course
 from courses.models import Session as CourseSession
 from courses.services import session_cancel
+from registry import backups
 from registry.audit.models import AuditEvent
 from registry.audit.retention import TYPED_VALUES
 from registry.audit.services import audit_event_create, customer_viewed
@@ -34,6 +35,7 @@ from registry.rights.models import add_months
 from registry.rights.selectors import access_report
 
 from .factories import CourseFactory, CustomerFactory
+from .restores import restore
 from .test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
@@ -459,3 +461,25 @@ def test_a_dry_run_counts_the_cancelled_sessions_reasons(staff_member, capsys):
     assert "of courses over before the limit: 1 were blanked" in capsys.readouterr().out
     call_command("prune_logs")  # a second run finds nothing
     assert "of courses over before the limit: 0 were blanked" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("backup_key")
+def test_a_restore_prunes_again_what_the_backup_kept_longer_than_the_logs_keep(capsys):
+    """A backup made before the last prune_logs run holds search words and
+    addresses that the run blanked since: a restore brought them back until
+    the next daily run (found, not fixed, on 29 November). The restore
+    prunes the logs as prune_logs does, and says so."""
+    old = searched("Eskola Matti")
+    age([old])
+    path, _ = backups.create_backup()
+    call_command("prune_logs", verbosity=0)
+    old.refresh_from_db()
+    assert old.detail["query"] == ERASED
+
+    out = restore(path, capsys)
+
+    old.refresh_from_db()
+    assert old.detail["query"] == ERASED and old.ip_address is None
+    assert "Audit events: 1 were rewritten" in out
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.LOGS_PRUNED).exists()

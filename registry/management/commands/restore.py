@@ -1,3 +1,4 @@
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.backups import BackupError, restore_backup
@@ -14,7 +15,7 @@ class Command(BaseCommand):
         "the journal's restrictions of processing that it lacks, and re-create the "
         "journal's data subject requests that it lacks (or bring them up to date), and "
         "forget again the requesters of requests without a customer closed before the "
-        "retention period."
+        "retention period, and prune the logs again as prune_logs does."
     )
 
     def add_arguments(self, parser):
@@ -73,6 +74,11 @@ class Command(BaseCommand):
                 f"{'requests' if many else 'request'} without a customer, closed before the "
                 "retention period, forgotten again."
             )
+        # The backup may be older than the last prune_logs run: what that run
+        # blanked (search words, addresses, typed names and reasons past
+        # AUDIT_KEEP_MONTHS) came back with it, until the next daily run.
+        self.stdout.write("Logs pruned again, as prune_logs does:")
+        call_command("prune_logs", stdout=self.stdout, stderr=self.stderr)
         # Nothing journals these (README, Backups): the register manager
         # makes again the corrections asked for since the backup's time.
         self.stdout.write(
