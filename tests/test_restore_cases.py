@@ -315,7 +315,6 @@ def test_backup_prune_drops_cases_every_kept_backup_holds(customer, register_man
         {"status": "lost"},
         {"request": "everything"},
         {"deadline": "huomenna"},
-        {"deadline": "2026-11-01"},  # before receipt (RECEIVED)
         {"received_on": None},
         {"reference": ""},
         {"customer_id": "7"},

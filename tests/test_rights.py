@@ -23,6 +23,7 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import audit_event_create, customer_searched, customer_viewed
 from registry.forms import VersionField
 from registry.imports.services import import_apply, import_cancel, import_upload
+from registry.journal import read_marketing_journal
 from registry.models import Consent, ConsentText, Customer
 from registry.rights.documents import access_document
 from registry.rights.erasure import customer_erase, read_journal
@@ -200,6 +201,12 @@ def test_a_case_saved_with_such_a_deadline_before_still_closes(register_manager)
     case_update(case=case, data={"status": "done", "outcome": "Poistettu"}, by=register_manager)
     case.refresh_from_db()
     assert case.status == "done"
+    # Its journal entry (written by the close) is read back, and a restore
+    # would re-create it: a deadline before receipt only made it overdue,
+    # and journals of older versions hold such ones (the review of 30 Nov:
+    # the check stopped a restore at its first step).
+    (entry,) = [e for e in read_marketing_journal() if e.get("reference") == case.reference][-1:]
+    assert entry["deadline"] == "2025-12-20"
 
 
 def test_a_request_received_in_the_future_is_refused_beside_the_field(

@@ -263,10 +263,12 @@ def _moment(text):
 
 def check_case_entry(entry):
     """ValueError unless `entry` is a case the restore can re-create
-    (`cases_reapply`): its reference, kind, status and days (the deadline
-    not before receipt, as case_update refuses),
-    the customer's identities or none, the account by id and the moment it
-    was made or none, and when it was logged and journalled."""
+    (`cases_reapply`): its reference, kind, status and days (a deadline
+    before receipt is one: case_update refuses a new one, but a case saved
+    with one before still closes, and older versions journalled them; it
+    only makes the case overdue), the customer's identities or none, the
+    account by id and the moment it was made or none, and when it was
+    logged and journalled."""
     reference = entry.get("reference")
     if (
         not isinstance(reference, str)
@@ -275,9 +277,8 @@ def check_case_entry(entry):
         or entry.get("status") not in DataSubjectRequest.Status.values
     ):
         raise ValueError("not a case of the journal")
-    received, deadline = (_day(entry.get(key)) for key in ("received_on", "deadline"))
-    if deadline < received:
-        raise ValueError("a deadline before receipt")
+    for key in ("received_on", "deadline"):
+        _day(entry.get(key))
     if entry.get("completed_on") is not None:
         _day(entry["completed_on"])
     if entry.get("customer_id") is None:
@@ -300,8 +301,9 @@ def _day(text):
     journal's moment may fall in (registry.identities.YEARS); ValueError
     otherwise. A day in the last months of 9999 made a request whose update
     form failed for any new deadline (its limit, three months from receipt,
-    in year 10000: the twelfth probe). An early day stays: the update form
-    takes a deadline moved as early as 0001-01-01, which is journalled."""
+    in year 10000: the twelfth probe). An early day stays: older versions
+    took a deadline as early as 0001-01-01 and journalled it, and a case
+    saved with one still closes (and is journalled again)."""
     if not isinstance(text, str):
         raise ValueError("not a day")
     day = date.fromisoformat(text)
