@@ -477,12 +477,19 @@ def test_a_requester_correction_refused_because_the_request_was_closed_meanwhile
     said it showed the user's own changes (twelfth probe, left to the lead):
     the page now lists it as not saved."""
     case = logged_without_customer(register_manager, name="Maija Meikalainen")
-    opened = VersionField.token(case)
     client.force_login(register_manager)
+    page = client.get(reverse("registry:request-detail", args=[case.pk]))
+    opened = page.context["form"]["version"].value()
+    shown = {  # the values the page opened with, as it posts them back
+        name: page.context["form"][name].value()
+        for name in ("requester_name", "requester_contact")
+    }
+    assert 'name="initial-requester_name" value="Maija Meikalainen"' in page.content.decode()
     assert update(client, case, status="done", outcome="Ei tietoja.").status_code == 302
     response = client.post(
         reverse("registry:request-detail", args=[case.pk]),
         {
+            **{f"initial-{name}": value for name, value in shown.items()},
             "requester_name": "Maija Meikäläinen",
             "requester_contact": "maija@example.invalid",
             "status": "open",
@@ -503,6 +510,34 @@ def test_a_requester_correction_refused_because_the_request_was_closed_meanwhile
     assert "Maija Meikäläinen" in page
     case.refresh_from_db()
     assert (case.status, case.requester_name) == ("done", "Maija Meikalainen")
+
+
+@pytest.mark.django_db
+def test_a_request_linked_meanwhile_lists_no_requester_the_user_left_alone(
+    client, register_manager
+):
+    """Linked to a customer meanwhile, the request's requester fields are
+    empty: the untouched name and contact the page posted back are no
+    correction, and are not listed as not saved (the review of 30 Nov: they
+    were, putting back on screen what the link removed)."""
+    case = logged_without_customer(register_manager, name="Maija Meikalainen")
+    client.force_login(register_manager)
+    page = client.get(reverse("registry:request-detail", args=[case.pk]))
+    form = page.context["form"]
+    posted = {
+        name: form[name].value()
+        for name in ("requester_name", "requester_contact", "status", "deadline", "version")
+    }
+    posted |= {f"initial-{name}": posted[name] for name in ("requester_name", "requester_contact")}
+    case_link(case=case, customer=CustomerFactory(), by=register_manager)
+    response = client.post(
+        reverse("registry:request-detail", args=[case.pk]),
+        {**posted, "identity_verification": "Passi nähty", "outcome": "", "extension_reason": ""},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].conflict is not None
+    assert response.context["form"].requester_not_saved == []
+    assert 'id="requester-not-saved"' not in response.content.decode()
 
 
 REPORT_VALUES = [

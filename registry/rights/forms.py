@@ -142,6 +142,10 @@ class DataSubjectRequestUpdateForm(RequesterFieldsMixin, VersionedFormMixin, for
         for name in REQUESTER_FIELDS:
             if self.instance.linkable:
                 self.fields[name].required = True
+                # The value the page opened with goes back with the post: a
+                # save refused because the request was closed or linked
+                # meanwhile tells a correction from a value left alone.
+                self.fields[name].show_hidden_initial = True
             else:
                 del self.fields[name]
 
@@ -156,14 +160,26 @@ class DataSubjectRequestUpdateForm(RequesterFieldsMixin, VersionedFormMixin, for
         form = super().after_conflict(conflict)
         if any(name in form.fields for name in REQUESTER_FIELDS):
             return form
+
         # This form was made on the request as it is now: without the fields,
-        # their values are only in what was posted.
-        typed = {name: " ".join(str(self.data.get(name, "")).split()) for name in REQUESTER_FIELDS}
-        form.requester_not_saved = [
-            (capfirst(DataSubjectRequest._meta.get_field(name).verbose_name), value)
-            for name, value in typed.items()
-            if value and value != getattr(conflict.record, name)
-        ]
+        # their values are only in what was posted, beside those the page
+        # opened with (show_hidden_initial). A page without them (made
+        # before it) is compared with the request now, whose requester a
+        # link emptied: then nothing is listed rather than the untouched.
+        def posted(key):
+            value = self.data.get(key)
+            return None if value is None else " ".join(str(value).split())
+
+        not_saved = []
+        for name in REQUESTER_FIELDS:
+            typed, opened = posted(name), posted(f"initial-{name}")
+            now = getattr(conflict.record, name)
+            if opened is None:
+                opened = now if now else typed
+            if typed and typed != opened and typed != now:
+                label = capfirst(DataSubjectRequest._meta.get_field(name).verbose_name)
+                not_saved.append((label, typed))
+        form.requester_not_saved = not_saved
         return form
 
     def clean(self):
