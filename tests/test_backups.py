@@ -266,7 +266,7 @@ def case(reference):
                 1,
             ),
             [
-                "Re-applied the erasure journal: 1 customers erased again (ids 7).",
+                "Re-applied the erasure journal: 1 customer erased again (ids 7).",
                 "Re-applied the marketing journal: 1 objection or withdrawal recorded again "
                 "(customer ids 3).",
                 "Re-applied the marketing journal: 1 restriction of processing set again "

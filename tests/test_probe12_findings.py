@@ -646,7 +646,7 @@ def test_duplicate_journal_entries_apply_once(settings, register_manager):
 
 
 @pytest.mark.django_db
-def test_an_early_deadline_typed_on_the_form_still_restores(client, register_manager):
+def test_an_early_deadline_after_receipt_is_journalled_and_read_back(client, register_manager):
     """The update form takes a deadline moved earlier, down to the day the
     request was received (before it, it is refused: i-polish), with a
     reason: it is journalled, and the journal's check of a case's days lets

@@ -32,13 +32,14 @@ class Command(BaseCommand):
         except BackupError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Restored the backup of {manifest['created_at']}."))
-        if erased_again:
-            self.stdout.write(
-                f"Re-applied the erasure journal: {len(erased_again)} customers erased again "
-                f"(ids {', '.join(map(str, erased_again))})."
-            )
-        else:
-            self.stdout.write("Erasure journal: nobody to erase again.")
+        self._reapplied(
+            erased_again,
+            ("customer", "customers"),
+            "erased again",
+            f"ids {', '.join(map(str, erased_again))}",
+            otherwise="Erasure journal: nobody to erase again.",
+            journal="erasure",
+        )
         consents = sorted({consent.customer_id for consent in reapplied})
         self._reapplied(
             reapplied,
@@ -87,15 +88,18 @@ class Command(BaseCommand):
             "requests are among the data subject requests)."
         )
 
-    def _reapplied(self, done, names, what, which, *, otherwise=None, then=""):
-        """The line that says what the marketing journal gave back of one
-        kind: how many were `done` (by `names`, one and several), `what`
-        was done to them and `which` (ids or references), then `then`; or,
-        when none was, the line `otherwise` (none without it)."""
+    def _reapplied(
+        self, done, names, what, which, *, otherwise=None, then="", journal="marketing"
+    ):
+        """The line that says what a journal (the marketing journal unless
+        `journal` says) gave back of one kind: how many were `done` (by
+        `names`, one and several), `what` was done to them and `which` (ids
+        or references), then `then`; or, when none was, the line `otherwise`
+        (none without it)."""
         if done:
             name = names[0] if len(done) == 1 else names[1]
             self.stdout.write(
-                f"Re-applied the marketing journal: {len(done)} {name} {what} ({which}).{then}"
+                f"Re-applied the {journal} journal: {len(done)} {name} {what} ({which}).{then}"
             )
         elif otherwise:
             self.stdout.write(otherwise)
