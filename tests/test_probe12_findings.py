@@ -122,6 +122,36 @@ def test_forgetting_a_requester_forgets_the_names_and_contacts_the_update_form_r
 
 
 @pytest.mark.django_db
+def test_forgetting_a_requester_forgets_the_search_words_typed_on_the_link_page(
+    client, register_manager
+):
+    """The link page's search for the customer who made the request writes
+    its words into the trail (customer_searched, via request_link): they
+    stayed past the retention period, naming the requester (the review of
+    30 Nov). Another search's words are left to prune_logs."""
+    case = logged_without_customer(
+        register_manager, name="Maija Meikalainen", contact="maija@example.invalid"
+    )
+    client.force_login(register_manager)
+    link = reverse("registry:request-link", args=[case.pk])
+    assert client.get(link, {"q": "Meikalainen Maija"}).status_code == 200
+    assert client.get(link, {"q": "maija@example.invalid"}).status_code == 200
+    other = client.get(reverse("registry:customer-list"), {"q": "Virtanen"})
+    assert other.status_code == 200
+    closed_long_ago(case)
+
+    assert requesters_forget() == 1
+
+    searches = AuditEvent.objects.filter(action=AuditEvent.Action.CUSTOMER_SEARCHED)
+    linked = searches.filter(detail__via="request_link")
+    queries = [event.detail["query"] for event in linked]
+    assert len(queries) == 2 and all(ERASED in query for query in queries)
+    assert not any("Meikalainen" in query or "maija" in query for query in queries)
+    assert all(event.detail["scrubbed_at"] for event in linked)
+    assert searches.filter(detail__query="Virtanen").exists()
+
+
+@pytest.mark.django_db
 def test_erasing_a_customer_forgets_the_requester_typed_before_the_request_was_linked(
     client, register_manager
 ):

@@ -120,5 +120,19 @@ def requesters_forget(*, cutoff=None):
             scrubbed = requester_changes_erased(scrub_value(event.detail, pattern))
             if scrubbed != event.detail:
                 AuditEvent.objects.scrub(event.pk, {**scrubbed, "scrubbed_at": at})
+        # The words typed on a request's link page to find its requester
+        # among the customers (its events name no case: every such search
+        # is looked at; they are few). Other searches' words go with
+        # prune_logs, AUDIT_KEEP_MONTHS after (the review of 30 Nov).
+        for event in _link_page_searches().iterator(chunk_size=2000):
+            scrubbed = scrub_value(event.detail, pattern)
+            if scrubbed != event.detail:
+                AuditEvent.objects.scrub(event.pk, {**scrubbed, "scrubbed_at": at})
         count += 1
     return count
+
+
+def _link_page_searches():
+    return AuditEvent.objects.filter(
+        action=AuditEvent.Action.CUSTOMER_SEARCHED, detail__via="request_link"
+    ).only("id", "detail")
