@@ -735,7 +735,7 @@ def test_the_retention_run_skips_who_became_due_no_longer_after_the_choice(
     out = io.StringIO()
     call_command("retention", stdout=out)
     assert set(Customer.objects.all()) == {enrols, restricted, changed}
-    assert "Erased 1 customers." in out.getvalue()
+    assert "Erased 1 customer." in out.getvalue()
     assert "Skipped 3 customers" in out.getvalue()
     run = AuditEvent.objects.get(action=AuditEvent.Action.RETENTION_RUN)
     assert (run.detail["erased"], run.detail["skipped"]) == (1, 3)

@@ -436,7 +436,7 @@ def test_the_requesters_contact_goes_when_the_closed_case_is_past_retention(
     call_command("retention", "--dry-run", stdout=out)
     old.refresh_from_db()
     assert old.requester_name == NAME  # a dry run changes nothing
-    assert "1 requests" in out.getvalue() and NAME not in out.getvalue()
+    assert "1 request;" in out.getvalue() and NAME not in out.getvalue()
     call_command("retention", stdout=io.StringIO())
     for case in (old, recent, still_open):
         case.refresh_from_db()

@@ -669,7 +669,7 @@ class TestRetention:
         call_command("retention")
         # A real run's output goes to cron's mail: numbers, never names.
         out = capsys.readouterr().out
-        assert f"#{inactive.pk}" in out and "Erased 1 customers" in out
+        assert f"#{inactive.pk}" in out and "Erased 1 customer." in out
         assert "Eino" not in out and "Unohtunut" not in out
         assert not Customer.objects.filter(pk=inactive.pk).exists()
         assert AuditEvent.objects.get(action="customer_erased").detail["reason"] == "retention"

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand
 
 from registry.accounts.selectors import dormant_accounts
 from registry.accounts.services import account_deactivate
+from registry.management.output import counted
 
 
 class Command(BaseCommand):
@@ -25,4 +26,4 @@ class Command(BaseCommand):
             account_deactivate(user=user, by=None, reason=f"no login for {days} days")
             for user in accounts
         )
-        self.stdout.write(self.style.SUCCESS(f"Deactivated {count} accounts."))
+        self.stdout.write(self.style.SUCCESS(f"Deactivated {counted(count, 'account')}."))

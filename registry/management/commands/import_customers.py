@@ -33,6 +33,7 @@ from registry.imports.services import (
     import_upload,
     rejected_rows_table,
 )
+from registry.management.output import counted
 from registry.models import Consent, ConsentText, Customer
 
 
@@ -127,7 +128,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if options["rejects"] and done.rejected_rows:
             self._write_csv(options["rejects"], *rejected_rows_table(done))
-        said = f"Imported as import #{done.pk}: {done.created_count} customers added"
+        said = f"Imported as import #{done.pk}: {counted(done.created_count, 'customer')} added"
         if done.recorded_count:
             said += (
                 f", {done.recorded_count} objections or withdrawals recorded for customers "

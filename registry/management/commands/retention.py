@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from registry.management.output import counted
 from registry.rights.requesters import requesters_cutoff, requesters_due
 from registry.rights.retention import retention_apply
 from registry.rights.selectors import retention_candidates, retention_cutoff
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         candidates = list(retention_candidates(cutoff))
         self.stdout.write(
             f"Retention {settings.RETENTION_MONTHS} months: inactive since before "
-            f"{cutoff:%Y-%m-%d}: {len(candidates)} customers."
+            f"{cutoff:%Y-%m-%d}: {counted(len(candidates), 'customer')}."
         )
         if dry_run:
             # Names only for the person at the terminal who reviews the list.
@@ -44,11 +45,11 @@ class Command(BaseCommand):
         # nothing erases: the numbers of those erased, never their names.
         for customer in erased:
             self.stdout.write(f"  #{customer.pk}")
-        self.stdout.write(self.style.SUCCESS(f"Erased {len(references)} customers."))
+        self.stdout.write(self.style.SUCCESS(f"Erased {counted(len(references), 'customer')}."))
         if skipped:
             self.stdout.write(
-                f"Skipped {skipped} customers no longer due (active, enrolled, asking or "
-                "restricted since they were listed)."
+                f"Skipped {counted(skipped, 'customer')} no longer due (active, enrolled, "
+                "asking or restricted since they were listed)."
             )
         self._requesters(requesters, "were")
 
@@ -56,5 +57,5 @@ class Command(BaseCommand):
         # Counted, never named: the requesters are not in the register.
         self.stdout.write(
             f"Requests without a customer closed before {requesters_cutoff():%Y-%m-%d}: "
-            f"{count} requests; their requesters' names and contacts {verb} removed."
+            f"{counted(count, 'request')}; their requesters' names and contacts {verb} removed."
         )
