@@ -463,6 +463,20 @@ def test_the_requester_fields_change_only_an_open_request_without_a_customer(
     assert closed.requester_name == "Suljettu Pyyntö"
 
 
+def post_opened(client, case, version, **values):
+    """Post the request page's update form from a page opened at `version`
+    (a token), with `values` over the request's values as it was opened."""
+    data = {
+        "status": "open",
+        "identity_verification": "Ajokortti nähty toimistolla",
+        "outcome": "",
+        "deadline": case.deadline.isoformat(),
+        "extension_reason": "",
+        "version": version,
+    }
+    return client.post(reverse("registry:request-detail", args=[case.pk]), data | values)
+
+
 @pytest.mark.django_db
 def test_two_people_correcting_one_requester_do_not_undo_each_other(client, register_manager):
     """The second save from a page opened before the first is refused; the
@@ -472,19 +486,13 @@ def test_two_people_correcting_one_requester_do_not_undo_each_other(client, regi
     opened = VersionField.token(case)
     client.force_login(register_manager)
     assert update(client, case, requester_contact="uusi@example.invalid").status_code == 302
-    url = reverse("registry:request-detail", args=[case.pk])
-    response = client.post(
-        url,
-        {
-            "requester_name": "Maija Meikalainen",
-            "requester_contact": "maija@example.invalid",
-            "status": "open",
-            "identity_verification": "Passi nähty",
-            "outcome": "",
-            "deadline": case.deadline.isoformat(),
-            "extension_reason": "",
-            "version": opened,
-        },
+    response = post_opened(
+        client,
+        case,
+        opened,
+        requester_name="Maija Meikalainen",
+        requester_contact="maija@example.invalid",
+        identity_verification="Passi nähty",
     )
     assert response.status_code == 200
     form = response.context["form"]
@@ -516,19 +524,13 @@ def test_a_requester_correction_refused_because_the_request_was_closed_meanwhile
     }
     assert 'name="initial-requester_name" value="Maija Meikalainen"' in page.content.decode()
     assert update(client, case, status="done", outcome="Ei tietoja.").status_code == 302
-    response = client.post(
-        reverse("registry:request-detail", args=[case.pk]),
-        {
-            **{f"initial-{name}": value for name, value in shown.items()},
-            "requester_name": "Maija Meikäläinen",
-            "requester_contact": "maija@example.invalid",
-            "status": "open",
-            "identity_verification": "Ajokortti nähty toimistolla",
-            "outcome": "",
-            "deadline": case.deadline.isoformat(),
-            "extension_reason": "",
-            "version": opened,
-        },
+    response = post_opened(
+        client,
+        case,
+        opened,
+        **{f"initial-{name}": value for name, value in shown.items()},
+        requester_name="Maija Meikäläinen",
+        requester_contact="maija@example.invalid",
     )
     assert response.status_code == 200
     form = response.context["form"]
