@@ -49,7 +49,7 @@ def message_deliver(message_id):
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
-            .select_related("customer")
+            .select_related("customer", "course")
             .filter(pk=message_id)
             .first()
         )
@@ -60,6 +60,11 @@ def message_deliver(message_id):
             # art. 18), or sent again since: not sent, and the outbox says why.
             message.state = Message.State.FAILED
             message.error = _("Not sent: processing of the customer's data is restricted.")
+            message.save(update_fields=["state", "error"])
+            return None
+        if reason := message.outdated_reason():
+            message.state = Message.State.FAILED
+            message.error = str(reason)
             message.save(update_fields=["state", "error"])
             return None
         # The address the customer has now: one corrected or removed since the

@@ -7,13 +7,14 @@ import pytest
 from django.urls import reverse
 
 from courses import messages as outbox
-from courses.models import Message
+from courses.models import Course, Message
+from courses.services import enrollment_cancel, enrollment_create
 from courses.tasks import message_deliver
 from registry.forms import CustomerForm
 from registry.services import customer_update
 
 from . import smtp
-from .factories import CourseFactory, CustomerFactory, CustomerImportFactory
+from .factories import CourseFactory, CustomerFactory, CustomerImportFactory, EnrollmentFactory
 
 smtp_server = smtp.smtp_server  # a real SMTP server (aiosmtpd) in the test process
 
@@ -96,3 +97,44 @@ def test_an_email_with_control_characters_is_refused_beside_the_field(address):
     form = CustomerForm(data={"email": address})
     form.is_valid()
     assert "email" in form.errors
+
+
+@pytest.mark.django_db
+def test_send_again_does_not_confirm_a_place_cancelled_since(smtp_server, settings, staff_member):
+    """An enrolment's confirmation refused by the mail server, the enrolment
+    cancelled, then "send again": the customer was told they had a place."""
+    course = CourseFactory(capacity=5)
+    customer = CustomerFactory(email="asiakas@example.invalid")
+    enrollment = enrollment_create(
+        customer=customer, course=course, source="office", by=staff_member
+    )
+    confirmation = customer.messages.get(kind=Message.Kind.ENROLLED)
+    _fail(confirmation, smtp_server, settings)
+    enrollment_cancel(enrollment=enrollment, by=staff_member)
+    outbox.message_resend(message=confirmation, by=staff_member)
+    message_deliver(confirmation.pk)
+    assert smtp_server.emails() == []
+    confirmation.refresh_from_db()
+    assert confirmation.state == Message.State.FAILED
+    assert confirmation.error == "Not sent: the enrolment was cancelled since."
+
+
+@pytest.mark.django_db
+def test_no_reminder_of_a_course_cancelled_meanwhile(client, smtp_server, settings, staff_member):
+    course = CourseFactory()
+    customer = CustomerFactory(email="asiakas@example.invalid")
+    EnrollmentFactory(course=course, customer=customer)
+    reminder = outbox.message_create(customer=customer, kind=Message.Kind.REMINDER, course=course)
+    _fail(reminder, smtp_server, settings)
+    Course.objects.filter(pk=course.pk).update(is_cancelled=True)
+    client.force_login(staff_member)
+    response = client.post(
+        reverse("courses:message-resend", args=[reminder.pk]),
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert "Not sent: the course was cancelled since." in response.content.decode()
+    reminder.refresh_from_db()
+    assert reminder.state == Message.State.FAILED
+    message_deliver(reminder.pk)
+    assert smtp_server.emails() == []
