@@ -116,7 +116,7 @@ def test_send_again_does_not_confirm_a_place_cancelled_since(smtp_server, settin
     assert smtp_server.emails() == []
     confirmation.refresh_from_db()
     assert confirmation.state == Message.State.FAILED
-    assert confirmation.error == "Not sent: the enrolment was cancelled since."
+    assert confirmation.error == "Ei lähetetty: ilmoittautuminen on sittemmin peruttu."
 
 
 @pytest.mark.django_db
