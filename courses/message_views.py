@@ -184,6 +184,8 @@ def message_resend_view(request, pk):
             request,
             _("Processing of the customer's data is restricted: the message cannot be sent."),
         )
+    elif reason := message.outdated_reason():
+        messages.error(request, reason)
     else:
         message_resend(message=message, by=request.user, request=request)
         messages.success(request, _("The message is sent again in a moment."))

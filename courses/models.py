@@ -371,6 +371,15 @@ class Message(models.Model):
 
     #: Sent by the register itself on an event (Auto-Submitted: auto-generated).
     AUTOMATIC = tuple(kind for kind in Kind.values if kind != "staff")
+    #: What these say is true only while the customer is on the course.
+    ABOUT_A_PLACE = (
+        "enrolled",
+        "waitlisted",
+        "promoted",
+        "reminder",
+        "session_cancelled",
+        "session_moved",
+    )
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -446,6 +455,23 @@ class Message(models.Model):
     @property
     def is_automatic(self):
         return self.kind in self.AUTOMATIC
+
+    def outdated_reason(self):
+        """Why an automatic message written earlier (sent again, or retried)
+        is no longer true, or "": a place confirmed, a reminder or a session's
+        news for an enrolment cancelled since, any news of a course cancelled
+        since but its cancellation. A message from staff is staff's to judge."""
+        if not self.is_automatic or self.course is None:
+            return ""
+        if self.course.is_cancelled and self.kind != self.Kind.COURSE_CANCELLED:
+            return _("Not sent: the course was cancelled since.")
+        if self.kind in self.ABOUT_A_PLACE and not (
+            self.course.enrollments.filter(customer=self.customer_id)
+            .exclude(status=Enrollment.Status.CANCELLED)
+            .exists()
+        ):
+            return _("Not sent: the enrolment was cancelled since.")
+        return ""
 
 
 class MessageSettings(models.Model):

@@ -49,7 +49,7 @@ def message_deliver(message_id):
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
-            .select_related("customer")
+            .select_related("customer", "course")
             .filter(pk=message_id)
             .first()
         )
@@ -62,6 +62,18 @@ def message_deliver(message_id):
             message.error = _("Not sent: processing of the customer's data is restricted.")
             message.save(update_fields=["state", "error"])
             return None
+        if reason := message.outdated_reason():
+            message.state = Message.State.FAILED
+            message.error = str(reason)
+            message.save(update_fields=["state", "error"])
+            return None
+        # The address the customer has now: one corrected or removed since the
+        # message was written (or since it failed) is not written to again.
+        message.to = message.customer.email
+        if not message.to:
+            message.state = Message.State.NO_ADDRESS
+            message.save(update_fields=["state", "to"])
+            return None
         message.attempts += 1
         try:
             with get_connection(fail_silently=False) as connection:
@@ -70,14 +82,14 @@ def message_deliver(message_id):
             message.error = f"{type(error).__name__}: {error}"[:1000]
             if message.attempts >= settings.MESSAGE_SEND_ATTEMPTS:
                 message.state = Message.State.FAILED
-                message.save(update_fields=["attempts", "error", "state"])
+                message.save(update_fields=["attempts", "error", "state", "to"])
                 return None
-            message.save(update_fields=["attempts", "error"])
+            message.save(update_fields=["attempts", "error", "to"])
             return retry_delay(message.attempts)
         message.state = Message.State.SENT
         message.sent_at = timezone.now()
         message.error = ""
-        message.save(update_fields=["attempts", "error", "state", "sent_at"])
+        message.save(update_fields=["attempts", "error", "state", "sent_at", "to"])
         return None
 
 

@@ -4,6 +4,7 @@ import csv
 import io
 import os
 import tempfile
+import unicodedata
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
@@ -77,6 +78,15 @@ def inert_row(row):
     ]
 
 
+def safe_file_name(name):
+    """A download's file name without control or format characters: a name
+    made from typed text (an uploaded file's) could hold a right-to-left
+    override (U+202E), which shows a file's name backwards from it, as of
+    another kind, or invisible characters. Path separators become hyphens."""
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf"})
+    return name.replace("/", "-").replace("\\", "-")
+
+
 def csv_response(filename, header, rows, *, rows_per_chunk=500):
     """Stream rows as CSV that Excel opens correctly (UTF-8 with BOM, `;`
     as in Finnish Excel), every cell neutralised. Memory stays flat however
@@ -102,7 +112,7 @@ def csv_response(filename, header, rows, *, rows_per_chunk=500):
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     # Quoted, and non-ASCII names (Äijälä) as RFC 6266's filename*.
-    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Content-Disposition"] = content_disposition_header(True, safe_file_name(filename))
     return response
 
 
@@ -115,7 +125,7 @@ def xlsx_file_response(filename, header, rows):
     return FileResponse(
         spool,
         as_attachment=True,
-        filename=filename,
+        filename=safe_file_name(filename),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 

@@ -1,4 +1,5 @@
 import re
+import unicodedata
 
 import phonenumbers
 from crispy_forms.helper import FormHelper
@@ -110,6 +111,14 @@ class CustomerFieldsForm(forms.ModelForm):
 
     def clean_postal_code(self):
         return self.cleaned_data["postal_code"].strip().upper()
+
+    def clean_email(self):
+        # Django's validator takes control characters inside a quoted local
+        # part ("a\x0bb"@example.fi); they would reach the mail server.
+        email = self.cleaned_data["email"]
+        if any(unicodedata.category(ch) == "Cc" for ch in email):
+            raise ValidationError(_("An email address cannot hold control characters."))
+        return email
 
     def clean(self):
         cleaned = super().clean()

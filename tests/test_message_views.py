@@ -103,6 +103,8 @@ def test_outbox_lists_failed_and_to_call_and_sends_again(
     client, staff_member, smtp_server, django_capture_on_commit_callbacks
 ):
     failed = MessageFactory(state="failed", attempts=5, error="SMTPRecipientsRefused: nope")
+    # A reminder is sent again only while the customer is on the course.
+    EnrollmentFactory(course=failed.course, customer=failed.customer)
     to_call = MessageFactory(state="no_address", to="", customer=CustomerFactory(email=""))
     client.force_login(staff_member)
     page = client.get(reverse("courses:outbox")).content.decode()

@@ -82,8 +82,13 @@ def import_upload(*, file_name, content, by, request=None, check_rows=True):
 def plain_file_name(name):
     """A file name as it may be stored and shown: no control characters (a
     name given on the command line may hold a newline; PostgreSQL refuses NUL),
-    at most 255 characters."""
-    name = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in name)
+    no format characters (a right-to-left override, U+202E, shows the rest
+    of the name backwards), at most 255 characters."""
+    name = "".join(
+        " " if unicodedata.category(ch) == "Cc" else ch
+        for ch in name
+        if unicodedata.category(ch) != "Cf"
+    )
     return " ".join(name.split())[:255]
 
 
