@@ -459,18 +459,25 @@ class Message(models.Model):
     def outdated_reason(self):
         """Why an automatic message written earlier (sent again, or retried)
         is no longer true, or "": a place confirmed, a reminder or a session's
-        news for an enrolment cancelled since, any news of a course cancelled
-        since but its cancellation. A message from staff is staff's to judge."""
+        news for an enrolment cancelled since, "on the waiting list" to one
+        who got a place since, any news of a course cancelled since but its
+        cancellation. A message from staff is staff's to judge."""
         if not self.is_automatic or self.course is None:
             return ""
         if self.course.is_cancelled and self.kind != self.Kind.COURSE_CANCELLED:
             return _("Not sent: the course was cancelled since.")
-        if self.kind in self.ABOUT_A_PLACE and not (
+        if self.kind not in self.ABOUT_A_PLACE:
+            return ""
+        status = (
             self.course.enrollments.filter(customer=self.customer_id)
             .exclude(status=Enrollment.Status.CANCELLED)
-            .exists()
-        ):
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status is None:
             return _("Not sent: the enrolment was cancelled since.")
+        if self.kind == self.Kind.WAITLISTED and status != Enrollment.Status.WAITLISTED:
+            return _("Not sent: the customer has got a place since.")
         return ""
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 
@@ -45,7 +45,15 @@ def retry_delay(attempts):
 def message_deliver(message_id):
     """Send one queued message. On an error count the attempt and return the
     wait before the next, or mark it failed after MESSAGE_SEND_ATTEMPTS.
-    Returns None when there is nothing more to do."""
+    Returns None when there is nothing more to do. Why a message was not
+    sent is written for staff in the register's language, whatever a
+    request before it in this process left active (a test with English
+    pages before it wrote the reason in English)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _message_deliver(message_id)
+
+
+def _message_deliver(message_id):
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))

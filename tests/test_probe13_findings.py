@@ -138,3 +138,29 @@ def test_no_reminder_of_a_course_cancelled_meanwhile(client, smtp_server, settin
     assert reminder.state == Message.State.FAILED
     message_deliver(reminder.pk)
     assert smtp_server.emails() == []
+
+
+@pytest.mark.django_db
+def test_send_again_does_not_say_waiting_list_to_one_who_got_a_place(
+    smtp_server, settings, staff_member
+):
+    """ "You are on the waiting list", refused by the mail server; a place
+    freed moves the customer up; then "send again" told them they were still
+    waiting (left by the thirteenth probe)."""
+    course = CourseFactory(capacity=1)
+    first = enrollment_create(
+        customer=CustomerFactory(), course=course, source="office", by=staff_member
+    )
+    customer = CustomerFactory(email="jonossa@example.invalid")
+    enrollment_create(customer=customer, course=course, source="office", by=staff_member)
+    waiting = customer.messages.get(kind=Message.Kind.WAITLISTED)
+    _fail(waiting, smtp_server, settings)
+    enrollment_cancel(enrollment=first, by=staff_member)
+    assert customer.enrollments.get().status == "enrolled"
+    sent = len(smtp_server.emails())  # the place's news went out
+    outbox.message_resend(message=waiting, by=staff_member)
+    message_deliver(waiting.pk)
+    assert len(smtp_server.emails()) == sent
+    waiting.refresh_from_db()
+    assert waiting.state == Message.State.FAILED
+    assert waiting.error == "Ei lähetetty: asiakas on sittemmin saanut paikan."
