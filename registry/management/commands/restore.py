@@ -2,6 +2,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from registry.backups import BackupError, restore_backup
+from registry.management.output import counted
 
 #: What a case is called in the restore's output, one and several.
 REQUESTS = ("data subject request", "data subject requests")
@@ -69,11 +70,9 @@ class Command(BaseCommand):
             updated, REQUESTS, "brought up to date", ", ".join(case.reference for case in updated)
         )
         if requesters:
-            many = requesters > 1
             self.stdout.write(
-                f"Retention: the requesters of {requesters} "
-                f"{'requests' if many else 'request'} without a customer, closed before the "
-                "retention period, forgotten again."
+                f"Retention: the requesters of {counted(requesters, 'request')} without a "
+                "customer, closed before the retention period, forgotten again."
             )
         # The backup may be older than the last prune_logs run: what that run
         # blanked (search words, addresses, typed names and reasons past
@@ -97,9 +96,9 @@ class Command(BaseCommand):
         or references), then `then`; or, when none was, the line `otherwise`
         (none without it)."""
         if done:
-            name = names[0] if len(done) == 1 else names[1]
             self.stdout.write(
-                f"Re-applied the {journal} journal: {len(done)} {name} {what} ({which}).{then}"
+                f"Re-applied the {journal} journal: {counted(len(done), *names)} {what} "
+                f"({which}).{then}"
             )
         elif otherwise:
             self.stdout.write(otherwise)
